@@ -1,0 +1,233 @@
+/**
+ * Parameter names of a function, read from its source text (`Function.prototype.toString`).
+ *
+ * JavaScript has no reflection API for parameter names, so cashews reads them from the source the
+ * runtime keeps for every non-native function. What this source says is what the runtime actually
+ * executes: after a transpiler or bundler ran, the names can differ from the ones you wrote.
+ * esbuild (and so tsx, vite, vitest and tsup) renames a parameter that shadows a module-level name,
+ * e.g. `import { user } …; function getUser(user) {}` runs as `function getUser(user2) {}`, and
+ * minifiers rename every parameter. Key templates are validated against the names found here, so
+ * such a rename makes wrapping fail loudly instead of building a wrong key.
+ * @module
+ */
+
+import { CacheConfigError } from "../errors.js";
+
+/** Parameters of a function, as far as they can be read from its source. */
+export interface ParamInfo {
+  /**
+   * One entry per declared parameter, in order. `undefined` for a destructured parameter
+   * (`{ a, b }` or `[x]`), which templates can only reach by position (`{0.a}`).
+   */
+  readonly names: readonly (string | undefined)[];
+  /** Whether the last parameter is a rest parameter (`...args`); it binds the remaining arguments as an array. */
+  readonly rest: boolean;
+}
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
+// Arrow function with a single parameter and no parentheses: `x => …`, `async x => …`.
+const BARE_ARROW = /^(?:async(?:\s|\/\*[^]*?\*\/)+)?([\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)\s*=>/u;
+const IDENTIFIER = /[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*/uy;
+// After one of these characters a `/` starts a regular expression literal, not a division.
+const REGEX_PRECEDES = "(,=:[!&|?{};+-*%<>~^";
+
+const cache = new WeakMap<Function, ParamInfo>();
+
+/**
+ * Reads the parameter names of `fn` from its source text.
+ *
+ * Handles function declarations and expressions, async and generator functions, arrow functions
+ * (with or without parentheses), methods (including computed keys, getters/setters and methods
+ * decorated with TC39 decorators), default values of any complexity (strings, template literals,
+ * regular expressions, nested functions, objects), rest parameters and comments. Destructured
+ * parameters have no name (`undefined`). Results are memoised per function.
+ *
+ * @param fn - the function whose parameters to read.
+ * @returns the parameter names and whether the last one is a rest parameter.
+ * @throws CacheConfigError when the source cannot be read (native or bound functions, classes).
+ */
+export function parameterNames(fn: Function): ParamInfo {
+  let info = cache.get(fn);
+  if (info === undefined) {
+    info = parseParams(fn);
+    cache.set(fn, info);
+  }
+  return info;
+}
+
+function unreadable(fn: Function, why: string): CacheConfigError {
+  const name = fn.name ? `"${fn.name}"` : "an anonymous function";
+  return new CacheConfigError(
+    `Cannot read the parameter names of ${name}: ${why}. ` +
+      `Pass a key function (key: (...args) => string) or a key template that uses positions ` +
+      `such as "item:{0}" or "item:{0.id}" instead of parameter names.`,
+  );
+}
+
+function parseParams(fn: Function): ParamInfo {
+  if (typeof fn !== "function") {
+    throw new CacheConfigError(`Expected a function to read parameter names from, got ${typeof fn}.`);
+  }
+  let src: string;
+  try {
+    src = Function.prototype.toString.call(fn);
+  } catch (error) {
+    throw unreadable(fn, `its source is not available (${String(error)})`);
+  }
+  if (NATIVE.test(src)) {
+    const kind = fn.name.startsWith("bound ")
+      ? "it is a bound function (fn.bind(...)), whose source is not available; wrap the original function instead"
+      : "it is native code or a proxy, whose source is not available";
+    throw unreadable(fn, kind);
+  }
+  const start = skipTrivia(src, 0);
+  if (/^class\b/.test(src.slice(start, start + 6))) {
+    throw unreadable(fn, "it is a class, not a function or method");
+  }
+  const bare = BARE_ARROW.exec(src.slice(start));
+  if (bare !== null) {
+    return { names: [bare[1]], rest: false };
+  }
+  const open = findParamListStart(src, start);
+  if (open < 0) throw unreadable(fn, "no parameter list was found in its source");
+  const segments: string[] = [];
+  scan(src, open + 1, ")", segments);
+  const names: (string | undefined)[] = [];
+  let rest = false;
+  for (const segment of segments) {
+    let i = skipTrivia(segment, 0);
+    if (i === segment.length) continue; // trailing comma, or no parameters
+    if (segment.startsWith("...", i)) {
+      rest = true;
+      i = skipTrivia(segment, i + 3);
+    }
+    const c = segment[i];
+    if (c === "{" || c === "[") {
+      names.push(undefined);
+      continue;
+    }
+    IDENTIFIER.lastIndex = i;
+    const match = IDENTIFIER.exec(segment);
+    const after = match === null ? i : skipTrivia(segment, i + match[0].length);
+    if (match === null || (after < segment.length && segment[after] !== "=")) {
+      throw unreadable(fn, `the parameter "${segment.trim()}" could not be parsed`);
+    }
+    names.push(match[0]);
+  }
+  return { names, rest };
+}
+
+/** Index of the `(` that opens the parameter list, skipping method keys (strings, computed keys). */
+function findParamListStart(src: string, from: number): number {
+  let i = from;
+  while (i < src.length) {
+    i = skipTrivia(src, i);
+    const c = src[i];
+    if (c === "(") return i;
+    if (c === '"' || c === "'") i = skipString(src, i);
+    else if (c === "`") i = skipTemplate(src, i);
+    else if (c === "[") i = scan(src, i + 1, "]") + 1;
+    else if (c === "{" || c === "=") return -1;
+    else i++;
+  }
+  return -1;
+}
+
+/**
+ * Scans from `i` to the `close` character that ends the current group (respecting nested brackets,
+ * strings, template literals, regular expressions and comments) and returns its index. When
+ * `segments` is given, the text between top-level commas is pushed to it.
+ */
+function scan(src: string, i: number, close: string, segments?: string[]): number {
+  const stack: string[] = [];
+  let segStart = i;
+  let prev = "("; // last significant character, to tell a regex from a division
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === "/" && (src[i + 1] === "/" || src[i + 1] === "*")) {
+      i = skipTrivia(src, i);
+      continue;
+    }
+    if (c === " " || c === "\t" || c === "\n" || c === "\r") {
+      i++;
+      continue;
+    }
+    if (stack.length === 0 && c === close) {
+      segments?.push(src.slice(segStart, i));
+      return i;
+    }
+    if (c === '"' || c === "'") i = skipString(src, i);
+    else if (c === "`") i = skipTemplate(src, i);
+    else if (c === "/" && REGEX_PRECEDES.includes(prev)) i = skipRegex(src, i);
+    else {
+      if (c === "(") stack.push(")");
+      else if (c === "[") stack.push("]");
+      else if (c === "{") stack.push("}");
+      else if ((c === ")" || c === "]" || c === "}") && stack.length > 0) stack.pop();
+      else if (c === "," && stack.length === 0 && segments !== undefined) {
+        segments.push(src.slice(segStart, i));
+        segStart = i + 1;
+      }
+      i++;
+    }
+    prev = c === "/" || c === '"' || c === "'" || c === "`" ? "a" : c;
+  }
+  return src.length;
+}
+
+function skipTrivia(src: string, i: number): number {
+  while (i < src.length) {
+    const c = src[i];
+    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\uFEFF") i++;
+    else if (c === "/" && src[i + 1] === "/") {
+      const end = src.indexOf("\n", i);
+      i = end < 0 ? src.length : end + 1;
+    } else if (c === "/" && src[i + 1] === "*") {
+      const end = src.indexOf("*/", i + 2);
+      i = end < 0 ? src.length : end + 2;
+    } else break;
+  }
+  return i;
+}
+
+function skipString(src: string, i: number): number {
+  const quote = src[i];
+  i++;
+  while (i < src.length) {
+    const c = src[i];
+    if (c === "\\") i += 2;
+    else if (c === quote) return i + 1;
+    else i++;
+  }
+  return i;
+}
+
+function skipTemplate(src: string, i: number): number {
+  i++;
+  while (i < src.length) {
+    const c = src[i];
+    if (c === "\\") i += 2;
+    else if (c === "`") return i + 1;
+    else if (c === "$" && src[i + 1] === "{") i = scan(src, i + 2, "}") + 1;
+    else i++;
+  }
+  return i;
+}
+
+function skipRegex(src: string, i: number): number {
+  i++;
+  let inClass = false;
+  while (i < src.length) {
+    const c = src[i];
+    if (c === "\\") i += 2;
+    else if (c === "[") (inClass = true), i++;
+    else if (c === "]") (inClass = false), i++;
+    else if (c === "/" && !inClass) {
+      i++;
+      while (i < src.length && /[a-z]/i.test(src[i]!)) i++;
+      return i;
+    } else if (c === "\n") return i;
+    else i++;
+  }
+  return i;
+}
