@@ -1,0 +1,597 @@
+/**
+ * The Redis backend on ioredis (Node, Bun, Deno). Values are opaque strings (the codec above
+ * encodes them); keys live under `<namespace>:`.
+ *
+ * Connection handling ("safe" by construction):
+ * - the ioredis client is created in `init()` or on the first command (setup does no I/O), with
+ *   the offline queue off, no retries per request, no resending of unfulfilled commands (a
+ *   rejected `incr` must not be applied later), and a capped back-off that keeps reconnecting in
+ *   the background;
+ * - a command issued while the first connection is being made waits for it; a command issued
+ *   while the server is known to be unreachable (between reconnect attempts) fails at once;
+ * - every command, waiting included, is bounded by `timeout` (default 500 ms).
+ * @module
+ */
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import type { BackendModule } from "../../config.js";
+import { parseDuration } from "../../durations.js";
+import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { escapeGlob } from "../glob.js";
+import { INCR_EXPIRE, UNLOCK, type LuaScript } from "../scripts.js";
+import { MISSING, type Backend, type BackendConfig } from "../types.js";
+
+/** Per-command bound when none is configured. */
+export const DEFAULT_TIMEOUT_MS = 500;
+/** Bound on establishing a connection when none is configured. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+/** Longest pause between two reconnect attempts. */
+export const MAX_RECONNECT_DELAY_MS = 2000;
+/** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
+const SCAN_COUNT = 500;
+/** How long `close()` waits for `QUIT` before dropping the socket. */
+const QUIT_TIMEOUT_MS = 1000;
+/** ioredis' `disconnectTimeout` (its default, 2 s, keeps a closed process alive that long). */
+const DISCONNECT_TIMEOUT_MS = 100;
+
+/** Options of {@link createRedisBackend} (the same names as the `redis://` setup options). */
+export interface RedisBackendOptions {
+  /** Key namespace, default `"cashews"`; `""` stores keys verbatim (and `clear()` flushes the db). */
+  namespace?: string;
+  /** Database number; overrides the one in the URL path. */
+  db?: number;
+  username?: string;
+  password?: string;
+  /** Per-command bound (ms or a duration string), default 500 ms; `0` disables it. */
+  timeout?: number | string;
+  /** Bound on establishing a connection (ms or a duration string), default 2 s. */
+  connectTimeout?: number | string;
+  /** An existing ioredis client, used as is and never closed by the backend. */
+  client?: Redis;
+  /** Not implemented yet: rejected. */
+  clientSide?: boolean;
+  /** Not implemented yet: rejected. */
+  cluster?: boolean;
+  /** Receives connection errors (otherwise they are swallowed; commands still reject). */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * Creates a Redis backend without any I/O; it connects on `init()` or on its first command.
+ * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS), no query string.
+ * @example
+ * const backend = createRedisBackend("redis://localhost:6379/0", { namespace: "app" });
+ * await backend.set("k", "v", 10_000);
+ * await backend.close();
+ */
+export function createRedisBackend(url = "redis://localhost:6379", options: RedisBackendOptions = {}): RedisBackend {
+  const converted: Record<string, unknown> = { ...options };
+  for (const name of ["timeout", "connectTimeout"] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    try {
+      converted[name] = parseDuration(value);
+    } catch (error) {
+      throw new CacheConfigError(`redis: option "${name}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return new RedisBackend({ url, options: converted });
+}
+
+/** The module the `redis://` schemes load: `create` builds a {@link RedisBackend}. */
+export const redisModule: BackendModule = {
+  create: (config) => new RedisBackend(config),
+};
+
+type Status = Redis["status"];
+
+interface Waiter {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const noop = (): void => {};
+
+/** A {@link Backend} on one ioredis connection. */
+export class RedisBackend implements Backend {
+  readonly kind = "redis";
+  readonly storesValues = false;
+  /** The namespace keys are stored under (`""`: verbatim). */
+  readonly namespace: string;
+
+  readonly #prefix: string;
+  readonly #timeout: number | undefined;
+  readonly #connectTimeout: number;
+  readonly #redisOptions: RedisOptions | undefined;
+  readonly #userClient: Redis | undefined;
+  readonly #onError: ((error: Error) => void) | undefined;
+  readonly #description: string;
+
+  #client: Redis | undefined;
+  #detach: (() => void) | undefined;
+  #lastError: Error | undefined;
+  /** Settled by the next `ready` (resolve) or `close`/`end` (reject) of the current client. */
+  #waiter: Waiter | undefined;
+
+  constructor(config: BackendConfig) {
+    const options = config.options;
+    if (options.clientSide === true) {
+      throw new CacheConfigError(
+        "redis: clientSide (client-side caching) is not implemented yet; it arrives in a later version of cashews",
+      );
+    }
+    const namespace = options.namespace ?? "cashews";
+    if (typeof namespace !== "string") throw new CacheConfigError(`redis: option "namespace" must be a string`);
+    this.namespace = namespace;
+    this.#prefix = namespace === "" ? "" : `${namespace}:`;
+    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
+    this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
+    this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
+
+    const url = parseRedisUrl(config.url);
+    if (options.cluster === true || url.cluster) {
+      throw new CacheConfigError(
+        "redis: Redis Cluster (redis+cluster:// or cluster=1) is not implemented yet; it arrives in a later version of cashews",
+      );
+    }
+    if (options.client !== undefined) {
+      const client = options.client as Partial<Redis> & { isCluster?: boolean };
+      if (
+        typeof client !== "object" ||
+        client === null ||
+        typeof client.status !== "string" ||
+        typeof client.sendCommand !== "function" ||
+        typeof client.on !== "function"
+      ) {
+        throw new CacheConfigError(`redis: option "client" must be an ioredis client (new Redis(...))`);
+      }
+      if (client.isCluster === true) {
+        throw new CacheConfigError("redis: an ioredis Cluster client is not supported yet; it arrives in a later version of cashews");
+      }
+      const clash = ["db", "username", "password", "connectTimeout"].filter((name) => options[name] !== undefined);
+      if (url.db !== undefined || url.username || url.password) clash.push("the URL's db/credentials");
+      if (clash.length > 0) {
+        throw new CacheConfigError(`redis: with option "client", configure ${clash.join(", ")} on the client itself`);
+      }
+      this.#userClient = client as Redis;
+      this.#description = "the supplied ioredis client";
+    } else {
+      const db = options.db ?? url.db ?? 0;
+      if (typeof db !== "number" || !Number.isInteger(db) || db < 0) {
+        throw new CacheConfigError(`redis: option "db" must be an integer >= 0`);
+      }
+      const username = stringOption(options.username, "username") ?? url.username;
+      const password = stringOption(options.password, "password") ?? url.password;
+      this.#redisOptions = {
+        host: url.host,
+        port: url.port,
+        db,
+        ...(username ? { username } : {}),
+        ...(password ? { password } : {}),
+        ...(url.tls ? { tls: {} } : {}),
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        connectTimeout: this.#connectTimeout || undefined,
+        disconnectTimeout: DISCONNECT_TIMEOUT_MS,
+        ...(this.#timeout !== undefined ? { commandTimeout: this.#timeout } : {}),
+        retryStrategy: reconnectDelay,
+        reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
+      };
+      this.#description = `${url.tls ? "rediss" : "redis"}://${url.host.includes(":") ? `[${url.host}]` : url.host}:${url.port}/${db}`;
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Connects (once; concurrent calls share the attempt). Rejects with {@link CacheBackendError} when unreachable. */
+  async init(): Promise<void> {
+    const client = this.#ensureClient();
+    if (client.status === "ready") return;
+    const bound = this.#connectTimeout + MAX_RECONNECT_DELAY_MS + (this.#timeout ?? DEFAULT_TIMEOUT_MS);
+    try {
+      await withDeadline(this.#whenReady(client, false), bound, () => new Error(`no connection after ${bound} ms`));
+    } catch (error) {
+      throw new CacheBackendError(`redis: could not connect to ${this.#description}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
+  async close(): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    this.#client = undefined;
+    this.#detach?.();
+    this.#detach = undefined;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(new Error("the backend was closed"));
+    if (client === this.#userClient) return;
+    client.on("error", noop); // late socket errors while closing must not be reported as unhandled
+    if (client.status === "ready") {
+      await withDeadline(client.quit(), QUIT_TIMEOUT_MS, () => new Error("QUIT timed out")).catch(noop);
+    }
+    // Also clears a pending reconnect timer. (ioredis then waits `disconnectTimeout` for the
+    // socket's "close", which a dead socket never emits again: hence the short DISCONNECT_TIMEOUT_MS.)
+    if (client.status !== "end") client.disconnect();
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  async get(key: string): Promise<unknown> {
+    const value = await this.#run("GET", (c) => c.get(this.#key(key)));
+    return value === null ? MISSING : value;
+  }
+
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
+    if (keys.length === 0) return [];
+    const values = await this.#run("MGET", (c) => c.mget(keys.map((key) => this.#key(key))));
+    return values.map((value) => (value === null ? MISSING : value));
+  }
+
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+    const args = setArgs(this.#key(key), value, expireMs);
+    if (exist === true) args.push("XX");
+    else if (exist === false) args.push("NX");
+    const reply = await this.#run("SET", (c) => c.call("SET", ...args));
+    return reply !== null;
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
+    if (entries.length === 0) return;
+    const commands = entries.map(([key, value]) => setArgs(this.#key(key), value, expireMs));
+    const results = await this.#run("MULTI/SET/EXEC", (c) => {
+      const multi = c.multi();
+      for (const args of commands) multi.call("SET", ...args);
+      return multi.exec();
+    });
+    const failed = results?.find(([error]) => error);
+    if (!results) throw new Error("the transaction was aborted");
+    if (failed) throw failed[0];
+  }
+
+  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new TypeError(`redis: incr needs an integer increment, got ${by}`);
+    const ms = toPx(expireMs);
+    const k = this.#key(key);
+    const value =
+      ms === undefined
+        ? await this.#run("INCRBY", (c) => c.incrby(k, by))
+        : await this.#run("INCR_EXPIRE", (c) => evalScript(c, INCR_EXPIRE, k, [by, ms]));
+    return Number(value);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#run("UNLINK", (c) => c.unlink(this.#key(key)))) > 0;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return this.#run("UNLINK", (c) => c.unlink(keys.map((key) => this.#key(key))));
+  }
+
+  async deleteMatch(pattern: string): Promise<number> {
+    return this.#unlinkMatching(this.#pattern(pattern));
+  }
+
+  async *scan(pattern: string, batchSize: number): AsyncIterable<string> {
+    const count = Number.isFinite(batchSize) && batchSize >= 1 ? Math.floor(batchSize) : 100;
+    const strip = this.#prefix.length;
+    for await (const keys of this.#scanBatches(this.#pattern(pattern), count)) {
+      for (const key of keys) yield key.slice(strip);
+    }
+  }
+
+  async expire(key: string, expireMs: number | undefined): Promise<boolean> {
+    const k = this.#key(key);
+    const ms = toPx(expireMs);
+    if (ms !== undefined) return (await this.#run("PEXPIRE", (c) => c.pexpire(k, ms))) === 1;
+    // PERSIST answers 0 both for a missing key and for one without TTL: ask EXISTS in the same trip.
+    const results = await this.#run("PERSIST/EXISTS", (c) => c.multi().persist(k).exists(k).exec());
+    const failed = results?.find(([error]) => error);
+    if (!results) throw new Error("the transaction was aborted");
+    if (failed) throw failed[0];
+    return results[1]?.[1] === 1;
+  }
+
+  async getExpire(key: string): Promise<number> {
+    return this.#run("PTTL", (c) => c.pttl(this.#key(key)));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.#run("EXISTS", (c) => c.exists(this.#key(key)))) === 1;
+  }
+
+  async ping(message?: string): Promise<string> {
+    const reply = await this.#run("PING", (c) => (message === undefined ? c.ping() : c.ping(message)));
+    return String(reply);
+  }
+
+  async getKeysCount(): Promise<number> {
+    if (this.#prefix === "") return this.#run("DBSIZE", (c) => c.dbsize());
+    // SCAN may return a key twice (while the table rehashes): count distinct keys.
+    const seen = new Set<string>();
+    for await (const keys of this.#scanBatches(`${escapeGlob(this.namespace)}:*`, SCAN_COUNT)) {
+      for (const key of keys) seen.add(key);
+    }
+    return seen.size;
+  }
+
+  async clear(): Promise<void> {
+    if (this.#prefix === "") {
+      await this.#run("FLUSHDB", (c) => c.flushdb());
+      return;
+    }
+    await this.#unlinkMatching(`${escapeGlob(this.namespace)}:*`);
+  }
+
+  async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const args = setArgs(this.#key(key), value, ttlMs);
+    args.push("NX");
+    return (await this.#run("SET", (c) => c.call("SET", ...args))) !== null;
+  }
+
+  async unlock(key: string, value: string): Promise<boolean> {
+    const k = this.#key(key);
+    return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, k, [value]))) === 1;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  /** A user pattern as a server pattern: the namespace escaped, so it only ever matches itself. */
+  #pattern(pattern: string): string {
+    return this.#prefix === "" ? pattern : `${escapeGlob(this.namespace)}:${pattern}`;
+  }
+
+  async *#scanBatches(match: string, count: number): AsyncGenerator<string[]> {
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#run("SCAN", (c) => c.scan(cursor, "MATCH", match, "COUNT", count));
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== "0");
+  }
+
+  async #unlinkMatching(match: string): Promise<number> {
+    let deleted = 0;
+    for await (const keys of this.#scanBatches(match, SCAN_COUNT)) {
+      deleted += await this.#run("UNLINK", (c) => c.unlink(keys));
+    }
+    return deleted;
+  }
+
+  /** Runs one round trip once the client is ready; the wait and the command share one `timeout`. */
+  async #run<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      const client = this.#ensureClient();
+      if (client.status === "ready") {
+        // Our own client bounds each command itself (ioredis `commandTimeout`): no second timer
+        // on the hot path. A supplied client has its own settings: bound it here.
+        if (this.#timeout === undefined || client !== this.#userClient) return await fn(client);
+        return await withDeadline(fn(client), this.#timeout, () => new Error(`timed out after ${this.#timeout} ms`));
+      }
+      const attempt = this.#whenReady(client, true).then(() => fn(client));
+      if (this.#timeout === undefined) return await attempt;
+      return await withDeadline(attempt, this.#timeout, () => new Error(`timed out after ${this.#timeout} ms`));
+    } catch (error) {
+      if (error instanceof CacheBackendError || error instanceof CacheConfigError) throw error;
+      throw new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Resolves when `client` is ready. Starts the connection of a lazy client. While a connection
+   * attempt is under way it waits for its outcome; between attempts (the server is known to be
+   * down) a command (`failFast`) is refused at once, while `init()` waits for the next attempt.
+   */
+  #whenReady(client: Redis, failFast: boolean): Promise<void> {
+    const status: Status = client.status;
+    switch (status) {
+      case "ready":
+        return Promise.resolve();
+      case "wait": {
+        const waiter = this.#nextConnectionEvent();
+        client.connect().catch(noop); // the outcome arrives as events
+        return waiter;
+      }
+      case "connecting":
+      case "connect":
+        return this.#nextConnectionEvent();
+      case "reconnecting":
+      case "close":
+        if (failFast) return Promise.reject(this.#unreachable(status));
+        return this.#nextConnectionEvent();
+      default:
+        // "end" (a supplied client that was closed), "monitoring", …
+        return Promise.reject(new Error(`${this.#description} is not usable (status "${status}")`));
+    }
+  }
+
+  #unreachable(status: string): Error {
+    const reason = this.#lastError ? ` (${this.#lastError.message})` : "";
+    return new Error(`${this.#description} is unreachable${reason}; reconnecting in the background (status "${status}")`, {
+      cause: this.#lastError,
+    });
+  }
+
+  #nextConnectionEvent(): Promise<void> {
+    if (!this.#waiter) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      promise.catch(noop); // a waiter nobody awaits any more must not be an unhandled rejection
+      this.#waiter = { promise, resolve, reject };
+    }
+    return this.#waiter.promise;
+  }
+
+  #settle(error: Error | undefined): void {
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    this.#waiter = undefined;
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+
+  #ensureClient(): Redis {
+    let client = this.#client;
+    if (client && client.status === "end" && client !== this.#userClient) {
+      // Our own client never ends by itself (the retry strategy always retries); be robust anyway.
+      this.#detach?.();
+      client = undefined;
+    }
+    if (client) return client;
+    client = this.#userClient ?? new Redis(this.#redisOptions!);
+    const onError = (error: Error): void => {
+      this.#lastError = error;
+      if (this.#onError) {
+        try {
+          this.#onError(error);
+        } catch {
+          // a failing listener must not break the connection handling
+        }
+      }
+    };
+    const onReady = (): void => {
+      this.#lastError = undefined;
+      this.#settle(undefined);
+    };
+    const onClose = (): void => {
+      this.#settle(this.#lastError ?? new Error("connection closed"));
+    };
+    client.on("error", onError);
+    client.on("ready", onReady);
+    client.on("close", onClose);
+    client.on("end", onClose);
+    this.#detach = () => {
+      client.off("error", onError);
+      client.off("ready", onReady);
+      client.off("close", onClose);
+      client.off("end", onClose);
+    };
+    this.#client = client;
+    return client;
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** Capped exponential back-off with jitter: 50 ms, 100 ms, … up to {@link MAX_RECONNECT_DELAY_MS}. Never gives up. */
+function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(Math.max(attempt - 1, 0), 16), MAX_RECONNECT_DELAY_MS);
+  return base + Math.floor(Math.random() * 100);
+}
+
+/** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
+function toPx(ms: number | undefined): number | undefined {
+  if (ms === undefined || ms === null || !(ms > 0) || !Number.isFinite(ms)) return undefined;
+  return Math.max(1, Math.ceil(ms));
+}
+
+function setArgs(key: string, value: unknown, expireMs: number | undefined): (string | number)[] {
+  const args: (string | number)[] = [key, toText(value)];
+  const ms = toPx(expireMs);
+  if (ms !== undefined) args.push("PX", ms);
+  return args;
+}
+
+function toText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  throw new TypeError(`redis: values must be strings (encoded by the codec), got ${typeof value}`);
+}
+
+/** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
+async function evalScript(client: Redis, script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha1, 1, key, ...args);
+  } catch (error) {
+    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    return client.eval(script.lua, 1, key, ...args);
+  }
+}
+
+/** Races `promise` against a timer that is always cleared (no timer outlives the call). */
+function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError()), ms);
+  });
+  promise.catch(noop); // the loser of the race must not become an unhandled rejection
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function optionalMs(value: unknown, name: string, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new CacheConfigError(`redis: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
+  }
+  return value === 0 ? undefined : value;
+}
+
+function stringOption(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw new CacheConfigError(`redis: option "${name}" must be a string`);
+  return value;
+}
+
+interface RedisUrl {
+  cluster: boolean;
+  tls: boolean;
+  host: string;
+  port: number;
+  db: number | undefined;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and `redis+cluster://…`. */
+export function parseRedisUrl(url: string): RedisUrl {
+  const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  const scheme = match?.[1]?.toLowerCase();
+  if (scheme === "redis+cluster") {
+    return { cluster: true, tls: false, host: "", port: 0, db: undefined, username: undefined, password: undefined };
+  }
+  if (scheme !== "redis" && scheme !== "rediss") {
+    throw new CacheConfigError(`redis: ${JSON.stringify(url)} is not a redis:// or rediss:// URL`);
+  }
+  if (url.includes("?")) {
+    throw new CacheConfigError(`redis: pass options as an object, not in the URL's query (${JSON.stringify(url)})`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new CacheConfigError(`redis: invalid URL ${JSON.stringify(url)}`, { cause: error });
+  }
+  if (parsed.hash) throw new CacheConfigError(`redis: invalid URL ${JSON.stringify(url)} (it has a fragment)`);
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path !== "" && !/^\d+$/.test(path)) {
+    throw new CacheConfigError(`redis: the URL path must be a database number, got "/${path}"`);
+  }
+  const decode = (text: string): string | undefined => (text === "" ? undefined : decodeURIComponent(text));
+  return {
+    cluster: false,
+    tls: scheme === "rediss",
+    host: parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost",
+    port: parsed.port === "" ? 6379 : Number(parsed.port),
+    db: path === "" ? undefined : Number(path),
+    username: decode(parsed.username),
+    password: decode(parsed.password),
+  };
+}

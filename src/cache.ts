@@ -1,0 +1,658 @@
+/**
+ * The Cache facade: setup by URL, prefix routing, every command, safe mode, events and stats,
+ * locks, and the strategies as decorator factories.
+ * @module
+ */
+import { MISSING, type Backend } from "./backends/types.js";
+import { memorySpec } from "./backends/memory.js";
+import { redisSpec } from "./backends/redis/spec.js";
+import { parseSetup, registerScheme } from "./config.js";
+import { toExpiry, toMs, type Duration } from "./durations.js";
+import { CacheBackendError, CacheConfigError, LockedError, NotConfiguredError } from "./errors.js";
+import { Emitter, type FunctionStats, type CacheEventType, type CacheListener, type CacheStats, type CacheEventInfo } from "./events.js";
+import { Route, TAMPERED } from "./route.js";
+import { cacheStrategy, type CacheOptions } from "./strategies/cache.js";
+import type { Decorator } from "./wrap/decorator.js";
+
+registerScheme(memorySpec);
+registerScheme(redisSpec);
+
+/** Options of `set`. */
+export interface SetOptions {
+  /** Time to live; `0`, `null` or absent: no expiry (an existing TTL is removed). */
+  expire?: Duration | null;
+  /** `true`: write only if the key exists (XX); `false`: only if it does not (NX). */
+  exist?: boolean;
+  /** Tags to attach (not supported yet: arrives with tag invalidation). */
+  tags?: readonly string[];
+}
+
+/** A held lock: release it with `release()` or `await using`. */
+export interface Lock extends AsyncDisposable {
+  readonly key: string;
+  /** The owner token stored under the key. */
+  readonly value: string;
+  /** False when the backend was unreachable in safe mode and the body runs unlocked (fail-open). */
+  readonly acquired: boolean;
+  /** Releases the lock if this owner still holds it; resolves whether it did. */
+  release(): Promise<boolean>;
+}
+
+/** Options of `lock` and `withLock`. */
+export interface LockOptions {
+  /** `true` (default): wait until acquired; a Duration: wait that long; `false`: do not wait. */
+  wait?: boolean | Duration;
+}
+
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
+  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The "return override" base lets every Cache instance be a function (so `cache(options)` works)
+// while still carrying the class's private fields.
+const Callable = class {
+  constructor(target: object) {
+    return target;
+  }
+} as new (target: object) => object;
+
+/**
+ * A cache: one or more backends selected by key prefix, with every command and strategy.
+ * The instance is callable: `cache(options)` is `cache.cache(options)`.
+ * @example
+ * const cache = new Cache("app").setup("mem://?size=1000");
+ * await cache.set("user:1", { name: "Ada" }, { expire: "10m" });
+ * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ */
+export class Cache extends Callable {
+  /** @internal */
+  readonly emitter: Emitter = new Emitter();
+  #name: string;
+  #routes: Route[] = [];
+  /** Routes sorted by prefix length, longest first; the default route, if any, is last. */
+  #sorted: Route[] = [];
+  /** Set when the only route is the default one: routing is then a field read. */
+  #only: Route | undefined;
+  #stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, functions: {} };
+
+  constructor(name = "") {
+    const callable = function (this: unknown, options: CacheOptions): Decorator {
+      return (callable as unknown as Cache).cache(options);
+    };
+    delete (callable as { name?: string }).name;
+    delete (callable as { length?: number }).length;
+    super(callable);
+    Object.setPrototypeOf(callable, new.target.prototype);
+    this.#name = name;
+  }
+
+  /** The cache's name (for diagnostics). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * Configures a backend by URL. Validates everything now (throws {@link CacheConfigError}),
+   * does no I/O and starts no timer; connection happens on first use or {@link Cache.init}.
+   * Calling it again with the same `prefix` replaces (and closes) that backend.
+   * @example
+   * cache.setup("mem://?size=10000&checkInterval=1s");
+   * cache.setup("redis://localhost:6379/0", { prefix: "user", secret: "s3cret" });
+   */
+  setup(url: string, options?: Record<string, unknown>): this {
+    const route = new Route(parseSetup(url, options));
+    const previous = this.#routes.find((r) => r.prefix === route.prefix);
+    if (previous) {
+      this.#routes = this.#routes.filter((r) => r !== previous);
+      previous.close().catch((error: unknown) => this.#report(error, undefined, previous));
+    }
+    this.#routes.push(route);
+    this.#sorted = [...this.#routes].sort((a, b) => b.prefix.length - a.prefix.length);
+    this.#only = this.#routes.length === 1 && route.prefix === "" ? route : undefined;
+    return this;
+  }
+
+  /** True once `setup` has been called. */
+  isSetup(): boolean {
+    return this.#routes.length > 0;
+  }
+
+  /**
+   * Connects every backend now. Safe mode: resolves and emits `error` for an unreachable backend;
+   * `safe: false`: rejects with {@link CacheBackendError}. Configuration errors always reject.
+   */
+  async init(): Promise<void> {
+    this.#requireSetup();
+    await Promise.all(
+      this.#routes.map(async (route) => {
+        try {
+          await route.start();
+        } catch (error) {
+          if (error instanceof CacheConfigError) throw error;
+          if (!route.safe) throw this.#backendError(error, route);
+          this.#report(error, undefined, route);
+        }
+      }),
+    );
+  }
+
+  /** Releases every connection and timer. The cache can be used again afterwards (it reconnects lazily). */
+  async close(): Promise<void> {
+    await Promise.all(this.#routes.map((route) => route.close()));
+  }
+
+  /** Subscribes to `hit`, `miss`, `set`, `delete`, `error` or `tampered`; returns an unsubscribe function. */
+  on(type: CacheEventType, listener: CacheListener): () => void {
+    return this.emitter.on(type, listener);
+  }
+
+  /** Counters since creation (or the last `resetStats`). */
+  stats(): CacheStats {
+    const functions: CacheStats["functions"] = {};
+    for (const [name, f] of Object.entries(this.#stats.functions)) functions[name] = { ...f };
+    return { ...this.#stats, functions };
+  }
+
+  /** Sets every counter back to zero. */
+  resetStats(): void {
+    const stats = this.#stats;
+    stats.hits = stats.misses = stats.sets = stats.deletes = stats.errors = 0;
+    for (const f of Object.values(stats.functions)) f.hits = f.misses = f.errors = 0;
+  }
+
+  // ---------------------------------------------------------------- routing and safe mode
+
+  /** @internal The route serving `key`. */
+  route(key: string): Route {
+    const only = this.#only;
+    if (only !== undefined) return only;
+    for (const route of this.#sorted) if (key.startsWith(route.prefix)) return route;
+    if (this.#routes.length === 0) throw this.#notConfigured();
+    throw new NotConfiguredError(
+      `no backend is configured for key ${JSON.stringify(key)}: add a default one with cache.setup(url) (prefix "")`,
+    );
+  }
+
+  #requireSetup(): void {
+    if (this.#routes.length === 0) throw this.#notConfigured();
+  }
+
+  #notConfigured(): NotConfiguredError {
+    return new NotConfiguredError(
+      `cache${this.#name ? ` "${this.#name}"` : ""} is not set up: call cache.setup("mem://") (or a redis:// URL) first`,
+    );
+  }
+
+  #backendError(error: unknown, route: Route): CacheBackendError {
+    if (error instanceof CacheBackendError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new CacheBackendError(`${route.label} backend failed: ${message}`, { cause: error });
+  }
+
+  /** @internal Reports a backend failure (safe mode). */
+  report(error: unknown, key: string | undefined, route: Route): void {
+    this.#report(error, key, route);
+  }
+
+  #report(error: unknown, key: string | undefined, route: Route): void {
+    this.#stats.errors++;
+    this.emitter.emit({ type: "error", key, backend: route.label, error });
+  }
+
+  /** @internal Runs one backend command with safe-mode handling. */
+  async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
+    if (!route.enabled) return neutral;
+    try {
+      return await command(route.backend ?? (await route.start()));
+    } catch (error) {
+      if (error instanceof CacheConfigError) throw error;
+      if (!route.safe) throw this.#backendError(error, route);
+      this.#report(error, key, route);
+      return neutral;
+    }
+  }
+
+  /** @internal Emits an event (no allocation when nobody listens). */
+  emit(info: CacheEventInfo): void {
+    this.emitter.emit(info);
+  }
+
+  /** @internal The live counters of one decorated function (created on first use). */
+  functionStats(name: string): FunctionStats {
+    return (this.#stats.functions[name] ??= { hits: 0, misses: 0, errors: 0 });
+  }
+
+  /** @internal Counts a decorated call served from cache. */
+  hit(fn: FunctionStats): void {
+    this.#stats.hits++;
+    fn.hits++;
+  }
+
+  /** @internal Counts a decorated call not served from cache. */
+  miss(fn: FunctionStats): void {
+    this.#stats.misses++;
+    fn.misses++;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** @internal Reads and decodes `key`: the value, or MISSING (also on failure, tampering, disabled). */
+  async read(route: Route, key: string): Promise<unknown> {
+    const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
+    if (raw === MISSING) return MISSING;
+    return this.#decoded(route, key, raw);
+  }
+
+  async #decoded(route: Route, key: string, raw: unknown): Promise<unknown> {
+    let value = route.decode(key, raw);
+    if (value instanceof Promise) value = await value;
+    if (value === TAMPERED) {
+      this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
+      await this.run(route, key, false, (b) => b.delete(key));
+      return MISSING;
+    }
+    return value;
+  }
+
+  #hitOrMiss(value: unknown, key: string, route: Route): void {
+    if (value === MISSING) {
+      this.#stats.misses++;
+      this.emitter.emit({ type: "miss", key, backend: route.label });
+    } else {
+      this.#stats.hits++;
+      this.emitter.emit({ type: "hit", key, backend: route.label });
+    }
+  }
+
+  /**
+   * Reads a value. Missing, expired, undecodable or tampered → `defaultValue`.
+   * A stored `undefined` is a hit and returns `undefined`.
+   */
+  async get<T = unknown>(key: string, defaultValue?: T): Promise<T | undefined> {
+    checkKey(key);
+    const route = this.route(key);
+    const value = await this.read(route, key);
+    this.#hitOrMiss(value, key, route);
+    return value === MISSING ? defaultValue : (value as T);
+  }
+
+  /** Reads many keys, one round trip per backend; results in input order. */
+  async getMany<T = unknown>(keys: Iterable<string>, defaultValue?: T): Promise<(T | undefined)[]> {
+    const list = [...keys];
+    list.forEach((key) => checkKey(key));
+    const out: (T | undefined)[] = new Array(list.length);
+    await Promise.all(
+      this.#group(list).map(async ([route, indexes]) => {
+        const routeKeys = indexes.map((i) => list[i]!);
+        const raws = await this.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
+        await Promise.all(
+          indexes.map(async (index, n) => {
+            const key = routeKeys[n]!;
+            const raw = raws[n];
+            const value = raw === MISSING || raw === undefined ? MISSING : await this.#decoded(route, key, raw);
+            this.#hitOrMiss(value, key, route);
+            out[index] = value === MISSING ? defaultValue : (value as T);
+          }),
+        );
+      }),
+    );
+    return out;
+  }
+
+  #group(keys: readonly string[]): [Route, number[]][] {
+    const groups = new Map<Route, number[]>();
+    keys.forEach((key, index) => {
+      const route = this.route(key);
+      const list = groups.get(route);
+      if (list) list.push(index);
+      else groups.set(route, [index]);
+    });
+    return [...groups];
+  }
+
+  /** True when the key exists. */
+  async exists(key: string): Promise<boolean> {
+    checkKey(key);
+    const route = this.route(key);
+    return this.run(route, key, false, (b) => b.exists(key));
+  }
+
+  /** Remaining time to live in ms; `-1` without expiry; `-2` when missing. */
+  async getExpire(key: string): Promise<number> {
+    checkKey(key);
+    const route = this.route(key);
+    return this.run(route, key, -2, (b) => b.getExpire(key));
+  }
+
+  /** Keys matching a glob pattern (`*`, `?`, `[ab]`, Redis semantics on every backend). */
+  async *scan(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<string> {
+    checkKey(pattern, "pattern");
+    const batchSize = options.batchSize ?? 100;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new CacheConfigError(`scan: batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    }
+    const route = this.route(pattern);
+    if (!route.enabled) return;
+    const seen = new Set<string>();
+    try {
+      const backend = route.backend ?? (await route.start());
+      for await (const key of backend.scan(pattern, batchSize)) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield key;
+      }
+    } catch (error) {
+      if (error instanceof CacheConfigError) throw error;
+      if (!route.safe) throw this.#backendError(error, route);
+      this.#report(error, pattern, route);
+    }
+  }
+
+  /** `[key, value]` pairs for the keys matching a glob pattern. */
+  async *getMatch<T = unknown>(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<[string, T]> {
+    let batch: string[] = [];
+    const batchSize = options.batchSize ?? 100;
+    const flush = async (): Promise<[string, T][]> => {
+      const keys = batch;
+      batch = [];
+      const values = await this.getMany<T | typeof MISSING>(keys, MISSING);
+      const out: [string, T][] = [];
+      keys.forEach((key, i) => {
+        if (values[i] !== MISSING) out.push([key, values[i] as T]);
+      });
+      return out;
+    };
+    for await (const key of this.scan(pattern, options)) {
+      batch.push(key);
+      if (batch.length >= batchSize) yield* await flush();
+    }
+    if (batch.length > 0) yield* await flush();
+  }
+
+  /** Number of keys across every backend of this cache. */
+  async getKeysCount(): Promise<number> {
+    this.#requireSetup();
+    const counts = await Promise.all(this.#routes.map((route) => this.run(route, undefined, 0, (b) => b.getKeysCount())));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** `"PONG"`, or the message echoed. */
+  async ping(message?: string): Promise<string> {
+    const route = this.route(message ?? "PING");
+    return this.run(route, undefined, "", (b) => b.ping(message));
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Stores a value. Without `expire` the key has no TTL afterwards. Resolves whether it was written.
+   * @throws SerializationError for a value that cannot round-trip (nothing is written).
+   */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
+    checkKey(key);
+    const expire = toExpiry(options.expire, "set: expire");
+    rejectTags(options.tags);
+    const route = this.route(key);
+    const stored = await route.encode(key, value);
+    const written = await this.run(route, key, false, (b) => b.set(key, stored, expire, options.exist));
+    if (written) {
+      this.#stats.sets++;
+      this.emitter.emit({ type: "set", key, backend: route.label });
+    }
+    return written;
+  }
+
+  /** @internal A write from a strategy: encodes, stores, counts; never throws a backend error in safe mode. */
+  async write(route: Route, key: string, value: unknown, expire: number | undefined): Promise<boolean> {
+    const stored = await route.encode(key, value);
+    const written = await this.run(route, key, false, (b) => b.set(key, stored, expire));
+    if (written) {
+      this.#stats.sets++;
+      this.emitter.emit({ type: "set", key, backend: route.label });
+    }
+    return written;
+  }
+
+  /** Stores many entries (an object or an iterable of pairs), one round trip per backend. */
+  async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options: { expire?: Duration | null } = {}): Promise<void> {
+    const expire = toExpiry(options.expire, "setMany: expire");
+    const pairs: (readonly [string, unknown])[] =
+      Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
+    pairs.forEach(([key]) => checkKey(key));
+    const list = pairs.map(([key]) => key);
+    const groups = this.#group(list);
+    // Encode everything first, so that one bad value writes nothing at all.
+    const encoded = await Promise.all(
+      groups.map(async ([route, indexes]) => {
+        const routeEntries = await Promise.all(
+          indexes.map(async (i) => [pairs[i]![0], await route.encode(pairs[i]![0], pairs[i]![1])] as const),
+        );
+        return [route, routeEntries] as const;
+      }),
+    );
+    await Promise.all(
+      encoded.map(async ([route, routeEntries]) => {
+        const ok = await this.run(route, undefined, false, async (b) => {
+          await b.setMany(routeEntries, expire);
+          return true;
+        });
+        if (ok) {
+          this.#stats.sets += routeEntries.length;
+          for (const [key] of routeEntries) this.emitter.emit({ type: "set", key, backend: route.label });
+        }
+      }),
+    );
+  }
+
+  /**
+   * Returns the cached value, or computes it (a factory is called, a promise awaited), stores it
+   * and returns it. Not atomic across processes: use `lock` or the `cache({ lock: true })` strategy for that.
+   */
+  async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
+    checkKey(key);
+    toExpiry(options.expire, "getOrSet: expire");
+    const route = this.route(key);
+    const cached = await this.read(route, key);
+    this.#hitOrMiss(cached, key, route);
+    if (cached !== MISSING) return cached as T;
+    const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
+    await this.set(key, value, { expire: options.expire });
+    return value;
+  }
+
+  /** Atomic increment (a missing key counts as 0); `expire` applies when the counter is created. */
+  async incr(key: string, by = 1, options: { expire?: Duration | null } = {}): Promise<number> {
+    checkKey(key);
+    if (!Number.isSafeInteger(by)) throw new TypeError(`incr: "by" must be a safe integer, got ${String(by)}`);
+    const expire = toExpiry(options.expire, "incr: expire");
+    const route = this.route(key);
+    return this.run(route, key, Number.NaN, (b) => b.incr(key, by, expire));
+  }
+
+  /** Deletes a key; resolves whether it existed. */
+  async delete(key: string): Promise<boolean> {
+    checkKey(key);
+    const route = this.route(key);
+    const deleted = await this.run(route, key, false, (b) => b.delete(key));
+    if (deleted) {
+      this.#stats.deletes++;
+      this.emitter.emit({ type: "delete", key, backend: route.label });
+    }
+    return deleted;
+  }
+
+  /** Deletes many keys, one round trip per backend; resolves how many existed. */
+  async deleteMany(keys: Iterable<string>): Promise<number> {
+    const list = [...keys];
+    list.forEach((key) => checkKey(key));
+    const counts = await Promise.all(
+      this.#group(list).map(([route, indexes]) => {
+        const routeKeys = indexes.map((i) => list[i]!);
+        return this.run(route, undefined, 0, (b) => b.deleteMany(routeKeys)).then((count) => {
+          this.#deleted(count, routeKeys, route);
+          return count;
+        });
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  #deleted(count: number, keys: readonly string[] | undefined, route: Route): void {
+    this.#stats.deletes += count;
+    if (count > 0 && keys) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
+  }
+
+  /** Deletes every key matching a glob pattern; resolves how many. */
+  async deleteMatch(pattern: string): Promise<number> {
+    checkKey(pattern, "pattern");
+    const route = this.route(pattern);
+    const count = await this.run(route, pattern, 0, (b) => b.deleteMatch(pattern));
+    this.#stats.deletes += count;
+    if (count > 0) this.emitter.emit({ type: "delete", key: pattern, backend: route.label });
+    return count;
+  }
+
+  /** Sets the TTL of an existing key; `0`/`null` removes it. Resolves false when the key is missing. */
+  async expire(key: string, ttl: Duration | null): Promise<boolean> {
+    checkKey(key);
+    const ms = toExpiry(ttl, "expire: ttl");
+    const route = this.route(key);
+    return this.run(route, key, false, (b) => b.expire(key, ms));
+  }
+
+  /** Removes every key of this cache's backends (never a foreign key unless `namespace: ""`). */
+  async clear(): Promise<void> {
+    this.#requireSetup();
+    await Promise.all(this.#routes.map((route) => this.run(route, undefined, undefined, (b) => b.clear())));
+  }
+
+  // ---------------------------------------------------------------- locks
+
+  /** Takes `key` if free (set-if-absent with a TTL); resolves whether it was taken. */
+  async setLock(key: string, value: string, ttl: Duration): Promise<boolean> {
+    checkKey(key);
+    const ms = lockTtl(ttl, "setLock");
+    const route = this.route(key);
+    return this.run(route, key, false, (b) => b.setLock(key, String(value), ms));
+  }
+
+  /** Releases `key` only if it holds `value` (atomic compare-and-delete). */
+  async unlock(key: string, value: string): Promise<boolean> {
+    checkKey(key);
+    const route = this.route(key);
+    return this.run(route, key, false, (b) => b.unlock(key, String(value)));
+  }
+
+  /**
+   * True when `key` is held. With `wait`, polls with back-off (starting at `step`, default 50 ms,
+   * doubling up to 1 s) until the key is free or the wait runs out, then answers.
+   */
+  async isLocked(key: string, options: { wait?: Duration; step?: Duration } = {}): Promise<boolean> {
+    checkKey(key);
+    const wait = options.wait === undefined ? 0 : toMs(options.wait, "isLocked: wait");
+    let step = options.step === undefined ? 50 : Math.max(1, toMs(options.step, "isLocked: step"));
+    const deadline = Date.now() + wait;
+    for (;;) {
+      const locked = await this.exists(key);
+      const left = deadline - Date.now();
+      if (!locked || left <= 0) return locked;
+      await sleep(Math.min(step, left));
+      step = Math.min(step * 2, 1000);
+    }
+  }
+
+  /**
+   * Acquires a lock. `wait: true` (default) waits until acquired (the holder's TTL bounds that),
+   * a Duration waits that long, `false` does not wait; not acquired → {@link LockedError}.
+   * In safe mode an unreachable backend yields an unacquired lock and the body runs unlocked.
+   * @example
+   * await using lock = await cache.lock("jobs:nightly", "1m");
+   */
+  async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
+    checkKey(key);
+    const ms = lockTtl(ttl, "lock");
+    const wait = options.wait ?? true;
+    const waitMs = wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait");
+    const route = this.route(key);
+    const value = randomToken();
+    const deadline = Date.now() + waitMs;
+    let delay = 10;
+    for (;;) {
+      let acquired: boolean;
+      try {
+        if (!route.enabled) return this.#lockHandle(route, key, value, false);
+        const backend = route.backend ?? (await route.start());
+        acquired = await backend.setLock(key, value, ms);
+      } catch (error) {
+        if (error instanceof CacheConfigError) throw error;
+        if (!route.safe) throw this.#backendError(error, route);
+        this.#report(error, key, route);
+        return this.#lockHandle(route, key, value, false);
+      }
+      if (acquired) return this.#lockHandle(route, key, value, true);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
+      // Back-off with jitter, bounded by the wait left and the lock's own TTL: never a hot loop.
+      await sleep(Math.min(delay + Math.random() * delay, left, ms));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+
+  #lockHandle(route: Route, key: string, value: string, acquired: boolean): Lock {
+    let released = false;
+    const release = async (): Promise<boolean> => {
+      if (released || !acquired) return false;
+      released = true;
+      return this.run(route, key, false, (b) => b.unlock(key, value));
+    };
+    return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
+  }
+
+  /** Runs `fn` under the lock and releases it in `finally`; resolves to `fn`'s result. */
+  async withLock<R>(key: string, ttl: Duration, fn: () => R | Promise<R>, options: LockOptions = {}): Promise<R> {
+    const lock = await this.lock(key, ttl, options);
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- strategies
+
+  /**
+   * The simple cache strategy: serve a stored result while it lives, else call and store.
+   * @example
+   * const getUser = cache.cache({ ttl: "3h", key: "user:{id}" })(async (id: string) => db.user(id));
+   */
+  cache<A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A> {
+    return cacheStrategy(this, options);
+  }
+}
+
+/** Every cache instance is callable: `cache(options)` is `cache.cache(options)`. */
+export interface Cache {
+  <A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A>;
+}
+
+function checkKey(key: unknown, what = "key"): asserts key is string {
+  if (typeof key !== "string") throw new TypeError(`${what} must be a string, got ${typeof key}`);
+}
+
+function rejectTags(tags: readonly string[] | undefined): void {
+  if (tags !== undefined && tags.length > 0) {
+    throw new CacheConfigError("set: tags are not supported yet (tag invalidation arrives in a later release)");
+  }
+}
+
+function lockTtl(ttl: Duration, what: string): number {
+  const ms = toMs(ttl, `${what}: ttl`);
+  if (ms <= 0) throw new CacheConfigError(`${what}: ttl must be greater than 0, a lock needs an expiry`);
+  return ms;
+}
+
+function randomToken(): string {
+  return crypto.randomUUID();
+}

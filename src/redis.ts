@@ -1,0 +1,26 @@
+/**
+ * `cashews/redis`: the `redis://`, `rediss://` (and, later, `redis+cluster://`) backend on ioredis.
+ *
+ * Importing this entry registers the Redis schemes with the backend module loaded eagerly, which
+ * bundlers need. Without it, `cache.setup("redis://…")` still works on Node, Bun and Deno: the core
+ * loads this entry lazily by scheme.
+ * @module
+ */
+import { registerScheme } from "./config.js";
+import { redisModule } from "./backends/redis/backend.js";
+import { redisSpec } from "./backends/redis/spec.js";
+
+registerScheme({ ...redisSpec, module: redisModule });
+
+export {
+  createRedisBackend,
+  parseRedisUrl,
+  redisModule,
+  RedisBackend,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  MAX_RECONNECT_DELAY_MS,
+  type RedisBackendOptions,
+} from "./backends/redis/backend.js";
+export { redisSpec } from "./backends/redis/spec.js";
+export { INCR_EXPIRE, UNLOCK, type LuaScript } from "./backends/scripts.js";

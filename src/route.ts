@@ -1,0 +1,109 @@
+/**
+ * One configured backend behind a prefix: lazy start, codec (typed encoding, custom serializer,
+ * signing) and safe-mode bookkeeping. The Cache facade routes every key to one of these.
+ * @internal
+ * @module
+ */
+import { MISSING, type Backend } from "./backends/types.js";
+import { decode, encode, isCounter, UNDECODABLE, validate, createSigner, type Signer } from "./codec/index.js";
+import { loadModule, type ParsedSetup, type Serializer } from "./config.js";
+
+/** A read that failed verification: the caller deletes the key and reports `tampered`. */
+export const TAMPERED: unique symbol = Symbol("cashews.tampered");
+
+export class Route {
+  readonly prefix: string;
+  readonly scheme: string;
+  readonly label: string;
+  readonly enabled: boolean;
+  readonly safe: boolean;
+  /** Values are stored as given (memory without serialize/secret): no encoding at all. */
+  readonly live: boolean;
+  readonly #setup: ParsedSetup;
+  readonly #serializer: Serializer | undefined;
+  readonly #signer: Signer | undefined;
+  /** Set once the backend is created and initialised. */
+  backend: Backend | undefined;
+  #starting: Promise<Backend> | undefined;
+  /** Bumped by close(): a start that was loading the module when closed creates nothing. */
+  #generation = 0;
+
+  constructor(setup: ParsedSetup) {
+    this.#setup = setup;
+    this.prefix = setup.common.prefix;
+    this.scheme = setup.scheme;
+    this.label = setup.common.prefix ? `${setup.scheme}@${setup.common.prefix}` : setup.scheme;
+    this.enabled = setup.common.enable;
+    this.safe = setup.common.safe;
+    this.#serializer = setup.common.serializer;
+    this.#signer = setup.common.secret ? createSigner(setup.common.secret) : undefined;
+    const encoded = this.#signer !== undefined || this.#serializer !== undefined;
+    // Memory stores live values unless told to serialise; a secret or custom codec implies it.
+    if (encoded && "serialize" in setup.backend.options) setup.backend.options.serialize = true;
+    this.live = setup.backend.options.serialize === false;
+  }
+
+  /** The started backend (creating and initialising it on first use). */
+  start(): Promise<Backend> {
+    if (this.backend) return Promise.resolve(this.backend);
+    this.#starting ??= this.#create().catch((error: unknown) => {
+      this.#starting = undefined;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #create(): Promise<Backend> {
+    const generation = this.#generation;
+    const module = await loadModule(this.#setup.spec, this.scheme);
+    if (generation !== this.#generation) throw new Error("the cache was closed while starting");
+    const backend = module.create(this.#setup.backend);
+    // Keep the backend even when its first connection fails: it reconnects in the background,
+    // and later commands use it (failing fast meanwhile) instead of creating another client.
+    this.backend = backend;
+    await backend.init();
+    return backend;
+  }
+
+  async close(): Promise<void> {
+    this.#generation++;
+    this.#starting = undefined;
+    const backend = this.backend;
+    this.backend = undefined;
+    if (backend) await backend.close();
+  }
+
+  /** Encodes a value for storage under `key`. Throws SerializationError for what cannot round-trip. */
+  encode(key: string, value: unknown): unknown {
+    if (this.live) {
+      validate(value);
+      return value;
+    }
+    const text = this.#serializer ? this.#serializer.encode(value) : encode(value);
+    if (typeof text !== "string") throw new TypeError("the custom serializer's encode() must return a string");
+    return this.#signer ? this.#signer.sign(key, text) : text;
+  }
+
+  /** Turns a stored value back into the caller's value: the value, MISSING (undecodable) or TAMPERED. */
+  decode(key: string, raw: unknown): unknown {
+    if (this.live) return raw;
+    if (typeof raw !== "string") return typeof raw === "number" ? raw : MISSING;
+    if (this.#signer) {
+      if (isCounter(raw)) return Number(raw);
+      return this.#signer.verify(key, raw).then((payload) => (payload === null ? TAMPERED : this.#parse(payload)));
+    }
+    return this.#parse(raw);
+  }
+
+  #parse(text: string): unknown {
+    if (this.#serializer) {
+      try {
+        return this.#serializer.decode(text);
+      } catch {
+        return MISSING;
+      }
+    }
+    const value = decode(text);
+    return value === UNDECODABLE ? MISSING : value;
+  }
+}

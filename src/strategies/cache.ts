@@ -1,0 +1,121 @@
+/**
+ * The simple cache strategy: `cache.cache({ ttl, key })`.
+ * @module
+ */
+import { MISSING } from "../backends/types.js";
+import type { Cache } from "../cache.js";
+import type { Condition } from "../conditions.js";
+import { toMs, type Duration } from "../durations.js";
+import { CacheConfigError } from "../errors.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { Raised } from "../codec/raised.js";
+
+/** Options of the simple cache strategy. */
+export interface CacheOptions<A extends any[] = any[]> {
+  /** How long a result lives (required); `null` stores without expiry. */
+  ttl: Duration | null;
+  /** A template such as `"user:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. */
+  prefix?: string;
+  /** Which results (and, with `withExceptions`, errors) to store. Default: every result, no error. */
+  condition?: Condition;
+  /** Store only results that took longer than this (combined with `condition` by AND). */
+  timeCondition?: Duration;
+  /** Distributed single-flight across processes (not available yet). */
+  lock?: boolean;
+  /** Tags to attach to stored results (not available yet). */
+  tags?: readonly string[];
+  /** In-process single-flight: concurrent identical calls run the function once. Default true. */
+  protected?: boolean;
+}
+
+const KNOWN = ["ttl", "key", "prefix", "condition", "timeCondition", "lock", "tags", "protected"] as const;
+
+/** @internal */
+export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: CacheOptions<A>): Decorator<A> {
+  checkOptions("cache", options, KNOWN);
+  const ttl = requiredTtl("cache", options.ttl);
+  const condition = options.condition;
+  if (condition !== undefined && typeof condition !== "function") {
+    throw new CacheConfigError(`cache: "condition" must be a function (result, args, key) => boolean, got ${typeof condition}`);
+  }
+  const slowerThan = options.timeCondition === undefined ? undefined : toMs(options.timeCondition, "cache: timeCondition");
+  if (options.lock) throw new CacheConfigError("cache: lock: true is not available yet (distributed single-flight arrives with the strategies release)");
+  if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("cache: tags are not available yet");
+  const protect = options.protected ?? true;
+  const prefix = options.prefix ?? "";
+  if (typeof prefix !== "string") throw new CacheConfigError(`cache: "prefix" must be a string, got ${typeof prefix}`);
+
+  return decorator<A>("cache", (target) => {
+    const keyOf = callKey("cache", target, options.key as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    const label = target.name || prefix || (typeof options.key === "string" ? options.key : "anonymous");
+    const stats = cache.functionStats(label);
+    const emitter = cache.emitter;
+    const inflight = new Map<string, Promise<unknown>>();
+
+    const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
+      const started = slowerThan === undefined ? 0 : performance.now();
+      let result: unknown;
+      let failed = false;
+      try {
+        result = await fn.apply(thisArg, args);
+      } catch (error) {
+        result = error;
+        failed = true;
+        stats.errors++;
+      }
+      const slowEnough = slowerThan === undefined || performance.now() - started > slowerThan;
+      let store: unknown = MISSING;
+      if (slowEnough) {
+        if (failed) {
+          if (condition?.errors?.(result)) store = new Raised(result);
+        } else if (condition === undefined || condition(result, args, key)) {
+          store = result;
+        }
+      }
+      if (store !== MISSING) {
+        const route = cache.route(key);
+        await cache.write(route, key, store, ttl);
+      }
+      if (failed) throw result;
+      return result;
+    };
+
+    const run = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
+      const route = cache.route(key);
+      const backend = route.backend;
+      const value =
+        backend !== undefined && route.live && route.enabled && backend.peek !== undefined
+          ? backend.peek(key)
+          : await cache.read(route, key);
+      if (value !== MISSING) {
+        cache.hit(stats);
+        if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
+        if (value instanceof Raised) throw value.error;
+        return value;
+      }
+      cache.miss(stats);
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: route.label, function: label });
+      if (!protect) return compute(thisArg, args, key);
+      let pending = inflight.get(key);
+      if (pending === undefined) {
+        pending = compute(thisArg, args, key).finally(() => inflight.delete(key));
+        inflight.set(key, pending);
+      }
+      return pending;
+    };
+
+    return async function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      if (protect && inflight.size > 0) {
+        const pending = inflight.get(key);
+        if (pending !== undefined) return pending;
+      }
+      return run(this, args, key);
+    };
+  });
+}

@@ -1,0 +1,61 @@
+// The redis:// scheme spec: option parsing at setup (no ioredis needed) and lazy loading.
+import { describe, expect, it } from "vitest";
+import { loadModule, parseSetup, registerScheme } from "../src/config.js";
+import { CacheConfigError } from "../src/errors.js";
+import { redisSpec } from "../src/backends/redis/spec.js";
+import { redisModule, RedisBackend } from "../src/redis.js";
+
+registerScheme(redisSpec);
+
+describe("redis:// setup options", () => {
+  it("applies defaults and passes the common timeout on", () => {
+    const parsed = parseSetup("redis://localhost:6379/2");
+    expect(parsed.scheme).toBe("redis");
+    expect(parsed.backend.url).toBe("redis://localhost:6379/2");
+    expect(parsed.backend.options).toEqual({ namespace: "cashews", clientSide: false, cluster: false, timeout: undefined });
+    expect(parseSetup("redis://h", { timeout: "1s" }).backend.options.timeout).toBe(1000);
+  });
+
+  it("accepts query parameters in camelCase and snake_case, with aliases", () => {
+    const parsed = parseSetup(
+      "rediss://u:p@h/0?namespace=app&db=3&client_side=0&create_connection_timeout=1.5s&username=x&password=y",
+    );
+    expect(parsed.scheme).toBe("rediss");
+    expect(parsed.backend.url).toBe("rediss://u:p@h/0");
+    expect(parsed.backend.options).toMatchObject({
+      namespace: "app",
+      db: 3,
+      clientSide: false,
+      connectTimeout: 1500,
+      username: "x",
+      password: "y",
+    });
+    expect(parseSetup("redis://h?connectTimeout=250").backend.options.connectTimeout).toBe(250);
+    expect(parseSetup("redis+cluster://a:1,b:2").scheme).toBe("redis+cluster");
+  });
+
+  it("names a bad or unknown option", () => {
+    expect(() => parseSetup("redis://h?db=-1")).toThrow(/db.*integer >= 0/);
+    expect(() => parseSetup("redis://h?bogus=1")).toThrow(/unknown query parameter "bogus"/);
+    expect(() => parseSetup("redis://h?connect_timeout=soon")).toThrow(CacheConfigError);
+    expect(() => parseSetup("redis://h", { client: "nope" })).toThrow(/must be an object/);
+  });
+});
+
+describe("redis:// backend module", () => {
+  it("loads lazily (from source: src/redis.ts; built: the cashews/redis entry)", async () => {
+    expect(typeof redisSpec.module).toBe("function");
+    const loaded = await loadModule(redisSpec, "redis");
+    // Running from source, the loader imports src/redis.ts: the very module imported above.
+    expect(loaded).toBe(redisModule);
+  });
+
+  it("create builds a backend without I/O and refuses what is not implemented yet", () => {
+    const backend = redisModule.create(parseSetup("redis://127.0.0.1:1/0?namespace=x").backend);
+    expect(backend).toBeInstanceOf(RedisBackend);
+    expect(backend.kind).toBe("redis");
+    expect(() => redisModule.create(parseSetup("redis://h?clientSide=1").backend)).toThrow(/later version/);
+    expect(() => redisModule.create(parseSetup("redis://h?cluster=yes").backend)).toThrow(/later version/);
+    expect(() => redisModule.create(parseSetup("redis+cluster://a:1,b:2").backend)).toThrow(/later version/);
+  });
+});
