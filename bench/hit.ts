@@ -61,8 +61,10 @@ async function measure(tier: string, contenders: Contender[], ops: { seq: number
   return out;
 }
 
+const TIERS = (process.env.BENCH_TIERS ?? "memory,redis").split(",");
+
 // ---------------------------------------------------------------- memory tier
-{
+if (TIERS.includes("memory")) {
   const lru = new LRUCache<string, object>({ max: 10_000 });
   keys.forEach((k, i) => lru.set(k, value(i)));
   const floor = async (i: number) => lru.get(keys[i]!);
@@ -84,7 +86,7 @@ async function measure(tier: string, contenders: Contender[], ops: { seq: number
 }
 
 // ---------------------------------------------------------------- redis tier
-{
+if (TIERS.includes("redis")) {
   const server = await startRedis();
   const plain = new Redis(server.url);
   const pipelined = new Redis(server.url, { enableAutoPipelining: true });

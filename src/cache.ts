@@ -10,7 +10,8 @@ import { parseSetup, registerScheme } from "./config.js";
 import { toExpiry, toMs, type Duration } from "./durations.js";
 import { CacheBackendError, CacheConfigError, LockedError, NotConfiguredError } from "./errors.js";
 import { Emitter, type FunctionStats, type CacheEventType, type CacheListener, type CacheStats, type CacheEventInfo } from "./events.js";
-import { Route, TAMPERED } from "./route.js";
+import { CacheCore } from "./core.js";
+import { Route } from "./route.js";
 import { cacheStrategy, type CacheOptions } from "./strategies/cache.js";
 import type { Decorator } from "./wrap/decorator.js";
 
@@ -67,15 +68,7 @@ const Callable = class {
  * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
  */
 export class Cache extends Callable {
-  /** @internal */
-  readonly emitter: Emitter = new Emitter();
-  #name: string;
-  #routes: Route[] = [];
-  /** Routes sorted by prefix length, longest first; the default route, if any, is last. */
-  #sorted: Route[] = [];
-  /** Set when the only route is the default one: routing is then a field read. */
-  #only: Route | undefined;
-  #stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, functions: {} };
+  readonly #core: CacheCore;
 
   constructor(name = "") {
     const callable = function (this: unknown, options: CacheOptions): Decorator {
@@ -85,12 +78,22 @@ export class Cache extends Callable {
     delete (callable as { length?: number }).length;
     super(callable);
     Object.setPrototypeOf(callable, new.target.prototype);
-    this.#name = name;
+    this.#core = new CacheCore(name);
   }
 
   /** The cache's name (for diagnostics). */
   get name(): string {
-    return this.#name;
+    return this.#core.name;
+  }
+
+  /** @internal The state strategies work with (a plain object: fast on the hit path). */
+  get core(): CacheCore {
+    return this.#core;
+  }
+
+  /** @internal The route serving `key` (for tests and tools). */
+  route(key: string): Route {
+    return this.#core.route(key);
   }
 
   /**
@@ -103,20 +106,14 @@ export class Cache extends Callable {
    */
   setup(url: string, options?: Record<string, unknown>): this {
     const route = new Route(parseSetup(url, options));
-    const previous = this.#routes.find((r) => r.prefix === route.prefix);
-    if (previous) {
-      this.#routes = this.#routes.filter((r) => r !== previous);
-      previous.close().catch((error: unknown) => this.#report(error, undefined, previous));
-    }
-    this.#routes.push(route);
-    this.#sorted = [...this.#routes].sort((a, b) => b.prefix.length - a.prefix.length);
-    this.#only = this.#routes.length === 1 && route.prefix === "" ? route : undefined;
+    const previous = this.#core.addRoute(route);
+    previous?.close().catch((error: unknown) => this.#core.report(error, undefined, previous));
     return this;
   }
 
   /** True once `setup` has been called. */
   isSetup(): boolean {
-    return this.#routes.length > 0;
+    return this.#core.routes.length > 0;
   }
 
   /**
@@ -124,15 +121,15 @@ export class Cache extends Callable {
    * `safe: false`: rejects with {@link CacheBackendError}. Configuration errors always reject.
    */
   async init(): Promise<void> {
-    this.#requireSetup();
+    this.#core.requireSetup();
     await Promise.all(
-      this.#routes.map(async (route) => {
+      this.#core.routes.map(async (route) => {
         try {
           await route.start();
         } catch (error) {
           if (error instanceof CacheConfigError) throw error;
-          if (!route.safe) throw this.#backendError(error, route);
-          this.#report(error, undefined, route);
+          if (!route.safe) throw this.#core.backendError(error, route);
+          this.#core.report(error, undefined, route);
         }
       }),
     );
@@ -140,130 +137,26 @@ export class Cache extends Callable {
 
   /** Releases every connection and timer. The cache can be used again afterwards (it reconnects lazily). */
   async close(): Promise<void> {
-    await Promise.all(this.#routes.map((route) => route.close()));
+    await Promise.all(this.#core.routes.map((route) => route.close()));
   }
 
   /** Subscribes to `hit`, `miss`, `set`, `delete`, `error` or `tampered`; returns an unsubscribe function. */
   on(type: CacheEventType, listener: CacheListener): () => void {
-    return this.emitter.on(type, listener);
+    return this.#core.emitter.on(type, listener);
   }
 
   /** Counters since creation (or the last `resetStats`). */
   stats(): CacheStats {
     const functions: CacheStats["functions"] = {};
-    for (const [name, f] of Object.entries(this.#stats.functions)) functions[name] = { ...f };
-    return { ...this.#stats, functions };
+    for (const [name, f] of Object.entries(this.#core.stats.functions)) functions[name] = { ...f };
+    return { ...this.#core.stats, functions };
   }
 
   /** Sets every counter back to zero. */
   resetStats(): void {
-    const stats = this.#stats;
+    const stats = this.#core.stats;
     stats.hits = stats.misses = stats.sets = stats.deletes = stats.errors = 0;
     for (const f of Object.values(stats.functions)) f.hits = f.misses = f.errors = 0;
-  }
-
-  // ---------------------------------------------------------------- routing and safe mode
-
-  /** @internal The route serving `key`. */
-  route(key: string): Route {
-    const only = this.#only;
-    if (only !== undefined) return only;
-    for (const route of this.#sorted) if (key.startsWith(route.prefix)) return route;
-    if (this.#routes.length === 0) throw this.#notConfigured();
-    throw new NotConfiguredError(
-      `no backend is configured for key ${JSON.stringify(key)}: add a default one with cache.setup(url) (prefix "")`,
-    );
-  }
-
-  #requireSetup(): void {
-    if (this.#routes.length === 0) throw this.#notConfigured();
-  }
-
-  #notConfigured(): NotConfiguredError {
-    return new NotConfiguredError(
-      `cache${this.#name ? ` "${this.#name}"` : ""} is not set up: call cache.setup("mem://") (or a redis:// URL) first`,
-    );
-  }
-
-  #backendError(error: unknown, route: Route): CacheBackendError {
-    if (error instanceof CacheBackendError) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    return new CacheBackendError(`${route.label} backend failed: ${message}`, { cause: error });
-  }
-
-  /** @internal Reports a backend failure (safe mode). */
-  report(error: unknown, key: string | undefined, route: Route): void {
-    this.#report(error, key, route);
-  }
-
-  #report(error: unknown, key: string | undefined, route: Route): void {
-    this.#stats.errors++;
-    this.emitter.emit({ type: "error", key, backend: route.label, error });
-  }
-
-  /** @internal Runs one backend command with safe-mode handling. */
-  async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
-    if (!route.enabled) return neutral;
-    try {
-      return await command(route.backend ?? (await route.start()));
-    } catch (error) {
-      if (error instanceof CacheConfigError) throw error;
-      if (!route.safe) throw this.#backendError(error, route);
-      this.#report(error, key, route);
-      return neutral;
-    }
-  }
-
-  /** @internal Emits an event (no allocation when nobody listens). */
-  emit(info: CacheEventInfo): void {
-    this.emitter.emit(info);
-  }
-
-  /** @internal The live counters of one decorated function (created on first use). */
-  functionStats(name: string): FunctionStats {
-    return (this.#stats.functions[name] ??= { hits: 0, misses: 0, errors: 0 });
-  }
-
-  /** @internal Counts a decorated call served from cache. */
-  hit(fn: FunctionStats): void {
-    this.#stats.hits++;
-    fn.hits++;
-  }
-
-  /** @internal Counts a decorated call not served from cache. */
-  miss(fn: FunctionStats): void {
-    this.#stats.misses++;
-    fn.misses++;
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  /** @internal Reads and decodes `key`: the value, or MISSING (also on failure, tampering, disabled). */
-  async read(route: Route, key: string): Promise<unknown> {
-    const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
-    if (raw === MISSING) return MISSING;
-    return this.#decoded(route, key, raw);
-  }
-
-  async #decoded(route: Route, key: string, raw: unknown): Promise<unknown> {
-    let value = route.decode(key, raw);
-    if (value instanceof Promise) value = await value;
-    if (value === TAMPERED) {
-      this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-      await this.run(route, key, false, (b) => b.delete(key));
-      return MISSING;
-    }
-    return value;
-  }
-
-  #hitOrMiss(value: unknown, key: string, route: Route): void {
-    if (value === MISSING) {
-      this.#stats.misses++;
-      this.emitter.emit({ type: "miss", key, backend: route.label });
-    } else {
-      this.#stats.hits++;
-      this.emitter.emit({ type: "hit", key, backend: route.label });
-    }
   }
 
   /**
@@ -272,9 +165,9 @@ export class Cache extends Callable {
    */
   async get<T = unknown>(key: string, defaultValue?: T): Promise<T | undefined> {
     checkKey(key);
-    const route = this.route(key);
-    const value = await this.read(route, key);
-    this.#hitOrMiss(value, key, route);
+    const route = this.#core.route(key);
+    const value = await this.#core.read(route, key);
+    this.#core.hitOrMiss(value, key, route);
     return value === MISSING ? defaultValue : (value as T);
   }
 
@@ -284,15 +177,15 @@ export class Cache extends Callable {
     list.forEach((key) => checkKey(key));
     const out: (T | undefined)[] = new Array(list.length);
     await Promise.all(
-      this.#group(list).map(async ([route, indexes]) => {
+      this.#core.group(list).map(async ([route, indexes]) => {
         const routeKeys = indexes.map((i) => list[i]!);
-        const raws = await this.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
+        const raws = await this.#core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
         await Promise.all(
           indexes.map(async (index, n) => {
             const key = routeKeys[n]!;
             const raw = raws[n];
-            const value = raw === MISSING || raw === undefined ? MISSING : await this.#decoded(route, key, raw);
-            this.#hitOrMiss(value, key, route);
+            const value = raw === MISSING || raw === undefined ? MISSING : await this.#core.decoded(route, key, raw);
+            this.#core.hitOrMiss(value, key, route);
             out[index] = value === MISSING ? defaultValue : (value as T);
           }),
         );
@@ -301,29 +194,18 @@ export class Cache extends Callable {
     return out;
   }
 
-  #group(keys: readonly string[]): [Route, number[]][] {
-    const groups = new Map<Route, number[]>();
-    keys.forEach((key, index) => {
-      const route = this.route(key);
-      const list = groups.get(route);
-      if (list) list.push(index);
-      else groups.set(route, [index]);
-    });
-    return [...groups];
-  }
-
   /** True when the key exists. */
   async exists(key: string): Promise<boolean> {
     checkKey(key);
-    const route = this.route(key);
-    return this.run(route, key, false, (b) => b.exists(key));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, false, (b) => b.exists(key));
   }
 
   /** Remaining time to live in ms; `-1` without expiry; `-2` when missing. */
   async getExpire(key: string): Promise<number> {
     checkKey(key);
-    const route = this.route(key);
-    return this.run(route, key, -2, (b) => b.getExpire(key));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, -2, (b) => b.getExpire(key));
   }
 
   /** Keys matching a glob pattern (`*`, `?`, `[ab]`, Redis semantics on every backend). */
@@ -333,7 +215,7 @@ export class Cache extends Callable {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new CacheConfigError(`scan: batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
-    const route = this.route(pattern);
+    const route = this.#core.route(pattern);
     if (!route.enabled) return;
     const seen = new Set<string>();
     try {
@@ -345,8 +227,8 @@ export class Cache extends Callable {
       }
     } catch (error) {
       if (error instanceof CacheConfigError) throw error;
-      if (!route.safe) throw this.#backendError(error, route);
-      this.#report(error, pattern, route);
+      if (!route.safe) throw this.#core.backendError(error, route);
+      this.#core.report(error, pattern, route);
     }
   }
 
@@ -373,15 +255,15 @@ export class Cache extends Callable {
 
   /** Number of keys across every backend of this cache. */
   async getKeysCount(): Promise<number> {
-    this.#requireSetup();
-    const counts = await Promise.all(this.#routes.map((route) => this.run(route, undefined, 0, (b) => b.getKeysCount())));
+    this.#core.requireSetup();
+    const counts = await Promise.all(this.#core.routes.map((route) => this.#core.run(route, undefined, 0, (b) => b.getKeysCount())));
     return counts.reduce((a, b) => a + b, 0);
   }
 
   /** `"PONG"`, or the message echoed. */
   async ping(message?: string): Promise<string> {
-    const route = this.route(message ?? "PING");
-    return this.run(route, undefined, "", (b) => b.ping(message));
+    const route = this.#core.route(message ?? "PING");
+    return this.#core.run(route, undefined, "", (b) => b.ping(message));
   }
 
   // ---------------------------------------------------------------- writes
@@ -394,23 +276,12 @@ export class Cache extends Callable {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
     rejectTags(options.tags);
-    const route = this.route(key);
+    const route = this.#core.route(key);
     const stored = await route.encode(key, value);
-    const written = await this.run(route, key, false, (b) => b.set(key, stored, expire, options.exist));
+    const written = await this.#core.run(route, key, false, (b) => b.set(key, stored, expire, options.exist));
     if (written) {
-      this.#stats.sets++;
-      this.emitter.emit({ type: "set", key, backend: route.label });
-    }
-    return written;
-  }
-
-  /** @internal A write from a strategy: encodes, stores, counts; never throws a backend error in safe mode. */
-  async write(route: Route, key: string, value: unknown, expire: number | undefined): Promise<boolean> {
-    const stored = await route.encode(key, value);
-    const written = await this.run(route, key, false, (b) => b.set(key, stored, expire));
-    if (written) {
-      this.#stats.sets++;
-      this.emitter.emit({ type: "set", key, backend: route.label });
+      this.#core.stats.sets++;
+      this.#core.emitter.emit({ type: "set", key, backend: route.label });
     }
     return written;
   }
@@ -422,7 +293,7 @@ export class Cache extends Callable {
       Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
     pairs.forEach(([key]) => checkKey(key));
     const list = pairs.map(([key]) => key);
-    const groups = this.#group(list);
+    const groups = this.#core.group(list);
     // Encode everything first, so that one bad value writes nothing at all.
     const encoded = await Promise.all(
       groups.map(async ([route, indexes]) => {
@@ -434,13 +305,13 @@ export class Cache extends Callable {
     );
     await Promise.all(
       encoded.map(async ([route, routeEntries]) => {
-        const ok = await this.run(route, undefined, false, async (b) => {
+        const ok = await this.#core.run(route, undefined, false, async (b) => {
           await b.setMany(routeEntries, expire);
           return true;
         });
         if (ok) {
-          this.#stats.sets += routeEntries.length;
-          for (const [key] of routeEntries) this.emitter.emit({ type: "set", key, backend: route.label });
+          this.#core.stats.sets += routeEntries.length;
+          for (const [key] of routeEntries) this.#core.emitter.emit({ type: "set", key, backend: route.label });
         }
       }),
     );
@@ -453,9 +324,9 @@ export class Cache extends Callable {
   async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
-    const route = this.route(key);
-    const cached = await this.read(route, key);
-    this.#hitOrMiss(cached, key, route);
+    const route = this.#core.route(key);
+    const cached = await this.#core.read(route, key);
+    this.#core.hitOrMiss(cached, key, route);
     if (cached !== MISSING) return cached as T;
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
     await this.set(key, value, { expire: options.expire });
@@ -467,18 +338,18 @@ export class Cache extends Callable {
     checkKey(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`incr: "by" must be a safe integer, got ${String(by)}`);
     const expire = toExpiry(options.expire, "incr: expire");
-    const route = this.route(key);
-    return this.run(route, key, Number.NaN, (b) => b.incr(key, by, expire));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, Number.NaN, (b) => b.incr(key, by, expire));
   }
 
   /** Deletes a key; resolves whether it existed. */
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    const route = this.route(key);
-    const deleted = await this.run(route, key, false, (b) => b.delete(key));
+    const route = this.#core.route(key);
+    const deleted = await this.#core.run(route, key, false, (b) => b.delete(key));
     if (deleted) {
-      this.#stats.deletes++;
-      this.emitter.emit({ type: "delete", key, backend: route.label });
+      this.#core.stats.deletes++;
+      this.#core.emitter.emit({ type: "delete", key, backend: route.label });
     }
     return deleted;
   }
@@ -488,10 +359,10 @@ export class Cache extends Callable {
     const list = [...keys];
     list.forEach((key) => checkKey(key));
     const counts = await Promise.all(
-      this.#group(list).map(([route, indexes]) => {
+      this.#core.group(list).map(([route, indexes]) => {
         const routeKeys = indexes.map((i) => list[i]!);
-        return this.run(route, undefined, 0, (b) => b.deleteMany(routeKeys)).then((count) => {
-          this.#deleted(count, routeKeys, route);
+        return this.#core.run(route, undefined, 0, (b) => b.deleteMany(routeKeys)).then((count) => {
+          this.#core.deleted(count, routeKeys, route);
           return count;
         });
       }),
@@ -499,18 +370,13 @@ export class Cache extends Callable {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  #deleted(count: number, keys: readonly string[] | undefined, route: Route): void {
-    this.#stats.deletes += count;
-    if (count > 0 && keys) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
-  }
-
   /** Deletes every key matching a glob pattern; resolves how many. */
   async deleteMatch(pattern: string): Promise<number> {
     checkKey(pattern, "pattern");
-    const route = this.route(pattern);
-    const count = await this.run(route, pattern, 0, (b) => b.deleteMatch(pattern));
-    this.#stats.deletes += count;
-    if (count > 0) this.emitter.emit({ type: "delete", key: pattern, backend: route.label });
+    const route = this.#core.route(pattern);
+    const count = await this.#core.run(route, pattern, 0, (b) => b.deleteMatch(pattern));
+    this.#core.stats.deletes += count;
+    if (count > 0) this.#core.emitter.emit({ type: "delete", key: pattern, backend: route.label });
     return count;
   }
 
@@ -518,14 +384,14 @@ export class Cache extends Callable {
   async expire(key: string, ttl: Duration | null): Promise<boolean> {
     checkKey(key);
     const ms = toExpiry(ttl, "expire: ttl");
-    const route = this.route(key);
-    return this.run(route, key, false, (b) => b.expire(key, ms));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, false, (b) => b.expire(key, ms));
   }
 
   /** Removes every key of this cache's backends (never a foreign key unless `namespace: ""`). */
   async clear(): Promise<void> {
-    this.#requireSetup();
-    await Promise.all(this.#routes.map((route) => this.run(route, undefined, undefined, (b) => b.clear())));
+    this.#core.requireSetup();
+    await Promise.all(this.#core.routes.map((route) => this.#core.run(route, undefined, undefined, (b) => b.clear())));
   }
 
   // ---------------------------------------------------------------- locks
@@ -534,15 +400,15 @@ export class Cache extends Callable {
   async setLock(key: string, value: string, ttl: Duration): Promise<boolean> {
     checkKey(key);
     const ms = lockTtl(ttl, "setLock");
-    const route = this.route(key);
-    return this.run(route, key, false, (b) => b.setLock(key, String(value), ms));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, false, (b) => b.setLock(key, String(value), ms));
   }
 
   /** Releases `key` only if it holds `value` (atomic compare-and-delete). */
   async unlock(key: string, value: string): Promise<boolean> {
     checkKey(key);
-    const route = this.route(key);
-    return this.run(route, key, false, (b) => b.unlock(key, String(value)));
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, false, (b) => b.unlock(key, String(value)));
   }
 
   /**
@@ -575,7 +441,7 @@ export class Cache extends Callable {
     const ms = lockTtl(ttl, "lock");
     const wait = options.wait ?? true;
     const waitMs = wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait");
-    const route = this.route(key);
+    const route = this.#core.route(key);
     const value = randomToken();
     const deadline = Date.now() + waitMs;
     let delay = 10;
@@ -587,8 +453,8 @@ export class Cache extends Callable {
         acquired = await backend.setLock(key, value, ms);
       } catch (error) {
         if (error instanceof CacheConfigError) throw error;
-        if (!route.safe) throw this.#backendError(error, route);
-        this.#report(error, key, route);
+        if (!route.safe) throw this.#core.backendError(error, route);
+        this.#core.report(error, key, route);
         return this.#lockHandle(route, key, value, false);
       }
       if (acquired) return this.#lockHandle(route, key, value, true);
@@ -605,7 +471,7 @@ export class Cache extends Callable {
     const release = async (): Promise<boolean> => {
       if (released || !acquired) return false;
       released = true;
-      return this.run(route, key, false, (b) => b.unlock(key, value));
+      return this.#core.run(route, key, false, (b) => b.unlock(key, value));
     };
     return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
   }

@@ -22,8 +22,10 @@ export class Route {
   readonly #setup: ParsedSetup;
   readonly #serializer: Serializer | undefined;
   readonly #signer: Signer | undefined;
-  /** Set once the backend is created and initialised. */
+  /** Set once the backend is created (its first connection may still be under way). */
   backend: Backend | undefined;
+  /** True when reads can use the backend's synchronous `peek` (live values, enabled). */
+  peekable = false;
   #starting: Promise<Backend> | undefined;
   /** Bumped by close(): a start that was loading the module when closed creates nothing. */
   #generation = 0;
@@ -61,6 +63,7 @@ export class Route {
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;
+    this.peekable = this.live && this.enabled && typeof backend.peek === "function";
     await backend.init();
     return backend;
   }
@@ -70,6 +73,7 @@ export class Route {
     this.#starting = undefined;
     const backend = this.backend;
     this.backend = undefined;
+    this.peekable = false;
     if (backend) await backend.close();
   }
 

@@ -70,6 +70,8 @@ class Entry {
   next: Entry;
   /** Position in the expiry heap; -1 when the entry has no TTL. */
   heapIndex: number;
+  /** The recency clock when this entry was last moved to the front. */
+  stamp = 0;
 
   constructor(key: string, value: unknown, expiresAt: number) {
     this.key = key;
@@ -138,6 +140,10 @@ export class MemoryBackend implements Backend {
   readonly #map = new Map<string, Entry>();
   /** Sentinel of the circular recency list: `head.next` is the least, `head.prev` the most recently used. */
   readonly #head = new Entry("", undefined, 0);
+  /** Counts moves to the front (inserts and touches). */
+  #clock = 0;
+  /** Reads of entries moved within this many moves skip the move (see `peek`). */
+  #window = 1;
   /** Min-heap on `expiresAt` of the entries that have a TTL. */
   #heap: Entry[] = [];
   #timer: Timer | undefined;
@@ -156,6 +162,7 @@ export class MemoryBackend implements Backend {
       throw new CacheConfigError(`mem://: "checkInterval" must be a number of ms >= 0, got ${String(checkInterval)}`);
     }
     this.size = size;
+    this.#window = Math.max(1, Math.floor(size / 4));
     this.checkInterval = checkInterval;
     this.#serialize = options.serialize === true;
     this.storesValues = !this.#serialize;
@@ -217,16 +224,10 @@ export class MemoryBackend implements Backend {
       this.#remove(entry);
       return MISSING;
     }
-    const head = this.#head;
-    if (head.prev !== entry) {
-      entry.prev.next = entry.next;
-      entry.next.prev = entry.prev;
-      const last = head.prev;
-      entry.prev = last;
-      entry.next = head;
-      last.next = entry;
-      head.prev = entry;
-    }
+    // Reads move an entry to the front only when it is not among the most recently moved quarter:
+    // a hot entry is then a map lookup, and an entry read within the last size/4 moves can never
+    // be the one evicted (eviction takes the back of the list).
+    if (this.#clock - entry.stamp >= this.#window) this.#touch(entry);
     return entry.value;
   }
 
@@ -435,6 +436,7 @@ export class MemoryBackend implements Backend {
 
   #insert(key: string, value: unknown, at: number): void {
     const entry = new Entry(key, value, at);
+    entry.stamp = ++this.#clock;
     this.#map.set(key, entry);
     const head = this.#head;
     const last = head.prev;
@@ -457,6 +459,7 @@ export class MemoryBackend implements Backend {
   }
 
   #touch(entry: Entry): void {
+    entry.stamp = ++this.#clock;
     const head = this.#head;
     if (head.prev === entry) return;
     entry.prev.next = entry.next;

@@ -11,6 +11,7 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, requiredTtl } from "../wrap/options.js";
 import { Raised } from "../codec/raised.js";
+import type { Route } from "../route.js";
 
 /** Options of the simple cache strategy. */
 export interface CacheOptions<A extends any[] = any[]> {
@@ -53,8 +54,9 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     const keyOf = callKey("cache", target, options.key as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
     const label = target.name || prefix || (typeof options.key === "string" ? options.key : "anonymous");
-    const stats = cache.functionStats(label);
-    const emitter = cache.emitter;
+    const core = cache.core;
+    const stats = core.functionStats(label);
+    const emitter = core.emitter;
     const inflight = new Map<string, Promise<unknown>>();
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
@@ -78,27 +80,25 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
         }
       }
       if (store !== MISSING) {
-        const route = cache.route(key);
-        await cache.write(route, key, store, ttl);
+        const route = core.route(key);
+        await core.write(route, key, store, ttl);
       }
       if (failed) throw result;
       return result;
     };
 
-    const run = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
-      const route = cache.route(key);
-      const backend = route.backend;
-      const value =
-        backend !== undefined && route.live && route.enabled && backend.peek !== undefined
-          ? backend.peek(key)
-          : await cache.read(route, key);
-      if (value !== MISSING) {
-        cache.hit(stats);
-        if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
-        if (value instanceof Raised) throw value.error;
-        return value;
-      }
-      cache.miss(stats);
+    const hit = (route: Route, key: string, value: unknown): unknown => {
+      core.hit(stats);
+      if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
+      if (value instanceof Raised) throw value.error;
+      return value;
+    };
+
+    const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
+      const route = core.route(key);
+      const value = route.peekable ? route.backend!.peek!(key) : await core.read(route, key);
+      if (value !== MISSING) return hit(route, key, value);
+      core.miss(stats);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: route.label, function: label });
       if (!protect) return compute(thisArg, args, key);
       let pending = inflight.get(key);
@@ -109,13 +109,23 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       return pending;
     };
 
-    return async function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
-      if (protect && inflight.size > 0) {
-        const pending = inflight.get(key);
-        if (pending !== undefined) return pending;
+    // Not an async function: a memory hit resolves with one promise and no async frame.
+    return function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+      try {
+        const key = keyOf(this, args);
+        if (protect && inflight.size > 0) {
+          const pending = inflight.get(key);
+          if (pending !== undefined) return pending;
+        }
+        const route = core.route(key);
+        if (route.peekable) {
+          const value = route.backend!.peek!(key);
+          if (value !== MISSING) return Promise.resolve(hit(route, key, value));
+        }
+        return lookup(this, args, key);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return run(this, args, key);
     };
   });
 }
