@@ -176,6 +176,36 @@ describe.skipIf(!url)("redis backend commands", () => {
     }
   });
 
+  it("GETs issued in one tick go out as one MGET, in issue order with other commands (MONITOR)", async () => {
+    await backend.set("b1", "old", undefined);
+    const monitor = await new Redis(url).monitor();
+    const seen: { args: string[]; source: string }[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
+    try {
+      const marker = `marker-${randomUUID()}`;
+      await backend.ping(marker);
+      const values = await Promise.all(Array.from({ length: 100 }, (_, i) => backend.get(i % 2 ? "b1" : `absent${i}`)));
+      expect(values.filter((v) => v === "old").length).toBe(50);
+      expect(values.filter((v) => v === MISSING).length).toBe(50);
+      expect(await backend.get("b1")).toBe("old");
+      // a GET issued before a SET in the same tick reads the value from before the SET
+      const before = backend.get("b1");
+      const write = backend.set("b1", "new", undefined);
+      const after = backend.get("b1");
+      expect([await before, await write, await after]).toEqual(["old", true, "new"]);
+      await backend.ping(`end-${randomUUID()}`);
+      await sleep(100);
+      const source = seen.find((line) => line.args[1] === marker)?.source;
+      const ours = seen
+        .filter((line) => line.source === source)
+        .map((line) => `${line.args[0]!.toLowerCase()}${line.args[0]!.toLowerCase() === "mget" ? line.args.length - 1 : ""}`)
+        .filter((name) => name !== "ping");
+      expect(ours).toEqual(["mget100", "get", "get", "set", "get"]);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it("incr counts atomically from 0, also by negative steps", async () => {
     expect(await backend.incr("n", 1, undefined)).toBe(1);
     expect(await backend.incr("n", 5, undefined)).toBe(6);

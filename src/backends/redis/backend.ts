@@ -113,6 +113,8 @@ export class RedisBackend implements Backend {
   #lastError: Error | undefined;
   /** Settled by the next `ready` (resolve) or `close`/`end` (reject) of the current client. */
   #waiter: Waiter | undefined;
+  /** GETs waiting for the end of the current tick (see `get`). */
+  #gets: { keys: string[]; waiters: { resolve: (value: unknown) => void; reject: (error: unknown) => void }[] } | undefined;
 
   constructor(config: BackendConfig) {
     const options = config.options;
@@ -222,9 +224,43 @@ export class RedisBackend implements Backend {
 
   // ---------------------------------------------------------------- commands
 
-  async get(key: string): Promise<unknown> {
-    const value = await this.#run("GET", (c) => c.get(this.#key(key)));
-    return value === null ? MISSING : value;
+  /**
+   * GETs issued in the same tick are sent together as one MGET (a single GET when alone), after
+   * the current synchronous work: 100 concurrent cache hits cost one round trip and one command.
+   * Any other command flushes the pending batch first, so commands keep their issue order.
+   */
+  get(key: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let batch = this.#gets;
+      if (batch === undefined) {
+        batch = this.#gets = { keys: [], waiters: [] };
+        queueMicrotask(() => this.#flushGets());
+      }
+      batch.keys.push(this.#key(key));
+      batch.waiters.push({ resolve, reject });
+    });
+  }
+
+  #flushGets(): void {
+    const batch = this.#gets;
+    if (batch === undefined) return;
+    this.#gets = undefined;
+    const { keys, waiters } = batch;
+    const reply =
+      keys.length === 1
+        ? this.#send("GET", (c) => c.get(keys[0]!)).then((value) => [value])
+        : this.#send("MGET", (c) => c.mget(keys));
+    reply.then(
+      (values) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const value = values[i];
+          waiters[i]!.resolve(value === null || value === undefined ? MISSING : value);
+        }
+      },
+      (error: unknown) => {
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    );
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
@@ -368,8 +404,14 @@ export class RedisBackend implements Backend {
     return deleted;
   }
 
+  /** Runs one command, after sending any batched GETs issued before it (keeps issue order). */
+  #run<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#gets !== undefined) this.#flushGets();
+    return this.#send(command, fn);
+  }
+
   /** Runs one round trip once the client is ready; the wait and the command share one `timeout`. */
-  async #run<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  async #send<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
     try {
       const client = this.#ensureClient();
       if (client.status === "ready") {
