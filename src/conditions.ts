@@ -16,6 +16,8 @@ export interface Condition {
   (result: unknown, args: readonly unknown[], key: string): boolean;
   /** Present on exception conditions: true for an error that is stored. */
   readonly errors?: (error: unknown) => boolean;
+  /** The error classes an exception condition stores: a cached error is rethrown as one of them. */
+  readonly classes?: readonly ErrorClass[];
 }
 
 /**
@@ -36,7 +38,7 @@ function matches(classes: readonly ErrorClass[]): (error: unknown) => boolean {
  * cache({ ttl: "5m", condition: withExceptions(NotFoundError) })(fetchUser);
  */
 export function withExceptions(...classes: ErrorClass[]): Condition {
-  return Object.assign((() => true) as (result: unknown) => boolean, { errors: matches(classes) });
+  return Object.assign((() => true) as (result: unknown) => boolean, { errors: matches(classes), classes });
 }
 
 /**
@@ -45,5 +47,26 @@ export function withExceptions(...classes: ErrorClass[]): Condition {
  * cache({ ttl: "1m", condition: onlyExceptions(RateLimitedUpstream) })(callUpstream);
  */
 export function onlyExceptions(...classes: ErrorClass[]): Condition {
-  return Object.assign((() => false) as (result: unknown) => boolean, { errors: matches(classes) });
+  return Object.assign((() => false) as (result: unknown) => boolean, { errors: matches(classes), classes });
+}
+
+/**
+ * Gives an error read back from a serialising backend (which keeps name, message and cause) the
+ * class it was stored as, when that class is one of `classes` (matched by name): `instanceof`
+ * then behaves the same on every backend.
+ * @internal
+ */
+export function restoreErrorClass(error: unknown, classes: readonly ErrorClass[] | undefined): unknown {
+  if (!(error instanceof Error) || classes === undefined) return error;
+  for (const cls of classes) {
+    if (error instanceof cls) return error;
+  }
+  for (const cls of classes) {
+    const proto = cls.prototype as Error;
+    if (cls.name === error.name || (Object.prototype.hasOwnProperty.call(proto, "name") && proto.name === error.name)) {
+      Object.setPrototypeOf(error, proto);
+      return error;
+    }
+  }
+  return error;
 }

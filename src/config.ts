@@ -34,6 +34,11 @@ export interface SchemeSpec {
   aliases?: Readonly<Record<string, string>>;
   /** The backend module; a function returning a promise loads it lazily. */
   module: BackendModule | (() => Promise<BackendModule>);
+  /**
+   * Checks what the option kinds cannot (URL shape, ports, combinations) at `setup`, without
+   * loading the backend. Throws {@link CacheConfigError}.
+   */
+  validate?(config: BackendConfig): void;
 }
 
 /** Options every backend accepts. */
@@ -62,7 +67,12 @@ const registry = new Map<string, SchemeSpec>();
 
 /** Registers a URL scheme (used by backend entry points). A later registration replaces an earlier one. */
 export function registerScheme(spec: SchemeSpec): void {
-  for (const scheme of spec.schemes) registry.set(scheme, spec);
+  for (const scheme of spec.schemes) {
+    // An entry point that registered its module eagerly (`import "cashews/redis"`) wins over the
+    // core's lazy registration, whichever module is evaluated first.
+    if (typeof spec.module === "function" && typeof registry.get(scheme)?.module === "object") continue;
+    registry.set(scheme, spec);
+  }
 }
 
 export interface ParsedSetup {
@@ -88,26 +98,26 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   }
   const queryAt = url.indexOf("?");
   const base = queryAt === -1 ? url : url.slice(0, queryAt);
-  const raw: Record<string, { value: unknown; from: string }> = {};
+  const raw: Record<string, { value: unknown; from: string; query: boolean }> = {};
   if (queryAt !== -1) {
     for (const [name, value] of new URLSearchParams(url.slice(queryAt + 1))) {
-      raw[canonical(name, spec)] = { value, from: `query parameter "${name}"` };
+      raw[canonical(name, spec)] = { value, from: `query parameter "${name}"`, query: true };
     }
   }
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined) continue;
-    raw[canonical(name, spec)] = { value, from: `option "${name}"` };
+    raw[canonical(name, spec)] = { value, from: `option "${name}"`, query: false };
   }
 
   const values: Record<string, unknown> = {};
   const backendOptions: Record<string, unknown> = {};
-  for (const [name, { value, from }] of Object.entries(raw)) {
+  for (const [name, { value, from, query }] of Object.entries(raw)) {
     const optionSpec = COMMON[name] ?? spec.options[name];
     if (!optionSpec) {
       const known = [...Object.keys(COMMON), ...Object.keys(spec.options)].filter((n) => n !== "disable").sort();
       throw new CacheConfigError(`setup("${scheme}://"): unknown ${from}; known options: ${known.join(", ")}`);
     }
-    const converted = convert(value, optionSpec, `setup("${scheme}://"): ${from}`);
+    const converted = convert(value, optionSpec, `setup("${scheme}://"): ${from}`, query);
     if (name in COMMON) values[name] = converted;
     else backendOptions[name] = converted;
   }
@@ -125,7 +135,9 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     serializer: values.serializer as Serializer | undefined,
   };
   if (common.secret === "") throw new CacheConfigError(`setup("${scheme}://"): "secret" must not be empty`);
-  return { scheme, spec, common, backend: { url: base, options: { ...backendOptions, timeout: common.timeout } } };
+  const backend = { url: base, options: { ...backendOptions, timeout: common.timeout } };
+  spec.validate?.(backend);
+  return { scheme, spec, common, backend };
 }
 
 /** Loads the module of a scheme, turning a missing optional dependency into a clear error. */
@@ -148,7 +160,7 @@ function canonical(name: string, spec: SchemeSpec): string {
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["0", "false", "no", "off"]);
 
-function convert(value: unknown, spec: OptionSpec, where: string): unknown {
+function convert(value: unknown, spec: OptionSpec, where: string, query: boolean): unknown {
   switch (spec.kind) {
     case "boolean":
       if (typeof value === "boolean") return value;
@@ -161,7 +173,8 @@ function convert(value: unknown, spec: OptionSpec, where: string): unknown {
     case "duration":
       try {
         // A query value is text: a plain number there is milliseconds, like a number option.
-        return parseDuration(typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : (value as never));
+        const numeric = query && typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value);
+        return parseDuration(numeric ? Number(value) : (value as never));
       } catch (error) {
         throw new CacheConfigError(`${where}: ${(error as Error).message}`, { cause: error });
       }

@@ -113,7 +113,8 @@ export class CacheCore {
     if (value instanceof Promise) value = await value;
     if (value === TAMPERED) {
       this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-      await this.run(route, key, false, (b) => b.delete(key));
+      // Compare-and-delete: a valid value written meanwhile by someone else survives.
+      await this.run(route, key, false, (b) => b.unlock(key, raw as string));
       return MISSING;
     }
     return value;
@@ -153,7 +154,11 @@ export class CacheCore {
 
   deleted(count: number, keys: readonly string[] | undefined, route: Route): void {
     this.stats.deletes += count;
-    if (count > 0 && keys) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
+    if (count === 0 || this.emitter.counts.delete === 0) return;
+    // Which keys existed is known only when all of them did; otherwise one event without a key.
+    if (keys && count === keys.length) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
+    else this.emitter.emit({ type: "delete", backend: route.label });
   }
+
 
 }

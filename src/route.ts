@@ -7,9 +7,16 @@
 import { MISSING, type Backend } from "./backends/types.js";
 import { decode, encode, isCounter, UNDECODABLE, validate, createSigner, type Signer } from "./codec/index.js";
 import { loadModule, type ParsedSetup, type Serializer } from "./config.js";
+import { SerializationError } from "./errors.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
+
+/**
+ * Lock tokens are stored with this prefix: never a value (reads of a lock key are misses), never
+ * mistaken for a tampered value under a secret (which would delete the lock).
+ */
+export const LOCK_PREFIX = "$l1:";
 
 export class Route {
   readonly prefix: string;
@@ -45,9 +52,15 @@ export class Route {
     this.live = setup.backend.options.serialize === false;
   }
 
+  /** Set when a later `setup` replaced this route: it never starts again. */
+  retired = false;
+
   /** The started backend (creating and initialising it on first use). */
   start(): Promise<Backend> {
     if (this.backend) return Promise.resolve(this.backend);
+    if (this.retired) {
+      return Promise.reject(new Error(`the ${this.label} backend was replaced by a later setup()`));
+    }
     this.#starting ??= this.#create().catch((error: unknown) => {
       this.#starting = undefined;
       throw error;
@@ -83,8 +96,7 @@ export class Route {
       validate(value);
       return value;
     }
-    const text = this.#serializer ? this.#serializer.encode(value) : encode(value);
-    if (typeof text !== "string") throw new TypeError("the custom serializer's encode() must return a string");
+    const text = this.#serializer ? this.#customEncode(value) : encode(value);
     return this.#signer ? this.#signer.sign(key, text) : text;
   }
 
@@ -92,11 +104,27 @@ export class Route {
   decode(key: string, raw: unknown): unknown {
     if (this.live) return raw;
     if (typeof raw !== "string") return typeof raw === "number" ? raw : MISSING;
+    if (raw.startsWith(LOCK_PREFIX)) return MISSING;
     if (this.#signer) {
       if (isCounter(raw)) return Number(raw);
       return this.#signer.verify(key, raw).then((payload) => (payload === null ? TAMPERED : this.#parse(payload)));
     }
     return this.#parse(raw);
+  }
+
+  #customEncode(value: unknown): string {
+    let text: unknown;
+    try {
+      text = this.#serializer!.encode(value);
+    } catch (error) {
+      throw new SerializationError(`the custom serializer could not encode the value: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    }
+    if (typeof text !== "string") {
+      throw new SerializationError(`the custom serializer's encode() must return a string, got ${typeof text}`);
+    }
+    return text;
   }
 
   #parse(text: string): unknown {

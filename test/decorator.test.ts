@@ -139,6 +139,8 @@ for (const [label, url, options] of targets) {
       const second = await cached().catch((e: unknown) => e as Error);
       expect(second.message).toBe("gone");
       expect(second.name).toBe("NotFound");
+      expect(second).toBeInstanceOf(NotFound);
+      expect((await cache.get("e2")) as Error).toBeInstanceOf(Error);
       expect(calls).toBe(3);
       const other = cache.cache({ ttl: "1m", key: "e3", condition: withExceptions(NotFound) })(async () => {
         calls++;
@@ -155,6 +157,69 @@ for (const [label, url, options] of targets) {
       await only(false);
       await only(false);
       expect(calls).toBe(7);
+    });
+
+    it("the function's own outcome wins when it cannot be cached", async () => {
+      class Response {
+        status = 500;
+      }
+      const errors: CacheEventInfo[] = [];
+      cache.on("error", (e) => errors.push(e));
+      const failing = cache.cache({ ttl: "1m", key: "u1", condition: withExceptions() })(async () => {
+        throw new Error("upstream", { cause: new Response() });
+      });
+      const error = await failing().catch((e: unknown) => e as Error);
+      expect(error.message).toBe("upstream");
+      expect(error.cause).toBeInstanceOf(Response);
+      expect(errors.length).toBe(1);
+      expect(await cache.exists("u1")).toBe(false);
+      let calls = 0;
+      const opaque = cache.cache({ ttl: "1m", key: "u2" })(async () => {
+        calls++;
+        return new Response();
+      });
+      await expect(opaque()).rejects.toThrow(/ran, but its result cannot be cached.*Response/);
+      expect(calls).toBe(1);
+    });
+
+    it("counts every caller: those joining a computation under way are misses", async () => {
+      const fn = cache.cache({ ttl: "1m", key: "j" })(async function joined() {
+        await sleep(30);
+        return 1;
+      });
+      await Promise.all(Array.from({ length: 10 }, () => fn()));
+      await fn();
+      expect(cache.stats().functions.joined).toEqual({ hits: 1, misses: 10, errors: 0 });
+    });
+
+    it("keys and counts static and instance methods per class", async () => {
+      class A {
+        @cache.cache({ ttl: "1m" })
+        static async find(id: number): Promise<string> {
+          return `A${id}`;
+        }
+        @cache.cache({ ttl: "1m" })
+        async get(id: number): Promise<string> {
+          return `a${id}`;
+        }
+      }
+      class B {
+        @cache.cache({ ttl: "1m" })
+        static async find(id: number): Promise<string> {
+          return `B${id}`;
+        }
+        @cache.cache({ ttl: "1m" })
+        async get(id: number): Promise<string> {
+          return `b${id}`;
+        }
+      }
+      expect([await A.find(1), await B.find(1), await A.find(1), await B.find(1)]).toEqual(["A1", "B1", "A1", "B1"]);
+      expect([await new A().get(1), await new B().get(1), await new B().get(1)]).toEqual(["a1", "b1", "b1"]);
+      expect(await cache.get("A.find:id:1")).toBe("A1");
+      expect(await cache.get("B.find:id:1")).toBe("B1");
+      const stats = cache.stats().functions;
+      expect(stats["A.find"]).toEqual({ hits: 1, misses: 1, errors: 0 });
+      expect(stats["B.get"]).toEqual({ hits: 1, misses: 1, errors: 0 });
     });
 
     it("timeCondition stores only slow results", async () => {

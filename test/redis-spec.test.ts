@@ -31,7 +31,6 @@ describe("redis:// setup options", () => {
       password: "y",
     });
     expect(parseSetup("redis://h?connectTimeout=250").backend.options.connectTimeout).toBe(250);
-    expect(parseSetup("redis+cluster://a:1,b:2").scheme).toBe("redis+cluster");
   });
 
   it("names a bad or unknown option", () => {
@@ -50,12 +49,16 @@ describe("redis:// backend module", () => {
     expect(loaded).toBe(redisModule);
   });
 
-  it("create builds a backend without I/O and refuses what is not implemented yet", () => {
+  it("create builds a backend without I/O; setup refuses what is not implemented yet or malformed", () => {
     const backend = redisModule.create(parseSetup("redis://127.0.0.1:1/0?namespace=x").backend);
     expect(backend).toBeInstanceOf(RedisBackend);
     expect(backend.kind).toBe("redis");
-    expect(() => redisModule.create(parseSetup("redis://h?clientSide=1").backend)).toThrow(/later version/);
-    expect(() => redisModule.create(parseSetup("redis://h?cluster=yes").backend)).toThrow(/later version/);
-    expect(() => redisModule.create(parseSetup("redis+cluster://a:1,b:2").backend)).toThrow(/later version/);
+    // Refused at setup (parseSetup runs the scheme's validate), without loading ioredis.
+    expect(() => parseSetup("redis://h?clientSide=1")).toThrow(/later version/);
+    expect(() => parseSetup("redis://h?cluster=yes")).toThrow(/later version/);
+    expect(() => parseSetup("redis+cluster://a:1,b:2")).toThrow(/later version/);
+    expect(() => parseSetup("redis://h:6379/abc")).toThrow(/database number/);
+    expect(() => parseSetup("redis://h:99999")).toThrow(CacheConfigError);
+    expect(() => parseSetup("redis://h", { client: {} })).toThrow(/ioredis client/);
   });
 });

@@ -55,6 +55,12 @@ describe("setup", () => {
     ["redis://localhost?timeout=abc", {}, /timeout.*"abc"/],
     ["redis://localhost", { namespace: 5 }, /namespace.*string/],
     ["redis://localhost?db=x", {}, /db/],
+    ["redis://localhost:6379/abc", {}, /database number/],
+    ["redis://localhost:99999", {}, /invalid URL/],
+    ["redis://localhost?clientSide=1", {}, /clientSide.*later version/],
+    ["redis+cluster://a:1,b:2", {}, /Cluster.*later version/],
+    ["redis://localhost", { client: { not: "ioredis" } }, /ioredis client/],
+    ["mem://", { checkInterval: "10" }, /checkInterval.*"10"/],
   ])("rejects %s %j at setup, naming the problem", (url, options, message) => {
     const setup = () => new Cache().setup(url, options);
     expect(setup).toThrow(CacheConfigError);
@@ -112,6 +118,29 @@ describe("setup", () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(closed).toBe(true);
     expect(await cache.get("k")).toBeUndefined();
+  });
+
+  it.skipIf(!redisUrl)("a replaced backend never starts again, even for work already under way", async () => {
+    const cache = new Cache().setup(redisUrl, { secret: "k", namespace: "replaced" });
+    const errors: unknown[] = [];
+    cache.on("error", (e) => errors.push(e.error));
+    const pending = cache.set("k", 1); // signing is async: the backend is not started yet
+    cache.setup("mem://");
+    expect(await pending).toBe(false);
+    expect(String(errors[0])).toMatch(/replaced by a later setup/);
+    expect(await cache.get("k")).toBeUndefined();
+    await cache.close();
+  });
+
+  it("deleteMany emits one delete event per key only when every key existed", async () => {
+    const cache = new Cache().setup("mem://");
+    const seen: (string | undefined)[] = [];
+    cache.on("delete", (e) => seen.push(e.key));
+    await cache.setMany({ a: 1, b: 2, c: 3 });
+    expect(await cache.deleteMany(["a", "b"])).toBe(2);
+    expect(await cache.deleteMany(["c", "nope1", "nope2"])).toBe(1);
+    expect(seen).toEqual(["a", "b", undefined]);
+    expect(cache.stats().deletes).toBe(3);
   });
 
   it("setup does no I/O: an unreachable Redis costs nothing until used", async () => {

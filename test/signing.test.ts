@@ -98,6 +98,18 @@ for (const [label, url, options] of targets) {
       expect(await cache.get("price:1")).toBe(100);
     });
 
+    it("a lock key reads as a miss and is left alone (not taken for a tampered value)", async () => {
+      await using lock = await cache.lock("job:nightly", "1m");
+      expect(lock.acquired).toBe(true);
+      const seen: unknown[] = [];
+      for await (const pair of cache.getMatch("job:*")) seen.push(pair);
+      expect(seen).toEqual([]);
+      expect(await cache.get("job:nightly", "none")).toBe("none");
+      expect(tampered).toEqual([]);
+      expect(await cache.isLocked("job:nightly")).toBe(true);
+      await expect(cache.lock("job:nightly", "1m", { wait: false })).rejects.toThrow(/locked/);
+    });
+
     it("counters stay plain integers and read back as numbers", async () => {
       expect(await cache.incr("hits", 3)).toBe(3);
       expect(await cache.get("hits")).toBe(3);

@@ -4,11 +4,11 @@
  */
 import { MISSING } from "../backends/types.js";
 import type { Cache } from "../cache.js";
-import type { Condition } from "../conditions.js";
+import { restoreErrorClass, type Condition } from "../conditions.js";
 import { toMs, type Duration } from "../durations.js";
-import { CacheConfigError } from "../errors.js";
+import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { callKey, type KeyOption } from "../wrap/key.js";
+import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, requiredTtl } from "../wrap/options.js";
 import { Raised } from "../codec/raised.js";
 import type { Route } from "../route.js";
@@ -53,13 +53,13 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
   return decorator<A>("cache", (target) => {
     const keyOf = callKey("cache", target, options.key as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const label = target.name || prefix || (typeof options.key === "string" ? options.key : "anonymous");
     const core = cache.core;
-    const stats = core.functionStats(label);
     const emitter = core.emitter;
     const inflight = new Map<string, Promise<unknown>>();
+    const counters = functionCounters(core, target, prefix || (typeof options.key === "string" ? options.key : ""));
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
+      const { stats, label } = counters(thisArg);
       const started = slowerThan === undefined ? 0 : performance.now();
       let result: unknown;
       let failed = false;
@@ -81,31 +81,52 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       }
       if (store !== MISSING) {
         const route = core.route(key);
-        await core.write(route, key, store, ttl);
+        try {
+          await core.write(route, key, store, ttl);
+        } catch (error) {
+          if (!(error instanceof SerializationError)) throw error;
+          // The function's own outcome wins: an error that cannot be cached is still rethrown
+          // (and the failure reported); a result that cannot be cached is a bug to fix now.
+          if (!failed) {
+            throw new SerializationError(
+              `cache: ${label} ran, but its result cannot be cached: ${error.message}. Return plain data, or skip it with a condition`,
+              { cause: error },
+            );
+          }
+          core.report(error, key, route);
+        }
       }
       if (failed) throw result;
       return result;
     };
 
-    const hit = (route: Route, key: string, value: unknown): unknown => {
+    const hit = (route: Route, key: string, value: unknown, thisArg: unknown): unknown => {
+      const { stats, label } = counters(thisArg);
       core.hit(stats);
       if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
-      if (value instanceof Raised) throw value.error;
+      if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
       return value;
+    };
+
+    /** A caller that joins the computation already under way for its key (counted as a miss). */
+    const join = (pending: Promise<unknown>, thisArg: unknown, key: string): Promise<unknown> => {
+      const { stats, label } = counters(thisArg);
+      core.miss(stats);
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: core.route(key).label, function: label });
+      return pending;
     };
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const route = core.route(key);
       const value = route.peekable ? route.backend!.peek!(key) : await core.read(route, key);
-      if (value !== MISSING) return hit(route, key, value);
-      core.miss(stats);
-      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: route.label, function: label });
+      if (value !== MISSING) return hit(route, key, value, thisArg);
+      let pending = protect ? inflight.get(key) : undefined;
+      if (pending !== undefined) return join(pending, thisArg, key);
+      core.miss(counters(thisArg).stats);
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: route.label, function: counters(thisArg).label });
       if (!protect) return compute(thisArg, args, key);
-      let pending = inflight.get(key);
-      if (pending === undefined) {
-        pending = compute(thisArg, args, key).finally(() => inflight.delete(key));
-        inflight.set(key, pending);
-      }
+      pending = compute(thisArg, args, key).finally(() => inflight.delete(key));
+      inflight.set(key, pending);
       return pending;
     };
 
@@ -115,12 +136,12 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
         const key = keyOf(this, args);
         if (protect && inflight.size > 0) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return pending;
+          if (pending !== undefined) return join(pending, this, key);
         }
         const route = core.route(key);
         if (route.peekable) {
           const value = route.backend!.peek!(key);
-          if (value !== MISSING) return Promise.resolve(hit(route, key, value));
+          if (value !== MISSING) return Promise.resolve(hit(route, key, value, this));
         }
         return lookup(this, args, key);
       } catch (error) {

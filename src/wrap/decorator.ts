@@ -25,6 +25,8 @@ export interface Target {
   name: string;
   /** True when wrapping a class method (the class name is read from `this` at call time). */
   method: boolean;
+  /** True for a static method (`this` is the class itself). */
+  static?: boolean;
 }
 
 /** Builds a {@link Decorator} from a function that wraps one target. */
@@ -37,7 +39,7 @@ export function decorator<A extends any[] = any[]>(strategy: string, wrap: (targ
       if (context.kind !== "method") {
         throw new CacheConfigError(`${strategy}: can decorate class methods only, not a ${String(context.kind)}`);
       }
-      return wrap({ fn: fn as Target["fn"], name: String(context.name), method: true });
+      return wrap({ fn: fn as Target["fn"], name: String(context.name), method: true, static: context.static });
     }
     return wrap({ fn: fn as Target["fn"], name: fn.name, method: false });
   } as Decorator<A>;

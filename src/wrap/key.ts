@@ -6,6 +6,8 @@
 import { CacheConfigError } from "../errors.js";
 import { compileKey, defaultKey, parameterNames, templateFields, type KeyBuilder } from "../keys/index.js";
 import { keyContext } from "../context/key-context.js";
+import type { CacheCore } from "../core.js";
+import type { FunctionStats } from "../events.js";
 import type { Target } from "./decorator.js";
 
 /** Builds the key of one call. */
@@ -46,17 +48,52 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
   // A method's default key names its class, known only from `this` at call time.
   const byClass = new WeakMap<object, KeyBuilder>();
   return (thisArg, args) => {
-    const ctor = (thisArg as { constructor?: { name?: string } } | null)?.constructor;
-    if (typeof ctor !== "function") return defaultKey(target.name, params, prefix || undefined)(args);
-    let build = byClass.get(ctor);
+    const owner = ownerClass(target, thisArg);
+    if (owner === undefined) return defaultKey(target.name, params, prefix || undefined)(args);
+    let build = byClass.get(owner);
     if (build === undefined) {
-      build = defaultKey(ctor.name ? `${ctor.name}.${target.name}` : target.name, params, prefix || undefined);
-      byClass.set(ctor, build);
+      build = defaultKey(owner.name ? `${owner.name}.${target.name}` : target.name, params, prefix || undefined);
+      byClass.set(owner, build);
     }
     return build(args);
   };
 }
 
+/** The class a method was called on: `this` for a static method, `this.constructor` otherwise. */
+export function ownerClass(target: Target, thisArg: unknown): { name: string } | undefined {
+  if (target.static) return typeof thisArg === "function" ? (thisArg as { name: string }) : undefined;
+  const ctor = (thisArg as { constructor?: unknown } | null | undefined)?.constructor;
+  return typeof ctor === "function" ? (ctor as { name: string }) : undefined;
+}
+
 function withoutThis(build: KeyBuilder): CallKey {
   return (_, args) => build(args);
+}
+
+/** The stats entry and event label of one decorated function (per class, for methods). */
+export interface Counters {
+  stats: FunctionStats;
+  label: string;
+}
+
+/**
+ * Per-function counters: a function's name (or `fallback`: prefix or key template); a method's
+ * `Class.method`, resolved from `this` at call time (so `Users.get` and `Posts.get` stay apart).
+ */
+export function functionCounters(core: CacheCore, target: Target, fallback: string): (thisArg: unknown) => Counters {
+  const plainLabel = target.name || fallback || "anonymous";
+  const plain: Counters = { stats: core.functionStats(plainLabel), label: plainLabel };
+  if (!target.method) return () => plain;
+  const byClass = new WeakMap<object, Counters>();
+  return (thisArg) => {
+    const owner = ownerClass(target, thisArg);
+    if (owner === undefined) return plain;
+    let counters = byClass.get(owner);
+    if (counters === undefined) {
+      const label = owner.name ? `${owner.name}.${target.name}` : plainLabel;
+      counters = { stats: core.functionStats(label), label };
+      byClass.set(owner, counters);
+    }
+    return counters;
+  };
 }

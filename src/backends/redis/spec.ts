@@ -7,6 +7,7 @@
  * @module
  */
 import type { BackendModule, SchemeSpec } from "../../config.js";
+import { validateRedisConfig } from "./url.js";
 
 /**
  * Where the ioredis backend lives. Specifiers are kept in variables so that neither bundlers
@@ -86,4 +87,5 @@ export const redisSpec: SchemeSpec = {
   },
   aliases: { createConnectionTimeout: "connectTimeout" },
   module: loadRedisModule,
+  validate: validateRedisConfig,
 };
