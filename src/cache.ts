@@ -6,17 +6,20 @@
 import { MISSING, type Backend } from "./backends/types.js";
 import { memorySpec } from "./backends/memory.js";
 import { redisSpec } from "./backends/redis/spec.js";
+import { upstashSpec } from "./backends/upstash/spec.js";
 import { parseSetup, registerScheme } from "./config.js";
 import { toExpiry, toMs, type Duration } from "./durations.js";
 import { CacheBackendError, CacheConfigError, LockedError, NotConfiguredError } from "./errors.js";
 import { Emitter, type FunctionStats, type CacheEventType, type CacheListener, type CacheStats, type CacheEventInfo } from "./events.js";
 import { CacheCore } from "./core.js";
-import { Route } from "./route.js";
+import { LOCK_PREFIX, Route } from "./route.js";
+import { Raised } from "./codec/raised.js";
 import { cacheStrategy, type CacheOptions } from "./strategies/cache.js";
 import type { Decorator } from "./wrap/decorator.js";
 
 registerScheme(memorySpec);
 registerScheme(redisSpec);
+registerScheme(upstashSpec);
 
 /** Options of `set`. */
 export interface SetOptions {
@@ -107,7 +110,10 @@ export class Cache extends Callable {
   setup(url: string, options?: Record<string, unknown>): this {
     const route = new Route(parseSetup(url, options));
     const previous = this.#core.addRoute(route);
-    previous?.close().catch((error: unknown) => this.#core.report(error, undefined, previous));
+    if (previous) {
+      previous.retired = true;
+      previous.close().catch((error: unknown) => this.#core.report(error, undefined, previous));
+    }
     return this;
   }
 
@@ -124,6 +130,7 @@ export class Cache extends Callable {
     this.#core.requireSetup();
     await Promise.all(
       this.#core.routes.map(async (route) => {
+        if (!route.enabled) return;
         try {
           await route.start();
         } catch (error) {
@@ -168,7 +175,9 @@ export class Cache extends Callable {
     const route = this.#core.route(key);
     const value = await this.#core.read(route, key);
     this.#core.hitOrMiss(value, key, route);
-    return value === MISSING ? defaultValue : (value as T);
+    if (value === MISSING) return defaultValue;
+    // An error stored by a strategy (withExceptions) reads back as the error itself.
+    return (value instanceof Raised ? value.error : value) as T;
   }
 
   /** Reads many keys, one round trip per backend; results in input order. */
@@ -262,7 +271,9 @@ export class Cache extends Callable {
 
   /** `"PONG"`, or the message echoed. */
   async ping(message?: string): Promise<string> {
-    const route = this.#core.route(message ?? "PING");
+    this.#core.requireSetup();
+    const routes = this.#core.routes;
+    const route = routes.find((r) => r.prefix === "") ?? routes[0]!;
     return this.#core.run(route, undefined, "", (b) => b.ping(message));
   }
 
@@ -401,14 +412,14 @@ export class Cache extends Callable {
     checkKey(key);
     const ms = lockTtl(ttl, "setLock");
     const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.setLock(key, String(value), ms));
+    return this.#core.run(route, key, false, (b) => b.setLock(key, LOCK_PREFIX + String(value), ms));
   }
 
   /** Releases `key` only if it holds `value` (atomic compare-and-delete). */
   async unlock(key: string, value: string): Promise<boolean> {
     checkKey(key);
     const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.unlock(key, String(value)));
+    return this.#core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + String(value)));
   }
 
   /**
@@ -450,7 +461,7 @@ export class Cache extends Callable {
       try {
         if (!route.enabled) return this.#lockHandle(route, key, value, false);
         const backend = route.backend ?? (await route.start());
-        acquired = await backend.setLock(key, value, ms);
+        acquired = await backend.setLock(key, LOCK_PREFIX + value, ms);
       } catch (error) {
         if (error instanceof CacheConfigError) throw error;
         if (!route.safe) throw this.#core.backendError(error, route);
@@ -471,7 +482,7 @@ export class Cache extends Callable {
     const release = async (): Promise<boolean> => {
       if (released || !acquired) return false;
       released = true;
-      return this.#core.run(route, key, false, (b) => b.unlock(key, value));
+      return this.#core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + value));
     };
     return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
   }

@@ -10,6 +10,11 @@ export interface BackendUnderTest {
   url: () => string;
   /** Extra setup options. */
   options?: Record<string, unknown>;
+  /**
+   * Optional async preparation before the suite (e.g. starting a server whose URL is only known
+   * then): its `url` and `options` override the ones above, `stop` runs after the suite.
+   */
+  start?: () => Promise<{ url?: string; options?: Record<string, unknown>; stop?: () => Promise<void> }>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -23,8 +28,11 @@ export function commandSuite(target: BackendUnderTest): void {
   const url = target.url();
   describe.skipIf(!url)(`commands on ${target.name}`, () => {
     let cache: Cache;
+    let stop: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      cache = new Cache(target.name).setup(url, target.options);
+      const started = await target.start?.();
+      stop = started?.stop;
+      cache = new Cache(target.name).setup(started?.url ?? url, { ...target.options, ...started?.options });
       await cache.init();
       await cache.clear();
     });
@@ -33,6 +41,7 @@ export function commandSuite(target: BackendUnderTest): void {
     });
     afterAll(async () => {
       await cache?.close();
+      await stop?.();
     });
 
     it("set and get round-trip, a missing key gives the default", async () => {

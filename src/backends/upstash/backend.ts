@@ -1,0 +1,545 @@
+/**
+ * The Upstash backend: Redis over HTTP with @upstash/redis, on every runtime (Node, Bun, Deno,
+ * Workers). Values are opaque strings (the codec above encodes them); keys live under
+ * `<namespace>:`.
+ *
+ * Transport:
+ * - every command issued in one tick goes out in ONE `POST /pipeline` request, in issue order, with
+ *   adjacent GETs merged into one MGET: 100 concurrent cache hits are one request and one command.
+ *   (@upstash/redis' own auto-pipelining splits reads from writes into separate requests, so it
+ *   neither keeps the order nor merges GETs; the batching here replaces it for our commands.)
+ * - commands go through the client's HTTP requester, below its command objects: replies are the
+ *   raw (base64-decoded) strings, never JSON-parsed, whatever the client's `automaticDeserialization`.
+ * - every request is bounded by `timeout` (default 500 ms): an `AbortSignal.timeout` per request
+ *   (function form, so an abort is an error and not a fake `"Aborted"` result) plus a deadline on
+ *   the caller's side; network failures are retried `retries` times (default 1), 50 ms apart,
+ *   within that same bound. A dead or slow endpoint costs at most ~`timeout` per command.
+ * - the client is created on first use: setup does no I/O.
+ * @module
+ */
+import { Redis } from "@upstash/redis";
+import type { BackendModule } from "../../config.js";
+import { parseDuration } from "../../durations.js";
+import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { escapeGlob } from "../glob.js";
+import { INCR_EXPIRE, UNLOCK, type LuaScript } from "../scripts.js";
+import { MISSING, type Backend, type BackendConfig } from "../types.js";
+import { resolveUpstashEndpoint } from "./spec.js";
+
+/** Per-request bound when none is configured. */
+export const DEFAULT_TIMEOUT_MS = 500;
+/** Retries of a request that failed at the network level, when none is configured. */
+export const DEFAULT_RETRIES = 1;
+/** Pause before a retry. */
+const RETRY_BACKOFF_MS = 50;
+/** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
+const SCAN_COUNT = 500;
+/** How many microtask hops a batch waits for more commands of the same tick. */
+const MAX_SETTLE_HOPS = 8;
+/** Longest server error text kept in an error message. */
+const MAX_ERROR_TEXT = 300;
+
+/** Options of {@link createUpstashBackend} (the same names as the `upstash://` setup options). */
+export interface UpstashBackendOptions {
+  /** REST token; default: the `UPSTASH_REDIS_REST_TOKEN` environment variable (Node, Bun, Deno). */
+  token?: string;
+  /** Key namespace, default `"cashews"`; `""` stores keys verbatim (and `clear()` flushes the db). */
+  namespace?: string;
+  /** Per-request bound (ms or a duration string), default 500 ms; `0` disables it. */
+  timeout?: number | string;
+  /** Retries of a request that failed at the network level (within `timeout`), default 1. */
+  retries?: number;
+  /** An existing @upstash/redis client (its URL, token and HTTP settings are used; never closed). */
+  client?: Redis;
+}
+
+/**
+ * Creates an Upstash backend without any I/O.
+ * @param url `upstash://HOST` (https) or `upstash+http://HOST:PORT` (plain http), no query string.
+ * @example
+ * const backend = createUpstashBackend("upstash://eu1-example-12345.upstash.io", { token: "AX…" });
+ * await backend.set("k", "v", 10_000);
+ */
+export function createUpstashBackend(url: string, options: UpstashBackendOptions = {}): UpstashBackend {
+  const converted: Record<string, unknown> = { ...options };
+  if (options.timeout !== undefined) {
+    try {
+      converted.timeout = parseDuration(options.timeout);
+    } catch (error) {
+      throw new CacheConfigError(`upstash: option "timeout": ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return new UpstashBackend({ url, options: converted });
+}
+
+/** The module the `upstash://` schemes load: `create` builds an {@link UpstashBackend}. */
+export const upstashModule: BackendModule = {
+  create: (config) => new UpstashBackend(config),
+};
+
+/** One `{result}` or `{error}` of a pipeline reply. */
+interface Reply {
+  result?: unknown;
+  error?: string;
+}
+
+/** The part of an @upstash/redis client used here: its HTTP requester (`redis.client`). */
+interface Requester {
+  request(req: { path?: string[]; body?: unknown; signal?: unknown }): Promise<unknown>;
+}
+
+/** A queued command. `get` marks a GET that may merge with its neighbours into one MGET. */
+interface Op {
+  command: string[];
+  get?: string;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+const noop = (): void => {};
+
+/** A {@link Backend} over the Upstash REST API. */
+export class UpstashBackend implements Backend {
+  readonly kind = "upstash";
+  readonly storesValues = false;
+  /** The namespace keys are stored under (`""`: verbatim). */
+  readonly namespace: string;
+
+  readonly #prefix: string;
+  readonly #timeout: number | undefined;
+  readonly #retries: number;
+  readonly #baseUrl: string;
+  readonly #token: string | undefined;
+  readonly #userClient: Redis | undefined;
+  readonly #description: string;
+
+  #client: Redis | undefined;
+  #requester: Requester | undefined;
+  #initialized = false;
+  #initializing: Promise<void> | undefined;
+
+  /** Commands of the current tick, sent together by `#flush`. */
+  #queue: Op[] = [];
+  #scheduled = false;
+  #seen = 0;
+  #hops = 0;
+
+  constructor(config: BackendConfig) {
+    const options = config.options;
+    const namespace = options.namespace ?? "cashews";
+    if (typeof namespace !== "string") throw new CacheConfigError(`upstash: option "namespace" must be a string`);
+    this.namespace = namespace;
+    this.#prefix = namespace === "" ? "" : `${namespace}:`;
+    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
+    const retries = options.retries ?? DEFAULT_RETRIES;
+    if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
+      throw new CacheConfigError(`upstash: option "retries" must be an integer >= 0, got ${String(retries)}`);
+    }
+    this.#retries = retries;
+    const endpoint = resolveUpstashEndpoint(config.url, options);
+    this.#baseUrl = endpoint.baseUrl;
+    this.#token = endpoint.token;
+    if (options.client !== undefined) {
+      if (requesterOf(options.client) === undefined) {
+        throw new CacheConfigError(
+          `upstash: option "client" must be an @upstash/redis client (new Redis({ url, token }) from "@upstash/redis")`,
+        );
+      }
+      this.#userClient = options.client as Redis;
+      this.#description = "the supplied @upstash/redis client";
+    } else {
+      this.#description = this.#baseUrl;
+    }
+  }
+
+  /**
+   * The @upstash/redis client (created on first use; the supplied one when given), for commands
+   * cashews does not offer. Ours has `automaticDeserialization: false` and the same bounds.
+   */
+  get client(): Redis {
+    return this.#ensureClient();
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Checks the endpoint and token with one PING (once). Rejects with {@link CacheBackendError} when unreachable. */
+  async init(): Promise<void> {
+    if (this.#initialized) return;
+    this.#initializing ??= this.#call(["PING"]).then(
+      () => {
+        this.#initialized = true;
+        this.#initializing = undefined;
+      },
+      (error: unknown) => {
+        this.#initializing = undefined;
+        throw error;
+      },
+    );
+    await this.#initializing;
+  }
+
+  /** Nothing to release (HTTP); a later `init()` checks the endpoint again. Commands already issued still complete. */
+  async close(): Promise<void> {
+    this.#initialized = false;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  get(key: string): Promise<unknown> {
+    const k = this.#key(key);
+    return this.#call(["GET", k], k).then(missing);
+  }
+
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
+    if (keys.length === 0) return [];
+    const values = await this.#call(["MGET", ...keys.map((key) => this.#key(key))]);
+    if (!Array.isArray(values) || values.length !== keys.length) throw this.#unexpected("MGET", values);
+    return values.map(missing);
+  }
+
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+    const command = setCommand(this.#key(key), value, expireMs);
+    if (exist === true) command.push("XX");
+    else if (exist === false) command.push("NX");
+    return (await this.#call(command)) !== null;
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
+    if (entries.length === 0) return;
+    if (toPx(expireMs) === undefined) {
+      // One command: MSET also removes any TTL the keys had, like SET.
+      const command = ["MSET"];
+      for (const [key, value] of entries) command.push(this.#key(key), toText(value));
+      await this.#call(command);
+      return;
+    }
+    // Issued in one tick: one request.
+    const commands = entries.map(([key, value]) => setCommand(this.#key(key), value, expireMs));
+    await Promise.all(commands.map((command) => this.#call(command)));
+  }
+
+  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new TypeError(`upstash: incr needs an integer increment, got ${by}`);
+    const ms = toPx(expireMs);
+    const k = this.#key(key);
+    const value =
+      ms === undefined ? await this.#call(["INCRBY", k, String(by)]) : await this.#eval(INCR_EXPIRE, k, [String(by), String(ms)]);
+    return Number(value);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return Number(await this.#call(["UNLINK", this.#key(key)])) > 0;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return Number(await this.#call(["UNLINK", ...keys.map((key) => this.#key(key))]));
+  }
+
+  async deleteMatch(pattern: string): Promise<number> {
+    return this.#unlinkMatching(this.#pattern(pattern));
+  }
+
+  async *scan(pattern: string, batchSize: number): AsyncIterable<string> {
+    const count = Number.isFinite(batchSize) && batchSize >= 1 ? Math.floor(batchSize) : 100;
+    const strip = this.#prefix.length;
+    const match = this.#pattern(pattern);
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#scanOnce(cursor, match, count);
+      cursor = next;
+      for (const key of keys) yield key.slice(strip);
+    } while (cursor !== "0");
+  }
+
+  async expire(key: string, expireMs: number | undefined): Promise<boolean> {
+    const k = this.#key(key);
+    const ms = toPx(expireMs);
+    if (ms !== undefined) return Number(await this.#call(["PEXPIRE", k, String(ms)])) === 1;
+    // PERSIST answers 0 both for a missing key and for one without TTL: ask EXISTS in the same request.
+    const [, exists] = await Promise.all([this.#call(["PERSIST", k]), this.#call(["EXISTS", k])]);
+    return Number(exists) === 1;
+  }
+
+  async getExpire(key: string): Promise<number> {
+    return Number(await this.#call(["PTTL", this.#key(key)]));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return Number(await this.#call(["EXISTS", this.#key(key)])) === 1;
+  }
+
+  async ping(message?: string): Promise<string> {
+    return String(await this.#call(message === undefined ? ["PING"] : ["PING", message]));
+  }
+
+  async getKeysCount(): Promise<number> {
+    if (this.#prefix === "") return Number(await this.#call(["DBSIZE"]));
+    // SCAN may return a key twice (while the table rehashes): count distinct keys.
+    const seen = new Set<string>();
+    const match = `${escapeGlob(this.namespace)}:*`;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#scanOnce(cursor, match, SCAN_COUNT);
+      cursor = next;
+      for (const key of keys) seen.add(key);
+    } while (cursor !== "0");
+    return seen.size;
+  }
+
+  async clear(): Promise<void> {
+    if (this.#prefix === "") {
+      await this.#call(["FLUSHDB"]);
+      return;
+    }
+    await this.#unlinkMatching(`${escapeGlob(this.namespace)}:*`);
+  }
+
+  async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const command = setCommand(this.#key(key), value, ttlMs);
+    command.push("NX");
+    return (await this.#call(command)) !== null;
+  }
+
+  async unlock(key: string, value: string): Promise<boolean> {
+    return Number(await this.#eval(UNLOCK, this.#key(key), [value])) === 1;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  /** A user pattern as a server pattern: the namespace escaped, so it only ever matches itself. */
+  #pattern(pattern: string): string {
+    return this.#prefix === "" ? pattern : `${escapeGlob(this.namespace)}:${pattern}`;
+  }
+
+  async #scanOnce(cursor: string, match: string, count: number): Promise<[string, string[]]> {
+    const reply = await this.#call(["SCAN", cursor, "MATCH", match, "COUNT", String(count)]);
+    if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw this.#unexpected("SCAN", reply);
+    return [String(reply[0]), (reply[1] as unknown[]).map(String)];
+  }
+
+  /** SCAN + UNLINK; each batch's UNLINK travels in the same request as the next SCAN. */
+  async #unlinkMatching(match: string): Promise<number> {
+    const unlinks: Promise<unknown>[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#scanOnce(cursor, match, SCAN_COUNT);
+      cursor = next;
+      if (keys.length > 0) {
+        const unlink = this.#call(["UNLINK", ...keys]);
+        unlink.catch(noop); // awaited below; a failing SCAN meanwhile must not leave it unhandled
+        unlinks.push(unlink);
+      }
+    } while (cursor !== "0");
+    let deleted = 0;
+    for (const count of await Promise.all(unlinks)) deleted += Number(count);
+    return deleted;
+  }
+
+  /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
+  async #eval(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#call(["EVALSHA", script.sha1, "1", key, ...args]);
+    } catch (error) {
+      if (!messageOf(error).includes("NOSCRIPT")) throw error;
+      return this.#call(["EVAL", script.lua, "1", key, ...args]);
+    }
+  }
+
+  /** Queues one command for this tick's request; resolves its raw reply or rejects with {@link CacheBackendError}. */
+  #call(command: string[], get?: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ command, get, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        this.#seen = 0;
+        this.#hops = 0;
+        queueMicrotask(this.#settle);
+      }
+    });
+  }
+
+  /** Waits microtask hops while commands keep arriving (callers of one tick reach us a few awaits deep), then flushes. */
+  readonly #settle = (): void => {
+    if (this.#queue.length !== this.#seen && this.#hops < MAX_SETTLE_HOPS) {
+      this.#seen = this.#queue.length;
+      this.#hops++;
+      queueMicrotask(this.#settle);
+      return;
+    }
+    this.#flush();
+  };
+
+  /** Sends the queued commands as one pipeline request, adjacent GETs merged into one MGET. */
+  #flush(): void {
+    const ops = this.#queue;
+    this.#queue = [];
+    this.#scheduled = false;
+    if (ops.length === 0) return;
+    const body: string[][] = [];
+    const handlers: ((reply: Reply) => void)[] = [];
+    for (let i = 0; i < ops.length; ) {
+      let end = i + 1;
+      if (ops[i]!.get !== undefined) while (end < ops.length && ops[end]!.get !== undefined) end++;
+      if (end - i > 1) {
+        const group = ops.slice(i, end);
+        body.push(["MGET", ...group.map((op) => op.get!)]);
+        handlers.push((reply) => {
+          if (reply.error !== undefined) {
+            for (const op of group) op.reject(this.#commandError("GET", reply.error));
+          } else if (!Array.isArray(reply.result) || reply.result.length !== group.length) {
+            for (const op of group) op.reject(this.#unexpected("MGET", reply.result));
+          } else {
+            const values = reply.result as unknown[];
+            group.forEach((op, n) => op.resolve(values[n]));
+          }
+        });
+      } else {
+        const op = ops[i]!;
+        body.push(op.command);
+        handlers.push((reply) => {
+          if (reply.error !== undefined) op.reject(this.#commandError(op.command[0]!, reply.error));
+          else op.resolve(reply.result);
+        });
+      }
+      i = end;
+    }
+    this.#post(body).then(
+      (replies) => {
+        replies.forEach((reply, n) => handlers[n]!(reply));
+      },
+      (error: unknown) => {
+        const names = [...new Set(ops.map((op) => op.command[0]))].join("/");
+        const wrapped = new CacheBackendError(`upstash ${names}: ${this.#reason(error)}`, { cause: error });
+        for (const op of ops) op.reject(wrapped);
+      },
+    );
+  }
+
+  /** One `POST /pipeline`, bounded by `timeout`. */
+  async #post(body: string[][]): Promise<Reply[]> {
+    const requester = this.#ensureRequester();
+    const timeout = this.#timeout;
+    const request = requester.request({
+      path: ["pipeline"],
+      body,
+      // Function form: an abort rejects (the object form would resolve with a fake "Aborted" result).
+      ...(timeout !== undefined ? { signal: () => AbortSignal.timeout(timeout) } : {}),
+    });
+    const replies =
+      timeout === undefined
+        ? await request
+        : await withDeadline(request, timeout, () => new Error(`timed out after ${timeout} ms`));
+    if (!Array.isArray(replies) || replies.length !== body.length) throw this.#unexpected("pipeline", replies);
+    return replies as Reply[];
+  }
+
+  #ensureRequester(): Requester {
+    if (this.#requester) return this.#requester;
+    this.#requester = requesterOf(this.#ensureClient());
+    if (!this.#requester) throw new Error("the @upstash/redis client has no HTTP requester");
+    return this.#requester;
+  }
+
+  #ensureClient(): Redis {
+    if (this.#userClient) return this.#userClient;
+    if (this.#client) return this.#client;
+    const timeout = this.#timeout;
+    this.#client = new Redis({
+      url: this.#baseUrl,
+      token: this.#token!,
+      // Our values are codec strings: never reinterpret them as JSON.
+      automaticDeserialization: false,
+      retry: this.#retries === 0 ? false : { retries: this.#retries, backoff: () => RETRY_BACKOFF_MS },
+      ...(timeout !== undefined ? { signal: () => AbortSignal.timeout(timeout) } : {}),
+    });
+    return this.#client;
+  }
+
+  #commandError(command: string, error: string): CacheBackendError {
+    return new CacheBackendError(`upstash ${command}: ${clip(error)}`);
+  }
+
+  #unexpected(command: string, reply: unknown): CacheBackendError {
+    let shown: string;
+    try {
+      shown = clip(JSON.stringify(reply) ?? String(reply));
+    } catch {
+      shown = typeof reply;
+    }
+    return new CacheBackendError(`upstash ${command}: unexpected reply from ${this.#description}: ${shown}`);
+  }
+
+  /** A transport failure as text: a timeout says so, a network error names its code, a server error drops the echoed command (values). */
+  #reason(error: unknown): string {
+    const name = error instanceof Error ? error.name : "";
+    if (name === "TimeoutError" || name === "AbortError") return `timed out after ${this.#timeout} ms (${this.#description})`;
+    let text = messageOf(error).replace(/, command was: [\s\S]*$/, "");
+    const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+    const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? cause.message : "";
+    if (detail && !text.includes(detail)) text += ` (${detail})`;
+    return `${clip(text)} (${this.#description})`;
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function requesterOf(client: unknown): Requester | undefined {
+  if (typeof client !== "object" || client === null) return undefined;
+  const inner = (client as { client?: unknown }).client;
+  if (typeof inner !== "object" || inner === null) return undefined;
+  return typeof (inner as Requester).request === "function" ? (inner as Requester) : undefined;
+}
+
+function missing(value: unknown): unknown {
+  return value === null || value === undefined ? MISSING : value;
+}
+
+/** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
+function toPx(ms: number | undefined): number | undefined {
+  if (ms === undefined || ms === null || !(ms > 0) || !Number.isFinite(ms)) return undefined;
+  return Math.max(1, Math.ceil(ms));
+}
+
+function setCommand(key: string, value: unknown, expireMs: number | undefined): string[] {
+  const command = ["SET", key, toText(value)];
+  const ms = toPx(expireMs);
+  if (ms !== undefined) command.push("PX", String(ms));
+  return command;
+}
+
+function toText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  throw new TypeError(`upstash: values must be strings (encoded by the codec), got ${typeof value}`);
+}
+
+/** Races `promise` against a timer that is always cleared (no timer outlives the call). */
+function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError()), ms);
+  });
+  promise.catch(noop); // the loser of the race must not become an unhandled rejection
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function clip(text: string): string {
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
+}
+
+function optionalMs(value: unknown, name: string, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new CacheConfigError(`upstash: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
+  }
+  return value === 0 ? undefined : value;
+}
