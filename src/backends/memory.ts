@@ -105,11 +105,19 @@ function hitNow(): number {
   return coarseNow !== 0 ? coarseNow : refreshCoarseNow();
 }
 
+/**
+ * False once a timer could not be unref'd, i.e. outside a long-lived process (Workers, browsers).
+ * In workerd a timer armed by a request that returns first is cancelled, never fires, so a cached
+ * reading would freeze the hit path's clock for the isolate's life: there, read it on every hit.
+ */
+let coarseClock = true;
+
 function refreshCoarseNow(): number {
   const now = RealDate.now();
+  if (!coarseClock) return now;
   try {
-    unrefTimer(realSetTimeout(clearCoarseNow, 1));
-    coarseNow = now;
+    if (unrefTimer(realSetTimeout(clearCoarseNow, 1))) coarseNow = now;
+    else coarseClock = false;
   } catch {
     // No timers here (a Workers isolate's global scope): read the clock on every hit instead.
   }
@@ -549,13 +557,20 @@ export class MemoryBackend implements Backend {
   }
 }
 
-/** Lets the process exit while the timer runs: `unref()` on Node and Bun, `Deno.unrefTimer` on Deno. */
-function unrefTimer(timer: Timer | ReturnType<typeof setTimeout>): void {
+/**
+ * Lets the process exit while the timer runs: `unref()` on Node and Bun, `Deno.unrefTimer` on Deno.
+ * Returns false where neither exists (Workers, browsers).
+ */
+function unrefTimer(timer: Timer | ReturnType<typeof setTimeout>): boolean {
   const handle = timer as unknown as { unref?: () => void };
   if (typeof handle === "object" && handle !== null && typeof handle.unref === "function") {
     handle.unref();
-    return;
+    return true;
   }
   const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
-  if (typeof timer === "number" && typeof deno?.unrefTimer === "function") deno.unrefTimer(timer);
+  if (typeof timer === "number" && typeof deno?.unrefTimer === "function") {
+    deno.unrefTimer(timer);
+    return true;
+  }
+  return false;
 }

@@ -54,7 +54,7 @@ for (const ctor of [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
   // Float16Array where the runtime has it.
-  (globalThis as { Float16Array?: TypedArrayCtor }).Float16Array,
+  (globalThis as unknown as { Float16Array?: TypedArrayCtor }).Float16Array,
 ] as (TypedArrayCtor | undefined)[]) {
   if (ctor === undefined) continue;
   TYPED_BY_NAME.set(ctor.name, ctor);

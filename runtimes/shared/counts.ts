@@ -1,0 +1,26 @@
+/**
+ * How many tests the shared smoke set registers, so that the runner
+ * (`test/runtimes-bun-deno.test.ts`) can fail an empty or truncated run. Kept apart from
+ * `smoke.ts`, which imports `node:test`, so vitest can import these numbers alone.
+ */
+
+/** Tests of the runtime block (ALS, Web Crypto, `await using`). */
+export const RUNTIME_TESTS = 3;
+/**
+ * Tests each backend registers (mem://, and redis:// / upstash:// when configured), over its two
+ * top-level `describe` blocks. Keep `it` directly inside top-level `describe`s: Deno reports them
+ * as steps, and would count a nested `describe` as a step too.
+ */
+export const SMOKE_TESTS_PER_BACKEND = 9;
+
+/** The environment variables the smoke set reads. */
+export const SMOKE_ENV = {
+  redisUrl: "CASHEWS_REDIS_URL",
+  upstashUrl: "CASHEWS_UPSTASH_URL",
+  upstashToken: "CASHEWS_UPSTASH_TOKEN",
+} as const;
+
+/** Leaf tests expected for the given backends. */
+export function expectedTests(backends: { redis: boolean; upstash: boolean }): number {
+  return RUNTIME_TESTS + SMOKE_TESTS_PER_BACKEND * (1 + Number(backends.redis) + Number(backends.upstash));
+}
