@@ -1,15 +1,19 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", redis: "src/redis.ts" },
+  // One entry per package export (package.json `exports`, deno.json `exports`).
+  entry: { index: "src/index.ts", redis: "src/redis.ts", upstash: "src/upstash.ts" },
   format: ["esm"],
   target: "es2022",
   platform: "neutral",
   dts: true,
   // Entries share one copy of the core (the scheme registry above all): split shared code into chunks.
+  // package.json `sideEffects` lists the chunks, so that a bundler never drops one for having no used
+  // export while it still registers something at module scope.
   splitting: true,
   sourcemap: true,
   clean: true,
   treeshake: true,
-  external: ["ioredis"],
+  // Optional peer dependencies: never bundled, imported only by their backend entry.
+  external: ["ioredis", "@upstash/redis"],
 });
