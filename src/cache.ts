@@ -9,8 +9,8 @@ import { redisSpec } from "./backends/redis/spec.js";
 import { upstashSpec } from "./backends/upstash/spec.js";
 import { parseSetup, registerScheme } from "./config.js";
 import { toExpiry, toMs, type Duration } from "./durations.js";
-import { CacheBackendError, CacheConfigError, LockedError, NotConfiguredError } from "./errors.js";
-import { Emitter, type FunctionStats, type CacheEventType, type CacheListener, type CacheStats, type CacheEventInfo } from "./events.js";
+import { CacheConfigError, LockedError } from "./errors.js";
+import type { CacheEventType, CacheListener, CacheStats } from "./events.js";
 import { CacheCore } from "./core.js";
 import { LOCK_PREFIX, Route } from "./route.js";
 import { Raised } from "./codec/raised.js";
@@ -53,6 +53,7 @@ const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sum = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
 
 // The "return override" base lets every Cache instance be a function (so `cache(options)` works)
 // while still carrying the class's private fields.
@@ -99,6 +100,20 @@ export class Cache extends Callable {
     return this.#core.route(key);
   }
 
+  /** One command on the route of `key` (checked to be a string), with safe-mode handling. */
+  #on<T>(key: string, neutral: T, command: (backend: Backend, route: Route) => Promise<T>, what?: string): Promise<T> {
+    checkKey(key, what);
+    const route = this.#core.route(key);
+    return this.#core.run(route, key, neutral, (b) => command(b, route));
+  }
+
+  /** One command on every route (the cache must be set up). */
+  #every<T>(neutral: T, command: (backend: Backend) => Promise<T>): Promise<T[]> {
+    const core = this.#core;
+    core.requireSetup();
+    return Promise.all(core.routes.map((route) => core.run(route, undefined, neutral, command)));
+  }
+
   /**
    * Configures a backend by URL. Validates everything now (throws {@link CacheConfigError}),
    * does no I/O and starts no timer; connection happens on first use or {@link Cache.init}.
@@ -108,8 +123,7 @@ export class Cache extends Callable {
    * cache.setup("redis://localhost:6379/0", { prefix: "user", secret: "s3cret" });
    */
   setup(url: string, options?: Record<string, unknown>): this {
-    const route = new Route(parseSetup(url, options));
-    const previous = this.#core.addRoute(route);
+    const previous = this.#core.addRoute(new Route(parseSetup(url, options)));
     if (previous) {
       previous.retired = true;
       previous.close().catch((error: unknown) => this.#core.report(error, undefined, previous));
@@ -127,19 +141,7 @@ export class Cache extends Callable {
    * `safe: false`: rejects with {@link CacheBackendError}. Configuration errors always reject.
    */
   async init(): Promise<void> {
-    this.#core.requireSetup();
-    await Promise.all(
-      this.#core.routes.map(async (route) => {
-        if (!route.enabled) return;
-        try {
-          await route.start();
-        } catch (error) {
-          if (error instanceof CacheConfigError) throw error;
-          if (!route.safe) throw this.#core.backendError(error, route);
-          this.#core.report(error, undefined, route);
-        }
-      }),
-    );
+    await this.#every(undefined, async () => undefined);
   }
 
   /** Releases every connection and timer. The cache can be used again afterwards (it reconnects lazily). */
@@ -154,9 +156,10 @@ export class Cache extends Callable {
 
   /** Counters since creation (or the last `resetStats`). */
   stats(): CacheStats {
+    const stats = this.#core.stats;
     const functions: CacheStats["functions"] = {};
-    for (const [name, f] of Object.entries(this.#core.stats.functions)) functions[name] = { ...f };
-    return { ...this.#core.stats, functions };
+    for (const [name, f] of Object.entries(stats.functions)) functions[name] = { ...f };
+    return { ...stats, functions };
   }
 
   /** Sets every counter back to zero. */
@@ -171,30 +174,36 @@ export class Cache extends Callable {
    * A stored `undefined` is a hit and returns `undefined`.
    */
   async get<T = unknown>(key: string, defaultValue?: T): Promise<T | undefined> {
-    checkKey(key);
-    const route = this.#core.route(key);
-    const value = await this.#core.read(route, key);
-    this.#core.hitOrMiss(value, key, route);
-    if (value === MISSING) return defaultValue;
+    const value = await this.#read(key);
     // An error stored by a strategy (withExceptions) reads back as the error itself.
-    return (value instanceof Raised ? value.error : value) as T;
+    return (value === MISSING ? defaultValue : value instanceof Raised ? value.error : value) as T;
+  }
+
+  /** Reads and counts one key: its value or MISSING. */
+  async #read(key: string): Promise<unknown> {
+    checkKey(key);
+    const core = this.#core;
+    const route = core.route(key);
+    const value = await core.read(route, key);
+    core.hitOrMiss(value, key, route);
+    return value;
   }
 
   /** Reads many keys, one round trip per backend; results in input order. */
   async getMany<T = unknown>(keys: Iterable<string>, defaultValue?: T): Promise<(T | undefined)[]> {
-    const list = [...keys];
-    list.forEach((key) => checkKey(key));
+    const core = this.#core;
+    const list = checkKeys(keys);
     const out: (T | undefined)[] = new Array(list.length);
     await Promise.all(
-      this.#core.group(list).map(async ([route, indexes]) => {
+      core.group(list).map(async ([route, indexes]) => {
         const routeKeys = indexes.map((i) => list[i]!);
-        const raws = await this.#core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
+        const raws = await core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
         await Promise.all(
           indexes.map(async (index, n) => {
             const key = routeKeys[n]!;
             const raw = raws[n];
-            const value = raw === MISSING || raw === undefined ? MISSING : await this.#core.decoded(route, key, raw);
-            this.#core.hitOrMiss(value, key, route);
+            const value = raw === MISSING || raw === undefined ? MISSING : await core.decoded(route, key, raw);
+            core.hitOrMiss(value, key, route);
             out[index] = value === MISSING ? defaultValue : (value as T);
           }),
         );
@@ -205,16 +214,12 @@ export class Cache extends Callable {
 
   /** True when the key exists. */
   async exists(key: string): Promise<boolean> {
-    checkKey(key);
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.exists(key));
+    return this.#on(key, false, (b) => b.exists(key));
   }
 
   /** Remaining time to live in ms; `-1` without expiry; `-2` when missing. */
   async getExpire(key: string): Promise<number> {
-    checkKey(key);
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, -2, (b) => b.getExpire(key));
+    return this.#on(key, -2, (b) => b.getExpire(key));
   }
 
   /** Keys matching a glob pattern (`*`, `?`, `[ab]`, Redis semantics on every backend). */
@@ -224,20 +229,19 @@ export class Cache extends Callable {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new CacheConfigError(`scan: batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
-    const route = this.#core.route(pattern);
+    const core = this.#core;
+    const route = core.route(pattern);
     if (!route.enabled) return;
     const seen = new Set<string>();
     try {
-      const backend = route.backend ?? (await route.start());
-      for await (const key of backend.scan(pattern, batchSize)) {
-        if (seen.has(key)) continue;
-        seen.add(key);
-        yield key;
+      for await (const key of (route.backend ?? (await route.start())).scan(pattern, batchSize)) {
+        if (!seen.has(key)) {
+          seen.add(key);
+          yield key;
+        }
       }
     } catch (error) {
-      if (error instanceof CacheConfigError) throw error;
-      if (!route.safe) throw this.#core.backendError(error, route);
-      this.#core.report(error, pattern, route);
+      core.failed(error, pattern, route);
     }
   }
 
@@ -249,32 +253,25 @@ export class Cache extends Callable {
       const keys = batch;
       batch = [];
       const values = await this.getMany<T | typeof MISSING>(keys, MISSING);
-      const out: [string, T][] = [];
-      keys.forEach((key, i) => {
-        if (values[i] !== MISSING) out.push([key, values[i] as T]);
-      });
-      return out;
+      return keys.map((key, i): [string, T] => [key, values[i] as T]).filter((_, i) => values[i] !== MISSING);
     };
     for await (const key of this.scan(pattern, options)) {
-      batch.push(key);
-      if (batch.length >= batchSize) yield* await flush();
+      if (batch.push(key) >= batchSize) yield* await flush();
     }
     if (batch.length > 0) yield* await flush();
   }
 
   /** Number of keys across every backend of this cache. */
   async getKeysCount(): Promise<number> {
-    this.#core.requireSetup();
-    const counts = await Promise.all(this.#core.routes.map((route) => this.#core.run(route, undefined, 0, (b) => b.getKeysCount())));
-    return counts.reduce((a, b) => a + b, 0);
+    return sum(await this.#every(0, (b) => b.getKeysCount()));
   }
 
   /** `"PONG"`, or the message echoed. */
   async ping(message?: string): Promise<string> {
-    this.#core.requireSetup();
-    const routes = this.#core.routes;
-    const route = routes.find((r) => r.prefix === "") ?? routes[0]!;
-    return this.#core.run(route, undefined, "", (b) => b.ping(message));
+    const core = this.#core;
+    core.requireSetup();
+    const routes = core.routes;
+    return core.run(routes.find((r) => r.prefix === "") ?? routes[0]!, undefined, "", (b) => b.ping(message));
   }
 
   // ---------------------------------------------------------------- writes
@@ -286,44 +283,31 @@ export class Cache extends Callable {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
-    rejectTags(options.tags);
-    const route = this.#core.route(key);
-    const stored = await route.encode(key, value);
-    const written = await this.#core.run(route, key, false, (b) => b.set(key, stored, expire, options.exist));
-    if (written) {
-      this.#core.stats.sets++;
-      this.#core.emitter.emit({ type: "set", key, backend: route.label });
-    }
-    return written;
+    if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("set: tags are not supported yet");
+    return this.#core.write(this.#core.route(key), key, value, expire, options.exist);
   }
 
   /** Stores many entries (an object or an iterable of pairs), one round trip per backend. */
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options: { expire?: Duration | null } = {}): Promise<void> {
+    const core = this.#core;
     const expire = toExpiry(options.expire, "setMany: expire");
     const pairs: (readonly [string, unknown])[] =
       Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
-    pairs.forEach(([key]) => checkKey(key));
-    const list = pairs.map(([key]) => key);
-    const groups = this.#core.group(list);
+    const groups = core.group(checkKeys(pairs.map(([key]) => key)));
     // Encode everything first, so that one bad value writes nothing at all.
     const encoded = await Promise.all(
-      groups.map(async ([route, indexes]) => {
-        const routeEntries = await Promise.all(
-          indexes.map(async (i) => [pairs[i]![0], await route.encode(pairs[i]![0], pairs[i]![1])] as const),
-        );
-        return [route, routeEntries] as const;
-      }),
+      groups.map(([route, indexes]) =>
+        Promise.all(indexes.map(async (i) => [pairs[i]![0], await route.encode(pairs[i]![0], pairs[i]![1])] as const)),
+      ),
     );
     await Promise.all(
-      encoded.map(async ([route, routeEntries]) => {
-        const ok = await this.#core.run(route, undefined, false, async (b) => {
+      groups.map(async ([route], n) => {
+        const routeEntries = encoded[n]!;
+        const ok = await core.run(route, undefined, false, async (b) => {
           await b.setMany(routeEntries, expire);
           return true;
         });
-        if (ok) {
-          this.#core.stats.sets += routeEntries.length;
-          for (const [key] of routeEntries) this.#core.emitter.emit({ type: "set", key, backend: route.label });
-        }
+        if (ok) for (const [key] of routeEntries) core.written(key, route);
       }),
     );
   }
@@ -335,9 +319,7 @@ export class Cache extends Callable {
   async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
-    const route = this.#core.route(key);
-    const cached = await this.#core.read(route, key);
-    this.#core.hitOrMiss(cached, key, route);
+    const cached = await this.#read(key);
     if (cached !== MISSING) return cached as T;
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
     await this.set(key, value, { expire: options.expire });
@@ -349,60 +331,54 @@ export class Cache extends Callable {
     checkKey(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`incr: "by" must be a safe integer, got ${String(by)}`);
     const expire = toExpiry(options.expire, "incr: expire");
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, Number.NaN, (b) => b.incr(key, by, expire));
+    return this.#on(key, Number.NaN, (b) => b.incr(key, by, expire));
   }
 
   /** Deletes a key; resolves whether it existed. */
   async delete(key: string): Promise<boolean> {
-    checkKey(key);
-    const route = this.#core.route(key);
-    const deleted = await this.#core.run(route, key, false, (b) => b.delete(key));
-    if (deleted) {
-      this.#core.stats.deletes++;
-      this.#core.emitter.emit({ type: "delete", key, backend: route.label });
-    }
-    return deleted;
+    return (await this.#on(key, 0, async (b, route) => this.#core.deleted(Number(await b.delete(key)), [key], route))) > 0;
   }
 
   /** Deletes many keys, one round trip per backend; resolves how many existed. */
   async deleteMany(keys: Iterable<string>): Promise<number> {
-    const list = [...keys];
-    list.forEach((key) => checkKey(key));
-    const counts = await Promise.all(
-      this.#core.group(list).map(([route, indexes]) => {
-        const routeKeys = indexes.map((i) => list[i]!);
-        return this.#core.run(route, undefined, 0, (b) => b.deleteMany(routeKeys)).then((count) => {
-          this.#core.deleted(count, routeKeys, route);
-          return count;
-        });
-      }),
+    const core = this.#core;
+    const list = checkKeys(keys);
+    return sum(
+      await Promise.all(
+        core.group(list).map(([route, indexes]) => {
+          const routeKeys = indexes.map((i) => list[i]!);
+          return core.run(route, undefined, 0, (b) => b.deleteMany(routeKeys)).then((count) => core.deleted(count, routeKeys, route));
+        }),
+      ),
     );
-    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Deletes every key matching a glob pattern; resolves how many. */
   async deleteMatch(pattern: string): Promise<number> {
-    checkKey(pattern, "pattern");
-    const route = this.#core.route(pattern);
-    const count = await this.#core.run(route, pattern, 0, (b) => b.deleteMatch(pattern));
-    this.#core.stats.deletes += count;
-    if (count > 0) this.#core.emitter.emit({ type: "delete", key: pattern, backend: route.label });
-    return count;
+    const core = this.#core;
+    return this.#on(
+      pattern,
+      0,
+      async (b, route) => {
+        const count = await b.deleteMatch(pattern);
+        core.stats.deletes += count;
+        if (count > 0) core.emitter.emit({ type: "delete", key: pattern, backend: route.label });
+        return count;
+      },
+      "pattern",
+    );
   }
 
   /** Sets the TTL of an existing key; `0`/`null` removes it. Resolves false when the key is missing. */
   async expire(key: string, ttl: Duration | null): Promise<boolean> {
     checkKey(key);
     const ms = toExpiry(ttl, "expire: ttl");
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.expire(key, ms));
+    return this.#on(key, false, (b) => b.expire(key, ms));
   }
 
   /** Removes every key of this cache's backends (never a foreign key unless `namespace: ""`). */
   async clear(): Promise<void> {
-    this.#core.requireSetup();
-    await Promise.all(this.#core.routes.map((route) => this.#core.run(route, undefined, undefined, (b) => b.clear())));
+    await this.#every(undefined, (b) => b.clear());
   }
 
   // ---------------------------------------------------------------- locks
@@ -411,15 +387,12 @@ export class Cache extends Callable {
   async setLock(key: string, value: string, ttl: Duration): Promise<boolean> {
     checkKey(key);
     const ms = lockTtl(ttl, "setLock");
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.setLock(key, LOCK_PREFIX + String(value), ms));
+    return this.#on(key, false, (b) => b.setLock(key, LOCK_PREFIX + String(value), ms));
   }
 
   /** Releases `key` only if it holds `value` (atomic compare-and-delete). */
   async unlock(key: string, value: string): Promise<boolean> {
-    checkKey(key);
-    const route = this.#core.route(key);
-    return this.#core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + String(value)));
+    return this.#on(key, false, (b) => b.unlock(key, LOCK_PREFIX + String(value)));
   }
 
   /**
@@ -451,40 +424,32 @@ export class Cache extends Callable {
     checkKey(key);
     const ms = lockTtl(ttl, "lock");
     const wait = options.wait ?? true;
-    const waitMs = wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait");
-    const route = this.#core.route(key);
-    const value = randomToken();
-    const deadline = Date.now() + waitMs;
-    let delay = 10;
-    for (;;) {
-      let acquired: boolean;
-      try {
-        if (!route.enabled) return this.#lockHandle(route, key, value, false);
-        const backend = route.backend ?? (await route.start());
-        acquired = await backend.setLock(key, LOCK_PREFIX + value, ms);
-      } catch (error) {
-        if (error instanceof CacheConfigError) throw error;
-        if (!route.safe) throw this.#core.backendError(error, route);
-        this.#core.report(error, key, route);
-        return this.#lockHandle(route, key, value, false);
-      }
-      if (acquired) return this.#lockHandle(route, key, value, true);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
-      // Back-off with jitter, bounded by the wait left and the lock's own TTL: never a hot loop.
-      await sleep(Math.min(delay + Math.random() * delay, left, ms));
-      delay = Math.min(delay * 2, 500);
-    }
-  }
-
-  #lockHandle(route: Route, key: string, value: string, acquired: boolean): Lock {
+    const deadline = Date.now() + (wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait"));
+    const core = this.#core;
+    const route = core.route(key);
+    const value = crypto.randomUUID();
+    let acquired = false;
     let released = false;
     const release = async (): Promise<boolean> => {
       if (released || !acquired) return false;
       released = true;
-      return this.#core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + value));
+      return core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + value));
     };
-    return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
+    const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
+    for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        if (!route.enabled) return lock();
+        acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
+      } catch (error) {
+        core.failed(error, key, route);
+        return lock();
+      }
+      if (acquired) return lock();
+      const left = deadline - Date.now();
+      if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
+      // Back-off with jitter, bounded by the wait left and the lock's own TTL: never a hot loop.
+      await sleep(Math.min(delay + Math.random() * delay, left, ms));
+    }
   }
 
   /** Runs `fn` under the lock and releases it in `finally`; resolves to `fn`'s result. */
@@ -518,18 +483,14 @@ function checkKey(key: unknown, what = "key"): asserts key is string {
   if (typeof key !== "string") throw new TypeError(`${what} must be a string, got ${typeof key}`);
 }
 
-function rejectTags(tags: readonly string[] | undefined): void {
-  if (tags !== undefined && tags.length > 0) {
-    throw new CacheConfigError("set: tags are not supported yet (tag invalidation arrives in a later release)");
-  }
+function checkKeys(keys: Iterable<string>): string[] {
+  const list = [...keys];
+  list.forEach((key) => checkKey(key));
+  return list;
 }
 
 function lockTtl(ttl: Duration, what: string): number {
   const ms = toMs(ttl, `${what}: ttl`);
   if (ms <= 0) throw new CacheConfigError(`${what}: ttl must be greater than 0, a lock needs an expiry`);
   return ms;
-}
-
-function randomToken(): string {
-  return crypto.randomUUID();
 }

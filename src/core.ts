@@ -6,8 +6,8 @@
  * @module
  */
 import { MISSING, type Backend } from "./backends/types.js";
-import { CacheBackendError, CacheConfigError, NotConfiguredError } from "./errors.js";
-import { Emitter, type CacheEventInfo, type CacheStats, type FunctionStats } from "./events.js";
+import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } from "./errors.js";
+import { Emitter, type CacheStats, type FunctionStats } from "./events.js";
 import { Route, TAMPERED } from "./route.js";
 
 export class CacheCore {
@@ -30,32 +30,19 @@ export class CacheCore {
     return previous;
   }
 
-
   /** The route serving `key`. */
   route(key: string): Route {
     const only = this.only;
     if (only !== undefined) return only;
     for (const route of this.sorted) if (key.startsWith(route.prefix)) return route;
-    if (this.routes.length === 0) throw this.notConfigured();
-    throw new NotConfiguredError(
-      `no backend is configured for key ${JSON.stringify(key)}: add a default one with cache.setup(url) (prefix "")`,
-    );
+    this.requireSetup();
+    throw new NotConfiguredError(`no backend is configured for key ${JSON.stringify(key)}: add a default one with cache.setup(url) (prefix "")`);
   }
 
   requireSetup(): void {
-    if (this.routes.length === 0) throw this.notConfigured();
-  }
-
-  notConfigured(): NotConfiguredError {
-    return new NotConfiguredError(
-      `cache${this.name ? ` "${this.name}"` : ""} is not set up: call cache.setup("mem://") (or a redis:// URL) first`,
-    );
-  }
-
-  backendError(error: unknown, route: Route): CacheBackendError {
-    if (error instanceof CacheBackendError) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    return new CacheBackendError(`${route.label} backend failed: ${message}`, { cause: error });
+    if (this.routes.length === 0) {
+      throw new NotConfiguredError(`cache${this.name ? ` "${this.name}"` : ""} is not set up: call cache.setup("mem://") (or a redis:// URL) first`);
+    }
   }
 
   /** Reports a backend failure (safe mode). */
@@ -64,22 +51,27 @@ export class CacheCore {
     this.emitter.emit({ type: "error", key, backend: route.label, error });
   }
 
+  /**
+   * Safe-mode handling of a failed command: rethrows a configuration error, or (`safe: false`) the
+   * failure as a {@link CacheBackendError}; in safe mode reports it and returns.
+   */
+  failed(error: unknown, key: string | undefined, route: Route): void {
+    if (error instanceof CacheConfigError) throw error;
+    if (!route.safe) {
+      throw error instanceof CacheBackendError ? error : new CacheBackendError(`${route.label} backend failed: ${messageOf(error)}`, { cause: error });
+    }
+    this.report(error, key, route);
+  }
+
   /** Runs one backend command with safe-mode handling. */
   async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
     if (!route.enabled) return neutral;
     try {
       return await command(route.backend ?? (await route.start()));
     } catch (error) {
-      if (error instanceof CacheConfigError) throw error;
-      if (!route.safe) throw this.backendError(error, route);
-      this.report(error, key, route);
+      this.failed(error, key, route);
       return neutral;
     }
-  }
-
-  /** Emits an event (no allocation when nobody listens). */
-  emit(info: CacheEventInfo): void {
-    this.emitter.emit(info);
   }
 
   /** The live counters of one decorated function (created on first use). */
@@ -104,30 +96,23 @@ export class CacheCore {
   /** Reads and decodes `key`: the value, or MISSING (also on failure, tampering, disabled). */
   async read(route: Route, key: string): Promise<unknown> {
     const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
-    if (raw === MISSING) return MISSING;
-    return this.decoded(route, key, raw);
+    return raw === MISSING ? MISSING : this.decoded(route, key, raw);
   }
 
   async decoded(route: Route, key: string, raw: unknown): Promise<unknown> {
     let value = route.decode(key, raw);
     if (value instanceof Promise) value = await value;
-    if (value === TAMPERED) {
-      this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-      // Compare-and-delete: a valid value written meanwhile by someone else survives.
-      await this.run(route, key, false, (b) => b.unlock(key, raw as string));
-      return MISSING;
-    }
-    return value;
+    if (value !== TAMPERED) return value;
+    this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
+    // Compare-and-delete: a valid value written meanwhile by someone else survives.
+    await this.run(route, key, false, (b) => b.unlock(key, raw as string));
+    return MISSING;
   }
 
   hitOrMiss(value: unknown, key: string, route: Route): void {
-    if (value === MISSING) {
-      this.stats.misses++;
-      this.emitter.emit({ type: "miss", key, backend: route.label });
-    } else {
-      this.stats.hits++;
-      this.emitter.emit({ type: "hit", key, backend: route.label });
-    }
+    const hit = value !== MISSING;
+    this.stats[hit ? "hits" : "misses"]++;
+    this.emitter.emit({ type: hit ? "hit" : "miss", key, backend: route.label });
   }
 
   group(keys: readonly string[]): [Route, number[]][] {
@@ -141,24 +126,28 @@ export class CacheCore {
     return [...groups];
   }
 
-  /** A write from a strategy: encodes, stores, counts; never throws a backend error in safe mode. */
-  async write(route: Route, key: string, value: unknown, expire: number | undefined): Promise<boolean> {
+  /** A write: encodes, stores, counts; never throws a backend error in safe mode. */
+  async write(route: Route, key: string, value: unknown, expire: number | undefined, exist?: boolean): Promise<boolean> {
     const stored = await route.encode(key, value);
-    const written = await this.run(route, key, false, (b) => b.set(key, stored, expire));
-    if (written) {
-      this.stats.sets++;
-      this.emitter.emit({ type: "set", key, backend: route.label });
-    }
-    return written;
+    const ok = await this.run(route, key, false, (b) => b.set(key, stored, expire, exist));
+    if (ok) this.written(key, route);
+    return ok;
   }
 
-  deleted(count: number, keys: readonly string[] | undefined, route: Route): void {
+  /** Counts a written key. */
+  written(key: string, route: Route): void {
+    this.stats.sets++;
+    this.emitter.emit({ type: "set", key, backend: route.label });
+  }
+
+  /** Counts deleted keys; returns `count`. */
+  deleted(count: number, keys: readonly string[], route: Route): number {
     this.stats.deletes += count;
-    if (count === 0 || this.emitter.counts.delete === 0) return;
     // Which keys existed is known only when all of them did; otherwise one event without a key.
-    if (keys && count === keys.length) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
-    else this.emitter.emit({ type: "delete", backend: route.label });
+    if (count > 0) {
+      if (count === keys.length) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
+      else this.emitter.emit({ type: "delete", backend: route.label });
+    }
+    return count;
   }
-
-
 }

@@ -18,32 +18,25 @@ const PART = /\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|w)/y;
  * parseDuration(250);     // 250
  */
 export function parseDuration(value: Duration): number {
-  if (typeof value === "number") {
-    if (Number.isFinite(value) && value >= 0) return value;
-    throw new TypeError(`invalid duration ${String(value)}: a number of milliseconds must be finite and >= 0`);
+  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value;
+  if (typeof value === "string") {
+    const text = value.trimEnd();
+    let total = 0;
+    let pos = 0;
+    for (let m: RegExpExecArray | null; pos < text.length && ((PART.lastIndex = pos), (m = PART.exec(text))); pos = PART.lastIndex) {
+      total += Number(m[1]) * UNITS[m[2]!]!;
+    }
+    if (pos > 0 && pos === text.length) return total;
   }
-  if (typeof value !== "string") {
-    throw new TypeError(`invalid duration ${describe(value)}: expected milliseconds or a string like "10s" or "1h30m"`);
+  let shown: string;
+  try {
+    shown = typeof value === "string" || typeof value === "object" ? JSON.stringify(value) : String(value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
   }
-  let total = 0;
-  let parts = 0;
-  PART.lastIndex = 0;
-  let pos = 0;
-  const text = value.trimEnd();
-  while (pos < text.length) {
-    PART.lastIndex = pos;
-    const m = PART.exec(text);
-    if (!m) break;
-    total += Number(m[1]) * UNITS[m[2]!]!;
-    parts++;
-    pos = PART.lastIndex;
-  }
-  if (parts === 0 || pos !== text.length) {
-    throw new TypeError(
-      `invalid duration ${JSON.stringify(value)}: expected parts like "500ms", "10s", "5m", "1h30m" (units ms s m h d w)`,
-    );
-  }
-  return total;
+  throw new TypeError(
+    `invalid duration ${shown}: expected ms (a finite number >= 0) or a string like "10s" or "1h30m" (units ms s m h d w)`,
+  );
 }
 
 /**
@@ -51,9 +44,7 @@ export function parseDuration(value: Duration): number {
  * Bad values throw {@link CacheConfigError} naming `what`.
  */
 export function toExpiry(value: Duration | null | undefined, what = "expire"): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const ms = toMs(value, what);
-  return ms === 0 ? undefined : ms;
+  return value === null || value === undefined ? undefined : toMs(value, what) || undefined;
 }
 
 /** Parses a required duration; throws {@link CacheConfigError} naming `what`. */
@@ -62,13 +53,5 @@ export function toMs(value: Duration, what: string): number {
     return parseDuration(value);
   } catch (error) {
     throw new CacheConfigError(`${what}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function describe(value: unknown): string {
-  try {
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
   }
 }

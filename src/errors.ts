@@ -35,3 +35,8 @@ export class PerfDegradationError extends CacheError {}
 
 /** The cache was used before `setup`, or no backend matches the key. */
 export class NotConfiguredError extends CacheError {}
+
+/** @internal The message of a thrown value that may not be an Error. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

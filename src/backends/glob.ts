@@ -26,28 +26,16 @@
 /** A compiled pattern: tests one key. */
 export type GlobMatcher = (key: string) => boolean;
 
-/** Token kinds of a compiled pattern. */
-const LITERAL = 0;
-const ANY = 1;
-const STAR = 2;
-const SET = 3;
-
-interface Token {
-  kind: typeof LITERAL | typeof ANY | typeof STAR | typeof SET;
-  /** LITERAL: the byte. */
-  code: number;
-  /** SET: `^` given. */
-  negate: boolean;
-  /** SET: single members (bytes). */
-  members: number[];
-  /** SET: ranges as flat [low, high, low, high, …] of signed-char values, low <= high. */
-  ranges: number[];
-}
+/**
+ * A compiled pattern token: `null` for `*`; otherwise a byte class `[negate, low, high, low,
+ * high, …]` with signed-char bounds: a literal byte is the range `[b, b]`, `?` the negated empty
+ * class, a set its members and ranges.
+ */
+type Token = [negate: boolean, ...bounds: number[]] | null;
 
 /** Redis gives up on a match nested deeper than this many `*` groups. */
 const MAX_NESTING = 1000;
 
-const SPECIAL = /[*?[\\]/;
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
@@ -62,27 +50,22 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * match("user:42");  // false
  */
 export function compileGlob(pattern: string): GlobMatcher {
-  if (/^\**$/.test(pattern)) {
-    if (pattern === "") return (key) => key === "";
-    return () => true;
-  }
-  if (!SPECIAL.test(pattern)) return (key) => key === pattern;
+  if (/^\**$/.test(pattern)) return pattern === "" ? (key) => key === "" : () => true;
   const fast = /^(\*?)([^*?[\\]+)(\**)$/.exec(pattern);
   if (fast) {
     // UTF-8 is self-synchronising: these string tests agree with the byte-wise ones.
-    const text = fast[2]!;
-    const lead = fast[1] === "*";
-    const trail = fast[3] !== "";
-    if (lead && trail) return (key) => key.includes(text);
-    if (lead) return (key) => key.endsWith(text);
-    if (trail) return (key) => key.startsWith(text);
+    const [, lead, text, trail] = fast as unknown as [string, string, string, string];
+    return lead
+      ? trail
+        ? (key) => key.includes(text)
+        : (key) => key.endsWith(text)
+      : trail
+        ? (key) => key.startsWith(text)
+        : (key) => key === pattern;
   }
   const tokens = tokenize(toByteString(pattern));
-  return (key) => {
-    if (key === "") return false; // a pattern that is not all stars needs at least one byte
-    const subject = NON_ASCII.test(key) ? toByteString(key) : key;
-    return matchTokens(tokens, 0, subject, 0, { skipLonger: false }, 0);
-  };
+  // A pattern that is not all stars needs at least one byte.
+  return (key) => key !== "" && matchTokens(tokens, 0, toByteString(key), 0, { skipLonger: false }, 0);
 }
 
 /**
@@ -100,11 +83,8 @@ export function escapeGlob(text: string): string {
 /** Encodes to UTF-8 and returns the bytes as a string of char codes 0–255 (identity for ASCII). */
 function toByteString(text: string): string {
   if (!NON_ASCII.test(text)) return text;
-  const bytes = new TextEncoder().encode(text);
   let out = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
+  for (const byte of new TextEncoder().encode(text)) out += String.fromCharCode(byte);
   return out;
 }
 
@@ -120,111 +100,80 @@ function signed(code: number): number {
 function tokenize(pattern: string): Token[] {
   const tokens: Token[] = [];
   const n = pattern.length;
-  let p = 0;
-  const token = (kind: Token["kind"], code = 0): Token => ({ kind, code, negate: false, members: [], ranges: [] });
-  while (p < n) {
-    const c = pattern.charCodeAt(p);
+  const at = (i: number): number => pattern.charCodeAt(i);
+  const byte = (i: number): Token => [false, signed(at(i)), signed(at(i))];
+  for (let p = 0; p < n; p++) {
+    const c = at(p);
     if (c === 0x2a /* * */) {
-      while (p + 1 < n && pattern.charCodeAt(p + 1) === 0x2a) p++;
-      tokens.push(token(STAR));
+      while (p + 1 < n && at(p + 1) === 0x2a) p++;
+      tokens.push(null);
     } else if (c === 0x3f /* ? */) {
-      tokens.push(token(ANY));
+      tokens.push([true]);
     } else if (c === 0x5b /* [ */) {
-      const set = token(SET);
+      const set: [boolean, ...number[]] = [false];
       p++;
-      if (p < n && pattern.charCodeAt(p) === 0x5e /* ^ */) {
-        set.negate = true;
+      if (p < n && at(p) === 0x5e /* ^ */) {
+        set[0] = true;
         p++;
       }
-      for (;;) {
+      for (; ; p++) {
         const left = n - p;
-        const ch = left > 0 ? pattern.charCodeAt(p) : 0;
+        const ch = left > 0 ? at(p) : 0;
         if (ch === 0x5c /* \ */ && left >= 2) {
           p++;
-          set.members.push(pattern.charCodeAt(p));
+          set.push(signed(at(p)), signed(at(p)));
         } else if (left > 0 && ch === 0x5d /* ] */) {
           break;
         } else if (left === 0) {
           p--; // unclosed: the rest of the pattern was the set
           break;
-        } else if (left >= 3 && pattern.charCodeAt(p + 1) === 0x2d /* - */) {
-          let low = signed(ch);
-          let high = signed(pattern.charCodeAt(p + 2));
-          if (low > high) [low, high] = [high, low];
-          set.ranges.push(low, high);
+        } else if (left >= 3 && at(p + 1) === 0x2d /* - */) {
+          const a = signed(ch);
+          const b = signed(at(p + 2));
+          set.push(Math.min(a, b), Math.max(a, b));
           p += 2;
         } else {
-          set.members.push(ch);
+          set.push(signed(ch), signed(ch));
         }
-        p++;
       }
       tokens.push(set);
-    } else if (c === 0x5c /* \ */ && n - p >= 2) {
-      p++;
-      tokens.push(token(LITERAL, pattern.charCodeAt(p)));
     } else {
-      tokens.push(token(LITERAL, c));
+      tokens.push(byte(c === 0x5c /* \ */ && n - p >= 2 ? ++p : p));
     }
-    p++;
   }
   return tokens;
 }
 
-function setMatches(set: Token, code: number): boolean {
-  let match = set.members.includes(code);
-  if (!match) {
-    const value = signed(code);
-    const ranges = set.ranges;
-    for (let i = 0; i < ranges.length; i += 2) {
-      if (value >= ranges[i]! && value <= ranges[i + 1]!) {
-        match = true;
-        break;
-      }
-    }
-  }
-  return set.negate ? !match : match;
+function classMatches([negate, ...bounds]: [boolean, ...number[]], code: number): boolean {
+  const value = signed(code);
+  let match = false;
+  for (let i = 0; i < bounds.length && !match; i += 2) match = value >= bounds[i]! && value <= bounds[i + 1]!;
+  return match !== negate;
 }
 
 /** `stringmatchlen_impl` over tokens; `s < key.length` on entry. */
-function matchTokens(
-  tokens: readonly Token[],
-  t: number,
-  key: string,
-  s: number,
-  state: { skipLonger: boolean },
-  nesting: number,
-): boolean {
+function matchTokens(tokens: readonly Token[], t: number, key: string, s: number, state: { skipLonger: boolean }, nesting: number): boolean {
   if (nesting > MAX_NESTING) return false;
   const n = tokens.length;
   const len = key.length;
   while (t < n && s < len) {
     const token = tokens[t]!;
-    switch (token.kind) {
-      case STAR:
-        if (t === n - 1) return true;
-        while (s < len) {
-          if (matchTokens(tokens, t + 1, key, s, state, nesting + 1)) return true;
-          if (state.skipLonger) return false;
-          s++;
-        }
-        // No match for the rest anywhere in the rest of the key: an earlier `*` taking more
-        // cannot help either.
-        state.skipLonger = true;
-        return false;
-      case ANY:
-        s++;
-        break;
-      case SET:
-        if (!setMatches(token, key.charCodeAt(s))) return false;
-        s++;
-        break;
-      default:
-        if (token.code !== key.charCodeAt(s)) return false;
-        s++;
+    if (token === null) {
+      if (t === n - 1) return true;
+      for (; s < len; s++) {
+        if (matchTokens(tokens, t + 1, key, s, state, nesting + 1)) return true;
+        if (state.skipLonger) return false;
+      }
+      // No match for the rest anywhere in the rest of the key: an earlier `*` taking more
+      // cannot help either.
+      state.skipLonger = true;
+      return false;
     }
+    if (!classMatches(token, key.charCodeAt(s))) return false;
+    s++;
     t++;
     if (s === len) {
-      while (t < n && tokens[t]!.kind === STAR) t++;
+      while (t < n && tokens[t] === null) t++;
       break;
     }
   }

@@ -55,10 +55,6 @@ export function createMemoryBackend(config: BackendConfig): Backend {
   });
 }
 
-const NOT_INTEGER = "ERR value is not an integer or out of range";
-const OVERFLOW = "ERR increment or decrement would overflow";
-/** What Redis's `string2ll` accepts (no sign on zero, no leading zeros, no spaces). */
-const INTEGER_TEXT = /^(?:0|-?[1-9][0-9]*)$/;
 
 /** A stored key: recency-list node and heap slot at once. */
 class Entry {
@@ -144,14 +140,13 @@ export class MemoryBackend implements Backend {
   /** Purge period in ms (0: no timer). */
   readonly checkInterval: number;
 
-  readonly #serialize: boolean;
   readonly #map = new Map<string, Entry>();
   /** Sentinel of the circular recency list: `head.next` is the least, `head.prev` the most recently used. */
   readonly #head = new Entry("", undefined, 0);
   /** Counts moves to the front (inserts and touches). */
   #clock = 0;
   /** Reads of entries moved within this many moves skip the move (see `peek`). */
-  #window = 1;
+  readonly #window: number;
   /** Min-heap on `expiresAt` of the entries that have a TTL. */
   #heap: Entry[] = [];
   #timer: Timer | undefined;
@@ -163,17 +158,15 @@ export class MemoryBackend implements Backend {
   constructor(options: MemoryOptions = {}) {
     const size = options.size ?? 10_000;
     const checkInterval = options.checkInterval ?? 1000;
-    if (!Number.isInteger(size) || size < 1) {
-      throw new CacheConfigError(`mem://: "size" must be an integer >= 1, got ${String(size)}`);
-    }
-    if (typeof checkInterval !== "number" || !Number.isFinite(checkInterval) || checkInterval < 0) {
-      throw new CacheConfigError(`mem://: "checkInterval" must be a number of ms >= 0, got ${String(checkInterval)}`);
-    }
+    const bad = (what: string, value: unknown): never => {
+      throw new CacheConfigError(`mem://: ${what}, got ${String(value)}`);
+    };
+    if (!Number.isInteger(size) || size < 1) bad(`"size" must be an integer >= 1`, size);
+    if (!(Number.isFinite(checkInterval) && checkInterval >= 0)) bad(`"checkInterval" must be a number of ms >= 0`, checkInterval);
     this.size = size;
     this.#window = Math.max(1, Math.floor(size / 4));
     this.checkInterval = checkInterval;
-    this.#serialize = options.serialize === true;
-    this.storesValues = !this.#serialize;
+    this.storesValues = options.serialize !== true;
   }
 
   /** Entries held right now, including expired ones that no read or purge has removed yet. */
@@ -182,22 +175,16 @@ export class MemoryBackend implements Backend {
   }
 
   /** Starts the purge timer (unless `checkInterval` is 0). Idempotent; restarts it after `close()`. */
-  init(): Promise<void> {
+  async init(): Promise<void> {
     if (this.#timer === undefined && this.checkInterval > 0) {
-      const timer = setInterval(() => this.purgeExpired(), this.checkInterval);
-      unrefTimer(timer);
-      this.#timer = timer;
+      unrefTimer((this.#timer = setInterval(() => this.purgeExpired(), this.checkInterval)));
     }
-    return Promise.resolve();
   }
 
   /** Stops the purge timer. The entries stay; the backend can be used and re-initialised after. */
-  close(): Promise<void> {
-    if (this.#timer !== undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Whether the purge timer is running. */
@@ -211,12 +198,10 @@ export class MemoryBackend implements Backend {
    */
   purgeExpired(): number {
     const heap = this.#heap;
-    if (heap.length === 0) return 0;
-    const now = Date.now();
     let removed = 0;
-    while (heap.length > 0 && heap[0]!.expiresAt <= now) {
-      this.#remove(heap[0]!);
-      removed++;
+    if (heap.length > 0) {
+      const now = Date.now();
+      for (; heap.length > 0 && heap[0]!.expiresAt <= now; removed++) this.#remove(heap[0]!);
     }
     return removed;
   }
@@ -240,29 +225,26 @@ export class MemoryBackend implements Backend {
   }
 
   /** The stored value, or {@link MISSING}. Refreshes recency. */
-  get(key: string): Promise<unknown> {
-    return Promise.resolve(this.peek(key));
+  async get(key: string): Promise<unknown> {
+    return this.peek(key);
   }
 
   /** Stored values in input order, {@link MISSING} for absent ones. Refreshes recency. */
-  getMany(keys: readonly string[]): Promise<unknown[]> {
-    const values = new Array<unknown>(keys.length);
-    for (let i = 0; i < keys.length; i++) values[i] = this.peek(keys[i]!);
-    return Promise.resolve(values);
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
+    return keys.map((key) => this.peek(key));
   }
 
   /**
    * Stores `value`; `exist: true` only over a live key (XX), `false` only when absent (NX).
    * Without `expireMs` the key has no TTL afterwards, also when it had one.
    */
-  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    return Promise.resolve(this.#set(key, value, expireMs, exist));
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+    return this.#set(key, value, expireMs, exist);
   }
 
   /** Stores every entry with the same expiry. */
-  setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
-    for (const [key, value] of entries) this.#set(key, value, expireMs, undefined);
-    return Promise.resolve();
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
+    for (const [key, value] of entries) this.#set(key, value, expireMs);
   }
 
   /**
@@ -271,40 +253,52 @@ export class MemoryBackend implements Backend {
    * safe-integer number, or with `serialize` a decimal string such as `"5"` (what Redis stores).
    * Rejects like Redis when the stored value or `by` is not an integer, or on overflow.
    */
-  incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
-    try {
-      return Promise.resolve(this.#incr(key, by, expireMs));
-    } catch (error) {
-      return Promise.reject(error);
+  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+    const notInteger = (): never => {
+      throw new Error("ERR value is not an integer or out of range");
+    };
+    if (!Number.isSafeInteger(by)) notInteger();
+    const text = !this.storesValues;
+    const entry = this.#live(key);
+    if (entry === undefined) {
+      this.#insert(key, text ? String(by) : by, deadline(expireMs, Date.now()));
+      return by;
     }
+    const stored = entry.value;
+    // What Redis's `string2ll` accepts (no sign on zero, no leading zeros, no spaces).
+    if (text ? typeof stored !== "string" || !/^(?:0|-?[1-9][0-9]*)$/.test(stored) : typeof stored !== "number") notInteger();
+    const current = Number(stored);
+    if (!Number.isSafeInteger(current)) notInteger();
+    const next = current + by;
+    if (!Number.isSafeInteger(next)) throw new Error("ERR increment or decrement would overflow");
+    entry.value = text ? String(next) : next;
+    this.#touch(entry);
+    return next;
   }
 
   /** Removes a key; resolves whether a live one was there. */
-  delete(key: string): Promise<boolean> {
-    return Promise.resolve(this.#delete(key));
+  async delete(key: string): Promise<boolean> {
+    return this.#delete(key);
   }
 
   /** Removes keys; resolves how many live ones were there. */
-  deleteMany(keys: readonly string[]): Promise<number> {
-    let count = 0;
-    for (const key of keys) if (this.#delete(key)) count++;
-    return Promise.resolve(count);
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    return keys.filter((key) => this.#delete(key)).length;
   }
 
   /** Removes every live key matching a Redis glob pattern; resolves how many. */
-  deleteMatch(pattern: string): Promise<number> {
+  async deleteMatch(pattern: string): Promise<number> {
     const match = compileGlob(pattern);
     const now = Date.now();
     let count = 0;
     for (const entry of this.#map.values()) {
-      const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
-      if (expired) this.#remove(entry);
-      else if (match(entry.key)) {
+      const live = entry.expiresAt === 0 || entry.expiresAt > now;
+      if (!live || match(entry.key)) {
         this.#remove(entry);
-        count++;
+        if (live) count++;
       }
     }
-    return Promise.resolve(count);
+    return count;
   }
 
   /**
@@ -312,76 +306,67 @@ export class MemoryBackend implements Backend {
    * iteration starts (`batchSize` does not matter in memory); a key removed or expired before it is
    * reached is skipped. Does not change recency.
    */
-  async *scan(pattern: string, batchSize: number): AsyncGenerator<string, void, undefined> {
-    void batchSize;
+  async *scan(pattern: string, batchSize?: number): AsyncGenerator<string, void, undefined> {
     const match = compileGlob(pattern);
     const now = Date.now();
     const keys: string[] = [];
-    for (const entry of this.#map.values()) {
-      if ((entry.expiresAt === 0 || entry.expiresAt > now) && match(entry.key)) keys.push(entry.key);
+    for (const { key, expiresAt } of this.#map.values()) {
+      if ((expiresAt === 0 || expiresAt > now) && match(key)) keys.push(key);
     }
-    for (const key of keys) {
-      if (this.#live(key) !== undefined) yield key;
-    }
+    for (const key of keys) if (this.#live(key)) yield key;
   }
 
   /** Sets the TTL of a live key (`undefined`: removes it); false when the key is missing. */
-  expire(key: string, expireMs: number | undefined): Promise<boolean> {
+  async expire(key: string, expireMs: number | undefined): Promise<boolean> {
     const entry = this.#live(key);
-    if (entry === undefined) return Promise.resolve(false);
-    this.#setDeadline(entry, deadline(expireMs, Date.now()));
-    return Promise.resolve(true);
+    if (entry) this.#setDeadline(entry, deadline(expireMs, Date.now()));
+    return entry !== undefined;
   }
 
   /** Remaining ms (rounded up, so a live key never reports 0); -1 without expiry; -2 when missing or expired. */
-  getExpire(key: string): Promise<number> {
+  async getExpire(key: string): Promise<number> {
     const entry = this.#map.get(key);
-    if (entry === undefined) return Promise.resolve(-2);
-    if (entry.expiresAt === 0) return Promise.resolve(-1);
-    const left = entry.expiresAt - Date.now();
-    if (left <= 0) {
-      this.#remove(entry);
-      return Promise.resolve(-2);
-    }
-    return Promise.resolve(Math.ceil(left));
+    if (entry?.expiresAt === 0) return -1;
+    const left = entry ? entry.expiresAt - Date.now() : 0;
+    if (left > 0) return Math.ceil(left);
+    if (entry) this.#remove(entry);
+    return -2;
   }
 
   /** Whether a live key exists. Refreshes recency. */
-  exists(key: string): Promise<boolean> {
-    return Promise.resolve(this.peek(key) !== MISSING);
+  async exists(key: string): Promise<boolean> {
+    return this.peek(key) !== MISSING;
   }
 
   /** `"PONG"`, or the message. */
-  ping(message?: string): Promise<string> {
-    return Promise.resolve(message ?? "PONG");
+  async ping(message?: string): Promise<string> {
+    return message ?? "PONG";
   }
 
   /** Exact number of live keys (expired ones are purged first, O(log n) each). */
-  getKeysCount(): Promise<number> {
+  async getKeysCount(): Promise<number> {
     this.purgeExpired();
-    return Promise.resolve(this.#map.size);
+    return this.#map.size;
   }
 
   /** Removes every key. */
-  clear(): Promise<void> {
+  async clear(): Promise<void> {
     this.#map.clear();
     this.#heap = [];
-    this.#head.prev = this.#head;
-    this.#head.next = this.#head;
-    return Promise.resolve();
+    this.#head.prev = this.#head.next = this.#head;
   }
 
   /** Set-if-absent with a TTL. */
-  setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return Promise.resolve(this.#set(key, value, ttlMs, false));
+  async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.#set(key, value, ttlMs, false);
   }
 
   /** Deletes the key only if it holds `value` (the owner's token). */
-  unlock(key: string, value: string): Promise<boolean> {
+  async unlock(key: string, value: string): Promise<boolean> {
     const entry = this.#live(key);
-    if (entry === undefined || entry.value !== value) return Promise.resolve(false);
+    if (entry === undefined || entry.value !== value) return false;
     this.#remove(entry);
-    return Promise.resolve(true);
+    return true;
   }
 
   // ---- internals ----
@@ -389,102 +374,73 @@ export class MemoryBackend implements Backend {
   /** The live entry of `key` (removing it when expired), without touching recency. */
   #live(key: string): Entry | undefined {
     const entry = this.#map.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
+    if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
       this.#remove(entry);
       return undefined;
     }
     return entry;
   }
 
-  #set(key: string, value: unknown, expireMs: number | undefined, exist: boolean | undefined): boolean {
+  #set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): boolean {
     const entry = this.#live(key);
     if (exist !== undefined && exist !== (entry !== undefined)) return false;
     const at = deadline(expireMs, Date.now());
-    if (entry !== undefined) {
+    if (entry === undefined) this.#insert(key, value, at);
+    else {
       entry.value = value;
       this.#setDeadline(entry, at);
       this.#touch(entry);
-      return true;
     }
-    this.#insert(key, value, at);
     return true;
-  }
-
-  #incr(key: string, by: number, expireMs: number | undefined): number {
-    if (!Number.isSafeInteger(by)) throw new Error(NOT_INTEGER);
-    const entry = this.#live(key);
-    if (entry === undefined) {
-      this.#insert(key, this.#serialize ? String(by) : by, deadline(expireMs, Date.now()));
-      return by;
-    }
-    const stored = entry.value;
-    let current: number;
-    if (this.#serialize) {
-      if (typeof stored !== "string" || !INTEGER_TEXT.test(stored)) throw new Error(NOT_INTEGER);
-      current = Number(stored);
-      if (!Number.isSafeInteger(current)) throw new Error(NOT_INTEGER);
-    } else {
-      if (typeof stored !== "number" || !Number.isSafeInteger(stored)) throw new Error(NOT_INTEGER);
-      current = stored;
-    }
-    const next = current + by;
-    if (!Number.isSafeInteger(next)) throw new Error(OVERFLOW);
-    entry.value = this.#serialize ? String(next) : next;
-    this.#touch(entry);
-    return next;
   }
 
   #delete(key: string): boolean {
     const entry = this.#live(key);
-    if (entry === undefined) return false;
-    this.#remove(entry);
-    return true;
+    if (entry) this.#remove(entry);
+    return entry !== undefined;
   }
 
   #insert(key: string, value: unknown, at: number): void {
     const entry = new Entry(key, value, at);
-    entry.stamp = ++this.#clock;
     this.#map.set(key, entry);
-    const head = this.#head;
-    const last = head.prev;
-    entry.prev = last;
-    entry.next = head;
-    last.next = entry;
-    head.prev = entry;
+    this.#link(entry);
     if (at !== 0) this.#heapPush(entry);
-    if (this.#map.size > this.size) this.#evict();
-  }
-
-  /** Makes room for one: an expired entry if there is one, else the least recently used. */
-  #evict(): void {
-    const heap = this.#heap;
+    // Make room: an expired entry if there is one, else the least recently used.
     while (this.#map.size > this.size) {
-      const soonest = heap[0];
-      if (soonest !== undefined && soonest.expiresAt <= Date.now()) this.#remove(soonest);
-      else this.#remove(this.#head.next);
+      const soonest = this.#heap[0];
+      this.#remove(soonest !== undefined && soonest.expiresAt <= Date.now() ? soonest : this.#head.next);
     }
   }
 
-  #touch(entry: Entry): void {
+  /** Links `entry` at the most recently used end. */
+  #link(entry: Entry): void {
     entry.stamp = ++this.#clock;
     const head = this.#head;
-    if (head.prev === entry) return;
-    entry.prev.next = entry.next;
-    entry.next.prev = entry.prev;
     const last = head.prev;
     entry.prev = last;
     entry.next = head;
     last.next = entry;
     head.prev = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    entry.prev.next = entry.next;
+    entry.next.prev = entry.prev;
+  }
+
+  #touch(entry: Entry): void {
+    if (this.#head.prev === entry) {
+      entry.stamp = ++this.#clock;
+      return;
+    }
+    this.#unlink(entry);
+    this.#link(entry);
   }
 
   #remove(entry: Entry): void {
     this.#map.delete(entry.key);
-    entry.prev.next = entry.next;
-    entry.next.prev = entry.prev;
-    entry.prev = entry;
-    entry.next = entry;
+    this.#unlink(entry);
+    entry.prev = entry.next = entry;
     if (entry.heapIndex !== -1) this.#heapRemove(entry);
   }
 
@@ -493,21 +449,15 @@ export class MemoryBackend implements Backend {
     entry.expiresAt = at;
     if (entry.heapIndex === -1) {
       if (at !== 0) this.#heapPush(entry);
-    } else if (at === 0) {
-      this.#heapRemove(entry);
-    } else if (at < before) {
-      this.#siftUp(entry.heapIndex);
-    } else if (at > before) {
-      this.#siftDown(entry.heapIndex);
-    }
+    } else if (at === 0) this.#heapRemove(entry);
+    else if (at < before) this.#siftUp(entry.heapIndex);
+    else if (at > before) this.#siftDown(entry.heapIndex);
   }
 
   // ---- binary min-heap on expiresAt, each entry knowing its index ----
 
   #heapPush(entry: Entry): void {
-    entry.heapIndex = this.#heap.length;
-    this.#heap.push(entry);
-    this.#siftUp(entry.heapIndex);
+    this.#siftUp(this.#heap.push(entry) - 1);
   }
 
   #heapRemove(entry: Entry): void {
@@ -516,10 +466,14 @@ export class MemoryBackend implements Backend {
     entry.heapIndex = -1;
     const last = heap.pop()!;
     if (last === entry) return;
-    heap[index] = last;
-    last.heapIndex = index;
+    this.#place(last, index);
     if (index > 0 && last.expiresAt < heap[(index - 1) >> 1]!.expiresAt) this.#siftUp(index);
     else this.#siftDown(index);
+  }
+
+  #place(entry: Entry, index: number): void {
+    this.#heap[index] = entry;
+    entry.heapIndex = index;
   }
 
   #siftUp(index: number): void {
@@ -529,12 +483,10 @@ export class MemoryBackend implements Backend {
       const parentIndex = (index - 1) >> 1;
       const parent = heap[parentIndex]!;
       if (parent.expiresAt <= entry.expiresAt) break;
-      heap[index] = parent;
-      parent.heapIndex = index;
+      this.#place(parent, index);
       index = parentIndex;
     }
-    heap[index] = entry;
-    entry.heapIndex = index;
+    this.#place(entry, index);
   }
 
   #siftDown(index: number): void {
@@ -544,16 +496,13 @@ export class MemoryBackend implements Backend {
     for (;;) {
       let child = 2 * index + 1;
       if (child >= length) break;
-      const right = child + 1;
-      if (right < length && heap[right]!.expiresAt < heap[child]!.expiresAt) child = right;
+      if (child + 1 < length && heap[child + 1]!.expiresAt < heap[child]!.expiresAt) child++;
       const smaller = heap[child]!;
       if (smaller.expiresAt >= entry.expiresAt) break;
-      heap[index] = smaller;
-      smaller.heapIndex = index;
+      this.#place(smaller, index);
       index = child;
     }
-    heap[index] = entry;
-    entry.heapIndex = index;
+    this.#place(entry, index);
   }
 }
 

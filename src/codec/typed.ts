@@ -34,40 +34,25 @@ export type Undecodable = typeof UNDECODABLE;
 /** First character of the tagged form, and the key that marks a tagged node in its tree. */
 const TAG = "~";
 
-type TypedArrayCtor =
-  | Int8ArrayConstructor
-  | Uint8ArrayConstructor
-  | Uint8ClampedArrayConstructor
-  | Int16ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int32ArrayConstructor
-  | Uint32ArrayConstructor
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | BigInt64ArrayConstructor
-  | BigUint64ArrayConstructor;
+type TypedArrayCtor = new (buffer: ArrayBuffer) => ArrayBufferView & { readonly BYTES_PER_ELEMENT: number };
 
 /** Typed array kinds by name (the allowlist for decoding) and by prototype (for encoding). */
-const TYPED_BY_NAME = new Map<string, TypedArrayCtor>();
+const TYPED_BY_NAME = new Map<string, TypedArrayCtor & { BYTES_PER_ELEMENT: number }>();
 const TYPED_BY_PROTO = new Map<object, string>();
 for (const ctor of [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
   // Float16Array where the runtime has it.
-  (globalThis as unknown as { Float16Array?: TypedArrayCtor }).Float16Array,
-] as (TypedArrayCtor | undefined)[]) {
-  if (ctor === undefined) continue;
-  TYPED_BY_NAME.set(ctor.name, ctor);
-  TYPED_BY_PROTO.set(ctor.prototype, ctor.name);
+  (globalThis as { Float16Array?: Int8ArrayConstructor }).Float16Array,
+]) {
+  if (ctor) {
+    TYPED_BY_NAME.set(ctor.name, ctor as never);
+    TYPED_BY_PROTO.set(ctor.prototype, ctor.name);
+  }
 }
 
-type ErrorCtor = new (message?: string, options?: { cause?: unknown }) => Error;
 /** Builtin error classes that decode as themselves; any other name decodes as `Error`. */
-const ERRORS_BY_NAME = new Map<string, ErrorCtor>([
-  ["Error", Error], ["TypeError", TypeError], ["RangeError", RangeError],
-  ["SyntaxError", SyntaxError], ["ReferenceError", ReferenceError], ["EvalError", EvalError],
-  ["URIError", URIError],
-]);
+const ERRORS = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
 
 // ---------------------------------------------------------------------------------------------
 // Encoding and validation: one walk. It returns the value itself when nothing under it needs a
@@ -77,27 +62,36 @@ const ERRORS_BY_NAME = new Map<string, ErrorCtor>([
 /** Thrown inside the walk; collects path segments while unwinding. */
 class Reject {
   readonly segments: string[] = [];
-  constructor(readonly reason: string, readonly cause?: unknown) {}
+  constructor(
+    readonly reason: string,
+    readonly cause?: unknown,
+  ) {}
 }
 
-const SPECIAL = { special: true };
-const UNDEFINED_NODE = { [TAG]: "u" };
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-const { propertyIsEnumerable, hasOwnProperty } = Object.prototype;
-
-function keySegment(key: string): string {
-  return IDENTIFIER.test(key) ? "." + key : "[" + JSON.stringify(key) + "]";
-}
+const SPECIAL = {};
+const { getPrototypeOf, prototype: OBJECT, keys: keysOf } = Object;
+const hasOwn = Object.hasOwn as (o: object, key: PropertyKey) => boolean;
 
 /** Adds the segment to a rejection (or wraps anything else, e.g. a getter that threw). */
 function withSegment(error: unknown, segment: string): Reject {
-  const reject = error instanceof Reject ? error : new Reject(`could not be serialized (${describeError(error)})`, error);
+  const reject = error instanceof Reject ? error : unserializable(error);
   reject.segments.push(segment);
   return reject;
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+function unserializable(error: unknown): Reject {
+  return new Reject(`could not be serialized (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)})`, error);
+}
+
+/** A tagged node, built only in build mode. */
+function tagged(build: boolean, tag: string, fields: () => Record<string, unknown>): unknown {
+  return build ? { [TAG]: tag, ...fields() } : SPECIAL;
+}
+
+/** The bytes of an ArrayBuffer or (`view`) a view, as base64. */
+function bytes(o: object, view?: boolean): string {
+  const v = o as Uint8Array;
+  return bytesToBase64(view ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(o as ArrayBuffer));
 }
 
 function walk(value: unknown, stack: object[], build: boolean): unknown {
@@ -106,53 +100,138 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
     case "boolean":
       return value;
     case "number":
-      if (value === value && value !== Infinity && value !== -Infinity && (value !== 0 || 1 / value > 0)) return value;
-      return build ? { [TAG]: "n", v: value === 0 ? "-0" : String(value) } : SPECIAL;
+      return value === value && value !== Infinity && value !== -Infinity && (value !== 0 || 1 / value > 0)
+        ? value
+        : tagged(build, "n", () => ({ v: value === 0 ? "-0" : String(value) }));
     case "undefined":
-      return build ? UNDEFINED_NODE : SPECIAL;
+      return tagged(build, "u", () => ({}));
     case "bigint":
-      return build ? { [TAG]: "b", v: value.toString() } : SPECIAL;
+      return tagged(build, "b", () => ({ v: value.toString() }));
     case "function":
-      throw new Reject("is a function");
     case "symbol":
-      throw new Reject("is a symbol");
+      throw new Reject(`is a ${typeof value}`);
   }
   if (value === null) return null;
-  return walkObject(value as object, stack, build);
-}
-
-function walkObject(o: object, stack: object[], build: boolean): unknown {
-  const proto: unknown = Object.getPrototypeOf(o);
-  if (proto === Object.prototype || proto === null) return walkPlain(o as Record<string, unknown>, stack, build);
-  if (proto === Array.prototype) return walkArray(o as unknown[], stack, build);
+  const o = value as object;
+  const proto: unknown = getPrototypeOf(o);
+  const isArray = proto === Array.prototype;
+  if (isArray || proto === OBJECT || proto === null) return walkEntries(o as Record<string, unknown>, isArray, stack, build);
   if (proto === Date.prototype) {
     const time = (o as Date).getTime();
-    return build ? { [TAG]: "D", v: time === time ? time : null } : SPECIAL;
+    return tagged(build, "D", () => ({ v: time === time ? time : null }));
   }
-  if (proto === Map.prototype) return walkMap(o as Map<unknown, unknown>, stack, build);
-  if (proto === Set.prototype) return walkSet(o as Set<unknown>, stack, build);
-  if (proto === RegExp.prototype) {
-    const re = o as RegExp;
-    return build ? { [TAG]: "R", s: re.source, f: re.flags } : SPECIAL;
-  }
-  if (proto === ArrayBuffer.prototype) {
-    return build ? { [TAG]: "A", v: bytesToBase64(new Uint8Array(o as ArrayBuffer)) } : SPECIAL;
-  }
-  if (proto === DataView.prototype) {
-    const view = o as DataView;
-    return build ? { [TAG]: "V", v: bytesToBase64(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)) } : SPECIAL;
-  }
+  if (proto === RegExp.prototype) return tagged(build, "R", () => ({ s: (o as RegExp).source, f: (o as RegExp).flags }));
+  if (proto === ArrayBuffer.prototype) return tagged(build, "A", () => ({ v: bytes(o) }));
+  if (proto === DataView.prototype) return tagged(build, "V", () => ({ v: bytes(o, true) }));
   const typed = TYPED_BY_PROTO.get(proto as object);
-  if (typed !== undefined) {
-    const view = o as Uint8Array;
-    return build ? { [TAG]: "T", k: typed, v: bytesToBase64(new Uint8Array(view.buffer, view.byteOffset, view.byteLength)) } : SPECIAL;
-  }
-  if (o instanceof Error) return walkError(o, stack, build);
+  if (typed !== undefined) return tagged(build, "T", () => ({ k: typed, v: bytes(o, true) }));
   if (proto === Raised.prototype) {
     const inner = walk((o as Raised).error, stack, build);
-    return build ? { [TAG]: "X", v: inner } : SPECIAL;
+    return tagged(build, "X", () => ({ v: inner }));
   }
-  throw new Reject(describeInstance(o, proto));
+  const isMap = proto === Map.prototype;
+  if (!isMap && proto !== Set.prototype && !(o instanceof Error)) throw new Reject(describeInstance(o, proto));
+
+  // Map, Set, Error: always tagged; the walk checks (and in build mode converts) what they hold.
+  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
+  stack.push(o);
+  let node: unknown;
+  if (o instanceof Error && !isMap && proto !== Set.prototype) {
+    let name: unknown;
+    let message: unknown;
+    let trace: unknown;
+    try {
+      ({ name, message, stack: trace } = o);
+    } catch (cause) {
+      throw unserializable(cause);
+    }
+    const error: Record<string, unknown> = {
+      [TAG]: "E",
+      n: typeof name === "string" ? name : "Error",
+      m: typeof message === "string" ? message : String(message),
+    };
+    if (typeof trace === "string") error.s = trace;
+    if (hasOwn(o, "cause")) {
+      try {
+        error.c = walk(o.cause, stack, build);
+      } catch (reason) {
+        throw withSegment(reason, ".cause");
+      }
+    }
+    node = build ? error : SPECIAL;
+  } else {
+    const items: unknown[] = [];
+    let index = 0;
+    for (const item of o as Map<unknown, unknown> | Set<unknown>) {
+      // A Map entry is [key, value]: its parts are walked one by one, for the path in messages.
+      let part = isMap ? "key" : "";
+      try {
+        if (isMap) {
+          const [key, v] = item as [unknown, unknown];
+          const k = walk(key, stack, build);
+          part = "value";
+          items.push([k, walk(v, stack, build)]);
+        } else {
+          items.push(walk(item, stack, build));
+        }
+      } catch (error) {
+        const key = isMap ? (item as [unknown])[0] : undefined;
+        throw withSegment(
+          error,
+          !isMap
+            ? `[Set item ${index}]`
+            : part === "value" && (typeof key === "string" || typeof key === "number" || typeof key === "boolean")
+              ? `.get(${typeof key === "string" ? JSON.stringify(key) : String(key)})`
+              : `[Map entry ${index} ${part}]`,
+        );
+      }
+      index++;
+    }
+    node = tagged(build, isMap ? "M" : "S", () => ({ v: items }));
+  }
+  stack.pop();
+  return node;
+}
+
+/** A plain object or an array. */
+function walkEntries(o: Record<string, unknown>, isArray: boolean, stack: object[], build: boolean): unknown {
+  if (!isArray) {
+    for (const symbol of Object.getOwnPropertySymbols(o)) {
+      if (OBJECT.propertyIsEnumerable.call(o, symbol)) throw new Reject(`has a symbol key ${String(symbol)}, which cannot be stored`);
+    }
+  }
+  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
+  stack.push(o);
+  const keys = isArray ? undefined : keysOf(o);
+  const length = keys ? keys.length : (o as unknown as unknown[]).length;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  let changed = false;
+  let escape = false;
+  let i = 0;
+  let key: string | number = 0;
+  try {
+    for (; i < length; i++) {
+      key = keys ? keys[i]! : i;
+      if (key === TAG) escape = true;
+      const child = o[key];
+      const node = walk(child, stack, build);
+      if (node !== child) {
+        changed = true;
+        // Null prototype: a "__proto__" key is then a plain data property.
+        if (build && !copy) {
+          copy = keys ? Object.create(null) : [];
+          for (let j = 0; j < i; j++) (copy as Record<string, unknown>)[keys ? keys[j]! : j] = o[keys ? keys[j]! : j];
+        }
+      }
+      if (copy) (copy as Record<string, unknown>)[key] = node;
+    }
+  } catch (error) {
+    throw withSegment(error, typeof key === "number" ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? "." + key : `[${JSON.stringify(key)}]`);
+  }
+  stack.pop();
+  if (!build) return changed || escape ? SPECIAL : o;
+  const body = copy ?? o;
+  return escape ? { [TAG]: "o", v: body } : body;
 }
 
 function describeInstance(o: object, proto: unknown): string {
@@ -162,166 +241,12 @@ function describeInstance(o: object, proto: unknown): string {
   try {
     name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
   } catch {
-    name = undefined;
+    // a throwing getter: no name
   }
-  const what = typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a custom prototype";
-  return `is ${what}, which cannot be stored faithfully (convert it to plain data first)`;
-}
-
-function enter(o: object, stack: object[]): void {
-  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
-  stack.push(o);
-}
-
-function walkPlain(o: Record<string, unknown>, stack: object[], build: boolean): unknown {
-  const symbols = Object.getOwnPropertySymbols(o);
-  for (const symbol of symbols) {
-    if (propertyIsEnumerable.call(o, symbol)) throw new Reject(`has a symbol key ${String(symbol)}, which cannot be stored`);
-  }
-  enter(o, stack);
-  const keys = Object.keys(o);
-  let copy: Record<string, unknown> | undefined;
-  let changed = false;
-  let escape = false;
-  let i = 0;
-  try {
-    for (; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (key === TAG) escape = true;
-      const child = o[key];
-      const node = walk(child, stack, build);
-      if (node === child) {
-        if (copy !== undefined) copy[key] = child;
-        continue;
-      }
-      changed = true;
-      if (!build) continue;
-      if (copy === undefined) {
-        // Null prototype: a "__proto__" key is then a plain data property.
-        copy = Object.create(null) as Record<string, unknown>;
-        for (let j = 0; j < i; j++) copy[keys[j]!] = o[keys[j]!];
-      }
-      copy[key] = node;
-    }
-  } catch (error) {
-    throw withSegment(error, keySegment(keys[i]!));
-  }
-  stack.pop();
-  if (!build) return changed || escape ? SPECIAL : o;
-  const body = copy ?? o;
-  return escape ? { [TAG]: "o", v: body } : body;
-}
-
-function walkArray(a: unknown[], stack: object[], build: boolean): unknown {
-  enter(a, stack);
-  let copy: unknown[] | undefined;
-  let changed = false;
-  let i = 0;
-  try {
-    for (; i < a.length; i++) {
-      const child = a[i];
-      const node = walk(child, stack, build);
-      if (node === child) {
-        if (copy !== undefined) copy.push(child);
-        continue;
-      }
-      changed = true;
-      if (!build) continue;
-      if (copy === undefined) copy = a.slice(0, i);
-      copy.push(node);
-    }
-  } catch (error) {
-    throw withSegment(error, `[${i}]`);
-  }
-  stack.pop();
-  if (!build) return changed ? SPECIAL : a;
-  return copy ?? a;
-}
-
-function entrySegment(key: unknown, index: number, part: "key" | "value"): string {
-  if (part === "value" && (typeof key === "string" || typeof key === "number" || typeof key === "boolean")) {
-    return `.get(${typeof key === "string" ? JSON.stringify(key) : String(key)})`;
-  }
-  return `[Map entry ${index} ${part}]`;
-}
-
-function walkMap(map: Map<unknown, unknown>, stack: object[], build: boolean): unknown {
-  enter(map, stack);
-  const entries: [unknown, unknown][] = [];
-  let index = 0;
-  for (const [key, value] of map) {
-    let part: "key" | "value" = "key";
-    try {
-      const k = walk(key, stack, build);
-      part = "value";
-      const v = walk(value, stack, build);
-      if (build) entries.push([k, v]);
-    } catch (error) {
-      throw withSegment(error, entrySegment(key, index, part));
-    }
-    index++;
-  }
-  stack.pop();
-  return build ? { [TAG]: "M", v: entries } : SPECIAL;
-}
-
-function walkSet(set: Set<unknown>, stack: object[], build: boolean): unknown {
-  enter(set, stack);
-  const items: unknown[] = [];
-  let index = 0;
-  for (const item of set) {
-    try {
-      const node = walk(item, stack, build);
-      if (build) items.push(node);
-    } catch (error) {
-      throw withSegment(error, `[Set item ${index}]`);
-    }
-    index++;
-  }
-  stack.pop();
-  return build ? { [TAG]: "S", v: items } : SPECIAL;
-}
-
-function walkError(error: Error, stack: object[], build: boolean): unknown {
-  enter(error, stack);
-  let name: unknown;
-  let message: unknown;
-  let trace: unknown;
-  try {
-    name = error.name;
-    message = error.message;
-    trace = error.stack;
-  } catch (cause) {
-    throw new Reject(`could not be serialized (${describeError(cause)})`, cause);
-  }
-  const node: Record<string, unknown> = {
-    [TAG]: "E",
-    n: typeof name === "string" ? name : "Error",
-    m: typeof message === "string" ? message : String(message),
-  };
-  if (typeof trace === "string") node.s = trace;
-  if (hasOwnProperty.call(error, "cause")) {
-    try {
-      node.c = walk((error as { cause?: unknown }).cause, stack, build);
-    } catch (reason) {
-      throw withSegment(reason, ".cause");
-    }
-  }
-  stack.pop();
-  return build ? node : SPECIAL;
+  return `is ${typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a custom prototype"}, which cannot be stored faithfully (convert it to plain data first)`;
 }
 
 const MAX_PATH_SEGMENTS = 24;
-
-function toSerializationError(error: unknown): SerializationError {
-  const reject = error instanceof Reject ? error : withSegment(error, "");
-  const segments = reject.segments.reverse();
-  if (segments.length > MAX_PATH_SEGMENTS) {
-    segments.splice(MAX_PATH_SEGMENTS / 2, segments.length - MAX_PATH_SEGMENTS, "…");
-  }
-  const options = reject.cause === undefined ? undefined : { cause: reject.cause };
-  return new SerializationError(`value${segments.join("")} ${reject.reason}`, options);
-}
 
 function run(value: unknown, build: boolean): unknown {
   try {
@@ -330,6 +255,18 @@ function run(value: unknown, build: boolean): unknown {
     // A Reject, a getter that threw, or a RangeError from nesting deeper than the call stack.
     throw toSerializationError(error);
   }
+}
+
+function toSerializationError(error: unknown): SerializationError {
+  const reject = error instanceof Reject ? error : withSegment(error, "");
+  const segments = reject.segments.reverse();
+  if (segments.length > MAX_PATH_SEGMENTS) {
+    segments.splice(MAX_PATH_SEGMENTS / 2, segments.length - MAX_PATH_SEGMENTS, "…");
+  }
+  return new SerializationError(
+    `value${segments.join("")} ${reject.reason}`,
+    reject.cause === undefined ? undefined : { cause: reject.cause },
+  );
 }
 
 /**
@@ -371,8 +308,7 @@ export function encode(value: unknown): string {
  */
 export function validate(value: unknown): void {
   const type = typeof value;
-  if (type !== "object" && type !== "function" && type !== "symbol") return;
-  run(value, false);
+  if (type === "object" || type === "function" || type === "symbol") run(value, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,9 +318,6 @@ export function validate(value: unknown): void {
 
 const BAD = new Error("undecodable");
 const SPECIAL_NUMBERS = new Map<unknown, number>([["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity], ["-0", -0]]);
-const BIGINT = /^-?(?:0|[1-9][0-9]*)$/;
-const REGEXP_FLAGS = /^[dgimsuvy]*$/;
-const MAX_TIME = 8.64e15;
 
 /**
  * Decodes a text produced by {@link encode}. Returns {@link UNDECODABLE} for anything else.
@@ -399,8 +332,7 @@ const MAX_TIME = 8.64e15;
  */
 export function decode(text: string): unknown {
   try {
-    if (text.charCodeAt(0) !== 126 /* ~ */) return JSON.parse(text);
-    return revive(JSON.parse(text.slice(1)));
+    return text.charCodeAt(0) === 126 /* ~ */ ? revive(JSON.parse(text.slice(1))) : JSON.parse(text);
   } catch {
     return UNDECODABLE;
   }
@@ -408,148 +340,103 @@ export function decode(text: string): unknown {
 
 function revive(node: unknown): unknown {
   if (typeof node !== "object" || node === null) return node;
-  if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) {
-      const child: unknown = node[i];
-      const value = revive(child);
-      if (value !== child) node[i] = value;
-    }
-    return node;
-  }
-  const record = node as Record<string, unknown>;
-  if (hasOwnProperty.call(record, TAG)) return reviveTagged(record);
-  reviveMembers(record);
-  return record;
+  if (!Array.isArray(node) && hasOwn(node, TAG)) return reviveTagged(node as Record<string, unknown>);
+  reviveMembers(node as Record<string, unknown>);
+  return node;
 }
 
 function reviveMembers(record: Record<string, unknown>): void {
-  for (const key of Object.keys(record)) {
+  for (const key of keysOf(record)) {
     const child = record[key];
     const value = revive(child);
     if (value === child) continue;
-    if (key === "__proto__") {
-      Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
-    } else {
-      record[key] = value;
-    }
+    if (key === "__proto__") define(record, key, value, true);
+    else record[key] = value;
   }
 }
 
-/** Checks that a tagged node has exactly `count` own keys (the tag and its fields). */
-function shape(node: Record<string, unknown>, count: number): void {
-  if (Object.keys(node).length !== count) throw BAD;
-}
-
-function field(node: Record<string, unknown>, name: string): unknown {
-  if (!hasOwnProperty.call(node, name)) throw BAD;
-  return node[name];
-}
-
-function stringField(node: Record<string, unknown>, name: string): string {
-  const value = field(node, name);
-  if (typeof value !== "string") throw BAD;
-  return value;
-}
-
-function arrayField(node: Record<string, unknown>, name: string): unknown[] {
-  const value = field(node, name);
-  if (!Array.isArray(value)) throw BAD;
-  return value;
+function define(o: object, key: string, value: unknown, enumerable?: boolean): void {
+  Object.defineProperty(o, key, { value, writable: true, enumerable, configurable: true });
 }
 
 function reviveTagged(node: Record<string, unknown>): unknown {
-  switch (node[TAG]) {
+  const tag = node[TAG];
+  /** Checks that the node has exactly `count` own keys (the tag and its fields). */
+  const shape = (count: number): void => {
+    if (keysOf(node).length !== count) throw BAD;
+  };
+  const field = (name: string, type?: string): unknown => {
+    if (!hasOwn(node, name) || (type && (type === "array" ? !Array.isArray(node[name]) : typeof node[name] !== type))) throw BAD;
+    return node[name];
+  };
+  const buffer = (): ArrayBuffer => base64ToBytes(field("v", "string") as string).buffer;
+  if (tag === "E") {
+    const name = field("n", "string") as string;
+    const message = field("m", "string") as string;
+    const hasStack = hasOwn(node, "s");
+    const hasCause = hasOwn(node, "c");
+    shape(3 + Number(hasStack) + Number(hasCause));
+    const ctor = ERRORS.find((c) => c.name === name) ?? Error;
+    const error = hasCause ? new ctor(message, { cause: revive(node.c) }) : new ctor(message);
+    if (error.name !== name) define(error, "name", name);
+    if (hasStack) define(error, "stack", field("s", "string"));
+    return error;
+  }
+  shape(tag === "u" ? 1 : tag === "R" || tag === "T" ? 3 : 2);
+  switch (tag) {
     case "u":
-      shape(node, 1);
       return undefined;
     case "n": {
-      shape(node, 2);
-      const value = SPECIAL_NUMBERS.get(field(node, "v"));
+      const value = SPECIAL_NUMBERS.get(field("v"));
       if (value === undefined) throw BAD;
       return value;
     }
     case "b": {
-      shape(node, 2);
-      const digits = stringField(node, "v");
-      if (!BIGINT.test(digits)) throw BAD;
+      const digits = field("v", "string") as string;
+      if (!/^-?(?:0|[1-9][0-9]*)$/.test(digits)) throw BAD;
       return BigInt(digits);
     }
     case "D": {
-      shape(node, 2);
-      const time = field(node, "v");
+      const time = field("v");
       if (time === null) return new Date(NaN);
-      if (typeof time !== "number" || !Number.isInteger(time) || Math.abs(time) > MAX_TIME) throw BAD;
-      return new Date(time);
+      if (!Number.isInteger(time) || Math.abs(time as number) > 8.64e15) throw BAD;
+      return new Date(time as number);
     }
-    case "M": {
-      shape(node, 2);
-      const map = new Map<unknown, unknown>();
-      for (const entry of arrayField(node, "v")) {
-        if (!Array.isArray(entry) || entry.length !== 2) throw BAD;
-        map.set(revive(entry[0]), revive(entry[1]));
-      }
-      return map;
-    }
-    case "S": {
-      shape(node, 2);
-      const set = new Set<unknown>();
-      for (const item of arrayField(node, "v")) set.add(revive(item));
-      return set;
-    }
+    case "M":
+      return new Map(
+        (field("v", "array") as unknown[]).map((entry) => {
+          if (!Array.isArray(entry) || entry.length !== 2) throw BAD;
+          return [revive(entry[0]), revive(entry[1])];
+        }),
+      );
+    case "S":
+      return new Set((field("v", "array") as unknown[]).map(revive));
     case "R": {
-      shape(node, 3);
-      const flags = stringField(node, "f");
-      if (!REGEXP_FLAGS.test(flags)) throw BAD;
+      const flags = field("f", "string") as string;
+      if (!/^[dgimsuvy]*$/.test(flags)) throw BAD;
       // Constructing a RegExp compiles it; nothing runs until the caller matches with it.
-      return new RegExp(stringField(node, "s"), flags);
+      return new RegExp(field("s", "string") as string, flags);
     }
     case "T": {
-      shape(node, 3);
-      const ctor = TYPED_BY_NAME.get(stringField(node, "k"));
+      const ctor = TYPED_BY_NAME.get(field("k", "string") as string);
       if (ctor === undefined) throw BAD;
       // The length comes from the data, so the allocation is bounded by the text's length.
-      const bytes = base64ToBytes(stringField(node, "v"));
-      if (bytes.byteLength % ctor.BYTES_PER_ELEMENT !== 0) throw BAD;
-      return new ctor(bytes.buffer);
+      const data = buffer();
+      if (data.byteLength % ctor.BYTES_PER_ELEMENT !== 0) throw BAD;
+      return new ctor(data);
     }
     case "A":
-      shape(node, 2);
-      return base64ToBytes(stringField(node, "v")).buffer;
+      return buffer();
     case "V":
-      shape(node, 2);
-      return new DataView(base64ToBytes(stringField(node, "v")).buffer);
-    case "E":
-      return reviveError(node);
+      return new DataView(buffer());
     case "X":
-      shape(node, 2);
       return new Raised(revive(node.v));
     case "o": {
-      shape(node, 2);
-      const body = field(node, "v");
-      if (typeof body !== "object" || body === null || Array.isArray(body)) throw BAD;
-      reviveMembers(body as Record<string, unknown>);
+      const body = field("v", "object") as Record<string, unknown> | null;
+      if (body === null || Array.isArray(body)) throw BAD;
+      reviveMembers(body);
       return body;
     }
-    default:
-      throw BAD;
   }
-}
-
-function reviveError(node: Record<string, unknown>): Error {
-  const name = stringField(node, "n");
-  const message = stringField(node, "m");
-  const hasStack = hasOwnProperty.call(node, "s");
-  const hasCause = hasOwnProperty.call(node, "c");
-  shape(node, 3 + Number(hasStack) + Number(hasCause));
-  const ctor = ERRORS_BY_NAME.get(name) ?? Error;
-  const error = hasCause ? new ctor(message, { cause: revive(node.c) }) : new ctor(message);
-  if (error.name !== name) {
-    Object.defineProperty(error, "name", { value: name, writable: true, enumerable: false, configurable: true });
-  }
-  if (hasStack) {
-    const stack = node.s;
-    if (typeof stack !== "string") throw BAD;
-    Object.defineProperty(error, "stack", { value: stack, writable: true, enumerable: false, configurable: true });
-  }
-  return error;
+  throw BAD;
 }

@@ -12,6 +12,7 @@
  */
 
 import { CacheConfigError } from "../errors.js";
+import { KEY_FUNCTION } from "./render.js";
 
 /** Parameters of a function, as far as they can be read from its source. */
 export interface ParamInfo {
@@ -56,11 +57,9 @@ export function parameterNames(fn: Function): ParamInfo {
 }
 
 function unreadable(fn: Function, why: string): CacheConfigError {
-  const name = fn.name ? `"${fn.name}"` : "an anonymous function";
   return new CacheConfigError(
-    `Cannot read the parameter names of ${name}: ${why}. ` +
-      `Pass a key function (key: (...args) => string) or a key template that uses positions ` +
-      `such as "item:{0}" or "item:{0.id}" instead of parameter names.`,
+    `Cannot read the parameter names of ${fn.name ? `"${fn.name}"` : "an anonymous function"}: ${why}; ` +
+      `${KEY_FUNCTION} or use positions in the key template, such as "item:{0}" or "item:{0.id}".`,
   );
 }
 
@@ -75,21 +74,21 @@ function parseParams(fn: Function): ParamInfo {
     throw unreadable(fn, `its source is not available (${String(error)})`);
   }
   if (NATIVE.test(src)) {
-    const kind = fn.name.startsWith("bound ")
-      ? "it is a bound function (fn.bind(...)), whose source is not available; wrap the original function instead"
-      : "it is native code or a proxy, whose source is not available";
-    throw unreadable(fn, kind);
+    throw unreadable(
+      fn,
+      fn.name.startsWith("bound ") ? "it is a bound function (no source); wrap the original function instead" : "it is native code or a proxy (no source)",
+    );
   }
   const start = skipTrivia(src, 0);
   if (/^class\b/.test(src.slice(start, start + 6))) {
-    throw unreadable(fn, "it is a class, not a function or method");
+    throw unreadable(fn, "it is a class");
   }
   const bare = BARE_ARROW.exec(src.slice(start));
   if (bare !== null) {
     return { names: [bare[1]], rest: false };
   }
   const open = findParamListStart(src, start);
-  if (open < 0) throw unreadable(fn, "no parameter list was found in its source");
+  if (open < 0) throw unreadable(fn, "no parameter list found");
   const segments: string[] = [];
   scan(src, open + 1, ")", segments);
   const names: (string | undefined)[] = [];
@@ -124,8 +123,7 @@ function findParamListStart(src: string, from: number): number {
     i = skipTrivia(src, i);
     const c = src[i];
     if (c === "(") return i;
-    if (c === '"' || c === "'") i = skipString(src, i);
-    else if (c === "`") i = skipTemplate(src, i);
+    if (c === '"' || c === "'" || c === "`") i = skipString(src, i);
     else if (c === "[") i = scan(src, i + 1, "]") + 1;
     else if (c === "{" || c === "=") return -1;
     else i++;
@@ -148,7 +146,7 @@ function scan(src: string, i: number, close: string, segments?: string[]): numbe
       i = skipTrivia(src, i);
       continue;
     }
-    if (c === " " || c === "\t" || c === "\n" || c === "\r") {
+    if (" \t\n\r".includes(c)) {
       i++;
       continue;
     }
@@ -156,8 +154,7 @@ function scan(src: string, i: number, close: string, segments?: string[]): numbe
       segments?.push(src.slice(segStart, i));
       return i;
     }
-    if (c === '"' || c === "'") i = skipString(src, i);
-    else if (c === "`") i = skipTemplate(src, i);
+    if (c === '"' || c === "'" || c === "`") i = skipString(src, i);
     else if (c === "/" && REGEX_PRECEDES.includes(prev)) i = skipRegex(src, i);
     else {
       if (c === "(") stack.push(")");
@@ -178,7 +175,7 @@ function scan(src: string, i: number, close: string, segments?: string[]): numbe
 function skipTrivia(src: string, i: number): number {
   while (i < src.length) {
     const c = src[i];
-    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\uFEFF") i++;
+    if (" \t\n\r\uFEFF".includes(c!)) i++;
     else if (c === "/" && src[i + 1] === "/") {
       const end = src.indexOf("\n", i);
       i = end < 0 ? src.length : end + 1;
@@ -190,6 +187,7 @@ function skipTrivia(src: string, i: number): number {
   return i;
 }
 
+/** Skips a string or template literal (with its `${…}` parts) starting at `i`. */
 function skipString(src: string, i: number): number {
   const quote = src[i];
   i++;
@@ -197,18 +195,7 @@ function skipString(src: string, i: number): number {
     const c = src[i];
     if (c === "\\") i += 2;
     else if (c === quote) return i + 1;
-    else i++;
-  }
-  return i;
-}
-
-function skipTemplate(src: string, i: number): number {
-  i++;
-  while (i < src.length) {
-    const c = src[i];
-    if (c === "\\") i += 2;
-    else if (c === "`") return i + 1;
-    else if (c === "$" && src[i + 1] === "{") i = scan(src, i + 2, "}") + 1;
+    else if (quote === "`" && c === "$" && src[i + 1] === "{") i = scan(src, i + 2, "}") + 1;
     else i++;
   }
   return i;

@@ -5,7 +5,8 @@
 
 import { CacheConfigError } from "../errors.js";
 
-const objectToString = Object.prototype.toString;
+/** @internal The advice every key error ends with. */
+export const KEY_FUNCTION = "pass a key function (key: (...args) => string)";
 
 /**
  * Renders one argument value as cache key text.
@@ -31,116 +32,83 @@ const objectToString = Object.prototype.toString;
  *   render as `[object Object]` (a class instance with neither `toJSON` nor its own `toString`).
  */
 export function renderValue(value: unknown, paramName: string): string {
-  switch (typeof value) {
-    case "string":
-      return value;
-    case "number":
-    case "bigint":
-      return String(value);
-    case "boolean":
-      return value ? "true" : "false";
-    case "undefined":
-      return "";
-    case "object":
-      return value === null ? "null" : renderObject(value, paramName, []);
-    default:
-      throw new CacheConfigError(
-        `Cannot render parameter "${paramName}" into a cache key: it is a ${typeof value}. ` +
-          `Leave it out of the key template, or pass a key function (key: (...args) => string).`,
-      );
-  }
+  return render(value, paramName, []);
 }
 
-function renderNested(value: unknown, paramName: string, seen: object[]): string {
-  if (typeof value === "object" && value !== null) return renderObject(value, paramName, seen);
-  return renderValue(value, paramName);
+function cannot(name: string, why: string): CacheConfigError {
+  return new CacheConfigError(`Cannot render parameter "${name}"${why}`);
 }
 
-function renderObject(value: object, paramName: string, seen: object[]): string {
-  if (seen.includes(value)) {
-    throw new CacheConfigError(
-      `Cannot render parameter "${paramName}" into a cache key: it contains a circular reference. ` +
-        `Use a path such as "{${paramName.split(/[.[]/)[0]}.id}" or pass a key function.`,
-    );
+const usePath = (name: string): string => `Use a path such as "{${name.split(/[.[ ]/)[0]}.id}"`;
+
+function render(value: unknown, name: string, seen: object[]): string {
+  const type = typeof value;
+  if (type === "symbol" || type === "function") {
+    throw cannot(name, ` into a cache key: it is a ${type}. Leave it out of the key template, or ${KEY_FUNCTION}.`);
   }
-  if (value instanceof Date) {
-    return Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString();
+  if (value === undefined) return "";
+  if (type !== "object" || value === null) return String(value);
+  const object = value as object;
+  if (seen.includes(object)) {
+    throw cannot(name, ` into a cache key: it contains a circular reference. ${usePath(name)}, or ${KEY_FUNCTION}.`);
   }
-  seen.push(value);
+  if (object instanceof Date) return Number.isNaN(object.getTime()) ? "Invalid Date" : object.toISOString();
+  seen.push(object);
   try {
-    if (Array.isArray(value)) {
-      let out = "";
-      for (let i = 0; i < value.length; i++) {
-        if (i > 0) out += ":";
-        out += renderNested(value[i], `${paramName}[${i}]`, seen);
-      }
-      return out;
+    const nested = (v: unknown, path: string): string => render(v, path, seen);
+    if (Array.isArray(object)) {
+      const out: string[] = [];
+      for (let i = 0; i < object.length; i++) out.push(nested(object[i], `${name}[${i}]`));
+      return out.join(":");
     }
-    if (ArrayBuffer.isView(value)) {
-      if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength).join(":");
-      return Array.prototype.join.call(value, ":");
-    }
-    if (value instanceof ArrayBuffer) return new Uint8Array(value).join(":");
-    if (value instanceof Error) return `${value.name}:${value.message}`;
-    if (value instanceof Map) {
+    const bytes =
+      object instanceof ArrayBuffer
+        ? new Uint8Array(object)
+        : object instanceof DataView
+          ? new Uint8Array(object.buffer, object.byteOffset, object.byteLength)
+          : ArrayBuffer.isView(object) && object;
+    if (bytes) return Array.prototype.join.call(bytes, ":");
+    if (object instanceof Error) return `${object.name}:${object.message}`;
+    if (object instanceof Map) {
       const pairs: [string, string][] = [];
-      for (const [k, v] of value) {
-        const key = renderNested(k, `${paramName} key`, seen);
-        pairs.push([key, renderNested(v, `${paramName}.${key}`, seen)]);
+      for (const [k, v] of object) {
+        const key = nested(k, `${name} key`);
+        pairs.push([key, nested(v, `${name}.${key}`)]);
       }
-      pairs.sort(byKey);
-      return pairs.map((p) => `${p[0]}:${p[1]}`).join(":");
+      return pairs
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        .map((p) => `${p[0]}:${p[1]}`)
+        .join(":");
     }
-    if (value instanceof Set) {
-      const items: string[] = [];
-      for (const v of value) items.push(renderNested(v, `${paramName} element`, seen));
-      return items.sort().join(":");
+    if (object instanceof Set) return [...object].map((v) => nested(v, `${name} element`)).sort().join(":");
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return nested(toJSON.call(object, ""), name);
+    const proto: unknown = Object.getPrototypeOf(object);
+    // A plain object, also from another realm (vm context, iframe).
+    const protoCtor = (proto as { constructor?: unknown } | null)?.constructor;
+    if (
+      proto === null ||
+      proto === Object.prototype ||
+      (typeof proto === "object" && Object.getPrototypeOf(proto) === null && typeof protoCtor === "function" && protoCtor.name === "Object")
+    ) {
+      return Object.keys(object)
+        .sort()
+        .map((k) => `${k}:${nested((object as Record<string, unknown>)[k], `${name}.${k}`)}`)
+        .join(":");
     }
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === "function") {
-      return renderNested(toJSON.call(value, ""), paramName, seen);
-    }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto === null || proto === Object.prototype || isForeignObjectPrototype(proto)) {
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
-      let out = "";
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        if (i > 0) out += ":";
-        out += `${k}:${renderNested(record[k], `${paramName}.${k}`, seen)}`;
-      }
-      return out;
-    }
-    const toString = (value as { toString?: unknown }).toString;
-    if (typeof toString === "function" && toString !== objectToString) {
-      const text = String(value);
+    const toString = (object as { toString?: unknown }).toString;
+    if (typeof toString === "function" && toString !== Object.prototype.toString) {
+      const text = String(object);
       if (!text.startsWith("[object ")) return text;
     }
-    throw new CacheConfigError(
-      `Cannot render parameter "${paramName}" (${describe(value)}) into a cache key: it has neither a ` +
-        `toJSON() method nor a toString() of its own, so it would render as "[object Object]". ` +
-        `Use a path to a field in the key template (e.g. "{${paramName.split(/[.[ ]/)[0]}.id}"), give the class ` +
-        `a toJSON() or toString(), or pass a key function (key: (...args) => string).`,
+    const ctor = (object as { constructor?: unknown }).constructor;
+    const className = typeof ctor === "function" ? ctor.name : "";
+    throw cannot(
+      name,
+      ` (${className ? `a ${className} instance` : "an object"}) into a cache key: without toJSON() or its own toString() ` +
+        `it renders as "[object Object]". ${usePath(name)}, give the class a toJSON() or toString(), or ${KEY_FUNCTION}.`,
     );
   } finally {
     seen.pop();
   }
-}
-
-/** An `Object.prototype` from another realm (vm context, iframe). */
-function isForeignObjectPrototype(proto: unknown): boolean {
-  if (typeof proto !== "object" || proto === null || Object.getPrototypeOf(proto) !== null) return false;
-  const ctor = (proto as { constructor?: unknown }).constructor;
-  return typeof ctor === "function" && ctor.name === "Object";
-}
-
-function describe(value: object): string {
-  const ctor = (value as { constructor?: unknown }).constructor;
-  const name = typeof ctor === "function" ? ctor.name : "";
-  return name ? `a ${name} instance` : "an object";
-}
-
-function byKey(a: [string, string], b: [string, string]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }

@@ -8,9 +8,10 @@
  */
 
 import { CacheConfigError } from "../errors.js";
+import { base64ToBytes } from "../codec/base64.js";
 import { HASH_ALGORITHMS, hashHex, type HashAlgorithm } from "./hash.js";
 import type { ParamInfo } from "./params.js";
-import { renderValue } from "./render.js";
+import { KEY_FUNCTION, renderValue } from "./render.js";
 
 /** Builds a cache key from a call's arguments and the current key context. */
 export type KeyBuilder = (args: readonly unknown[], context?: Readonly<Record<string, unknown>>) => string;
@@ -37,22 +38,23 @@ export interface TransformSpec {
   readonly arg?: string;
 }
 
+/** A placeholder of a template. */
+export interface FieldSegment {
+  readonly kind: "field";
+  /** The field expression as written: `user.profile.id`, `0`, `@`. */
+  readonly field: string;
+  /** First segment of the field: a parameter name, a position (digits) or `@`. */
+  readonly root: string;
+  /** The remaining dot-separated path segments. */
+  readonly path: readonly string[];
+  /** Transforms, applied left to right. */
+  readonly transforms: readonly TransformSpec[];
+  /** The whole placeholder as written, braces included. */
+  readonly source: string;
+}
+
 /** A parsed piece of a template: literal text or a placeholder. */
-export type TemplateSegment =
-  | { readonly kind: "literal"; readonly text: string }
-  | {
-      readonly kind: "field";
-      /** The field expression as written: `user.profile.id`, `0`, `@`. */
-      readonly field: string;
-      /** First segment of the field: a parameter name, a position (digits) or `@`. */
-      readonly root: string;
-      /** The remaining dot-separated path segments. */
-      readonly path: readonly string[];
-      /** Transforms, applied left to right. */
-      readonly transforms: readonly TransformSpec[];
-      /** The whole placeholder as written, braces included. */
-      readonly source: string;
-    };
+export type TemplateSegment = { readonly kind: "literal"; readonly text: string } | FieldSegment;
 
 /** Names of the transforms templates accept. */
 export const KNOWN_TRANSFORMS: readonly string[] = [
@@ -65,8 +67,7 @@ export const KNOWN_TRANSFORMS: readonly string[] = [
   "get(name)",
 ];
 
-const POSITION = /^\d+$/;
-const TRANSFORM = /^([A-Za-z_][\w]*)\s*(?:\((.*)\))?$/s;
+const TRANSFORM = /^([A-Za-z_]\w*)\s*(?:\((.*)\))?$/s;
 
 /**
  * Parses a key template into literal and placeholder segments (syntax checks only; names are
@@ -77,34 +78,22 @@ const TRANSFORM = /^([A-Za-z_][\w]*)\s*(?:\((.*)\))?$/s;
  */
 export function parseTemplate(template: string): TemplateSegment[] {
   const segments: TemplateSegment[] = [];
-  let literal = "";
-  let i = 0;
-  while (i < template.length) {
-    const c = template[i]!;
-    if (c === "{" && template[i + 1] === "{") {
-      literal += "{";
-      i += 2;
-    } else if (c === "}" && template[i + 1] === "}") {
-      literal += "}";
-      i += 2;
-    } else if (c === "}") {
-      throw malformed(template, `a lone "}" at position ${i}; write "}}" for a literal brace`);
-    } else if (c === "{") {
-      const end = template.indexOf("}", i + 1);
-      const nested = template.indexOf("{", i + 1);
-      if (end < 0 || (nested >= 0 && nested < end)) {
-        throw malformed(template, `the "{" at position ${i} is not closed; write "{{" for a literal brace`);
-      }
-      if (literal !== "") segments.push({ kind: "literal", text: literal });
-      literal = "";
-      segments.push(parseField(template, template.slice(i, end + 1)));
-      i = end + 1;
-    } else {
-      literal += c;
-      i++;
+  let text = "";
+  let at = 0;
+  // Odd parts are `{{`, `}}`, a placeholder (a `{` whose next brace is a `}`), or a lone brace.
+  template.split(/(\{\{|\}\}|\{[^{}]*\}|[{}])/).forEach((part, i) => {
+    if (i % 2 === 0) text += part;
+    else if (part === "{{" || part === "}}") text += part[0];
+    else if (part === "}") throw malformed(template, `a lone "}" at position ${at}; write "}}" for a literal brace`);
+    else if (part === "{") throw malformed(template, `the "{" at position ${at} is not closed; write "{{" for a literal brace`);
+    else {
+      if (text !== "") segments.push({ kind: "literal", text });
+      text = "";
+      segments.push(parseField(template, part));
     }
-  }
-  if (literal !== "") segments.push({ kind: "literal", text: literal });
+    at += part.length;
+  });
+  if (text !== "") segments.push({ kind: "literal", text });
   return segments;
 }
 
@@ -112,40 +101,30 @@ function malformed(template: string, why: string): CacheConfigError {
   return new CacheConfigError(`Malformed key template "${template}": ${why}.`);
 }
 
-function parseField(template: string, source: string): TemplateSegment {
-  const body = source.slice(1, -1);
-  const parts = splitOutsideParens(body);
-  const field = parts[0]!;
-  if (field === "") throw malformed(template, `the placeholder ${source} names nothing`);
-  const [root, ...path] = field.split(".");
-  if (root === "" || path.some((p) => p === "")) {
-    throw malformed(template, `the placeholder ${source} has an empty path segment`);
+function parseField(template: string, source: string): FieldSegment {
+  // Split at the colons outside parentheses.
+  const parts = [""];
+  let depth = 0;
+  for (const c of source.slice(1, -1)) {
+    if (c === ":" && depth === 0) parts.push("");
+    else {
+      parts[parts.length - 1] += c;
+      if (c === "(") depth++;
+      else if (c === ")" && depth > 0) depth--;
+    }
   }
-  const transforms = parts.slice(1).map((text): TransformSpec => {
+  const [field, ...rest] = parts as [string, ...string[]];
+  if (field === "") throw malformed(template, `the placeholder ${source} names nothing`);
+  const [root, ...path] = field.split(".") as [string, ...string[]];
+  if (root === "" || path.includes("")) throw malformed(template, `the placeholder ${source} has an empty path segment`);
+  const transforms = rest.map((text): TransformSpec => {
     const m = TRANSFORM.exec(text.trim());
     if (m === null) {
       throw malformed(template, `cannot parse the transform "${text}" in ${source}; known transforms: ${KNOWN_TRANSFORMS.join(", ")}`);
     }
     return m[2] === undefined ? { name: m[1]! } : { name: m[1]!, arg: m[2].trim() };
   });
-  return { kind: "field", field, root: root!, path, transforms, source };
-}
-
-function splitOutsideParens(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "(") depth++;
-    else if (c === ")") depth = Math.max(0, depth - 1);
-    else if (c === ":" && depth === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(text.slice(start));
-  return out;
+  return { kind: "field", field, root, path, transforms, source };
 }
 
 /**
@@ -155,11 +134,9 @@ function splitOutsideParens(text: string): string[] {
  * @returns the field expressions.
  */
 export function templateFields(template: string): string[] {
-  const fields: string[] = [];
-  for (const s of parseTemplate(template)) {
-    if (s.kind === "field" && !fields.includes(s.field)) fields.push(s.field);
-  }
-  return fields;
+  const fields = new Set<string>();
+  for (const s of parseTemplate(template)) if (s.kind === "field") fields.add(s.field);
+  return [...fields];
 }
 
 /**
@@ -176,7 +153,8 @@ export function templatePattern(template: string): string {
   return out;
 }
 
-type Accessor = (args: readonly unknown[], context: Readonly<Record<string, unknown>> | undefined) => string;
+type Context = Readonly<Record<string, unknown>> | undefined;
+type Accessor = (args: readonly unknown[], context: Context) => string;
 type Step = (value: unknown) => unknown;
 
 /**
@@ -198,9 +176,8 @@ export function compileKey(template: string, fn: KeyTarget, opts?: CompileOption
   const literals: string[] = [opts?.prefix ? `${opts.prefix}:` : ""];
   const accessors: Accessor[] = [];
   for (const segment of parseTemplate(template)) {
-    if (segment.kind === "literal") {
-      literals[literals.length - 1] += segment.text;
-    } else {
+    if (segment.kind === "literal") literals[literals.length - 1] += segment.text;
+    else {
       accessors.push(compileField(template, segment, fn));
       literals.push("");
     }
@@ -209,152 +186,84 @@ export function compileKey(template: string, fn: KeyTarget, opts?: CompileOption
 }
 
 function assemble(literals: string[], accessors: Accessor[]): KeyBuilder {
-  const l0 = literals[0]!;
-  switch (accessors.length) {
-    case 0:
-      return () => l0;
-    case 1: {
-      const [f0] = accessors as [Accessor];
-      const l1 = literals[1]!;
-      return (args, ctx) => l0 + f0(args, ctx) + l1;
-    }
-    case 2: {
-      const [f0, f1] = accessors as [Accessor, Accessor];
-      const l1 = literals[1]!;
-      const l2 = literals[2]!;
-      return (args, ctx) => l0 + f0(args, ctx) + l1 + f1(args, ctx) + l2;
-    }
-    case 3: {
-      const [f0, f1, f2] = accessors as [Accessor, Accessor, Accessor];
-      const l1 = literals[1]!;
-      const l2 = literals[2]!;
-      const l3 = literals[3]!;
-      return (args, ctx) => l0 + f0(args, ctx) + l1 + f1(args, ctx) + l2 + f2(args, ctx) + l3;
-    }
-    default: {
-      const n = accessors.length;
-      return (args, ctx) => {
-        let out = l0;
-        for (let i = 0; i < n; i++) out += accessors[i]!(args, ctx) + literals[i + 1]!;
-        return out;
-      };
-    }
-  }
+  const [l0, l1] = literals as [string, string?];
+  const n = accessors.length;
+  const f0 = accessors[0]!;
+  // One placeholder (the common case) without a loop.
+  if (n === 1) return (args, ctx) => l0 + f0(args, ctx) + l1;
+  return (args, ctx) => {
+    let out = l0;
+    for (let i = 0; i < n; i++) out += accessors[i]!(args, ctx) + literals[i + 1]!;
+    return out;
+  };
 }
 
-function describeParams(params: ParamInfo): string {
-  if (params.names.length === 0) return "none";
-  return params.names
-    .map((n, i) => {
-      const label = n ?? `#${i} (destructured, use {${i}})`;
-      return params.rest && i === params.names.length - 1 ? `...${label}` : label;
-    })
-    .join(", ");
-}
-
-function fnLabel(fn: KeyTarget): string {
-  return fn.name ? `"${fn.name}"` : "an anonymous function";
+function describeParams({ names, rest }: ParamInfo): string {
+  const labels = names.map((n, i) => (rest && i === names.length - 1 ? "..." : "") + (n ?? `#${i} (destructured, use {${i}})`));
+  return labels.join(", ") || "none";
 }
 
 /**
  * esbuild (and so tsx, vite, vitest and tsup) renames a parameter that shadows a module-level name
- * by appending digits (`user` → `user2`). When the template's name is absent and exactly one
- * parameter is that name plus digits, it is the same parameter: bind to it. Two or more candidates
- * are ambiguous and fail loudly.
+ * by appending digits (`user` → `user2`): the parameters that may be `root` renamed.
  */
-function renamedIndex(root: string, names: readonly (string | undefined)[]): number {
-  let found = -1;
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i];
-    if (n !== undefined && n.length > root.length && n.startsWith(root) && /^\d+$/.test(n.slice(root.length))) {
-      if (found >= 0) return -1;
-      found = i;
-    }
-  }
-  return found;
+function renamed(root: string, names: readonly (string | undefined)[]): string[] {
+  return names.filter((n): n is string => n !== undefined && n.startsWith(root) && /^\d+$/.test(n.slice(root.length)));
 }
 
-function unknownPlaceholder(template: string, seg: { root: string; source: string }, fn: KeyTarget): CacheConfigError {
-  const found = fn.params.names.filter((n): n is string => n !== undefined);
-  const renamed = found.filter((n) => n.length > seg.root.length && n.startsWith(seg.root) && /^\d+$/.test(n.slice(seg.root.length)));
-  const hint =
-    renamed.length > 0
-      ? ` "${renamed[0]}" looks like "${seg.root}" renamed by a transpiler or bundler: esbuild (and so tsx, vite, ` +
-        `vitest and tsup) renames a parameter that shadows a module-level name, e.g. an import of the same name.`
-      : ` Parameter names are read from the function's source as it runs; a bundler or minifier may have renamed them.`;
-  return new CacheConfigError(
-    `Key template "${template}" for ${fnLabel(fn)} uses the placeholder ${seg.source}, but the function has no ` +
-      `parameter "${seg.root}". Parameters found: ${describeParams(fn.params)}.${hint} ` +
-      `Refer to arguments by position ("{0}", "{0.id}") or pass a key function (key: (...args) => string).`,
-  );
-}
-
-function compileField(
-  template: string,
-  seg: Extract<TemplateSegment, { kind: "field" }>,
-  fn: KeyTarget,
-): Accessor {
-  const { root, path, transforms, source } = seg;
-  const label = seg.field;
+function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Accessor {
+  const { root, path, transforms, source, field: label } = seg;
   const { names, rest } = fn.params;
+  const self = `Key template "${template}"`;
+  const forFn = `${self} for ${fn.name ? `"${fn.name}"` : "an anonymous function"} uses the`;
 
-  let read: ((args: readonly unknown[], ctx: Readonly<Record<string, unknown>> | undefined) => unknown) | undefined;
-  let index = -1;
+  let read: ((args: readonly unknown[], ctx: Context) => unknown) | undefined;
+  let index = names.indexOf(root);
   if (root === "@") {
     if (path.length > 0 || transforms[0]?.name !== "get") {
       throw new CacheConfigError(
-        `Key template "${template}": the key context placeholder ${source} must read one entry with get, ` +
-          `e.g. "{@:get(tenant)}" (set it with withKeyContext({ tenant }, fn)).`,
+        `${self}: the key context placeholder ${source} must read one entry with get, e.g. "{@:get(tenant)}" (see withKeyContext).`,
       );
     }
     read = (_args, ctx) => ctx;
-  } else if (POSITION.test(root)) {
+  } else if (/^\d+$/.test(root)) {
     index = Number(root);
-    if (!rest && index >= names.length) {
+    const count = names.length;
+    if (!rest && index >= count) {
       throw new CacheConfigError(
-        `Key template "${template}" for ${fnLabel(fn)} uses the position ${source}, but the function takes ` +
-          `${names.length} parameter${names.length === 1 ? "" : "s"} (${describeParams(fn.params)}); positions count from 0. ` +
-          `Use a position below ${names.length} or pass a key function (key: (...args) => string).`,
+        `${forFn} position ${source}, but the function takes ${count} parameter${count === 1 ? "" : "s"} ` +
+          `(${describeParams(fn.params)}): use a position below ${count} or ${KEY_FUNCTION}.`,
       );
     }
   } else {
-    index = names.indexOf(root);
-    if (index < 0) index = renamedIndex(root, names);
-    if (index < 0) throw unknownPlaceholder(template, seg, fn);
-    if (rest && index === names.length - 1) {
-      const from = index;
-      read = (args) => args.slice(from);
+    // A parameter renamed by esbuild binds when it is the only candidate; two or more are ambiguous.
+    const candidates = renamed(root, names);
+    if (index < 0 && candidates.length === 1) index = names.indexOf(candidates[0]);
+    if (index < 0) {
+      const hint = candidates.length
+        ? ` "${candidates[0]}" looks like "${root}" renamed by a transpiler or bundler (esbuild renames a parameter that shadows a module-level name).`
+        : ` Names come from the function's source: a bundler or minifier may have renamed them.`;
+      throw new CacheConfigError(
+        `${forFn} placeholder ${source}, but the function has no parameter "${root}". Parameters found: ` +
+          `${describeParams(fn.params)}.${hint} Refer to arguments by position ("{0}", "{0.id}") or ${KEY_FUNCTION}.`,
+      );
     }
+    const from = index;
+    if (rest && from === names.length - 1) read = (args) => args.slice(from);
   }
 
-  const steps: Step[] = [];
-  for (const p of path) steps.push((v) => step(v, p));
-  for (const t of transforms) steps.push(compileTransform(template, source, label, t));
-
-  // Fast paths: a plain positional read, then any read followed by steps.
-  if (read === undefined && steps.length === 0) {
-    const i = index;
-    return (args) => {
-      const v = args[i];
-      return toText(v, label);
-    };
-  }
-  if (read === undefined) {
-    const i = index;
-    read = (args) => args[i];
-  }
-  const get = read;
-  if (steps.length === 1) {
-    const s0 = steps[0]!;
-    return (args, ctx) => {
-      const v = s0(get(args, ctx));
-      return toText(v, label);
-    };
-  }
+  const steps: Step[] = [
+    ...path.map((p): Step => (v) => (v == null ? undefined : v instanceof Map ? v.get(p) : (v as Record<string, unknown>)[p])),
+    ...transforms.map((t) => compileTransform(`${self}: the transform "${t.name}" in ${source}`, self, source, label, t)),
+  ];
+  const i = index;
+  // Fast path: a plain positional read.
+  if (read === undefined && steps.length === 0) return (args) => toText(args[i], label);
+  const get = read ?? ((args) => args[i]);
   const n = steps.length;
   return (args, ctx) => {
     let v = get(args, ctx);
-    for (let i = 0; i < n; i++) v = steps[i]!(v);
+    for (let s = 0; s < n; s++) v = steps[s]!(v);
     return toText(v, label);
   };
 }
@@ -364,74 +273,55 @@ function toText(v: unknown, label: string): string {
   return typeof v === "string" ? v : typeof v === "number" ? String(v) : renderValue(v, label);
 }
 
-/** One path step: property access, `Map.get` on a Map; `undefined` through `null`/`undefined`. */
-function step(value: unknown, key: string): unknown {
-  if (value === null || value === undefined) return undefined;
-  if (value instanceof Map) return value.get(key);
-  return (value as Record<string, unknown>)[key];
-}
-
-function compileTransform(template: string, source: string, label: string, t: TransformSpec): Step {
+function compileTransform(what: string, self: string, source: string, label: string, t: TransformSpec): Step {
   const text = (v: unknown): string => toText(v, label);
-  const noArg = (): void => {
-    if (t.arg !== undefined) {
-      throw new CacheConfigError(`Key template "${template}": the transform "${t.name}" in ${source} takes no argument.`);
-    }
+  const { name, arg } = t;
+  const noArg = (step: Step): Step => {
+    if (arg !== undefined) throw new CacheConfigError(`${what} takes no argument.`);
+    return step;
   };
-  const needArg = (what: string): string => {
-    if (t.arg === undefined || t.arg === "") {
-      throw new CacheConfigError(
-        `Key template "${template}": the transform "${t.name}" in ${source} needs ${what}, e.g. "${t.name}(${what === "a claim name" ? "sub" : "tenant"})".`,
-      );
-    }
-    return t.arg;
+  const needArg = (kind: string, example: string): string => {
+    if (!arg) throw new CacheConfigError(`${what} needs ${kind}, e.g. "${name}(${example})".`);
+    return arg;
   };
-  switch (t.name) {
+  switch (name) {
     case "lower":
-      noArg();
-      return (v) => text(v).toLowerCase();
+      return noArg((v) => text(v).toLowerCase());
     case "upper":
-      noArg();
-      return (v) => text(v).toUpperCase();
+      return noArg((v) => text(v).toUpperCase());
     case "len":
-      noArg();
-      return length;
+      return noArg(length);
     case "hash": {
-      const alg = (t.arg === undefined || t.arg === "" ? "md5" : t.arg.toLowerCase()) as HashAlgorithm;
+      const alg = (arg ? arg.toLowerCase() : "md5") as HashAlgorithm;
       if (!HASH_ALGORITHMS.includes(alg)) {
         throw new CacheConfigError(
-          `Key template "${template}": unknown hash algorithm "${t.arg}" in ${source}; use one of ${HASH_ALGORITHMS.join(", ")} (default md5).`,
+          `${self}: unknown hash algorithm "${arg}" in ${source}; use one of ${HASH_ALGORITHMS.join(", ")} (default md5).`,
         );
       }
       return (v) => hashHex(alg, text(v));
     }
     case "jwt": {
-      const claim = needArg("a claim name");
+      const claim = needArg("a claim name", "sub");
       return (v) => jwtClaim(text(v), claim);
     }
     case "get": {
-      const name = needArg("an entry name");
-      return (v) => {
-        if (v instanceof Map) return v.get(name);
-        if (typeof v === "object" && v !== null && Object.hasOwn(v, name)) return (v as Record<string, unknown>)[name];
-        return undefined;
-      };
+      const entry = needArg("an entry name", "tenant");
+      return (v) => (v instanceof Map ? v.get(entry) : typeof v === "object" && v !== null && Object.hasOwn(v, entry) ? (v as Record<string, unknown>)[entry] : undefined);
     }
-    default:
-      throw new CacheConfigError(
-        `Key template "${template}": unknown transform "${t.name}" in ${source}. Known transforms: ${KNOWN_TRANSFORMS.join(", ")}.`,
-      );
   }
+  throw new CacheConfigError(`${self}: unknown transform "${name}" in ${source}. Known transforms: ${KNOWN_TRANSFORMS.join(", ")}.`);
 }
 
 function length(v: unknown): number {
-  if (typeof v === "string" || Array.isArray(v)) return v.length;
-  if (v instanceof Map || v instanceof Set) return v.size;
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return (v as unknown as ArrayLike<unknown>).length;
-  return renderValue(v, "len").length;
+  return typeof v === "string" || Array.isArray(v)
+    ? v.length
+    : v instanceof Map || v instanceof Set
+      ? v.size
+      : ArrayBuffer.isView(v) && !(v instanceof DataView)
+        ? (v as unknown as ArrayLike<unknown>).length
+        : renderValue(v, "len").length;
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -440,18 +330,16 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * as the empty string): the key does not verify the token, the wrapped function must.
  */
 function jwtClaim(token: string, claim: string): unknown {
-  const jwt = token.startsWith("Bearer ") ? token.slice(7).trim() : token;
-  const parts = jwt.split(".");
-  const body = parts[1];
-  if (parts.length !== 3 || body === undefined || !BASE64URL.test(body)) return undefined;
+  const parts = (token.startsWith("Bearer ") ? token.slice(7).trim() : token).split(".");
+  const body = parts[1]!;
+  if (parts.length !== 3 || !/^[\w-]*$/.test(body)) return undefined;
   try {
-    const b64 = body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4);
-    const binary = atob(b64);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    const payload: unknown = JSON.parse(utf8.decode(bytes));
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return undefined;
-    return Object.hasOwn(payload, claim) ? (payload as Record<string, unknown>)[claim] : undefined;
+    const payload: unknown = JSON.parse(
+      utf8.decode(base64ToBytes(body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4))),
+    );
+    return typeof payload === "object" && payload !== null && !Array.isArray(payload) && Object.hasOwn(payload, claim)
+      ? (payload as Record<string, unknown>)[claim]
+      : undefined;
   } catch {
     return undefined;
   }
@@ -470,28 +358,19 @@ function jwtClaim(token: string, claim: string): unknown {
  * @throws CacheConfigError when both the name and the prefix are empty.
  */
 export function defaultKey(fnName: string, params: ParamInfo, prefix?: string): KeyBuilder {
-  const head = [prefix ?? "", fnName].filter((s) => s !== "").join(":");
+  const head = [prefix, fnName].filter(Boolean).join(":");
   if (head === "") {
     throw new CacheConfigError(
-      `Cannot build a default cache key for an anonymous function: give the function a name ` +
-        `(async function getUser(id) {…}, or assign the arrow to a const before wrapping it) or pass \`key\` or \`prefix\`.`,
+      "Cannot build a default cache key for an anonymous function: give the function a name (or assign the arrow to a const first) or pass `key` or `prefix`.",
     );
   }
   const { names, rest } = params;
   const literals: string[] = [head];
-  const accessors: Accessor[] = [];
-  names.forEach((name, i) => {
+  const accessors: Accessor[] = names.map((name, i) => {
     const label = name ?? String(i);
-    literals[literals.length - 1] += `:${label}:`;
-    if (rest && i === names.length - 1) {
-      accessors.push((args) => renderValue(args.slice(i), label));
-    } else {
-      accessors.push((args) => {
-        const v = args[i];
-        return toText(v, label);
-      });
-    }
+    literals[i] += `:${label}:`;
     literals.push("");
+    return rest && i === names.length - 1 ? (args) => renderValue(args.slice(i), label) : (args) => toText(args[i], label);
   });
   return assemble(literals, accessors);
 }

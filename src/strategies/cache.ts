@@ -39,24 +39,24 @@ const KNOWN = ["ttl", "key", "prefix", "condition", "timeCondition", "lock", "ta
 export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: CacheOptions<A>): Decorator<A> {
   checkOptions("cache", options, KNOWN);
   const ttl = requiredTtl("cache", options.ttl);
-  const condition = options.condition;
+  const { condition, timeCondition, key: keyOption } = options;
+  const prefix = options.prefix ?? "";
   if (condition !== undefined && typeof condition !== "function") {
     throw new CacheConfigError(`cache: "condition" must be a function (result, args, key) => boolean, got ${typeof condition}`);
   }
-  const slowerThan = options.timeCondition === undefined ? undefined : toMs(options.timeCondition, "cache: timeCondition");
-  if (options.lock) throw new CacheConfigError("cache: lock: true is not available yet (distributed single-flight arrives with the strategies release)");
+  const slowerThan = timeCondition === undefined ? undefined : toMs(timeCondition, "cache: timeCondition");
+  if (options.lock) throw new CacheConfigError("cache: lock: true is not available yet");
   if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("cache: tags are not available yet");
   const protect = options.protected ?? true;
-  const prefix = options.prefix ?? "";
   if (typeof prefix !== "string") throw new CacheConfigError(`cache: "prefix" must be a string, got ${typeof prefix}`);
 
   return decorator<A>("cache", (target) => {
-    const keyOf = callKey("cache", target, options.key as KeyOption<never[]> | undefined, prefix);
+    const keyOf = callKey("cache", target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
     const core = cache.core;
     const emitter = core.emitter;
     const inflight = new Map<string, Promise<unknown>>();
-    const counters = functionCounters(core, target, prefix || (typeof options.key === "string" ? options.key : ""));
+    const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const { stats, label } = counters(thisArg);
@@ -70,19 +70,13 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
         failed = true;
         stats.errors++;
       }
-      const slowEnough = slowerThan === undefined || performance.now() - started > slowerThan;
-      let store: unknown = MISSING;
-      if (slowEnough) {
-        if (failed) {
-          if (condition?.errors?.(result)) store = new Raised(result);
-        } else if (condition === undefined || condition(result, args, key)) {
-          store = result;
-        }
-      }
-      if (store !== MISSING) {
+      const store =
+        (slowerThan === undefined || performance.now() - started > slowerThan) &&
+        (failed ? condition?.errors?.(result) : condition === undefined || condition(result, args, key));
+      if (store) {
         const route = core.route(key);
         try {
-          await core.write(route, key, store, ttl);
+          await core.write(route, key, failed ? new Raised(result) : result, ttl);
         } catch (error) {
           if (!(error instanceof SerializationError)) throw error;
           // The function's own outcome wins: an error that cannot be cached is still rethrown
@@ -108,11 +102,16 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       return value;
     };
 
-    /** A caller that joins the computation already under way for its key (counted as a miss). */
-    const join = (pending: Promise<unknown>, thisArg: unknown, key: string): Promise<unknown> => {
+    /** A call that is not served from cache: counted as a miss. */
+    const miss = (thisArg: unknown, key: string, route?: Route): void => {
       const { stats, label } = counters(thisArg);
       core.miss(stats);
-      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: core.route(key).label, function: label });
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
+    };
+
+    /** A caller that joins the computation already under way for its key (counted as a miss). */
+    const join = (pending: Promise<unknown>, thisArg: unknown, key: string): Promise<unknown> => {
+      miss(thisArg, key);
       return pending;
     };
 
@@ -122,8 +121,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       if (value !== MISSING) return hit(route, key, value, thisArg);
       let pending = protect ? inflight.get(key) : undefined;
       if (pending !== undefined) return join(pending, thisArg, key);
-      core.miss(counters(thisArg).stats);
-      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: route.label, function: counters(thisArg).label });
+      miss(thisArg, key, route);
       if (!protect) return compute(thisArg, args, key);
       pending = compute(thisArg, args, key).finally(() => inflight.delete(key));
       inflight.set(key, pending);

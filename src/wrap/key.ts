@@ -44,18 +44,25 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
     throw new CacheConfigError(`${strategy}: "key" must be a template string or a function, got ${typeof key}`);
   }
   const params = parameterNames(target.fn);
-  if (!target.method) return withoutThis(defaultKey(target.name, params, prefix || undefined));
+  const build = (name: string): KeyBuilder => defaultKey(name, params, prefix || undefined);
+  if (!target.method) return withoutThis(build(target.name));
   // A method's default key names its class, known only from `this` at call time.
-  const byClass = new WeakMap<object, KeyBuilder>();
-  return (thisArg, args) => {
+  const byClass = perClass(target, () => build(target.name), (name) => build(name ?? target.name));
+  return (thisArg, args) => byClass(thisArg)(args);
+}
+
+/**
+ * A value per class a method is called on (`make(name)`, with `Class.method` as the name, or
+ * undefined for an anonymous class), or `plain()` when there is no class.
+ */
+function perClass<T>(target: Target, plain: () => T, make: (name: string | undefined) => T): (thisArg: unknown) => T {
+  const byClass = new WeakMap<object, T>();
+  return (thisArg) => {
     const owner = ownerClass(target, thisArg);
-    if (owner === undefined) return defaultKey(target.name, params, prefix || undefined)(args);
-    let build = byClass.get(owner);
-    if (build === undefined) {
-      build = defaultKey(owner.name ? `${owner.name}.${target.name}` : target.name, params, prefix || undefined);
-      byClass.set(owner, build);
-    }
-    return build(args);
+    if (owner === undefined) return plain();
+    let value = byClass.get(owner);
+    if (value === undefined) byClass.set(owner, (value = make(owner.name ? `${owner.name}.${target.name}` : undefined)));
+    return value;
   };
 }
 
@@ -81,19 +88,7 @@ export interface Counters {
  * `Class.method`, resolved from `this` at call time (so `Users.get` and `Posts.get` stay apart).
  */
 export function functionCounters(core: CacheCore, target: Target, fallback: string): (thisArg: unknown) => Counters {
-  const plainLabel = target.name || fallback || "anonymous";
-  const plain: Counters = { stats: core.functionStats(plainLabel), label: plainLabel };
-  if (!target.method) return () => plain;
-  const byClass = new WeakMap<object, Counters>();
-  return (thisArg) => {
-    const owner = ownerClass(target, thisArg);
-    if (owner === undefined) return plain;
-    let counters = byClass.get(owner);
-    if (counters === undefined) {
-      const label = owner.name ? `${owner.name}.${target.name}` : plainLabel;
-      counters = { stats: core.functionStats(label), label };
-      byClass.set(owner, counters);
-    }
-    return counters;
-  };
+  const counters = (label: string): Counters => ({ stats: core.functionStats(label), label });
+  const plain = counters(target.name || fallback || "anonymous");
+  return target.method ? perClass(target, () => plain, (name) => (name ? counters(name) : plain)) : () => plain;
 }

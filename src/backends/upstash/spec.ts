@@ -1,62 +1,18 @@
 /**
  * The `upstash://` (https) and `upstash+http://` (plain http, for local servers) schemes: their
- * options, validated at `setup` without loading @upstash/redis, and a lazy loader of the backend.
+ * options, validated at `setup` without loading @upstash/redis, and a lazy loader of the backend
+ * (see `lazyModule` in `config.ts` for where it is loaded from).
  *
  * This file must stay free of @upstash/redis and of `node:*` imports: the core imports it, and
  * the core runs everywhere (Workers included).
  * @module
  */
-import type { BackendModule, SchemeSpec } from "../../config.js";
+import { lazyModule, parseBackendUrl, rejectClash, rejectQuery, type SchemeSpec } from "../../config.js";
 import type { BackendConfig } from "../types.js";
 import { CacheConfigError } from "../../errors.js";
 
 /** The environment variable read for the token when none is given (Node, Bun, Deno). */
 export const TOKEN_ENV = "UPSTASH_REDIS_REST_TOKEN";
-
-/**
- * Where the @upstash/redis backend lives; see `../redis/spec.ts` for why the specifiers are kept
- * in variables and how source and built layouts differ.
- */
-const PACKAGE_ENTRY = "cashews/upstash";
-const BUILT_SIBLING = "./upstash.js";
-const SOURCE_ENTRY = "../../upstash.ts";
-
-function candidates(): string[] {
-  const here = typeof import.meta.url === "string" ? import.meta.url : "";
-  if (/\.[cm]?tsx?$/.test(here)) return [new URL(SOURCE_ENTRY, here).href];
-  return here ? [PACKAGE_ENTRY, new URL(BUILT_SIBLING, here).href] : [PACKAGE_ENTRY];
-}
-
-/** Loads the @upstash/redis backend module, turning a missing dependency into an error that says what to do. */
-async function loadUpstashModule(): Promise<BackendModule> {
-  const failures: unknown[] = [];
-  for (const specifier of candidates()) {
-    let entry: { upstashModule?: BackendModule };
-    try {
-      entry = (await import(/* @vite-ignore */ specifier)) as { upstashModule?: BackendModule };
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (/['"]@upstash\/redis['"]/.test(message)) {
-        throw new Error(
-          'the upstash:// backend needs the optional peer dependency "@upstash/redis": install it with `npm install @upstash/redis`',
-          { cause: error },
-        );
-      }
-      failures.push(error);
-      continue;
-    }
-    if (!entry.upstashModule || typeof entry.upstashModule.create !== "function") {
-      throw new Error(`"${specifier}" does not export the upstash backend module`);
-    }
-    return entry.upstashModule;
-  }
-  const first = failures[0];
-  const reason = first instanceof Error ? first.message : String(first);
-  throw new Error(
-    `could not import "${PACKAGE_ENTRY}" (${reason}); when bundling, add \`import "cashews/upstash"\` to register the backend eagerly`,
-    { cause: first },
-  );
-}
 
 /**
  * The `UPSTASH_REDIS_REST_TOKEN` environment variable on Node, Bun and Deno (`process.env` or
@@ -68,17 +24,13 @@ export function envToken(): string | undefined {
     process?: { env?: Record<string, string | undefined> };
     Deno?: { env?: { get(name: string): string | undefined } };
   };
-  try {
-    const value = g.process?.env?.[TOKEN_ENV];
-    if (value) return value;
-  } catch {
-    // an env proxy that throws (no permission): treat as unset
-  }
-  try {
-    const value = g.Deno?.env?.get(TOKEN_ENV);
-    if (value) return value;
-  } catch {
-    // Deno without --allow-env
+  for (const read of [() => g.process?.env?.[TOKEN_ENV], () => g.Deno?.env?.get(TOKEN_ENV)]) {
+    try {
+      const value = read();
+      if (value) return value;
+    } catch {
+      // an env proxy that throws, or Deno without --allow-env: treat as unset
+    }
   }
   return undefined;
 }
@@ -90,6 +42,10 @@ export interface UpstashEndpoint {
   /** The bearer token (`undefined` with a supplied client). */
   token: string | undefined;
 }
+
+const fail = (why: string): never => {
+  throw new CacheConfigError(`upstash: ${why}`);
+};
 
 /**
  * Resolves and checks the endpoint of an `upstash://` / `upstash+http://` setup: the URL, and the
@@ -105,52 +61,26 @@ export interface UpstashEndpoint {
  * // { baseUrl: "https://eu1-cat-123.upstash.io", token: "AX…" }
  */
 export function resolveUpstashEndpoint(url: string, options: Record<string, unknown>): UpstashEndpoint {
-  const match = /^(upstash(?:\+http)?):\/\//i.exec(url);
-  if (!match) throw new CacheConfigError(`upstash: ${JSON.stringify(url)} is not an upstash:// or upstash+http:// URL`);
-  const scheme = match[1]!.toLowerCase();
+  const match = /^upstash(\+http)?:\/\//i.exec(url) ?? fail(`${JSON.stringify(url)} is not an upstash:// or upstash+http:// URL`);
   const rest = url.slice(match[0].length);
-  if (url.includes("?")) {
-    throw new CacheConfigError(`upstash: pass options as an object, not in the URL's query (${JSON.stringify(url)})`);
-  }
+  rejectQuery("upstash", url);
   const client = options.client;
-  if (client !== undefined) {
-    const clash = ["token", "retries"].filter((name) => options[name] !== undefined);
-    if (clash.length > 0) {
-      throw new CacheConfigError(`upstash: with option "client", configure ${clash.join(", ")} on the client itself`);
-    }
-  }
+  if (client !== undefined) rejectClash("upstash", ["token", "retries"].filter((name) => options[name] !== undefined));
   let baseUrl = "";
   if (rest !== "" || client === undefined) {
-    if (/^[/?#]|^$/.test(rest)) {
-      throw new CacheConfigError(
-        `upstash: the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io" (or pass an @upstash/redis "client")`,
-      );
-    }
-    const protocol = scheme === "upstash+http" ? "http" : "https";
-    let parsed: URL;
-    try {
-      parsed = new URL(`${protocol}://${rest}`);
-    } catch (error) {
-      throw new CacheConfigError(`upstash: invalid URL ${JSON.stringify(url)}`, { cause: error });
-    }
-    if (parsed.hostname === "") {
-      throw new CacheConfigError(`upstash: the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io"`);
-    }
-    if (parsed.username || parsed.password) {
-      throw new CacheConfigError(`upstash: put the token in the "token" option (or ?token=), not in the URL`);
-    }
-    if (parsed.hash) throw new CacheConfigError(`upstash: invalid URL ${JSON.stringify(url)} (it has a fragment)`);
+    const host = `the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io"`;
+    if (/^[/?#]|^$/.test(rest)) fail(`${host} (or pass an @upstash/redis "client")`);
+    const parsed = parseBackendUrl("upstash", url, `${match[1] ? "http" : "https"}://${rest}`);
+    if (parsed.hostname === "") fail(host);
+    if (parsed.username || parsed.password) fail(`put the token in the "token" option (or ?token=), not in the URL`);
     baseUrl = `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname.replace(/\/$/, "")}`;
   }
   if (client !== undefined) return { baseUrl, token: undefined };
   const token = options.token ?? envToken();
   if (typeof token !== "string" || token === "") {
-    throw new CacheConfigError(
-      `upstash: no token for ${baseUrl}: pass it as setup(url, { token }), add ?token=… to the URL, ` +
-        `or set the ${TOKEN_ENV} environment variable (on Workers: { token: env.${TOKEN_ENV} })`,
-    );
+    fail(`no token for ${baseUrl}: pass setup(url, { token }) (on Workers: env.${TOKEN_ENV}) or ?token=…, or set the ${TOKEN_ENV} env variable`);
   }
-  return { baseUrl, token };
+  return { baseUrl, token: token as string };
 }
 
 /**
@@ -176,7 +106,7 @@ export const upstashSpec: SchemeSpec = {
     retries: { kind: "int", min: 0 },
     client: { kind: "object" },
   },
-  module: loadUpstashModule,
+  module: lazyModule("upstash", "@upstash/redis"),
   validate(config: BackendConfig): void {
     resolveUpstashEndpoint(config.url, config.options);
   },
