@@ -15,6 +15,16 @@ import { CacheCore } from "./core.js";
 import { LOCK_PREFIX, Route } from "./route.js";
 import { Raised } from "./codec/raised.js";
 import { cacheStrategy, type CacheOptions } from "./strategies/cache.js";
+import { failoverStrategy, type FailoverOptions } from "./strategies/failover.js";
+import { hitStrategy, type HitOptions } from "./strategies/hit.js";
+import { earlyStrategy, type EarlyOptions } from "./strategies/early.js";
+import { softStrategy, type SoftOptions } from "./strategies/soft.js";
+import { lockedStrategy, type LockedOptions } from "./strategies/locked.js";
+import { rateLimitStrategy, type RateLimitOptions } from "./strategies/rate-limit.js";
+import { slidingRateLimitStrategy, type SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
+import { circuitBreakerStrategy, type CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
+import { perfStrategy, type PerfOptions } from "./strategies/perf.js";
+import { iteratorStrategy, type IteratorOptions } from "./strategies/iterator.js";
 import type { Decorator } from "./wrap/decorator.js";
 
 registerScheme(memorySpec);
@@ -471,6 +481,55 @@ export class Cache extends Callable {
    */
   cache<A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A> {
     return cacheStrategy(this, options);
+  }
+  /** The `failover` strategy: see FailoverOptions. */
+  failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
+    return failoverStrategy(this, options);
+  }
+
+  /** The `hit` strategy: see HitOptions. */
+  hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
+    return hitStrategy(this, options);
+  }
+
+  /** The `early` strategy: see EarlyOptions. */
+  early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
+    return earlyStrategy(this, options);
+  }
+
+  /** The `soft` strategy: see SoftOptions. */
+  soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
+    return softStrategy(this, options);
+  }
+
+  /** The `locked` strategy: see LockedOptions. */
+  locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
+    return lockedStrategy(this, options);
+  }
+
+  /** The `rateLimit` strategy: see RateLimitOptions. */
+  rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
+    return rateLimitStrategy(this, options);
+  }
+
+  /** The `slidingRateLimit` strategy: see SlidingRateLimitOptions. */
+  slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
+    return slidingRateLimitStrategy(this, options);
+  }
+
+  /** The `circuitBreaker` strategy: see CircuitBreakerOptions. */
+  circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
+    return circuitBreakerStrategy(this, options);
+  }
+
+  /** The `perf` strategy: see PerfOptions. */
+  perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
+    return perfStrategy(this, options);
+  }
+
+  /** The `iterator` strategy: see IteratorOptions. */
+  iterator<A extends any[] = any[]>(options: IteratorOptions<A>): Decorator<A> {
+    return iteratorStrategy(this, options);
   }
 }
 

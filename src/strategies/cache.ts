@@ -10,6 +10,7 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import type { Route } from "../route.js";
 
@@ -129,7 +130,8 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+    return registerWrapped(cached, { strategy: "cache", target, keyOf });
+    function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
       try {
         const key = keyOf(this, args);
         if (protect && inflight.size > 0) {
@@ -145,6 +147,6 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       } catch (error) {
         return Promise.reject(error);
       }
-    };
+    }
   });
 }
