@@ -24,8 +24,21 @@ import { rateLimitStrategy, type RateLimitOptions } from "./strategies/rate-limi
 import { slidingRateLimitStrategy, type SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
 import { circuitBreakerStrategy, type CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 import { perfStrategy, type PerfOptions } from "./strategies/perf.js";
-import { iteratorStrategy, type IteratorOptions } from "./strategies/iterator.js";
+import { iteratorStrategy, type IteratorDecorator, type IteratorOptions } from "./strategies/iterator.js";
+import { invalidateStrategy, type InvalidateOptions, type InvalidateTarget } from "./strategies/invalidate.js";
 import type { Decorator } from "./wrap/decorator.js";
+import { registerWrapped, wrappedInfo } from "./wrap/registry.js";
+import {
+  Command,
+  detect,
+  disablingFor,
+  invalidateFurther,
+  isDisabled,
+  isFullyDisabled,
+  isInvalidating,
+  setCommands,
+  type DetectKeys,
+} from "./context/scope.js";
 
 registerScheme(memorySpec);
 registerScheme(redisSpec);
@@ -179,6 +192,69 @@ export class Cache extends Callable {
     for (const f of Object.values(stats.functions)) f.hits = f.misses = f.errors = 0;
   }
 
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Disables commands (none: all) for this cache. Inside a scope (`disabling`, `detect`,
+   * `invalidateFurther`, `runWithWaitUntil`) only that scope's async context is affected;
+   * outside every scope it changes the process-wide default. A disabled command returns its
+   * neutral value without touching the backend; decorators recompute (GET disabled) and call the
+   * function directly when everything is disabled.
+   */
+  disable(...commands: Command[]): void {
+    setCommands(this.#core, commands, true);
+  }
+
+  /** Enables commands (none: all), with the same scoping as {@link Cache.disable}. */
+  enable(...commands: Command[]): void {
+    setCommands(this.#core, commands, false);
+  }
+
+  /** True when any of `commands` (none: any command at all) is disabled here. */
+  isDisabled(...commands: Command[]): boolean {
+    const list = commands.length === 0 ? Object.values(Command) : commands;
+    return list.some((command) => isDisabled(this.#core, command));
+  }
+
+  /**
+   * Runs `fn` with `commands` (none: all) disabled, in `fn`'s async context only: concurrent
+   * work outside is unaffected, and the previous state is back afterwards.
+   * @example
+   * await cache.disabling(() => getUser("1"), Command.GET); // recomputed, still stored
+   */
+  disabling<R>(fn: () => R, ...commands: Command[]): R {
+    return disablingFor(this.#core, commands, fn);
+  }
+
+  /** Runs `fn` so that reads inside it delete their keys and miss (see the exported `invalidateFurther`). */
+  invalidateFurther<R>(fn: () => R): R {
+    return invalidateFurther(fn);
+  }
+
+  /**
+   * Runs `fn` and reports which decorated calls inside it were served from cache, by key.
+   * @example
+   * const { result, keys } = await cache.detect(() => handler(req));
+   */
+  detect<R>(fn: () => R | Promise<R>): Promise<{ result: Awaited<R>; keys: DetectKeys }> {
+    return detect(fn);
+  }
+
+  /** Wraps a strategy so that, with every command disabled, the function is called directly. */
+  #guard<D>(decorator: D): D {
+    const core = this.#core;
+    const dec = decorator as unknown as (fn: (...args: unknown[]) => unknown, context?: unknown) => (...args: unknown[]) => unknown;
+    return function (fn: (...args: unknown[]) => unknown, context?: unknown) {
+      const inner = dec(fn, context);
+      const outer = function (this: unknown, ...args: unknown[]): unknown {
+        return isFullyDisabled(core) ? fn.apply(this, args) : inner.apply(this, args);
+      };
+      Object.defineProperty(outer, "name", { value: inner.name });
+      const info = wrappedInfo(inner);
+      return info === undefined ? outer : registerWrapped(outer, info);
+    } as unknown as D;
+  }
+
   /**
    * Reads a value. Missing, expired, undecodable or tampered → `defaultValue`.
    * A stored `undefined` is a hit and returns `undefined`.
@@ -241,7 +317,7 @@ export class Cache extends Callable {
     }
     const core = this.#core;
     const route = core.route(pattern);
-    if (!route.enabled) return;
+    if (!route.enabled || isDisabled(core, Command.SCAN)) return;
     const seen = new Set<string>();
     try {
       for await (const key of (route.backend ?? (await route.start())).scan(pattern, batchSize)) {
@@ -257,6 +333,11 @@ export class Cache extends Callable {
 
   /** `[key, value]` pairs for the keys matching a glob pattern. */
   async *getMatch<T = unknown>(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<[string, T]> {
+    if (isDisabled(this.#core, Command.GET_MATCH)) return;
+    if (isInvalidating()) {
+      await this.deleteMatch(pattern);
+      return;
+    }
     let batch: string[] = [];
     const batchSize = options.batchSize ?? 100;
     const flush = async (): Promise<[string, T][]> => {
@@ -344,6 +425,27 @@ export class Cache extends Callable {
     return this.#on(key, Number.NaN, (b) => b.incr(key, by, expire));
   }
 
+  /**
+   * Sliding-window counter (an exact log of call times, atomic on every backend): forgets calls
+   * `period` or more old, then records this one if fewer than `limit` remain (default: no limit).
+   * Resolves the calls in the window counting this one (`count > limit`: refused, not recorded)
+   * and the ms until the oldest leaves the window; `{ count: NaN, resetMs: 0 }` in safe mode.
+   * @example
+   * const { count, resetMs } = await cache.slidingIncr(`api:${user}`, "1m", { limit: 100 });
+   * if (count > 100) throw new Error(`retry in ${resetMs} ms`);
+   */
+  async slidingIncr(key: string, period: Duration, options: { limit?: number } = {}): Promise<{ count: number; resetMs: number }> {
+    checkKey(key);
+    const ms = toMs(period, "slidingIncr: period");
+    if (!(ms > 0)) throw new CacheConfigError("slidingIncr: period must be greater than 0");
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 0) || (limit !== Number.POSITIVE_INFINITY && !Number.isSafeInteger(limit))) {
+      throw new TypeError(`slidingIncr: "limit" must be an integer >= 0, got ${String(options.limit)}`);
+    }
+    const [count, resetMs] = await this.#on(key, [Number.NaN, 0], (b) => b.slidingIncr(key, ms, limit));
+    return { count, resetMs };
+  }
+
   /** Deletes a key; resolves whether it existed. */
   async delete(key: string): Promise<boolean> {
     return (await this.#on(key, 0, async (b, route) => this.#core.deleted(Number(await b.delete(key)), [key], route))) > 0;
@@ -414,6 +516,7 @@ export class Cache extends Callable {
     const wait = options.wait === undefined ? 0 : toMs(options.wait, "isLocked: wait");
     let step = options.step === undefined ? 50 : Math.max(1, toMs(options.step, "isLocked: step"));
     const deadline = Date.now() + wait;
+    if (isDisabled(this.#core, Command.IS_LOCKED)) return false;
     for (;;) {
       const locked = await this.exists(key);
       const left = deadline - Date.now();
@@ -448,7 +551,7 @@ export class Cache extends Callable {
     const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
     for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
       try {
-        if (!route.enabled) return lock();
+        if (!route.enabled || isDisabled(core, Command.SET_LOCK)) return lock();
         acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
       } catch (error) {
         core.failed(error, key, route);
@@ -480,56 +583,66 @@ export class Cache extends Callable {
    * const getUser = cache.cache({ ttl: "3h", key: "user:{id}" })(async (id: string) => db.user(id));
    */
   cache<A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A> {
-    return cacheStrategy(this, options);
+    return cacheStrategy(this, options); // checks full disable itself (hit path)
   }
   /** The `failover` strategy: see FailoverOptions. */
   failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
-    return failoverStrategy(this, options);
+    return this.#guard(failoverStrategy(this, options));
   }
 
   /** The `hit` strategy: see HitOptions. */
   hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
-    return hitStrategy(this, options);
+    return this.#guard(hitStrategy(this, options));
   }
 
   /** The `early` strategy: see EarlyOptions. */
   early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
-    return earlyStrategy(this, options);
+    return this.#guard(earlyStrategy(this, options));
   }
 
   /** The `soft` strategy: see SoftOptions. */
   soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
-    return softStrategy(this, options);
+    return this.#guard(softStrategy(this, options));
   }
 
   /** The `locked` strategy: see LockedOptions. */
   locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
-    return lockedStrategy(this, options);
+    return this.#guard(lockedStrategy(this, options));
   }
 
   /** The `rateLimit` strategy: see RateLimitOptions. */
   rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
-    return rateLimitStrategy(this, options);
+    return this.#guard(rateLimitStrategy(this, options));
   }
 
   /** The `slidingRateLimit` strategy: see SlidingRateLimitOptions. */
   slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
-    return slidingRateLimitStrategy(this, options);
+    return this.#guard(slidingRateLimitStrategy(this, options));
   }
 
   /** The `circuitBreaker` strategy: see CircuitBreakerOptions. */
   circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
-    return circuitBreakerStrategy(this, options);
+    return this.#guard(circuitBreakerStrategy(this, options));
   }
 
   /** The `perf` strategy: see PerfOptions. */
   perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
-    return perfStrategy(this, options);
+    return this.#guard(perfStrategy(this, options));
   }
 
   /** The `iterator` strategy: see IteratorOptions. */
-  iterator<A extends any[] = any[]>(options: IteratorOptions<A>): Decorator<A> {
-    return iteratorStrategy(this, options);
+  iterator<A extends any[] = any[]>(options: IteratorOptions<A>): IteratorDecorator<A> {
+    return this.#guard(iteratorStrategy(this, options));
+  }
+
+  /**
+   * The `invalidate` strategy: after the decorated function succeeds, delete a key template's
+   * entries or a cached function's entry (see InvalidateOptions).
+   * @example
+   * const rename = cache.invalidate(getUser)(async (id: string, name: string) => db.rename(id, name));
+   */
+  invalidate<A extends any[] = any[]>(target: InvalidateTarget, options?: InvalidateOptions<A>): Decorator<A> {
+    return invalidateStrategy(this, target, options); // a disabled DELETE_MATCH/DELETE is already a no-op
   }
 }
 

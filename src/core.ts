@@ -9,6 +9,7 @@ import { MISSING, type Backend } from "./backends/types.js";
 import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } from "./errors.js";
 import { Emitter, type CacheStats, type FunctionStats } from "./events.js";
 import { Route, TAMPERED } from "./route.js";
+import { DISABLED, guarded, scope, type Command } from "./context/scope.js";
 
 export class CacheCore {
   readonly emitter: Emitter = new Emitter();
@@ -18,6 +19,8 @@ export class CacheCore {
   /** Set when the only route is the default one: routing is then a field read. */
   only: Route | undefined;
   readonly stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, functions: {} };
+  /** Commands disabled process-wide (by `disable()` outside every scope). */
+  disabled: ReadonlySet<Command> = new Set();
 
   constructor(readonly name: string) {}
 
@@ -67,8 +70,11 @@ export class CacheCore {
   async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
     if (!route.enabled) return neutral;
     try {
-      return await command(route.backend ?? (await route.start()));
+      const backend = route.backend ?? (await route.start());
+      // Scopes (disable, invalidateFurther) see the backend through a guard; never on the plain path.
+      return await command(scope.live === 0 ? backend : guarded(this, backend, MISSING));
     } catch (error) {
+      if (error === DISABLED) return neutral;
       this.failed(error, key, route);
       return neutral;
     }

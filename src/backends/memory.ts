@@ -79,6 +79,42 @@ class Entry {
   }
 }
 
+/** The value of a {@link MemoryBackend.slidingIncr} key: timestamps in ascending order. */
+class SlidingLog {
+  #times: number[] = [];
+  /** Index of the oldest live timestamp (the ones before it were pruned; compacted lazily). */
+  #head = 0;
+
+  get size(): number {
+    return this.#times.length - this.#head;
+  }
+
+  oldest(): number | undefined {
+    return this.#times[this.#head];
+  }
+
+  /** Forgets the timestamps `<= cutoff`. */
+  prune(cutoff: number): void {
+    const times = this.#times;
+    let head = this.#head;
+    while (head < times.length && times[head]! <= cutoff) head++;
+    if (head > 32 && head * 2 > times.length) {
+      this.#times = times.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+  }
+
+  /** Records `at`, keeping the order (the clock may step back). */
+  add(at: number): void {
+    const times = this.#times;
+    let i = times.length;
+    while (i > this.#head && times[i - 1]! > at) i--;
+    if (i === times.length) times.push(at);
+    else times.splice(i, 0, at);
+  }
+}
+
 type Timer = ReturnType<typeof setInterval>;
 
 // ---- the hit path's clock ----
@@ -367,6 +403,36 @@ export class MemoryBackend implements Backend {
     if (entry === undefined || entry.value !== value) return false;
     this.#remove(entry);
     return true;
+  }
+
+  /**
+   * Sliding-window log (see {@link Backend.slidingIncr}): forgets entries `windowMs` or more old,
+   * records now only while fewer than `limit` remain (`limit < 0`: no limit), and sets the key's
+   * TTL to `windowMs` when it records. Resolves `[count with this call, ms until the oldest entry leaves]`.
+   */
+  async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
+    const now = Date.now();
+    const window = Math.max(1, Math.ceil(windowMs));
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof SlidingLog)) {
+      throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
+    const log = (entry?.value as SlidingLog | undefined) ?? new SlidingLog();
+    log.prune(now - window);
+    const count = log.size;
+    if (limit < 0 || count < limit) {
+      log.add(now);
+      if (entry === undefined) this.#insert(key, log, now + window);
+      else {
+        this.#setDeadline(entry, now + window);
+        this.#touch(entry);
+      }
+    } else if (entry !== undefined && count === 0) {
+      // Nothing left to keep (a limit of 0): like Redis, an emptied log is no key at all.
+      this.#remove(entry);
+    }
+    const oldest = log.oldest();
+    return [count + 1, oldest === undefined ? 0 : oldest + window - now];
   }
 
   // ---- internals ----

@@ -46,3 +46,33 @@ export const UNLOCK: LuaScript = {
     "return 0\n",
   sha1: "c89cee65b7ab260d98c281f3c3eb6fa7c992cdd2",
 };
+
+/**
+ * Sliding-window log in a sorted set: `KEYS[1]` the log, `ARGV[1]` now (ms, the caller's clock),
+ * `ARGV[2]` the window (ms, integer > 0), `ARGV[3]` the limit (`-1`: none), `ARGV[4]` a member
+ * unique to this call (so calls in the same millisecond never collapse into one entry).
+ *
+ * Forgets the entries recorded `window` or more ms before now, then records this call (score =
+ * now) only while fewer than `limit` entries remain, and sets the key's TTL to `window`. A call
+ * over the limit is not recorded, so rejected bursts never extend the window.
+ * Returns `{count, reset}`: the entries in the window counting this call (`count > limit`: it was
+ * not recorded), and the ms until the oldest entry leaves the window (0 when the log is empty).
+ */
+export const SLIDING_INCR: LuaScript = {
+  name: "sliding_incr",
+  lua:
+    "local now = tonumber(ARGV[1])\n" +
+    "local window = tonumber(ARGV[2])\n" +
+    "local limit = tonumber(ARGV[3])\n" +
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n" +
+    "local count = redis.call('ZCARD', KEYS[1])\n" +
+    "if limit < 0 or count < limit then\n" +
+    "  redis.call('ZADD', KEYS[1], now, ARGV[4])\n" +
+    "  redis.call('PEXPIRE', KEYS[1], window)\n" +
+    "end\n" +
+    "local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n" +
+    "local reset = 0\n" +
+    "if oldest[2] then reset = tonumber(oldest[2]) + window - now end\n" +
+    "return {count + 1, reset}\n",
+  sha1: "24c19c382f76b31e4f3e65ed6fd5dbbf5f3a9100",
+};

@@ -63,6 +63,15 @@ export interface Backend {
   setLock(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes the key only if it holds `value` (atomic compare-and-delete). */
   unlock(key: string, value: string): Promise<boolean>;
+  /**
+   * Sliding-window log, atomic: forgets the entries recorded `windowMs` or more ago, then records
+   * this call (now, on the caller's clock) only if fewer than `limit` entries remain (`limit < 0` or
+   * `Infinity`: no limit), and sets the key's TTL to `windowMs`. A call over the limit is not recorded.
+   * Resolves `[count, resetMs]`: the entries in the window counting this call (`count > limit`
+   * means it was refused and not recorded) and the ms until the oldest entry leaves the window
+   * (0 when none). Rejects when the key holds something other than such a log.
+   */
+  slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]>;
 
   /**
    * Optional fast path: a synchronous read of the raw value (memory). Used by the hit path to

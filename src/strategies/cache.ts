@@ -13,6 +13,8 @@ import { checkOptions, requiredTtl } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import type { Route } from "../route.js";
+import { singleFlight } from "./single-flight.js";
+import { isFullyDisabled, recordHit, scope } from "../context/scope.js";
 
 /** Options of the simple cache strategy. */
 export interface CacheOptions<A extends any[] = any[]> {
@@ -26,15 +28,28 @@ export interface CacheOptions<A extends any[] = any[]> {
   condition?: Condition;
   /** Store only results that took longer than this (combined with `condition` by AND). */
   timeCondition?: Duration;
-  /** Distributed single-flight across processes (not available yet). */
+  /**
+   * Distributed single-flight: on a miss, one caller across all processes computes (holding the
+   * lock `<key>:lock`) and the others wait for its stored value instead of computing it again.
+   * Hits never touch the lock.
+   */
   lock?: boolean;
+  /**
+   * With `lock: true`: the lock's expiry, which frees it when its holder dies (the waiters then
+   * take over). Keep it above the function's worst-case duration: a computation that outlives it
+   * lets a second caller compute. Default: `ttl`, at most 30 s.
+   */
+  lockTtl?: Duration;
   /** Tags to attach to stored results (not available yet). */
   tags?: readonly string[];
   /** In-process single-flight: concurrent identical calls run the function once. Default true. */
   protected?: boolean;
 }
 
-const KNOWN = ["ttl", "key", "prefix", "condition", "timeCondition", "lock", "tags", "protected"] as const;
+const KNOWN = ["ttl", "key", "prefix", "condition", "timeCondition", "lock", "lockTtl", "tags", "protected"] as const;
+
+/** Default lock expiry of `lock: true`: the cache ttl, capped (a dead holder blocks no longer). */
+const MAX_DEFAULT_LOCK_TTL = 30_000;
 
 /** @internal */
 export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: CacheOptions<A>): Decorator<A> {
@@ -46,7 +61,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     throw new CacheConfigError(`cache: "condition" must be a function (result, args, key) => boolean, got ${typeof condition}`);
   }
   const slowerThan = timeCondition === undefined ? undefined : toMs(timeCondition, "cache: timeCondition");
-  if (options.lock) throw new CacheConfigError("cache: lock: true is not available yet");
+  const lockTtl = lockTtlOf(options.lock, options.lockTtl, ttl);
   if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("cache: tags are not available yet");
   const protect = options.protected ?? true;
   if (typeof prefix !== "string") throw new CacheConfigError(`cache: "prefix" must be a string, got ${typeof prefix}`);
@@ -58,6 +73,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     const emitter = core.emitter;
     const inflight = new Map<string, Promise<unknown>>();
     const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
+    const template = typeof keyOption === "string" ? keyOption : undefined;
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const { stats, label } = counters(thisArg);
@@ -95,10 +111,24 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       return result;
     };
 
+    /** The outcome of a value another process stored while this call waited on the lock. */
+    const served = (value: unknown): unknown => {
+      if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
+      return value;
+    };
+
+    /** A miss: compute, under the distributed lock with `lock: true`. */
+    const load =
+      lockTtl === undefined
+        ? compute
+        : (thisArg: unknown, args: unknown[], key: string): Promise<unknown> =>
+            singleFlight(core, key, lockTtl, () => compute(thisArg, args, key), served);
+
     const hit = (route: Route, key: string, value: unknown, thisArg: unknown): unknown => {
       const { stats, label } = counters(thisArg);
       core.hit(stats);
       if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
+      if (scope.live !== 0) recordHit(key, { name: "cache", ttl, backend: route.label, template, function: label });
       if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
       return value;
     };
@@ -118,13 +148,13 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const route = core.route(key);
-      const value = route.peekable ? route.backend!.peek!(key) : await core.read(route, key);
+      const value = route.peekable && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
       if (value !== MISSING) return hit(route, key, value, thisArg);
       let pending = protect ? inflight.get(key) : undefined;
       if (pending !== undefined) return join(pending, thisArg, key);
       miss(thisArg, key, route);
-      if (!protect) return compute(thisArg, args, key);
-      pending = compute(thisArg, args, key).finally(() => inflight.delete(key));
+      if (!protect) return load(thisArg, args, key);
+      pending = load(thisArg, args, key).finally(() => inflight.delete(key));
       inflight.set(key, pending);
       return pending;
     };
@@ -132,6 +162,8 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     // Not an async function: a memory hit resolves with one promise and no async frame.
     return registerWrapped(cached, { strategy: "cache", target, keyOf });
     function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+      // Every command disabled (a scope's or process-wide): call the function directly.
+      if (scope.live !== 0 && isFullyDisabled(core)) return (async () => fn.apply(this, args))();
       try {
         const key = keyOf(this, args);
         if (protect && inflight.size > 0) {
@@ -139,7 +171,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
           if (pending !== undefined) return join(pending, this, key);
         }
         const route = core.route(key);
-        if (route.peekable) {
+        if (route.peekable && scope.live === 0) {
           const value = route.backend!.peek!(key);
           if (value !== MISSING) return Promise.resolve(hit(route, key, value, this));
         }
@@ -149,4 +181,17 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       }
     }
   });
+}
+
+/** The lock expiry of `lock: true` (ms), or undefined without it. */
+function lockTtlOf(lock: unknown, lockTtl: Duration | undefined, ttl: number | undefined): number | undefined {
+  if (lock !== undefined && typeof lock !== "boolean") throw new CacheConfigError(`cache: "lock" must be a boolean, got ${typeof lock}`);
+  if (!lock) {
+    if (lockTtl !== undefined) throw new CacheConfigError(`cache: "lockTtl" applies only with lock: true`);
+    return undefined;
+  }
+  if (lockTtl === undefined) return Math.min(ttl ?? MAX_DEFAULT_LOCK_TTL, MAX_DEFAULT_LOCK_TTL);
+  const ms = toMs(lockTtl, "cache: lockTtl");
+  if (ms <= 0) throw new CacheConfigError("cache: lockTtl must be greater than 0, a lock needs an expiry");
+  return ms;
 }

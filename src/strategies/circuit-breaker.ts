@@ -1,20 +1,182 @@
 /**
- * The `circuitBreaker` strategy (API.md): { errorsRate, period, ttl, halfOpenTtl?, exceptions?, minCalls?, key?, prefix? = "circuit_breaker" }.
+ * The `circuitBreaker` strategy: stops calling a failing dependency for a while. Its state lives
+ * in the backend, so every process sharing it sees the same breaker.
  * @module
  */
+import { MISSING } from "../backends/types.js";
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import type { ErrorClass } from "../conditions.js";
+import type { Duration } from "../durations.js";
+import { CacheConfigError, CircuitBreakerOpenError } from "../errors.js";
+import { LOCK_PREFIX, type Route } from "../route.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { formatMs, positiveInteger, positiveMs, prefixOption } from "./rate-limit.js";
 
 /** Options of the `circuitBreaker` strategy. */
-// biome-ignore lint: any args until implemented
 export interface CircuitBreakerOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /** Percentage of failed calls over `period` that opens the breaker: `0 < errorsRate <= 100`. */
+  errorsRate: number;
+  /** The sliding window over which calls and failures are counted. */
+  period: Duration;
+  /** How long the breaker stays open (every call fails fast with {@link CircuitBreakerOpenError}). */
+  ttl: Duration;
+  /**
+   * After `ttl`, stay half-open this long: one call at a time probes the function (the others
+   * fail fast); a successful probe closes the breaker, a failed one opens it again. Default: no
+   * half-open phase, the breaker closes after `ttl`.
+   */
+  halfOpenTtl?: Duration;
+  /** Which errors count as failures: a class or an array of classes. Default: every error. Others count as calls only. */
+  exceptions?: ErrorClass | readonly ErrorClass[];
+  /** Calls (in `period`) needed before the rate is judged. Default 1. */
+  minCalls?: number;
+  /** A template or a function of the call's arguments. Default: one breaker per function (the arguments are not part of the key). */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. Default `"circuit_breaker"`. */
+  prefix?: string;
 }
 
-/** @internal */
-export function circuitBreakerStrategy<A extends any[] = any[]>(_cache: Cache, _options: CircuitBreakerOptions<A>): Decorator<A> {
-  throw new CacheConfigError("circuitBreaker: not available yet (it arrives with the strategies release)");
+const KNOWN = ["errorsRate", "period", "ttl", "halfOpenTtl", "exceptions", "minCalls", "key", "prefix"] as const;
+
+/** The backend keys of one breaker. */
+interface BreakerKeys {
+  /** Set (with TTL `ttl`) while open. */
+  open: string;
+  /** Set (with TTL `ttl + halfOpenTtl`) from opening to the end of the half-open phase. */
+  half: string;
+  /** The probe's lock during the half-open phase. */
+  probe: string;
+  /** Sliding logs of the calls and of the failures over `period`. */
+  total: string;
+  fails: string;
+}
+
+/**
+ * States, from the backend keys: open while `<key>:open` lives; then half-open while
+ * `<key>:half_open` lives; else closed.
+ *
+ * Closed: the function is called; each completed call is recorded in a sliding log over
+ * `period` (the backend's `slidingIncr`, exact), each listed failure in a second one. When a
+ * failure brings the failure percentage to `errorsRate` (with at least `minCalls` calls in the
+ * window), the breaker opens, and the logs are cleared so that it closes with fresh counts.
+ * Half-open: the first caller takes the probe lock (set-if-absent) and calls the function; every
+ * other caller fails fast meanwhile. Success (or an unlisted error) closes the breaker, a listed
+ * error opens it again for `ttl`.
+ * Safe mode: a failing backend reads as closed and records nothing: calls go through.
+ * @internal
+ */
+export function circuitBreakerStrategy<A extends any[] = any[]>(cache: Cache, options: CircuitBreakerOptions<A>): Decorator<A> {
+  const name = "circuitBreaker";
+  checkOptions(name, options, KNOWN);
+  const errorsRate = options.errorsRate;
+  if (typeof errorsRate !== "number" || !(errorsRate > 0 && errorsRate <= 100)) {
+    throw new CacheConfigError(`${name}: "errorsRate" must be a percentage, 0 < errorsRate <= 100, got ${String(errorsRate)}`);
+  }
+  const period = positiveMs(name, "period", options.period);
+  const ttl = positiveMs(name, "ttl", options.ttl);
+  const halfOpenTtl = options.halfOpenTtl === undefined ? undefined : positiveMs(name, "halfOpenTtl", options.halfOpenTtl);
+  const minCalls = options.minCalls === undefined ? 1 : positiveInteger(name, "minCalls", options.minCalls);
+  const isFailure = failureTest(name, options.exceptions);
+  const prefix = prefixOption(name, options.prefix, "circuit_breaker");
+  const keyOption = options.key;
+
+  return decorator<A>(name, (target) => {
+    if (keyOption === undefined && !target.name) {
+      throw new CacheConfigError(`${name}: an anonymous function has no breaker of its own: give it a name or pass "key"`);
+    }
+    // One breaker per function by default: the default key of a function without parameters.
+    const keyOf =
+      keyOption === undefined
+        ? callKey(name, { ...target, fn: function () {} }, undefined, prefix)
+        : callKey(name, target, keyOption as KeyOption<never[]>, prefix);
+    const fn = target.fn;
+    const core = cache.core;
+    const none: [number, number] = [Number.NaN, 0];
+
+    const isOpen = (key: string): CircuitBreakerOpenError =>
+      new CircuitBreakerOpenError(`circuit breaker ${JSON.stringify(key)} is open: calls fail fast for up to ${formatMs(ttl)} after too many errors`);
+
+    /** Records one completed call (and, when `failed`, one failure); opens the breaker when the rate is reached. */
+    const record = async (route: Route, keys: BreakerKeys, failed: boolean): Promise<void> => {
+      const log = (key: string): Promise<[number, number]> => core.run(route, key, none, (b) => b.slidingIncr(key, period, -1));
+      if (!failed) {
+        await log(keys.total);
+        return;
+      }
+      const [[total], [fails]] = await Promise.all([log(keys.total), log(keys.fails)]);
+      // NaN (safe mode) never opens.
+      if (total >= minCalls && fails * 100 >= errorsRate * total) await trip(route, keys);
+    };
+
+    /** Opens the breaker (once: set-if-absent), starts the half-open clock, clears the logs. */
+    const trip = async (route: Route, keys: BreakerKeys): Promise<void> => {
+      const token = LOCK_PREFIX + crypto.randomUUID();
+      if (!(await core.run(route, keys.open, false, (b) => b.setLock(keys.open, token, ttl)))) return;
+      await core.run(route, keys.open, undefined, async (b) => {
+        await Promise.all([
+          halfOpenTtl === undefined ? undefined : b.set(keys.half, token, ttl + halfOpenTtl),
+          b.deleteMany([keys.total, keys.fails, keys.probe]),
+        ]);
+      });
+    };
+
+    const probe = async (thisArg: unknown, args: unknown[], key: string, route: Route, keys: BreakerKeys): Promise<unknown> => {
+      const token = LOCK_PREFIX + crypto.randomUUID();
+      if (!(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, token, halfOpenTtl!)))) throw isOpen(key);
+      let result: unknown;
+      try {
+        result = await fn.apply(thisArg, args);
+      } catch (error) {
+        if (isFailure(error)) await trip(route, keys);
+        else await close(route, keys);
+        throw error;
+      }
+      await close(route, keys);
+      return result;
+    };
+
+    const close = (route: Route, keys: BreakerKeys): Promise<number> =>
+      core.run(route, keys.half, 0, (b) => b.deleteMany([keys.half, keys.probe, keys.total, keys.fails]));
+
+    return registerWrapped(breaker, { strategy: name, target, keyOf });
+    async function breaker(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const route = core.route(key);
+      const keys: BreakerKeys = {
+        open: `${key}:open`,
+        half: `${key}:half_open`,
+        probe: `${key}:probe`,
+        total: `${key}:total`,
+        fails: `${key}:fails`,
+      };
+      const [open, half] = await core.run(route, key, [MISSING, MISSING] as unknown[], (b) => b.getMany([keys.open, keys.half]));
+      if (open !== MISSING) throw isOpen(key);
+      if (half !== MISSING) return probe(this, args, key, route, keys);
+      let result: unknown;
+      try {
+        result = await fn.apply(this, args);
+      } catch (error) {
+        await record(route, keys, isFailure(error));
+        throw error;
+      }
+      await record(route, keys, false);
+      return result;
+    }
+  });
+}
+
+/** Which thrown values count as failures: instances of the listed classes, or anything when none is given. */
+function failureTest(strategy: string, exceptions: ErrorClass | readonly ErrorClass[] | undefined): (error: unknown) => boolean {
+  if (exceptions === undefined) return () => true;
+  const classes: readonly unknown[] = Array.isArray(exceptions) ? exceptions : [exceptions];
+  for (const cls of classes) {
+    if (typeof cls !== "function") {
+      throw new CacheConfigError(`${strategy}: "exceptions" must be an error class or an array of them, got ${cls === null ? "null" : typeof cls}`);
+    }
+  }
+  const list = classes as readonly ErrorClass[];
+  return (error) => list.some((cls) => error instanceof cls);
 }

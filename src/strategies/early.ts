@@ -1,20 +1,113 @@
 /**
- * The `early` strategy (API.md): { ttl, earlyTtl?, key?, prefix? = "early", condition?, timeCondition?, protected? }: one background refresh once older than earlyTtl.
+ * The `early` strategy: a stored result is refreshed in the background once it is older than
+ * `earlyTtl`, while every caller keeps getting it.
+ *
+ * Stored: the envelope `{ v: result, exp: <ms epoch when it becomes due> }` with the backend
+ * TTL `ttl`. The first caller that sees a due value takes the lock `<key>:early-lock`
+ * (set-if-absent, TTL `earlyTtl`) and refreshes in the background: one refresh across every
+ * process. A successful refresh keeps the lock until it expires, so a caller that read the old
+ * value just before the write cannot start a second one (the new value is due only `earlyTtl`
+ * after the write); a failed refresh is reported (`error` event), releases the lock (the next
+ * caller retries) and leaves the old value in place.
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import { Raised } from "../codec/raised.js";
+import type { Duration } from "../durations.js";
+import { LOCK_PREFIX, type Route } from "../route.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { scope } from "../context/scope.js";
+import { background, envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./shared-value.js";
 
 /** Options of the `early` strategy. */
-// biome-ignore lint: any args until implemented
-export interface EarlyOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A> {
+  /** Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`; required with `ttl: null`. */
+  earlyTtl?: Duration;
+  /** In-process single-flight: concurrent identical calls that miss run the function once. Default true. */
+  protected?: boolean;
 }
 
+const EXTRA = ["earlyTtl", "protected"];
+
 /** @internal */
-export function earlyStrategy<A extends any[] = any[]>(_cache: Cache, _options: EarlyOptions<A>): Decorator<A> {
-  throw new CacheConfigError("early: not available yet (it arrives with the strategies release)");
+export function earlyStrategy<A extends any[] = any[]>(cache: Cache, options: EarlyOptions<A>): Decorator<A> {
+  const common = parseCommon("early", options, EXTRA, "early", true);
+  const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
+  const protect = options.protected ?? true;
+
+  return decorator<A>("early", (target) => {
+    const w = wrapper(cache, common, target);
+    const { keyOf, core } = w;
+    const inflight = new Map<string, Promise<unknown>>();
+    /** Keys this process is refreshing (or trying to lock) right now. */
+    const refreshing = new Set<string>();
+
+    const envelope = (outcome: Outcome): Envelope => ({ v: outcome.failed ? new Raised(outcome.result) : outcome.result, exp: Date.now() + earlyTtl });
+
+    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
+      const outcome = await w.call(thisArg, args);
+      if (w.storable(outcome, args, key)) await w.write(route, key, envelope(outcome), outcome, thisArg);
+      if (outcome.failed) throw outcome.result;
+      return outcome.result;
+    };
+
+    const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<void> => {
+      const lockKey = `${key}:early-lock`;
+      const lockRoute = core.route(lockKey);
+      const token = LOCK_PREFIX + crypto.randomUUID();
+      if (!(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, earlyTtl)))) return;
+      try {
+        const outcome = await w.call(thisArg, args);
+        if (w.storable(outcome, args, key)) await w.write(route, key, envelope(outcome), outcome, thisArg);
+        else if (outcome.failed) throw outcome.result;
+        // A result the condition rejects: the lock expires on its own (no retry on every hit).
+      } catch (error) {
+        w.failed(error, key, route);
+        await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
+      }
+    };
+
+    /** A hit: starts the refresh when the value is due, and serves it. */
+    const served = (route: Route, key: string, found: Envelope, thisArg: unknown, args: unknown[]): unknown => {
+      if (Date.now() >= found.exp && !refreshing.has(key)) {
+        refreshing.add(key);
+        background(core, refresh(thisArg, args, key, route).finally(() => refreshing.delete(key)));
+      }
+      return w.hit(route, key, found.v, thisArg, scope.live === 0 ? undefined : { earlyTtl, earlyExpireAt: found.exp });
+    };
+
+    const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
+      const found = envelopeOf(await core.read(route, key));
+      if (found !== undefined) return served(route, key, found, thisArg, args);
+      const pending = protect ? inflight.get(key) : undefined;
+      w.miss(thisArg, key, route);
+      if (pending !== undefined) return pending;
+      if (!protect) return compute(thisArg, args, key, route);
+      return flight(inflight, key, () => compute(thisArg, args, key, route));
+    };
+
+    // Not an async function: a memory hit resolves with one promise and no async frame.
+    return registerWrapped(early, { strategy: "early", target, keyOf });
+    function early(this: unknown, ...args: unknown[]): Promise<unknown> {
+      try {
+        const key = keyOf(this, args);
+        if (protect && inflight.size > 0) {
+          const pending = inflight.get(key);
+          if (pending !== undefined) {
+            w.miss(this, key);
+            return pending;
+          }
+        }
+        const route = core.route(key);
+        if (route.peekable && scope.live === 0) {
+          const found = envelopeOf(route.backend!.peek!(key));
+          if (found !== undefined) return Promise.resolve(served(route, key, found, this, args));
+        }
+        return lookup(this, args, key, route);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+  });
 }

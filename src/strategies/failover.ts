@@ -1,20 +1,46 @@
 /**
- * The `failover` strategy (API.md): { ttl, exceptions?, key?, prefix? = "fail", condition?, timeCondition? }: always call; store each success; on a listed error serve the last stored value.
+ * The `failover` strategy: always call; store each success; on a listed error serve the last
+ * stored value.
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./shared-value.js";
 
 /** Options of the `failover` strategy. */
-// biome-ignore lint: any args until implemented
-export interface FailoverOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+export interface FailoverOptions<A extends any[] = any[]> extends ValueOptions<A> {
+  /** Errors answered with the last stored value (an error class or a list). Default: every error. */
+  exceptions?: Exceptions;
 }
 
+const EXTRA = ["exceptions"];
+
 /** @internal */
-export function failoverStrategy<A extends any[] = any[]>(_cache: Cache, _options: FailoverOptions<A>): Decorator<A> {
-  throw new CacheConfigError("failover: not available yet (it arrives with the strategies release)");
+export function failoverStrategy<A extends any[] = any[]>(cache: Cache, options: FailoverOptions<A>): Decorator<A> {
+  const common = parseCommon("failover", options, EXTRA, "fail", false);
+  const listed = parseExceptions("failover", options.exceptions);
+
+  return decorator<A>("failover", (target) => {
+    const w = wrapper(cache, common, target);
+    const { keyOf, core } = w;
+
+    return registerWrapped(failover, { strategy: "failover", target, keyOf });
+    async function failover(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const outcome = await w.call(this, args);
+      const route = core.route(key);
+      if (!outcome.failed) {
+        if (w.storable(outcome, args, key)) await w.write(route, key, outcome.result, outcome, this);
+        w.miss(this, key, route);
+        return outcome.result;
+      }
+      if (listed(outcome.result)) {
+        const value = await core.read(route, key);
+        if (value !== MISSING) return w.hit(route, key, value, this);
+      }
+      w.miss(this, key, route);
+      throw outcome.result;
+    }
+  });
 }

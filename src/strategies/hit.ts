@@ -1,20 +1,106 @@
 /**
- * The `hit` strategy (API.md): { ttl, cacheHits, updateAfter?, key?, prefix? = "hit", condition?, timeCondition? }: expire after cacheHits hits.
+ * The `hit` strategy: a stored result expires after `cacheHits` hits (or after `ttl`).
+ *
+ * The hit count lives in the backend next to the value, as an atomic counter `<key>:hits`
+ * (created with the ttl), so every process counts against the same budget. Each call reads the
+ * value and increments the counter in parallel: a value with `1 ≤ count ≤ cacheHits` is served;
+ * otherwise the function runs in the foreground, and its result is stored and the counter reset.
+ * With `cacheHits: 2` a function returning its call number gives 1, 1, 1, 2, 2, 2, 3: one miss
+ * plus two hits per value. `updateAfter: n`: the n-th hit (exactly one caller, across processes)
+ * refreshes the value in the background and gets the cached value; the refresh restarts the count.
  * @module
  */
 import type { Cache } from "../cache.js";
 import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import type { Route } from "../route.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { Raised } from "../codec/raised.js";
+import { background, flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./shared-value.js";
 
 /** Options of the `hit` strategy. */
-// biome-ignore lint: any args until implemented
-export interface HitOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A> {
+  /** How many hits a stored result serves (a positive integer). */
+  cacheHits: number;
+  /** The hit (1 … cacheHits) that refreshes the value in the background; 0 or absent: never. */
+  updateAfter?: number;
+  /** In-process single-flight: concurrent identical calls that miss run the function once. Default true. */
+  protected?: boolean;
 }
 
+const EXTRA = ["cacheHits", "updateAfter", "protected"];
+
 /** @internal */
-export function hitStrategy<A extends any[] = any[]>(_cache: Cache, _options: HitOptions<A>): Decorator<A> {
-  throw new CacheConfigError("hit: not available yet (it arrives with the strategies release)");
+export function hitStrategy<A extends any[] = any[]>(cache: Cache, options: HitOptions<A>): Decorator<A> {
+  const common = parseCommon("hit", options, EXTRA, "hit", true);
+  const { cacheHits, updateAfter = 0 } = options;
+  if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {
+    throw new CacheConfigError(`hit: "cacheHits" must be a positive integer, got ${String(cacheHits)}`);
+  }
+  if (!Number.isSafeInteger(updateAfter) || updateAfter < 0 || updateAfter > cacheHits) {
+    throw new CacheConfigError(`hit: "updateAfter" must be an integer from 1 to cacheHits (${cacheHits}), got ${String(updateAfter)}`);
+  }
+  const protect = options.protected ?? true;
+  const ttl = common.ttl;
+
+  return decorator<A>("hit", (target) => {
+    const w = wrapper(cache, common, target);
+    const { keyOf, core } = w;
+    const inflight = new Map<string, Promise<unknown>>();
+
+    /**
+     * Stores an outcome and restarts the count. In the foreground (`stale`: an exhausted value
+     * exists) a result that is not stored deletes the exhausted value; a background refresh whose
+     * result is not stored leaves the value and its count alone.
+     */
+    const settle = async (thisArg: unknown, args: unknown[], key: string, route: Route, outcome: Outcome, foreground: boolean, stale: boolean): Promise<void> => {
+      const counter = `${key}:hits`;
+      const stored = w.storable(outcome, args, key) && (await w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, thisArg));
+      if (!stored && !foreground) return;
+      // Value first, counter second: a reader in between may recompute once, never over-serve.
+      if (!stored && stale) await core.run(route, key, false, (b) => b.delete(key));
+      await core.run(core.route(counter), counter, false, (b) => b.delete(counter));
+    };
+
+    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean): Promise<unknown> => {
+      const outcome = await w.call(thisArg, args);
+      await settle(thisArg, args, key, route, outcome, true, stale);
+      if (outcome.failed) throw outcome.result;
+      return outcome.result;
+    };
+
+    const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<void> => {
+      const outcome = await w.call(thisArg, args);
+      if (outcome.failed && !w.storable(outcome, args, key)) {
+        // The value stays and keeps counting: it is recomputed in the foreground once exhausted.
+        w.failed(outcome.result, key, route);
+        return;
+      }
+      await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => w.failed(error, key, route));
+    };
+
+    return registerWrapped(hit, { strategy: "hit", target, keyOf });
+    async function hit(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const pending = protect ? inflight.get(key) : undefined;
+      if (pending !== undefined) {
+        w.miss(this, key);
+        return pending;
+      }
+      const route = core.route(key);
+      const counter = `${key}:hits`;
+      const [value, count] = await Promise.all([
+        core.read(route, key),
+        core.run(core.route(counter), counter, Number.NaN, (b) => b.incr(counter, 1, ttl)),
+      ]);
+      if (value !== MISSING && count >= 1 && count <= cacheHits) {
+        if (count === updateAfter) background(core, refresh(this, args, key, route));
+        return w.hit(route, key, value, this);
+      }
+      w.miss(this, key, route);
+      const stale = value !== MISSING;
+      if (!protect) return compute(this, args, key, route, stale);
+      return flight(inflight, key, () => compute(this, args, key, route, stale));
+    }
+  });
 }

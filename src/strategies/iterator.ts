@@ -1,20 +1,302 @@
 /**
- * The `iterator` strategy (API.md): { ttl, key?, condition? }: async generators cached chunk by chunk.
+ * The `iterator` strategy: `cache.iterator({ ttl, key?, prefix?, condition? })` caches what an async
+ * generator yields, chunk by chunk, and replays it.
+ *
+ * Storage: chunk `i` lives under `<key>:<i>`, the marker under `<key>`. Every value of one run is
+ * stamped with a random run id: chunk `i` is stored as `[run, chunk]`, the marker as
+ * `{ run, chunks, returned }`. The marker is written only after the generator **completed** and
+ * every chunk was written, with the time to live that is left of the first chunk's, so it never
+ * outlives a chunk. Hence:
+ * - a run that fails (without `withExceptions`) or that the consumer abandons (`break`, `return()`)
+ *   writes no marker and is never replayed: the next call runs the function again;
+ * - a replay reads every chunk first (in batches, one round trip per backend per batch) and yields
+ *   only when all of them are there and belong to the marker's run; a chunk that expired, was
+ *   evicted or was overwritten by a concurrent run makes the call a miss (the function runs again),
+ *   so a replay is never truncated and never mixes two runs;
+ * - any value replays, falsy ones (`0`, `""`, `false`, `null`, `undefined`) included.
+ *
+ * `condition(chunk, args, key)` is asked for every chunk: one rejected chunk leaves the whole run
+ * uncached. With `withExceptions(...)`, an error of a listed class ends the run as a stored final
+ * element: the replay yields the chunks, then rethrows it. The generator's return value is stored
+ * with the marker and returned on replay; values passed to `next(v)` reach the generator on a miss
+ * (a replay ignores them). There is no in-process single-flight: concurrent misses each run the
+ * function.
  * @module
  */
+import { MISSING } from "../backends/types.js";
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import { restoreErrorClass, type Condition } from "../conditions.js";
+import type { CacheCore } from "../core.js";
+import { Raised } from "../codec/raised.js";
+import type { Duration } from "../durations.js";
+import { CacheConfigError, SerializationError } from "../errors.js";
+import { decorator } from "../wrap/decorator.js";
+import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
+import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { recordHit, scope } from "../context/scope.js";
 
 /** Options of the `iterator` strategy. */
-// biome-ignore lint: any args until implemented
+// biome-ignore lint: any args
 export interface IteratorOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /** How long the chunks of a completed run live (required); `null` stores without expiry. */
+  ttl: Duration | null;
+  /** A template such as `"feed:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:` (no default). */
+  prefix?: string;
+  /**
+   * Asked for every chunk, `condition(chunk, args, key)`: one rejected chunk leaves the run
+   * uncached. With `withExceptions`, a listed error is stored as the run's end and rethrown on replay.
+   */
+  condition?: Condition;
 }
 
+/** An async generator function (or any function returning an async iterable) whose parameters are `A`. */
+// biome-ignore lint: any args
+export type AsyncIterableFn<A extends any[] = any[]> = (...args: A) => AsyncIterable<unknown>;
+
+/** What the wrapper of `F` is: `F` itself for an async generator function, else an async generator of its chunks. */
+// biome-ignore lint: any args
+export type CachedIterableFn<F> = F extends (...args: any[]) => AsyncGenerator<any, any, any>
+  ? F
+  : F extends (this: infer This, ...args: infer P) => AsyncIterable<infer T>
+    ? (this: This, ...args: P) => AsyncGenerator<T, void, undefined>
+    : never;
+
+/**
+ * The decorator `cache.iterator(options)` returns. As a function wrapper it keeps an async
+ * generator function's type; as a TC39 method decorator it wraps an `async *` method.
+ * @example
+ * const rows = cache.iterator({ ttl: "10m", key: "rows:{table}" })(async function* (table: string) {
+ *   for await (const row of db.stream(table)) yield row;
+ * });
+ * for await (const row of rows("users")) console.log(row); // the second loop is served from cache
+ */
+// biome-ignore lint: any args
+export interface IteratorDecorator<A extends any[] = any[]> {
+  <F extends AsyncIterableFn<A>>(fn: F): CachedIterableFn<F>;
+  <This, F extends (this: This, ...args: A) => AsyncGenerator<unknown, unknown, unknown>>(method: F, context: ClassMethodDecoratorContext<This, F>): F;
+}
+
+/** The marker of a completed run. */
+interface Marker {
+  run: string;
+  /** Stored elements `<key>:0 … <key>:<chunks-1>` (a stored error included). */
+  chunks: number;
+  returned: unknown;
+}
+
+const KNOWN = ["ttl", "key", "prefix", "condition"] as const;
+/** Chunks read per `getMany` when replaying. */
+const BATCH = 500;
+
 /** @internal */
-export function iteratorStrategy<A extends any[] = any[]>(_cache: Cache, _options: IteratorOptions<A>): Decorator<A> {
-  throw new CacheConfigError("iterator: not available yet (it arrives with the strategies release)");
+// biome-ignore lint: any args
+export function iteratorStrategy<A extends any[] = any[]>(cache: Cache, options: IteratorOptions<A>): IteratorDecorator<A> {
+  checkOptions("iterator", options, KNOWN);
+  const ttl = requiredTtl("iterator", options.ttl);
+  const { condition, key: keyOption } = options;
+  const prefix = options.prefix ?? "";
+  if (condition !== undefined && typeof condition !== "function") {
+    throw new CacheConfigError(`iterator: "condition" must be a function (chunk, args, key) => boolean, got ${typeof condition}`);
+  }
+  if (typeof prefix !== "string") throw new CacheConfigError(`iterator: "prefix" must be a string, got ${typeof prefix}`);
+
+  return decorator<A>("iterator", (target) => {
+    const keyOf = callKey("iterator", target, keyOption as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    const core = cache.core;
+    const emitter = core.emitter;
+    const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
+
+    const count = (hit: boolean, thisArg: unknown, key: string): void => {
+      const { stats, label } = counters(thisArg);
+      core[hit ? "hit" : "miss"](stats);
+      const type = hit ? "hit" : "miss";
+      if (emitter.counts[type] > 0) emitter.emit({ type, key, backend: core.route(key).label, function: label });
+      if (hit && scope.live !== 0) {
+        recordHit(key, { name: "iterator", ttl, backend: core.route(key).label, template: typeof keyOption === "string" ? keyOption : undefined, function: label });
+      }
+    };
+
+    /** Calls the real generator function, storing what it yields; the marker only after it completed. */
+    async function* compute(thisArg: unknown, args: unknown[], key: string): AsyncGenerator<unknown, unknown, unknown> {
+      const produced = fn.apply(thisArg, args) as AsyncIterable<unknown> | null | undefined;
+      const source = produced?.[Symbol.asyncIterator];
+      if (typeof source !== "function") {
+        throw new TypeError(`iterator: ${counters(thisArg).label} must return an async iterable (an async generator function), got ${describe(produced)}`);
+      }
+      const it = source.call(produced) as AsyncIterator<unknown, unknown, unknown>;
+      const run = runId();
+      const started = Date.now();
+      let storing = true;
+      let index = 0;
+      // Chunk writes: at most one in flight per run; chunks that come meanwhile are written
+      // together next (one setMany), so a fast producer never floods the backend. Not awaited
+      // before yielding: the consumer gets each chunk as soon as it comes.
+      let queued: (readonly [string, unknown])[] = [];
+      let writing: Promise<void> | undefined;
+      /** Undefined while every write succeeded; false when one was not written; else the error. */
+      let failure: unknown;
+      const flush = (): Promise<void> => {
+        const batch = queued;
+        queued = [];
+        return writeMany(core, batch, ttl).then(
+          (ok) => {
+            if (!ok && failure === undefined) failure = false;
+          },
+          (error: unknown) => {
+            if (failure === undefined || failure === false) failure = error;
+          },
+        );
+      };
+      const drain = async (): Promise<void> => {
+        while (queued.length > 0) await flush();
+        writing = undefined;
+      };
+      const store = (value: unknown): void => {
+        queued.push([`${key}:${index++}`, [run, value]]);
+        writing ??= drain();
+      };
+      /** After the run: waits for the chunk writes, then writes the marker; a write error is thrown. */
+      const finish = async (returned: unknown): Promise<void> => {
+        await writing;
+        if (failure === false) return; // a chunk was not written (backend down in safe mode)
+        if (failure !== undefined) throw cannotStore(failure, counters(thisArg).label);
+        const left = ttl === undefined ? undefined : ttl - (Date.now() - started);
+        if (left !== undefined && left < 1) return;
+        const marker: Marker = { run, chunks: index, returned };
+        try {
+          await core.write(core.route(key), key, marker, left);
+        } catch (error) {
+          throw cannotStore(error, counters(thisArg).label);
+        }
+      };
+
+      let finished = false;
+      let sent: unknown;
+      try {
+        for (;;) {
+          let step: IteratorResult<unknown, unknown>;
+          try {
+            step = await it.next(sent);
+          } catch (error) {
+            finished = true;
+            counters(thisArg).stats.errors++;
+            if (storing && condition?.errors?.(error)) {
+              store(new Raised(error));
+              // The function's own error wins over a failure to store it (which is reported).
+              await finish(undefined).catch((failure: unknown) => core.report(failure, key, core.route(key)));
+            }
+            throw error;
+          }
+          if (step.done) {
+            finished = true;
+            if (storing) await finish(step.value);
+            return step.value;
+          }
+          if (storing) {
+            if (condition === undefined || condition(step.value, args, key)) store(step.value);
+            else storing = false;
+          }
+          sent = yield step.value;
+        }
+      } finally {
+        // Abandoned by the consumer (break, return(), throw()): close the source; no marker.
+        if (!finished) await it.return?.();
+      }
+    }
+
+    /** The values of a completed run, or undefined when any chunk is missing or from another run. */
+    const replay = async (key: string, marker: Marker): Promise<unknown[] | undefined> => {
+      const values: unknown[] = [];
+      for (let start = 0; start < marker.chunks; start += BATCH) {
+        const keys: string[] = [];
+        for (let i = start; i < Math.min(start + BATCH, marker.chunks); i++) keys.push(`${key}:${i}`);
+        for (const stored of await readMany(core, keys)) {
+          if (!Array.isArray(stored) || stored.length !== 2 || stored[0] !== marker.run) return undefined;
+          values.push(stored[1]);
+        }
+      }
+      return values;
+    };
+
+    async function* cachedIterator(this: unknown, ...args: unknown[]): AsyncGenerator<unknown, unknown, unknown> {
+      const key = keyOf(this, args);
+      const marker = await core.read(core.route(key), key);
+      const values = isMarker(marker) ? await replay(key, marker) : undefined;
+      if (values === undefined) {
+        count(false, this, key);
+        return yield* compute(this, args, key);
+      }
+      count(true, this, key);
+      for (const value of values) {
+        if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
+        yield value;
+      }
+      return (marker as Marker).returned;
+    }
+
+    return registerWrapped(cachedIterator, { strategy: "iterator", target, keyOf });
+  }) as unknown as IteratorDecorator<A>;
+}
+
+/** Writes entries with one expiry, one round trip per backend; resolves whether all were written. */
+async function writeMany(core: CacheCore, entries: (readonly [string, unknown])[], expire: number | undefined): Promise<boolean> {
+  const keys = entries.map(([key]) => key);
+  const results = await Promise.all(
+    core.group(keys).map(async ([route, indexes]) => {
+      const encoded = await Promise.all(indexes.map(async (i) => [keys[i]!, await route.encode(keys[i]!, entries[i]![1])] as const));
+      const ok = await core.run(route, undefined, false, async (b) => {
+        await b.setMany(encoded, expire);
+        return true;
+      });
+      if (ok) for (const [key] of encoded) core.written(key, route);
+      return ok;
+    }),
+  );
+  return results.every(Boolean);
+}
+
+/** Reads and decodes many keys (no per-key command events: the decorated call is counted once). */
+async function readMany(core: CacheCore, keys: string[]): Promise<unknown[]> {
+  const out: unknown[] = new Array(keys.length);
+  await Promise.all(
+    core.group(keys).map(async ([route, indexes]) => {
+      const routeKeys = indexes.map((i) => keys[i]!);
+      const raws = await core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
+      await Promise.all(
+        indexes.map(async (index, n) => {
+          const raw = raws[n];
+          out[index] = raw === MISSING || raw === undefined ? MISSING : await core.decoded(route, routeKeys[n]!, raw);
+        }),
+      );
+    }),
+  );
+  return out;
+}
+
+function isMarker(value: unknown): value is Marker {
+  if (typeof value !== "object" || value === null) return false;
+  const { run, chunks } = value as Partial<Marker>;
+  return typeof run === "string" && Number.isSafeInteger(chunks) && (chunks as number) >= 0;
+}
+
+function runId(): string {
+  return crypto.randomUUID().slice(0, 13);
+}
+
+function cannotStore(error: unknown, label: string): unknown {
+  if (!(error instanceof SerializationError)) return error;
+  return new SerializationError(
+    `iterator: ${label} ran, but what it yielded cannot be cached: ${error.message}. Yield plain data, or skip it with a condition`,
+    { cause: error },
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value instanceof Promise) return "a promise (use an async generator function: async function* …)";
+  return typeof value;
 }

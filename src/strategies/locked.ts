@@ -1,20 +1,61 @@
 /**
- * The `locked` strategy (API.md): { ttl, key?, prefix? = "lock", wait? = true }: serialise calls across processes, no caching.
+ * The `locked` strategy (API.md): { ttl, key?, prefix? = "lock", wait? = true }: serialise calls
+ * across processes, no caching.
  * @module
  */
 import type { Cache } from "../cache.js";
+import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../wrap/options.js";
 
 /** Options of the `locked` strategy. */
-// biome-ignore lint: any args until implemented
+// biome-ignore lint: any args
 export interface LockedOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /**
+   * The lock's expiry (required, > 0): a holder that dies frees the lock when it runs out. Keep it
+   * above the function's worst-case duration: a call that outlives it lets the next one in.
+   */
+  ttl: Duration;
+  /** A template such as `"job:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters (one lock per distinct arguments). */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. Default `"lock"`. */
+  prefix?: string;
+  /**
+   * `true` (default): wait until the lock is free (polling with a jittered back-off, never a hot
+   * loop); a Duration: wait at most that long; `false`: do not wait. Not acquired → `LockedError`.
+   */
+  wait?: boolean | Duration;
 }
 
+const KNOWN = ["ttl", "key", "prefix", "wait"] as const;
+
 /** @internal */
-export function lockedStrategy<A extends any[] = any[]>(_cache: Cache, _options: LockedOptions<A>): Decorator<A> {
-  throw new CacheConfigError("locked: not available yet (it arrives with the strategies release)");
+export function lockedStrategy<A extends any[] = any[]>(cache: Cache, options: LockedOptions<A>): Decorator<A> {
+  checkOptions("locked", options, KNOWN);
+  if (options.ttl === undefined || options.ttl === null) {
+    throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
+  }
+  const ttl = toMs(options.ttl, "locked: ttl");
+  if (ttl <= 0) throw new CacheConfigError("locked: ttl must be greater than 0, a lock needs an expiry");
+  const wait = options.wait ?? true;
+  if (typeof wait !== "boolean") toMs(wait, "locked: wait");
+  const prefix = options.prefix ?? "lock";
+  if (typeof prefix !== "string") throw new CacheConfigError(`locked: "prefix" must be a string, got ${typeof prefix}`);
+  const keyOption = options.key;
+
+  return decorator<A>("locked", (target) => {
+    const keyOf = callKey("locked", target, keyOption as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    return async function locked(this: unknown, ...args: unknown[]): Promise<unknown> {
+      // Safe mode: an unreachable backend yields an unacquired lock and the body runs unlocked.
+      const lock = await cache.lock(keyOf(this, args), ttl, { wait });
+      try {
+        return await fn.apply(this, args);
+      } finally {
+        await lock.release();
+      }
+    };
+  });
 }

@@ -1,20 +1,100 @@
 /**
- * The `perf` strategy (API.md): { ttl, factor? = 2, window? = 10, key?, prefix? = "perf" }: performance-degradation detection.
+ * The `perf` strategy: performance-degradation detection. A call much slower than the recent
+ * ones marks its target degraded in the backend, shared by every process, and calls then fail
+ * fast with {@link PerfDegradationError} until the mark expires.
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import type { Duration } from "../durations.js";
+import { CacheConfigError, PerfDegradationError } from "../errors.js";
+import { LOCK_PREFIX } from "../route.js";
+import { MISSING } from "../backends/types.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { formatMs, positiveInteger, positiveMs, prefixOption } from "./rate-limit.js";
 
 /** Options of the `perf` strategy. */
-// biome-ignore lint: any args until implemented
 export interface PerfOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /** How long a target stays marked degraded (calls fail fast meanwhile). */
+  ttl: Duration;
+  /** A call slower than `factor` × the mean of the previous `window` durations marks the target. Default 2. */
+  factor?: number;
+  /** How many recent durations are kept (per target, in this process); the check starts once there are that many. Default 10. */
+  window?: number;
+  /** A template or a function of the call's arguments. Default: the function's name and arguments (one detector per argument set); a key without fields gives one per function. */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. Default `"perf"`. */
+  prefix?: string;
 }
 
-/** @internal */
-export function perfStrategy<A extends any[] = any[]>(_cache: Cache, _options: PerfOptions<A>): Decorator<A> {
-  throw new CacheConfigError("perf: not available yet (it arrives with the strategies release)");
+const KNOWN = ["ttl", "factor", "window", "key", "prefix"] as const;
+
+/** Targets (keys) whose durations one decorated function keeps; beyond it the least recently used is forgotten. */
+const MAX_TARGETS = 1000;
+
+/**
+ * Each call first checks the mark (`exists`-like read of `<key>`); when marked it throws
+ * {@link PerfDegradationError} without calling. Otherwise it times the call; a successful call
+ * slower than `factor` × the mean of the previous `window` durations (once `window` are known)
+ * sets the mark (set-if-absent, TTL `ttl`). Every successful call's duration then joins the
+ * window; failed calls are not timed. The durations stay in this process; the mark is shared.
+ * Safe mode: a failing backend reads as "not degraded" and never marks.
+ * @internal
+ */
+export function perfStrategy<A extends any[] = any[]>(cache: Cache, options: PerfOptions<A>): Decorator<A> {
+  const name = "perf";
+  checkOptions(name, options, KNOWN);
+  const ttl = positiveMs(name, "ttl", options.ttl);
+  const factor = options.factor ?? 2;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
+    throw new CacheConfigError(`${name}: "factor" must be a number >= 1, got ${String(options.factor)}`);
+  }
+  const window = options.window === undefined ? 10 : positiveInteger(name, "window", options.window);
+  const prefix = prefixOption(name, options.prefix, "perf");
+  const keyOption = options.key;
+
+  return decorator<A>(name, (target) => {
+    const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    const core = cache.core;
+    /** Recent durations per key, least recently used first. */
+    const traces = new Map<string, number[]>();
+
+    const trace = (key: string): number[] => {
+      let durations = traces.get(key);
+      if (durations === undefined) {
+        durations = [];
+        if (traces.size >= MAX_TARGETS) traces.delete(traces.keys().next().value!);
+      } else traces.delete(key);
+      traces.set(key, durations);
+      return durations;
+    };
+
+    return registerWrapped(timed, { strategy: name, target, keyOf });
+    async function timed(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const route = core.route(key);
+      const mark = await core.run(route, key, MISSING as unknown, (b) => b.get(key));
+      if (mark !== MISSING) {
+        const why = typeof mark === "string" && mark.startsWith(LOCK_PREFIX) ? `: ${mark.slice(LOCK_PREFIX.length)}` : "";
+        throw new PerfDegradationError(`perf: ${JSON.stringify(key)} is degraded${why}; calls fail fast for up to ${formatMs(ttl)}`);
+      }
+      const started = performance.now();
+      const result = await fn.apply(this, args);
+      const took = performance.now() - started;
+      const durations = trace(key);
+      if (durations.length >= window) {
+        const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
+        if (took > factor * mean) {
+          const detail = `a call took ${formatMs(took)}, over ${factor} × the mean ${formatMs(mean)} of the previous ${durations.length}`;
+          await core.run(route, key, false, (b) => b.setLock(key, LOCK_PREFIX + detail, ttl));
+        }
+      }
+      durations.push(took);
+      if (durations.length > window) durations.shift();
+      return result;
+    }
+  });
 }

@@ -1,20 +1,122 @@
 /**
- * The `rateLimit` strategy (API.md): { limit, period, ttl?, action?, key?, prefix? = "rate_limit" }: fixed window.
+ * The `rateLimit` strategy: a fixed window per key (per call arguments by default), counted with
+ * the backend's atomic `incr`, so the limit holds across every process sharing the backend.
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import { toMs, type Duration } from "../durations.js";
+import { CacheConfigError, RateLimitError } from "../errors.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
 
 /** Options of the `rateLimit` strategy. */
-// biome-ignore lint: any args until implemented
 export interface RateLimitOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /** Calls allowed per window (an integer >= 1). */
+  limit: number;
+  /** Length of a window; it starts with the first call counted in it. */
+  period: Duration;
+  /**
+   * Ban: from the first call over the limit, refuse every call for this long (counted from that
+   * call). Default: refuse until the current window ends.
+   */
+  ttl?: Duration;
+  /** Called (and awaited) instead of the function when over the limit; its result is returned. Default: throw {@link RateLimitError}. */
+  action?: (...args: A) => unknown;
+  /** A template such as `"user:{user.id}"`, or a function of the call's arguments. Default: the function's name and arguments (one limit per argument set). */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. Default `"rate_limit"`. */
+  prefix?: string;
 }
 
-/** @internal */
-export function rateLimitStrategy<A extends any[] = any[]>(_cache: Cache, _options: RateLimitOptions<A>): Decorator<A> {
-  throw new CacheConfigError("rateLimit: not available yet (it arrives with the strategies release)");
+const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
+
+/**
+ * Fixed window: each call does `incr(key, 1, { expire: period })` (the expiry applies when the
+ * window's counter is created); calls `limit + 1` and later are refused until the counter
+ * expires. With `ttl`, the first refused call sets the counter's expiry to `ttl` (a ban).
+ * Safe mode: a backend failure counts nothing and the call is allowed (fail open).
+ * @internal
+ */
+export function rateLimitStrategy<A extends any[] = any[]>(cache: Cache, options: RateLimitOptions<A>): Decorator<A> {
+  const name = "rateLimit";
+  checkOptions(name, options, KNOWN);
+  const limit = positiveInteger(name, "limit", options.limit);
+  const period = positiveMs(name, "period", options.period);
+  const ban = options.ttl === undefined ? undefined : positiveMs(name, "ttl", options.ttl);
+  const action = optionalFunction(name, "action", options.action) as ((...args: unknown[]) => unknown) | undefined;
+  const prefix = prefixOption(name, options.prefix, "rate_limit");
+  const keyOption = options.key;
+
+  return decorator<A>(name, (target) => {
+    const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    const core = cache.core;
+
+    return registerWrapped(rateLimited, { strategy: name, target, keyOf });
+    async function rateLimited(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const route = core.route(key);
+      const count = await core.run(route, key, Number.NaN, (b) => b.incr(key, 1, period));
+      // NaN (backend down, safe mode) is not over the limit: allow.
+      if (!(count > limit)) return fn.apply(this, args);
+      if (ban !== undefined && count === limit + 1) await core.run(route, key, false, (b) => b.expire(key, ban));
+      if (action !== undefined) return await action.apply(this, args);
+      const left = ban !== undefined && count === limit + 1 ? ban : await core.run(route, key, -2, (b) => b.getExpire(key));
+      throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(left)}`);
+    }
+  });
+}
+
+// ---- helpers shared by the limit strategies ----
+
+/** @internal An integer >= 1. */
+export function positiveInteger(strategy: string, option: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new CacheConfigError(`${strategy}: "${option}" must be an integer >= 1, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** @internal A required Duration > 0, in ms. */
+export function positiveMs(strategy: string, option: string, value: Duration | null | undefined): number {
+  if (value === undefined || value === null) throw new CacheConfigError(`${strategy}: "${option}" is required (a Duration such as "10s")`);
+  const ms = toMs(value, `${strategy}: ${option}`);
+  if (!(ms > 0)) throw new CacheConfigError(`${strategy}: "${option}" must be greater than 0`);
+  return ms;
+}
+
+/** @internal An optional function option. */
+export function optionalFunction<F>(strategy: string, option: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new CacheConfigError(`${strategy}: "${option}" must be a function, got ${value === null ? "null" : typeof value}`);
+  }
+  return value;
+}
+
+/** @internal The `prefix` option (a string), or the strategy's default. */
+export function prefixOption(strategy: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== "string") throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof value}`);
+  return value;
+}
+
+/** @internal `"rate limit of 5 per 1s exceeded for "key""` */
+export function describeLimit(key: string, limit: number, period: number): string {
+  return `rate limit of ${limit} per ${formatMs(period)} exceeded for ${JSON.stringify(key)}`;
+}
+
+/** @internal `"; retry in 1.5s"`, or nothing when unknown (`ms <= 0`, e.g. -2 from getExpire). */
+export function retryAfter(ms: number): string {
+  return ms > 0 ? `; retry in ${formatMs(ms)}` : "";
+}
+
+/** @internal A duration for messages: `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const round = (n: number): string => String(Math.round(n * 10) / 10);
+  if (ms < 60_000) return `${round(ms / 1000)}s`;
+  if (ms < 3_600_000) return `${round(ms / 60_000)}m`;
+  return `${round(ms / 3_600_000)}h`;
 }

@@ -1,20 +1,65 @@
 /**
- * The `slidingRateLimit` strategy (API.md): { limit, period, action?, key?, prefix? = "srl" }: sliding log window.
+ * The `slidingRateLimit` strategy: an exact sliding window per key (per call arguments by
+ * default), kept as a log of call times by the backend's atomic `slidingIncr` (a Lua script on a
+ * sorted set on Redis and Upstash), so the limit holds across every process sharing the backend.
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import type { Duration } from "../durations.js";
+import { RateLimitError } from "../errors.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { callKey, type KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../wrap/options.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { describeLimit, optionalFunction, positiveInteger, positiveMs, prefixOption, retryAfter } from "./rate-limit.js";
 
 /** Options of the `slidingRateLimit` strategy. */
-// biome-ignore lint: any args until implemented
 export interface SlidingRateLimitOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+  /** Calls allowed in any `period` (an integer >= 1). */
+  limit: number;
+  /** Length of the sliding window. */
+  period: Duration;
+  /** Called (and awaited) instead of the function when over the limit; its result is returned. Default: throw {@link RateLimitError}. */
+  action?: (...args: A) => unknown;
+  /** A template such as `"user:{user.id}"`, or a function of the call's arguments. Default: the function's name and arguments (one limit per argument set). */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:`. Default `"srl"`. */
+  prefix?: string;
 }
 
-/** @internal */
-export function slidingRateLimitStrategy<A extends any[] = any[]>(_cache: Cache, _options: SlidingRateLimitOptions<A>): Decorator<A> {
-  throw new CacheConfigError("slidingRateLimit: not available yet (it arrives with the strategies release)");
+const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
+
+/**
+ * Sliding log: a call is allowed when fewer than `limit` calls were allowed in the `period`
+ * before it, exactly (every allowed call is one entry, even several in the same millisecond).
+ * Refused calls are not recorded: a client that keeps retrying while refused gets through again
+ * as soon as the oldest allowed call leaves the window. Times come from each process's clock.
+ * Safe mode: a backend failure records nothing and the call is allowed (fail open).
+ * @internal
+ */
+export function slidingRateLimitStrategy<A extends any[] = any[]>(cache: Cache, options: SlidingRateLimitOptions<A>): Decorator<A> {
+  const name = "slidingRateLimit";
+  checkOptions(name, options, KNOWN);
+  const limit = positiveInteger(name, "limit", options.limit);
+  const period = positiveMs(name, "period", options.period);
+  const action = optionalFunction(name, "action", options.action) as ((...args: unknown[]) => unknown) | undefined;
+  const prefix = prefixOption(name, options.prefix, "srl");
+  const keyOption = options.key;
+
+  return decorator<A>(name, (target) => {
+    const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
+    const fn = target.fn;
+    const core = cache.core;
+    const neutral: [number, number] = [Number.NaN, 0];
+
+    return registerWrapped(rateLimited, { strategy: name, target, keyOf });
+    async function rateLimited(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(this, args);
+      const [count, resetMs] = await core.run(core.route(key), key, neutral, (b) => b.slidingIncr(key, period, limit));
+      // NaN (backend down, safe mode) is not over the limit: allow.
+      if (!(count > limit)) return fn.apply(this, args);
+      if (action !== undefined) return await action.apply(this, args);
+      throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(resetMs)}`);
+    }
+  });
 }

@@ -1,20 +1,98 @@
 /**
- * The `soft` strategy (API.md): { ttl, softTtl?, exceptions?, key?, prefix? = "soft", condition?, timeCondition?, protected? }: foreground refresh after softTtl, serve the old value on listed errors.
+ * The `soft` strategy: after `softTtl` the function runs again in the foreground; when it fails
+ * with a listed error, the soft-expired value is served until `ttl`.
+ *
+ * Stored: the envelope `{ v: result, exp: <ms epoch of the soft expiry> }` with the backend TTL
+ * `ttl`. Errors are never stored (exception conditions are rejected: use `exceptions`).
  * @module
  */
 import type { Cache } from "../cache.js";
-import { CacheConfigError } from "../errors.js";
-import type { Decorator } from "../wrap/decorator.js";
+import type { Duration } from "../durations.js";
+import type { Route } from "../route.js";
+import { decorator, type Decorator } from "../wrap/decorator.js";
+import { registerWrapped } from "../wrap/registry.js";
+import { scope } from "../context/scope.js";
+import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./shared-value.js";
 
 /** Options of the `soft` strategy. */
-// biome-ignore lint: any args until implemented
-export interface SoftOptions<A extends any[] = any[]> {
-  [option: string]: unknown;
-  /** @internal phantom for the argument types */
-  readonly __args?: A;
+export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A> {
+  /** Age after which the value is recomputed in the foreground. Default `ttl × 0.33`; required with `ttl: null`. */
+  softTtl?: Duration;
+  /** Errors answered with the soft-expired value (an error class or a list). Default: every error. */
+  exceptions?: Exceptions;
+  /** In-process single-flight: concurrent identical calls that recompute run the function once. Default true. */
+  protected?: boolean;
+}
+
+const EXTRA = ["softTtl", "exceptions", "protected"];
+
+/** What a recomputation gave: a fresh result, or the soft-expired value after a listed error. */
+interface Recomputed {
+  value: unknown;
+  stale: boolean;
 }
 
 /** @internal */
-export function softStrategy<A extends any[] = any[]>(_cache: Cache, _options: SoftOptions<A>): Decorator<A> {
-  throw new CacheConfigError("soft: not available yet (it arrives with the strategies release)");
+export function softStrategy<A extends any[] = any[]>(cache: Cache, options: SoftOptions<A>): Decorator<A> {
+  const common = parseCommon("soft", options, EXTRA, "soft", false);
+  const softTtl = innerTtl("soft", "softTtl", options.softTtl, common.ttl);
+  const listed = parseExceptions("soft", options.exceptions);
+  const protect = options.protected ?? true;
+
+  return decorator<A>("soft", (target) => {
+    const w = wrapper(cache, common, target);
+    const { keyOf, core } = w;
+    const inflight = new Map<string, Promise<Recomputed>>();
+
+    const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined): Promise<Recomputed> => {
+      const outcome = await w.call(thisArg, args);
+      if (!outcome.failed) {
+        if (w.storable(outcome, args, key)) await w.write(route, key, { v: outcome.result, exp: Date.now() + softTtl }, outcome, thisArg);
+        return { value: outcome.result, stale: false };
+      }
+      if (old !== undefined && listed(outcome.result)) return { value: old.v, stale: true };
+      throw outcome.result;
+    };
+
+    /** Counts a caller of a recomputation by what it got: the old value is a hit. */
+    const settled = (pending: Promise<Recomputed>, thisArg: unknown, key: string, route: Route): Promise<unknown> =>
+      pending.then(
+        (r) => {
+          if (r.stale) return w.hit(route, key, r.value, thisArg);
+          w.miss(thisArg, key, route);
+          return r.value;
+        },
+        (error: unknown) => {
+          w.miss(thisArg, key, route);
+          throw error;
+        },
+      );
+
+    const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
+      const found = envelopeOf(await core.read(route, key));
+      if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg);
+      const pending = protect ? flight(inflight, key, () => recompute(thisArg, args, key, route, found)) : recompute(thisArg, args, key, route, found);
+      return settled(pending, thisArg, key, route);
+    };
+
+    // Not an async function: a memory hit resolves with one promise and no async frame.
+    return registerWrapped(soft, { strategy: "soft", target, keyOf });
+    function soft(this: unknown, ...args: unknown[]): Promise<unknown> {
+      try {
+        const key = keyOf(this, args);
+        const route = core.route(key);
+        if (protect && inflight.size > 0) {
+          const pending = inflight.get(key);
+          if (pending !== undefined) return settled(pending, this, key, route);
+        }
+        if (route.peekable && scope.live === 0) {
+          const found = envelopeOf(route.backend!.peek!(key));
+          if (found !== undefined && Date.now() < found.exp) return Promise.resolve(w.hit(route, key, found.v, this));
+        }
+        return lookup(this, args, key, route);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+  });
 }

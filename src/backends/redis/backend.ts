@@ -18,7 +18,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { escapeGlob } from "../glob.js";
-import { INCR_EXPIRE, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SLIDING_INCR, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
@@ -348,6 +348,12 @@ export class RedisBackend implements Backend {
     return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, k, [value]))) === 1;
   }
 
+  async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
+    const k = this.#key(key);
+    const args = slidingArgs(windowMs, limit);
+    return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, k, args)));
+  }
+
   // ---------------------------------------------------------------- internals
 
   #key(key: string): string {
@@ -534,6 +540,18 @@ async function evalScript(client: Redis, script: LuaScript, key: string, args: (
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, 1, key, ...args);
   }
+}
+
+/** `SLIDING_INCR`'s arguments: now on this process's clock, the window, the limit, a unique member. */
+function slidingArgs(windowMs: number, limit: number): string[] {
+  const now = Date.now();
+  const window = Math.max(1, Math.ceil(windowMs));
+  return [String(now), String(window), String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit)), `${now}-${crypto.randomUUID()}`];
+}
+
+function slidingReply(reply: unknown): [count: number, resetMs: number] {
+  if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`unexpected SLIDING_INCR reply: ${String(reply)}`);
+  return [Number(reply[0]), Math.max(0, Number(reply[1]))];
 }
 
 /** Races `promise` against a timer that is always cleared (no timer outlives the call). */

@@ -22,7 +22,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { escapeGlob } from "../glob.js";
-import { INCR_EXPIRE, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SLIDING_INCR, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
@@ -303,6 +303,15 @@ export class UpstashBackend implements Backend {
 
   async unlock(key: string, value: string): Promise<boolean> {
     return Number(await this.#eval(UNLOCK, this.#key(key), [value])) === 1;
+  }
+
+  async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
+    const now = Date.now();
+    const window = String(Math.max(1, Math.ceil(windowMs)));
+    const max = String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit));
+    const reply = await this.#eval(SLIDING_INCR, this.#key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw this.#unexpected("SLIDING_INCR", reply);
+    return [Number(reply[0]), Math.max(0, Number(reply[1]))];
   }
 
   // ---------------------------------------------------------------- internals

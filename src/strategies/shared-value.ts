@@ -1,0 +1,263 @@
+/**
+ * Shared machinery of the value strategies (`failover`, `hit`, `early`, `soft`): option parsing,
+ * the stored envelope, per-call counting, storing under a condition, and background work.
+ * @internal
+ * @module
+ */
+import { MISSING } from "../backends/types.js";
+import type { Cache } from "../cache.js";
+import { Raised } from "../codec/raised.js";
+import { restoreErrorClass, type Condition, type ErrorClass } from "../conditions.js";
+import type { CacheCore } from "../core.js";
+import { toMs, type Duration } from "../durations.js";
+import { CacheConfigError, SerializationError } from "../errors.js";
+import type { Route } from "../route.js";
+import type { Target } from "../wrap/decorator.js";
+import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
+import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { currentWaitUntil, recordHit, scope, type DetectInfo } from "../context/scope.js";
+
+export { MISSING };
+
+/** Options every value strategy accepts. */
+export interface ValueOptions<A extends any[] = any[]> {
+  /** How long a stored result lives (required); `null` stores without expiry. */
+  ttl: Duration | null;
+  /** A template such as `"user:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
+  key?: KeyOption<A>;
+  /** Prepended to the key with a `:` (each strategy has its own default). */
+  prefix?: string;
+  /** Which results to store. Default: every result. */
+  condition?: Condition;
+  /** Store only results that took longer than this (combined with `condition` by AND). */
+  timeCondition?: Duration;
+  /** Tags to attach to stored results (not available yet). */
+  tags?: readonly string[];
+}
+
+/** `exceptions`: an error class or a list of them. */
+export type Exceptions = ErrorClass | readonly ErrorClass[];
+
+const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags"];
+
+/** Wrap-time settings shared by the value strategies. */
+export interface Common {
+  strategy: string;
+  ttl: number | undefined;
+  prefix: string;
+  /** True when the user chose the prefix (the default one does not name a function). */
+  ownPrefix: boolean;
+  key: KeyOption<never[]> | undefined;
+  condition: Condition | undefined;
+  slowerThan: number | undefined;
+}
+
+/**
+ * Validates the common options (and rejects unknown ones). `errors: false` rejects exception
+ * conditions (`withExceptions`/`onlyExceptions`), for strategies that never store errors.
+ */
+export function parseCommon(strategy: string, options: ValueOptions, extra: readonly string[], defaultPrefix: string, errors: boolean): Common {
+  checkOptions(strategy, options, [...COMMON, ...extra]);
+  const ttl = requiredTtl(strategy, options.ttl);
+  const { condition, timeCondition, prefix } = options;
+  if (condition !== undefined && typeof condition !== "function") {
+    throw new CacheConfigError(`${strategy}: "condition" must be a function (result, args, key) => boolean, got ${typeof condition}`);
+  }
+  if (!errors && condition?.errors !== undefined) {
+    throw new CacheConfigError(`${strategy}: exception conditions (withExceptions, onlyExceptions) are not supported; use "exceptions"`);
+  }
+  if (prefix !== undefined && typeof prefix !== "string") {
+    throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof prefix}`);
+  }
+  const tags = options.tags;
+  if (tags !== undefined && (!Array.isArray(tags) || tags.length > 0)) throw new CacheConfigError(`${strategy}: tags are not available yet`);
+  return {
+    strategy,
+    ttl,
+    prefix: prefix ?? defaultPrefix,
+    ownPrefix: !!prefix,
+    key: options.key as KeyOption<never[]> | undefined,
+    condition,
+    slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
+  };
+}
+
+/** `exceptions` as a predicate: default (undefined) matches every thrown value. */
+export function parseExceptions(strategy: string, exceptions: Exceptions | undefined): (error: unknown) => boolean {
+  if (exceptions === undefined) return () => true;
+  const list: unknown[] = Array.isArray(exceptions) ? exceptions : [exceptions];
+  for (const cls of list) {
+    if (typeof cls !== "function") {
+      throw new CacheConfigError(`${strategy}: "exceptions" must be an error class or an array of them, got ${cls === null ? "null" : typeof cls}`);
+    }
+  }
+  const classes = list as ErrorClass[];
+  return (error) => classes.some((cls) => error instanceof cls);
+}
+
+/** An optional duration shorter than `ttl` (e.g. `earlyTtl`); default `ttl × 0.33`. */
+export function innerTtl(strategy: string, name: string, value: Duration | undefined, ttl: number | undefined): number {
+  if (value === undefined) {
+    if (ttl === undefined) throw new CacheConfigError(`${strategy}: "${name}" is required when ttl is null`);
+    return Math.max(1, Math.round(ttl * 0.33));
+  }
+  const ms = Math.round(toMs(value, `${strategy}: ${name}`));
+  if (ms <= 0) throw new CacheConfigError(`${strategy}: ${name} must be greater than 0`);
+  if (ttl !== undefined && ms >= ttl) throw new CacheConfigError(`${strategy}: ${name} (${ms} ms) must be shorter than ttl (${ttl} ms)`);
+  return ms;
+}
+
+// ------------------------------------------------------------------------------------ envelope
+
+/**
+ * What `early` and `soft` store: the value and the moment (ms since the epoch, writer's clock)
+ * after which it is due for a refresh. A plain object, so it round-trips through every codec.
+ */
+export interface Envelope {
+  v: unknown;
+  exp: number;
+}
+
+/** The envelope in a stored value, or undefined for anything else (a foreign value is a miss). */
+export function envelopeOf(stored: unknown): Envelope | undefined {
+  return typeof stored === "object" && stored !== null && typeof (stored as Envelope).exp === "number" && "v" in stored
+    ? (stored as Envelope)
+    : undefined;
+}
+
+// ------------------------------------------------------------------------------------ background
+
+let backgroundHook: ((promise: Promise<unknown>) => void) | undefined;
+
+/**
+ * Lets the context work hand background promises elsewhere (e.g. the request's `waitUntil`).
+ * @internal
+ */
+export function setBackgroundHook(hook: ((promise: Promise<unknown>) => void) | undefined): void {
+  backgroundHook = hook;
+}
+
+/**
+ * Runs `promise` in the background: it never rejects unhandled (a failure that escaped the
+ * strategy's own handling is reported as an `error` event), and it is handed to the background
+ * hook (waitUntil) when one is set.
+ * @internal
+ */
+export function background(cache: Cache | CacheCore, promise: Promise<unknown>): void {
+  const core = "emitter" in cache ? cache : cache.core;
+  const safe = promise.catch((error: unknown) => {
+    core.stats.errors++;
+    core.emitter.emit({ type: "error", error });
+  });
+  (currentWaitUntil() ?? backgroundHook)?.(safe);
+}
+
+// ------------------------------------------------------------------------------------ per target
+
+/** The outcome of one call of the wrapped function. */
+export interface Outcome {
+  result: unknown;
+  failed: boolean;
+  /** How long it took (ms), measured only with a timeCondition. */
+  took: number;
+}
+
+/** What a value strategy needs for one wrapped function. */
+export interface Wrapper {
+  keyOf: CallKey;
+  core: CacheCore;
+  counters: (thisArg: unknown) => Counters;
+  /** Calls the function; counts its errors. Never rejects. */
+  call(thisArg: unknown, args: unknown[]): Promise<Outcome>;
+  /** True when the outcome is to be stored (condition and timeCondition). */
+  storable(outcome: Outcome, args: unknown[], key: string): boolean;
+  /**
+   * Writes `stored` (the result, an envelope holding it) with the strategy's ttl. A result that
+   * cannot be encoded throws SerializationError; an error that cannot is reported and skipped.
+   */
+  write(route: Route, key: string, stored: unknown, outcome: Outcome, thisArg: unknown): Promise<boolean>;
+  /**
+   * Counts a call served from cache and returns its value (a stored error is rethrown); `extra`
+   * goes into the detect record.
+   */
+  hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>): unknown;
+  /** Counts a call not served from cache. */
+  miss(thisArg: unknown, key: string, route?: Route): void;
+  /** Reports a failed background refresh (an `error` event; the stale value stays). */
+  failed(error: unknown, key: string, route: Route): void;
+}
+
+/** Builds the per-function helpers (key, counters, storing) at wrap time. */
+export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
+  const { strategy, condition, slowerThan, ttl } = common;
+  const keyOf = callKey(strategy, target, common.key, common.prefix);
+  const fn = target.fn;
+  const core = cache.core;
+  const emitter = core.emitter;
+  const fallback = common.ownPrefix ? common.prefix : typeof common.key === "string" ? common.key : common.prefix;
+  const counters = functionCounters(core, target, fallback);
+  const template = typeof common.key === "string" ? common.key : undefined;
+  return {
+    keyOf,
+    core,
+    counters,
+    async call(thisArg, args) {
+      const started = slowerThan === undefined ? 0 : performance.now();
+      try {
+        const result = await fn.apply(thisArg, args);
+        return { result, failed: false, took: slowerThan === undefined ? 0 : performance.now() - started };
+      } catch (error) {
+        counters(thisArg).stats.errors++;
+        return { result: error, failed: true, took: slowerThan === undefined ? 0 : performance.now() - started };
+      }
+    },
+    storable({ result, failed, took }, args, key) {
+      return (
+        (slowerThan === undefined || took > slowerThan) &&
+        (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
+      );
+    },
+    async write(route, key, stored, outcome, thisArg) {
+      try {
+        return await core.write(route, key, stored, ttl);
+      } catch (error) {
+        if (!(error instanceof SerializationError)) throw error;
+        if (!outcome.failed) {
+          throw new SerializationError(
+            `${strategy}: ${counters(thisArg).label} ran, but its result cannot be cached: ${error.message}. Return plain data, or skip it with a condition`,
+            { cause: error },
+          );
+        }
+        core.report(error, key, route);
+        return false;
+      }
+    },
+    hit(route, key, value, thisArg, extra) {
+      const { stats, label } = counters(thisArg);
+      core.hit(stats);
+      if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
+      if (scope.live !== 0) recordHit(key, { name: strategy, ttl, backend: route.label, template, function: label, ...extra });
+      if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
+      return value;
+    },
+    miss(thisArg, key, route) {
+      const { stats, label } = counters(thisArg);
+      core.miss(stats);
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
+    },
+    failed(error, key, route) {
+      core.report(error, key, route);
+    },
+  };
+}
+
+/** In-process single-flight: joins the promise under way for `key`, or starts one. */
+export function flight<T>(inflight: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  let pending = inflight.get(key);
+  if (pending === undefined) {
+    pending = start().finally(() => inflight.delete(key));
+    inflight.set(key, pending);
+  }
+  return pending;
+}
+
