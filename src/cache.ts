@@ -50,7 +50,7 @@ export interface SetOptions {
   expire?: Duration | null;
   /** `true`: write only if the key exists (XX); `false`: only if it does not (NX). */
   exist?: boolean;
-  /** Tags to attach (not supported yet: arrives with tag invalidation). */
+  /** Tags to attach: `cache.deleteTags(tag)` deletes the entry (see {@link Cache.deleteTags}). */
   tags?: readonly string[];
 }
 
@@ -74,6 +74,16 @@ export interface LockOptions {
 const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
+
+/**
+ * Where a tag's set lives: the key `_tag:<tag>`, routed like any other key (so with prefix
+ * routing, on the backend whose prefix matches `_tag:…`: usually the default one). Its members
+ * are the tagged user keys.
+ */
+export const TAG_PREFIX = "_tag:";
+
+/** Members popped per round trip by `deleteTags`. */
+const TAG_BATCH = 250;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const sum = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
@@ -374,8 +384,54 @@ export class Cache extends Callable {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
-    if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("set: tags are not supported yet");
-    return this.#core.write(this.#core.route(key), key, value, expire, options.exist);
+    const tags = checkTags(options.tags, "set");
+    const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist);
+    if (ok && tags.length > 0) await this.tagKey(key, tags, expire);
+    return ok;
+  }
+
+  /**
+   * @internal Adds `key` to each tag's set (`_tag:<tag>`, routed like any key), extending the
+   * set's TTL to at least `expire` (ms; undefined: the set becomes persistent). Safe mode: a
+   * failure is reported and skipped.
+   */
+  async tagKey(key: string, tags: readonly string[], expire: number | undefined): Promise<void> {
+    const core = this.#core;
+    await Promise.all(
+      tags.map((tag) => {
+        const tagKey = TAG_PREFIX + tag;
+        return core.run(core.route(tagKey), tagKey, undefined, (b) => b.tagAdd(tagKey, key, expire));
+      }),
+    );
+  }
+
+  /**
+   * Deletes every entry written with any of `tags` (`set(…, { tags })` or a decorator's `tags`),
+   * then the tags themselves; resolves how many entries were deleted. Each tag's members are
+   * popped in batches and deleted with `deleteMany` (one round trip per backend). Members that
+   * expired or were deleted since are skipped (deleting a missing key is a no-op), so stale
+   * members are harmless: deleting a key does not remove it from its tags. A key tagged again
+   * while this runs is either deleted or stays tagged.
+   * @example
+   * await cache.set("user:1", user, { expire: "1h", tags: ["users"] });
+   * await cache.deleteTags("users"); // 1
+   */
+  async deleteTags(...tags: string[]): Promise<number> {
+    const list = checkTags(tags, "deleteTags");
+    const core = this.#core;
+    if (isDisabled(core, Command.DELETE_MANY)) return 0;
+    let deleted = 0;
+    for (const tag of new Set(list)) {
+      const tagKey = TAG_PREFIX + tag;
+      const route = core.route(tagKey);
+      for (;;) {
+        const members = await core.run(route, tagKey, [] as string[], (b) => b.tagPop(tagKey, TAG_BATCH));
+        if (members.length === 0) break;
+        deleted += await this.deleteMany(members);
+        if (members.length < TAG_BATCH) break;
+      }
+    }
+    return deleted;
   }
 
   /** Stores many entries (an object or an iterable of pairs), one round trip per backend. */
@@ -659,6 +715,15 @@ function checkKeys(keys: Iterable<string>): string[] {
   const list = [...keys];
   list.forEach((key) => checkKey(key));
   return list;
+}
+
+function checkTags(tags: unknown, what: string): readonly string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags)) throw new TypeError(`${what}: tags must be an array of strings, got ${typeof tags}`);
+  for (const tag of tags) {
+    if (typeof tag !== "string" || tag === "") throw new TypeError(`${what}: every tag must be a non-empty string, got ${JSON.stringify(tag)}`);
+  }
+  return tags as readonly string[];
 }
 
 function lockTtl(ttl: Duration, what: string): number {

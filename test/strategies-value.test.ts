@@ -469,7 +469,7 @@ describe("value strategies: wrap-time validation", () => {
     return 1;
   };
 
-  it("requires ttl and rejects unknown options and tags", () => {
+  it("requires ttl and rejects unknown options and bad tags", () => {
     // @ts-expect-error ttl is required
     expect(() => cache.failover({})).toThrow(/failover.*ttl.*required/);
     // @ts-expect-error ttl is required
@@ -482,7 +482,9 @@ describe("value strategies: wrap-time validation", () => {
     expect(() => cache.early({ ttl: "1m", earlyTTL: 5 })).toThrow(/unknown option "earlyTTL"/);
     // @ts-expect-error unknown option
     expect(() => cache.failover({ ttl: "1m", exception: Boom })).toThrow(/unknown option "exception"/);
-    expect(() => cache.soft({ ttl: "1m", tags: ["t"] })).toThrow(/tags are not available yet/);
+    expect(() => cache.soft({ ttl: "1m", tags: ["t"] })(fn)).not.toThrow(); // tags: see test/tags.test.ts
+    // @ts-expect-error tags must be strings
+    expect(() => cache.soft({ ttl: "1m", tags: [1] })).toThrow(/every tag must be a non-empty template string/);
     expect(() => cache.early({ ttl: "1m", tags: [] })(fn)).not.toThrow();
     expect(() => cache.failover({ ttl: "nope" })).toThrow(CacheConfigError);
   });

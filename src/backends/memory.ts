@@ -115,6 +115,11 @@ class SlidingLog {
   }
 }
 
+/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys. */
+class TagSet {
+  readonly members = new Set<string>();
+}
+
 type Timer = ReturnType<typeof setInterval>;
 
 // ---- the hit path's clock ----
@@ -433,6 +438,42 @@ export class MemoryBackend implements Backend {
     }
     const oldest = log.oldest();
     return [count + 1, oldest === undefined ? 0 : oldest + window - now];
+  }
+
+  /** Tag set (see {@link Backend.tagAdd}): adds `member`, extends the set's TTL, never shortens it. */
+  async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
+    const now = Date.now();
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof TagSet)) {
+      throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
+    const at = deadline(expireMs, now);
+    if (entry === undefined) {
+      const set = new TagSet();
+      set.members.add(member);
+      this.#insert(key, set, at);
+      return;
+    }
+    (entry.value as TagSet).members.add(member);
+    // 0 = no expiry: a persistent set stays so; a member without expiry makes it persistent.
+    if (entry.expiresAt !== 0 && (at === 0 || at > entry.expiresAt)) this.#setDeadline(entry, at);
+    this.#touch(entry);
+  }
+
+  /** Removes and returns up to `count` members of the tag set at `key`; an emptied set is removed. */
+  async tagPop(key: string, count: number): Promise<string[]> {
+    const entry = this.#live(key);
+    if (entry === undefined) return [];
+    if (!(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    const members = entry.value.members;
+    const out: string[] = [];
+    for (const member of members) {
+      if (out.length >= count) break;
+      out.push(member);
+    }
+    for (const member of out) members.delete(member);
+    if (members.size === 0) this.#remove(entry);
+    return out;
   }
 
   // ---- internals ----

@@ -76,3 +76,28 @@ export const SLIDING_INCR: LuaScript = {
     "return {count + 1, reset}\n",
   sha1: "24c19c382f76b31e4f3e65ed6fd5dbbf5f3a9100",
 };
+
+/**
+ * Tag set: `KEYS[1]` the set, `ARGV[1]` the member (a user key), `ARGV[2]` the member's expiry in
+ * ms (integer > 0), or `-1` for a member without expiry.
+ *
+ * Adds the member, then extends the set's TTL to at least the member's and never shortens it: a
+ * new set gets the member's TTL; an expiring set gets `max(current, member's)`; a persistent set
+ * stays persistent; a member without expiry makes the set persistent. (Same as `PEXPIRE … GT`
+ * plus a PERSIST, spelled out so that it also runs on Redis < 7.) The set therefore outlives every
+ * member, so a shorter-lived later add can never orphan an earlier member. Returns 1.
+ */
+export const TAG_ADD: LuaScript = {
+  name: "tag_add",
+  lua:
+    "local ms = tonumber(ARGV[2])\n" +
+    "local ttl = redis.call('PTTL', KEYS[1])\n" +
+    "redis.call('SADD', KEYS[1], ARGV[1])\n" +
+    "if ms < 0 then\n" +
+    "  if ttl >= 0 then redis.call('PERSIST', KEYS[1]) end\n" +
+    "elseif ttl == -2 or (ttl >= 0 and ttl < ms) then\n" +
+    "  redis.call('PEXPIRE', KEYS[1], ms)\n" +
+    "end\n" +
+    "return 1\n",
+  sha1: "d39b5ccd3dce19674d942c15faa220dab2f0d70c",
+};

@@ -72,6 +72,18 @@ export interface Backend {
    * (0 when none). Rejects when the key holds something other than such a log.
    */
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]>;
+  /**
+   * Tag set, atomic, touching only `key`: adds `member` (a user key) to the set at `key` (creating
+   * it) and extends the set's TTL to at least `expireMs`, never shortening it; `undefined` (a
+   * member without expiry) makes the set persistent. So the set outlives its longest-lived member.
+   * Rejects when the key holds something other than a set.
+   */
+  tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void>;
+  /**
+   * Removes and returns up to `count` members of the set at `key` (SPOP); `[]` when it is missing.
+   * Removing the last member removes the key. Rejects when the key holds something other than a set.
+   */
+  tagPop(key: string, count: number): Promise<string[]>;
 
   /**
    * Optional fast path: a synchronous read of the raw value (memory). Used by the hit path to

@@ -14,6 +14,7 @@ import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import type { Route } from "../route.js";
 import { singleFlight } from "./single-flight.js";
+import { checkTagTemplates, tagsOf } from "./shared-value.js";
 import { isFullyDisabled, recordHit, scope } from "../context/scope.js";
 
 /** Options of the simple cache strategy. */
@@ -40,7 +41,11 @@ export interface CacheOptions<A extends any[] = any[]> {
    * lets a second caller compute. Default: `ttl`, at most 30 s.
    */
   lockTtl?: Duration;
-  /** Tags to attach to stored results (not available yet). */
+  /**
+   * Tags to attach to stored results: templates such as `"user:{id}"`, formatted with the call's
+   * arguments (compiled at wrap time: an unknown placeholder fails then). `cache.deleteTags(tag)`
+   * deletes the results stored with it.
+   */
   tags?: readonly string[];
   /** In-process single-flight: concurrent identical calls run the function once. Default true. */
   protected?: boolean;
@@ -62,7 +67,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
   }
   const slowerThan = timeCondition === undefined ? undefined : toMs(timeCondition, "cache: timeCondition");
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, ttl);
-  if (options.tags !== undefined && options.tags.length > 0) throw new CacheConfigError("cache: tags are not available yet");
+  const tags = checkTagTemplates("cache", options.tags);
   const protect = options.protected ?? true;
   if (typeof prefix !== "string") throw new CacheConfigError(`cache: "prefix" must be a string, got ${typeof prefix}`);
 
@@ -74,6 +79,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
     const inflight = new Map<string, Promise<unknown>>();
     const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
     const template = typeof keyOption === "string" ? keyOption : undefined;
+    const tagged = tagsOf("cache", target, tags);
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const { stats, label } = counters(thisArg);
@@ -93,7 +99,8 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
       if (store) {
         const route = core.route(key);
         try {
-          await core.write(route, key, failed ? new Raised(result) : result, ttl);
+          const ok = await core.write(route, key, failed ? new Raised(result) : result, ttl);
+          if (ok && tagged !== undefined) await cache.tagKey(key, tagged(thisArg, args), ttl);
         } catch (error) {
           if (!(error instanceof SerializationError)) throw error;
           // The function's own outcome wins: an error that cannot be cached is still rethrown

@@ -31,7 +31,11 @@ export interface ValueOptions<A extends any[] = any[]> {
   condition?: Condition;
   /** Store only results that took longer than this (combined with `condition` by AND). */
   timeCondition?: Duration;
-  /** Tags to attach to stored results (not available yet). */
+  /**
+   * Tags to attach to stored results: templates such as `"user:{id}"`, formatted with the call's
+   * arguments (compiled at wrap time: an unknown placeholder fails then). `cache.deleteTags(tag)`
+   * deletes the results stored with it.
+   */
   tags?: readonly string[];
 }
 
@@ -50,6 +54,8 @@ export interface Common {
   key: KeyOption<never[]> | undefined;
   condition: Condition | undefined;
   slowerThan: number | undefined;
+  /** Tag templates (empty: none). */
+  tags: readonly string[];
 }
 
 /**
@@ -69,8 +75,7 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
   if (prefix !== undefined && typeof prefix !== "string") {
     throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof prefix}`);
   }
-  const tags = options.tags;
-  if (tags !== undefined && (!Array.isArray(tags) || tags.length > 0)) throw new CacheConfigError(`${strategy}: tags are not available yet`);
+  const tags = checkTagTemplates(strategy, options.tags);
   return {
     strategy,
     ttl,
@@ -79,7 +84,30 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
     key: options.key as KeyOption<never[]> | undefined,
     condition,
     slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
+    tags,
   };
+}
+
+/** Validates a `tags` option: an array of non-empty template strings (default none). */
+export function checkTagTemplates(strategy: string, tags: unknown): readonly string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags)) throw new CacheConfigError(`${strategy}: "tags" must be an array of template strings, got ${typeof tags}`);
+  for (const tag of tags) {
+    if (typeof tag !== "string" || tag === "") {
+      throw new CacheConfigError(`${strategy}: every tag must be a non-empty template string, got ${JSON.stringify(tag)}`);
+    }
+  }
+  return [...(tags as string[])];
+}
+
+/**
+ * Compiles tag templates at wrap time (an unknown placeholder throws CacheConfigError now);
+ * resolves the call's tags, or undefined when there are none.
+ */
+export function tagsOf(strategy: string, target: Target, templates: readonly string[]): ((thisArg: unknown, args: unknown[]) => string[]) | undefined {
+  if (templates.length === 0) return undefined;
+  const builders = templates.map((template) => callKey(strategy, target, template, ""));
+  return (thisArg, args) => builders.map((build) => build(thisArg, args));
 }
 
 /** `exceptions` as a predicate: default (undefined) matches every thrown value. */
@@ -160,6 +188,9 @@ export interface Outcome {
   failed: boolean;
   /** How long it took (ms), measured only with a timeCondition. */
   took: number;
+  /** The call's `this` and arguments (for tag templates). */
+  thisArg?: unknown;
+  args?: unknown[];
 }
 
 /** What a value strategy needs for one wrapped function. */
@@ -197,6 +228,7 @@ export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
   const fallback = common.ownPrefix ? common.prefix : typeof common.key === "string" ? common.key : common.prefix;
   const counters = functionCounters(core, target, fallback);
   const template = typeof common.key === "string" ? common.key : undefined;
+  const tagged = tagsOf(strategy, target, common.tags);
   return {
     keyOf,
     core,
@@ -205,10 +237,10 @@ export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
       const started = slowerThan === undefined ? 0 : performance.now();
       try {
         const result = await fn.apply(thisArg, args);
-        return { result, failed: false, took: slowerThan === undefined ? 0 : performance.now() - started };
+        return { result, failed: false, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
       } catch (error) {
         counters(thisArg).stats.errors++;
-        return { result: error, failed: true, took: slowerThan === undefined ? 0 : performance.now() - started };
+        return { result: error, failed: true, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
       }
     },
     storable({ result, failed, took }, args, key) {
@@ -219,7 +251,9 @@ export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
     },
     async write(route, key, stored, outcome, thisArg) {
       try {
-        return await core.write(route, key, stored, ttl);
+        const ok = await core.write(route, key, stored, ttl);
+        if (ok && tagged !== undefined) await cache.tagKey(key, tagged(outcome.thisArg ?? thisArg, outcome.args ?? []), ttl);
+        return ok;
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;
         if (!outcome.failed) {

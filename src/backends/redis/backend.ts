@@ -18,7 +18,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { escapeGlob } from "../glob.js";
-import { INCR_EXPIRE, SLIDING_INCR, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
@@ -352,6 +352,18 @@ export class RedisBackend implements Backend {
     const k = this.#key(key);
     const args = slidingArgs(windowMs, limit);
     return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, k, args)));
+  }
+
+  async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
+    const k = this.#key(key);
+    const ms = toPx(expireMs) ?? -1;
+    await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, k, [member, ms]));
+  }
+
+  async tagPop(key: string, count: number): Promise<string[]> {
+    const k = this.#key(key);
+    const reply = await this.#run("SPOP", (c) => c.spop(k, count));
+    return Array.isArray(reply) ? reply.map(String) : [];
   }
 
   // ---------------------------------------------------------------- internals

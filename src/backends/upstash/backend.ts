@@ -22,7 +22,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { escapeGlob } from "../glob.js";
-import { INCR_EXPIRE, SLIDING_INCR, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
@@ -312,6 +312,18 @@ export class UpstashBackend implements Backend {
     const reply = await this.#eval(SLIDING_INCR, this.#key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
     if (!Array.isArray(reply) || reply.length !== 2) throw this.#unexpected("SLIDING_INCR", reply);
     return [Number(reply[0]), Math.max(0, Number(reply[1]))];
+  }
+
+  async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
+    const ms = toPx(expireMs);
+    await this.#eval(TAG_ADD, this.#key(key), [member, String(ms ?? -1)]);
+  }
+
+  async tagPop(key: string, count: number): Promise<string[]> {
+    const reply = await this.#call(["SPOP", this.#key(key), String(count)]);
+    if (reply === null) return [];
+    if (!Array.isArray(reply)) throw this.#unexpected("SPOP", reply);
+    return reply.map(String);
   }
 
   // ---------------------------------------------------------------- internals
