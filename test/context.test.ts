@@ -16,7 +16,8 @@ afterEach(async () => {
     await c.clear();
     await c.close();
   }
-  expect(scope.live).toBe(0);
+  // Nothing stays live but the sticky baseline (set once any scope ran on an AsyncLocalStorage runtime).
+  expect(scope.live).toBe(scope.sticky ? 1 : 0);
 });
 
 describe.each(targets)("scopes on $label", ({ url }) => {
@@ -238,5 +239,33 @@ describe.each(targets)("scopes on $label", ({ url }) => {
     await Promise.all(handed);
     expect(calls).toBe(2);
     expect(await e(1)).toBe(3);
+  });
+
+  it("work started inside a scope but run after its callback settled still obeys it", async () => {
+    const cache = make();
+    let calls = 0;
+    const f = cache.cache({ ttl: "1m", key: "d:{x}" })(async (x: string) => `${x}${++calls}`);
+    expect(await f("a")).toBe("a1");
+    let later: Promise<string> | undefined;
+    await cache.disabling(async () => {
+      later = new Promise((resolve) => setTimeout(() => resolve(f("a")), 20));
+    }, Command.GET);
+    expect(await later).toBe("a2"); // GET disabled in that context: recomputed, not served
+    expect(await f("a")).toBe("a2"); // outside: served (and the recomputed value was written)
+
+    const e = cache.early({ ttl: "1m", earlyTtl: "50ms", key: "late:{x}" })(async (x: number) => x + ++calls);
+    await e(1);
+    await sleep(80);
+    const handed: Promise<unknown>[] = [];
+    let detached: Promise<number> | undefined;
+    await runWithWaitUntil(
+      (p) => handed.push(p),
+      async () => {
+        detached = new Promise((resolve) => setTimeout(() => resolve(e(1)), 10));
+      },
+    );
+    await detached;
+    expect(handed).toHaveLength(1);
+    await Promise.all(handed);
   });
 });

@@ -84,7 +84,7 @@ interface Frame {
  * the hit path checks it before anything else in this module.
  * @internal
  */
-export const scope = { live: 0 };
+export const scope = { live: 0, sticky: false };
 
 const store = createContextStore<Frame>();
 
@@ -101,6 +101,16 @@ function enter<R>(patch: Partial<Frame>, fn: () => R): R {
     waitUntil: parent?.waitUntil,
     ...patch,
   };
+  if (store.async) {
+    // Work started inside a scope may run after its callback settled (a timer, a detached
+    // promise) and still sees the frame through AsyncLocalStorage: so once any scope was entered,
+    // the hit path keeps consulting the store (one getStore per call) for the life of the process.
+    if (!scope.sticky) {
+      scope.sticky = true;
+      scope.live++;
+    }
+    return store.run(frame, fn);
+  }
   scope.live++;
   let result: R;
   try {
