@@ -4,11 +4,10 @@
  *
  * Stored: the envelope `{ v: result, exp: <ms epoch when it becomes due> }` with the backend
  * TTL `ttl`. The first caller that sees a due value takes the lock `<key>:early-lock`
- * (set-if-absent, TTL `earlyTtl`) and refreshes in the background: one refresh across every
- * process. A successful refresh keeps the lock until it expires, so a caller that read the old
- * value just before the write cannot start a second one (the new value is due only `earlyTtl`
- * after the write); a failed refresh is reported (`error` event), releases the lock (the next
- * caller retries) and leaves the old value in place.
+ * (set-if-absent, TTL max(`earlyTtl`, `ttl` capped at 30 s)), re-reads the value, and refreshes
+ * it in the background only if it is still due: one refresh per expiry across every process, even
+ * when the function is slower than `earlyTtl`. The lock is released when the refresh ends; a
+ * failed refresh is reported (`error` event) and leaves the old value in place.
  * @module
  */
 import type { Cache } from "../cache.js";
@@ -35,6 +34,8 @@ export function earlyStrategy<A extends any[] = any[]>(cache: Cache, options: Ea
   const common = parseCommon("early", options, EXTRA, "early", true);
   const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
   const protect = options.protected ?? true;
+  // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
+  const lockTtl = Math.max(earlyTtl, Math.min(common.ttl ?? 30_000, 30_000));
 
   return decorator<A>("early", (target) => {
     const w = wrapper(cache, common, target);
@@ -56,15 +57,22 @@ export function earlyStrategy<A extends any[] = any[]>(cache: Cache, options: Ea
       const lockKey = `${key}:early-lock`;
       const lockRoute = core.route(lockKey);
       const token = LOCK_PREFIX + crypto.randomUUID();
-      if (!(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, earlyTtl)))) return;
+      if (!(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, lockTtl)))) return;
+      let release = true;
       try {
+        // A caller that read the old value may get here after another refresh finished: re-read,
+        // and refresh only what is still due (one refresh per expiry, however slow the function).
+        const current = envelopeOf(await core.read(route, key));
+        if (current !== undefined && Date.now() < current.exp) return;
         const outcome = await w.call(thisArg, args);
         if (w.storable(outcome, args, key)) await w.write(route, key, envelope(outcome), outcome, thisArg);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
+        else release = false;
       } catch (error) {
         w.failed(error, key, route);
-        await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
+      } finally {
+        if (release) await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
       }
     };
 
