@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { SLIDING_INCR } from "../src/backends/scripts.js";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,20 +18,10 @@ describe("SLIDING_INCR script", () => {
   });
 });
 
-interface Target {
-  name: string;
-  url: () => string;
-  options?: Record<string, unknown>;
-  start?: () => Promise<{ url: string; options: Record<string, unknown>; stop: () => Promise<void> }>;
-}
+type Target = BackendTarget;
 
-const upstash = (namespace: string, extra: Record<string, unknown> = {}): Pick<Target, "url" | "start"> => ({
-  url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-  start: async () => {
-    const server = await startUpstashServer({ redisUrl });
-    return { url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, namespace, ...extra }, stop: () => server.stop() };
-  },
-});
+const upstash = (namespace: string, extra: Record<string, unknown> = {}): Pick<Target, "url" | "start"> =>
+  upstashTarget(redisUrl, { namespace, ...extra });
 
 const targets: Target[] = [
   { name: "mem:// (live values)", url: () => "mem://" },

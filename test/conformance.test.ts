@@ -1,7 +1,7 @@
 // Runs the command conformance suite against every backend and codec configuration.
 import { inject } from "vitest";
 import { commandSuite } from "./conformance/commands.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 
@@ -12,16 +12,6 @@ commandSuite({ name: "redis://", url: () => redisUrl, options: { namespace: "con
 commandSuite({ name: "redis:// (secret)", url: () => redisUrl, options: { namespace: "conf-signed", secret: "s3cret" } });
 
 /** One local Upstash-compatible REST server (in front of the shared redis-server) per suite. */
-const upstash = (options: Record<string, unknown>) => ({
-  url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-  start: async () => {
-    const server = await startUpstashServer({ redisUrl });
-    return {
-      url: server.url.replace(/^http:/, "upstash+http:"),
-      options: { token: server.token, ...options },
-      stop: () => server.stop(),
-    };
-  },
-});
+const upstash = (options: Record<string, unknown>) => upstashTarget(redisUrl, options);
 commandSuite({ name: "upstash://", ...upstash({ namespace: "conf-up" }) });
 commandSuite({ name: "upstash:// (secret)", ...upstash({ namespace: "conf-up-signed", secret: "s3cret" }) });

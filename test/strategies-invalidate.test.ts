@@ -2,28 +2,16 @@
 // (exact key or glob) or a cached function's entry, on every backend.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, invalidate, cache as defaultCache, withKeyContext } from "../src/index.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 
-interface Target {
-  name: string;
-  url: () => string;
-  options?: Record<string, unknown>;
-  start?: () => Promise<{ url: string; options: Record<string, unknown>; stop: () => Promise<void> }>;
-}
+type Target = BackendTarget;
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },
   { name: "redis://", url: () => redisUrl, options: { namespace: `inv-${process.pid}` } },
-  {
-    name: "upstash://",
-    url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-    start: async () => {
-      const server = await startUpstashServer({ redisUrl });
-      return { url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, namespace: `inv-up-${process.pid}` }, stop: () => server.stop() };
-    },
-  },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `inv-up-${process.pid}` }) },
 ];
 
 async function keys(cache: Cache): Promise<string[]> {

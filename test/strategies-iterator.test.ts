@@ -2,30 +2,18 @@
 // completed is replayed; a replay never stops at a falsy chunk and is never truncated.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, NOT_NONE, withExceptions, type CacheEventInfo } from "../src/index.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Target {
-  name: string;
-  url: () => string;
-  options?: Record<string, unknown>;
-  start?: () => Promise<{ url: string; options: Record<string, unknown>; stop: () => Promise<void> }>;
-}
+type Target = BackendTarget;
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },
   { name: "mem:// (secret)", url: () => "mem://", options: { secret: "k" } },
   { name: "redis://", url: () => redisUrl, options: { namespace: `iter-${process.pid}` } },
-  {
-    name: "upstash://",
-    url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-    start: async () => {
-      const server = await startUpstashServer({ redisUrl });
-      return { url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, namespace: `iter-up-${process.pid}` }, stop: () => server.stop() };
-    },
-  },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `iter-up-${process.pid}` }) },
 ];
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

@@ -15,7 +15,7 @@ import {
   slidingRateLimit,
 } from "../src/index.js";
 import { wrappedInfo } from "../src/wrap/registry.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const RUN = randomUUID().slice(0, 8);
@@ -27,31 +27,15 @@ const until = (t0: number, ms: number): Promise<void> => sleep(Math.max(0, t0 + 
 class Boom extends Error {}
 class Ignored extends Error {}
 
-interface Target {
-  name: string;
-  url: () => string;
-  options?: Record<string, unknown>;
+interface Target extends BackendTarget {
   /** A network backend: two Cache instances share it. */
   shared: boolean;
-  start?: () => Promise<{ url: string; options: Record<string, unknown>; stop: () => Promise<void> }>;
 }
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://", shared: false },
   { name: "redis://", url: () => redisUrl, options: { namespace: `limits-${RUN}` }, shared: true },
-  {
-    name: "upstash://",
-    url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-    shared: true,
-    start: async () => {
-      const server = await startUpstashServer({ redisUrl });
-      return {
-        url: server.url.replace(/^http:/, "upstash+http:"),
-        options: { token: server.token, namespace: `limits-up-${RUN}` },
-        stop: () => server.stop(),
-      };
-    },
-  },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `limits-up-${RUN}` }), shared: true },
 ];
 
 for (const target of targets) {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { TAG_ADD } from "../src/backends/scripts.js";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
 import { TAG_PREFIX } from "../src/cache.js";
-import { startUpstashServer } from "./support/upstash-server.js";
+import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,26 +18,15 @@ describe("TAG_ADD script", () => {
   });
 });
 
-interface Target {
-  name: string;
-  url: () => string;
-  options?: Record<string, unknown>;
-  start?: () => Promise<{ url: string; options: Record<string, unknown>; stop: () => Promise<void> }>;
-}
+type Target = BackendTarget;
 
 const targets: Target[] = [
   { name: "mem:// (live values)", url: () => "mem://" },
   { name: "mem:// (serialize)", url: () => "mem://?serialize=1" },
   { name: "redis://", url: () => redisUrl, options: { namespace: `tags-${RUN}` } },
   { name: "redis:// (secret)", url: () => redisUrl, options: { namespace: `tags-s-${RUN}`, secret: "s3cret" } },
-  {
-    name: "upstash://",
-    url: () => (redisUrl ? "upstash+http://started-in-beforeAll" : ""),
-    start: async () => {
-      const server = await startUpstashServer({ redisUrl });
-      return { url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, namespace: `tags-up-${RUN}` }, stop: () => server.stop() };
-    },
-  },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `tags-up-${RUN}` }) },
+
 ];
 
 for (const target of targets) {
