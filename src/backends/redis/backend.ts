@@ -17,7 +17,7 @@ import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
-import { escapeGlob } from "../glob.js";
+import { Namespace } from "../namespace.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -101,7 +101,7 @@ export class RedisBackend implements Backend {
   /** The namespace keys are stored under (`""`: verbatim). */
   readonly namespace: string;
 
-  readonly #prefix: string;
+  readonly #ns: Namespace;
   readonly #timeout: number | undefined;
   readonly #connectTimeout: number;
   readonly #redisOptions: RedisOptions | undefined;
@@ -120,10 +120,8 @@ export class RedisBackend implements Backend {
   constructor(config: BackendConfig) {
     const options = config.options;
     validateRedisConfig(config);
-    const namespace = options.namespace ?? "cashews";
-    if (typeof namespace !== "string") throw new CacheConfigError(`redis: option "namespace" must be a string`);
-    this.namespace = namespace;
-    this.#prefix = namespace === "" ? "" : `${namespace}:`;
+    this.#ns = new Namespace(options.namespace, "redis");
+    this.namespace = this.#ns.name;
     this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
     this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
     this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
@@ -208,7 +206,7 @@ export class RedisBackend implements Backend {
         batch = this.#gets = { keys: [], waiters: [] };
         queueMicrotask(() => this.#flushGets());
       }
-      batch.keys.push(this.#key(key));
+      batch.keys.push(this.#ns.key(key));
       batch.waiters.push({ resolve, reject });
     });
   }
@@ -237,12 +235,12 @@ export class RedisBackend implements Backend {
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    const values = await this.#run("MGET", (c) => c.mget(keys.map((key) => this.#key(key))));
+    const values = await this.#run("MGET", (c) => c.mget(keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }
 
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    const args = setArgs(this.#key(key), value, expireMs);
+    const args = setArgs(this.#ns.key(key), value, expireMs);
     if (exist === true) args.push("XX");
     else if (exist === false) args.push("NX");
     const reply = await this.#run("SET", (c) => c.call("SET", ...args));
@@ -251,7 +249,7 @@ export class RedisBackend implements Backend {
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
     if (entries.length === 0) return;
-    const commands = entries.map(([key, value]) => setArgs(this.#key(key), value, expireMs));
+    const commands = entries.map(([key, value]) => setArgs(this.#ns.key(key), value, expireMs));
     const results = await this.#run("MULTI/SET/EXEC", (c) => {
       const multi = c.multi();
       for (const args of commands) multi.call("SET", ...args);
@@ -265,7 +263,7 @@ export class RedisBackend implements Backend {
   async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new TypeError(`redis: incr needs an integer increment, got ${by}`);
     const ms = toPx(expireMs);
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const value =
       ms === undefined
         ? await this.#run("INCRBY", (c) => c.incrby(k, by))
@@ -274,28 +272,27 @@ export class RedisBackend implements Backend {
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.#run("UNLINK", (c) => c.unlink(this.#key(key)))) > 0;
+    return (await this.#run("UNLINK", (c) => c.unlink(this.#ns.key(key)))) > 0;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return this.#run("UNLINK", (c) => c.unlink(keys.map((key) => this.#key(key))));
+    return this.#run("UNLINK", (c) => c.unlink(keys.map((key) => this.#ns.key(key))));
   }
 
   async deleteMatch(pattern: string): Promise<number> {
-    return this.#unlinkMatching(this.#pattern(pattern));
+    return this.#unlinkMatching(this.#ns.pattern(pattern));
   }
 
   async *scan(pattern: string, batchSize: number): AsyncIterable<string> {
     const count = Number.isFinite(batchSize) && batchSize >= 1 ? Math.floor(batchSize) : 100;
-    const strip = this.#prefix.length;
-    for await (const keys of this.#scanBatches(this.#pattern(pattern), count)) {
-      for (const key of keys) yield key.slice(strip);
+    for await (const keys of this.#scanBatches(this.#ns.pattern(pattern), count)) {
+      for (const key of keys) yield this.#ns.strip(key);
     }
   }
 
   async expire(key: string, expireMs: number | undefined): Promise<boolean> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const ms = toPx(expireMs);
     if (ms !== undefined) return (await this.#run("PEXPIRE", (c) => c.pexpire(k, ms))) === 1;
     // PERSIST answers 0 both for a missing key and for one without TTL: ask EXISTS in the same trip.
@@ -307,11 +304,11 @@ export class RedisBackend implements Backend {
   }
 
   async getExpire(key: string): Promise<number> {
-    return this.#run("PTTL", (c) => c.pttl(this.#key(key)));
+    return this.#run("PTTL", (c) => c.pttl(this.#ns.key(key)));
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.#run("EXISTS", (c) => c.exists(this.#key(key)))) === 1;
+    return (await this.#run("EXISTS", (c) => c.exists(this.#ns.key(key)))) === 1;
   }
 
   async ping(message?: string): Promise<string> {
@@ -320,62 +317,53 @@ export class RedisBackend implements Backend {
   }
 
   async getKeysCount(): Promise<number> {
-    if (this.#prefix === "") return this.#run("DBSIZE", (c) => c.dbsize());
+    if (this.#ns.verbatim) return this.#run("DBSIZE", (c) => c.dbsize());
     // SCAN may return a key twice (while the table rehashes): count distinct keys.
     const seen = new Set<string>();
-    for await (const keys of this.#scanBatches(`${escapeGlob(this.namespace)}:*`, SCAN_COUNT)) {
+    for await (const keys of this.#scanBatches(this.#ns.pattern("*"), SCAN_COUNT)) {
       for (const key of keys) seen.add(key);
     }
     return seen.size;
   }
 
   async clear(): Promise<void> {
-    if (this.#prefix === "") {
+    if (this.#ns.verbatim) {
       await this.#run("FLUSHDB", (c) => c.flushdb());
       return;
     }
-    await this.#unlinkMatching(`${escapeGlob(this.namespace)}:*`);
+    await this.#unlinkMatching(this.#ns.pattern("*"));
   }
 
   async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
-    const args = setArgs(this.#key(key), value, ttlMs);
+    const args = setArgs(this.#ns.key(key), value, ttlMs);
     args.push("NX");
     return (await this.#run("SET", (c) => c.call("SET", ...args))) !== null;
   }
 
   async unlock(key: string, value: string): Promise<boolean> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, k, [value]))) === 1;
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const args = slidingArgs(windowMs, limit);
     return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, k, args)));
   }
 
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const ms = toPx(expireMs) ?? -1;
     await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, k, [member, ms]));
   }
 
   async tagPop(key: string, count: number): Promise<string[]> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const reply = await this.#run("SPOP", (c) => c.spop(k, count));
     return Array.isArray(reply) ? reply.map(String) : [];
   }
 
   // ---------------------------------------------------------------- internals
-
-  #key(key: string): string {
-    return this.#prefix + key;
-  }
-
-  /** A user pattern as a server pattern: the namespace escaped, so it only ever matches itself. */
-  #pattern(pattern: string): string {
-    return this.#prefix === "" ? pattern : `${escapeGlob(this.namespace)}:${pattern}`;
-  }
 
   async *#scanBatches(match: string, count: number): AsyncGenerator<string[]> {
     let cursor = "0";

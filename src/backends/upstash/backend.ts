@@ -21,7 +21,7 @@ import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
-import { escapeGlob } from "../glob.js";
+import { Namespace } from "../namespace.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
@@ -105,7 +105,7 @@ export class UpstashBackend implements Backend {
   /** The namespace keys are stored under (`""`: verbatim). */
   readonly namespace: string;
 
-  readonly #prefix: string;
+  readonly #ns: Namespace;
   readonly #timeout: number | undefined;
   readonly #retries: number;
   readonly #baseUrl: string;
@@ -126,10 +126,8 @@ export class UpstashBackend implements Backend {
 
   constructor(config: BackendConfig) {
     const options = config.options;
-    const namespace = options.namespace ?? "cashews";
-    if (typeof namespace !== "string") throw new CacheConfigError(`upstash: option "namespace" must be a string`);
-    this.namespace = namespace;
-    this.#prefix = namespace === "" ? "" : `${namespace}:`;
+    this.#ns = new Namespace(options.namespace, "upstash");
+    this.namespace = this.#ns.name;
     this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
     const retries = options.retries ?? DEFAULT_RETRIES;
     if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
@@ -186,19 +184,19 @@ export class UpstashBackend implements Backend {
   // ---------------------------------------------------------------- commands
 
   get(key: string): Promise<unknown> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     return this.#call(["GET", k], k).then(missing);
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    const values = await this.#call(["MGET", ...keys.map((key) => this.#key(key))]);
+    const values = await this.#call(["MGET", ...keys.map((key) => this.#ns.key(key))]);
     if (!Array.isArray(values) || values.length !== keys.length) throw this.#unexpected("MGET", values);
     return values.map(missing);
   }
 
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    const command = setCommand(this.#key(key), value, expireMs);
+    const command = setCommand(this.#ns.key(key), value, expireMs);
     if (exist === true) command.push("XX");
     else if (exist === false) command.push("NX");
     return (await this.#call(command)) !== null;
@@ -209,51 +207,50 @@ export class UpstashBackend implements Backend {
     if (toPx(expireMs) === undefined) {
       // One command: MSET also removes any TTL the keys had, like SET.
       const command = ["MSET"];
-      for (const [key, value] of entries) command.push(this.#key(key), toText(value));
+      for (const [key, value] of entries) command.push(this.#ns.key(key), toText(value));
       await this.#call(command);
       return;
     }
     // Issued in one tick: one request.
-    const commands = entries.map(([key, value]) => setCommand(this.#key(key), value, expireMs));
+    const commands = entries.map(([key, value]) => setCommand(this.#ns.key(key), value, expireMs));
     await Promise.all(commands.map((command) => this.#call(command)));
   }
 
   async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new TypeError(`upstash: incr needs an integer increment, got ${by}`);
     const ms = toPx(expireMs);
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const value =
       ms === undefined ? await this.#call(["INCRBY", k, String(by)]) : await this.#eval(INCR_EXPIRE, k, [String(by), String(ms)]);
     return Number(value);
   }
 
   async delete(key: string): Promise<boolean> {
-    return Number(await this.#call(["UNLINK", this.#key(key)])) > 0;
+    return Number(await this.#call(["UNLINK", this.#ns.key(key)])) > 0;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return Number(await this.#call(["UNLINK", ...keys.map((key) => this.#key(key))]));
+    return Number(await this.#call(["UNLINK", ...keys.map((key) => this.#ns.key(key))]));
   }
 
   async deleteMatch(pattern: string): Promise<number> {
-    return this.#unlinkMatching(this.#pattern(pattern));
+    return this.#unlinkMatching(this.#ns.pattern(pattern));
   }
 
   async *scan(pattern: string, batchSize: number): AsyncIterable<string> {
     const count = Number.isFinite(batchSize) && batchSize >= 1 ? Math.floor(batchSize) : 100;
-    const strip = this.#prefix.length;
-    const match = this.#pattern(pattern);
+    const match = this.#ns.pattern(pattern);
     let cursor = "0";
     do {
       const [next, keys] = await this.#scanOnce(cursor, match, count);
       cursor = next;
-      for (const key of keys) yield key.slice(strip);
+      for (const key of keys) yield this.#ns.strip(key);
     } while (cursor !== "0");
   }
 
   async expire(key: string, expireMs: number | undefined): Promise<boolean> {
-    const k = this.#key(key);
+    const k = this.#ns.key(key);
     const ms = toPx(expireMs);
     if (ms !== undefined) return Number(await this.#call(["PEXPIRE", k, String(ms)])) === 1;
     // PERSIST answers 0 both for a missing key and for one without TTL: ask EXISTS in the same request.
@@ -262,11 +259,11 @@ export class UpstashBackend implements Backend {
   }
 
   async getExpire(key: string): Promise<number> {
-    return Number(await this.#call(["PTTL", this.#key(key)]));
+    return Number(await this.#call(["PTTL", this.#ns.key(key)]));
   }
 
   async exists(key: string): Promise<boolean> {
-    return Number(await this.#call(["EXISTS", this.#key(key)])) === 1;
+    return Number(await this.#call(["EXISTS", this.#ns.key(key)])) === 1;
   }
 
   async ping(message?: string): Promise<string> {
@@ -274,10 +271,10 @@ export class UpstashBackend implements Backend {
   }
 
   async getKeysCount(): Promise<number> {
-    if (this.#prefix === "") return Number(await this.#call(["DBSIZE"]));
+    if (this.#ns.verbatim) return Number(await this.#call(["DBSIZE"]));
     // SCAN may return a key twice (while the table rehashes): count distinct keys.
     const seen = new Set<string>();
-    const match = `${escapeGlob(this.namespace)}:*`;
+    const match = this.#ns.pattern("*");
     let cursor = "0";
     do {
       const [next, keys] = await this.#scanOnce(cursor, match, SCAN_COUNT);
@@ -288,54 +285,45 @@ export class UpstashBackend implements Backend {
   }
 
   async clear(): Promise<void> {
-    if (this.#prefix === "") {
+    if (this.#ns.verbatim) {
       await this.#call(["FLUSHDB"]);
       return;
     }
-    await this.#unlinkMatching(`${escapeGlob(this.namespace)}:*`);
+    await this.#unlinkMatching(this.#ns.pattern("*"));
   }
 
   async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
-    const command = setCommand(this.#key(key), value, ttlMs);
+    const command = setCommand(this.#ns.key(key), value, ttlMs);
     command.push("NX");
     return (await this.#call(command)) !== null;
   }
 
   async unlock(key: string, value: string): Promise<boolean> {
-    return Number(await this.#eval(UNLOCK, this.#key(key), [value])) === 1;
+    return Number(await this.#eval(UNLOCK, this.#ns.key(key), [value])) === 1;
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
     const now = Date.now();
     const window = String(Math.max(1, Math.ceil(windowMs)));
     const max = String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit));
-    const reply = await this.#eval(SLIDING_INCR, this.#key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
+    const reply = await this.#eval(SLIDING_INCR, this.#ns.key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
     if (!Array.isArray(reply) || reply.length !== 2) throw this.#unexpected("SLIDING_INCR", reply);
     return [Number(reply[0]), Math.max(0, Number(reply[1]))];
   }
 
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
     const ms = toPx(expireMs);
-    await this.#eval(TAG_ADD, this.#key(key), [member, String(ms ?? -1)]);
+    await this.#eval(TAG_ADD, this.#ns.key(key), [member, String(ms ?? -1)]);
   }
 
   async tagPop(key: string, count: number): Promise<string[]> {
-    const reply = await this.#call(["SPOP", this.#key(key), String(count)]);
+    const reply = await this.#call(["SPOP", this.#ns.key(key), String(count)]);
     if (reply === null) return [];
     if (!Array.isArray(reply)) throw this.#unexpected("SPOP", reply);
     return reply.map(String);
   }
 
   // ---------------------------------------------------------------- internals
-
-  #key(key: string): string {
-    return this.#prefix + key;
-  }
-
-  /** A user pattern as a server pattern: the namespace escaped, so it only ever matches itself. */
-  #pattern(pattern: string): string {
-    return this.#prefix === "" ? pattern : `${escapeGlob(this.namespace)}:${pattern}`;
-  }
 
   async #scanOnce(cursor: string, match: string, count: number): Promise<[string, string[]]> {
     const reply = await this.#call(["SCAN", cursor, "MATCH", match, "COUNT", String(count)]);
