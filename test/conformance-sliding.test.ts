@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { SLIDING_INCR } from "../src/backends/scripts.js";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
-import { upstashTarget, type BackendTarget } from "./support/backends.js";
+import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,9 +39,7 @@ for (const target of targets) {
     const errors: CacheEventInfo[] = [];
 
     beforeAll(async () => {
-      const started = await target.start?.();
-      stop = started?.stop;
-      cache = new Cache(target.name).setup(started?.url ?? target.url(), { ...target.options, ...started?.options });
+      ({ cache, stop } = await openTarget(target, target.name));
       cache.on("error", (e) => errors.push(e));
       await cache.init();
       await cache.clear();
@@ -51,7 +49,6 @@ for (const target of targets) {
       errors.length = 0;
     });
     afterAll(async () => {
-      await cache?.close();
       await stop?.();
     });
 

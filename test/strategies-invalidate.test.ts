@@ -2,7 +2,7 @@
 // (exact key or glob) or a cached function's entry, on every backend.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, invalidate, cache as defaultCache, withKeyContext } from "../src/index.js";
-import { upstashTarget, type BackendTarget } from "./support/backends.js";
+import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 
@@ -25,16 +25,13 @@ for (const target of targets) {
     let cache: Cache;
     let stop: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      const started = await target.start?.();
-      stop = started?.stop;
-      cache = new Cache("inv").setup(started?.url ?? target.url(), { ...target.options, ...started?.options });
+      ({ cache, stop } = await openTarget(target, "inv"));
     });
     beforeEach(async () => {
       await cache.clear();
     });
     afterAll(async () => {
       await cache?.clear();
-      await cache?.close();
       await stop?.();
     });
 

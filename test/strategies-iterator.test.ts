@@ -2,7 +2,7 @@
 // completed is replayed; a replay never stops at a falsy chunk and is never truncated.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, NOT_NONE, withExceptions, type CacheEventInfo } from "../src/index.js";
-import { upstashTarget, type BackendTarget } from "./support/backends.js";
+import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,16 +31,13 @@ for (const target of targets) {
     let cache: Cache;
     let stop: (() => Promise<void>) | undefined;
     beforeAll(async () => {
-      const started = await target.start?.();
-      stop = started?.stop;
-      cache = new Cache("iter").setup(started?.url ?? target.url(), { ...target.options, ...started?.options });
+      ({ cache, stop } = await openTarget(target, "iter"));
     });
     beforeEach(async () => {
       await cache.clear();
     });
     afterAll(async () => {
       await cache?.clear();
-      await cache?.close();
       await stop?.();
     });
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { TAG_ADD } from "../src/backends/scripts.js";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
 import { TAG_PREFIX } from "../src/cache.js";
-import { upstashTarget, type BackendTarget } from "./support/backends.js";
+import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,9 +36,7 @@ for (const target of targets) {
     const errors: CacheEventInfo[] = [];
 
     beforeAll(async () => {
-      const started = await target.start?.();
-      stop = started?.stop;
-      cache = new Cache(target.name).setup(started?.url ?? target.url(), { ...target.options, ...started?.options });
+      ({ cache, stop } = await openTarget(target, target.name));
       cache.on("error", (e) => errors.push(e));
       await cache.init();
       await cache.clear();
@@ -49,7 +47,6 @@ for (const target of targets) {
       errors.length = 0;
     });
     afterAll(async () => {
-      await cache?.close();
       await stop?.();
     });
 

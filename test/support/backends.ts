@@ -1,5 +1,6 @@
 // Backends that tests run against: the shape every backend-looping test file uses, and the
 // upstash:// target, whose REST server (in front of the shared redis-server) starts with the suite.
+import { Cache } from "../../src/index.js";
 import { startUpstashServer } from "./upstash-server.js";
 
 /** One backend a suite runs against. */
@@ -21,6 +22,19 @@ export function upstashTarget(redisUrl: string, options: Record<string, unknown>
     start: async () => {
       const server = await startUpstashServer({ redisUrl });
       return { url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, ...options }, stop: () => server.stop() };
+    },
+  };
+}
+
+/** Starts what `target` needs and sets a Cache up on it; `stop` releases both (call it in afterAll). */
+export async function openTarget(target: BackendTarget, name: string): Promise<{ cache: Cache; stop: () => Promise<void> }> {
+  const started = await target.start?.();
+  const cache = new Cache(name).setup(started?.url ?? target.url(), { ...target.options, ...started?.options });
+  return {
+    cache,
+    stop: async () => {
+      await cache.close();
+      await started?.stop();
     },
   };
 }
