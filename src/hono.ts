@@ -1,0 +1,5 @@
+/**
+ * cashews/hono: Hono middleware (response caching, rate limits, cache-detect headers).
+ * @module
+ */
+export {};

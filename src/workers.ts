@@ -1,0 +1,5 @@
+/**
+ * cashews/workers: the Cloudflare Workers wrapper.
+ * @module
+ */
+export {};
