@@ -1,5 +1,566 @@
 /**
- * cashews/hono: Hono middleware (response caching, rate limits, cache-detect headers).
+ * cashews/hono: Hono middleware on any cashews backend (`mem://`, `redis://`, `upstash://`) and any
+ * runtime (Web APIs only: `Response`, `Headers`, `crypto.subtle`).
+ *
+ * - {@link cacheResponse}: whole-response HTTP caching with `ETag` / `304`, request
+ *   `Cache-Control` and `Vary`.
+ * - {@link rateLimit}: fixed or sliding window, `429` with `Retry-After`, `RateLimit-*` headers.
+ * - {@link cacheDetectHeaders}: `X-From-Cache*` headers for decorated calls served from cache.
+ * - {@link cacheContext}: background work of decorated calls (early/hit refreshes) goes to
+ *   `c.executionCtx.waitUntil`. Every middleware of this module does that for the rest of the
+ *   chain already; use this one when you use none of them.
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import { cache } from "cashews";
+ * import { cacheResponse, rateLimit } from "cashews/hono";
+ *
+ * cache.setup("redis://localhost:6379");
+ * const app = new Hono();
+ * app.use("/api/*", rateLimit({ limit: 100, period: "1m", key: (c) => c.req.header("x-api-key") ?? "anonymous" }));
+ * app.get("/api/items", cacheResponse({ ttl: "30s" }), (c) => c.json(items()));
  * @module
  */
-export {};
+import type { Context, MiddlewareHandler, Next } from "hono";
+import type { Cache } from "./cache.js";
+import { cache as defaultCache } from "./index.js";
+import { CacheDetect, runWithWaitUntil } from "./context/scope.js";
+import type { Duration } from "./durations.js";
+import { CacheConfigError } from "./errors.js";
+import { bytesToBase64Url } from "./codec/base64.js";
+import { sha256 } from "./keys/hash.js";
+import { checkOptions, requiredTtl } from "./wrap/options.js";
+import { positiveInteger, positiveMs, prefixOption } from "./strategies/rate-limit.js";
+
+/** A function of the request's context that names a cache or rate-limit key. */
+export type ContextKey = (c: Context) => string | Promise<string>;
+
+// ------------------------------------------------------------------------------------ shared
+
+/**
+ * Runs `fn` with the request's `waitUntil` bound (Workers, Deno Deploy…), so that background work
+ * started inside (early/hit refreshes) outlives the response. `c.executionCtx` throws in Hono
+ * when the runtime has none: then `fn` just runs.
+ */
+function withWaitUntil<R>(c: Context, fn: () => R): R {
+  let ctx: { waitUntil?: unknown } | undefined;
+  try {
+    ctx = c.executionCtx as { waitUntil?: unknown };
+  } catch {
+    return fn();
+  }
+  const waitUntil = ctx?.waitUntil;
+  if (typeof waitUntil !== "function") return fn();
+  return runWithWaitUntil((promise) => waitUntil.call(ctx, promise), fn);
+}
+
+const proceed = (c: Context, next: Next): Promise<void> => withWaitUntil(c, next);
+
+function cacheOption(middleware: string, value: unknown): Cache {
+  if (value === undefined) return defaultCache;
+  const c = value as Partial<Record<"get" | "getMany" | "setMany" | "getExpire" | "incr" | "slidingIncr", unknown>> | null;
+  if (
+    (typeof value !== "function" && typeof value !== "object") ||
+    c === null ||
+    typeof c.get !== "function" ||
+    typeof c.getMany !== "function" ||
+    typeof c.setMany !== "function" ||
+    typeof c.getExpire !== "function" ||
+    typeof c.incr !== "function" ||
+    typeof c.slidingIncr !== "function"
+  ) {
+    throw new CacheConfigError(`${middleware}: "cache" must be a Cache instance (new Cache().setup(url)), got ${value === null ? "null" : typeof value}`);
+  }
+  return value as Cache;
+}
+
+function keyOption(middleware: string, value: unknown, required: boolean): ContextKey | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== "function") {
+    throw new CacheConfigError(`${middleware}: "key" must be a function (c) => string${required ? " (required)" : ""}, got ${value === null ? "null" : typeof value}`);
+  }
+  return value as ContextKey;
+}
+
+async function keyOf(middleware: string, fn: ContextKey, c: Context): Promise<string> {
+  const key = await fn(c);
+  if (typeof key !== "string" || key === "") {
+    throw new TypeError(`${middleware}: the key function must return a non-empty string, got ${key === "" ? '""' : typeof key}`);
+  }
+  return key;
+}
+
+/** Seconds for headers: whole seconds, rounded up (a value about to expire still says 1). */
+const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `Cache-Control` directives, lowercased names, unquoted values (the first occurrence wins). */
+function directives(header: string | null | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(",")) {
+    const eq = part.indexOf("=");
+    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (name === "" || out.has(name)) continue;
+    let value = eq < 0 ? "" : part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    out.set(name, value);
+  }
+  return out;
+}
+
+/** Header names listed in a `Vary` (or `Connection`) value, lowercased. */
+function names(header: string | null | undefined): string[] {
+  if (!header) return [];
+  return header
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== "");
+}
+
+// ------------------------------------------------------------------------------------ cacheResponse
+
+/** Options of {@link cacheResponse}. */
+export interface CacheResponseOptions {
+  /** How long a response is kept (required): a Duration such as `"30s"`, or `null` for no expiry. */
+  ttl: Duration | null;
+  /**
+   * The cache key of a request (may be async, e.g. to hash `await c.req.text()` for POST).
+   * Default: `response:<METHOD>:<path>[?<query>]`, the query's parameters sorted by name (the
+   * order of repeated ones kept) and re-encoded, so `?b=2&a=1` and `?a=1&b=%32` share an entry;
+   * `HEAD` uses the `GET` entry. The host is not part of it: add it in a key function when one
+   * app serves several hosts. A custom key is used as is (no prefix, no method).
+   */
+  key?: ContextKey;
+  /** The cache to store responses in. Default: the default `cache` instance of `cashews`. */
+  cache?: Cache;
+  /** Request methods whose responses are cached (upper-cased). Default `["GET"]` (`HEAD` included). */
+  methods?: readonly string[];
+  /**
+   * Request header names whose values select the entry, in addition to those named by the
+   * response's own `Vary` header. They are also added to the response's `Vary`.
+   */
+  vary?: readonly string[];
+}
+
+/** What is stored per response (every backend round-trips it byte-exact through the typed codec). */
+interface Entry {
+  v: 1;
+  status: number;
+  /** Lowercased names; repeated headers combined with `", "` (Set-Cookie is never stored). */
+  headers: [string, string][];
+  body: Uint8Array;
+  /** `Date.now()` when stored (for request `max-age` and `Age`). */
+  storedAt: number;
+  /** The `ETag` sent with it (quoted). */
+  etag: string;
+}
+
+/** Stored under the base key when responses vary: the sorted request header names they vary on. */
+interface VaryIndex {
+  v: 1;
+  vary: string[];
+}
+
+interface Computed {
+  entry: Entry;
+  /** The sorted header names it varies on. */
+  vary: string[];
+  /** {@link variantId} of the request that produced it. */
+  variant: string;
+}
+
+const isEntry = (value: unknown): value is Entry => {
+  const e = value as Entry | null;
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    e.v === 1 &&
+    Number.isInteger(e.status) &&
+    Array.isArray(e.headers) &&
+    e.body instanceof Uint8Array &&
+    typeof e.storedAt === "number" &&
+    typeof e.etag === "string"
+  );
+};
+
+const isIndex = (value: unknown): value is VaryIndex => {
+  const i = value as VaryIndex | null;
+  return typeof i === "object" && i !== null && i.v === 1 && Array.isArray(i.vary) && i.vary.every((n) => typeof n === "string");
+};
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Statuses whose responses have no body (`new Response(body, { status })` rejects one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Response headers never stored nor replayed: hop-by-hop, recomputed, or about this request only. */
+const NOT_STORED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "content-length",
+  "set-cookie",
+  "age",
+  "x-from-cache",
+  "x-from-cache-expire-in",
+  "ratelimit",
+  "ratelimit-limit",
+  "ratelimit-remaining",
+  "ratelimit-reset",
+  "ratelimit-policy",
+  "retry-after",
+]);
+
+/** The headers a 304 keeps (RFC 9110 §15.4.5), plus the cache's own. */
+const KEPT_ON_304 = new Set(["cache-control", "content-location", "date", "etag", "expires", "vary", "age", "x-from-cache", "x-from-cache-expire-in"]);
+
+/** A request header value for variant selection: absent → null, list whitespace normalised. */
+const headerValue = (c: Context, name: string): string | null => {
+  const value = c.req.header(name);
+  return value === undefined ? null : value.trim().replace(/\s*,\s*/g, ",");
+};
+
+/** Identifies the variant of the request for the header names `vary` (names and values). */
+const variantId = (vary: readonly string[], c: Context): string => JSON.stringify(vary.map((name) => [name, headerValue(c, name)]));
+
+/** The key of one variant: `<base>:vary:<sha-256 of the header names and values, 128 bits hex>`. */
+const variantKey = (base: string, variant: string): string => `${base}:vary:${sha256(variant).slice(0, 32)}`;
+
+/** A strong ETag: the SHA-256 of the body, base64url, quoted. */
+async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
+  return `"${bytesToBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", body)))}"`;
+}
+
+/** The opaque tags of an `If-None-Match` list (weak comparison: `W/` dropped); `*` alone matches any. */
+function ifNoneMatch(header: string, etag: string): boolean {
+  if (header.trim() === "*") return true;
+  const own = etag.replace(/^W\//, "");
+  for (const match of header.matchAll(/(?:W\/)?("[^"]*")/g)) if (match[1] === own) return true;
+  return false;
+}
+
+/** The response for `entry`: a 304 when `conditional` (a GET's If-None-Match) matches its ETag. */
+function respond(entry: Entry, conditional: string | undefined, extra: [string, string][]): Response {
+  if (conditional !== undefined && ifNoneMatch(conditional, entry.etag)) {
+    const headers = new Headers();
+    for (const [name, value] of entry.headers) if (KEPT_ON_304.has(name)) headers.append(name, value);
+    for (const [name, value] of extra) headers.set(name, value);
+    return new Response(null, { status: 304, headers });
+  }
+  const headers = new Headers(entry.headers);
+  for (const [name, value] of extra) headers.set(name, value);
+  return new Response(NULL_BODY.has(entry.status) ? null : (entry.body as Uint8Array<ArrayBuffer>), { status: entry.status, headers });
+}
+
+/** True for a response that may be stored: 2xx but 206, no Set-Cookie, not private/no-store, not `Vary: *`, not an event stream. */
+function storable(res: Response): boolean {
+  if (res.status < 200 || res.status > 299 || res.status === 206) return false;
+  const headers = res.headers;
+  if (headers.has("set-cookie")) return false;
+  const cc = directives(headers.get("cache-control"));
+  if (cc.has("private") || cc.has("no-store")) return false;
+  if (names(headers.get("vary")).includes("*")) return false;
+  return !(headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
+}
+
+/**
+ * Caches whole responses (status, headers, body) in a cashews backend. Only successful responses
+ * are stored: 2xx except 206, without `Set-Cookie`, without `Cache-Control: private` or `no-store`,
+ * without `Vary: *`, and not `text/event-stream` (its body is read whole before it is stored).
+ *
+ * - Hits carry `X-From-Cache` (the key the entry is stored under), `X-From-Cache-Expire-In`
+ *   (seconds left; absent with `ttl: null`) and `Age` (seconds since stored).
+ * - Every cacheable response, hit or not, carries a strong `ETag` (the handler's own if it set
+ *   one, else the SHA-256 of the body, base64url); a GET/HEAD whose `If-None-Match` matches it
+ *   (a list, `*`, `W/` ignored: weak comparison) gets a `304` without body, keeping `ETag`,
+ *   `Cache-Control`, `Vary`, `Date`, `Expires`, `Content-Location`.
+ * - Request `Cache-Control`: `no-cache` (or `Pragma: no-cache`) recomputes and stores;
+ *   `no-store` neither reads nor writes; `max-age=N` serves only entries stored at most N
+ *   seconds ago (else recomputes and stores).
+ * - `Vary`: the request headers named by the response's `Vary` and by the `vary` option select
+ *   the entry. The base key then holds `{ vary: [names] }` and each variant is stored under
+ *   `<key>:vary:<hash of those header values>`; `Vary: *` is never stored.
+ * - A request with `Authorization` bypasses the cache (as `no-store`) unless a `key` function is
+ *   given or `vary` lists `authorization`: one user's response is never served to another.
+ * - Concurrent misses of the same variant in one process run the handler once (the others get
+ *   its response); a response that turns out not cacheable lets each of them run its own.
+ * - The stored headers are the response's as this middleware sees it, minus hop-by-hop ones,
+ *   `Content-Length`, `Age`, `X-From-Cache*`, `RateLimit-*` and `Retry-After`: put per-request
+ *   header middleware (request ids, rate limits) outside it.
+ * - Safe mode: a failing backend is a miss and a skipped write; the handler's response goes
+ *   through. With `safe: false` the backend error propagates.
+ *
+ * Bad options throw {@link CacheConfigError} here, not at request time.
+ * @example
+ * app.get("/users/:id", cacheResponse({ ttl: "5m", vary: ["accept-language"] }), (c) => c.json(user(c.req.param("id"))));
+ * app.post("/search", cacheResponse({ ttl: "1m", methods: ["POST"], key: async (c) => `search:${await c.req.text()}` }), search);
+ */
+export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler {
+  const name = "cacheResponse";
+  checkOptions(name, options, ["ttl", "key", "cache", "methods", "vary"]);
+  const ttl = requiredTtl(name, options.ttl) ?? null;
+  const customKey = keyOption(name, options.key, false);
+  const cache = cacheOption(name, options.cache);
+  const methods = new Set(headerList(name, "methods", options.methods ?? ["GET"], false).map((m) => m.toUpperCase()));
+  const optionVary = [...new Set(headerList(name, "vary", options.vary ?? [], true).map((v) => v.toLowerCase()))].sort();
+  const trustAuthorization = customKey !== undefined || optionVary.includes("authorization");
+  const inflight = new Map<string, Promise<Computed | undefined>>();
+
+  /** Reads an entry and its remaining TTL in one round trip. */
+  const read = (key: string): Promise<[unknown, number]> => Promise.all([cache.get(key), cache.getExpire(key)]);
+
+  /** The stored entry for this request (if any), and the header names its variants are known to vary on. */
+  async function lookup(base: string, c: Context): Promise<{ found?: { key: string; entry: Entry; expireMs: number }; vary: string[] }> {
+    let vary = optionVary;
+    if (vary.length === 0) {
+      const [value, expireMs] = await read(base);
+      if (isEntry(value)) return { found: { key: base, entry: value, expireMs }, vary };
+      if (!isIndex(value)) return { vary };
+      vary = value.vary;
+    } else {
+      // The usual case needs one round trip: the index and the variant for the option's names.
+      const key = variantKey(base, variantId(vary, c));
+      const [[index, value], expireMs] = await Promise.all([cache.getMany([base, key]), cache.getExpire(key)]);
+      if (!isIndex(index)) return { vary };
+      if (sameList(index.vary, vary)) return isEntry(value) ? { found: { key, entry: value, expireMs }, vary } : { vary };
+      vary = index.vary;
+    }
+    const key = variantKey(base, variantId(vary, c));
+    const [value, expireMs] = await read(key);
+    return isEntry(value) ? { found: { key, entry: value, expireMs }, vary } : { vary };
+  }
+
+  /** Runs the handler; for a cacheable response builds (and with `store`, stores) its entry. */
+  async function compute(c: Context, next: Next, base: string, store: boolean): Promise<Computed | undefined> {
+    await proceed(c, next);
+    const res = c.res;
+    if (!storable(res)) return undefined;
+    const body = new Uint8Array(await res.arrayBuffer());
+    const drop = new Set([...NOT_STORED, ...names(res.headers.get("connection"))]);
+    const headers = new Headers();
+    res.headers.forEach((value, header) => {
+      if (!drop.has(header)) headers.append(header, value);
+    });
+    const own = names(headers.get("vary"));
+    const added = optionVary.filter((header) => !own.includes(header));
+    if (added.length > 0) headers.set("vary", [headers.get("vary"), ...added].filter(Boolean).join(", "));
+    let etag = headers.get("etag");
+    if (etag === null) {
+      etag = await etagOf(body);
+      headers.set("etag", etag);
+    }
+    const pairs: [string, string][] = [];
+    headers.forEach((value, header) => void pairs.push([header, value]));
+    const entry: Entry = { v: 1, status: res.status, headers: pairs, body, storedAt: Date.now(), etag };
+    const vary = [...new Set([...own, ...added])].sort();
+    const variant = variantId(vary, c);
+    if (store) {
+      const expire = ttl;
+      if (vary.length === 0) await cache.setMany([[base, entry]], { expire });
+      else await cache.setMany([[base, { v: 1, vary } satisfies VaryIndex], [variantKey(base, variant), entry]], { expire });
+    }
+    return { entry, vary, variant };
+  }
+
+  /** Replaces the context's response (`c.res = undefined` first: Hono would merge the old headers in). */
+  const replace = (c: Context, response: Response): void => {
+    c.res = undefined;
+    c.res = response;
+  };
+
+  return async function cacheResponseMiddleware(c, next) {
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    if (!methods.has(method)) return void (await proceed(c, next));
+    const requested = directives(c.req.header("cache-control") ?? (/no-cache/i.test(c.req.header("pragma") ?? "") ? "no-cache" : undefined));
+    const base = customKey === undefined ? defaultKey(c, method) : await keyOf(name, customKey, c);
+    const conditional = method === "GET" ? c.req.header("if-none-match") : undefined;
+    const write = !requested.has("no-store") && (trustAuthorization || c.req.header("authorization") === undefined);
+
+    let settle: ((computed: Computed | undefined) => void) | undefined;
+    let flight: string | undefined;
+    if (write && !requested.has("no-cache")) {
+      const maxAge = requested.get("max-age");
+      const oldest = maxAge !== undefined && /^\d+$/.test(maxAge) ? Date.now() - Number(maxAge) * 1000 : Number.NEGATIVE_INFINITY;
+      const { found, vary } = await lookup(base, c);
+      if (found !== undefined && found.entry.storedAt >= oldest) {
+        const extra: [string, string][] = [
+          ["x-from-cache", found.key],
+          ["age", String(Math.floor(Math.max(0, Date.now() - found.entry.storedAt) / 1000))],
+        ];
+        if (found.expireMs > 0) extra.push(["x-from-cache-expire-in", String(seconds(found.expireMs))]);
+        return respond(found.entry, conditional, extra);
+      }
+      // Single flight: join a computation of the same variant already under way here.
+      flight = `${base}\n${variantId(vary, c)}`;
+      const pending = inflight.get(flight);
+      if (pending !== undefined) {
+        flight = undefined;
+        const shared = await pending;
+        if (shared !== undefined && variantId(shared.vary, c) === shared.variant) return respond(shared.entry, conditional, []);
+      } else {
+        inflight.set(flight, new Promise<Computed | undefined>((resolve) => (settle = resolve)));
+      }
+    }
+
+    let computed: Computed | undefined;
+    try {
+      computed = await compute(c, next, base, write);
+    } finally {
+      if (flight !== undefined) inflight.delete(flight);
+      settle?.(computed);
+    }
+    if (computed !== undefined) replace(c, respond(computed.entry, conditional, []));
+  };
+}
+
+/** The default key: `response:<METHOD>:<path>[?<sorted query>]`. */
+function defaultKey(c: Context, method: string): string {
+  const url = new URL(c.req.url);
+  const params = [...url.searchParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const query = new URLSearchParams(params).toString();
+  return `response:${method}:${url.pathname}${query === "" ? "" : `?${query}`}`;
+}
+
+/** Validates a list of HTTP tokens (methods, header names). */
+function headerList(middleware: string, option: string, value: unknown, allowEmpty: boolean): string[] {
+  const valid = (v: unknown): boolean => typeof v === "string" && TOKEN.test(v) && v !== "*";
+  if (!Array.isArray(value) || (!allowEmpty && value.length === 0) || !value.every(valid)) {
+    const what = option === "methods" ? "HTTP method names" : "request header names";
+    throw new CacheConfigError(`${middleware}: "${option}" must be ${allowEmpty ? "an" : "a non-empty"} array of ${what}, got ${JSON.stringify(value)}`);
+  }
+  return value as string[];
+}
+
+// ------------------------------------------------------------------------------------ rateLimit
+
+/** Options of the {@link rateLimit} middleware. */
+export interface RateLimitMiddlewareOptions {
+  /** Requests allowed per window (an integer >= 1). */
+  limit: number;
+  /** Length of the window, e.g. `"1m"`. */
+  period: Duration;
+  /** Who is limited: one window per returned key (e.g. an API key, a user id, a client address). */
+  key: ContextKey;
+  /** `true`: an exact sliding window (a log of request times); default: fixed windows. */
+  sliding?: boolean;
+  /** The cache holding the counters. Default: the default `cache` instance of `cashews`. */
+  cache?: Cache;
+  /** Prepended to the key with a `:`. Default `"rate_limit"` (fixed) or `"srl"` (sliding), as the strategies. */
+  prefix?: string;
+}
+
+/**
+ * Limits requests per key: over the limit, answers `429 Too Many Requests` with `Retry-After`
+ * (seconds) without calling the handler. Every response, allowed or not, carries
+ * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window
+ * resets; sliding: until the oldest counted request leaves the window).
+ *
+ * Fixed windows count with the backend's atomic `incr` (expiry set when the window's counter is
+ * created); sliding windows use its atomic `slidingIncr` (refused requests are not counted), so the
+ * limit holds across every process sharing the backend. Safe mode: a failing backend allows the
+ * request (fail open) and only `RateLimit-Limit` is sent.
+ * @example
+ * app.use("/api/*", rateLimit({ limit: 100, period: "1m", key: (c) => c.req.header("x-api-key") ?? "anonymous" }));
+ * app.post("/login", rateLimit({ limit: 5, period: "15m", sliding: true, key: (c) => c.req.header("cf-connecting-ip") ?? "?" }), login);
+ */
+export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandler {
+  const name = "rateLimit";
+  checkOptions(name, options, ["limit", "period", "key", "sliding", "cache", "prefix"]);
+  const limit = positiveInteger(name, "limit", options.limit);
+  const period = positiveMs(name, "period", options.period);
+  const keyFn = keyOption(name, options.key, true)!;
+  const sliding = options.sliding ?? false;
+  if (typeof sliding !== "boolean") throw new CacheConfigError(`${name}: "sliding" must be a boolean, got ${typeof sliding}`);
+  const cache = cacheOption(name, options.cache);
+  const prefix = prefixOption(name, options.prefix, sliding ? "srl" : "rate_limit");
+
+  /** The request's count in its window (NaN: backend down) and the ms until the window resets. */
+  async function count(key: string): Promise<[count: number, resetMs: number]> {
+    if (sliding) {
+      const { count, resetMs } = await cache.slidingIncr(key, period, { limit });
+      return [count, resetMs];
+    }
+    const count = await cache.incr(key, 1, { expire: period });
+    if (count === 1 || Number.isNaN(count)) return [count, period];
+    const left = await cache.getExpire(key);
+    return [count, left > 0 ? left : period];
+  }
+
+  return async function rateLimitMiddleware(c, next) {
+    const id = await keyOf(name, keyFn, c);
+    const [n, resetMs] = await count(prefix === "" ? id : `${prefix}:${id}`);
+    const headers: Record<string, string> = { "RateLimit-Limit": String(limit) };
+    if (!Number.isNaN(n)) {
+      headers["RateLimit-Remaining"] = String(Math.max(0, limit - n));
+      headers["RateLimit-Reset"] = String(seconds(resetMs));
+    }
+    if (n > limit) {
+      headers["Retry-After"] = String(Math.max(1, seconds(resetMs)));
+      return c.text("Too Many Requests", 429, headers);
+    }
+    await proceed(c, next);
+    for (const [header, value] of Object.entries(headers)) c.header(header, value);
+  };
+}
+
+// ------------------------------------------------------------------------------------ detect, context
+
+/** Options of {@link cacheDetectHeaders}. */
+export interface CacheDetectHeadersOptions {
+  /** The cache asked for the remaining TTLs. Default: the default `cache` instance of `cashews`. */
+  cache?: Cache;
+}
+
+/**
+ * Runs the rest of the chain inside a {@link CacheDetect} scope; when decorated calls
+ * (`cache(...)`, `early(...)`, …) were served from cache while handling the request, adds
+ * `X-From-Cache` (their keys, in first-hit order, joined with `", "`; appended to one already
+ * there) and `X-From-Cache-Expire-In` (the smallest remaining TTL among them, in seconds: the
+ * response is as fresh as its stalest part; absent when none expires).
+ *
+ * With AsyncLocalStorage (Node, Bun, Deno, Workers with `nodejs_als` or `nodejs_compat`) only the
+ * request's own work counts. Without it, every decorated hit in the isolate while the request is
+ * in flight counts, including those of concurrent requests.
+ * @example
+ * const getUser = cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
+ * app.get("/profile/:id", cacheDetectHeaders(), async (c) => c.json(await getUser(c.req.param("id"))));
+ * // second request: X-From-Cache: user:1, X-From-Cache-Expire-In: 597
+ */
+export function cacheDetectHeaders(options: CacheDetectHeadersOptions = {}): MiddlewareHandler {
+  const name = "cacheDetectHeaders";
+  checkOptions(name, options, ["cache"]);
+  const cache = cacheOption(name, options.cache);
+
+  return async function cacheDetectHeadersMiddleware(c, next) {
+    const detect = new CacheDetect();
+    await detect.run(() => proceed(c, next));
+    const keys = Object.keys(detect.keys);
+    if (keys.length === 0) return;
+    const left = (await Promise.all(keys.map((key) => cache.getExpire(key)))).filter((ms) => ms > 0);
+    const before = Number(c.res.headers.get("x-from-cache-expire-in") ?? Number.NaN);
+    c.header("X-From-Cache", keys.join(", "), { append: true });
+    if (left.length > 0) c.header("X-From-Cache-Expire-In", String(Math.min(seconds(Math.min(...left)), Number.isNaN(before) ? Number.POSITIVE_INFINITY : before)));
+  };
+}
+
+/**
+ * Hands background work started by the rest of the chain (early/hit refreshes of decorated
+ * calls) to the request's `c.executionCtx.waitUntil` where the runtime has one (Workers, Deno
+ * Deploy), so it is not cut off when the response is sent. {@link cacheResponse},
+ * {@link rateLimit} and {@link cacheDetectHeaders} do the same for what runs after them: this one
+ * is for apps that use none of them. Without an execution context it only calls `next()`.
+ * @example
+ * app.use("*", cacheContext());
+ * app.get("/users/:id", async (c) => c.json(await getUserEarly(c.req.param("id"))));
+ */
+export function cacheContext(): MiddlewareHandler {
+  return async function cacheContextMiddleware(c, next) {
+    await proceed(c, next);
+  };
+}
