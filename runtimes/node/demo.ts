@@ -1,35 +1,41 @@
-// The demo behind `npm start`: caching on the embedded mem:// default, or Redis with REDIS_URL.
-import { Cache } from "../../src/index.js";
+// The demo behind `npm start`: serves the example Hono app (runtimes/shared/app.ts) on a free port
+// with @hono/node-server, requests it the way a browser would, prints what came from the cache, and
+// stops. The cache is the embedded mem:// unless CACHE_URL says otherwise (REDIS_URL works too):
+//
+//   npm start
+//   CACHE_URL=redis://localhost:6379 npm start
+//
+// To keep the server running instead: node --import tsx runtimes/node/server.ts
+import { startServer } from "./server.js";
 
-const url = process.env.REDIS_URL ?? process.env.CACHE_URL ?? "mem://";
-const cache = new Cache("demo").setup(url, url.startsWith("mem") ? {} : { namespace: "cashews-demo" });
+const cacheUrl = process.env.CACHE_URL ?? process.env.REDIS_URL ?? "mem://";
+const server = await startServer(cacheUrl, 0);
+server.cache.on("error", (e) => console.error(`  ! backend error: ${String((e.error as Error)?.message ?? e.error)}`));
+console.log(`cashews demo: a Hono app on ${cacheUrl.replace(/\/\/[^@]*@/, "//***@")}, listening on ${server.url}\n`);
 
-cache.on("error", (e) => console.error(`  ! backend error: ${String((e.error as Error)?.message ?? e.error)}`));
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A slow "database" call. */
-const getUser = cache({ ttl: "30s", key: "user:{id}" })(async function getUser(id: number) {
-  await sleep(300);
-  return { id, name: ["Ada", "Grace", "Edsger"][id % 3], loadedAt: new Date().toISOString() };
-});
-
-async function timed(label: string, id: number): Promise<void> {
+async function show(label: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
   const started = performance.now();
-  const user = await getUser(id);
+  const response = await fetch(`${server.url}${path}`, { headers });
+  const body = await response.text();
   const ms = performance.now() - started;
-  const left = await cache.getExpire(`user:${id}`);
-  const ttl = left >= 0 ? `${(left / 1000).toFixed(1)}s left` : left === -1 ? "no expiry" : "not stored";
-  console.log(`${label.padEnd(22)} ${ms.toFixed(1).padStart(7)} ms  key user:${id} (${ttl})  ${JSON.stringify(user)}`);
+  const from = response.headers.get("x-from-cache");
+  const cacheNote = from ? `from cache: ${from} (${response.headers.get("x-from-cache-expire-in")} s left)` : "computed";
+  const limit = response.headers.get("ratelimit-remaining");
+  const extra = limit === null ? cacheNote : `remaining ${limit}`;
+  console.log(`${label.padEnd(26)} ${String(response.status).padEnd(4)}${ms.toFixed(1).padStart(8)} ms  ${extra}  ${body.slice(0, 90)}`);
+  return response;
 }
 
-console.log(`cashews demo on ${url.replace(/\/\/[^@]*@/, "//***@")}\n`);
-await cache.delete("user:1");
-await timed("first call (miss)", 1);
-await timed("second call (hit)", 1);
-await sleep(1000);
-await timed("a second later (hit)", 1);
-await timed("another user (miss)", 2);
-const stats = cache.stats();
-console.log(`\nstats: ${stats.hits} hits, ${stats.misses} misses, ${stats.sets} sets`);
-await cache.close();
+try {
+  // Start from a cold cache on a shared backend.
+  await server.cache.deleteMatch("*");
+  await show("GET /users/1 (miss)", "/users/1");
+  await show("GET /users/1 (hit)", "/users/1");
+  await show("GET /users/2 (miss)", "/users/2");
+  await show("GET /profile/1 (detect)", "/profile/1");
+  for (let i = 1; i <= 6; i++) await show(`GET /limited #${i}`, "/limited", { "x-client-id": "demo" });
+  const stats = (await (await fetch(`${server.url}/stats`)).json()) as { loads: number; hits: number; misses: number; sets: number };
+  console.log(`\nstats: ${stats.loads} slow loads, ${stats.hits} hits, ${stats.misses} misses, ${stats.sets} sets`);
+} finally {
+  await server.close();
+}

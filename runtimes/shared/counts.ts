@@ -13,6 +13,9 @@ export const RUNTIME_TESTS = 3;
  */
 export const SMOKE_TESTS_PER_BACKEND = 9;
 
+/** Tests each backend registers in the Hono block (hono-smoke.ts). */
+export const HONO_TESTS_PER_BACKEND = 3;
+
 /** The environment variables the smoke set reads. */
 export const SMOKE_ENV = {
   redisUrl: "CASHEWS_REDIS_URL",
@@ -22,5 +25,5 @@ export const SMOKE_ENV = {
 
 /** Leaf tests expected for the given backends. */
 export function expectedTests(backends: { redis: boolean; upstash: boolean }): number {
-  return RUNTIME_TESTS + SMOKE_TESTS_PER_BACKEND * (1 + Number(backends.redis) + Number(backends.upstash));
+  return RUNTIME_TESTS + (SMOKE_TESTS_PER_BACKEND + HONO_TESTS_PER_BACKEND) * (1 + Number(backends.redis) + Number(backends.upstash));
 }

@@ -19,6 +19,7 @@ import assert from "node:assert/strict";
 import { Cache, LockedError, createContextStore, withKeyContext, type CacheEventInfo } from "../../src/index.js";
 import { MISSING, type Backend } from "../../src/backends/types.js";
 import { SMOKE_ENV } from "./counts.js";
+import { honoSmoke } from "./hono-smoke.js";
 
 interface Target {
   label: string;
@@ -64,7 +65,10 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 /** Registers everything: the runtime checks, then one block per backend. */
 export function registerSmoke(): void {
   runtimeSmoke();
-  for (const target of targets()) backendSmoke(target);
+  for (const target of targets()) {
+    backendSmoke(target);
+    honoSmoke(target, runtimeName());
+  }
 }
 
 function runtimeSmoke(): void {
