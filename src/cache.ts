@@ -44,7 +44,12 @@ registerScheme(memorySpec);
 registerScheme(redisSpec);
 registerScheme(upstashSpec);
 
-/** Options of `set`. */
+/**
+ * Options of {@link Cache.set}.
+ * @example
+ * await cache.set("user:1", user, { expire: "1h", tags: ["users"] });
+ * await cache.set("job:1", "queued", { exist: false }); // only if absent (NX)
+ */
 export interface SetOptions {
   /** Time to live; `0`, `null` or absent: no expiry (an existing TTL is removed). */
   expire?: Duration | null;
@@ -54,7 +59,16 @@ export interface SetOptions {
   tags?: readonly string[];
 }
 
-/** A held lock: release it with `release()` or `await using`. */
+/**
+ * A lock returned by {@link Cache.lock}: release it with `release()` or `await using`.
+ * @example
+ * const lock = await cache.lock("jobs:nightly", "1m");
+ * try {
+ *   await runNightlyJob();
+ * } finally {
+ *   await lock.release();
+ * }
+ */
 export interface Lock extends AsyncDisposable {
   readonly key: string;
   /** The owner token stored under the key. */
@@ -65,7 +79,11 @@ export interface Lock extends AsyncDisposable {
   release(): Promise<boolean>;
 }
 
-/** Options of `lock` and `withLock`. */
+/**
+ * Options of {@link Cache.lock} and {@link Cache.withLock}.
+ * @example
+ * await cache.withLock("report", "1m", buildReport, { wait: "5s" }); // LockedError after 5 s
+ */
 export interface LockOptions {
   /** `true` (default): wait until acquired; a Duration: wait that long; `false`: do not wait. */
   wait?: boolean | Duration;
@@ -118,7 +136,11 @@ export class Cache extends Callable {
     this.#core = new CacheCore(name);
   }
 
-  /** The cache's name (for diagnostics). */
+  /**
+   * The cache's name (for diagnostics), as given to the constructor.
+   * @example
+   * new Cache("sessions").name; // "sessions"
+   */
   get name(): string {
     return this.#core.name;
   }
@@ -164,7 +186,11 @@ export class Cache extends Callable {
     return this;
   }
 
-  /** True once `setup` has been called. */
+  /**
+   * True once `setup` has been called.
+   * @example
+   * if (!cache.isSetup()) cache.setup("mem://");
+   */
   isSetup(): boolean {
     return this.#core.routes.length > 0;
   }
@@ -172,22 +198,41 @@ export class Cache extends Callable {
   /**
    * Connects every backend now. Safe mode: resolves and emits `error` for an unreachable backend;
    * `safe: false`: rejects with {@link CacheBackendError}. Configuration errors always reject.
+   * @example
+   * cache.setup("redis://localhost:6379", { safe: false });
+   * await cache.init(); // connects now; rejects when Redis is unreachable
    */
   async init(): Promise<void> {
     await this.#every(undefined, async () => undefined);
   }
 
-  /** Releases every connection and timer. The cache can be used again afterwards (it reconnects lazily). */
+  /**
+   * Releases every connection and timer. The cache can be used again afterwards (it reconnects lazily).
+   * @example
+   * process.on("SIGTERM", () => void cache.close());
+   */
   async close(): Promise<void> {
     await Promise.all(this.#core.routes.map((route) => route.close()));
   }
 
-  /** Subscribes to `hit`, `miss`, `set`, `delete`, `error` or `tampered`; returns an unsubscribe function. */
+  /**
+   * Subscribes to `hit`, `miss`, `set`, `delete`, `error` or `tampered`; returns an unsubscribe
+   * function. A listener that throws is logged and does not affect the command.
+   * @example
+   * const off = cache.on("error", ({ key, backend, error }) => console.error(backend, key, error));
+   * off(); // unsubscribe
+   */
   on(type: CacheEventType, listener: CacheListener): () => void {
     return this.#core.emitter.on(type, listener);
   }
 
-  /** Counters since creation (or the last `resetStats`). */
+  /**
+   * Counters since creation (or the last `resetStats`): commands and decorated calls, and per
+   * decorated function.
+   * @example
+   * const { hits, misses, functions } = cache.stats();
+   * console.log(`hit ratio ${hits / (hits + misses)}`, functions["getUser"]);
+   */
   stats(): CacheStats {
     const stats = this.#core.stats;
     const functions: CacheStats["functions"] = {};
@@ -195,7 +240,12 @@ export class Cache extends Callable {
     return { ...stats, functions };
   }
 
-  /** Sets every counter back to zero. */
+  /**
+   * Sets every counter back to zero.
+   * @example
+   * cache.resetStats();
+   * cache.stats().hits; // 0
+   */
   resetStats(): void {
     const stats = this.#core.stats;
     stats.hits = stats.misses = stats.sets = stats.deletes = stats.errors = 0;
@@ -210,17 +260,30 @@ export class Cache extends Callable {
    * outside every scope it changes the process-wide default. A disabled command returns its
    * neutral value without touching the backend; decorators recompute (GET disabled) and call the
    * function directly when everything is disabled.
+   * @example
+   * cache.disable(Command.SET); // still served from cache, nothing new stored
+   * cache.disable();            // everything: decorated functions are called directly
    */
   disable(...commands: Command[]): void {
     setCommands(this.#core, commands, true);
   }
 
-  /** Enables commands (none: all), with the same scoping as {@link Cache.disable}. */
+  /**
+   * Enables commands (none: all), with the same scoping as {@link Cache.disable}.
+   * @example
+   * cache.enable(Command.SET);
+   * cache.enable(); // everything
+   */
   enable(...commands: Command[]): void {
     setCommands(this.#core, commands, false);
   }
 
-  /** True when any of `commands` (none: any command at all) is disabled here. */
+  /**
+   * True when any of `commands` (none: any command at all) is disabled here.
+   * @example
+   * cache.isDisabled(Command.GET, Command.GET_MANY);
+   * cache.isDisabled(); // anything disabled at all?
+   */
   isDisabled(...commands: Command[]): boolean {
     const list = commands.length === 0 ? Object.values(Command) : commands;
     return list.some((command) => isDisabled(this.#core, command));
@@ -236,15 +299,22 @@ export class Cache extends Callable {
     return disablingFor(this.#core, commands, fn);
   }
 
-  /** Runs `fn` so that reads inside it delete their keys and miss (see the exported `invalidateFurther`). */
+  /**
+   * Runs `fn` so that reads inside it delete their keys and miss (see the exported
+   * `invalidateFurther`, which this is): decorated calls inside recompute and store again.
+   * @example
+   * const fresh = await cache.invalidateFurther(() => getUser("1"));
+   */
   invalidateFurther<R>(fn: () => R): R {
     return invalidateFurther(fn);
   }
 
   /**
-   * Runs `fn` and reports which decorated calls inside it were served from cache, by key.
+   * Runs `fn` and reports which decorated calls inside it were served from cache, by key
+   * (`DetectInfo`: strategy name, ttl, backend, template, function).
    * @example
-   * const { result, keys } = await cache.detect(() => handler(req));
+   * const { result, keys } = await cache.detect(() => handler(request));
+   * if (Object.keys(keys).length > 0) console.log("served from cache:", Object.keys(keys));
    */
   detect<R>(fn: () => R | Promise<R>): Promise<{ result: Awaited<R>; keys: DetectKeys }> {
     return detect(fn);
@@ -268,6 +338,9 @@ export class Cache extends Callable {
   /**
    * Reads a value. Missing, expired, undecodable or tampered → `defaultValue`.
    * A stored `undefined` is a hit and returns `undefined`.
+   * @example
+   * const user = await cache.get<User>("user:1");    // User | undefined
+   * const visits = await cache.get<number>("visits", 0); // 0 when missing
    */
   async get<T = unknown>(key: string, defaultValue?: T): Promise<T | undefined> {
     const value = await this.#read(key);
@@ -285,7 +358,12 @@ export class Cache extends Callable {
     return value;
   }
 
-  /** Reads many keys, one round trip per backend; results in input order. */
+  /**
+   * Reads many keys, one round trip per backend; results in input order, `defaultValue` for
+   * missing ones.
+   * @example
+   * const [a, b] = await cache.getMany<string>(["user:1:name", "user:2:name"], "anonymous");
+   */
   async getMany<T = unknown>(keys: Iterable<string>, defaultValue?: T): Promise<(T | undefined)[]> {
     const core = this.#core;
     const list = checkKeys(keys);
@@ -308,17 +386,31 @@ export class Cache extends Callable {
     return out;
   }
 
-  /** True when the key exists. */
+  /**
+   * True when the key exists.
+   * @example
+   * if (await cache.exists("user:1")) console.log("cached");
+   */
   async exists(key: string): Promise<boolean> {
     return this.#on(key, false, (b) => b.exists(key));
   }
 
-  /** Remaining time to live in ms; `-1` without expiry; `-2` when missing. */
+  /**
+   * Remaining time to live in ms; `-1` without expiry; `-2` when missing.
+   * @example
+   * await cache.set("session:1", "data", { expire: "30m" });
+   * await cache.getExpire("session:1"); // ≈ 1800000
+   */
   async getExpire(key: string): Promise<number> {
     return this.#on(key, -2, (b) => b.getExpire(key));
   }
 
-  /** Keys matching a glob pattern (`*`, `?`, `[ab]`, Redis semantics on every backend). */
+  /**
+   * Keys matching a glob pattern (`*`, `?`, `[ab]`, Redis semantics on every backend), fetched
+   * `batchSize` (default 100) at a time.
+   * @example
+   * for await (const key of cache.scan("user:*")) console.log(key);
+   */
   async *scan(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<string> {
     checkKey(pattern, "pattern");
     const batchSize = options.batchSize ?? 100;
@@ -341,7 +433,12 @@ export class Cache extends Callable {
     }
   }
 
-  /** `[key, value]` pairs for the keys matching a glob pattern. */
+  /**
+   * `[key, value]` pairs for the keys matching a glob pattern (values read with `getMany`,
+   * `batchSize` keys at a time).
+   * @example
+   * for await (const [key, user] of cache.getMatch<User>("user:*")) console.log(key, user.name);
+   */
   async *getMatch<T = unknown>(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<[string, T]> {
     if (isDisabled(this.#core, Command.GET_MATCH)) return;
     if (isInvalidating()) {
@@ -362,12 +459,21 @@ export class Cache extends Callable {
     if (batch.length > 0) yield* await flush();
   }
 
-  /** Number of keys across every backend of this cache. */
+  /**
+   * Number of keys across every backend of this cache (a network backend counts its namespace only).
+   * @example
+   * const count = await cache.getKeysCount();
+   */
   async getKeysCount(): Promise<number> {
     return sum(await this.#every(0, (b) => b.getKeysCount()));
   }
 
-  /** `"PONG"`, or the message echoed. */
+  /**
+   * `"PONG"`, or the message echoed, from the default backend (else the first one).
+   * @example
+   * await cache.ping();       // "PONG"
+   * await cache.ping("hello"); // "hello"
+   */
   async ping(message?: string): Promise<string> {
     const core = this.#core;
     core.requireSetup();
@@ -380,6 +486,9 @@ export class Cache extends Callable {
   /**
    * Stores a value. Without `expire` the key has no TTL afterwards. Resolves whether it was written.
    * @throws SerializationError for a value that cannot round-trip (nothing is written).
+   * @example
+   * await cache.set("user:1", { name: "Ada", born: new Date(1815, 11, 10) }, { expire: "1h" });
+   * await cache.set("job:1", "queued", { exist: false }); // false when it already existed
    */
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
@@ -434,7 +543,13 @@ export class Cache extends Callable {
     return deleted;
   }
 
-  /** Stores many entries (an object or an iterable of pairs), one round trip per backend. */
+  /**
+   * Stores many entries (an object or an iterable of pairs) with the same expiry, one round trip
+   * per backend. Every value is encoded first: one that cannot be stored writes nothing at all.
+   * @example
+   * await cache.setMany({ "user:1": ada, "user:2": grace }, { expire: "10m" });
+   * await cache.setMany(new Map([["a", 1], ["b", 2]]));
+   */
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options: { expire?: Duration | null } = {}): Promise<void> {
     const core = this.#core;
     const expire = toExpiry(options.expire, "setMany: expire");
@@ -462,6 +577,8 @@ export class Cache extends Callable {
   /**
    * Returns the cached value, or computes it (a factory is called, a promise awaited), stores it
    * and returns it. Not atomic across processes: use `lock` or the `cache({ lock: true })` strategy for that.
+   * @example
+   * const config = await cache.getOrSet("config", () => loadConfig(), { expire: "5m" });
    */
   async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
     checkKey(key);
@@ -473,7 +590,14 @@ export class Cache extends Callable {
     return value;
   }
 
-  /** Atomic increment (a missing key counts as 0); `expire` applies when the counter is created. */
+  /**
+   * Atomic increment (a missing key counts as 0); `expire` applies when the counter is created.
+   * Resolves the new value (`NaN` when the backend failed in safe mode).
+   * @example
+   * await cache.incr("visits");                       // 1, 2, 3, …
+   * await cache.incr("visits:today", 1, { expire: "1d" });
+   * await cache.incr("stock:42", -3);
+   */
   async incr(key: string, by = 1, options: { expire?: Duration | null } = {}): Promise<number> {
     checkKey(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`incr: "by" must be a safe integer, got ${String(by)}`);
@@ -502,12 +626,20 @@ export class Cache extends Callable {
     return { count, resetMs };
   }
 
-  /** Deletes a key; resolves whether it existed. */
+  /**
+   * Deletes a key; resolves whether it existed.
+   * @example
+   * await cache.delete("user:1"); // true
+   */
   async delete(key: string): Promise<boolean> {
     return (await this.#on(key, 0, async (b, route) => this.#core.deleted(Number(await b.delete(key)), [key], route))) > 0;
   }
 
-  /** Deletes many keys, one round trip per backend; resolves how many existed. */
+  /**
+   * Deletes many keys, one round trip per backend; resolves how many existed.
+   * @example
+   * await cache.deleteMany(["user:1", "user:2"]); // 2
+   */
   async deleteMany(keys: Iterable<string>): Promise<number> {
     const core = this.#core;
     const list = checkKeys(keys);
@@ -521,7 +653,11 @@ export class Cache extends Callable {
     );
   }
 
-  /** Deletes every key matching a glob pattern; resolves how many. */
+  /**
+   * Deletes every key matching a glob pattern (`*`, `?`, `[ab]`); resolves how many.
+   * @example
+   * await cache.deleteMatch("items:page:*");
+   */
   async deleteMatch(pattern: string): Promise<number> {
     const core = this.#core;
     return this.#on(
@@ -537,28 +673,55 @@ export class Cache extends Callable {
     );
   }
 
-  /** Sets the TTL of an existing key; `0`/`null` removes it. Resolves false when the key is missing. */
+  /**
+   * Sets the TTL of an existing key; `0`/`null` removes it. Resolves false when the key is missing.
+   * @example
+   * await cache.expire("session:1", "30m"); // extend
+   * await cache.expire("session:1", null);  // keep forever
+   */
   async expire(key: string, ttl: Duration | null): Promise<boolean> {
     checkKey(key);
     const ms = toExpiry(ttl, "expire: ttl");
     return this.#on(key, false, (b) => b.expire(key, ms));
   }
 
-  /** Removes every key of this cache's backends (never a foreign key unless `namespace: ""`). */
+  /**
+   * Removes every key of this cache's backends (never a foreign key unless `namespace: ""`).
+   * @example
+   * await cache.clear();
+   */
   async clear(): Promise<void> {
     await this.#every(undefined, (b) => b.clear());
   }
 
   // ---------------------------------------------------------------- locks
 
-  /** Takes `key` if free (set-if-absent with a TTL); resolves whether it was taken. */
+  /**
+   * Takes `key` if free (set-if-absent with a TTL); resolves whether it was taken. Release it with
+   * {@link Cache.unlock} and the same value (or use {@link Cache.lock}, which does both).
+   * @example
+   * const owner = crypto.randomUUID();
+   * if (await cache.setLock("jobs:import", owner, "30s")) {
+   *   try {
+   *     await runImport();
+   *   } finally {
+   *     await cache.unlock("jobs:import", owner);
+   *   }
+   * }
+   */
   async setLock(key: string, value: string, ttl: Duration): Promise<boolean> {
     checkKey(key);
     const ms = lockTtl(ttl, "setLock");
     return this.#on(key, false, (b) => b.setLock(key, LOCK_PREFIX + String(value), ms));
   }
 
-  /** Releases `key` only if it holds `value` (atomic compare-and-delete). */
+  /**
+   * Releases `key` only if it holds `value` (atomic compare-and-delete); resolves whether it did.
+   * @example
+   * await cache.setLock("jobs:import", "worker-1", "30s");
+   * await cache.unlock("jobs:import", "worker-2"); // false: not the owner
+   * await cache.unlock("jobs:import", "worker-1"); // true
+   */
   async unlock(key: string, value: string): Promise<boolean> {
     return this.#on(key, false, (b) => b.unlock(key, LOCK_PREFIX + String(value)));
   }
@@ -566,6 +729,9 @@ export class Cache extends Callable {
   /**
    * True when `key` is held. With `wait`, polls with back-off (starting at `step`, default 50 ms,
    * doubling up to 1 s) until the key is free or the wait runs out, then answers.
+   * @example
+   * await cache.isLocked("jobs:import");                  // now
+   * await cache.isLocked("jobs:import", { wait: "10s" }); // false as soon as it is released
    */
   async isLocked(key: string, options: { wait?: Duration; step?: Duration } = {}): Promise<boolean> {
     checkKey(key);
@@ -587,7 +753,11 @@ export class Cache extends Callable {
    * a Duration waits that long, `false` does not wait; not acquired → {@link LockedError}.
    * In safe mode an unreachable backend yields an unacquired lock and the body runs unlocked.
    * @example
-   * await using lock = await cache.lock("jobs:nightly", "1m");
+   * {
+   *   await using lock = await cache.lock("jobs:nightly", "1m"); // released at the end of the block
+   *   await runNightlyJob();
+   * }
+   * const quick = await cache.lock("jobs:nightly", "1m", { wait: false }); // LockedError when held
    */
   async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
     checkKey(key);
@@ -621,7 +791,12 @@ export class Cache extends Callable {
     }
   }
 
-  /** Runs `fn` under the lock and releases it in `finally`; resolves to `fn`'s result. */
+  /**
+   * Runs `fn` under the lock and releases it in `finally`; resolves to `fn`'s result. Options
+   * as for {@link Cache.lock}.
+   * @example
+   * const report = await cache.withLock("report:daily", "1m", () => buildReport());
+   */
   async withLock<R>(key: string, ttl: Duration, fn: () => R | Promise<R>, options: LockOptions = {}): Promise<R> {
     const lock = await this.lock(key, ttl, options);
     try {
@@ -635,58 +810,121 @@ export class Cache extends Callable {
 
   /**
    * The simple cache strategy: serve a stored result while it lives, else call and store.
+   * Also reachable as `cache(options)`. See {@link CacheOptions}.
    * @example
    * const getUser = cache.cache({ ttl: "3h", key: "user:{id}" })(async (id: string) => db.user(id));
    */
   cache<A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A> {
     return cacheStrategy(this, options); // checks full disable itself (hit path)
   }
-  /** The `failover` strategy: see FailoverOptions. */
+  /**
+   * The `failover` strategy: always calls the function and stores each success; when it throws
+   * one of `exceptions`, serves the last stored value instead (else rethrows). See {@link FailoverOptions}.
+   * @example
+   * const getRates = cache.failover({ ttl: "1d", exceptions: UpstreamError })(async () => api.rates());
+   */
   failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
     return this.#guard(failoverStrategy(this, options));
   }
 
-  /** The `hit` strategy: see HitOptions. */
+  /**
+   * The `hit` strategy: a stored result serves `cacheHits` hits, then is recomputed; with
+   * `updateAfter` it is refreshed in the background at that hit. See {@link HitOptions}.
+   * @example
+   * const getConfig = cache.hit({ ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
+   */
   hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
     return this.#guard(hitStrategy(this, options));
   }
 
-  /** The `early` strategy: see EarlyOptions. */
+  /**
+   * The `early` strategy: once a value is older than `earlyTtl`, the first hit starts one
+   * background refresh (one across processes) while callers keep getting the cached value.
+   * See {@link EarlyOptions}. Like every strategy, it also works as a TC39 method decorator.
+   * @example
+   * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
+   */
   early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
     return this.#guard(earlyStrategy(this, options));
   }
 
-  /** The `soft` strategy: see SoftOptions. */
+  /**
+   * The `soft` strategy: after `softTtl` the value is recomputed in the foreground; if that throws
+   * one of `exceptions`, the soft-expired value is served until `ttl`. See {@link SoftOptions}.
+   * @example
+   * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m" })(async (id: string) => api.profile(id));
+   */
   soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
     return this.#guard(softStrategy(this, options));
   }
 
-  /** The `locked` strategy: see LockedOptions. */
+  /**
+   * The `locked` strategy: no caching; calls with the same key run one at a time across every
+   * process sharing the backend. See {@link LockedOptions}.
+   * @example
+   * const migrate = cache.locked({ ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
+   */
   locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
     return this.#guard(lockedStrategy(this, options));
   }
 
-  /** The `rateLimit` strategy: see RateLimitOptions. */
+  /**
+   * The `rateLimit` strategy: a fixed window of `limit` calls per `period`, per call arguments by
+   * default; over the limit, `action` runs instead or {@link RateLimitError} is thrown. See {@link RateLimitOptions}.
+   * @example
+   * const sendSms = cache.rateLimit({ limit: 3, period: "1m", ttl: "10m", key: "sms:{to}" })(
+   *   async (to: string, text: string) => api.sms(to, text),
+   * );
+   */
   rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
     return this.#guard(rateLimitStrategy(this, options));
   }
 
-  /** The `slidingRateLimit` strategy: see SlidingRateLimitOptions. */
+  /**
+   * The `slidingRateLimit` strategy: at most `limit` calls in any `period` (an exact sliding log).
+   * See {@link SlidingRateLimitOptions}.
+   * @example
+   * const callApi = cache.slidingRateLimit({ limit: 100, period: "1h", key: "api:{user}" })(
+   *   async (user: string, path: string) => api.get(path),
+   * );
+   */
   slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
     return this.#guard(slidingRateLimitStrategy(this, options));
   }
 
-  /** The `circuitBreaker` strategy: see CircuitBreakerOptions. */
+  /**
+   * The `circuitBreaker` strategy: when the share of failed calls over `period` reaches
+   * `errorsRate` %, calls fail fast with {@link CircuitBreakerOpenError} for `ttl`. One breaker
+   * per function by default, shared through the backend. See {@link CircuitBreakerOptions}.
+   * @example
+   * const callPayments = cache.circuitBreaker({ errorsRate: 50, period: "1m", ttl: "30s", minCalls: 20 })(
+   *   async function callPayments(order: string) { return api.pay(order); },
+   * );
+   */
   circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
     return this.#guard(circuitBreakerStrategy(this, options));
   }
 
-  /** The `perf` strategy: see PerfOptions. */
+  /**
+   * The `perf` strategy: a call slower than `factor` × the mean of the last `window` calls marks
+   * the target degraded for `ttl`; meanwhile calls fail fast with {@link PerfDegradationError}.
+   * See {@link PerfOptions}.
+   * @example
+   * const search = cache.perf({ ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
+   */
   perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
     return this.#guard(perfStrategy(this, options));
   }
 
-  /** The `iterator` strategy: see IteratorOptions. */
+  /**
+   * The `iterator` strategy: caches what an async generator yields, chunk by chunk, and replays a
+   * completed run. See {@link IteratorOptions}.
+   * @example
+   * const rows = cache.iterator({ ttl: "10m", key: "rows:{table}" })(async function* (table: string) {
+   *   for await (const row of db.stream(table)) yield row;
+   * });
+   * for await (const row of rows("users")) console.log(row);
+   */
   iterator<A extends any[] = any[]>(options: IteratorOptions<A>): IteratorDecorator<A> {
     return this.#guard(iteratorStrategy(this, options));
   }
@@ -695,7 +933,9 @@ export class Cache extends Callable {
    * The `invalidate` strategy: after the decorated function succeeds, delete a key template's
    * entries or a cached function's entry (see InvalidateOptions).
    * @example
+   * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
    * const rename = cache.invalidate(getUser)(async (id: string, name: string) => db.rename(id, name));
+   * const addItem = cache.invalidate("items:page:*")(async (item: Item) => db.add(item));
    */
   invalidate<A extends any[] = any[]>(target: InvalidateTarget, options?: InvalidateOptions<A>): Decorator<A> {
     return invalidateStrategy(this, target, options); // a disabled DELETE_MATCH/DELETE is already a no-op

@@ -8,7 +8,12 @@ import { parseDuration } from "./durations.js";
 import { CacheConfigError, messageOf } from "./errors.js";
 import type { Backend, BackendConfig } from "./backends/types.js";
 
-/** A custom value codec: `encode` must return a string that `decode` turns back into the value. */
+/**
+ * A custom value codec (the `serializer` setup option): `encode` must return a string that
+ * `decode` turns back into the value.
+ * @example
+ * cache.setup("redis://localhost:6379", { serializer: { encode: JSON.stringify, decode: JSON.parse } });
+ */
 export interface Serializer {
   encode(value: unknown): string;
   decode(text: string): unknown;

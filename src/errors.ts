@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Base class of every error cashews throws. */
+/**
+ * Base class of every error cashews throws; `name` is the class name and `cause` the original error.
+ * @example
+ * try {
+ *   await getUser("1");
+ * } catch (error) {
+ *   if (error instanceof CacheError) console.error(error.name, error.message, error.cause);
+ *   else throw error;
+ * }
+ */
 export class CacheError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -12,28 +21,78 @@ export class CacheError extends Error {
   }
 }
 
-/** Bad configuration: an unknown option, scheme or value, a bad duration or key template. Thrown at setup or wrap time. */
+/**
+ * Bad configuration: an unknown option, scheme or value, a bad duration or key template. Thrown at setup or wrap time.
+ * @example
+ * try {
+ *   cache.setup("mem://?size=0");
+ * } catch (error) {
+ *   console.log(error instanceof CacheConfigError); // true: the message names "size"
+ * }
+ */
 export class CacheConfigError extends CacheError {}
 
-/** A backend failed and the cache is not in safe mode (`safe: false`). */
+/**
+ * A backend failed and the cache is not in safe mode (`safe: false`). In safe mode (the default)
+ * failures become misses and no-ops, reported through `cache.on("error", …)`.
+ * @example
+ * cache.setup("redis://localhost:6379", { safe: false });
+ * try {
+ *   await cache.get("user:1");
+ * } catch (error) {
+ *   if (error instanceof CacheBackendError) console.error("Redis is down:", error.cause);
+ * }
+ */
 export class CacheBackendError extends CacheError {}
 
-/** A value that cannot be stored faithfully (a function, a symbol, a class instance). Nothing was written. */
+/**
+ * A value that cannot be stored faithfully (a function, a symbol, a class instance). Nothing was written.
+ * @example
+ * await cache.set("handler", () => 1); // rejects with SerializationError, on every backend
+ */
 export class SerializationError extends CacheError {}
 
-/** A lock could not be acquired (`wait: false`, or the wait ran out). */
+/**
+ * A lock could not be acquired (`wait: false`, or the wait ran out).
+ * @example
+ * const job = cache.locked({ ttl: "1m", wait: false })(async function job() { await runImport(); });
+ * await Promise.allSettled([job(), job()]); // one runs, the other rejects with LockedError
+ */
 export class LockedError extends CacheError {}
 
-/** A rate limit was exceeded. */
+/**
+ * A rate limit was exceeded (`rateLimit`/`slidingRateLimit` without an `action`).
+ * @example
+ * try {
+ *   await sendSms("+15550100", "hi");
+ * } catch (error) {
+ *   if (error instanceof RateLimitError) console.log("slow down");
+ * }
+ */
 export class RateLimitError extends CacheError {}
 
-/** A circuit breaker is open: the call was not made. */
+/**
+ * A circuit breaker is open: the call was not made.
+ * @example
+ * const price = await callPayments("order-1").catch((error) => {
+ *   if (error instanceof CircuitBreakerOpenError) return undefined; // fail fast, try later
+ *   throw error;
+ * });
+ */
 export class CircuitBreakerOpenError extends CacheError {}
 
-/** A performance degradation was detected: the call was not made. */
+/**
+ * A performance degradation was detected (`perf` strategy): the call was not made.
+ * @example
+ * const results = await search("cashews").catch((error) => (error instanceof PerfDegradationError ? [] : Promise.reject(error)));
+ */
 export class PerfDegradationError extends CacheError {}
 
-/** The cache was used before `setup`, or no backend matches the key. */
+/**
+ * The cache was used before `setup`, or no backend matches the key.
+ * @example
+ * await new Cache().get("user:1"); // rejects with NotConfiguredError: call setup first
+ */
 export class NotConfiguredError extends CacheError {}
 
 /** @internal The message of a thrown value that may not be an Error. */

@@ -4,10 +4,18 @@
  * @module
  */
 
-/** Event types a cache emits. */
+/**
+ * Event types a cache emits: `hit`, `miss` (commands and decorated calls), `set`, `delete`,
+ * `error` (backend failures in safe mode, failed background refreshes) and `tampered` (a signed
+ * value that did not verify).
+ */
 export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered";
 
-/** What a listener receives. */
+/**
+ * What a listener receives.
+ * @example
+ * cache.on("miss", ({ key, backend, function: fn }) => console.log(`miss ${key} on ${backend} (${fn})`));
+ */
 export interface CacheEventInfo {
   type: CacheEventType;
   /** The key concerned, when there is one. */
@@ -20,16 +28,21 @@ export interface CacheEventInfo {
   function?: string;
 }
 
+/** A listener of {@link CacheEventInfo}s, for `cache.on(type, listener)`. */
 export type CacheListener = (event: CacheEventInfo) => void;
 
-/** Counters of one decorated function. */
+/** Counters of one decorated function, in `cache.stats().functions`. */
 export interface FunctionStats {
   hits: number;
   misses: number;
   errors: number;
 }
 
-/** Counters returned by `cache.stats()`. */
+/**
+ * Counters returned by `cache.stats()`.
+ * @example
+ * const { hits, misses, errors } = cache.stats();
+ */
 export interface CacheStats {
   hits: number;
   misses: number;

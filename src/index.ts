@@ -70,7 +70,12 @@ export type { Serializer } from "./config.js";
  */
 export const cache: Cache = new Cache("default");
 
-/** The `locked` strategy on the default instance: serialise calls across processes (see {@link Cache.locked}). */
+/**
+ * The `locked` strategy on the default instance: serialise calls across processes (see {@link Cache.locked}).
+ * @example
+ * import { locked } from "cashews";
+ * const migrate = locked({ ttl: "5m" })(async function migrate(version: string) { return runMigration(version); });
+ */
 export function locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
   return cache.locked(options);
 }
@@ -87,42 +92,82 @@ export function invalidate<A extends any[] = any[]>(target: InvalidateTarget, op
   return cache.invalidate(target, options);
 }
 
-/** The `failover` strategy on the default instance: serve the last good value on errors (see {@link Cache.failover}). */
+/**
+ * The `failover` strategy on the default instance: serve the last good value on errors (see {@link Cache.failover}).
+ * @example
+ * import { failover } from "cashews";
+ * const getRates = failover({ ttl: "1d", exceptions: UpstreamError })(async function getRates() { return api.rates(); });
+ */
 export function failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
   return cache.failover(options);
 }
 
-/** The `hit` strategy on the default instance: a value expires after `cacheHits` hits (see {@link Cache.hit}). */
+/**
+ * The `hit` strategy on the default instance: a value expires after `cacheHits` hits (see {@link Cache.hit}).
+ * @example
+ * import { hit } from "cashews";
+ * const getConfig = hit({ ttl: "1h", cacheHits: 100 })(async function getConfig(name: string) { return api.config(name); });
+ */
 export function hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
   return cache.hit(options);
 }
 
-/** The `early` strategy on the default instance: background refresh once older than `earlyTtl` (see {@link Cache.early}). */
+/**
+ * The `early` strategy on the default instance: background refresh once older than `earlyTtl` (see {@link Cache.early}).
+ * @example
+ * import { early } from "cashews";
+ * const getFeed = early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
+ */
 export function early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
   return cache.early(options);
 }
 
-/** The `soft` strategy on the default instance: foreground refresh after `softTtl`, old value on errors (see {@link Cache.soft}). */
+/**
+ * The `soft` strategy on the default instance: foreground refresh after `softTtl`, old value on errors (see {@link Cache.soft}).
+ * @example
+ * import { soft } from "cashews";
+ * const getProfile = soft({ ttl: "1h", softTtl: "5m", key: "profile:{id}" })(async (id: string) => api.profile(id));
+ */
 export function soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
   return cache.soft(options);
 }
 
-/** `cache.rateLimit` on the default instance: a fixed-window rate limit (see {@link RateLimitOptions}). */
+/**
+ * `cache.rateLimit` on the default instance: a fixed-window rate limit (see {@link RateLimitOptions}).
+ * @example
+ * import { rateLimit } from "cashews";
+ * const sendSms = rateLimit({ limit: 10, period: "1m", key: "sms:{to}" })(async (to: string, text: string) => api.sms(to, text));
+ */
 export function rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
   return cache.rateLimit(options);
 }
 
-/** `cache.slidingRateLimit` on the default instance: an exact sliding-window rate limit (see {@link SlidingRateLimitOptions}). */
+/**
+ * `cache.slidingRateLimit` on the default instance: an exact sliding-window rate limit (see {@link SlidingRateLimitOptions}).
+ * @example
+ * import { slidingRateLimit } from "cashews";
+ * const callApi = slidingRateLimit({ limit: 100, period: "1h", key: "api:{user}" })(async (user: string, path: string) => api.get(path));
+ */
 export function slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
   return cache.slidingRateLimit(options);
 }
 
-/** `cache.circuitBreaker` on the default instance (see {@link CircuitBreakerOptions}). */
+/**
+ * `cache.circuitBreaker` on the default instance: fail fast while a dependency keeps failing (see {@link CircuitBreakerOptions}).
+ * @example
+ * import { circuitBreaker } from "cashews";
+ * const callFlaky = circuitBreaker({ errorsRate: 50, period: "1m", ttl: "30s" })(async function callFlaky(path: string) { return api.get(path); });
+ */
 export function circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
   return cache.circuitBreaker(options);
 }
 
-/** `cache.perf` on the default instance: performance-degradation detection (see {@link PerfOptions}). */
+/**
+ * `cache.perf` on the default instance: performance-degradation detection (see {@link PerfOptions}).
+ * @example
+ * import { perf } from "cashews";
+ * const search = perf({ ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
+ */
 export function perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
   return cache.perf(options);
 }

@@ -7,7 +7,11 @@
  * @module
  */
 
-/** A Lua script: its name (for errors and stats), source, and the SHA-1 hex digest of `lua`. */
+/**
+ * A Lua script: its name (for errors and stats), source, and the SHA-1 hex digest of `lua`.
+ * @example
+ * await redis.evalsha(UNLOCK.sha1, 1, "lock:job", "owner-1"); // ioredis; NOSCRIPT → redis.eval(UNLOCK.lua, …)
+ */
 export interface LuaScript {
   readonly name: string;
   readonly lua: string;
@@ -22,6 +26,9 @@ export interface LuaScript {
  * Creation is detected with `EXISTS` before `INCRBY` (not by comparing the result with the
  * increment, which misses counters that start with another increment and re-arms counters that
  * come back to the increment's value). An existing counter keeps its TTL, or lack of one.
+ * @example
+ * const redis = new Redis(); // ioredis
+ * await redis.eval(INCR_EXPIRE.lua, 1, "visits", 1, 60_000); // 1, expiring in 1 min
  */
 export const INCR_EXPIRE: LuaScript = {
   name: "incr_expire",
@@ -36,6 +43,11 @@ export const INCR_EXPIRE: LuaScript = {
 /**
  * Compare-and-delete: `KEYS[1]` lock, `ARGV[1]` the owner's value. Deletes the key only when it
  * holds exactly that value. Returns 1 when deleted, 0 otherwise (missing, or held by another).
+ * @example
+ * const redis = new Redis(); // ioredis
+ * await redis.set("lock:job", "owner-1", "PX", 30_000, "NX");
+ * await redis.eval(UNLOCK.lua, 1, "lock:job", "owner-2"); // 0
+ * await redis.eval(UNLOCK.lua, 1, "lock:job", "owner-1"); // 1
  */
 export const UNLOCK: LuaScript = {
   name: "unlock",

@@ -21,47 +21,128 @@ export interface Backend {
   readonly kind: string;
   /** True when values are stored as given (live objects); false when they must be strings. */
   readonly storesValues: boolean;
-  /** Connects (network) or starts timers (memory). Idempotent. */
+  /**
+   * Connects (network) or starts timers (memory). Idempotent.
+   * @example
+   * const backend = createRedisBackend("redis://localhost:6379");
+   * await backend.init(); // rejects with CacheBackendError when unreachable
+   */
   init(): Promise<void>;
-  /** Releases every connection and timer. Idempotent; the backend may be re-initialised after. */
+  /**
+   * Releases every connection and timer. Idempotent; the backend may be re-initialised after.
+   * @example
+   * await backend.close();
+   */
   close(): Promise<void>;
 
-  /** Raw stored value, or {@link MISSING}. */
+  /**
+   * Raw stored value (a string on network backends: the codec above decodes it), or {@link MISSING}.
+   * @example
+   * await backend.set("greeting", "hello", 60_000);
+   * await backend.get("greeting"); // "hello"
+   */
   get(key: string): Promise<unknown>;
-  /** Raw stored values in input order, {@link MISSING} for absent ones; one round trip. */
+  /**
+   * Raw stored values in input order, {@link MISSING} for absent ones; one round trip.
+   * @example
+   * const [a, b] = await backend.getMany(["a", "b"]);
+   */
   getMany(keys: readonly string[]): Promise<unknown[]>;
   /**
    * Stores `value`. `exist`: `true` only if present (XX), `false` only if absent (NX). Without
    * `expireMs` the key has no TTL afterwards, also when it had one. Resolves whether it was written.
+   * @example
+   * await backend.set("k", "v", 60_000);            // expires in 1 min
+   * await backend.set("k", "v2", undefined, false); // false: it exists (NX)
    */
   set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean>;
-  /** Stores every entry with the same expiry; one round trip. */
+  /**
+   * Stores every entry with the same expiry; one round trip.
+   * @example
+   * await backend.setMany([["a", "1"], ["b", "2"]], 60_000);
+   */
   setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void>;
   /**
    * Atomic increment of an integer counter (a missing key counts as 0). `expireMs` is applied when
    * this call creates the counter. Rejects when the key holds something other than an integer.
+   * @example
+   * await backend.incr("visits", 1, 86_400_000); // 1, with a one-day expiry
+   * await backend.incr("visits", 1, 86_400_000); // 2, expiry unchanged
    */
   incr(key: string, by: number, expireMs: number | undefined): Promise<number>;
+  /**
+   * Deletes a key; resolves whether it existed.
+   * @example
+   * await backend.delete("k"); // true
+   */
   delete(key: string): Promise<boolean>;
+  /**
+   * Deletes many keys; one round trip; resolves how many existed.
+   * @example
+   * await backend.deleteMany(["a", "b"]); // 2
+   */
   deleteMany(keys: readonly string[]): Promise<number>;
-  /** Deletes every key matching a Redis glob pattern; resolves how many. */
+  /**
+   * Deletes every key matching a Redis glob pattern; resolves how many.
+   * @example
+   * await backend.deleteMatch("user:*");
+   */
   deleteMatch(pattern: string): Promise<number>;
-  /** Keys matching a Redis glob pattern (`*`, `?`, `[ab]`, `[^a]`, `[a-z]`, `\x`). May yield a key twice. */
+  /**
+   * Keys matching a Redis glob pattern (`*`, `?`, `[ab]`, `[^a]`, `[a-z]`, `\x`). May yield a key twice.
+   * @example
+   * for await (const key of backend.scan("user:*", 100)) console.log(key);
+   */
   scan(pattern: string, batchSize: number): AsyncIterable<string>;
-  /** Sets (or with `undefined`, removes) the TTL of an existing key; false when missing. */
+  /**
+   * Sets (or with `undefined`, removes) the TTL of an existing key; false when missing.
+   * @example
+   * await backend.expire("k", 30_000);
+   * await backend.expire("k", undefined); // persist
+   */
   expire(key: string, expireMs: number | undefined): Promise<boolean>;
-  /** Remaining ms; -1 without expiry; -2 when missing. */
+  /**
+   * Remaining ms; -1 without expiry; -2 when missing.
+   * @example
+   * await backend.getExpire("k"); // e.g. 29950
+   */
   getExpire(key: string): Promise<number>;
+  /**
+   * True when the key exists.
+   * @example
+   * await backend.exists("k");
+   */
   exists(key: string): Promise<boolean>;
-  /** `"PONG"` without a message, else the message. */
+  /**
+   * `"PONG"` without a message, else the message.
+   * @example
+   * await backend.ping(); // "PONG"
+   */
   ping(message?: string): Promise<string>;
-  /** Number of keys this backend holds in its namespace. */
+  /**
+   * Number of keys this backend holds in its namespace.
+   * @example
+   * await backend.getKeysCount();
+   */
   getKeysCount(): Promise<number>;
-  /** Removes every key in this backend's namespace (everything when the namespace is `""`). */
+  /**
+   * Removes every key in this backend's namespace (everything when the namespace is `""`).
+   * @example
+   * await backend.clear();
+   */
   clear(): Promise<void>;
-  /** Set-if-absent of a raw string with a TTL. */
+  /**
+   * Set-if-absent of a raw string with a TTL; resolves whether it was set.
+   * @example
+   * await backend.setLock("lock:job", "owner-1", 30_000); // true
+   * await backend.setLock("lock:job", "owner-2", 30_000); // false: held
+   */
   setLock(key: string, value: string, ttlMs: number): Promise<boolean>;
-  /** Deletes the key only if it holds `value` (atomic compare-and-delete). */
+  /**
+   * Deletes the key only if it holds `value` (atomic compare-and-delete).
+   * @example
+   * await backend.unlock("lock:job", "owner-1"); // true
+   */
   unlock(key: string, value: string): Promise<boolean>;
   /**
    * Sliding-window log, atomic: forgets the entries recorded `windowMs` or more ago, then records
@@ -70,6 +151,9 @@ export interface Backend {
    * Resolves `[count, resetMs]`: the entries in the window counting this call (`count > limit`
    * means it was refused and not recorded) and the ms until the oldest entry leaves the window
    * (0 when none). Rejects when the key holds something other than such a log.
+   * @example
+   * const [count, resetMs] = await backend.slidingIncr("api:user-1", 60_000, 100);
+   * if (count > 100) console.log(`over the limit, retry in ${resetMs} ms`);
    */
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]>;
   /**
@@ -77,11 +161,15 @@ export interface Backend {
    * it) and extends the set's TTL to at least `expireMs`, never shortening it; `undefined` (a
    * member without expiry) makes the set persistent. So the set outlives its longest-lived member.
    * Rejects when the key holds something other than a set.
+   * @example
+   * await backend.tagAdd("_tag:users", "user:1", 3_600_000);
    */
   tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void>;
   /**
    * Removes and returns up to `count` members of the set at `key` (SPOP); `[]` when it is missing.
    * Removing the last member removes the key. Rejects when the key holds something other than a set.
+   * @example
+   * const members = await backend.tagPop("_tag:users", 100); // ["user:1", …]
    */
   tagPop(key: string, count: number): Promise<string[]>;
 

@@ -13,7 +13,12 @@
 import type { Backend } from "../backends/types.js";
 import { createContextStore } from "./store.js";
 
-/** The cache commands, for `disable`/`enable`/`disabling`. */
+/**
+ * The cache commands, for `disable`/`enable`/`disabling`/`isDisabled`.
+ * @example
+ * import { cache, Command } from "cashews";
+ * await cache.disabling(() => getUser("1"), Command.GET, Command.GET_MANY); // recomputed, still stored
+ */
 export const Command = Object.freeze({
   GET: "get",
   GET_MANY: "get_many",
@@ -35,13 +40,18 @@ export const Command = Object.freeze({
   IS_LOCKED: "is_locked",
   GET_KEYS_COUNT: "get_keys_count",
 } as const);
-/** One of {@link Command}'s values. */
+/** One of {@link Command}'s values, e.g. `Command.GET` (`"get"`). */
 export type Command = (typeof Command)[keyof typeof Command];
 
 const ALL: readonly Command[] = Object.values(Command);
 const NONE: ReadonlySet<Command> = new Set();
 
-/** A decorated call served from cache, as recorded by `detect`. */
+/**
+ * A decorated call served from cache, as recorded by `detect`.
+ * @example
+ * const { keys } = await cache.detect(() => getUser("1"));
+ * // { "user:1": [{ name: "cache", ttl: 3600000, backend: "mem", template: "user:{id}", function: "user:{id}" }] }
+ */
 export interface DetectInfo {
   /** The strategy: `"cache"`, `"early"`, `"soft"`, `"hit"`, `"failover"`, `"iterator"`. */
   name: string;
@@ -57,7 +67,7 @@ export interface DetectInfo {
   [extra: string]: unknown;
 }
 
-/** Hits recorded by one detect scope, by key. */
+/** Hits recorded by one detect scope: the {@link DetectInfo}s of each key, in hit order. */
 export type DetectKeys = Record<string, DetectInfo[]>;
 
 interface Level {
@@ -205,7 +215,13 @@ export function isInvalidating(): boolean {
 /**
  * Runs `fn` so that background work started inside it (early/hit refreshes) is handed to
  * `waitUntil` (e.g. a Worker's `ctx.waitUntil`). It is also a scope: a `disable()` inside stays
- * inside.
+ * inside. (`cashews/workers` and `cashews/hono` do this for every request.)
+ * @example
+ * export default {
+ *   fetch(request: Request, env: unknown, ctx: { waitUntil(promise: Promise<unknown>): void }) {
+ *     return runWithWaitUntil((promise) => ctx.waitUntil(promise), () => handler(request));
+ *   },
+ * };
  */
 export function runWithWaitUntil<R>(waitUntil: (promise: Promise<unknown>) => void, fn: () => R): R {
   if (typeof waitUntil !== "function") throw new TypeError("runWithWaitUntil: waitUntil must be a function");
@@ -244,22 +260,43 @@ export function recordHit(key: string, info: DetectInfo): void {
 export class CacheDetect {
   #keys: DetectKeys = {};
 
-  /** Hits by key, in hit order. */
+  /**
+   * Hits by key, in hit order.
+   * @example
+   * const d = new CacheDetect();
+   * await d.run(() => getUser("1"));
+   * d.keys["user:1"]?.[0]?.name; // "cache" when served from cache
+   */
   get keys(): DetectKeys {
     return this.#keys;
   }
 
-  /** Every recorded hit as `[key, info]`, grouped by key (first-hit order of keys). */
+  /**
+   * Every recorded hit as `[key, info]`, grouped by key (first-hit order of keys).
+   * @example
+   * for (const [key, info] of detector.calls) console.log(key, info.name, info.ttl);
+   */
   get calls(): [string, DetectInfo][] {
     return Object.entries(this.#keys).flatMap(([key, infos]) => infos.map((info): [string, DetectInfo] => [key, info]));
   }
 
-  /** Forgets what was recorded. */
+  /**
+   * Forgets what was recorded (the detector can be run again).
+   * @example
+   * detector.clear();
+   * Object.keys(detector.keys).length; // 0
+   */
   clear(): void {
     this.#keys = {};
   }
 
-  /** Runs `fn`, recording the hits of work it starts. */
+  /**
+   * Runs `fn`, recording the hits of work it starts; returns what `fn` returns.
+   * @example
+   * const detector = new CacheDetect();
+   * const response = await detector.run(() => handler(request));
+   * if (detector.calls.length > 0) response.headers.set("X-From-Cache", detector.calls[0]![0]);
+   */
   run<R>(fn: () => R): R {
     const level: Level = { keys: this.#keys, parent: store.get()?.detect };
     if (store.async) return enter({ detect: level }, fn);

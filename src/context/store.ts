@@ -6,7 +6,11 @@
  * @module
  */
 
-/** A store of one value per async context. */
+/**
+ * A store of one value per async context (see {@link createContextStore}).
+ * @example
+ * const store: ContextStore<string> = createContextStore<string>();
+ */
 export interface ContextStore<T> {
   /** The value of the current context, if any. */
   get(): T | undefined;
@@ -37,7 +41,17 @@ function findAsyncLocalStorage(): AlsClass | undefined {
 
 let Als: AlsClass | undefined | null = null;
 
-/** Creates a context store: AsyncLocalStorage-backed where available. */
+/**
+ * Creates a context store: AsyncLocalStorage-backed where the runtime has it (`store.async` is
+ * then true and the value follows `await`); elsewhere the value is visible only until the first
+ * `await` of `run`'s callback.
+ * @example
+ * const requestId = createContextStore<string>();
+ * await requestId.run(crypto.randomUUID(), async () => {
+ *   await handler(request);
+ *   console.log(requestId.get()); // still the id, where store.async is true
+ * });
+ */
 export function createContextStore<T>(): ContextStore<T> {
   if (Als === null) Als = findAsyncLocalStorage();
   if (Als !== undefined) {

@@ -17,7 +17,17 @@ import { singleFlight } from "./single-flight.js";
 import { checkTagTemplates, tagsOf } from "./shared-value.js";
 import { isFullyDisabled, recordHit, scope } from "../context/scope.js";
 
-/** Options of the simple cache strategy. */
+/**
+ * Options of the simple cache strategy (`cache(options)` / `cache.cache(options)`).
+ * @example
+ * const getUser = cache({
+ *   ttl: "10m",
+ *   key: "user:{id}",
+ *   condition: NOT_NONE, // do not cache a missing user
+ *   lock: true,          // one computation across processes on a miss
+ *   tags: ["users"],
+ * })(async (id: string) => db.user(id));
+ */
 export interface CacheOptions<A extends any[] = any[]> {
   /** How long a result lives (required); `null` stores without expiry. */
   ttl: Duration | null;

@@ -15,7 +15,18 @@ import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { formatMs, positiveInteger, positiveMs, prefixOption } from "./rate-limit.js";
 
-/** Options of the `circuitBreaker` strategy. */
+/**
+ * Options of the `circuitBreaker` strategy.
+ * @example
+ * const callFlaky = cache.circuitBreaker({
+ *   errorsRate: 50,     // open at 50 % failed calls …
+ *   period: "1m",       // … over the last minute …
+ *   minCalls: 20,       // … once there were 20 calls
+ *   ttl: "30s",         // stay open 30 s
+ *   halfOpenTtl: "10s", // then let one probe through at a time for 10 s
+ *   exceptions: [UpstreamError],
+ * })(async function callFlaky(path: string) { return api.get(path); });
+ */
 export interface CircuitBreakerOptions<A extends any[] = any[]> {
   /** Percentage of failed calls over `period` that opens the breaker: `0 < errorsRate <= 100`. */
   errorsRate: number;

@@ -19,7 +19,11 @@ import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
 import { background, envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./shared-value.js";
 
-/** Options of the `early` strategy. */
+/**
+ * Options of the `early` strategy.
+ * @example
+ * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
+ */
 export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A> {
   /** Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`; required with `ttl: null`. */
   earlyTtl?: Duration;

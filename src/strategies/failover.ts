@@ -8,7 +8,11 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./shared-value.js";
 
-/** Options of the `failover` strategy. */
+/**
+ * Options of the `failover` strategy.
+ * @example
+ * const getRates = cache.failover({ ttl: "1d", exceptions: [UpstreamError, TypeError] })(async () => api.rates());
+ */
 export interface FailoverOptions<A extends any[] = any[]> extends ValueOptions<A> {
   /** Errors answered with the last stored value (an error class or a list). Default: every error. */
   exceptions?: Exceptions;

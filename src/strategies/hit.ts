@@ -18,7 +18,11 @@ import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import { background, flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./shared-value.js";
 
-/** Options of the `hit` strategy. */
+/**
+ * Options of the `hit` strategy.
+ * @example
+ * const getConfig = cache.hit({ ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
+ */
 export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A> {
   /** How many hits a stored result serves (a positive integer). */
   cacheHits: number;

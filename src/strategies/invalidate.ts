@@ -36,7 +36,15 @@ import { registerWrapped, wrappedInfo, type Wrapped } from "../wrap/registry.js"
 // biome-ignore lint: any args
 export type ArgSource<A extends any[] = any[]> = string | ((...args: [A] extends [infer B extends any[]] ? B : never) => unknown);
 
-/** Options of the `invalidate` strategy. */
+/**
+ * Options of the `invalidate` strategy: how the target's key is built from the decorated call.
+ * @example
+ * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * // the decorated function takes a User: map the target's `id` parameter from it
+ * const saveUser = cache.invalidate(getUser, { argsMap: { id: (user: User) => user.id } })(
+ *   async (user: User) => db.save(user),
+ * );
+ */
 // biome-ignore lint: any args
 export interface InvalidateOptions<A extends any[] = any[]> {
   /**
@@ -48,7 +56,10 @@ export interface InvalidateOptions<A extends any[] = any[]> {
   defaults?: Readonly<Record<string, unknown>>;
 }
 
-/** What `invalidate` may target: a key template or a decorated function. */
+/**
+ * What `invalidate` may target: a key template (`"user:{id}"`, a glob such as `"items:page:*"`)
+ * or a function a caching strategy returned.
+ */
 // biome-ignore lint: any args
 export type InvalidateTarget = string | ((...args: any[]) => unknown);
 

@@ -36,7 +36,13 @@ import { checkOptions, requiredTtl } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { recordHit, scope } from "../context/scope.js";
 
-/** Options of the `iterator` strategy. */
+/**
+ * Options of the `iterator` strategy.
+ * @example
+ * const pages = cache.iterator({ ttl: "10m", key: "pages:{query}", condition: withExceptions(NotFoundError) })(
+ *   async function* (query: string) { yield* api.pages(query); },
+ * );
+ */
 // biome-ignore lint: any args
 export interface IteratorOptions<A extends any[] = any[]> {
   /** How long the chunks of a completed run live (required); `null` stores without expiry. */

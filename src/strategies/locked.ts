@@ -10,7 +10,11 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions } from "../wrap/options.js";
 
-/** Options of the `locked` strategy. */
+/**
+ * Options of the `locked` strategy.
+ * @example
+ * const rebuild = cache.locked({ ttl: "5m", key: "rebuild:{index}", wait: "30s" })(async (index: string) => search.rebuild(index));
+ */
 // biome-ignore lint: any args
 export interface LockedOptions<A extends any[] = any[]> {
   /**

@@ -15,7 +15,11 @@ import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { formatMs, positiveInteger, positiveMs, prefixOption } from "./rate-limit.js";
 
-/** Options of the `perf` strategy. */
+/**
+ * Options of the `perf` strategy.
+ * @example
+ * const search = cache.perf({ ttl: "1m", factor: 3, window: 20, key: "search" })(async (query: string) => api.search(query));
+ */
 export interface PerfOptions<A extends any[] = any[]> {
   /** How long a target stays marked degraded (calls fail fast meanwhile). */
   ttl: Duration;

@@ -11,7 +11,17 @@ import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 
-/** Options of the `rateLimit` strategy. */
+/**
+ * Options of the `rateLimit` strategy.
+ * @example
+ * const login = cache.rateLimit({
+ *   limit: 5,
+ *   period: "1m",
+ *   ttl: "15m",                       // ban for 15 min from the first call over the limit
+ *   key: "login:{email:lower}",
+ *   action: async (email: string) => ({ ok: false, email }), // instead of throwing RateLimitError
+ * })(async (email: string) => auth.sendLoginLink(email));
+ */
 export interface RateLimitOptions<A extends any[] = any[]> {
   /** Calls allowed per window (an integer >= 1). */
   limit: number;

@@ -13,7 +13,13 @@ import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { describeLimit, optionalFunction, positiveInteger, positiveMs, prefixOption, retryAfter } from "./rate-limit.js";
 
-/** Options of the `slidingRateLimit` strategy. */
+/**
+ * Options of the `slidingRateLimit` strategy.
+ * @example
+ * const callApi = cache.slidingRateLimit({ limit: 100, period: "1h", key: (user: string) => `api:${user}` })(
+ *   async (user: string) => api.get(user),
+ * );
+ */
 export interface SlidingRateLimitOptions<A extends any[] = any[]> {
   /** Calls allowed in any `period` (an integer >= 1). */
   limit: number;

@@ -14,7 +14,11 @@ import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
 import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./shared-value.js";
 
-/** Options of the `soft` strategy. */
+/**
+ * Options of the `soft` strategy.
+ * @example
+ * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m", exceptions: UpstreamError })(async (id: string) => api.profile(id));
+ */
 export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A> {
   /** Age after which the value is recomputed in the foreground. Default `ttl × 0.33`; required with `ttl: null`. */
   softTtl?: Duration;

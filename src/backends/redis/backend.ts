@@ -22,11 +22,24 @@ import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../s
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
-/** Per-command bound when none is configured. */
+/**
+ * Per-command bound (ms) when no `timeout` is configured.
+ * @example
+ * cache.setup("redis://localhost:6379", { timeout: DEFAULT_TIMEOUT_MS * 2 }); // 1 s per command
+ */
 export const DEFAULT_TIMEOUT_MS = 500;
-/** Bound on establishing a connection when none is configured. */
+/**
+ * Bound (ms) on establishing a connection when no `connectTimeout` is configured.
+ * @example
+ * cache.setup("redis://redis.internal:6379", { connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS * 5 });
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
-/** Longest pause between two reconnect attempts. */
+/**
+ * Longest pause (ms) between two reconnect attempts: a backend that comes back is used again
+ * within about this long.
+ * @example
+ * await sleep(MAX_RECONNECT_DELAY_MS); // in a test: give the client time to reconnect
+ */
 export const MAX_RECONNECT_DELAY_MS = 2000;
 /** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
 const SCAN_COUNT = 500;
@@ -35,7 +48,11 @@ const QUIT_TIMEOUT_MS = 1000;
 /** ioredis' `disconnectTimeout` (its default, 2 s, keeps a closed process alive that long). */
 const DISCONNECT_TIMEOUT_MS = 100;
 
-/** Options of {@link createRedisBackend} (the same names as the `redis://` setup options). */
+/**
+ * Options of {@link createRedisBackend} (the same names as the `redis://` setup options).
+ * @example
+ * const backend = createRedisBackend("redis://localhost:6379", { db: 2, namespace: "jobs", timeout: "200ms", connectTimeout: "1s" });
+ */
 export interface RedisBackendOptions {
   /** Key namespace, default `"cashews"`; `""` stores keys verbatim (and `clear()` flushes the db). */
   namespace?: string;
@@ -79,7 +96,12 @@ export function createRedisBackend(url = "redis://localhost:6379", options: Redi
   return new RedisBackend({ url, options: converted });
 }
 
-/** The module the `redis://` schemes load: `create` builds a {@link RedisBackend}. */
+/**
+ * The module the `redis://` schemes load: `create` builds a {@link RedisBackend} from a setup URL
+ * (without its query) and options.
+ * @example
+ * const backend = redisModule.create({ url: "redis://localhost:6379/0", options: { namespace: "app" } });
+ */
 export const redisModule: BackendModule = {
   create: (config) => new RedisBackend(config),
 };
@@ -94,7 +116,15 @@ interface Waiter {
 
 const noop = (): void => {};
 
-/** A {@link Backend} on one ioredis connection. */
+/**
+ * A {@link Backend} on one ioredis connection: what `cache.setup("redis://…")` creates. Use it
+ * directly for raw string storage without the codec (values are strings).
+ * @example
+ * const backend = new RedisBackend({ url: "redis://localhost:6379/0", options: { namespace: "app", timeout: 200 } });
+ * await backend.set("greeting", "hello", 60_000);
+ * await backend.get("greeting"); // "hello"
+ * await backend.close();
+ */
 export class RedisBackend implements Backend {
   readonly kind = "redis";
   readonly storesValues = false;

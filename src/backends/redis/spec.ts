@@ -20,7 +20,11 @@ import { validateRedisConfig } from "./url.js";
  * - `connectTimeout` (alias `createConnectionTimeout` / `create_connection_timeout`): bound on
  *   establishing a connection, default 2 s.
  * - `client`: an existing ioredis instance, used as is and never closed by the backend.
- * - `clientSide`, `cluster`: accepted, but not implemented yet (the backend refuses them).
+ * - `clientSide`, `cluster` (and `redis+cluster://`): known, but not implemented yet: `setup`
+ *   throws {@link CacheConfigError} ("coming in a later version").
+ * @example
+ * redisSpec.schemes;               // ["redis", "rediss", "redis+cluster"]
+ * Object.keys(redisSpec.options);  // ["namespace", "db", "username", "password", "clientSide", …]
  */
 export const redisSpec: SchemeSpec = {
   schemes: ["redis", "rediss", "redis+cluster"],

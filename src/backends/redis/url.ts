@@ -22,7 +22,13 @@ const fail = (why: string): never => {
 };
 const later = (what: string): never => fail(`${what} is not implemented yet (coming in a later version)`);
 
-/** Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and `redis+cluster://…`. */
+/**
+ * Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and `redis+cluster://…`
+ * (no query string: options go in an object). Throws {@link CacheConfigError} for a bad URL.
+ * @example
+ * parseRedisUrl("rediss://:s3cret@cache.example.com:6380/2");
+ * // { cluster: false, tls: true, host: "cache.example.com", port: 6380, db: 2, username: undefined, password: "s3cret" }
+ */
 export function parseRedisUrl(url: string): RedisUrl {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]!.toLowerCase();
   const cluster = scheme === "redis+cluster";

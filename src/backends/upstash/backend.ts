@@ -26,9 +26,17 @@ import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../s
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
-/** Per-request bound when none is configured. */
+/**
+ * Per-request bound (ms) when no `timeout` is configured.
+ * @example
+ * cache.setup("upstash://eu1-example-12345.upstash.io", { token: env.UPSTASH_REDIS_REST_TOKEN, timeout: DEFAULT_TIMEOUT_MS * 2 });
+ */
 export const DEFAULT_TIMEOUT_MS = 500;
-/** Retries of a request that failed at the network level, when none is configured. */
+/**
+ * Retries of a request that failed at the network level, when no `retries` is configured.
+ * @example
+ * cache.setup("upstash://eu1-example-12345.upstash.io", { token: env.UPSTASH_REDIS_REST_TOKEN, retries: DEFAULT_RETRIES + 1 });
+ */
 export const DEFAULT_RETRIES = 1;
 /** Pause before a retry. */
 const RETRY_BACKOFF_MS = 50;
@@ -39,7 +47,11 @@ const MAX_SETTLE_HOPS = 8;
 /** Longest server error text kept in an error message. */
 const MAX_ERROR_TEXT = 300;
 
-/** Options of {@link createUpstashBackend} (the same names as the `upstash://` setup options). */
+/**
+ * Options of {@link createUpstashBackend} (the same names as the `upstash://` setup options).
+ * @example
+ * const backend = createUpstashBackend("upstash://eu1-example-12345.upstash.io", { token: env.UPSTASH_TOKEN, timeout: "1s", retries: 2 });
+ */
 export interface UpstashBackendOptions {
   /** REST token; default: the `UPSTASH_REDIS_REST_TOKEN` environment variable (Node, Bun, Deno). */
   token?: string;
@@ -72,7 +84,12 @@ export function createUpstashBackend(url: string, options: UpstashBackendOptions
   return new UpstashBackend({ url, options: converted });
 }
 
-/** The module the `upstash://` schemes load: `create` builds an {@link UpstashBackend}. */
+/**
+ * The module the `upstash://` schemes load: `create` builds an {@link UpstashBackend} from a setup
+ * URL (without its query) and options.
+ * @example
+ * const backend = upstashModule.create({ url: "upstash://eu1-example-12345.upstash.io", options: { token: "AX…" } });
+ */
 export const upstashModule: BackendModule = {
   create: (config) => new UpstashBackend(config),
 };
@@ -98,7 +115,14 @@ interface Op {
 
 const noop = (): void => {};
 
-/** A {@link Backend} over the Upstash REST API. */
+/**
+ * A {@link Backend} over the Upstash REST API: what `cache.setup("upstash://…")` creates. Use it
+ * directly for raw string storage without the codec (values are strings).
+ * @example
+ * const backend = new UpstashBackend({ url: "upstash://eu1-example-12345.upstash.io", options: { token: "AX…" } });
+ * await backend.set("greeting", "hello", 60_000);
+ * await backend.get("greeting"); // "hello"
+ */
 export class UpstashBackend implements Backend {
   readonly kind = "upstash";
   readonly storesValues = false;
@@ -153,6 +177,9 @@ export class UpstashBackend implements Backend {
   /**
    * The @upstash/redis client (created on first use; the supplied one when given), for commands
    * cashews does not offer. Ours has `automaticDeserialization: false` and the same bounds.
+   * @example
+   * const backend = createUpstashBackend("upstash://eu1-example-12345.upstash.io", { token: "AX…" });
+   * await backend.client.hset("profile:1", { name: "Ada" });
    */
   get client(): Redis {
     return this.#ensureClient();

@@ -11,13 +11,20 @@ import { lazyModule, parseBackendUrl, rejectClash, rejectQuery, type SchemeSpec 
 import type { BackendConfig } from "../types.js";
 import { CacheConfigError } from "../../errors.js";
 
-/** The environment variable read for the token when none is given (Node, Bun, Deno). */
+/**
+ * The environment variable read for the token when none is given (Node, Bun, Deno).
+ * @example
+ * process.env[TOKEN_ENV] = "AX…"; // "UPSTASH_REDIS_REST_TOKEN"
+ * cache.setup("upstash://eu1-example-12345.upstash.io"); // finds the token there
+ */
 export const TOKEN_ENV = "UPSTASH_REDIS_REST_TOKEN";
 
 /**
  * The `UPSTASH_REDIS_REST_TOKEN` environment variable on Node, Bun and Deno (`process.env` or
  * `Deno.env`, both guarded: no static import, no permission prompt escapes), else `undefined`.
  * On Workers pass the binding as the `token` option instead.
+ * @example
+ * if (envToken() === undefined) console.warn("set UPSTASH_REDIS_REST_TOKEN or pass { token }");
  */
 export function envToken(): string | undefined {
   const g = globalThis as {
@@ -35,7 +42,7 @@ export function envToken(): string | undefined {
   return undefined;
 }
 
-/** The REST endpoint and token an `upstash://` setup resolves to. */
+/** The REST endpoint and token an `upstash://` setup resolves to (see {@link resolveUpstashEndpoint}). */
 export interface UpstashEndpoint {
   /** `https://host[:port][/path]` or, for `upstash+http://`, `http://…`; `""` with a supplied client and no host. */
   baseUrl: string;
@@ -97,6 +104,9 @@ export function resolveUpstashEndpoint(url: string, options: Record<string, unkn
  *
  * `validate` checks the URL and finds the token without loading anything, so that a missing token
  * is a {@link CacheConfigError} at `setup`.
+ * @example
+ * upstashSpec.schemes;              // ["upstash", "upstash+http"]
+ * Object.keys(upstashSpec.options); // ["token", "namespace", "retries", "client"]
  */
 export const upstashSpec: SchemeSpec = {
   schemes: ["upstash", "upstash+http"],
