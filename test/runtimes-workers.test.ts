@@ -269,29 +269,73 @@ for (const { label, flags, als } of variants) {
   });
 }
 
-describe("the example worker (runtimes/workers/worker.ts, settings of wrangler.toml)", () => {
-  const toml = readFileSync(`${root}wrangler.toml`, "utf8");
-  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
-  const flags = [...(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
-  let mf: Miniflare;
-  beforeAll(async () => {
-    expect(/^main\s*=\s*"runtimes\/workers\/worker\.ts"/m.test(toml)).toBe(true);
-    const bundle = await bundleWorker("runtimes/workers/worker.ts");
-    mf = new Miniflare({
-      modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
-      compatibilityDate: date!,
-      compatibilityFlags: flags,
-    });
-    await mf.ready;
-  }, 60_000);
-  afterAll(async () => {
-    await mf?.dispose();
-  }, 30_000);
+/**
+ * The example Worker (runtimes/workers/worker.ts: the example Hono app of runtimes/shared/app.ts
+ * behind `withCache`), with the settings of wrangler.toml, on mem:// and, through the CACHE_URL
+ * binding, on upstash:// against the local REST server: the Hono middleware inside workerd.
+ */
+const exampleBackends = [
+  { label: "mem://", bindings: (): Record<string, string> | undefined => ({}) },
+  {
+    label: "upstash://",
+    bindings: (): Record<string, string> | undefined =>
+      upstash ? { CACHE_URL: upstash.url.replace(/^http:\/\//, "upstash+http://"), UPSTASH_REDIS_REST_TOKEN: upstash.token } : undefined,
+  },
+];
 
-  it("serves a computed value, then the cached one", async () => {
-    const first = await fetchJson(mf, "/?n=3");
-    const second = await fetchJson(mf, "/?n=3");
-    expect(first).toMatchObject({ n: 3, value: 9, stats: { hits: 0, misses: 1 } });
-    expect(second).toMatchObject({ n: 3, value: 9, stats: { hits: 1, misses: 1 } });
+for (const backend of exampleBackends) {
+  describe(`the example worker (runtimes/workers/worker.ts, settings of wrangler.toml) on ${backend.label}`, () => {
+    const toml = readFileSync(`${root}wrangler.toml`, "utf8");
+    const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+    const flags = [...(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    let mf: Miniflare | undefined;
+    beforeAll(async () => {
+      const bindings = backend.bindings();
+      if (!bindings) return;
+      expect(/^main\s*=\s*"runtimes\/workers\/worker\.ts"/m.test(toml)).toBe(true);
+      const bundle = await bundleWorker("runtimes/workers/worker.ts");
+      mf = new Miniflare({
+        modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
+        compatibilityDate: date!,
+        compatibilityFlags: flags,
+        bindings,
+      });
+      await mf.ready;
+    }, 60_000);
+    afterAll(async () => {
+      await mf?.dispose();
+    }, 30_000);
+
+    it.skipIf(backend.label !== "mem://" && !runUpstash)("cacheResponse, cacheDetectHeaders and rateLimit answer as on every other runtime", async () => {
+      const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+        mf!.dispatchFetch(`http://localhost${path}`, { headers }) as unknown as Promise<Response>;
+      const requestsBefore = upstash?.requests ?? 0;
+      const first = await get("/users/3");
+      const firstBody = await first.json();
+      expect(first.status).toBe(200);
+      expect(first.headers.get("x-from-cache")).toBeNull();
+      expect(firstBody).toMatchObject({ id: "3", name: "Barbara" });
+      const second = await get("/users/3");
+      expect(second.headers.get("x-from-cache")).toBe("response:GET:/users/3");
+      expect(Number(second.headers.get("x-from-cache-expire-in"))).toBeGreaterThan(0);
+      expect(await second.json()).toEqual(firstBody);
+      expect((await get("/users/3", { "if-none-match": second.headers.get("etag")! })).status).toBe(304);
+
+      const profile = await get("/profile/3");
+      expect(profile.headers.get("x-from-cache")).toContain("user:3");
+      expect(await profile.json()).toEqual({ user: firstBody });
+
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const response = await get("/limited", { "x-client-id": "worker" });
+        statuses.push(response.status);
+        expect(response.headers.get("ratelimit-limit")).toBe("5");
+        await response.arrayBuffer();
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(await (await get("/stats")).json()).toMatchObject({ loads: 1 });
+      // On upstash:// every one of those went through the REST server.
+      if (backend.label === "upstash://") expect(upstash!.requests).toBeGreaterThan(requestsBefore + 5);
+    });
   });
-});
+}

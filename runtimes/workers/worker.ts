@@ -1,19 +1,30 @@
-// A Cloudflare Worker using the cashews core on mem:// (bundled and run in workerd by the tests of
-// the runtimes release; described by wrangler.toml at the repository root).
+// The example Worker: the example Hono app (runtimes/shared/app.ts) behind `withCache`, described
+// by wrangler.toml at the repository root. The cache is mem:// (one per isolate) unless the
+// CACHE_URL binding names another backend, e.g. Upstash:
+//
+//   wrangler secret put UPSTASH_REDIS_REST_TOKEN
+//   [vars] CACHE_URL = "upstash://my-db.upstash.io"
+//
+// The tests bundle it with esbuild (as wrangler does) and run it in workerd through miniflare.
+// A Worker of your own imports `cashews`, `cashews/upstash`, `cashews/hono` and `cashews/workers`.
 import { Cache } from "../../src/index.js";
+import "../../src/upstash.js"; // registers upstash:// eagerly: bundlers for Workers need it
+import { withCache } from "../../src/workers.js";
+import { createApp } from "../shared/app.js";
 
-const cache = new Cache("worker").setup("mem://");
+interface Env {
+  CACHE_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+}
 
-const slowSquare = cache({ ttl: "1m", key: "square:{n}" })(async (n: number) => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  return n * n;
-});
+const cache = new Cache("example");
+const app = createApp(cache);
 
-export default {
-  async fetch(request: Request): Promise<Response> {
-    const n = Number(new URL(request.url).searchParams.get("n") ?? "2");
-    const started = Date.now();
-    const value = await slowSquare(n);
-    return Response.json({ n, value, ms: Date.now() - started, stats: cache.stats() });
+export default withCache<Env>(
+  {
+    cache,
+    setup: (env) =>
+      env.CACHE_URL ? [[env.CACHE_URL, { token: env.UPSTASH_REDIS_REST_TOKEN, namespace: "cashews-example" }]] : "mem://",
   },
-};
+  { fetch: app.fetch },
+);
