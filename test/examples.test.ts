@@ -1,7 +1,7 @@
 // The example apps of runtimes/: the Node demo behind `npm start`, and the example Hono app
 // (runtimes/shared/app.ts) served on Node (@hono/node-server), Deno (`Deno.serve`) and Bun
-// (`Bun.serve`), each started as its own process and requested over HTTP. (The Worker example runs
-// in workerd from test/runtimes-workers.test.ts.)
+// (`Bun.serve`), and as the example Worker in workerd (`npm run worker`: miniflare), each started as
+// its own process and requested over HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -139,6 +139,12 @@ describe("the example Hono app", () => {
     ]);
     servers.push(server);
     await exerciseExample(server.url, "deno");
+  }, 90_000);
+
+  it.concurrent("as the example Worker in workerd (npm run worker: miniflare, wrangler.toml), mem://", async () => {
+    const server = await startServer(process.execPath, ["--import", "tsx", "runtimes/workers/serve.ts"]);
+    servers.push(server);
+    await exerciseExample(server.url, "worker");
   }, 90_000);
 
   it.concurrent("on Bun (Bun.serve), mem://", async () => {
