@@ -220,6 +220,8 @@ for (const [label, url, options] of targets) {
       const stats = cache.stats().functions;
       expect(stats["A.find"]).toEqual({ hits: 1, misses: 1, errors: 0 });
       expect(stats["B.get"]).toEqual({ hits: 1, misses: 1, errors: 0 });
+      // Only Class.method entries: no all-zero entry under the bare method names.
+      expect(Object.keys(stats).sort()).toEqual(["A.find", "A.get", "B.find", "B.get"]);
     });
 
     it("timeCondition stores only slow results", async () => {

@@ -89,6 +89,14 @@ export interface Counters {
  */
 export function functionCounters(core: CacheCore, target: Target, fallback: string): (thisArg: unknown) => Counters {
   const counters = (label: string): Counters => ({ stats: core.functionStats(label), label });
-  const plain = counters(target.name || fallback || "anonymous");
-  return target.method ? perClass(target, () => plain, (name) => (name ? counters(name) : plain)) : () => plain;
+  const name = target.name || fallback || "anonymous";
+  if (!target.method) {
+    const plain = counters(name);
+    return () => plain;
+  }
+  // A method's entry is `Class.method`; the bare name only when called without a class (created
+  // on first use, so that stats() lists no all-zero entry next to `Class.method`).
+  let plain: Counters | undefined;
+  const bare = (): Counters => (plain ??= counters(name));
+  return perClass(target, bare, (owner) => (owner ? counters(owner) : bare()));
 }
