@@ -46,7 +46,7 @@ export {
 } from "./errors.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";
 export type { CacheOptions } from "./strategies/cache.js";
-export type { RateLimitOptions } from "./strategies/rate-limit.js";
+export type { RateLimitOptions, RateLimitAction } from "./strategies/rate-limit.js";
 export type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
 export type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 export type { PerfOptions } from "./strategies/perf.js";

@@ -409,6 +409,26 @@ for (const target of targets) {
 }
 
 describe("option checks and bound exports", () => {
+  it("an action with fewer parameters keeps the wrapped function's type (checked by the type check of npm test)", async () => {
+    const cache = new Cache("types").setup("mem://");
+    const callApi = async (path: string, page: number): Promise<string> => `${path}:${page}`;
+    const fixed = cache.rateLimit({ limit: 1, period: "1m", action: async () => null })(callApi);
+    const sliding = cache.slidingRateLimit({ limit: 1, period: "1m", action: async () => null })(callApi);
+    expectTypeOf(fixed).toEqualTypeOf(callApi);
+    expectTypeOf(sliding).toEqualTypeOf(callApi);
+    // Types known from the key function: the action's parameters are checked against them.
+    cache.rateLimit({
+      limit: 1,
+      period: "1m",
+      key: (path: string, page: number) => `${path}:${page}`,
+      // @ts-expect-error a number parameter where the call passes a string
+      action: async (path: number) => path,
+    });
+    // The default key holds the arguments: one limit per argument set.
+    expect([await fixed("a", 1), await fixed("a", 1), await fixed("a", 2), await sliding("b", 1), await sliding("b", 1)]).toEqual(["a:1", null, "a:2", "b:1", null]);
+    await cache.close();
+  });
+
   it("rate limits validate limit, period and ttl at wrap time", () => {
     const cache = new Cache("v").setup("mem://");
     for (const make of [(o: never) => cache.rateLimit(o), (o: never) => cache.slidingRateLimit(o)]) {

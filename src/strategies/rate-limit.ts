@@ -12,6 +12,15 @@ import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
 
 /**
+ * The `action` of a rate limit: called instead of the function when over the limit. It takes the
+ * call's arguments when their types are known (from `key` or the type argument); it never fixes
+ * them itself, so `action: async () => null` fits a function of any parameters.
+ * @example
+ * const send = cache.rateLimit({ limit: 3, period: "1m", action: async () => ({ queued: false }) })(sendEmail);
+ */
+export type RateLimitAction<A extends any[]> = any[] extends A ? (...args: any[]) => unknown : (...args: NoInfer<A>) => unknown;
+
+/**
  * Options of the `rateLimit` strategy.
  * @example
  * const login = cache.rateLimit({
@@ -33,7 +42,7 @@ export interface RateLimitOptions<A extends any[] = any[]> {
    */
   ttl?: Duration;
   /** Called (and awaited) instead of the function when over the limit; its result is returned. Default: throw {@link RateLimitError}. */
-  action?: (...args: A) => unknown;
+  action?: RateLimitAction<A>;
   /** A template such as `"user:{user.id}"`, or a function of the call's arguments. Default: the function's name and arguments (one limit per argument set). */
   key?: KeyOption<A>;
   /** Prepended to the key with a `:`. Default `"rate_limit"`. */

@@ -11,7 +11,7 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions } from "../wrap/options.js";
 import { registerWrapped } from "../wrap/registry.js";
-import { describeLimit, optionalFunction, positiveInteger, positiveMs, prefixOption, retryAfter } from "./rate-limit.js";
+import { describeLimit, optionalFunction, positiveInteger, positiveMs, prefixOption, retryAfter, type RateLimitAction } from "./rate-limit.js";
 
 /**
  * Options of the `slidingRateLimit` strategy.
@@ -26,7 +26,7 @@ export interface SlidingRateLimitOptions<A extends any[] = any[]> {
   /** Length of the sliding window. */
   period: Duration;
   /** Called (and awaited) instead of the function when over the limit; its result is returned. Default: throw {@link RateLimitError}. */
-  action?: (...args: A) => unknown;
+  action?: RateLimitAction<A>;
   /** A template such as `"user:{user.id}"`, or a function of the call's arguments. Default: the function's name and arguments (one limit per argument set). */
   key?: KeyOption<A>;
   /** Prepended to the key with a `:`. Default `"srl"`. */
