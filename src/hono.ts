@@ -25,6 +25,7 @@ import type { Context, MiddlewareHandler, Next } from "hono";
 import type { Cache } from "./cache.js";
 import { cache as defaultCache } from "./index.js";
 import { CacheDetect, runWithWaitUntil } from "./context/scope.js";
+import { handOver, hasAsyncContext, installWaitUntilFallback, rememberContext, type WaitUntilContext } from "./context/waituntil-fallback.js";
 import type { Duration } from "./durations.js";
 import { CacheConfigError } from "./errors.js";
 import { bytesToBase64Url } from "./codec/base64.js";
@@ -41,17 +42,26 @@ export type ContextKey = (c: Context) => string | Promise<string>;
  * Runs `fn` with the request's `waitUntil` bound (Workers, Deno Deploy…), so that background work
  * started inside (early/hit refreshes) outlives the response. `c.executionCtx` throws in Hono
  * when the runtime has none: then `fn` just runs.
+ *
+ * Without async context (Workers without `nodejs_compat`/`nodejs_als`) the binding only lasts
+ * until the first `await`, and strategies start background work later: the request's context is
+ * then also remembered for the shared fallback (src/context/waituntil-fallback.ts, the one
+ * `withCache` uses), which hands such work to the latest request's `waitUntil`.
  */
 function withWaitUntil<R>(c: Context, fn: () => R): R {
-  let ctx: { waitUntil?: unknown } | undefined;
+  let ctx: Partial<WaitUntilContext> | undefined;
   try {
-    ctx = c.executionCtx as { waitUntil?: unknown };
+    ctx = c.executionCtx as Partial<WaitUntilContext>;
   } catch {
     return fn();
   }
-  const waitUntil = ctx?.waitUntil;
-  if (typeof waitUntil !== "function") return fn();
-  return runWithWaitUntil((promise) => waitUntil.call(ctx, promise), fn);
+  if (typeof ctx?.waitUntil !== "function") return fn();
+  const context = ctx as WaitUntilContext;
+  if (!hasAsyncContext()) {
+    rememberContext(context);
+    installWaitUntilFallback();
+  }
+  return runWithWaitUntil((promise) => handOver(context, promise), fn);
 }
 
 const proceed = (c: Context, next: Next): Promise<void> => withWaitUntil(c, next);
@@ -95,6 +105,29 @@ const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+const encoder = new TextEncoder();
+
+/**
+ * `text` as a header value (cache keys in `X-From-Cache`): characters outside printable ASCII
+ * (controls such as a newline, and every non-ASCII character) and leading/trailing spaces are
+ * percent-encoded as UTF-8 (`日` → `%E6%97%A5`, `\n` → `%0A`); `%` itself is kept as it is.
+ */
+function asHeaderValue(text: string): string {
+  return text.replace(/[^\x20-\x7e]+|^ +| +$/g, (run) =>
+    Array.from(encoder.encode(run), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
+  );
+}
+
+/** Sets (or appends) a header, never throwing: a name or value the runtime refuses is left out. */
+function trySet(headers: Headers, name: string, value: string, append = false): void {
+  try {
+    if (append) headers.append(name, value);
+    else headers.set(name, value);
+  } catch {
+    // Not a valid header: a response without it beats a 500.
+  }
+}
+
 /** `Cache-Control` directives, lowercased names, unquoted values (the first occurrence wins). */
 function directives(header: string | null | undefined): Map<string, string> {
   const out = new Map<string, string>();
@@ -123,14 +156,18 @@ function names(header: string | null | undefined): string[] {
 
 /** Options of {@link cacheResponse}. */
 export interface CacheResponseOptions {
-  /** How long a response is kept (required): a Duration such as `"30s"`, or `null` for no expiry. */
+  /**
+   * How long a response is kept (required): a Duration such as `"30s"`, or `null` for no expiry.
+   * A response's own `Cache-Control: s-maxage` (else `max-age`) shortens it.
+   */
   ttl: Duration | null;
   /**
    * The cache key of a request (may be async, e.g. to hash `await c.req.text()` for POST).
    * Default: `response:<METHOD>:<path>[?<query>]`, the query's parameters sorted by name (the
    * order of repeated ones kept) and re-encoded, so `?b=2&a=1` and `?a=1&b=%32` share an entry;
    * `HEAD` uses the `GET` entry. The host is not part of it: add it in a key function when one
-   * app serves several hosts. A custom key is used as is (no prefix, no method).
+   * app serves several hosts. A custom key is used as is (no prefix, no method); it does not
+   * change who may share an entry (see `credentials`).
    */
   key?: ContextKey;
   /** The cache to store responses in. Default: the default `cache` instance of `cashews`. */
@@ -139,9 +176,23 @@ export interface CacheResponseOptions {
   methods?: readonly string[];
   /**
    * Request header names whose values select the entry, in addition to those named by the
-   * response's own `Vary` header. They are also added to the response's `Vary`.
+   * response's own `Vary` header. They are also added to the response's `Vary`. Listing
+   * `authorization` or `cookie` caches requests carrying that header per value (per user).
    */
   vary?: readonly string[];
+  /**
+   * Requests with credentials (an `Authorization` or `Cookie` header): `"bypass"` (default)
+   * neither reads nor writes the cache for them (as request `no-store`), unless `vary` lists that
+   * header; `"share"` serves and stores them like any other request: only for responses that do
+   * not depend on who asks (e.g. a site whose every browser request carries analytics cookies).
+   */
+  credentials?: "bypass" | "share";
+  /**
+   * Largest body stored, in bytes (default 1 MiB, `1_048_576`; `Infinity`: no limit). A larger
+   * response (by its `Content-Length`, or once that many bytes were read) is streamed through
+   * untouched, bytes already read included, and not stored.
+   */
+  maxBodyBytes?: number;
 }
 
 /** What is stored per response (every backend round-trips it byte-exact through the typed codec). */
@@ -169,6 +220,8 @@ interface Computed {
   vary: string[];
   /** {@link variantId} of the request that produced it. */
   variant: string;
+  /** Where it was stored and for how long (ms; null: no expiry); undefined when not stored. */
+  stored?: { key: string; expire: number | null };
 }
 
 const isEntry = (value: unknown): value is Entry => {
@@ -220,6 +273,9 @@ const NOT_STORED = new Set([
 /** The headers a 304 keeps (RFC 9110 §15.4.5), plus the cache's own. */
 const KEPT_ON_304 = new Set(["cache-control", "content-location", "date", "etag", "expires", "vary", "age", "x-from-cache", "x-from-cache-expire-in"]);
 
+/** Default of `maxBodyBytes`: 1 MiB. */
+const MAX_BODY_BYTES = 1_048_576;
+
 /** A request header value for variant selection: absent → null, list whitespace normalised. */
 const headerValue = (c: Context, name: string): string | null => {
   const value = c.req.header(name);
@@ -237,62 +293,173 @@ async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
   return `"${bytesToBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", body)))}"`;
 }
 
+/** A handler's ETag as a valid entity tag: an unquoted `abc` becomes `"abc"`; a quoted or `W/"…"` one is kept. */
+const quotedEtag = (etag: string): string => (/^(W\/)?"[^"]*"$/.test(etag) ? etag : `"${etag.replace(/"/g, "")}"`);
+
 /** The opaque tags of an `If-None-Match` list (weak comparison: `W/` dropped); `*` alone matches any. */
 function ifNoneMatch(header: string, etag: string): boolean {
   if (header.trim() === "*") return true;
   const own = etag.replace(/^W\//, "");
   for (const match of header.matchAll(/(?:W\/)?("[^"]*")/g)) if (match[1] === own) return true;
-  return false;
+  // A bare tag (clients echoing an unquoted ETag as they got it).
+  return header.split(",").some((tag) => `"${tag.trim().replace(/^W\//, "")}"` === own);
 }
 
 /** The response for `entry`: a 304 when `conditional` (a GET's If-None-Match) matches its ETag. */
 function respond(entry: Entry, conditional: string | undefined, extra: [string, string][]): Response {
-  if (conditional !== undefined && ifNoneMatch(conditional, entry.etag)) {
-    const headers = new Headers();
-    for (const [name, value] of entry.headers) if (KEPT_ON_304.has(name)) headers.append(name, value);
-    for (const [name, value] of extra) headers.set(name, value);
-    return new Response(null, { status: 304, headers });
-  }
-  const headers = new Headers(entry.headers);
-  for (const [name, value] of extra) headers.set(name, value);
+  const notModified = conditional !== undefined && ifNoneMatch(conditional, entry.etag);
+  const headers = new Headers();
+  for (const [name, value] of entry.headers) if (!notModified || KEPT_ON_304.has(name)) trySet(headers, name, value, true);
+  for (const [name, value] of extra) trySet(headers, name, asHeaderValue(value));
+  if (notModified) return new Response(null, { status: 304, headers });
   return new Response(NULL_BODY.has(entry.status) ? null : (entry.body as Uint8Array<ArrayBuffer>), { status: entry.status, headers });
 }
 
-/** True for a response that may be stored: 2xx but 206, no Set-Cookie, not private/no-store, not `Vary: *`, not an event stream. */
+/** `X-From-Cache`, `Age` and `X-From-Cache-Expire-In` for an entry served from `key`. */
+function hitHeaders(key: string, storedAt: number, expireMs: number): [string, string][] {
+  const extra: [string, string][] = [
+    ["x-from-cache", key],
+    ["age", String(Math.floor(Math.max(0, Date.now() - storedAt) / 1000))],
+  ];
+  if (expireMs > 0) extra.push(["x-from-cache-expire-in", String(seconds(expireMs))]);
+  return extra;
+}
+
+/**
+ * True for a response that may be stored: 2xx but 206, body not already read, no Set-Cookie,
+ * not `private`/`no-store`/`no-cache`, not `Vary: *`, not an event stream.
+ */
 function storable(res: Response): boolean {
-  if (res.status < 200 || res.status > 299 || res.status === 206) return false;
+  if (res.status < 200 || res.status > 299 || res.status === 206 || res.bodyUsed) return false;
   const headers = res.headers;
   if (headers.has("set-cookie")) return false;
   const cc = directives(headers.get("cache-control"));
-  if (cc.has("private") || cc.has("no-store")) return false;
+  if (cc.has("private") || cc.has("no-store") || cc.has("no-cache")) return false;
   if (names(headers.get("vary")).includes("*")) return false;
   return !(headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
+/** The response's own lifetime for a shared cache in ms (`s-maxage`, else `max-age`), if it gives one. */
+function lifetimeOf(res: Response): number | undefined {
+  const cc = directives(res.headers.get("cache-control"));
+  const value = cc.get("s-maxage") ?? cc.get("max-age");
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
+}
+
+/**
+ * The headers of the response as it stands before `next()`: those set by outer middleware
+ * (`c.header` before `next()`). Read through `c.newResponse` so that `c.res` is not created
+ * (which would change how Hono merges them into the handler's response).
+ */
+function outerHeaders(c: Context): [string, string][] {
+  let headers: Headers;
+  try {
+    headers = c.newResponse(null).headers;
+  } catch {
+    headers = c.res.headers;
+  }
+  const pairs: [string, string][] = [];
+  headers.forEach((value, name) => void pairs.push([name, value]));
+  return pairs;
+}
+
+/** Replaces the context's response (`c.res = undefined` first: Hono would merge the old headers in). */
+function replace(c: Context, response: Response): void {
+  c.res = undefined;
+  c.res = response;
+}
+
+/**
+ * Sends `response` (built from an entry) with the outer middleware's headers added back (they
+ * are per request and never stored); the entry's own win over them, as the handler's did.
+ */
+function deliver(c: Context, response: Response, outer: readonly [string, string][]): void {
+  const own = new Set<string>();
+  response.headers.forEach((_, name) => void own.add(name));
+  for (const [name, value] of outer) {
+    if (own.has(name) || (response.status === 304 && name.startsWith("content-"))) continue;
+    trySet(response.headers, name, value, true);
+  }
+  replace(c, response);
+}
+
+/**
+ * The body of `res`, at most `max` bytes. Over that, returns undefined and sets `c.res` to a
+ * response that streams the bytes already read, then the rest.
+ */
+async function readBody(c: Context, res: Response, max: number): Promise<Uint8Array | undefined> {
+  if (res.body === null) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > max) {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          chunks.length = 0;
+        },
+        async pull(controller) {
+          try {
+            const next = await reader.read();
+            if (next.done) controller.close();
+            else controller.enqueue(next.value);
+          } catch (error) {
+            controller.error(error);
+          }
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      replace(c, new Response(stream, { status: res.status, statusText: res.statusText, headers: res.headers }));
+      return undefined;
+    }
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+
 /**
  * Caches whole responses (status, headers, body) in a cashews backend. Only successful responses
- * are stored: 2xx except 206, without `Set-Cookie`, without `Cache-Control: private` or `no-store`,
- * without `Vary: *`, and not `text/event-stream` (its body is read whole before it is stored).
+ * are stored: 2xx except 206, without `Set-Cookie`, without `Cache-Control: private`, `no-store`
+ * or `no-cache` (nor `max-age=0`/`s-maxage=0`), without `Vary: *`, not `text/event-stream`, and
+ * with a body of at most `maxBodyBytes` (default 1 MiB; a larger one is streamed through). The
+ * stored TTL is `ttl`, shortened by the response's `s-maxage` (else `max-age`).
  *
  * - Hits carry `X-From-Cache` (the key the entry is stored under), `X-From-Cache-Expire-In`
- *   (seconds left; absent with `ttl: null`) and `Age` (seconds since stored).
+ *   (seconds left; absent with `ttl: null`) and `Age` (seconds since stored); so do concurrent
+ *   requests served the response another one computed. In `X-From-Cache`, characters outside
+ *   printable ASCII (e.g. non-ASCII or a newline in a custom key) are percent-encoded (UTF-8).
  * - Every cacheable response, hit or not, carries a strong `ETag` (the handler's own if it set
- *   one, else the SHA-256 of the body, base64url); a GET/HEAD whose `If-None-Match` matches it
- *   (a list, `*`, `W/` ignored: weak comparison) gets a `304` without body, keeping `ETag`,
- *   `Cache-Control`, `Vary`, `Date`, `Expires`, `Content-Location`.
+ *   one, quoted if it was not, else the SHA-256 of the body, base64url); a GET/HEAD whose
+ *   `If-None-Match` matches it (a list, `*`, `W/` ignored: weak comparison) gets a `304` without
+ *   body, keeping `ETag`, `Cache-Control`, `Vary`, `Date`, `Expires`, `Content-Location`.
  * - Request `Cache-Control`: `no-cache` (or `Pragma: no-cache`) recomputes and stores;
  *   `no-store` neither reads nor writes; `max-age=N` serves only entries stored at most N
  *   seconds ago (else recomputes and stores).
  * - `Vary`: the request headers named by the response's `Vary` and by the `vary` option select
  *   the entry. The base key then holds `{ vary: [names] }` and each variant is stored under
  *   `<key>:vary:<hash of those header values>`; `Vary: *` is never stored.
- * - A request with `Authorization` bypasses the cache (as `no-store`) unless a `key` function is
- *   given or `vary` lists `authorization`: one user's response is never served to another.
+ * - A request with credentials (`Authorization` or `Cookie`) bypasses the cache (as `no-store`)
+ *   unless `vary` lists that header (one entry per value) or `credentials: "share"` is given: one
+ *   user's response is never served to another by default, whatever the `key`.
+ * - `HEAD` is answered from the `GET` entry but never stores one (its handler may send no body).
+ * - Requests that will not be stored (bypassed, `no-store`, `HEAD` misses) without an
+ *   `If-None-Match` to answer get the handler's response untouched (streamed, no `ETag`).
  * - Concurrent misses of the same variant in one process run the handler once (the others get
  *   its response); a response that turns out not cacheable lets each of them run its own.
- * - The stored headers are the response's as this middleware sees it, minus hop-by-hop ones,
- *   `Content-Length`, `Age`, `X-From-Cache*`, `RateLimit-*` and `Retry-After`: put per-request
- *   header middleware (request ids, rate limits) outside it.
+ * - The stored headers are those the handler produced: not those an outer middleware set before
+ *   `next()` (compared by value; they are per request, and added again, fresh, to every
+ *   response), nor hop-by-hop ones, `Content-Length`, `Age`, `X-From-Cache*`, `RateLimit-*` and
+ *   `Retry-After`. Headers an outer middleware sets after `next()` are never seen here.
  * - Safe mode: a failing backend is a miss and a skipped write; the handler's response goes
  *   through. With `safe: false` the backend error propagates.
  *
@@ -303,14 +470,27 @@ function storable(res: Response): boolean {
  */
 export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler {
   const name = "cacheResponse";
-  checkOptions(name, options, ["ttl", "key", "cache", "methods", "vary"]);
+  checkOptions(name, options, ["ttl", "key", "cache", "methods", "vary", "credentials", "maxBodyBytes"]);
   const ttl = requiredTtl(name, options.ttl) ?? null;
   const customKey = keyOption(name, options.key, false);
   const cache = cacheOption(name, options.cache);
   const methods = new Set(headerList(name, "methods", options.methods ?? ["GET"], false).map((m) => m.toUpperCase()));
   const optionVary = [...new Set(headerList(name, "vary", options.vary ?? [], true).map((v) => v.toLowerCase()))].sort();
-  const trustAuthorization = customKey !== undefined || optionVary.includes("authorization");
+  const credentials = options.credentials ?? "bypass";
+  if (credentials !== "bypass" && credentials !== "share") {
+    throw new CacheConfigError(`${name}: "credentials" must be "bypass" or "share", got ${JSON.stringify(credentials)}`);
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  if (typeof maxBodyBytes !== "number" || !(maxBodyBytes >= 0) || (maxBodyBytes !== Number.POSITIVE_INFINITY && !Number.isSafeInteger(maxBodyBytes))) {
+    throw new CacheConfigError(`${name}: "maxBodyBytes" must be an integer >= 0 or Infinity, got ${String(maxBodyBytes)}`);
+  }
   const inflight = new Map<string, Promise<Computed | undefined>>();
+
+  /** True when the request carries credentials that the entry does not vary on (and they are not shared). */
+  const personal = (c: Context): boolean =>
+    credentials === "bypass" &&
+    ((c.req.header("authorization") !== undefined && !optionVary.includes("authorization")) ||
+      (c.req.header("cookie") !== undefined && !optionVary.includes("cookie")));
 
   /** Reads an entry and its remaining TTL in one round trip. */
   const read = (key: string): Promise<[unknown, number]> => Promise.all([cache.get(key), cache.getExpire(key)]);
@@ -337,85 +517,97 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
   }
 
   /** Runs the handler; for a cacheable response builds (and with `store`, stores) its entry. */
-  async function compute(c: Context, next: Next, base: string, store: boolean): Promise<Computed | undefined> {
+  async function compute(c: Context, next: Next, base: string, store: boolean, outer: readonly [string, string][], known: readonly string[]): Promise<Computed | undefined> {
     await proceed(c, next);
     const res = c.res;
     if (!storable(res)) return undefined;
-    const body = new Uint8Array(await res.arrayBuffer());
+    const lifetime = lifetimeOf(res);
+    if (lifetime === 0) return undefined;
+    const length = res.headers.get("content-length");
+    if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > maxBodyBytes) return undefined;
+    const body = await readBody(c, res, maxBodyBytes);
+    if (body === undefined) return undefined;
     const drop = new Set([...NOT_STORED, ...names(res.headers.get("connection"))]);
+    const before = new Map<string, string>();
+    for (const [header, value] of outer) before.set(header, before.has(header) ? `${before.get(header)}, ${value}` : value);
     const headers = new Headers();
     res.headers.forEach((value, header) => {
-      if (!drop.has(header)) headers.append(header, value);
+      if (!drop.has(header) && before.get(header) !== value) headers.append(header, value);
     });
     const own = names(headers.get("vary"));
-    const added = optionVary.filter((header) => !own.includes(header));
+    // The option's names, those other responses here were stored under (a response that forgets
+    // its Vary must not replace their index), and for an encoded body Accept-Encoding (it must not
+    // reach a client that did not accept that encoding).
+    const wanted = [...known, ...(headers.has("content-encoding") ? ["accept-encoding"] : [])];
+    const added = [...new Set(wanted)].filter((header) => !own.includes(header));
     if (added.length > 0) headers.set("vary", [headers.get("vary"), ...added].filter(Boolean).join(", "));
     let etag = headers.get("etag");
-    if (etag === null) {
-      etag = await etagOf(body);
-      headers.set("etag", etag);
-    }
+    if (etag === null) etag = await etagOf(body as Uint8Array<ArrayBuffer>);
+    else etag = quotedEtag(etag);
+    headers.set("etag", etag);
     const pairs: [string, string][] = [];
     headers.forEach((value, header) => void pairs.push([header, value]));
     const entry: Entry = { v: 1, status: res.status, headers: pairs, body, storedAt: Date.now(), etag };
     const vary = [...new Set([...own, ...added])].sort();
     const variant = variantId(vary, c);
-    if (store) {
-      const expire = ttl;
-      if (vary.length === 0) await cache.setMany([[base, entry]], { expire });
-      else await cache.setMany([[base, { v: 1, vary } satisfies VaryIndex], [variantKey(base, variant), entry]], { expire });
-    }
-    return { entry, vary, variant };
+    if (!store) return { entry, vary, variant };
+    const expire = lifetime === undefined ? ttl : ttl === null ? lifetime : Math.min(ttl, lifetime);
+    const key = vary.length === 0 ? base : variantKey(base, variant);
+    if (vary.length === 0) await cache.setMany([[base, entry]], { expire });
+    else await cache.setMany([[base, { v: 1, vary } satisfies VaryIndex], [key, entry]], { expire });
+    return { entry, vary, variant, stored: { key, expire } };
   }
 
-  /** Replaces the context's response (`c.res = undefined` first: Hono would merge the old headers in). */
-  const replace = (c: Context, response: Response): void => {
-    c.res = undefined;
-    c.res = response;
-  };
-
   return async function cacheResponseMiddleware(c, next) {
-    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    const head = c.req.method === "HEAD";
+    const method = head ? "GET" : c.req.method;
     if (!methods.has(method)) return void (await proceed(c, next));
     const requested = directives(c.req.header("cache-control") ?? (/no-cache/i.test(c.req.header("pragma") ?? "") ? "no-cache" : undefined));
-    const base = customKey === undefined ? defaultKey(c, method) : await keyOf(name, customKey, c);
     const conditional = method === "GET" ? c.req.header("if-none-match") : undefined;
-    const write = !requested.has("no-store") && (trustAuthorization || c.req.header("authorization") === undefined);
+    const bypass = requested.has("no-store") || personal(c);
+    // HEAD reads entries but never writes one nor leads a computation: its handler may send no body.
+    const write = !bypass && !head;
+    // Nothing to store and no If-None-Match to answer: the response goes through untouched (streamed).
+    if (bypass && (head || conditional === undefined)) return void (await proceed(c, next));
+    const base = customKey === undefined ? defaultKey(c, method) : await keyOf(name, customKey, c);
+    const outer = outerHeaders(c);
 
     let settle: ((computed: Computed | undefined) => void) | undefined;
     let flight: string | undefined;
-    if (write && !requested.has("no-cache")) {
+    let known: readonly string[] = optionVary;
+    if (!bypass && !requested.has("no-cache")) {
       const maxAge = requested.get("max-age");
       const oldest = maxAge !== undefined && /^\d+$/.test(maxAge) ? Date.now() - Number(maxAge) * 1000 : Number.NEGATIVE_INFINITY;
       const { found, vary } = await lookup(base, c);
+      known = vary;
       if (found !== undefined && found.entry.storedAt >= oldest) {
-        const extra: [string, string][] = [
-          ["x-from-cache", found.key],
-          ["age", String(Math.floor(Math.max(0, Date.now() - found.entry.storedAt) / 1000))],
-        ];
-        if (found.expireMs > 0) extra.push(["x-from-cache-expire-in", String(seconds(found.expireMs))]);
-        return respond(found.entry, conditional, extra);
+        return deliver(c, respond(found.entry, conditional, hitHeaders(found.key, found.entry.storedAt, found.expireMs)), outer);
       }
       // Single flight: join a computation of the same variant already under way here.
-      flight = `${base}\n${variantId(vary, c)}`;
-      const pending = inflight.get(flight);
+      const id = `${base}\n${variantId(vary, c)}`;
+      const pending = inflight.get(id);
       if (pending !== undefined) {
-        flight = undefined;
         const shared = await pending;
-        if (shared !== undefined && variantId(shared.vary, c) === shared.variant) return respond(shared.entry, conditional, []);
-      } else {
-        inflight.set(flight, new Promise<Computed | undefined>((resolve) => (settle = resolve)));
+        if (shared !== undefined && variantId(shared.vary, c) === shared.variant) {
+          const { stored, entry } = shared;
+          const extra = stored === undefined ? [] : hitHeaders(stored.key, entry.storedAt, stored.expire === null ? 0 : Math.max(1, stored.expire - (Date.now() - entry.storedAt)));
+          return deliver(c, respond(entry, conditional, extra), outer);
+        }
+      } else if (write) {
+        flight = id;
+        inflight.set(id, new Promise<Computed | undefined>((resolve) => (settle = resolve)));
       }
     }
+    if (head) return void (await proceed(c, next));
 
     let computed: Computed | undefined;
     try {
-      computed = await compute(c, next, base, write);
+      computed = await compute(c, next, base, write, outer, known);
     } finally {
       if (flight !== undefined) inflight.delete(flight);
       settle?.(computed);
     }
-    if (computed !== undefined) replace(c, respond(computed.entry, conditional, []));
+    if (computed !== undefined) deliver(c, respond(computed.entry, conditional, []), outer);
   };
 }
 
@@ -451,7 +643,11 @@ export interface RateLimitMiddlewareOptions {
   sliding?: boolean;
   /** The cache holding the counters. Default: the default `cache` instance of `cashews`. */
   cache?: Cache;
-  /** Prepended to the key with a `:`. Default `"rate_limit"` (fixed) or `"srl"` (sliding), as the strategies. */
+  /**
+   * Prepended to the key with a `:`. Default `"hono_rl"` (fixed) or `"hono_srl"` (sliding): not
+   * the prefixes of the `rateLimit`/`slidingRateLimit` strategies, so a decorated function and
+   * this middleware never count in each other's windows by accident.
+   */
   prefix?: string;
 }
 
@@ -459,12 +655,16 @@ export interface RateLimitMiddlewareOptions {
  * Limits requests per key: over the limit, answers `429 Too Many Requests` with `Retry-After`
  * (seconds) without calling the handler. Every response, allowed or not, carries
  * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window
- * resets; sliding: until the oldest counted request leaves the window).
+ * resets; sliding: until the oldest counted request leaves the window). CORS preflights
+ * (`OPTIONS` with `Access-Control-Request-Method`) are not counted nor limited.
  *
- * Fixed windows count with the backend's atomic `incr` (expiry set when the window's counter is
- * created); sliding windows use its atomic `slidingIncr` (refused requests are not counted), so the
- * limit holds across every process sharing the backend. Safe mode: a failing backend allows the
- * request (fail open) and only `RateLimit-Limit` is sent.
+ * Fixed windows count with the backend's atomic `incr` (the window starts with its first request:
+ * the counter is created with the period as expiry), its remaining TTL read in parallel (one
+ * round trip of latency); a counter found without expiry (e.g. written by something else) gets
+ * one, so a window always ends. Sliding windows use the backend's atomic `slidingIncr` (refused
+ * requests are not counted). Either way the limit holds across every process sharing the
+ * backend. Safe mode: a failing backend allows the request (fail open) and only
+ * `RateLimit-Limit` is sent.
  * @example
  * app.use("/api/*", rateLimit({ limit: 100, period: "1m", key: (c) => c.req.header("x-api-key") ?? "anonymous" }));
  * app.post("/login", rateLimit({ limit: 5, period: "15m", sliding: true, key: (c) => c.req.header("cf-connecting-ip") ?? "?" }), login);
@@ -478,7 +678,7 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
   const sliding = options.sliding ?? false;
   if (typeof sliding !== "boolean") throw new CacheConfigError(`${name}: "sliding" must be a boolean, got ${typeof sliding}`);
   const cache = cacheOption(name, options.cache);
-  const prefix = prefixOption(name, options.prefix, sliding ? "srl" : "rate_limit");
+  const prefix = prefixOption(name, options.prefix, sliding ? "hono_srl" : "hono_rl");
 
   /** The request's count in its window (NaN: backend down) and the ms until the window resets. */
   async function count(key: string): Promise<[count: number, resetMs: number]> {
@@ -486,13 +686,15 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
       const { count, resetMs } = await cache.slidingIncr(key, period, { limit });
       return [count, resetMs];
     }
-    const count = await cache.incr(key, 1, { expire: period });
-    if (count === 1 || Number.isNaN(count)) return [count, period];
-    const left = await cache.getExpire(key);
-    return [count, left > 0 ? left : period];
+    const [count, left] = await Promise.all([cache.incr(key, 1, { expire: period }), cache.getExpire(key)]);
+    if (Number.isNaN(count)) return [count, period];
+    // -1: a counter without expiry would never reset. (-2: read before this request created it.)
+    if (left === -1) await cache.expire(key, period);
+    return [count, count > 1 && left > 0 ? left : period];
   }
 
   return async function rateLimitMiddleware(c, next) {
+    if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined) return void (await proceed(c, next));
     const id = await keyOf(name, keyFn, c);
     const [n, resetMs] = await count(prefix === "" ? id : `${prefix}:${id}`);
     const headers: Record<string, string> = { "RateLimit-Limit": String(limit) };
@@ -515,18 +717,27 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
 export interface CacheDetectHeadersOptions {
   /** The cache asked for the remaining TTLs. Default: the default `cache` instance of `cashews`. */
   cache?: Cache;
+  /**
+   * What to report where the runtime has no async context (Workers without `nodejs_compat` or
+   * `nodejs_als`), where a hit cannot be told apart from a concurrent request's:
+   * `"omit"` (default) sends no `X-From-Cache*` headers at all; `"all"` reports every decorated
+   * hit in the isolate while the request is in flight (other requests' keys included: for
+   * debugging, never where keys name users). With async context it has no effect.
+   */
+  withoutAsyncContext?: "omit" | "all";
 }
 
 /**
  * Runs the rest of the chain inside a {@link CacheDetect} scope; when decorated calls
  * (`cache(...)`, `early(...)`, …) were served from cache while handling the request, adds
  * `X-From-Cache` (their keys, in first-hit order, joined with `", "`; appended to one already
- * there) and `X-From-Cache-Expire-In` (the smallest remaining TTL among them, in seconds: the
- * response is as fresh as its stalest part; absent when none expires).
+ * there; characters outside printable ASCII percent-encoded as UTF-8) and
+ * `X-From-Cache-Expire-In` (the smallest remaining TTL among them, in seconds: the response is
+ * as fresh as its stalest part; absent when none expires).
  *
  * With AsyncLocalStorage (Node, Bun, Deno, Workers with `nodejs_als` or `nodejs_compat`) only the
- * request's own work counts. Without it, every decorated hit in the isolate while the request is
- * in flight counts, including those of concurrent requests.
+ * request's own work counts. Without it, hits cannot be attributed to a request: by default no
+ * header is sent (see `withoutAsyncContext`).
  * @example
  * const getUser = cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
  * app.get("/profile/:id", cacheDetectHeaders(), async (c) => c.json(await getUser(c.req.param("id"))));
@@ -534,18 +745,27 @@ export interface CacheDetectHeadersOptions {
  */
 export function cacheDetectHeaders(options: CacheDetectHeadersOptions = {}): MiddlewareHandler {
   const name = "cacheDetectHeaders";
-  checkOptions(name, options, ["cache"]);
+  checkOptions(name, options, ["cache", "withoutAsyncContext"]);
   const cache = cacheOption(name, options.cache);
+  const unscoped = options.withoutAsyncContext ?? "omit";
+  if (unscoped !== "omit" && unscoped !== "all") {
+    throw new CacheConfigError(`${name}: "withoutAsyncContext" must be "omit" or "all", got ${JSON.stringify(unscoped)}`);
+  }
 
   return async function cacheDetectHeadersMiddleware(c, next) {
+    if (unscoped === "omit" && !hasAsyncContext()) return void (await proceed(c, next));
     const detect = new CacheDetect();
     await detect.run(() => proceed(c, next));
     const keys = Object.keys(detect.keys);
     if (keys.length === 0) return;
     const left = (await Promise.all(keys.map((key) => cache.getExpire(key)))).filter((ms) => ms > 0);
-    const before = Number(c.res.headers.get("x-from-cache-expire-in") ?? Number.NaN);
-    c.header("X-From-Cache", keys.join(", "), { append: true });
-    if (left.length > 0) c.header("X-From-Cache-Expire-In", String(Math.min(seconds(Math.min(...left)), Number.isNaN(before) ? Number.POSITIVE_INFINITY : before)));
+    try {
+      const before = Number(c.res.headers.get("x-from-cache-expire-in") ?? Number.NaN);
+      c.header("X-From-Cache", keys.map(asHeaderValue).join(", "), { append: true });
+      if (left.length > 0) c.header("X-From-Cache-Expire-In", String(Math.min(seconds(Math.min(...left)), Number.isNaN(before) ? Number.POSITIVE_INFINITY : before)));
+    } catch {
+      // Headers the response cannot take: it goes out without them.
+    }
   };
 }
 

@@ -27,9 +27,9 @@
 import { Cache } from "./cache.js";
 import { parseSetup } from "./config.js";
 import { runWithWaitUntil } from "./context/scope.js";
+import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";
 import { CacheConfigError, messageOf } from "./errors.js";
 import { cache as defaultCache } from "./index.js";
-import { setBackgroundHook } from "./strategies/shared-value.js";
 
 // ------------------------------------------------------------------------------------ types
 
@@ -126,27 +126,8 @@ export interface WithCacheOptions<Env = unknown> {
 
 // ------------------------------------------------------------------------------------ waitUntil fallback
 
+/** workerd, whose `ctx.waitUntil` attaches to the running request (see src/context/waituntil-fallback.ts). */
 const WORKERD = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
-
-/** The `ctx` of the latest event this isolate saw (workerd only: see {@link withCache}). */
-let latestContext: ExecutionContextLike | undefined;
-
-/**
- * `ctx.waitUntil(promise)`, never throwing: background work is already running and reports its own
- * errors, so a runtime that refuses it (no current request) must not fail the caller's hit.
- */
-function handOver(ctx: ExecutionContextLike | undefined, promise: Promise<unknown>): void {
-  try {
-    ctx?.waitUntil(promise);
-  } catch {
-    // Nothing to attach it to: the promise still runs as long as the runtime lets it.
-  }
-}
-
-/** Hands background work started outside every event's context to the current workerd request. */
-function fallbackWaitUntil(promise: Promise<unknown>): void {
-  handOver(latestContext, promise);
-}
 
 // ------------------------------------------------------------------------------------ setup
 
@@ -250,7 +231,8 @@ const OPTIONS = ["setup", "cache"];
  * **Without async context** (no `nodejs_compat` or `nodejs_als` flag; and under `nodejs_als`
  * alone, which cashews cannot reach without a static import) the scope only spans the
  * synchronous part of the handler, and background work typically starts after an `await`. On
- * workerd, `withCache` then hands such work to the `waitUntil` of the latest event's `ctx`. That
+ * workerd, `withCache` then hands such work to the `waitUntil` of the latest event's `ctx` (the
+ * same fallback, registered once, that the `cashews/hono` middlewares use without `withCache`). That
  * is correct with concurrent requests too, because workerd's `ctx.waitUntil` attaches the promise
  * to the request that is *currently running* (the one whose continuation started the work), not
  * to the request the `ctx` came from (workerd's `ExecutionContext::waitUntil` calls
@@ -261,8 +243,10 @@ const OPTIONS = ["setup", "cache"];
  * used for work started outside any wrapped event (e.g. a Durable Object in the same isolate).
  *
  * `ctx` may be missing (e.g. `app.request(url, init, env)` in tests): the event then runs without
- * a bound `waitUntil`. Events other than `fetch`, `scheduled` and `queue` (`email`, `tail`) are
- * passed through unwrapped.
+ * a bound `waitUntil`. For a Hono app, the returned copy's `request(input, init, env, ctx)` is
+ * wrapped too (Hono's own calls the app's unwrapped `fetch`), so it sets the cache up from `env`
+ * like `fetch`; routes must be added to the app before it is wrapped. Events other than `fetch`,
+ * `scheduled` and `queue` (`email`, `tail`) are passed through unwrapped.
  *
  * @param options `setup`: `(env) => url | [url, options][]`; `cache`: the cache to set up.
  * @param handler The worker's handlers (`export default { fetch, scheduled, queue }`, a Hono app).
@@ -303,24 +287,37 @@ export function withCache<Env = unknown, H extends WorkerHandler<Env> = WorkerHa
   }
   const events = EVENTS.filter((name) => typeof handler[name] === "function");
   if (events.length === 0) throw new CacheConfigError("withCache: the handler has no fetch, scheduled or queue function to wrap");
-  if (WORKERD) setBackgroundHook(fallbackWaitUntil);
+  if (WORKERD) installWaitUntilFallback();
 
   let ready = false;
+  /** Sets the cache up (first event), then runs `call` with `ctx.waitUntil` bound. */
+  const around = (env: Env, ctx: ExecutionContextLike | undefined, call: (ctx: ExecutionContextLike | undefined) => unknown): unknown => {
+    if (!ready) {
+      applySetup(cache, setup, env);
+      ready = true;
+    }
+    if (typeof ctx?.waitUntil !== "function") return call(ctx);
+    const context = ctx;
+    rememberContext(context);
+    return runWithWaitUntil((promise) => handOver(context, promise), () => call(context));
+  };
   const wrapped = Object.create(Object.getPrototypeOf(handler), Object.getOwnPropertyDescriptors(handler)) as H;
-  for (const name of events) {
-    const original = handler[name] as (event: unknown, env: Env, ctx: ExecutionContextLike | undefined) => unknown;
-    const run = function (this: unknown, event: unknown, env: Env, ctx: ExecutionContextLike | undefined): unknown {
-      if (!ready) {
-        applySetup(cache, setup, env);
-        ready = true;
-      }
-      if (typeof ctx?.waitUntil !== "function") return original.call(handler, event, env, ctx);
-      const context = ctx;
-      latestContext = context;
-      return runWithWaitUntil((promise) => handOver(context, promise), () => original.call(handler, event, env, context));
-    };
+  const define = (name: string, run: (...args: any[]) => unknown): void => {
     Object.defineProperty(run, "name", { value: name });
     Object.defineProperty(wrapped, name, { value: run, writable: true, enumerable: true, configurable: true });
+  };
+  for (const name of events) {
+    const original = handler[name] as (event: unknown, env: Env, ctx: ExecutionContextLike | undefined) => unknown;
+    define(name, (event: unknown, env: Env, ctx: ExecutionContextLike | undefined) => around(env, ctx, (bound) => original.call(handler, event, env, bound)));
+  }
+  // A Hono app's `request(input, init, env, ctx)` (tests) calls the app's own, unwrapped `fetch`:
+  // it gets the same setup and waitUntil binding.
+  const hono = handler as { request?: unknown; routes?: unknown };
+  if (events.includes("fetch") && typeof hono.request === "function" && Array.isArray(hono.routes)) {
+    const request = hono.request as (input: unknown, init: unknown, env: Env, ctx: ExecutionContextLike | undefined) => unknown;
+    define("request", (input: unknown, init: unknown, env: Env, ctx: ExecutionContextLike | undefined) =>
+      around(env, ctx, (bound) => request.call(handler, input, init, env, bound)),
+    );
   }
   return wrapped;
 }

@@ -3,6 +3,7 @@
 // flight), rate limits (fixed, sliding), cacheDetectHeaders, waitUntil, safe mode, config errors.
 import { createHash, randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
 import { cacheContext, cacheDetectHeaders, cacheResponse, rateLimit } from "../src/hono.js";
@@ -295,21 +296,44 @@ for (const target of targets) {
         expect(calls["/t"]).toBe(2);
       });
 
-      it("bypasses the cache for requests with Authorization, unless the key or vary covers it", async () => {
+      it("bypasses the cache for requests with Authorization or Cookie whatever the key; vary or credentials: share opt in", async () => {
         const { app, calls, count } = counted();
-        app.get("/me", cacheResponse({ ttl: "1m", cache }), (c) => c.text(`${c.req.header("authorization")}:${count(c)}`));
-        app.get("/me2", cacheResponse({ ttl: "1m", cache, vary: ["authorization"] }), (c) => c.text(`${c.req.header("authorization")}:${count(c)}`));
-        const get = (path: string, auth: string): Promise<Response> => Promise.resolve(app.request(path, { headers: { authorization: auth } }));
-        expect(await (await get("/me", "alice")).text()).toBe("alice:1");
-        const bob = await get("/me", "bob");
-        expect(await bob.text()).toBe("bob:2");
-        expect(bob.headers.get("etag")).not.toBeNull();
-        expect(await cache.exists("response:GET:/me")).toBe(false);
+        const who = (c: Context): string => `${c.req.header("authorization") ?? c.req.header("cookie")}:${count(c)}`;
+        app.get("/me", cacheResponse({ ttl: "1m", cache }), (c) => c.text(who(c)));
+        app.get("/keyed", cacheResponse({ ttl: "1m", cache, key: (c) => `acct:${c.req.path}` }), (c) => c.text(who(c)));
+        app.get("/me2", cacheResponse({ ttl: "1m", cache, vary: ["authorization"] }), (c) => c.text(who(c)));
+        app.get("/jar", cacheResponse({ ttl: "1m", cache, vary: ["cookie"] }), (c) => c.text(who(c)));
+        app.get("/shared", cacheResponse({ ttl: "1m", cache, credentials: "share" }), (c) => c.text(`same for all:${count(c)}`));
+        const get = (path: string, headers: Record<string, string>): Promise<Response> => Promise.resolve(app.request(path, { headers }));
 
-        expect(await (await get("/me2", "alice")).text()).toBe("alice:1");
-        expect(await (await get("/me2", "bob")).text()).toBe("bob:2");
-        expect(await (await get("/me2", "alice")).text()).toBe("alice:1");
-        expect(calls["/me2"]).toBe(2);
+        for (const path of ["/me", "/keyed"]) {
+          for (const header of ["authorization", "cookie"]) {
+            expect(await (await get(path, { [header]: "alice" })).text()).toMatch(/^alice:/);
+            const bob = await get(path, { [header]: "bob" });
+            expect(await bob.text()).toMatch(/^bob:/); // never alice's
+            expect(bob.headers.get("x-from-cache")).toBeNull();
+            expect(bob.headers.get("etag")).toBeNull(); // nothing to store or answer: passed through untouched
+          }
+        }
+        expect(calls["/me"]).toBe(4);
+        expect(calls["/keyed"]).toBe(4);
+        expect(await cache.getKeysCount()).toBe(0);
+
+        // vary on the credential header: one entry per user.
+        for (const [path, header] of [["/me2", "authorization"], ["/jar", "cookie"]] as const) {
+          expect(await (await get(path, { [header]: "alice" })).text()).toBe("alice:1");
+          expect(await (await get(path, { [header]: "bob" })).text()).toBe("bob:2");
+          expect(await (await get(path, { [header]: "alice" })).text()).toBe("alice:1");
+          expect(calls[path]).toBe(2);
+        }
+        // A Cookie still bypasses an entry that only varies on Authorization.
+        expect(await (await get("/me2", { authorization: "alice", cookie: "sid=1" })).text()).toBe("alice:3");
+
+        // credentials: "share": explicitly one entry for everyone.
+        expect(await (await get("/shared", { cookie: "_ga=1" })).text()).toBe("same for all:1");
+        const shared = await get("/shared", { authorization: "Bearer x" });
+        expect(shared.headers.get("x-from-cache")).toBe("response:GET:/shared");
+        expect(await shared.text()).toBe("same for all:1");
       });
 
       it("runs the handler once for concurrent misses of the same key", async () => {
@@ -331,9 +355,17 @@ for (const target of targets) {
         await sleep(200);
         off();
         release();
-        const texts = await Promise.all(responses.map(async (r) => (await r).text()));
-        expect(texts).toEqual(["v1", "v1", "v1", "v1", "v1"]);
+        const all = await Promise.all(responses);
+        expect(await Promise.all(all.map((r) => r.text()))).toEqual(["v1", "v1", "v1", "v1", "v1"]);
         expect(calls["/slow"]).toBe(1);
+        // The requests that waited for the first one's response say it came from the cache.
+        const fromCache = all.map((r) => r.headers.get("x-from-cache"));
+        expect(fromCache.filter((h) => h === null)).toHaveLength(1);
+        expect(fromCache.filter((h) => h === "response:GET:/slow")).toHaveLength(4);
+        for (const r of all.filter((r) => r.headers.get("x-from-cache") !== null)) {
+          expect(r.headers.get("age")).toBe("0");
+          expect(Number(r.headers.get("x-from-cache-expire-in"))).toBeGreaterThan(55);
+        }
       });
 
       it("does not share a computation across Vary variants", async () => {
@@ -349,6 +381,221 @@ for (const target of targets) {
         expect(await en!.text()).toBe("en");
         expect(await fr!.text()).toBe("fr");
         expect(calls["/lang"]).toBe(3);
+      });
+      it("does not store headers outer middleware set before next(): each request gets its own, also on hits and 304s", async () => {
+        const app = new Hono();
+        let n = 0;
+        app.use("*", async (c, next) => {
+          c.header("x-request-id", `req-${++n}`);
+          c.header("x-user", c.req.header("x-user") ?? "anon");
+          c.header("x-frame", "outer");
+          await next();
+        });
+        app.use("*", cors({ origin: ["https://a.example", "https://b.example"] }));
+        app.get("/r", cacheResponse({ ttl: "1m", cache }), (c) => c.text("hello", 200, { "x-handler": "h" }));
+        const get = (headers: Record<string, string>): Promise<Response> => Promise.resolve(app.request("/r", { headers }));
+
+        const a = await get({ "x-user": "alice", origin: "https://a.example" });
+        expect([a.headers.get("x-request-id"), a.headers.get("x-user"), a.headers.get("access-control-allow-origin")]).toEqual(["req-1", "alice", "https://a.example"]);
+        const stored = (await cache.get("response:GET:/r")) as { headers: [string, string][] };
+        expect(stored.headers.map(([name]) => name)).toEqual(expect.arrayContaining(["x-handler", "etag", "content-type"]));
+        for (const name of ["x-request-id", "x-user", "access-control-allow-origin", "x-frame"]) expect(stored.headers.map(([n]) => n)).not.toContain(name);
+
+        const b = await get({ "x-user": "bob", origin: "https://evil.example" });
+        expect(b.headers.get("x-from-cache")).toBe("response:GET:/r");
+        expect(await b.text()).toBe("hello");
+        expect([b.headers.get("x-request-id"), b.headers.get("x-user"), b.headers.get("x-frame"), b.headers.get("x-handler")]).toEqual(["req-2", "bob", "outer", "h"]);
+        expect(b.headers.get("access-control-allow-origin")).toBeNull(); // not alice's origin
+
+        const c304 = await get({ "x-user": "carol", "if-none-match": a.headers.get("etag")! });
+        expect(c304.status).toBe(304);
+        expect([c304.headers.get("x-request-id"), c304.headers.get("x-user")]).toEqual(["req-3", "carol"]);
+
+        // A header the handler changed is the handler's: stored, and replayed over the outer default.
+        const own = new Hono();
+        own.use("*", async (c, next) => {
+          c.header("x-frame", "outer");
+          await next();
+        });
+        own.get("/o", cacheResponse({ ttl: "1m", cache }), (c) => c.text("o", 200, { "x-frame": "handler" }));
+        expect((await own.request("/o")).headers.get("x-frame")).toBe("handler");
+        const hit = await own.request("/o");
+        expect([hit.headers.get("x-from-cache"), hit.headers.get("x-frame")]).toEqual(["response:GET:/o", "handler"]);
+      });
+
+      it("serves hits whose key is not a valid header value: X-From-Cache percent-encoded", async () => {
+        const { app, calls, count } = counted();
+        app.post("/search", cacheResponse({ ttl: "1m", cache, methods: ["POST"], key: async (c) => `search:${await c.req.text()}` }), async (c) => {
+          count(c);
+          return c.text(`r:${await c.req.text()}`);
+        });
+        app.get("/p/:n", cacheResponse({ ttl: "1m", cache, key: (c) => ` p:${c.req.param("n")} ` }), (c) => c.text(`p${count(c)}`));
+        const cases: [string, string][] = [
+          ["line1\nline2\r\u0000", "search:line1%0Aline2%0D%00"],
+          ["日本語", "search:%E6%97%A5%E6%9C%AC%E8%AA%9E"],
+          ["José 100%", "search:Jos%C3%A9 100%"],
+        ];
+        for (const [body, header] of cases) {
+          await app.request("/search", { method: "POST", body });
+          const hit = await app.request("/search", { method: "POST", body });
+          expect(hit.status, body).toBe(200);
+          expect(hit.headers.get("x-from-cache")).toBe(header);
+          expect(await hit.text()).toBe(`r:${body}`);
+        }
+        expect(calls["/search"]).toBe(3);
+        await app.request(`/p/${encodeURIComponent("日")}`);
+        const hit = await app.request(`/p/${encodeURIComponent("日")}`);
+        expect(hit.status).toBe(200);
+        expect(hit.headers.get("x-from-cache")).toBe("%20p:%E6%97%A5%20"); // spaces at the ends would be trimmed
+      });
+
+      it("passes responses that will not be stored through untouched, streaming (no-store, credentials, HEAD misses)", async () => {
+        let release!: () => void;
+        const app = new Hono();
+        const text = new TextEncoder();
+        app.get("/s", cacheResponse({ ttl: "1m", cache }), (c) => {
+          const gate = new Promise<void>((resolve) => (release = resolve));
+          return c.body(
+            new ReadableStream<Uint8Array>({
+              async start(controller) {
+                controller.enqueue(text.encode("a"));
+                await gate;
+                controller.enqueue(text.encode("b"));
+                controller.close();
+              },
+            }),
+            200,
+            { "content-type": "application/x-ndjson" },
+          );
+        });
+        for (const headers of [{ "cache-control": "no-store" }, { authorization: "Bearer x" }, { cookie: "sid=1" }] as Record<string, string>[]) {
+          for (const method of ["GET", "HEAD"]) {
+            const res = await Promise.race([Promise.resolve(app.request("/s", { method, headers })), sleep(2_000).then(() => "timeout" as const)]);
+            expect(res, `${method} ${JSON.stringify(headers)}`).not.toBe("timeout"); // before the body is complete
+            if (res === "timeout") return;
+            expect(res.headers.get("etag")).toBeNull();
+            release();
+            expect(await res.text()).toBe(method === "HEAD" ? "" : "ab");
+          }
+        }
+        expect(await cache.getKeysCount()).toBe(0);
+      });
+
+      it("maxBodyBytes: larger bodies are streamed through whole and not stored (Content-Length or counted)", async () => {
+        const { app, calls, count } = counted();
+        const mw = cacheResponse({ ttl: "1m", cache, maxBodyBytes: 10 });
+        const chunks = (n: number, gate?: Promise<void>): ReadableStream<Uint8Array> =>
+          new ReadableStream<Uint8Array>({
+            async start(controller) {
+              for (let i = 0; i < n; i++) {
+                if (i === n - 1 && gate) await gate;
+                controller.enqueue(new Uint8Array(8).fill(97 + i));
+              }
+              controller.close();
+            },
+          });
+        let release!: () => void;
+        app.get("/big", mw, (c) => (count(c), c.body(chunks(3, new Promise<void>((resolve) => (release = resolve))))));
+        app.get("/length", mw, (c) => (count(c), c.body(chunks(3, new Promise<void>((resolve) => (release = resolve))), 200, { "content-length": "24" })));
+        app.get("/small", mw, (c) => c.text(`s${count(c)}`));
+        app.get("/edge", mw, (c) => (count(c), c.body(new Uint8Array(10).fill(120))));
+        const expected = "a".repeat(8) + "b".repeat(8) + "c".repeat(8);
+        for (const path of ["/big", "/length"]) {
+          for (let i = 0; i < 2; i++) {
+            // Answered before the last chunk exists: beyond the limit it is not buffered.
+            const res = await Promise.race([Promise.resolve(app.request(path)), sleep(2_000).then(() => "timeout" as const)]);
+            expect(res, path).not.toBe("timeout");
+            if (res === "timeout") return;
+            release();
+            expect(res.headers.get("x-from-cache")).toBeNull();
+            expect(await res.text()).toBe(expected); // no byte lost
+          }
+          expect(calls[path]).toBe(2);
+        }
+        for (const path of ["/small", "/edge"]) {
+          await app.request(path);
+          expect((await app.request(path)).headers.get("x-from-cache"), path).toBe(`response:GET:${path}`);
+        }
+        expect(await cache.getKeysCount()).toBe(2);
+        expect(() => cacheResponse({ ttl: "1m", maxBodyBytes: -1 })).toThrow(CacheConfigError);
+        expect(() => cacheResponse({ ttl: "1m", maxBodyBytes: Number.POSITIVE_INFINITY })).not.toThrow();
+      });
+
+      it("lets a response whose body was already read through, unstored", async () => {
+        const app = new Hono();
+        app.get("/used", cacheResponse({ ttl: "1m", cache }), async () => {
+          const res = new Response("used");
+          await res.text();
+          return res;
+        });
+        const res = await app.request("/used");
+        expect(res.status).toBe(200);
+        expect(res.bodyUsed).toBe(true);
+        expect(await cache.getKeysCount()).toBe(0);
+      });
+
+      it("HEAD reads the GET entry but never stores one (its handler may send no body)", async () => {
+        const { app, calls, count } = counted();
+        app.get("/x", cacheResponse({ ttl: "1m", cache }), (c) => {
+          count(c);
+          return c.req.method === "HEAD" ? c.body(null, 200, { "content-type": "text/plain" }) : c.text("full body");
+        });
+        const head = await app.request("/x", { method: "HEAD" });
+        expect(head.status).toBe(200);
+        expect(head.headers.get("x-from-cache")).toBeNull();
+        expect(await cache.getKeysCount()).toBe(0);
+        expect(await (await app.request("/x")).text()).toBe("full body");
+        const hit = await app.request("/x");
+        expect([hit.headers.get("x-from-cache"), await hit.text()]).toEqual(["response:GET:/x", "full body"]);
+        expect((await app.request("/x", { method: "HEAD" })).headers.get("x-from-cache")).toBe("response:GET:/x");
+        expect(calls["/x"]).toBe(2);
+      });
+
+      it("follows the response's Cache-Control: s-maxage / max-age shorten the TTL, no-cache and max-age=0 are not stored", async () => {
+        const { app, calls, count } = counted();
+        const mw = cacheResponse({ ttl: "1m", cache });
+        app.get("/short", mw, (c) => c.text(`s${count(c)}`, 200, { "cache-control": "public, max-age=5" }));
+        app.get("/shared", mw, (c) => c.text(`d${count(c)}`, 200, { "cache-control": "max-age=600, s-maxage=7" }));
+        app.get("/long", mw, (c) => c.text(`l${count(c)}`, 200, { "cache-control": "max-age=3600" }));
+        app.get("/no-cache", mw, (c) => c.text(`n${count(c)}`, 200, { "cache-control": "no-cache" }));
+        app.get("/zero", mw, (c) => c.text(`z${count(c)}`, 200, { "cache-control": "s-maxage=0, max-age=60" }));
+        for (const path of ["/short", "/shared", "/long", "/no-cache", "/zero"]) await app.request(path);
+        const left = async (key: string): Promise<number> => cache.getExpire(key);
+        expect(await left("response:GET:/short")).toBeGreaterThan(3_000);
+        expect(await left("response:GET:/short")).toBeLessThanOrEqual(5_000);
+        expect(await left("response:GET:/shared")).toBeLessThanOrEqual(7_000);
+        expect(await left("response:GET:/long")).toBeLessThanOrEqual(60_000);
+        expect(await left("response:GET:/long")).toBeGreaterThan(50_000);
+        for (const path of ["/no-cache", "/zero"]) {
+          const again = await app.request(path);
+          expect(again.headers.get("x-from-cache"), path).toBeNull();
+          expect(calls[path]).toBe(2);
+        }
+      });
+
+      it("quotes a handler's unquoted ETag and matches it", async () => {
+        const app = new Hono();
+        app.get("/e", cacheResponse({ ttl: "1m", cache }), (c) => c.text("x", 200, { etag: "abc" }));
+        expect((await app.request("/e")).headers.get("etag")).toBe('"abc"');
+        expect((await app.request("/e", { headers: { "if-none-match": '"abc"' } })).status).toBe(304);
+        expect((await app.request("/e", { headers: { "if-none-match": "abc" } })).status).toBe(304);
+        expect((await app.request("/e", { headers: { "if-none-match": "abd" } })).status).toBe(200);
+      });
+
+      it("varies an encoded response on Accept-Encoding", async () => {
+        const { app, calls, count } = counted();
+        app.get("/z", cacheResponse({ ttl: "1m", cache }), (c) => {
+          count(c);
+          const gzip = (c.req.header("accept-encoding") ?? "").includes("gzip");
+          return gzip ? c.body("gzipped-bytes", 200, { "content-encoding": "gzip" }) : c.text("plain");
+        });
+        const gz = await app.request("/z", { headers: { "accept-encoding": "gzip" } });
+        expect(gz.headers.get("vary")).toBe("accept-encoding");
+        const plain = await app.request("/z", { headers: { "accept-encoding": "identity" } });
+        expect(plain.headers.get("content-encoding")).toBeNull();
+        expect(await plain.text()).toBe("plain");
+        expect((await app.request("/z", { headers: { "accept-encoding": "gzip" } })).headers.get("x-from-cache")).toMatch(/:vary:/);
+        expect(calls["/z"]).toBe(2);
       });
     });
 
@@ -388,7 +635,9 @@ for (const target of targets) {
           const other = await get("b");
           expect(other.status).toBe(200);
           expect(other.headers.get("ratelimit-remaining")).toBe("2");
-          expect(await cache.exists(`${sliding ? "srl" : "rate_limit"}:a`)).toBe(true);
+          // Counters of their own, apart from the rateLimit/slidingRateLimit strategies' (rate_limit:, srl:).
+          expect(await cache.exists(`${sliding ? "hono_srl" : "hono_rl"}:a`)).toBe(true);
+          expect(await cache.exists(`${sliding ? "srl" : "rate_limit"}:a`)).toBe(false);
         });
       }
 
@@ -398,6 +647,34 @@ for (const target of targets) {
         const res = await app.request("/err");
         expect(res.status).toBe(500);
         expect(res.headers.get("ratelimit-remaining")).toBe("1");
+      });
+
+      it("a fixed-window counter found without expiry gets one, so the window still ends", async () => {
+        const app = new Hono();
+        app.get("/stuck", rateLimit({ limit: 1, period: 300, cache, prefix: "t", key: () => "stuck" }), (c) => c.text("ok"));
+        for (let i = 0; i < 5; i++) await cache.incr("t:stuck"); // e.g. left behind without a TTL
+        expect(await cache.getExpire("t:stuck")).toBe(-1);
+        const res = await app.request("/stuck");
+        expect(res.status).toBe(429);
+        expect(Number(res.headers.get("ratelimit-reset"))).toBe(1);
+        expect(await cache.getExpire("t:stuck")).toBeGreaterThan(0);
+        await sleep(400);
+        expect((await app.request("/stuck")).status).toBe(200);
+      });
+
+      it("does not count nor limit CORS preflights", async () => {
+        const app = new Hono();
+        app.use("/api/*", rateLimit({ limit: 1, period: "1m", cache, key: () => "cors" }));
+        app.on(["GET", "OPTIONS"], "/api/x", (c) => c.text("x"));
+        const preflight = { method: "OPTIONS", headers: { origin: "https://a.example", "access-control-request-method": "GET" } };
+        for (let i = 0; i < 3; i++) {
+          const res = await app.request("/api/x", preflight);
+          expect(res.status).toBe(200);
+          expect(res.headers.get("ratelimit-limit")).toBeNull();
+        }
+        const get = await app.request("/api/x");
+        expect([get.status, get.headers.get("ratelimit-remaining")]).toEqual([200, "0"]);
+        expect((await app.request("/api/x", { method: "OPTIONS" })).status).toBe(429); // a plain OPTIONS counts
       });
 
       it("a fixed window resets once its period is over", async () => {
@@ -470,10 +747,28 @@ describe("cashews/hono without a backend-specific setup", () => {
       ["sliding not boolean", () => rateLimit({ limit: 1, period: "1m", key: () => "k", sliding: "yes" as never })],
       ["rate cache bad", () => rateLimit({ limit: 1, period: "1m", key: () => "k", cache: null as never })],
       ["detect unknown option", () => cacheDetectHeaders({ cache, ttl: 1 } as never)],
+      ["credentials bad", () => cacheResponse({ ttl: "1m", credentials: "yes" as never })],
+      ["maxBodyBytes fractional", () => cacheResponse({ ttl: "1m", maxBodyBytes: 1.5 })],
+      ["maxBodyBytes a string", () => cacheResponse({ ttl: "1m", maxBodyBytes: "1MB" as never })],
+      ["withoutAsyncContext bad", () => cacheDetectHeaders({ withoutAsyncContext: "some" as never })],
     ];
     for (const [what, make] of bad) expect(make, what).toThrow(CacheConfigError);
     expect(() => cacheResponse({ ttl: null, cache, methods: ["GET", "POST"], vary: ["Accept-Language"], key: () => "k" })).not.toThrow();
     expect(() => rateLimit({ limit: 1, period: 1000, key: () => "k", sliding: true, cache })).not.toThrow();
+  });
+
+  it("cacheDetectHeaders percent-encodes keys that are not valid header values instead of failing the request", async () => {
+    const cache = new Cache("detect-utf8").setup("mem://");
+    const getUser = cache({ ttl: "1m", key: "user:{name}" })(async (name: string) => ({ name }));
+    const app = new Hono();
+    app.get("/u/:name", cacheDetectHeaders({ cache }), async (c) => c.json(await getUser(c.req.param("name"))));
+    const path = `/u/${encodeURIComponent("José\n日")}`;
+    await app.request(path);
+    const hit = await app.request(path);
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get("x-from-cache")).toBe("user:Jos%C3%A9%0A%E6%97%A5");
+    expect(await hit.json()).toEqual({ name: "José\n日" });
+    await cache.close();
   });
 
   it("ttl: null stores without expiry (no X-From-Cache-Expire-In on hits)", async () => {

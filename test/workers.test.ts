@@ -9,11 +9,13 @@
 //
 // In Node (withCache called directly with a fake ctx): setup validation and its messages, retry
 // after a failed setup, the returned object, and waitUntil binding.
+import { Hono } from "hono";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
 import { Cache, CacheConfigError } from "../src/index.js";
 import { withCache, type ExecutionContextLike, type WorkerHandler } from "../src/workers.js";
+import { installWaitUntilFallback, rememberContext } from "../src/context/waituntil-fallback.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
 
 const COMPATIBILITY_DATE = "2025-09-01";
@@ -352,6 +354,45 @@ describe("withCache (in Node)", () => {
   it("runs without a ctx (e.g. app.request in tests)", async () => {
     const worker = withCache({ cache: new Cache("noctx"), setup: () => "mem://" }, { fetch: () => new Response("ok") });
     expect(await (await call(worker)).text()).toBe("ok");
+  });
+
+  it("wraps a Hono app's request() too: it sets the cache up from its env and binds its ctx", async () => {
+    const cache = new Cache("hono-request");
+    let calls = 0;
+    const value = cache.early({ ttl: "1m", earlyTtl: "20ms", key: "v" })(async () => {
+      await sleep(5);
+      return ++calls;
+    });
+    const app = new Hono();
+    app.get("/", async (c) => c.text(`${cache.isSetup()}:${await value()}`));
+    const envs: unknown[] = [];
+    const worker = withCache({ cache, setup: (env: { URL: string }) => (envs.push(env), env.URL) }, app);
+    expect(await (await worker.request("/", {}, { URL: "mem://" })).text()).toBe("true:1");
+    expect(envs).toEqual([{ URL: "mem://" }]);
+    await sleep(40);
+    const ctx = { ...fakeCtx(), passThroughOnException: () => {}, props: {} };
+    expect(await (await worker.request("/", {}, { URL: "mem://" }, ctx)).text()).toBe("true:1");
+    expect(ctx.promises).toHaveLength(1); // the refresh went to the ctx given to request()
+    await Promise.all(ctx.promises);
+    expect(calls).toBe(2);
+    expect(app.request).not.toBe(worker.request);
+  });
+
+  it("the waitUntil fallback (shared by withCache and cashews/hono) hands work started outside every scope to the latest context", async () => {
+    const cache = new Cache("fallback").setup("mem://");
+    let calls = 0;
+    const value = cache.early({ ttl: "1m", earlyTtl: "20ms", key: "v" })(async () => ++calls);
+    await value();
+    await sleep(40);
+    installWaitUntilFallback();
+    installWaitUntilFallback(); // idempotent: one registration
+    const [a, b] = [fakeCtx(), fakeCtx()];
+    rememberContext(a);
+    rememberContext(b);
+    expect(await value()).toBe(1); // due: refreshed in the background, outside any scope
+    expect([a.promises.length, b.promises.length]).toEqual([0, 1]);
+    await Promise.all(b.promises);
+    expect(calls).toBe(2);
   });
 
   it("infers Env from the handler and returns the handler's own type", () => {

@@ -1,0 +1,57 @@
+// The Worker that test/workers-hono.test.ts bundles and runs in workerd (through miniflare), with
+// `nodejs_compat` and with no compatibility flag (no async context): a bare Hono app
+// (`export default app`, no `withCache`) using the `cashews/hono` middlewares from src/hono.ts.
+//
+// - /early?id=…       an `early` function behind `cacheContext()`: fast on its first call, slow
+//                     (SLOW_MS) on every refresh; /state?id=… says which computation finished last.
+// - /detect/:name     a decorated `cache` call behind `cacheDetectHeaders()`, after `wait` ms.
+// - /detect-all/:name the same with `withoutAsyncContext: "all"`.
+import { Hono } from "hono";
+import { cache, createContextStore } from "../../src/index.js";
+import { cacheContext, cacheDetectHeaders } from "../../src/hono.js";
+
+const SLOW_MS = 300;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Setup does no I/O and starts no timer: fine at module scope.
+cache.setup("mem://");
+
+interface State {
+  /** Computations started (1: the first, foreground one; 2: the first background refresh). */
+  started: number;
+  /** The last computation that finished. */
+  done: number;
+}
+const states: Record<string, State> = {};
+const stateOf = (id: string): State => (states[id] ??= { started: 0, done: 0 });
+
+const versioned = cache.early({ ttl: "1m", earlyTtl: "200ms", key: "early:{id}" })(async (id: string) => {
+  const state = stateOf(id);
+  const version = ++state.started;
+  if (version > 1) await sleep(SLOW_MS);
+  state.done = version;
+  return version;
+});
+
+const getUser = cache({ ttl: "1m", key: "user:{name}" })(async (name: string) => ({ name }));
+
+const app = new Hono();
+
+app.get("/info", (c) => c.json({ asyncContext: createContextStore().async }));
+
+app.get("/early", cacheContext(), async (c) => {
+  const id = c.req.query("id")!;
+  const value = await versioned(id);
+  return c.json({ value, ...stateOf(id) });
+});
+
+app.get("/state", (c) => c.json(stateOf(c.req.query("id")!)));
+
+const user = async (c: { req: { param(name: string): string; query(name: string): string | undefined } }): Promise<{ name: string }> => {
+  await sleep(Number(c.req.query("wait") ?? 0));
+  return getUser(c.req.param("name"));
+};
+app.get("/detect/:name", cacheDetectHeaders(), async (c) => c.json(await user(c)));
+app.get("/detect-all/:name", cacheDetectHeaders({ withoutAsyncContext: "all" }), async (c) => c.json(await user(c)));
+
+export default app;
