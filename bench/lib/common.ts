@@ -1,0 +1,109 @@
+/**
+ * What every contender of the peer suite shares: the keys, the value shape, the memoised function
+ * (it counts its calls: the "loads"), the timing loops and the parent↔child messages.
+ */
+
+export const KEYS = 1000;
+/** In-flight width: calls started together and awaited with Promise.all. */
+export const WIDTH = 100;
+/** `item:0` … `item:999`: the key every contender stores value(i) under (before its own prefix). */
+export const keys: readonly string[] = Array.from({ length: KEYS }, (_, i) => `item:${i}`);
+
+export interface Item {
+  id: number;
+  name: string;
+  tags: string[];
+  price: number;
+}
+export const value = (i: number): Item => ({ id: i, name: `item ${i}`, tags: ["a", "b"], price: i * 1.5 });
+
+/** The loads of this process (one contender per process). */
+export const counter = { loads: 0 };
+
+/** The function every contender memoises: it counts every call, so a miss can't hide. */
+export async function load(i: number): Promise<Item> {
+  counter.loads++;
+  return value(i);
+}
+
+export type Call = (i: number) => Promise<unknown>;
+
+/** One contender, set up in its child process. */
+export interface Instance {
+  /** A cached call for argument i (a hit once warmed). */
+  call: Call;
+  /** The call used for the in-flight measurement, when it differs (raw ioredis with auto-pipelining). */
+  callFlight?: Call;
+  /** Fills the cache; default: `call(i)` once per key (so 1000 loads). */
+  warm?: () => Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Env {
+  redisUrl?: string;
+  /** Redis database of this contender (each contender of a tier gets its own). */
+  db?: number;
+  upstashUrl?: string;
+  upstashToken?: string;
+}
+
+export type Factory = (env: Env) => Promise<Instance>;
+
+/** `redis://host:port` + `/db`. */
+export const withDb = (url: string, db = 0): string => `${url.replace(/\/\d*$/, "")}/${db}`;
+
+/**
+ * A measurement is split into CHUNKS equal chunks, timed one by one; it reports the median chunk
+ * (ns per call), so a burst of outside load (a shared machine) spoils one chunk, not the sample.
+ */
+export const CHUNKS = 10;
+
+/** ns per call of `ops` sequential awaited calls (keys cycle through the 1000). */
+export async function sequential(call: Call, ops: number, start = 0): Promise<number> {
+  const size = Math.max(1, Math.floor(ops / CHUNKS));
+  const chunks: number[] = [];
+  for (let c = 0; c < CHUNKS; c++) {
+    const from = start + c * size;
+    const t0 = performance.now();
+    for (let n = from; n < from + size; n++) await call(n % KEYS);
+    chunks.push(((performance.now() - t0) * 1e6) / size);
+  }
+  return median(chunks);
+}
+
+/** ns per call of `ops` calls made WIDTH at a time (each batch awaited with Promise.all). */
+export async function inFlight(call: Call, ops: number, start = 0): Promise<number> {
+  const batches = Math.max(1, Math.floor(ops / WIDTH / CHUNKS));
+  const batch: Promise<unknown>[] = new Array(WIDTH);
+  const chunks: number[] = [];
+  for (let c = 0; c < CHUNKS; c++) {
+    const from = start + c * batches * WIDTH;
+    const t0 = performance.now();
+    for (let n = from; n < from + batches * WIDTH; n += WIDTH) {
+      for (let j = 0; j < WIDTH; j++) batch[j] = call((n + j) % KEYS);
+      await Promise.all(batch);
+    }
+    chunks.push(((performance.now() - t0) * 1e6) / (batches * WIDTH));
+  }
+  return median(chunks);
+}
+
+export const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+// ------------------------------------------------------------------ parent → child → parent
+
+export type ToChild =
+  | { type: "init"; tier: string; id: string; env: Env; targetMs: number }
+  | { type: "measure" }
+  | { type: "burst" }
+  | { type: "close" };
+
+export type FromChild =
+  | { type: "ready"; warmLoads: number; opsSeq: number; opsFlight: number }
+  | { type: "measured"; seq: number; flight: number; loads: number }
+  | { type: "burst-done"; loads: number }
+  | { type: "error"; message: string };

@@ -1,0 +1,427 @@
+/**
+ * cashews against its peers on cached hits (`npm run bench`). Per tier, every contender runs in its
+ * own child process (bench/lib/child.ts) and memoises the same counted async function over 1000
+ * pre-warmed keys; the parent interleaves rounds (each round: every contender, one sequential and
+ * one 100-in-flight measurement, the order rotated each round), takes medians, checks that no load
+ * (miss) happened while timing, prints one markdown table and writes it to bench/results/latest.md.
+ *
+ * Env: BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|upstash (comma-separated; a
+ * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
+ * 150 for memory, 400 for the network tiers).
+ */
+import { execFileSync, fork, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { arch, cpus, loadavg, platform, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { startRedis, type RedisServer } from "../test/support/redis-server.js";
+import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
+import { CHUNKS, KEYS, WIDTH, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BENCH = join(ROOT, "bench");
+const CHILD = join(BENCH, "lib", "child.ts");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
+const ALL_TIERS = ["memory", "redis", "signed", "upstash"] as const;
+type TierId = (typeof ALL_TIERS)[number];
+const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];
+for (const tier of TIERS) if (!ALL_TIERS.includes(tier)) throw new Error(`BENCH_TIER: unknown tier "${tier}" (memory, redis, signed, upstash)`);
+const BURSTS = 5;
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+// ------------------------------------------------------------------ peers installed?
+if (!existsSync(join(BENCH, "node_modules"))) {
+  log("bench/node_modules missing: npm --prefix bench ci");
+  const result = spawnSync("npm", ["--prefix", "bench", "ci", "--no-audit", "--no-fund"], { cwd: ROOT, stdio: "inherit" });
+  if (result.status !== 0) throw new Error("npm --prefix bench ci failed");
+}
+
+function version(pkg: string): string {
+  for (const dir of [join(BENCH, "node_modules"), join(ROOT, "node_modules")]) {
+    const file = join(dir, pkg, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "not installed";
+}
+
+// ------------------------------------------------------------------ tiers and contenders
+interface Spec {
+  id: string;
+  label: string;
+  /** The tier's baseline (ratios are to it). */
+  floor?: boolean;
+  cashews?: boolean;
+}
+interface Tier {
+  id: TierId;
+  title: string;
+  unit: "ns" | "µs";
+  targetMs: number;
+  contenders: Spec[];
+}
+
+const v = version;
+const tiers: Tier[] = [
+  {
+    id: "memory",
+    title: "memory",
+    unit: "ns",
+    targetMs: Number(process.env.BENCH_MS ?? 150),
+    contenders: [
+      { id: "floor", floor: true, label: `floor: async fn around lru-cache ${v("lru-cache")} get()` },
+      { id: "cashews", cashews: true, label: "cashews mem://" },
+      { id: "bentocache", label: `bentocache ${v("bentocache")} getOrSet, memory driver (default: serialize)` },
+      { id: "bentocache-live", label: `bentocache ${v("bentocache")} getOrSet, memory driver, serialize: false` },
+      { id: "cache-manager", label: `cache-manager ${v("cache-manager")} wrap (default in-memory keyv ${v("keyv")})` },
+      { id: "cacheable", label: `cacheable ${v("cacheable")} wrap (default memory store, hashed-args key)` },
+      { id: "cachified", label: `@epic-web/cachified ${v("@epic-web/cachified")} + lru-cache (README adapter)` },
+      { id: "async-cache-dedupe", label: `async-cache-dedupe ${v("async-cache-dedupe")} define (memory storage)` },
+    ],
+  },
+  {
+    id: "redis",
+    title: "redis",
+    unit: "µs",
+    targetMs: Number(process.env.BENCH_MS ?? 400),
+    contenders: [
+      { id: "floor", floor: true, label: `floor: raw ioredis ${v("ioredis")} get + JSON.parse (sequential: plain client; in flight: enableAutoPipelining)` },
+      { id: "cashews", cashews: true, label: "cashews redis://" },
+      { id: "bentocache", label: `bentocache ${v("bentocache")} getOrSet, L2 redis driver (ioredis ${v("ioredis")})` },
+      { id: "cache-manager", label: `cache-manager ${v("cache-manager")} wrap + @keyv/redis ${v("@keyv/redis")} (node-redis ${v("@redis/client")})` },
+      { id: "async-cache-dedupe", label: `async-cache-dedupe ${v("async-cache-dedupe")} define, redis storage (ioredis ${v("ioredis")})` },
+    ],
+  },
+  {
+    id: "signed",
+    title: "signed",
+    unit: "µs",
+    targetMs: Number(process.env.BENCH_MS ?? 400),
+    contenders: [
+      { id: "floor", floor: true, label: "floor: cashews redis:// without secret" },
+      { id: "signed", cashews: true, label: "cashews redis:// with secret (HMAC-SHA256)" },
+    ],
+  },
+  {
+    id: "upstash",
+    title: "upstash",
+    unit: "µs",
+    targetMs: Number(process.env.BENCH_MS ?? 400),
+    contenders: [
+      {
+        id: "floor",
+        floor: true,
+        label: `floor: raw @upstash/redis ${v("@upstash/redis")} get + JSON.parse (enableAutoPipelining: true, automaticDeserialization: false)`,
+      },
+      { id: "cashews", cashews: true, label: "cashews upstash+http://" },
+    ],
+  },
+];
+
+// ------------------------------------------------------------------ child processes
+class Child {
+  readonly proc: ChildProcess;
+  #waiting: { resolve: (m: FromChild) => void; reject: (e: Error) => void } | undefined;
+  #exited: Error | undefined;
+  #firstError: string | undefined;
+
+  constructor(readonly name: string) {
+    this.proc = fork(CHILD, [], { cwd: ROOT, execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    // Forward the child's stderr, and keep its first error line for the table.
+    this.proc.stderr!.on("data", (chunk: Buffer) => {
+      const text = chunk.toString();
+      process.stderr.write(text);
+      this.#firstError ??= text.split("\n").find((line) => /\b\w*Error\b/.test(line))?.trim();
+    });
+    this.proc.on("message", (message: FromChild) => {
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (!waiting) return;
+      if (message.type === "error") waiting.reject(new Error(message.message));
+      else waiting.resolve(message);
+    });
+    this.proc.on("exit", (code, signal) => {
+      this.#exited = new Error(`child exited (code ${code}, signal ${signal})${this.#firstError ? `: ${this.#firstError}` : ""}`);
+      this.#waiting?.reject(this.#exited);
+      this.#waiting = undefined;
+    });
+  }
+
+  request<T extends FromChild["type"]>(message: ToChild, timeoutMs = 180_000): Promise<Extract<FromChild, { type: T }>> {
+    if (this.#exited) return Promise.reject(this.#exited);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting = undefined;
+        reject(new Error(`no answer to ${message.type} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.#waiting = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as Extract<FromChild, { type: T }>);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.proc.send(message);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.proc.once("exit", () => resolve()));
+    this.proc.send({ type: "close" } satisfies ToChild);
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+// ------------------------------------------------------------------ running a tier
+interface Row {
+  tier: Tier;
+  spec: Spec;
+  failure?: string;
+  seq?: number;
+  flight?: number;
+  /** Per round (by round index; a hole where the contender did not run). */
+  samples: { seq: number[]; flight: number[] };
+  /** Half the interquartile range over the median, per mode. */
+  spread?: { seq: number; flight: number };
+  warmLoads?: number;
+  timedLoads: number;
+  ops?: { seq: number; flight: number };
+  requests?: number;
+  commands?: number;
+  burstLoads?: number;
+}
+
+/** (p75 - p25) / 2 / median. */
+function spread(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))]!;
+  return (at(0.75) - at(0.25)) / 2 / median(xs);
+}
+
+const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
+
+async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<Row[]> {
+  const rows: Row[] = tier.contenders.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
+  const children = new Map<Row, Child>();
+  // Set up one after another (warm-up and sizing are not disturbed by the others).
+  for (const [index, row] of rows.entries()) {
+    const child = new Child(`${tier.id}/${row.spec.id}`);
+    try {
+      const ready = await child.request<"ready">({ type: "init", tier: tier.id, id: row.spec.id, env: { ...env, db: index + 1 }, targetMs: tier.targetMs });
+      row.warmLoads = ready.warmLoads;
+      row.ops = { seq: ready.opsSeq, flight: ready.opsFlight };
+      children.set(row, child);
+      log(`  ${tier.id}/${row.spec.id}: ready (warm-up loads ${ready.warmLoads}, ${ready.opsSeq} sequential / ${ready.opsFlight} in-flight calls per measurement)`);
+    } catch (error) {
+      row.failure = `could not run: ${firstLine(error)}`;
+      log(`  ${tier.id}/${row.spec.id}: FAILED ${row.failure}`);
+      child.proc.kill("SIGKILL");
+    }
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const live = rows.filter((row) => children.has(row));
+    const order = live.map((_, k) => live[(k + round) % live.length]!);
+    for (const row of order) {
+      try {
+        const m = await children.get(row)!.request<"measured">({ type: "measure" });
+        row.samples.seq[round] = m.seq;
+        row.samples.flight[round] = m.flight;
+        row.timedLoads += m.loads;
+      } catch (error) {
+        row.failure = `failed in round ${round + 1}: ${firstLine(error)}`;
+        children.get(row)!.proc.kill("SIGKILL");
+        children.delete(row);
+      }
+    }
+    log(`  ${tier.id}: round ${round + 1}/${ROUNDS} done`);
+  }
+  if (upstash) {
+    for (const row of rows.filter((r) => children.has(r))) {
+      const requests: number[] = [];
+      const commands: number[] = [];
+      row.burstLoads = 0;
+      for (let b = 0; b < BURSTS; b++) {
+        upstash.resetCount();
+        const done = await children.get(row)!.request<"burst-done">({ type: "burst" });
+        requests.push(upstash.requests);
+        commands.push(upstash.commands);
+        row.burstLoads += done.loads;
+      }
+      row.requests = median(requests);
+      row.commands = median(commands);
+    }
+  }
+  for (const [row, child] of children) {
+    const seq = row.samples.seq.filter((x) => x !== undefined);
+    const flight = row.samples.flight.filter((x) => x !== undefined);
+    if (seq.length) {
+      row.seq = median(seq);
+      row.flight = median(flight);
+      row.spread = { seq: spread(seq), flight: spread(flight) };
+    }
+    await child.close();
+  }
+  return rows;
+}
+
+// ------------------------------------------------------------------ table
+const fmt = (ns: number | undefined, unit: Tier["unit"], spread?: number): string =>
+  ns === undefined
+    ? "–"
+    : (unit === "ns" ? `${Math.round(ns)} ns` : `${(ns / 1000).toFixed(1)} µs`) + (spread === undefined ? "" : ` ±${Math.round(spread * 100)}%`);
+/** Paired ratio a/b: the median over the rounds where both ran of that round's a/b (robust to load drifting between rounds). */
+function ratio(a: Row, b: Row | undefined, mode: "seq" | "flight"): number | undefined {
+  if (!b || a.seq === undefined || b.seq === undefined) return undefined;
+  const xs = a.samples[mode].flatMap((x, r) => (x !== undefined && b.samples[mode][r] !== undefined ? [x / b.samples[mode][r]!] : []));
+  return xs.length ? median(xs) : undefined;
+}
+const fmtRatio = (r: number | undefined): string => (r === undefined ? "–" : `${r.toFixed(2)}×`);
+const verdict = (ok: boolean): string => (ok ? "PASS" : "**MISS**");
+
+function targetCell(row: Row, rows: Row[], floor: Row | undefined): string {
+  const rs = ratio(row, floor, "seq");
+  const rf = ratio(row, floor, "flight");
+  if (row.spec.floor || row.seq === undefined || rs === undefined || rf === undefined) return "";
+  const { tier } = row;
+  if (!row.spec.cashews) return "";
+  const limit = (max: number, name: string) => `${name} ≤ ${max}×: seq ${verdict(rs <= max)}, in flight ${verdict(rf <= max)}`;
+  if (tier.id === "memory") return limit(1.5, "floor");
+  if (tier.id === "signed") return limit(1.3, "unsigned");
+  if (tier.id === "redis") {
+    const peers = rows.filter((r) => !r.spec.floor && !r.spec.cashews);
+    const measured = peers.filter((r) => r.seq !== undefined && !r.failure);
+    const behind = measured.flatMap((peer) =>
+      (["seq", "flight"] as const).flatMap((mode) => {
+        const r = ratio(row, peer, mode);
+        return r !== undefined && r >= 1 ? [`${r.toFixed(2)}× ${peer.spec.id} ${mode === "seq" ? "sequential" : "in flight"}`] : [];
+      }),
+    );
+    const unmeasured = peers.length - measured.length;
+    return (
+      `${limit(1.1, "raw")}; ahead of every peer: ${verdict(behind.length === 0)}` +
+      (behind.length ? ` (${behind.join(", ")})` : "") +
+      (unmeasured ? ` (${unmeasured} peer(s) not measured)` : "")
+    );
+  }
+  return "";
+}
+
+function table(all: Row[][]): string {
+  const lines = [
+    "| tier | contender | sequential | × floor | 100 in flight | × floor | loads: warm-up / timed | target (cashews) / notes |",
+    "|---|---|--:|--:|--:|--:|--:|---|",
+  ];
+  for (const rows of all) {
+    const floor = rows.find((r) => r.spec.floor && r.seq !== undefined && !r.failure);
+    for (const row of rows) {
+      const { tier } = row;
+      const warm = row.warmLoads === undefined ? "–" : String(row.warmLoads);
+      const timedBad = row.timedLoads > 0 || (row.burstLoads ?? 0) > 0;
+      const loads = timedBad ? `**FAIL ${warm} / ${row.timedLoads + (row.burstLoads ?? 0)}**` : `${warm} / ${row.seq === undefined ? "–" : 0}`;
+      const notes: string[] = [];
+      const target = targetCell(row, rows, floor);
+      if (target) notes.push(target);
+      if (row.requests !== undefined) notes.push(`${row.requests} HTTP request(s), ${row.commands} command(s) per ${WIDTH} concurrent hits`);
+      if (row.failure) notes.push(`**${row.failure}**`);
+      if (timedBad) notes.push("**misses were timed: row invalid**");
+      lines.push(
+        `| ${tier.title} | ${row.spec.label} | ${fmt(row.seq, tier.unit, row.spread?.seq)} | ${fmtRatio(ratio(row, floor, "seq"))} | ${fmt(row.flight, tier.unit, row.spread?.flight)} | ${fmtRatio(ratio(row, floor, "flight"))} | ${loads} | ${notes.join("; ")} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+// ------------------------------------------------------------------ main
+const started = Date.now();
+const loadAtStart = loadavg()[0]!;
+const network = TIERS.some((t) => t !== "memory");
+let redis: RedisServer | undefined;
+let upstash: UpstashServer | undefined;
+const results: Row[][] = [];
+let redisVersion = "";
+try {
+  if (network) {
+    redis = await startRedis();
+    redisVersion = execFileSync(process.env.REDIS_SERVER_BIN ?? "redis-server", ["--version"], { encoding: "utf8" }).match(/v=(\S+)/)?.[1] ?? "?";
+  }
+  for (const tier of tiers.filter((t) => TIERS.includes(t.id))) {
+    log(`${tier.id} tier: ${tier.contenders.length} contenders, ${ROUNDS} rounds`);
+    const env: Env = {};
+    if (redis) {
+      const admin = new Redis(redis.url);
+      await admin.flushall();
+      admin.disconnect();
+      env.redisUrl = redis.url;
+    }
+    if (tier.id === "upstash") {
+      upstash = await startUpstashServer({ redisUrl: redis!.url });
+      env.upstashUrl = upstash.url;
+      env.upstashToken = upstash.token;
+    }
+    results.push(await runTier(tier, env, tier.id === "upstash" ? upstash : undefined));
+    if (upstash) {
+      await upstash.stop();
+      upstash = undefined;
+    }
+  }
+} finally {
+  await upstash?.stop();
+  await redis?.stop();
+}
+
+function gitState(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8" }).trim();
+    return `cashews from src/ at ${head}${dirty ? ` plus uncommitted changes to ${dirty.split("\n").length} file(s) under src/` : ""}`;
+  } catch {
+    return "cashews from src/";
+  }
+}
+
+const cpu = cpus();
+const memory = tiers.find((t) => t.id === "memory")!.targetMs;
+const net = tiers.find((t) => t.id === "redis")!.targetMs;
+const header = [
+  "# cashews vs peers: cached hits",
+  "",
+  `- Date: ${new Date().toISOString().slice(0, 10)}; Node ${process.version} on ${platform()} ${arch()}; ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}; ${Math.round(totalmem() / 2 ** 30)} GiB` +
+    (redisVersion ? `; redis-server ${redisVersion} (local, same machine)` : "") +
+    `; 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
+  `- ${gitState()}.`,
+  `- ${KEYS} keys warmed first (one load each), then only hits are timed: the memoised function counts its calls (loads), which must stay 0 in the timed rounds.`,
+  `- Each contender in its own child process (\`node --import tsx --expose-gc\`); ${ROUNDS} interleaved rounds (order rotated each round); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row) in the same round, so they can differ from the ratio of the medians.`,
+  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|upstash`, `BENCH_ROUNDS`, `BENCH_MS`). Wall time of this run: " +
+    `${Math.round((Date.now() - started) / 1000)} s.`,
+  "",
+].join("\n");
+const notes = [
+  "",
+  "Notes:",
+  "- Every contender memoises the same `load(i)` (returns `{ id, name, tags, price }`) with a 1 h TTL, through its natural API: cashews `cache({ ttl, key: \"item:{i}\" })(load)`, bentocache `getOrSet`, cache-manager `wrap(key, fn, ttl)`, cacheable `wrap(fn, { ttl, keyPrefix })`, cachified `cachified({ key, cache, getFreshValue, ttl })`, async-cache-dedupe `define`. Peers that take a key get the prebuilt `item:<i>` string; cashews renders its template per call.",
+  "- Redis tier: each contender has its own database on one local redis-server; peers' clients use their defaults (no auto-pipelining); cashews batches the GETs of a tick into one MGET. cache-manager's Redis store (@keyv/redis 5) is node-redis, not ioredis. bentocache declares `ioredis ^5.3.2` as an optional peer; it runs here on the root's ioredis 6.0.0 (the same client as the floor and cashews).",
+  "- Versions pinned in bench/package.json (`npm --prefix bench ci`). keyv is pinned to 5.6.0: keyv 6 needs Node ≥ 22.19 (and @cacheable/utils 3 needs Node ≥ 22.18), so cache-manager 7 / cacheable 2 stay on their Node 20 dependency line.",
+  "- Upstash tier: the REST server (test/support/upstash-server.ts) runs in the benchmark's parent process in front of the same redis-server, so three processes share the CPUs; requests and commands are the server's counters for one burst of 100 concurrent hits (median of 5 bursts).",
+  "- The machine is shared (other work may run during the benchmark): treat differences under ~10 % as noise.",
+].join("\n");
+
+const body = table(results);
+console.log(`\n${header}\n${body}\n${notes}\n`);
+const out = process.env.BENCH_OUT ?? (TIERS.length === ALL_TIERS.length ? join(BENCH, "results", "latest.md") : undefined);
+if (out) {
+  writeFileSync(out, `${header}\n${body}\n${notes}\n`);
+  log(`written to ${out}`);
+}
+const invalid = results.flat().filter((r) => r.timedLoads > 0 || (r.burstLoads ?? 0) > 0);
+if (invalid.length) {
+  log(`FAIL: loads during timed rounds in ${invalid.map((r) => `${r.tier.id}/${r.spec.id}`).join(", ")}`);
+  process.exitCode = 1;
+}
