@@ -1,0 +1,107 @@
+// Reliability: Redis goes away under load. 200 calls stay in flight through decorated functions
+// (cache, early, soft, failover, hit, locked, rateLimit) while a dedicated redis-server is
+// stopped for 3 s and started again on the same port. Safe mode promises: no call fails, no call
+// takes longer than `timeout` (+250 ms allowance, the issue's bound), caching works again within
+// 5 s of the restart, and nothing escapes as an unhandled rejection. The same load also runs
+// against a server that hangs (SIGSTOP for 3 s, then SIGCONT): connected but silent.
+//
+// Durations: each call's bound is checked on its own time, i.e. without the moments the event
+// loop could not run at all (measured by a 10 ms ticker; other test files and processes share the
+// CPUs). No library timeout can bound those; they are in the failure messages.
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Cache } from "../src/index.js";
+import { slowerThan, underLoad, type ChaosRun } from "./support/chaos.js";
+import { startRedis, type RedisServer } from "./support/redis-server.js";
+
+// "" = no redis-server binary; global-setup already failed the run if CI=true.
+const available = inject("redisUrl") !== "";
+
+const TIMEOUT = 500;
+const BOUND = TIMEOUT + 250;
+const WORKERS = 200;
+const OUTAGE_MS = 3000;
+const RECOVERY_MS = 5000;
+/** No single event-loop stall may last this long: a hot loop would show here (a busy machine should not). */
+const MAX_STALL_MS = 2000;
+
+/** What safe mode promises whatever the fault: every call succeeds, the fault was real and reported, caching comes back, nothing leaks. */
+function expectFailOpen(run: ChaosRun): void {
+  expect(run.during.length, "calls made during the fault").toBeGreaterThan(WORKERS);
+  for (const name of run.names) {
+    expect(run.during.some((r) => r.fn === name), `${name} called during the fault`).toBe(true);
+    expect(run.records.some((r) => r.fn === name && r.start > run.healedAt), `${name} called after healing`).toBe(true);
+  }
+  expect(run.errors.length, "backend failures are reported").toBeGreaterThan(0);
+  expect(run.records.filter((r) => r.failure !== undefined), run.summary).toEqual([]);
+  expect(run.backAfter, "caching works again within 5 s").toBeLessThan(RECOVERY_MS);
+  expect(run.loop.worst(), "no event-loop stall of seconds (a hot loop)").toBeLessThan(MAX_STALL_MS);
+  expect(run.unhandled).toEqual([]);
+}
+
+describe.skipIf(!available)("chaos: redis-server stopped or frozen for 3 s under 200 calls in flight", () => {
+  let server: RedisServer;
+  const caches: Cache[] = [];
+  beforeAll(async () => {
+    server = await startRedis(); // our own: these tests kill and freeze it
+  });
+  afterAll(async () => {
+    for (const cache of caches) await cache.close();
+    await server?.stop();
+  });
+  const cacheFor = (label: string): Cache => {
+    const cache = new Cache(`chaos-${label}`).setup(server.url, { timeout: TIMEOUT, namespace: `chaos-${label}` });
+    caches.push(cache);
+    return cache;
+  };
+
+  it("stopped, restarted on the same port: zero failed calls, every call within timeout + 250 ms, caching back within 5 s, no unhandled rejection", async () => {
+    const run = await underLoad(cacheFor("stopped"), {
+      label: "redis stopped",
+      workers: WORKERS,
+      warmMs: 1000,
+      faultMs: OUTAGE_MS,
+      recoveryMs: RECOVERY_MS + 2000,
+      fault: () => server.stop(),
+      heal: () => server.restart(), // same port, empty; resolves once it answers PING
+    });
+    expectFailOpen(run);
+    expect(slowerThan(run.records, BOUND, run.loop, run.origin), run.summary).toEqual([]);
+    // What the workers cached after the restart is in the new server.
+    const admin = new Redis(server.url, { lazyConnect: true });
+    try {
+      await admin.connect();
+      expect(await admin.dbsize()).toBeGreaterThan(0);
+    } finally {
+      admin.disconnect();
+    }
+  }, 30_000);
+
+  // SIGSTOP: the server keeps its sockets open but answers nothing, so every command waits for
+  // its timeout; after SIGCONT it answers again, with its data.
+  let frozen: ChaosRun | undefined;
+  it("frozen (SIGSTOP 3 s, then SIGCONT): zero failed calls, results returned, caching back within 5 s, no unhandled rejection", async () => {
+    frozen = await underLoad(cacheFor("frozen"), {
+      label: "redis frozen",
+      workers: WORKERS,
+      warmMs: 1000,
+      faultMs: OUTAGE_MS,
+      recoveryMs: RECOVERY_MS + 2000,
+      fault: () => void process.kill(server.pid, "SIGSTOP"),
+      heal: () => void process.kill(server.pid, "SIGCONT"),
+    });
+    expectFailOpen(frozen);
+    // No hang: however many round trips a strategy makes (4 at most: hit), each is bounded by the timeout.
+    expect(slowerThan(frozen.records, 4 * TIMEOUT + 250, frozen.loop, frozen.origin), frozen.summary).toEqual([]);
+  }, 30_000);
+
+  // KNOWN DEFECT (reported): a strategy makes up to 4 backend round trips one after another
+  // (cache: GET, then SET after the function; locked: SET NX, then the unlock; hit: MGET+INCR,
+  // SET, and when that SET fails on a stale value DEL value, DEL counter), and against a silent
+  // server each one waits its own `timeout`: a call costs 2-4 × timeout, where DESIGN.md promises
+  // "at most `timeout` per call". Flip to `it` once fixed.
+  it.fails("frozen: every call within timeout + 250 ms (DEFECT: 2-4 × timeout per call)", () => {
+    if (!frozen) return; // the run above failed: make this one fail too (it.fails expects a throw)
+    expect(slowerThan(frozen.records, BOUND, frozen.loop, frozen.origin), frozen.summary).toEqual([]);
+  });
+});
