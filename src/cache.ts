@@ -376,9 +376,10 @@ export class Cache extends Callable {
           indexes.map(async (index, n) => {
             const key = routeKeys[n]!;
             const raw = raws[n];
-            const value = raw === MISSING || raw === undefined ? MISSING : await core.decoded(route, key, raw);
+            // A stored `undefined` (live mem://) is a hit, as with get; only MISSING is a miss.
+            const value = raw === MISSING ? MISSING : await core.decoded(route, key, raw);
             core.hitOrMiss(value, key, route);
-            out[index] = value === MISSING ? defaultValue : (value as T);
+            out[index] = (value === MISSING ? defaultValue : value instanceof Raised ? value.error : value) as T;
           }),
         );
       }),
@@ -584,7 +585,7 @@ export class Cache extends Callable {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
     const cached = await this.#read(key);
-    if (cached !== MISSING) return cached as T;
+    if (cached !== MISSING) return (cached instanceof Raised ? cached.error : cached) as T;
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
     await this.set(key, value, { expire: options.expire });
     return value;

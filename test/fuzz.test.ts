@@ -261,8 +261,7 @@ describe("cache.get on hostile stored values (property)", { timeout: 60_000 }, (
           checkPrototypes(s);
           const expected = expectedGet(s);
           expect(diff(got, expected), JSON.stringify(s)).toBeNull();
-          // Known bug (reported; it.fails below): getMany does not unwrap a cached error (tag X).
-          if (!(decode(s) instanceof Raised)) expect(diff(many, expected), JSON.stringify(s)).toBeNull();
+          expect(diff(many, expected), JSON.stringify(s)).toBeNull();
           if (got !== MISS) checkEncodable(got, s);
         }),
         runs(1000),
@@ -271,17 +270,18 @@ describe("cache.get on hostile stored values (property)", { timeout: 60_000 }, (
     });
   });
 
-  // KNOWN BUG, reported: a cached error (what withExceptions stores, tag X) reads back as the
-  // error through get, but getMany (and getOrSet on a hit) hand out the internal Raised wrapper
-  // (src/cache.ts unwraps only in get). Turn `it.fails` into `it` once fixed.
-  it.fails("getMany unwraps a cached error as get does", async () => {
+  // A cached error (what withExceptions stores, tag X) reads back as the error through get,
+  // getMany and getOrSet alike, never as the internal Raised wrapper.
+  it("getMany and getOrSet unwrap a cached error as get does", async () => {
     const cache = new Cache("fuzz-raised").setup("mem://?serialize=1");
     const backend = await backendOf(cache);
     await backend.set("k", '~{"~":"X","v":{"~":"E","n":"Error","m":"boom"}}', undefined);
     expect(await cache.get("k")).toBeInstanceOf(Error);
     const [many] = await cache.getMany(["k"]);
+    const orSet = await cache.getOrSet("k", () => "computed");
     await cache.close();
     expect(many).toBeInstanceOf(Error);
+    expect(orSet).toBeInstanceOf(Error);
   });
 
   it("very deep nesting: get never throws (the tagged form is a miss)", async () => {

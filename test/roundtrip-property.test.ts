@@ -83,9 +83,6 @@ for (const target of targets) {
     it("setMany then getMany returns equal values in order", async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(supportedValue, { minLength: 1, maxLength: 6 }), async (values) => {
-          // Known bug (reported, src/cache.ts getMany treats a raw `undefined` as missing): on live
-          // memory a stored top-level undefined reads back as the default; covered by it.fails below.
-          fc.pre(!(target.live && values.includes(undefined)));
           const keys = values.map((_, i) => `many:${i}`);
           await cache.setMany(values.map((v, i) => [keys[i]!, v] as const));
           const back = await cache.getMany(keys, MISS);
@@ -123,11 +120,9 @@ for (const target of targets) {
 }
 
 describe("getMany of a stored undefined on mem:// (live values)", () => {
-  // KNOWN BUG, reported: src/cache.ts getMany maps a raw `undefined` to MISSING, so on live memory
-  // (the only backend whose raw value can be `undefined`) a stored undefined reads back as the
-  // default through getMany, while get (and every other backend) returns undefined. Turn
-  // `it.fails` into `it` once fixed.
-  it.fails("is a hit, as with get", async () => {
+  // Live memory is the only backend whose raw value can be `undefined`: getMany must not take it
+  // for a miss.
+  it("is a hit, as with get", async () => {
     const cache = new Cache("undefined-hit").setup("mem://");
     await cache.set("u", undefined);
     expect(await cache.get("u", MISS)).toBeUndefined();
