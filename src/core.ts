@@ -101,14 +101,29 @@ export class CacheCore {
 
   /** Reads and decodes `key`: the value, or MISSING (also on failure, tampering, disabled). */
   async read(route: Route, key: string): Promise<unknown> {
-    const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
+    let raw: unknown;
+    const backend = route.backend;
+    if (backend !== undefined && route.enabled && scope.live === 0) {
+      // The plain path of `run`, inlined: one async frame and one await for a hit.
+      try {
+        raw = await backend.get(key);
+      } catch (error) {
+        this.failed(error, key, route);
+        return MISSING;
+      }
+    } else raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
     return raw === MISSING ? MISSING : this.decoded(route, key, raw);
   }
 
-  async decoded(route: Route, key: string, raw: unknown): Promise<unknown> {
-    let value = route.decode(key, raw);
-    if (value instanceof Promise) value = await value;
-    if (value !== TAMPERED) return value;
+  /** Decodes a stored value: the value or MISSING, synchronously unless verifying needs Web Crypto or it was tampered with. */
+  decoded(route: Route, key: string, raw: unknown): unknown {
+    const value = route.decode(key, raw);
+    if (value instanceof Promise) return value.then((v) => (v === TAMPERED ? this.tampered(route, key, raw) : v));
+    return value === TAMPERED ? this.tampered(route, key, raw) : value;
+  }
+
+  /** A value that failed verification: reports it and deletes it; resolves MISSING. */
+  async tampered(route: Route, key: string, raw: unknown): Promise<typeof MISSING> {
     this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
     // Compare-and-delete: a valid value written meanwhile by someone else survives.
     await this.run(route, key, false, (b) => b.unlock(key, raw as string));

@@ -5,7 +5,7 @@
  * @module
  */
 import { MISSING, type Backend } from "./backends/types.js";
-import { decode, encode, isCounter, UNDECODABLE, validate, createSigner, type Signer } from "./codec/index.js";
+import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "./codec/index.js";
 import { loadModule, type ParsedSetup, type Serializer } from "./config.js";
 import { SerializationError } from "./errors.js";
 
@@ -28,7 +28,7 @@ export class Route {
   readonly live: boolean;
   readonly #setup: ParsedSetup;
   readonly #serializer: Serializer | undefined;
-  readonly #signer: Signer | undefined;
+  readonly #signer: FastSigner | undefined;
   /** Set once the backend is created (its first connection may still be under way). */
   backend: Backend | undefined;
   /** True when reads can use the backend's synchronous `peek` (live values, enabled). */
@@ -45,7 +45,7 @@ export class Route {
     this.enabled = setup.common.enable;
     this.safe = setup.common.safe;
     this.#serializer = setup.common.serializer;
-    this.#signer = setup.common.secret ? createSigner(setup.common.secret) : undefined;
+    this.#signer = setup.common.secret ? createFastSigner(setup.common.secret) : undefined;
     const encoded = this.#signer !== undefined || this.#serializer !== undefined;
     // Memory stores live values unless told to serialise; a secret or custom codec implies it.
     if (encoded && "serialize" in setup.backend.options) setup.backend.options.serialize = true;
@@ -100,14 +100,20 @@ export class Route {
     return this.#signer ? this.#signer.sign(key, text) : text;
   }
 
-  /** Turns a stored value back into the caller's value: the value, MISSING (undecodable) or TAMPERED. */
+  /**
+   * Turns a stored value back into the caller's value: the value, MISSING (undecodable) or
+   * TAMPERED; a promise of one only when verifying a signature needs Web Crypto.
+   */
   decode(key: string, raw: unknown): unknown {
     if (this.live) return raw;
     if (typeof raw !== "string") return typeof raw === "number" ? raw : MISSING;
     if (raw.startsWith(LOCK_PREFIX)) return MISSING;
     if (this.#signer) {
       if (isCounter(raw)) return Number(raw);
-      return this.#signer.verify(key, raw).then((payload) => (payload === null ? TAMPERED : this.#parse(payload)));
+      const payload = this.#signer.verify(key, raw);
+      if (typeof payload === "string") return this.#parse(payload);
+      if (payload === null) return TAMPERED;
+      return payload.then((text) => (text === null ? TAMPERED : this.#parse(text)));
     }
     return this.#parse(raw);
   }

@@ -6,6 +6,6 @@
 
 export { encode, decode, validate, UNDECODABLE } from "./typed.js";
 export type { Undecodable } from "./typed.js";
-export { createSigner, isCounter, isSigned, SIGNED_PREFIX } from "./sign.js";
-export type { Signer } from "./sign.js";
+export { createSigner, createFastSigner, isCounter, isSigned, SIGNED_PREFIX } from "./sign.js";
+export type { FastSigner, Signer } from "./sign.js";
 export { Raised } from "./raised.js";

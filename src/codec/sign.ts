@@ -1,5 +1,7 @@
 /**
- * HMAC-SHA256 signing of stored values with Web Crypto (every runtime, no `node:crypto`).
+ * HMAC-SHA256 signing of stored values: with Web Crypto (every runtime, no `node:crypto`), or
+ * for the cache's own routes with the runtime's synchronous HMAC where it has one (see
+ * {@link createFastSigner}; same format, same MACs).
  *
  * Stored form: `"$s1:" + base64url(mac) + ":" + payload`, where the MAC (43 characters, unpadded
  * base64url of 32 bytes) covers the UTF-8 bytes of `"s1:" + key.length + ":" + key + payload`.
@@ -11,6 +13,7 @@
 
 import { CacheConfigError } from "../errors.js";
 import { base64UrlToBytes, bytesToBase64Url } from "./base64.js";
+import { syncHmac, type HmacGlobals } from "./hmac.js";
 
 /** Signs payloads for a key and verifies stored texts; see {@link createSigner}. */
 export interface Signer {
@@ -31,8 +34,25 @@ const PAYLOAD_START = SIGNED_PREFIX.length + MAC_CHARS + 1;
 const HMAC = { name: "HMAC", hash: "SHA-256" } as const;
 const utf8 = new TextEncoder();
 
+/** The text the MAC covers (its UTF-8 bytes): the length prefix separates key and payload. */
+function macText(key: string, payload: string): string {
+  return "s1:" + key.length + ":" + key + payload;
+}
+
 function macInput(key: string, payload: string): Uint8Array<ArrayBuffer> {
-  return utf8.encode("s1:" + key.length + ":" + key + payload);
+  return utf8.encode(macText(key, payload));
+}
+
+/** The payload of `stored` when it has the signed layout (prefix, 43 MAC characters, `:`), else null. */
+function signedPayload(key: unknown, stored: unknown): string | null {
+  if (typeof stored !== "string" || typeof key !== "string") return null;
+  if (stored.length < PAYLOAD_START || !stored.startsWith(SIGNED_PREFIX)) return null;
+  if (stored.charCodeAt(PAYLOAD_START - 1) !== 58 /* : */) return null;
+  return stored.slice(PAYLOAD_START);
+}
+
+function checkSecret(secret: unknown): asserts secret is string {
+  if (typeof secret !== "string" || secret === "") throw new CacheConfigError("secret must be a non-empty string");
 }
 
 /**
@@ -46,7 +66,7 @@ function macInput(key: string, payload: string): Uint8Array<ArrayBuffer> {
  * await signer.verify("user:2", stored); // null: bound to another key
  */
 export function createSigner(secret: string): Signer {
-  if (typeof secret !== "string" || secret === "") throw new CacheConfigError("secret must be a non-empty string");
+  checkSecret(secret);
   const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
   if (subtle === undefined) throw new CacheConfigError("secret needs Web Crypto (crypto.subtle), which this runtime lacks");
 
@@ -64,14 +84,50 @@ export function createSigner(secret: string): Signer {
     },
 
     async verify(key: string, stored: string): Promise<string | null> {
-      if (typeof stored !== "string" || typeof key !== "string") return null;
-      if (stored.length < PAYLOAD_START || !stored.startsWith(SIGNED_PREFIX)) return null;
-      if (stored.charCodeAt(PAYLOAD_START - 1) !== 58 /* : */) return null;
+      const payload = signedPayload(key, stored);
+      if (payload === null) return null;
       const mac = base64UrlToBytes(stored.slice(SIGNED_PREFIX.length, PAYLOAD_START - 1));
       if (mac === null || mac.byteLength !== 32) return null;
-      const payload = stored.slice(PAYLOAD_START);
       const ok = await subtle.verify("HMAC", await cryptoKey(), mac, macInput(key, payload));
       return ok ? payload : null;
+    },
+  };
+}
+
+/**
+ * A signer whose answers are synchronous where the runtime has a synchronous HMAC: what a
+ * cache's routes sign with.
+ * @internal
+ */
+export interface FastSigner {
+  sign(key: string, payload: string): string | Promise<string>;
+  verify(key: string, stored: string): string | null | Promise<string | null>;
+}
+
+/**
+ * The signer of a cache route: the format and MACs of {@link createSigner}, computed with the
+ * runtime's synchronous HMAC-SHA256 when it has one (`node:crypto` reached through
+ * `process.getBuiltinModule`, or Bun's `CryptoHasher`), else the Web Crypto signer itself.
+ *
+ * Verification recomputes the MAC and compares its canonical base64url text with the stored
+ * one in constant time (every character, no early exit), so a non-canonical encoding of the
+ * right bytes is rejected, as the Web Crypto path rejects it.
+ * @param globals Where to look for the synchronous HMAC (a seam for tests; `{}` forces Web Crypto).
+ * @internal
+ */
+export function createFastSigner(secret: string, globals?: HmacGlobals): FastSigner {
+  checkSecret(secret);
+  const hmac = syncHmac(secret, globals);
+  if (hmac === undefined) return createSigner(secret);
+  return {
+    sign: (key, payload) => SIGNED_PREFIX + hmac(macText(key, payload)) + ":" + payload,
+    verify(key, stored) {
+      const payload = signedPayload(key, stored);
+      if (payload === null) return null;
+      const expected = hmac(macText(key, payload));
+      let diff = expected.length ^ MAC_CHARS;
+      for (let i = 0; i < MAC_CHARS; i++) diff |= expected.charCodeAt(i) ^ stored.charCodeAt(SIGNED_PREFIX.length + i);
+      return diff === 0 ? payload : null;
     },
   };
 }

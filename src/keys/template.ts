@@ -154,7 +154,8 @@ export function templatePattern(template: string): string {
 }
 
 type Context = Readonly<Record<string, unknown>> | undefined;
-type Accessor = (args: readonly unknown[], context: Context) => string;
+/** Builds one placeholder's text; `at`: the argument it reads as is, when it is that simple. */
+type Accessor = ((args: readonly unknown[], context: Context) => string) & { at?: number };
 type Step = (value: unknown) => unknown;
 
 /**
@@ -190,11 +191,34 @@ function assemble(literals: string[], accessors: Accessor[]): KeyBuilder {
   const n = accessors.length;
   const f0 = accessors[0]!;
   // One placeholder (the common case) without a loop.
-  if (n === 1) return (args, ctx) => l0 + f0(args, ctx) + l1;
+  if (n === 1) return f0.at === undefined ? (args, ctx) => l0 + f0(args, ctx) + l1 : numberMemo(l0, l1!, f0.at, f0);
   return (args, ctx) => {
     let out = l0;
     for (let i = 0; i < n; i++) out += accessors[i]!(args, ctx) + literals[i + 1]!;
     return out;
+  };
+}
+
+/** Most rendered keys a {@link numberMemo} keeps (a generation; then it starts over). */
+const MEMO_SIZE = 4096;
+
+/**
+ * A one-placeholder key over a plain argument, memoised for numbers: a repeated id reuses the
+ * same key string (whose hash the engine has already computed), which makes a hit's backend
+ * lookup cheaper than on a freshly concatenated key. Bounded; given up on when it thrashes.
+ */
+function numberMemo(l0: string, l1: string, at: number, read: Accessor): KeyBuilder {
+  let memo: Map<number, string> | undefined = new Map();
+  let hits = 0;
+  return (args, ctx) => {
+    const v = args[at];
+    if (typeof v !== "number" || memo === undefined) return l0 + read(args, ctx) + l1;
+    let key = memo.get(v);
+    if (key !== undefined) hits++;
+    // A full generation reused less than once per entry (too many distinct ids): stop memoising.
+    else if (memo.size >= MEMO_SIZE) memo = hits < MEMO_SIZE ? undefined : ((hits = 0), new Map());
+    else memo.set(v, (key = l0 + String(v) + l1));
+    return key ?? l0 + String(v) + l1;
   };
 }
 
@@ -258,7 +282,7 @@ function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Acces
   ];
   const i = index;
   // Fast path: a plain positional read.
-  if (read === undefined && steps.length === 0) return (args) => toText(args[i], label);
+  if (read === undefined && steps.length === 0) return Object.assign((args: readonly unknown[]) => toText(args[i], label), { at: i });
   const get = read ?? ((args) => args[i]);
   const n = steps.length;
   return (args, ctx) => {

@@ -271,7 +271,7 @@ export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
       core.hit(stats);
       if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
       if (scope.live !== 0) recordHit(key, { name: strategy, ttl, backend: route.label, template, function: label, ...extra });
-      if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
+      if (Raised.created && value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
       return value;
     },
     miss(thisArg, key, route) {

@@ -34,11 +34,10 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
     };
   }
   if (typeof key === "string") {
-    const build = compileKey(key, { name: target.name, params: parameterNames(target.fn) });
-    if (templateFields(key).includes("@")) {
-      return head ? (_, args) => head + build(args, keyContext()) : (_, args) => build(args, keyContext());
-    }
-    return head ? (_, args) => head + build(args) : (_, args) => build(args);
+    // The prefix is compiled in (not concatenated per call), so memoised keys stay whole.
+    const build = compileKey(key, { name: target.name, params: parameterNames(target.fn) }, { prefix });
+    if (templateFields(key).includes("@")) return (_, args) => build(args, keyContext());
+    return (_, args) => build(args);
   }
   if (key !== undefined) {
     throw new CacheConfigError(`${strategy}: "key" must be a template string or a function, got ${typeof key}`);

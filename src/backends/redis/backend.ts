@@ -18,6 +18,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
+import { Deadlines, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -117,6 +118,41 @@ interface Waiter {
 const noop = (): void => {};
 
 /**
+ * GETs issued in one tick, sent as one GET or MGET; also the unit the command timeout bounds
+ * (see {@link Deadlines}).
+ */
+class GetBatch implements Bounded {
+  at = 0;
+  settled = false;
+  next: Bounded | undefined = undefined;
+  readonly keys: string[] = [];
+  readonly resolves: ((value: unknown) => void)[] = [];
+  readonly rejects: ((error: unknown) => void)[] = [];
+  /** "GET" or "MGET", for error messages (set when sent). */
+  command = "GET";
+
+  /** Resolves every GET from the reply (one value for a GET, an array for an MGET). */
+  done(reply: unknown): void {
+    const resolves = this.resolves;
+    if (resolves.length === 1) {
+      resolves[0]!(reply === null || reply === undefined ? MISSING : reply);
+      return;
+    }
+    const values = reply as unknown[];
+    for (let i = 0; i < resolves.length; i++) {
+      const value = values[i];
+      resolves[i]!(value === null || value === undefined ? MISSING : value);
+    }
+  }
+
+  /** Rejects every GET with `error` (as a {@link CacheBackendError}). */
+  expire(error: unknown): void {
+    const failure = backendError(this.command, error);
+    for (const reject of this.rejects) reject(failure);
+  }
+}
+
+/**
  * A {@link Backend} on one ioredis connection: what `cache.setup("redis://…")` creates. Use it
  * directly for raw string storage without the codec (values are strings).
  * @example
@@ -145,7 +181,10 @@ export class RedisBackend implements Backend {
   /** Settled by the next `ready` (resolve) or `close`/`end` (reject) of the current client. */
   #waiter: Waiter | undefined;
   /** GETs waiting for the end of the current tick (see `get`). */
-  #gets: { keys: string[]; waiters: { resolve: (value: unknown) => void; reject: (error: unknown) => void }[] } | undefined;
+  #gets: GetBatch | undefined;
+  /** Bounds every command by `timeout` with one timer (undefined: no timeout). */
+  readonly #deadlines: Deadlines | undefined;
+  readonly #flush = (): void => this.#flushGets();
 
   constructor(config: BackendConfig) {
     const options = config.options;
@@ -155,6 +194,8 @@ export class RedisBackend implements Backend {
     this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
     this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
     this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
+    const timeout = this.#timeout;
+    this.#deadlines = timeout === undefined ? undefined : new Deadlines(timeout, () => new Error(`timed out after ${timeout} ms`));
 
     const url = parseRedisUrl(config.url);
     if (options.client !== undefined) {
@@ -178,7 +219,9 @@ export class RedisBackend implements Backend {
         autoResendUnfulfilledCommands: false,
         connectTimeout: this.#connectTimeout || undefined,
         disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-        ...(this.#timeout !== undefined ? { commandTimeout: this.#timeout } : {}),
+        // No `commandTimeout`: its timer per command (and the `delete` that clears it, which turns
+        // every command object into a slow dictionary) costs more than a loopback round trip.
+        // #deadlines bounds every command with one timer instead.
         retryStrategy: reconnectDelay,
         reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
       };
@@ -207,6 +250,7 @@ export class RedisBackend implements Backend {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
+    this.#deadlines?.stop();
     this.#detach?.();
     this.#detach = undefined;
     const waiter = this.#waiter;
@@ -233,11 +277,12 @@ export class RedisBackend implements Backend {
     return new Promise((resolve, reject) => {
       let batch = this.#gets;
       if (batch === undefined) {
-        batch = this.#gets = { keys: [], waiters: [] };
-        queueMicrotask(() => this.#flushGets());
+        batch = this.#gets = new GetBatch();
+        queueMicrotask(this.#flush);
       }
       batch.keys.push(this.#ns.key(key));
-      batch.waiters.push({ resolve, reject });
+      batch.resolves.push(resolve);
+      batch.rejects.push(reject);
     });
   }
 
@@ -245,20 +290,42 @@ export class RedisBackend implements Backend {
     const batch = this.#gets;
     if (batch === undefined) return;
     this.#gets = undefined;
-    const { keys, waiters } = batch;
-    const reply =
-      keys.length === 1
-        ? this.#send("GET", (c) => c.get(keys[0]!)).then((value) => [value])
-        : this.#send("MGET", (c) => c.mget(keys));
+    const keys = batch.keys;
+    const single = keys.length === 1;
+    batch.command = single ? "GET" : "MGET";
+    const client = this.#client;
+    if (client === undefined || client.status !== "ready") {
+      // Not connected (yet): the general path waits for the connection or fails fast.
+      const reply = single ? this.#send("GET", (c) => c.get(keys[0]!)) : this.#send("MGET", (c) => c.mget(keys));
+      reply.then(
+        (value) => batch.done(value),
+        (error: unknown) => batch.expire(error),
+      );
+      return;
+    }
+    // Connected: send now, under the shared deadline (no async frame, no timer of its own).
+    let reply: Promise<unknown>;
+    try {
+      reply = single ? client.get(keys[0]!) : client.mget(keys);
+    } catch (error) {
+      batch.expire(error);
+      return;
+    }
+    const deadlines = this.#deadlines;
+    if (deadlines === undefined) {
+      reply.then(
+        (value) => batch.done(value),
+        (error: unknown) => batch.expire(error),
+      );
+      return;
+    }
+    deadlines.add(batch);
     reply.then(
-      (values) => {
-        for (let i = 0; i < waiters.length; i++) {
-          const value = values[i];
-          waiters[i]!.resolve(value === null || value === undefined ? MISSING : value);
-        }
+      (value) => {
+        if (deadlines.settle(batch)) batch.done(value);
       },
       (error: unknown) => {
-        for (const waiter of waiters) waiter.reject(error);
+        if (deadlines.settle(batch)) batch.expire(error);
       },
     );
   }
@@ -423,17 +490,14 @@ export class RedisBackend implements Backend {
     try {
       const client = this.#ensureClient();
       if (client.status === "ready") {
-        // Our own client bounds each command itself (ioredis `commandTimeout`): no second timer
-        // on the hot path. A supplied client has its own settings: bound it here.
-        if (this.#timeout === undefined || client !== this.#userClient) return await fn(client);
-        return await withDeadline(fn(client), this.#timeout, () => new Error(`timed out after ${this.#timeout} ms`));
+        // One shared timer bounds every command (see Deadlines), ours or a supplied client's.
+        return await (this.#deadlines === undefined ? fn(client) : this.#deadlines.bound(fn(client)));
       }
       const attempt = this.#whenReady(client, true).then(() => fn(client));
       if (this.#timeout === undefined) return await attempt;
       return await withDeadline(attempt, this.#timeout, () => new Error(`timed out after ${this.#timeout} ms`));
     } catch (error) {
-      if (error instanceof CacheBackendError || error instanceof CacheConfigError) throw error;
-      throw new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
+      throw backendError(command, error);
     }
   }
 
@@ -592,6 +656,12 @@ function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Er
   });
   promise.catch(noop); // the loser of the race must not become an unhandled rejection
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** `error` as the {@link CacheBackendError} of `command` (configuration and backend errors as they are). */
+function backendError(command: string, error: unknown): unknown {
+  if (error instanceof CacheBackendError || error instanceof CacheConfigError) return error;
+  return new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
 }
 
 function messageOf(error: unknown): string {
