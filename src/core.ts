@@ -125,8 +125,12 @@ export class CacheCore {
   /** A value that failed verification: reports it and deletes it; resolves MISSING. */
   async tampered(route: Route, key: string, raw: unknown): Promise<typeof MISSING> {
     this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-    // Compare-and-delete: a valid value written meanwhile by someone else survives.
-    await this.run(route, key, false, (b) => b.unlock(key, raw as string));
+    // Compare-and-delete: a valid value written meanwhile by someone else survives. A client that
+    // decoded invalid UTF-8 handed us U+FFFD in place of the stored bytes, so that comparison could
+    // never match and the bad entry would stay forever: delete it unconditionally then (at worst a
+    // value written in between is lost to a miss).
+    const lossy = typeof raw !== "string" || raw.includes("\uFFFD");
+    await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw)));
     return MISSING;
   }
 

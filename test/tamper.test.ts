@@ -177,12 +177,11 @@ describe.skipIf(!redisUrl)("tampering with signed entries in Redis", { timeout: 
     ran = true;
   });
 
-  // KNOWN BUG, reported: the delete after a failed verification is a compare-and-delete against
-  // the string the client returned (src/core.ts `decoded` → `unlock(key, raw)`). ioredis decodes
-  // bytes as UTF-8, replacing invalid sequences with U+FFFD, so for a tampered value that is not
-  // valid UTF-8 the comparison never matches and the entry stays (it is still a miss and still
-  // reported on every read). Turn `it.fails` into `it` once fixed.
-  it.fails("tampered entries that are not valid UTF-8 are deleted too", () => {
+  // The delete after a failed verification is a compare-and-delete against the string the client
+  // returned; ioredis decodes bytes as UTF-8, replacing invalid sequences with U+FFFD, so for a
+  // tampered value that is not valid UTF-8 that comparison could never match (src/core.ts deletes
+  // such entries unconditionally).
+  it("tampered entries that are not valid UTF-8 are deleted too", () => {
     expect(ran).toBe(true);
     expect(invalidNotDeleted.slice(0, 3), `${invalidNotDeleted.length} not deleted`).toEqual([]);
   });
