@@ -9,7 +9,11 @@
  *   the background;
  * - a command issued while the first connection is being made waits for it; a command issued
  *   while the server is known to be unreachable (between reconnect attempts) fails at once;
- * - every command, waiting included, is bounded by `timeout` (default 500 ms).
+ * - every command, waiting included, is bounded by `timeout` (default 500 ms);
+ * - a command that times out makes the backend "unresponsive" (a hung server: connected but
+ *   silent): the commands still pending and every further one fail at once, until a background
+ *   PING (bounded by `timeout`, retried with back-off up to 1 s) answers or a new connection is
+ *   ready. A call that makes several commands in a row thus pays at most one timeout.
  * @module
  */
 import { Redis } from "ioredis";
@@ -18,7 +22,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { Deadlines, type Bounded } from "../deadlines.js";
+import { Deadlines, Responsiveness, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -71,7 +75,10 @@ export interface RedisBackendOptions {
   clientSide?: boolean;
   /** Not implemented yet: rejected. */
   cluster?: boolean;
-  /** Receives connection errors (otherwise they are swallowed; commands still reject). */
+  /**
+   * Receives connection errors, and once per outage the server turning unresponsive (otherwise
+   * they are swallowed; commands still reject).
+   */
   onError?: (error: Error) => void;
 }
 
@@ -184,6 +191,8 @@ export class RedisBackend implements Backend {
   #gets: GetBatch | undefined;
   /** Bounds every command by `timeout` with one timer (undefined: no timeout). */
   readonly #deadlines: Deadlines | undefined;
+  /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
+  readonly #health: Responsiveness;
   readonly #flush = (): void => this.#flushGets();
 
   constructor(config: BackendConfig) {
@@ -195,7 +204,14 @@ export class RedisBackend implements Backend {
     this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
     this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
     const timeout = this.#timeout;
-    this.#deadlines = timeout === undefined ? undefined : new Deadlines(timeout, () => new Error(`timed out after ${timeout} ms`));
+    this.#deadlines =
+      timeout === undefined
+        ? undefined
+        : new Deadlines(
+            timeout,
+            () => new Error(`timed out after ${timeout} ms`),
+            (error) => this.#timedOut(error),
+          );
 
     const url = parseRedisUrl(config.url);
     if (options.client !== undefined) {
@@ -227,6 +243,13 @@ export class RedisBackend implements Backend {
       };
       this.#description = `${url.tls ? "rediss" : "redis"}://${url.host.includes(":") ? `[${url.host}]` : url.host}:${url.port}/${db}`;
     }
+    this.#health = new Responsiveness({
+      name: this.#description,
+      ms: timeout ?? 0,
+      background: true, // Node, Bun, Deno: unref'd timers
+      probe: () => this.#exec("PING", (c) => c.ping()),
+      onDown: (error) => this.#reportError(error),
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -251,6 +274,8 @@ export class RedisBackend implements Backend {
     if (!client) return;
     this.#client = undefined;
     this.#deadlines?.stop();
+    const unresponsive = this.#health.down;
+    this.#health.stop();
     this.#detach?.();
     this.#detach = undefined;
     const waiter = this.#waiter;
@@ -258,7 +283,8 @@ export class RedisBackend implements Backend {
     waiter?.reject(new Error("the backend was closed"));
     if (client === this.#userClient) return;
     client.on("error", noop); // late socket errors while closing must not be reported as unhandled
-    if (client.status === "ready") {
+    // A server that does not answer would not answer QUIT either: just drop the socket.
+    if (client.status === "ready" && !unresponsive) {
       await withDeadline(client.quit(), QUIT_TIMEOUT_MS, () => new Error("QUIT timed out")).catch(noop);
     }
     // Also clears a pending reconnect timer. (ioredis then waits `disconnectTimeout` for the
@@ -293,6 +319,11 @@ export class RedisBackend implements Backend {
     const keys = batch.keys;
     const single = keys.length === 1;
     batch.command = single ? "GET" : "MGET";
+    if (this.#health.down) {
+      const refused = this.#refused(batch.command);
+      for (const reject of batch.rejects) reject(refused);
+      return;
+    }
     const client = this.#client;
     if (client === undefined || client.status !== "ready") {
       // Not connected (yet): the general path waits for the connection or fails fast.
@@ -485,8 +516,14 @@ export class RedisBackend implements Backend {
     return this.#send(command, fn);
   }
 
+  /** Runs one round trip, or fails at once while the server is unresponsive. */
+  #send<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#health.down) return Promise.reject(this.#refused(command));
+    return this.#exec(command, fn);
+  }
+
   /** Runs one round trip once the client is ready; the wait and the command share one `timeout`. */
-  async #send<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  async #exec<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
     try {
       const client = this.#ensureClient();
       if (client.status === "ready") {
@@ -495,7 +532,11 @@ export class RedisBackend implements Backend {
       }
       const attempt = this.#whenReady(client, true).then(() => fn(client));
       if (this.#timeout === undefined) return await attempt;
-      return await withDeadline(attempt, this.#timeout, () => new Error(`timed out after ${this.#timeout} ms`));
+      return await withDeadline(attempt, this.#timeout, () => {
+        const error = new Error(`timed out after ${this.#timeout} ms`);
+        this.#timedOut(error);
+        return error;
+      });
     } catch (error) {
       throw backendError(command, error);
     }
@@ -526,6 +567,30 @@ export class RedisBackend implements Backend {
       default:
         // "end" (a supplied client that was closed), "monitoring", …
         return Promise.reject(new Error(`${this.#description} is not usable (status "${status}")`));
+    }
+  }
+
+  /**
+   * A command timed out: the server is taken for unresponsive (once), and the commands still
+   * waiting for it fail now rather than each at its own deadline.
+   */
+  #timedOut(error: Error): void {
+    if (this.#health.markDown(error)) this.#deadlines?.expireAll(new Error(this.#health.reason, { cause: error }));
+  }
+
+  /** The error of `command` refused while the server is unresponsive. */
+  #refused(command: string): CacheBackendError {
+    return new CacheBackendError(`redis ${command}: ${this.#health.refuse()}`, { cause: this.#health.cause });
+  }
+
+  /** Hands `error` to the `onError` listener, if any. */
+  #reportError(error: Error): void {
+    if (this.#onError) {
+      try {
+        this.#onError(error);
+      } catch {
+        // a failing listener must not break the connection handling
+      }
     }
   }
 
@@ -569,16 +634,11 @@ export class RedisBackend implements Backend {
     client = this.#userClient ?? new Redis(this.#redisOptions!);
     const onError = (error: Error): void => {
       this.#lastError = error;
-      if (this.#onError) {
-        try {
-          this.#onError(error);
-        } catch {
-          // a failing listener must not break the connection handling
-        }
-      }
+      this.#reportError(error);
     };
     const onReady = (): void => {
       this.#lastError = undefined;
+      this.#health.markUp(); // a new connection answered its ready check
       this.#settle(undefined);
     };
     const onClose = (): void => {

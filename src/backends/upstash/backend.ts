@@ -14,6 +14,11 @@
  *   (function form, so an abort is an error and not a fake `"Aborted"` result) plus a deadline on
  *   the caller's side; network failures are retried `retries` times (default 1), 50 ms apart,
  *   within that same bound. A dead or slow endpoint costs at most ~`timeout` per command.
+ * - a request that times out makes the endpoint "unresponsive": every further command fails at
+ *   once, until a PING answers within `timeout`. No timer is started for it (Workers allow none
+ *   outside a request): the first command refused after the back-off (100 ms, doubling up to 1 s)
+ *   sends that PING, in its own request. A call that makes several commands in a row thus pays at
+ *   most one timeout.
  * - the client is created on first use: setup does no I/O.
  * @module
  */
@@ -21,6 +26,7 @@ import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { Responsiveness } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -141,6 +147,8 @@ export class UpstashBackend implements Backend {
   #requester: Requester | undefined;
   #initialized = false;
   #initializing: Promise<void> | undefined;
+  /** Down after a timeout: commands fail fast until a PING answers (never down without a timeout). */
+  readonly #health: Responsiveness;
 
   /** Commands of the current tick, sent together by `#flush`. */
   #queue: Op[] = [];
@@ -172,6 +180,12 @@ export class UpstashBackend implements Backend {
     } else {
       this.#description = this.#baseUrl;
     }
+    this.#health = new Responsiveness({
+      name: this.#description,
+      ms: this.#timeout ?? 0,
+      background: false, // probes only from a command: no timer outside a request on Workers
+      probe: (signal) => this.#probe(signal),
+    });
   }
 
   /**
@@ -206,6 +220,7 @@ export class UpstashBackend implements Backend {
   /** Nothing to release (HTTP); a later `init()` checks the endpoint again. Commands already issued still complete. */
   async close(): Promise<void> {
     this.#initialized = false;
+    this.#health.stop(); // aborts a probe in flight
   }
 
   // ---------------------------------------------------------------- commands
@@ -416,6 +431,12 @@ export class UpstashBackend implements Backend {
     this.#queue = [];
     this.#scheduled = false;
     if (ops.length === 0) return;
+    if (this.#health.down) {
+      const reason = this.#health.refuse();
+      const cause = this.#health.cause;
+      for (const op of ops) op.reject(new CacheBackendError(`upstash ${op.command[0]}: ${reason}`, { cause }));
+      return;
+    }
     const body: string[][] = [];
     const handlers: ((reply: Reply) => void)[] = [];
     for (let i = 0; i < ops.length; ) {
@@ -449,6 +470,7 @@ export class UpstashBackend implements Backend {
         replies.forEach((reply, n) => handlers[n]!(reply));
       },
       (error: unknown) => {
+        if (isTimeout(error)) this.#health.markDown(error);
         const names = [...new Set(ops.map((op) => op.command[0]))].join("/");
         const wrapped = new CacheBackendError(`upstash ${names}: ${this.#reason(error)}`, { cause: error });
         for (const op of ops) op.reject(wrapped);
@@ -469,9 +491,16 @@ export class UpstashBackend implements Backend {
     const replies =
       timeout === undefined
         ? await request
-        : await withDeadline(request, timeout, () => new Error(`timed out after ${timeout} ms`));
+        : await withDeadline(request, timeout, () => timeoutError(`timed out after ${timeout} ms`));
     if (!Array.isArray(replies) || replies.length !== body.length) throw this.#unexpected("pipeline", replies);
     return replies as Reply[];
+  }
+
+  /** The probe of an unresponsive endpoint: one PING in a request of its own (bounded and aborted by the caller). */
+  async #probe(signal: AbortSignal): Promise<void> {
+    const replies = await this.#ensureRequester().request({ path: ["pipeline"], body: [["PING"]], signal: () => signal });
+    const reply = Array.isArray(replies) ? (replies[0] as Reply | undefined) : undefined;
+    if (reply === undefined || reply.error !== undefined) throw this.#unexpected("PING", replies);
   }
 
   #ensureRequester(): Requester {
@@ -562,6 +591,17 @@ function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Er
   });
   promise.catch(noop); // the loser of the race must not become an unhandled rejection
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function timeoutError(message: string): Error {
+  const error = new Error(message);
+  error.name = "TimeoutError";
+  return error;
+}
+
+/** A request that was not answered in time (our deadline, or the fetch's `AbortSignal.timeout`). */
+function isTimeout(error: unknown): error is Error {
+  return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
 }
 
 function messageOf(error: unknown): string {
