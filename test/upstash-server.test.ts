@@ -121,7 +121,6 @@ describe.skipIf(!redisUrl)("upstash-server against the shared redis-server", () 
         cursor = next;
         rounds++;
       } while (String(cursor) !== "0" && rounds < 10_000);
-      expect(rounds).toBeGreaterThan(0);
       expect([...seen].sort()).toEqual([...want].sort());
     });
 
