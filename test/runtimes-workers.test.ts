@@ -10,9 +10,9 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
+import { sleep, startWorker } from "./support/workerd.js";
 
 const root = new URL("..", import.meta.url).pathname;
-const COMPATIBILITY_DATE = "2025-09-01";
 const redisUrl = inject("redisUrl");
 const UPSTASH_ENTRY = "src/upstash.ts";
 const hasUpstashBackend = existsSync(`${root}${UPSTASH_ENTRY}`);
@@ -22,16 +22,7 @@ let testBundle: Promise<WorkerBundle> | undefined;
 const testWorker = (): Promise<WorkerBundle> =>
   (testBundle ??= bundleWorker("runtimes/workers/test-worker.ts", hasUpstashBackend ? [UPSTASH_ENTRY] : []));
 
-async function start(bundle: WorkerBundle, compatibilityFlags: string[], bindings: Record<string, string> = {}): Promise<Miniflare> {
-  const mf = new Miniflare({
-    modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
-    compatibilityDate: COMPATIBILITY_DATE,
-    compatibilityFlags,
-    bindings,
-  });
-  await mf.ready;
-  return mf;
-}
+const start = startWorker;
 
 async function fetchJson(mf: Miniflare, path: string): Promise<any> {
   const response = await mf.dispatchFetch(`http://localhost${path}`);
@@ -40,7 +31,6 @@ async function fetchJson(mf: Miniflare, path: string): Promise<any> {
   return body;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 let upstash: UpstashServer | undefined;
 beforeAll(async () => {

@@ -12,22 +12,11 @@
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
+import { poll, sleep, startWorker } from "./support/workerd.js";
 
-const COMPATIBILITY_DATE = "2025-09-01";
 /** The worker's earlyTtl is 200 ms: after this, a stored value is due for a refresh. */
 const PAST_EARLY_TTL = 400;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Calls `fn` until `done(result)` or the deadline; returns the last result. */
-async function poll<T>(fn: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 3_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await fn();
-    if (done(value) || Date.now() > end) return value;
-    await sleep(25);
-  }
-}
 
 let bundle: Promise<WorkerBundle> | undefined;
 const worker = (): Promise<WorkerBundle> => (bundle ??= bundleWorker("runtimes/workers/hono-worker.ts"));
@@ -47,12 +36,7 @@ for (const { label, flags, als } of [
   describe(`a bare Hono app with cashews/hono in workerd with ${label}`, () => {
     let mf: Miniflare;
     beforeAll(async () => {
-      mf = new Miniflare({
-        modules: [{ type: "ESModule", path: "worker.mjs", contents: (await worker()).code }],
-        compatibilityDate: COMPATIBILITY_DATE,
-        compatibilityFlags: flags,
-      });
-      await mf.ready;
+      mf = await startWorker(await worker(), flags);
     }, 60_000);
     afterAll(async () => {
       await mf?.dispose();

@@ -17,37 +17,18 @@ import { Cache, CacheConfigError } from "../src/index.js";
 import { withCache, type ExecutionContextLike, type WorkerHandler } from "../src/workers.js";
 import { installWaitUntilFallback, rememberContext } from "../src/context/waituntil-fallback.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
+import { COMPATIBILITY_DATE, poll, sleep, startWorker } from "./support/workerd.js";
 
-const COMPATIBILITY_DATE = "2025-09-01";
 const redisUrl = inject("redisUrl");
 /** The worker's earlyTtl is 200 ms: after this, a stored value is due for a refresh. */
 const PAST_EARLY_TTL = 400;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Calls `fn` until `done(result)` or the deadline; returns the last result. */
-async function poll<T>(fn: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 5_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await fn();
-    if (done(value) || Date.now() > end) return value;
-    await sleep(25);
-  }
-}
 
 let bundle: Promise<WorkerBundle> | undefined;
 const worker = (): Promise<WorkerBundle> => (bundle ??= bundleWorker("runtimes/workers/withcache-worker.ts", ["src/upstash.ts"]));
 
-async function start(compatibilityFlags: string[], bindings: Record<string, string> = {}): Promise<Miniflare> {
-  const mf = new Miniflare({
-    modules: [{ type: "ESModule", path: "worker.mjs", contents: (await worker()).code }],
-    compatibilityDate: COMPATIBILITY_DATE,
-    compatibilityFlags,
-    bindings,
-  });
-  await mf.ready;
-  return mf;
-}
+const start = async (compatibilityFlags: string[], bindings: Record<string, string> = {}): Promise<Miniflare> =>
+  startWorker(await worker(), compatibilityFlags, bindings);
 
 /** The part of miniflare's worker stub the tests use (its types come from @cloudflare/workers-types, not installed). */
 interface WorkerStub {
