@@ -2,10 +2,10 @@
 // every backend and codec configuration, plus its Lua script's checks.
 import { createHash, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { SLIDING_INCR } from "../src/backends/scripts.js";
-import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
-import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
+import { Cache, CacheConfigError } from "../src/index.js";
+import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,22 +35,7 @@ const targets: Target[] = [
 for (const target of targets) {
   describe.skipIf(!target.url())(`slidingIncr on ${target.name}`, () => {
     let cache: Cache;
-    let stop: (() => Promise<void>) | undefined;
-    const errors: CacheEventInfo[] = [];
-
-    beforeAll(async () => {
-      ({ cache, stop } = await openTarget(target, target.name));
-      cache.on("error", (e) => errors.push(e));
-      await cache.init();
-      await cache.clear();
-    });
-    afterEach(async () => {
-      await cache.clear();
-      errors.length = 0;
-    });
-    afterAll(async () => {
-      await stop?.();
-    });
+    const errors = useTargetCache(target, target.name, (c) => (cache = c));
 
     it("counts calls up to the limit, then refuses without recording", async () => {
       const counts: number[] = [];

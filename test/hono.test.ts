@@ -4,10 +4,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
 import { cacheContext, cacheDetectHeaders, cacheResponse, rateLimit } from "../src/hono.js";
-import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
+import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 import { freePort } from "./support/redis-server.js";
 
 const redisUrl = inject("redisUrl");
@@ -42,23 +42,7 @@ const bytes = async (res: Response): Promise<Uint8Array> => new Uint8Array(await
 for (const target of targets) {
   describe.skipIf(!target.url())(`cashews/hono on ${target.name}`, () => {
     let cache: Cache;
-    let stop: (() => Promise<void>) | undefined;
-    const errors: CacheEventInfo[] = [];
-
-    beforeAll(async () => {
-      ({ cache, stop } = await openTarget(target, `hono ${target.name}`));
-      cache.on("error", (e) => errors.push(e));
-      await cache.init();
-      await cache.clear();
-    });
-    afterEach(async () => {
-      expect(errors).toEqual([]);
-      await cache.clear();
-      errors.length = 0;
-    });
-    afterAll(async () => {
-      await stop?.();
-    });
+    const errors = useTargetCache(target, `hono ${target.name}`, (c) => (cache = c), { noErrors: true });
 
     /** An app whose routes count handler calls in `calls`. */
     function counted(): { app: Hono; calls: Record<string, number>; count: (c: Context) => number } {

@@ -1,11 +1,11 @@
 // Tags: `set(…, { tags })`, decorator `tags: ["user:{id}"]`, `cache.deleteTags`, and the
 // `tagAdd`/`tagPop` primitives (TAG_ADD script) on every backend.
 import { createHash, randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { TAG_ADD } from "../src/backends/scripts.js";
-import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
+import { Cache, CacheConfigError } from "../src/index.js";
 import { TAG_PREFIX } from "../src/cache.js";
-import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
+import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -32,23 +32,7 @@ const targets: Target[] = [
 for (const target of targets) {
   describe.skipIf(!target.url())(`tags on ${target.name}`, () => {
     let cache: Cache;
-    let stop: (() => Promise<void>) | undefined;
-    const errors: CacheEventInfo[] = [];
-
-    beforeAll(async () => {
-      ({ cache, stop } = await openTarget(target, target.name));
-      cache.on("error", (e) => errors.push(e));
-      await cache.init();
-      await cache.clear();
-    });
-    afterEach(async () => {
-      expect(errors).toEqual([]);
-      await cache.clear();
-      errors.length = 0;
-    });
-    afterAll(async () => {
-      await stop?.();
-    });
+    useTargetCache(target, target.name, (c) => (cache = c), { noErrors: true });
 
     it("deleteTags removes exactly the tagged keys, then the tag", async () => {
       await cache.set("a", 1, { tags: ["t1"] });

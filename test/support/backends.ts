@@ -1,6 +1,7 @@
 // Backends that tests run against: the shape every backend-looping test file uses, and the
 // upstash:// target, whose REST server (in front of the shared redis-server) starts with the suite.
-import { Cache } from "../../src/index.js";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { Cache, type CacheEventInfo } from "../../src/index.js";
 import { startUpstashServer } from "./upstash-server.js";
 
 /** One backend a suite runs against. */
@@ -37,4 +38,31 @@ export async function openTarget(target: BackendTarget, name: string): Promise<{
       await started?.stop();
     },
   };
+}
+
+/**
+ * The lifecycle of a suite's cache on `target`, registered in the calling `describe`: opened,
+ * initialised and cleared before the suite (then handed to `assign`), cleared after each test
+ * (failing the test on any `error` event it caused when `noErrors`), closed after the suite.
+ * Returns the list of `error` events of the current test.
+ */
+export function useTargetCache(target: BackendTarget, name: string, assign: (cache: Cache) => void, options: { noErrors?: boolean } = {}): CacheEventInfo[] {
+  const errors: CacheEventInfo[] = [];
+  let opened: { cache: Cache; stop: () => Promise<void> } | undefined;
+  beforeAll(async () => {
+    opened = await openTarget(target, name);
+    opened.cache.on("error", (e) => void errors.push(e));
+    await opened.cache.init();
+    await opened.cache.clear();
+    assign(opened.cache);
+  });
+  afterEach(async () => {
+    if (options.noErrors) expect(errors).toEqual([]);
+    await opened?.cache.clear();
+    errors.length = 0;
+  });
+  afterAll(async () => {
+    await opened?.stop();
+  });
+  return errors;
 }
