@@ -9,29 +9,12 @@
 import { Hono } from "hono";
 import { cache, createContextStore } from "../../src/index.js";
 import { cacheContext, cacheDetectHeaders } from "../../src/hono.js";
-
-const SLOW_MS = 300;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, versionedEarly } from "./early-fixture.js";
 
 // Setup does no I/O and starts no timer: fine at module scope.
 cache.setup("mem://");
 
-interface State {
-  /** Computations started (1: the first, foreground one; 2: the first background refresh). */
-  started: number;
-  /** The last computation that finished. */
-  done: number;
-}
-const states: Record<string, State> = {};
-const stateOf = (id: string): State => (states[id] ??= { started: 0, done: 0 });
-
-const versioned = cache.early({ ttl: "1m", earlyTtl: "200ms", key: "early:{id}" })(async (id: string) => {
-  const state = stateOf(id);
-  const version = ++state.started;
-  if (version > 1) await sleep(SLOW_MS);
-  state.done = version;
-  return version;
-});
+const { stateOf, versioned } = versionedEarly(cache, () => ({ started: 0, done: 0 }));
 
 const getUser = cache({ ttl: "1m", key: "user:{name}" })(async (name: string) => ({ name }));
 

@@ -8,6 +8,7 @@
 // can so say whether a background refresh had finished when it was produced.
 import { cache, createContextStore } from "../../src/index.js";
 import { withCache, type SetupResult } from "../../src/workers.js";
+import { sleep, versionedEarly, type EarlyState } from "./early-fixture.js";
 
 interface Env {
   /** JSON of what setup(env) returns (the bad-setup tests), or "undefined". Unset: the list below. */
@@ -28,31 +29,17 @@ interface QueueMessage {
   ack(): void;
 }
 
-const SLOW_MS = 300;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 let setupCalls = 0;
 
-interface State {
-  /** Computations started (1: the first, foreground one; 2: the first background refresh). */
-  started: number;
-  /** The last computation that finished. */
-  done: number;
+interface State extends EarlyState {
   /** What the handler that triggered the refresh saw when it returned (scheduled, queue). */
   returned?: { value: number; done: number };
 }
-const states: Record<string, State> = {};
-const stateOf = (id: string): State => (states[id] ??= { started: 0, done: 0 });
 /** `req` labels (else ids) of requests whose fetch handler has returned (the concurrency test waits for one). */
 const finished = new Set<string>();
 
-const versioned = cache.early({ ttl: "1m", earlyTtl: "200ms", key: "early:{id}" })(async (id: string) => {
-  const state = stateOf(id);
-  const version = ++state.started;
-  if (version > 1) await sleep(SLOW_MS);
-  state.done = version;
-  return version;
-});
+const { stateOf, versioned } = versionedEarly<State>(cache, () => ({ started: 0, done: 0 }));
 
 function setup(env: Env): SetupResult {
   setupCalls++;
