@@ -1,63 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SerializationError } from "../src/errors.js";
 import { decode, encode, UNDECODABLE, validate } from "../src/codec/index.js";
-
-/**
- * First difference between `actual` and `expected`, or null. Stricter than toStrictEqual where the
- * codec needs it: -0 vs 0, NaN, undefined vs missing keys, key/Map/Set order, typed array kinds.
- */
-function diff(actual: unknown, expected: unknown, path = "value"): string | null {
-  if (Object.is(actual, expected)) return null;
-  if (typeof expected !== "object" || expected === null || typeof actual !== "object" || actual === null) {
-    return `${path}: ${String(actual)} (${typeof actual}) != ${String(expected)} (${typeof expected})`;
-  }
-  const expectedProto = Object.getPrototypeOf(expected) ?? Object.prototype;
-  if (Object.getPrototypeOf(actual) !== expectedProto) return `${path}: different prototype`;
-  if (expected instanceof Date) return Object.is((actual as Date).getTime(), expected.getTime()) ? null : `${path}: date`;
-  if (expected instanceof RegExp) {
-    const re = actual as RegExp;
-    return re.source === expected.source && re.flags === expected.flags ? null : `${path}: regexp`;
-  }
-  if (expected instanceof ArrayBuffer || ArrayBuffer.isView(expected)) {
-    const bytes = (v: ArrayBuffer | ArrayBufferView): number[] =>
-      v instanceof ArrayBuffer ? [...new Uint8Array(v)] : [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)];
-    return JSON.stringify(bytes(actual as ArrayBuffer)) === JSON.stringify(bytes(expected)) ? null : `${path}: bytes`;
-  }
-  if (expected instanceof Error) {
-    const error = actual as Error;
-    if (error.name !== expected.name) return `${path}.name: ${error.name} != ${expected.name}`;
-    if (error.message !== expected.message) return `${path}.message`;
-    if (Object.hasOwn(error, "cause") !== Object.hasOwn(expected, "cause")) return `${path}.cause presence`;
-    return diff(error.cause, expected.cause, `${path}.cause`);
-  }
-  if (expected instanceof Map || expected instanceof Set) {
-    const a = [...(actual as Map<unknown, unknown>).entries()];
-    const e = [...expected.entries()];
-    if (a.length !== e.length) return `${path}: size`;
-    for (let i = 0; i < e.length; i++) {
-      const d = diff(a[i], e[i], `${path}[entry ${i}]`);
-      if (d) return d;
-    }
-    return null;
-  }
-  if (Array.isArray(expected)) {
-    const a = actual as unknown[];
-    if (a.length !== expected.length) return `${path}: length ${a.length} != ${expected.length}`;
-    for (let i = 0; i < expected.length; i++) {
-      const d = diff(a[i], expected[i], `${path}[${i}]`);
-      if (d) return d;
-    }
-    return null;
-  }
-  const ak = Object.keys(actual);
-  const ek = Object.keys(expected);
-  if (JSON.stringify(ak) !== JSON.stringify(ek)) return `${path}: keys ${JSON.stringify(ak)} != ${JSON.stringify(ek)}`;
-  for (const k of ek) {
-    const d = diff((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${path}.${k}`);
-    if (d) return d;
-  }
-  return null;
-}
+import { diff } from "./support/values.js";
 
 function roundTrip(value: unknown): unknown {
   return decode(encode(value));
