@@ -5,6 +5,7 @@
  * scenario runner (`underLoad`), a watcher for unhandled rejections, an event-loop stall watcher
  * (so that call durations can be judged on their own time on a busy machine), polling helpers.
  */
+import { expect } from "vitest";
 import type { Cache } from "../../src/index.js";
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -285,4 +286,27 @@ export async function underLoad(cache: Cache, options: UnderLoadOptions): Promis
     unhandled.stop();
     loop.stop();
   }
+}
+
+/** Caching must work again this soon after the backend heals (the issue's bound). */
+export const RECOVERY_MS = 5000;
+/** No single event-loop stall may last this long: a hot loop would show here (a busy machine should not). */
+export const MAX_STALL_MS = 2000;
+
+/**
+ * What safe mode promises whatever the fault: every call succeeds, every strategy was called during
+ * the fault (more than `minCallsDuring` calls in all) and after it, the fault was real and reported,
+ * caching comes back within RECOVERY_MS, nothing stalls or leaks.
+ */
+export function expectFailOpen(run: ChaosRun, minCallsDuring = 0): void {
+  expect(run.during.length, "calls made during the fault").toBeGreaterThan(minCallsDuring);
+  for (const name of run.names) {
+    expect(run.during.some((r) => r.fn === name), `${name} called during the fault`).toBe(true);
+    expect(run.records.some((r) => r.fn === name && r.start > run.healedAt), `${name} called after healing`).toBe(true);
+  }
+  expect(run.errors.length, "backend failures are reported").toBeGreaterThan(0);
+  expect(run.records.filter((r) => r.failure !== undefined), run.summary).toEqual([]);
+  expect(run.backAfter, `caching works again within ${RECOVERY_MS} ms`).toBeLessThan(RECOVERY_MS);
+  expect(run.loop.worst(), "no event-loop stall of seconds (a hot loop)").toBeLessThan(MAX_STALL_MS);
+  expect(run.unhandled).toEqual([]);
 }
