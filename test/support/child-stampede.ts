@@ -17,6 +17,7 @@
  * the wire), its backend calls (`calls`, before GET coalescing) and each caller's latency.
  */
 import { Redis } from "ioredis";
+import { countingClient } from "./counting-client.js";
 import { Cache } from "../../src/index.js";
 
 const env = (name: string, fallback?: string): string => {
@@ -32,14 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 // The cache runs on a client of our own, so that the Redis commands it sends can be counted on
 // the wire (the backend coalesces concurrent GETs into one MGET); the bookkeeping client is apart.
-const client = new Redis(url, { lazyConnect: true });
-const commands: Record<string, number> = {};
-const send = client.sendCommand.bind(client);
-client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-  commands[command.name] = (commands[command.name] ?? 0) + 1;
-  return (send as (...args: unknown[]) => unknown)(command, ...rest);
-}) as typeof client.sendCommand;
-await client.connect();
+const { client, commands } = await countingClient(url);
 const cache = new Cache("child").setup(url, { namespace: env("NAMESPACE", "stampede"), timeout: 5000, client });
 const bookkeeping = new Redis(url, { lazyConnect: true });
 await Promise.all([cache.init(), bookkeeping.connect()]);

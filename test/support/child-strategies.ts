@@ -15,6 +15,7 @@
  * Redis commands this process's cache sent during the round's burst (counted on the wire).
  */
 import { Redis } from "ioredis";
+import { countingClient } from "./counting-client.js";
 import { Cache, RateLimitError } from "../../src/index.js";
 
 const env = (name: string, fallback?: string): string => {
@@ -28,14 +29,7 @@ const mode = env("MODE");
 const rounds = Number(env("ROUNDS", "1"));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const client = new Redis(url, { lazyConnect: true });
-const commands: Record<string, number> = {};
-const send = client.sendCommand.bind(client);
-client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-  commands[command.name] = (commands[command.name] ?? 0) + 1;
-  return (send as (...args: unknown[]) => unknown)(command, ...rest);
-}) as typeof client.sendCommand;
-await client.connect();
+const { client, commands } = await countingClient(url);
 const cache = new Cache("child").setup(url, { namespace: env("NAMESPACE"), timeout: 5000, client });
 const bookkeeping = new Redis(url, { lazyConnect: true });
 await Promise.all([cache.init(), bookkeeping.connect()]);

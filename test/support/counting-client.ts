@@ -1,0 +1,17 @@
+// An ioredis client that counts the commands it sends, by name, as they go on the wire (the
+// redis:// backend coalesces concurrent GETs into one MGET, so counting calls would mislead).
+// Used by the child processes that drive a cache on a client of their own.
+import { Redis } from "ioredis";
+
+/** A connected client and its command counts (mutated as commands are sent). */
+export async function countingClient(url: string): Promise<{ client: Redis; commands: Record<string, number> }> {
+  const client = new Redis(url, { lazyConnect: true });
+  const commands: Record<string, number> = {};
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    commands[command.name] = (commands[command.name] ?? 0) + 1;
+    return (send as (...args: unknown[]) => unknown)(command, ...rest);
+  }) as typeof client.sendCommand;
+  await client.connect();
+  return { client, commands };
+}
