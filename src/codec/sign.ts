@@ -112,24 +112,93 @@ export interface FastSigner {
  * Verification recomputes the MAC and compares its canonical base64url text with the stored
  * one in constant time (every character, no early exit), so a non-canonical encoding of the
  * right bytes is rejected, as the Web Crypto path rejects it.
+ *
+ * A text that verified once for a key is remembered ({@link VerifiedTexts}): reading the very
+ * same text for the same key again gives the same answer without recomputing the MAC (HMAC is
+ * deterministic), so a hot key costs one MAC per distinct stored value, not one per read.
  * @param globals Where to look for the synchronous HMAC (a seam for tests; `{}` forces Web Crypto).
  * @internal
  */
 export function createFastSigner(secret: string, globals?: HmacGlobals): FastSigner {
   checkSecret(secret);
   const hmac = syncHmac(secret, globals);
-  if (hmac === undefined) return createSigner(secret);
+  const verified = new VerifiedTexts();
+  if (hmac === undefined) {
+    const signer = createSigner(secret);
+    return {
+      sign: signer.sign,
+      verify(key, stored) {
+        if (verified.has(key, stored)) return stored.slice(PAYLOAD_START);
+        return signer.verify(key, stored).then((payload) => {
+          if (payload !== null) verified.add(key, stored);
+          return payload;
+        });
+      },
+    };
+  }
   return {
     sign: (key, payload) => SIGNED_PREFIX + hmac(macText(key, payload)) + ":" + payload,
     verify(key, stored) {
+      if (verified.has(key, stored)) return stored.slice(PAYLOAD_START);
       const payload = signedPayload(key, stored);
       if (payload === null) return null;
       const expected = hmac(macText(key, payload));
       let diff = expected.length ^ MAC_CHARS;
       for (let i = 0; i < MAC_CHARS; i++) diff |= expected.charCodeAt(i) ^ stored.charCodeAt(SIGNED_PREFIX.length + i);
-      return diff === 0 ? payload : null;
+      if (diff !== 0) return null;
+      verified.add(key, stored);
+      return payload;
     },
   };
+}
+
+/** Entries one generation of {@link VerifiedTexts} holds at most. */
+export const VERIFIED_ENTRIES = 2048;
+/** Characters of stored text one generation holds at most (so two generations pin ≤ ~2 MiB). */
+export const VERIFIED_CHARS = 1 << 19;
+/** Longer texts are not remembered: verified on every read (the MAC is cheap next to what they would pin). */
+export const VERIFIED_MAX_TEXT = 1 << 14;
+
+/**
+ * Stored texts that verified, with the key each verified for: two bounded generations (a read
+ * that finds a text in the older one moves it to the younger; a full younger generation becomes
+ * the older one and the oldest is dropped), so hot texts stay and memory stays bounded by
+ * {@link VERIFIED_ENTRIES} and {@link VERIFIED_CHARS} per generation. Only texts whose MAC was
+ * checked enter; a text is found only by exact equality, and only for the key it verified for.
+ * @internal
+ */
+export class VerifiedTexts {
+  #young = new Map<string, string>();
+  #old = new Map<string, string>();
+  #chars = 0;
+
+  /** Whether `stored` verified before for `key`. */
+  has(key: string, stored: string): boolean {
+    const found = this.#young.get(stored);
+    if (found !== undefined) return found === key;
+    if (this.#old.get(stored) !== key) return false;
+    this.add(key, stored);
+    return true;
+  }
+
+  /** Remembers that `stored` verified for `key`. */
+  add(key: string, stored: string): void {
+    if (stored.length > VERIFIED_MAX_TEXT) return;
+    if (this.#young.size >= VERIFIED_ENTRIES || this.#chars + stored.length > VERIFIED_CHARS) {
+      this.#old = this.#young;
+      this.#young = new Map();
+      this.#chars = 0;
+    }
+    this.#young.set(stored, key);
+    this.#chars += stored.length;
+  }
+
+  /** Entries and characters held (both generations). */
+  get size(): { entries: number; chars: number } {
+    let chars = 0;
+    for (const map of [this.#young, this.#old]) for (const text of map.keys()) chars += text.length;
+    return { entries: this.#young.size + this.#old.size, chars };
+  }
 }
 
 /**
