@@ -118,8 +118,8 @@ export class CacheCore {
   /** Decodes a stored value: the value or MISSING, synchronously unless verifying needs Web Crypto or it was tampered with. */
   decoded(route: Route, key: string, raw: unknown): unknown {
     const value = route.decode(key, raw);
-    if (value instanceof Promise) return value.then((v) => (v === TAMPERED ? this.tampered(route, key, raw) : v));
-    return value === TAMPERED ? this.tampered(route, key, raw) : value;
+    if (value instanceof Promise) return value.then((v) => (v === TAMPERED ? this.tampered(route, key, raw) : route.kept(key, raw, v)));
+    return value === TAMPERED ? this.tampered(route, key, raw) : route.keeps ? route.kept(key, raw, value) : value;
   }
 
   /** A value that failed verification: reports it and deletes it; resolves MISSING. */

@@ -1,5 +1,5 @@
 /**
- * `cashews/redis`: the `redis://`, `rediss://` (and, later, `redis+cluster://`) backend on ioredis.
+ * `cashews/redis`: the `redis://`, `rediss://` and `redis+cluster://` (Redis Cluster) backend on ioredis.
  *
  * Importing this entry registers the Redis schemes with the backend module loaded eagerly, which
  * bundlers need. Without it, `cache.setup("redis://…")` still works on Node, Bun and Deno: the core
@@ -23,4 +23,5 @@ export {
   type RedisBackendOptions,
 } from "./backends/redis/backend.js";
 export { redisSpec } from "./backends/redis/spec.js";
+export { keySlot } from "./backends/redis/slots.js";
 export { INCR_EXPIRE, UNLOCK, type LuaScript } from "./backends/scripts.js";

@@ -31,8 +31,13 @@ export class Route {
   readonly #signer: FastSigner | undefined;
   /** Set once the backend is created (its first connection may still be under way). */
   backend: Backend | undefined;
-  /** True when reads can use the backend's synchronous `peek` (live values, enabled). */
+  /**
+   * True when reads can use the backend's synchronous `peek`: it answers decoded values (live
+   * memory, or a Redis clientSide local copy), and the route is enabled.
+   */
   peekable = false;
+  /** True when the backend keeps what the route decoded (a clientSide local copy). */
+  keeps = false;
   #starting: Promise<Backend> | undefined;
   /** Bumped by close(): a start that was loading the module when closed creates nothing. */
   #generation = 0;
@@ -76,7 +81,8 @@ export class Route {
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;
-    this.peekable = this.live && this.enabled && typeof backend.peek === "function";
+    this.peekable = (this.live || backend.peekDecoded === true) && this.enabled && typeof backend.peek === "function";
+    this.keeps = typeof backend.keep === "function";
     await backend.init();
     return backend;
   }
@@ -87,7 +93,14 @@ export class Route {
     const backend = this.backend;
     this.backend = undefined;
     this.peekable = false;
+    this.keeps = false;
     if (backend) await backend.close();
+  }
+
+  /** Hands a decoded value to a backend that keeps it (clientSide); returns it. */
+  kept(key: string, raw: unknown, value: unknown): unknown {
+    if (value !== MISSING) this.backend?.keep?.(key, raw, value);
+    return value;
   }
 
   /** Encodes a value for storage under `key`. Throws SerializationError for what cannot round-trip. */

@@ -8,6 +8,7 @@ import { Cache, CacheConfigError } from "../src/index.js";
 import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const RUN = randomUUID().slice(0, 8);
 
@@ -29,6 +30,8 @@ const targets: Target[] = [
   { name: "mem:// (secret)", url: () => "mem://", options: { secret: "s3cret" } },
   { name: "redis://", url: () => redisUrl, options: { namespace: `conf-sl-${RUN}` } },
   { name: "redis:// (secret)", url: () => redisUrl, options: { namespace: `conf-sl-s-${RUN}`, secret: "s3cret" } },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `conf-sl-${RUN}` } },
+  { name: "redis+cluster:// (secret)", url: () => redisClusterUrl, options: { namespace: `conf-sl-s-${RUN}`, secret: "s3cret" } },
   { name: "upstash://", ...upstash(`conf-sl-up-${RUN}`) },
 ];
 

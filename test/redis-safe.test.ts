@@ -323,10 +323,12 @@ describe.skipIf(!available)("connection handling (own redis-server)", () => {
 });
 
 describe("configuration errors", () => {
-  it("refuses what is not implemented yet, bad URLs and clashing options", () => {
-    expect(() => createRedisBackend("redis://localhost", { clientSide: true })).toThrow(CacheConfigError);
-    expect(() => createRedisBackend("redis://localhost", { cluster: true })).toThrow(/Cluster/);
-    expect(() => createRedisBackend("redis+cluster://a:1,b:2")).toThrow(/Cluster/);
+  it("refuses unsupported combinations, bad URLs and clashing options", () => {
+    expect(() => createRedisBackend("redis://localhost", { clientSide: true, client: new Redis({ lazyConnect: true }) })).toThrow(/clientSide opens its own connections/);
+    expect(() => createRedisBackend("redis+cluster://a:1,b:2", { clientSide: true })).toThrow(/not supported on Redis Cluster/);
+    expect(() => createRedisBackend("redis://localhost", { clientSide: true, cluster: true })).toThrow(/not supported on Redis Cluster/);
+    expect(() => createRedisBackend("redis://localhost", { cluster: true, db: 2 })).toThrow(/Cluster has database 0 only/);
+    expect(() => createRedisBackend("redis+cluster://a:1,b:x")).toThrow(/bad seed node "b:x"/);
     expect(() => createRedisBackend("redis://localhost/abc")).toThrow(/database number/);
     expect(() => createRedisBackend("redis://localhost?db=1")).toThrow(CacheConfigError);
     expect(() => createRedisBackend("http://localhost")).toThrow(CacheConfigError);

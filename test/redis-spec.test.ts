@@ -49,14 +49,16 @@ describe("redis:// backend module", () => {
     expect(loaded).toBe(redisModule);
   });
 
-  it("create builds a backend without I/O; setup refuses what is not implemented yet or malformed", () => {
+  it("create builds a backend without I/O; setup refuses unsupported combinations or malformed URLs", () => {
     const backend = redisModule.create(parseSetup("redis://127.0.0.1:1/0?namespace=x").backend);
     expect(backend).toBeInstanceOf(RedisBackend);
     expect(backend.kind).toBe("redis");
     // Refused at setup (parseSetup runs the scheme's validate), without loading ioredis.
-    expect(() => parseSetup("redis://h?clientSide=1")).toThrow(/later version/);
-    expect(() => parseSetup("redis://h?cluster=yes")).toThrow(/later version/);
-    expect(() => parseSetup("redis+cluster://a:1,b:2")).toThrow(/later version/);
+    expect(parseSetup("redis://h?clientSide=1").backend.options.clientSide).toBe(true);
+    expect(() => parseSetup("redis+cluster://a:1,b:2?clientSide=1")).toThrow(/clientSide is not supported on Redis Cluster/);
+    expect(parseSetup("redis://h?cluster=yes").backend.options.cluster).toBe(true);
+    expect(() => parseSetup("redis+cluster://a:1,b:2")).not.toThrow();
+    expect(() => parseSetup("redis+cluster://a:1,b:2?db=1")).toThrow(/Cluster has database 0 only/);
     expect(() => parseSetup("redis://h:6379/abc")).toThrow(/database number/);
     expect(() => parseSetup("redis://h:99999")).toThrow(CacheConfigError);
     expect(() => parseSetup("redis://h", { client: {} })).toThrow(/ioredis client/);

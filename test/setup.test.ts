@@ -57,8 +57,10 @@ describe("setup", () => {
     ["redis://localhost?db=x", {}, /db/],
     ["redis://localhost:6379/abc", {}, /database number/],
     ["redis://localhost:99999", {}, /invalid URL/],
-    ["redis://localhost?clientSide=1", {}, /clientSide.*later version/],
-    ["redis+cluster://a:1,b:2", {}, /Cluster.*later version/],
+    ["redis://localhost?clientSide=1&cluster=1", {}, /clientSide is not supported on Redis Cluster/],
+    ["redis+cluster://a:1,b:2/3", {}, /Cluster has database 0 only.*db 3/],
+    ["redis+cluster://a:1,,b:2", {}, /bad seed node ""/],
+    ["redis://a:1,b:2", {}, /redis\+cluster:\/\/.*cluster=1/],
     ["redis://localhost", { client: { not: "ioredis" } }, /ioredis client/],
     ["mem://", { checkInterval: "10" }, /checkInterval.*"10"/],
   ])("rejects %s %j at setup, naming the problem", (url, options, message) => {

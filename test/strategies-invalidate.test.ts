@@ -5,12 +5,15 @@ import { Cache, CacheConfigError, invalidate, cache as defaultCache, withKeyCont
 import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 
 type Target = BackendTarget;
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },
   { name: "redis://", url: () => redisUrl, options: { namespace: `inv-${process.pid}` } },
+  { name: "redis:// (clientSide)", url: () => redisUrl, options: { namespace: `inv-cs-${process.pid}`, clientSide: true } },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `inv-${process.pid}` } },
   { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `inv-up-${process.pid}` }) },
 ];
 

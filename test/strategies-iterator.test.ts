@@ -5,6 +5,7 @@ import { Cache, CacheConfigError, NOT_NONE, withExceptions, type CacheEventInfo 
 import { openTarget, upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Target = BackendTarget;
@@ -13,6 +14,7 @@ const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },
   { name: "mem:// (secret)", url: () => "mem://", options: { secret: "k" } },
   { name: "redis://", url: () => redisUrl, options: { namespace: `iter-${process.pid}` } },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `iter-${process.pid}` } },
   { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `iter-up-${process.pid}` }) },
 ];
 

@@ -18,6 +18,7 @@ import { wrappedInfo } from "../src/wrap/registry.js";
 import { upstashTarget, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const RUN = randomUUID().slice(0, 8);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,6 +36,7 @@ interface Target extends BackendTarget {
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://", shared: false },
   { name: "redis://", url: () => redisUrl, options: { namespace: `limits-${RUN}` }, shared: true },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `limits-${RUN}` }, shared: true },
   { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `limits-up-${RUN}` }), shared: true },
 ];
 

@@ -1,13 +1,15 @@
 // The lock strategies across real processes on Redis: a cold-key stampede from 4 processes × 50
 // callers computes once, `locked` never overlaps across processes, and a lock whose holder is
 // killed frees the key only when its ttl runs out.
-import { Redis } from "ioredis";
+import { Redis, type Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache } from "../src/index.js";
 import { parseCommandStats, runChildren, spawnChild } from "./support/child-run.js";
 import { startRedis, type RedisServer } from "./support/redis-server.js";
+import { rawClient } from "./support/counting-client.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const NAMESPACE = "lock-processes";
 
 describe.skipIf(!redisUrl)("lock strategies across processes (redis://)", () => {
@@ -104,4 +106,34 @@ describe.skipIf(!redisUrl)("lock strategies across processes (redis://)", () => 
       }
     });
   }
+});
+
+describe.skipIf(!redisClusterUrl)("lock strategies across processes (redis+cluster://)", () => {
+  let admin: Cluster;
+  beforeAll(async () => {
+    admin = rawClient(redisClusterUrl) as Cluster;
+    await admin.connect();
+  });
+  afterAll(() => {
+    admin?.disconnect();
+  });
+
+  it("cache({ lock: true }): 4 processes × 50 callers on a cold key → one execution, 200 callers get its value", async () => {
+    const key = `stampede:cluster:${Date.now()}`;
+    const results = await runChildren(4, () => ({ REDIS_URL: redisClusterUrl, NAMESPACE, KEY: key, MODE: "stampede", N: "50", FN_MS: "200" }));
+    expect(Number(await admin.get(`${key}:executions`))).toBe(1);
+    const values = results.flatMap((r) => r.values as unknown[]);
+    expect(values).toHaveLength(200);
+    for (const value of values) expect(value).toEqual(values[0]);
+    expect(results.filter((r) => r.executedHere === 1)).toHaveLength(1);
+  });
+
+  it("locked: 4 processes × 5 concurrent calls never overlap", async () => {
+    const key = `serial:cluster:${Date.now()}`;
+    await runChildren(4, () => ({ REDIS_URL: redisClusterUrl, NAMESPACE, KEY: key, MODE: "locked", CALLS: "5", FN_MS: "30" }));
+    const intervals = (await admin.lrange(`${key}:intervals`, 0, -1)).map((s) => JSON.parse(s) as [number, number, number, number]);
+    expect(intervals).toHaveLength(20);
+    intervals.sort((a, b) => a[2] - b[2]);
+    for (let i = 1; i < intervals.length; i++) expect(intervals[i]![2]).toBeGreaterThanOrEqual(intervals[i - 1]![3]);
+  });
 });

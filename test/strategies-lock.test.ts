@@ -8,6 +8,7 @@ import { startUpstashServer, type UpstashServer } from "./support/upstash-server
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 
 /** Counts the backend commands a cache issues from now on, by method name. */
 async function countCommands(cache: Cache): Promise<Record<string, number>> {
@@ -36,6 +37,8 @@ const targets: Target[] = [
   { label: "mem://", url: () => "mem://", options: () => ({}) },
   { label: "mem:// (secret)", url: () => "mem://", options: () => ({ secret: "s3cret" }) },
   { label: "redis://", url: () => redisUrl, options: () => ({ namespace: "lock-test" }) },
+  { label: "redis:// (clientSide)", url: () => redisUrl, options: () => ({ namespace: "lock-test-cs", clientSide: true }) },
+  { label: "redis+cluster://", url: () => redisClusterUrl, options: () => ({ namespace: "lock-test" }) },
   {
     label: "upstash://",
     url: () => (redisUrl ? upstash!.url.replace(/^http:/, "upstash+http:") : ""),
@@ -51,7 +54,7 @@ afterAll(async () => {
 });
 
 for (const target of targets) {
-  describe.skipIf(target.label.startsWith("redis") || target.label.startsWith("upstash") ? !redisUrl : false)(`lock strategies on ${target.label}`, () => {
+  describe.skipIf(target.label.startsWith("redis+cluster") ? !redisClusterUrl : target.label.startsWith("redis") || target.label.startsWith("upstash") ? !redisUrl : false)(`lock strategies on ${target.label}`, () => {
     let cache: Cache;
     beforeEach(async () => {
       cache = new Cache("lock").setup(target.url(), target.options());

@@ -12,6 +12,7 @@ import { parseCommandStats } from "./support/child-run.js";
 import { startRedis, type RedisServer } from "./support/redis-server.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const NAMESPACE = "strategies-processes";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const script = fileURLToPath(new URL("./support/child-strategies.ts", import.meta.url));
@@ -204,6 +205,31 @@ describe.skipIf(!redisUrl)("early and rate limits across processes (redis://)", 
         );
       }
       console.log(`[${mode} processes] ${PROCESSES}×${CALLS} calls, limit ${LIMIT} per ${PERIOD_MS} ms\n  ${figures.join("\n  ")}`);
+    }, 30_000);
+  }
+});
+
+describe.skipIf(!redisClusterUrl)("rate limits across processes (redis+cluster://)", () => {
+  for (const mode of ["rateLimit", "slidingRateLimit"] as const) {
+    it(`${mode}({ limit: 30, period: "2s" }): 4 processes × 20 concurrent calls → 30 allowed in all; allowed again after the window`, async () => {
+      const LIMIT = 30;
+      const PERIOD_MS = 2000;
+      const key = `rl:cluster:${mode}:${Date.now()}`;
+      let released = 0;
+      const results = await runRounds(
+        4,
+        { REDIS_URL: redisClusterUrl, NAMESPACE, KEY: key, MODE: mode, CALLS: "20", LIMIT: String(LIMIT), PERIOD_MS: String(PERIOD_MS) },
+        2,
+        async (round) => {
+          if (round === 2) await sleep(Math.max(0, released + PERIOD_MS + 250 - Date.now())); // the first window has passed
+          released = Date.now();
+        },
+      );
+      for (const round of results) {
+        for (const r of round) expect(r.other).toEqual([]);
+        expect(round.reduce((sum, r) => sum + (r.allowed as number), 0)).toBe(LIMIT);
+        expect(round.reduce((sum, r) => sum + (r.refused as number), 0)).toBe(4 * 20 - LIMIT);
+      }
     }, 30_000);
   }
 });

@@ -7,6 +7,7 @@ import { startUpstashServer } from "./support/upstash-server.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 
 /** Polls until `check` holds (generous deadline: no tight timing asserts). */
 async function until(check: () => boolean | Promise<boolean>, timeout = 5000): Promise<void> {
@@ -37,6 +38,8 @@ const targets: Target[] = [
   { label: "mem://", enabled: true, shared: false, start: async () => ({ url: "mem://", options: {} }) },
   { label: "mem:// (secret)", enabled: true, shared: false, start: async () => ({ url: "mem://", options: { secret: "k" } }) },
   { label: "redis://", enabled: !!redisUrl, shared: true, start: async () => ({ url: redisUrl, options: { namespace: "strategies-value" } }) },
+  { label: "redis:// (clientSide)", enabled: !!redisUrl, shared: true, start: async () => ({ url: redisUrl, options: { namespace: "strategies-value-cs", clientSide: true } }) },
+  { label: "redis+cluster://", enabled: !!redisClusterUrl, shared: true, start: async () => ({ url: redisClusterUrl, options: { namespace: "strategies-value" } }) },
   {
     label: "upstash://",
     enabled: !!redisUrl,

@@ -8,6 +8,7 @@ import { TAG_PREFIX } from "../src/cache.js";
 import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const RUN = randomUUID().slice(0, 8);
 
@@ -24,7 +25,10 @@ const targets: Target[] = [
   { name: "mem:// (live values)", url: () => "mem://" },
   { name: "mem:// (serialize)", url: () => "mem://?serialize=1" },
   { name: "redis://", url: () => redisUrl, options: { namespace: `tags-${RUN}` } },
+  { name: "redis:// (clientSide)", url: () => redisUrl, options: { namespace: `tags-cs-${RUN}`, clientSide: true } },
   { name: "redis:// (secret)", url: () => redisUrl, options: { namespace: `tags-s-${RUN}`, secret: "s3cret" } },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `tags-${RUN}` } },
+  { name: "redis+cluster:// (secret)", url: () => redisClusterUrl, options: { namespace: `tags-s-${RUN}`, secret: "s3cret" } },
   { name: "upstash://", ...upstashTarget(redisUrl, { namespace: `tags-up-${RUN}` }) },
 
 ];

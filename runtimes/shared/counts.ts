@@ -25,5 +25,10 @@ export const SMOKE_ENV = {
 
 /** Leaf tests expected for the given backends. */
 export function expectedTests(backends: { redis: boolean; upstash: boolean }): number {
-  return RUNTIME_TESTS + (SMOKE_TESTS_PER_BACKEND + HONO_TESTS_PER_BACKEND) * (1 + Number(backends.redis) + Number(backends.upstash));
+  // With Redis: redis:// and redis:// (clientSide) blocks, plus the clientSide invalidation test.
+  const blocks = 1 + 2 * Number(backends.redis) + Number(backends.upstash);
+  return RUNTIME_TESTS + (SMOKE_TESTS_PER_BACKEND + HONO_TESTS_PER_BACKEND) * blocks + CLIENT_SIDE_TESTS * Number(backends.redis);
 }
+
+/** Tests of the clientSide invalidation block (with Redis). */
+export const CLIENT_SIDE_TESTS = 1;

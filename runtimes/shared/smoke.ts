@@ -43,7 +43,10 @@ export function targets(): Target[] {
   const namespace = `cashews-smoke-${runtimeName()}`;
   const list: Target[] = [{ label: "mem://", url: "mem://", options: {} }];
   const redisUrl = env(SMOKE_ENV.redisUrl);
-  if (redisUrl) list.push({ label: "redis://", url: redisUrl, options: { namespace, safe: false } });
+  if (redisUrl) {
+    list.push({ label: "redis://", url: redisUrl, options: { namespace, safe: false } });
+    list.push({ label: "redis:// (clientSide)", url: redisUrl, options: { namespace: `${namespace}-cs`, safe: false, clientSide: true } });
+  }
   const upstashUrl = env(SMOKE_ENV.upstashUrl);
   if (upstashUrl) {
     list.push({ label: "upstash://", url: upstashUrl, options: { namespace, safe: false, token: env(SMOKE_ENV.upstashToken) } });
@@ -69,6 +72,35 @@ export function registerSmoke(): void {
     backendSmoke(target);
     honoSmoke(target, runtimeName());
   }
+  const redisUrl = env(SMOKE_ENV.redisUrl);
+  if (redisUrl) clientSideSmoke(redisUrl);
+}
+
+/** The invalidation stream works on this runtime's sockets: another client's write reaches the local copy. */
+function clientSideSmoke(url: string): void {
+  describe(`redis clientSide invalidations (${runtimeName()})`, () => {
+    it("a write by another client is seen by the next read, after the value was served locally", async () => {
+      const namespace = `cashews-smoke-cs2-${runtimeName()}`;
+      const local = new Cache("smoke-cs-local").setup(url, { namespace, safe: false, clientSide: true });
+      const other = new Cache("smoke-cs-other").setup(url, { namespace, safe: false });
+      try {
+        await Promise.all([local.init(), other.init()]);
+        await other.set("k", 1);
+        const backend = await backendOf(local);
+        for (let i = 0; i < 50 && backend.peek?.("k") === MISSING; i++) assert.equal(await local.get("k"), 1);
+        assert.equal(backend.peek?.("k"), 1, "never served from the local copy");
+        await other.set("k", 2);
+        await sleep(100);
+        assert.equal(await local.get("k"), 2);
+        await other.delete("k");
+        await sleep(100);
+        assert.equal(await local.get("k"), undefined);
+      } finally {
+        await local.close();
+        await other.close();
+      }
+    });
+  });
 }
 
 function runtimeSmoke(): void {

@@ -137,7 +137,7 @@ function clearCoarseNow(): void {
 }
 
 /** `Date.now()`, read at most about once per millisecond. */
-function hitNow(): number {
+export function hitNow(): number {
   if (Date !== RealDate) return Date.now();
   return coarseNow !== 0 ? coarseNow : refreshCoarseNow();
 }

@@ -178,6 +178,16 @@ export interface Backend {
    * avoid a promise per call. Must behave exactly as `get`.
    */
   peek?(key: string): unknown;
+  /**
+   * Optional: `peek` answers decoded values (values the route handed to {@link keep}), not raw
+   * stored ones: a local copy in front of a network store (Redis `clientSide`).
+   */
+  readonly peekDecoded?: boolean;
+  /**
+   * Optional: called with the value the route decoded from `raw`, which `get(key)` returned; a
+   * backend with a local copy keeps it for `peek` if its entry still holds `raw`.
+   */
+  keep?(key: string, raw: unknown, value: unknown): void;
 }
 
 /** Settings every backend receives from `setup`, already validated and converted. */

@@ -166,7 +166,8 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const route = core.route(key);
-      const value = route.peekable && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
+      // A live memory route's peek is its read; any other (a clientSide local copy) may miss locally.
+      const value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
       if (value !== MISSING) return hit(route, key, value, thisArg);
       let pending = protect ? inflight.get(key) : undefined;
       if (pending !== undefined) return join(pending, thisArg, key);

@@ -16,8 +16,7 @@
  * holds the Redis commands this process's cache sent from the barrier on (`commands`, counted on
  * the wire), its backend calls (`calls`, before GET coalescing) and each caller's latency.
  */
-import { Redis } from "ioredis";
-import { countingClient } from "./counting-client.js";
+import { countingClient, rawClient } from "./counting-client.js";
 import { Cache } from "../../src/index.js";
 
 const env = (name: string, fallback?: string): string => {
@@ -35,7 +34,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // the wire (the backend coalesces concurrent GETs into one MGET); the bookkeeping client is apart.
 const { client, commands } = await countingClient(url);
 const cache = new Cache("child").setup(url, { namespace: env("NAMESPACE", "stampede"), timeout: 5000, client });
-const bookkeeping = new Redis(url, { lazyConnect: true });
+const bookkeeping = rawClient(url); // a Cluster for a redis+cluster:// URL
 await Promise.all([cache.init(), bookkeeping.connect()]);
 for (const name of Object.keys(commands)) delete commands[name]; // count from the barrier on
 

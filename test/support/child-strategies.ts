@@ -14,8 +14,7 @@
  * prints `result <round> <json>`; exits after the last round. `commands` in a result are the
  * Redis commands this process's cache sent during the round's burst (counted on the wire).
  */
-import { Redis } from "ioredis";
-import { countingClient } from "./counting-client.js";
+import { countingClient, rawClient } from "./counting-client.js";
 import { Cache, RateLimitError } from "../../src/index.js";
 
 const env = (name: string, fallback?: string): string => {
@@ -31,7 +30,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const { client, commands } = await countingClient(url);
 const cache = new Cache("child").setup(url, { namespace: env("NAMESPACE"), timeout: 5000, client });
-const bookkeeping = new Redis(url, { lazyConnect: true });
+const bookkeeping = rawClient(url); // a Cluster for a redis+cluster:// URL
 await Promise.all([cache.init(), bookkeeping.connect()]);
 const snapshot = (): Record<string, number> => ({ ...commands });
 const resetCommands = (): void => {

@@ -1,6 +1,7 @@
 /**
  * The Redis backend on ioredis (Node, Bun, Deno). Values are opaque strings (the codec above
- * encodes them); keys live under `<namespace>:`.
+ * encodes them); keys live under `<namespace>:`. On Redis Cluster (an ioredis `Cluster`, see
+ * cluster.ts) the multi-key commands are split by hash slot and scans go to every master.
  *
  * Connection handling ("safe" by construction):
  * - the ioredis client is created in `init()` or on the first command (setup does no I/O), with
@@ -17,6 +18,7 @@
  * @module
  */
 import { Redis } from "ioredis";
+import type { Cluster } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
@@ -25,6 +27,8 @@ import { Namespace } from "../namespace.js";
 import { Deadlines, Responsiveness, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
+import { createCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
+import { GET_WITH_TTL, LocalCopy, Tracker, type Ticket } from "./client-side.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
 /**
@@ -69,11 +73,17 @@ export interface RedisBackendOptions {
   timeout?: number | string;
   /** Bound on establishing a connection (ms or a duration string), default 2 s. */
   connectTimeout?: number | string;
-  /** An existing ioredis client, used as is and never closed by the backend. */
-  client?: Redis;
-  /** Not implemented yet: rejected. */
+  /** An existing ioredis client (`new Redis(…)` or `new Cluster(…)`), used as is and never closed by the backend. */
+  client?: Redis | Cluster;
+  /**
+   * Keep a local copy of what this process reads, kept coherent by Redis server-assisted
+   * client-side caching (one extra connection receives invalidations). Not with `client` or Cluster.
+   */
   clientSide?: boolean;
-  /** Not implemented yet: rejected. */
+  /**
+   * Redis Cluster (also implied by a `redis+cluster://` URL): the URL's hosts are seed nodes, the
+   * others are discovered; multi-key commands are split by hash slot, scans reach every master.
+   */
   cluster?: boolean;
   /**
    * Receives connection errors, and once per outage the server turning unresponsive (otherwise
@@ -84,7 +94,8 @@ export interface RedisBackendOptions {
 
 /**
  * Creates a Redis backend without any I/O; it connects on `init()` or on its first command.
- * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS), no query string.
+ * @param url `redis://[[user]:password@]host[:port][/db]`, `rediss://…` (TLS) or
+ *   `redis+cluster://host:port,host:port` (Redis Cluster seed nodes), no query string.
  * @example
  * const backend = createRedisBackend("redis://localhost:6379/0", { namespace: "app" });
  * await backend.set("k", "v", 10_000);
@@ -114,7 +125,7 @@ export const redisModule: BackendModule = {
   create: (config) => new RedisBackend(config),
 };
 
-type Status = Redis["status"];
+type Status = RedisClient["status"];
 
 interface Waiter {
   promise: Promise<void>;
@@ -137,10 +148,25 @@ class GetBatch implements Bounded {
   readonly rejects: ((error: unknown) => void)[] = [];
   /** "GET" or "MGET", for error messages (set when sent). */
   command = "GET";
+  /** clientSide: the local copy, the user keys and the tickets of the reads (see client-side.ts). */
+  local: LocalCopy | undefined = undefined;
+  userKeys: string[] | undefined = undefined;
+  tickets: (Ticket | undefined)[] | undefined = undefined;
 
-  /** Resolves every GET from the reply (one value for a GET, an array for an MGET). */
+  /** Resolves every GET from the reply (one value for a GET, an array for an MGET; for tickets: value/PTTL pairs). */
   done(reply: unknown): void {
     const resolves = this.resolves;
+    const local = this.local;
+    if (local !== undefined) {
+      const pairs = reply as unknown[];
+      for (let i = 0; i < resolves.length; i++) {
+        const raw = pairs[2 * i] ?? MISSING;
+        const ticket = this.tickets![i];
+        if (ticket !== undefined) local.finish(this.userKeys![i]!, ticket, raw, Number(pairs[2 * i + 1]));
+        resolves[i]!(raw === null ? MISSING : raw);
+      }
+      return;
+    }
     if (resolves.length === 1) {
       resolves[0]!(reply === null || reply === undefined ? MISSING : reply);
       return;
@@ -154,13 +180,22 @@ class GetBatch implements Bounded {
 
   /** Rejects every GET with `error` (as a {@link CacheBackendError}). */
   expire(error: unknown): void {
+    const local = this.local;
+    if (local !== undefined) {
+      const tickets = this.tickets!;
+      for (let i = 0; i < tickets.length; i++) {
+        const ticket = tickets[i];
+        if (ticket !== undefined) local.abandon(this.userKeys![i]!, ticket);
+      }
+      this.local = undefined;
+    }
     const failure = backendError(this.command, error);
     for (const reject of this.rejects) reject(failure);
   }
 }
 
 /**
- * A {@link Backend} on one ioredis connection: what `cache.setup("redis://…")` creates. Use it
+ * A {@link Backend} on one ioredis client (a single node, or a Redis Cluster): what `cache.setup("redis://…")` creates. Use it
  * directly for raw string storage without the codec (values are strings).
  * @example
  * const backend = new RedisBackend({ url: "redis://localhost:6379/0", options: { namespace: "app", timeout: 200 } });
@@ -178,11 +213,13 @@ export class RedisBackend implements Backend {
   readonly #timeout: number | undefined;
   readonly #connectTimeout: number;
   readonly #redisOptions: RedisOptions | undefined;
-  readonly #userClient: Redis | undefined;
+  /** Redis Cluster: the seed nodes (undefined: a single node). */
+  readonly #seeds: { host: string; port: number }[] | undefined;
+  readonly #userClient: RedisClient | undefined;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #description: string;
 
-  #client: Redis | undefined;
+  #client: RedisClient | undefined;
   #detach: (() => void) | undefined;
   #lastError: Error | undefined;
   /** Settled by the next `ready` (resolve) or `close`/`end` (reject) of the current client. */
@@ -194,12 +231,36 @@ export class RedisBackend implements Backend {
   /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
   readonly #health: Responsiveness;
   readonly #flush = (): void => this.#flushGets();
+  /** clientSide: the local copy of what this process read (see client-side.ts). */
+  readonly #local: LocalCopy | undefined;
+  /** clientSide: the invalidation connection (created with the data connection). */
+  #tracker: Tracker | undefined;
+  /** clientSide: why tracking is off for good (the server refused it), kept across close(). */
+  get #offReason(): string | undefined {
+    return this.#tracker?.off ?? this.#refusedTracking;
+  }
+  #refusedTracking: string | undefined;
+  /**
+   * clientSide: the decoded value kept locally for `key`, or MISSING (synchronous: the cache's
+   * hit path). Absent without clientSide.
+   */
+  readonly peek?: (key: string) => unknown;
+  /** clientSide: `peek` answers decoded values (see Backend.peekDecoded). */
+  readonly peekDecoded?: boolean;
+  /** clientSide: keeps the value the route decoded from `raw` (see Backend.keep). */
+  readonly keep?: (key: string, raw: unknown, value: unknown) => void;
 
   constructor(config: BackendConfig) {
     const options = config.options;
     validateRedisConfig(config);
     this.#ns = new Namespace(options.namespace, "redis");
     this.namespace = this.#ns.name;
+    if (options.clientSide === true) {
+      const local = (this.#local = new LocalCopy());
+      this.peek = (key) => local.peek(key);
+      this.peekDecoded = true;
+      this.keep = (key, raw, value) => local.keep(key, raw, value);
+    }
     this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
     this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
     this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
@@ -215,8 +276,8 @@ export class RedisBackend implements Backend {
 
     const url = parseRedisUrl(config.url);
     if (options.client !== undefined) {
-      const client = options.client as Partial<Redis>;
-      this.#userClient = client as Redis;
+      const client = options.client as Partial<RedisClient>;
+      this.#userClient = client as RedisClient;
       this.#description = "the supplied ioredis client";
     } else {
       const db = (options.db as number | undefined) ?? url.db ?? 0;
@@ -242,6 +303,11 @@ export class RedisBackend implements Backend {
         reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
       };
       this.#description = `${url.tls ? "rediss" : "redis"}://${url.host.includes(":") ? `[${url.host}]` : url.host}:${url.port}/${db}`;
+      if (options.cluster === true || url.cluster) {
+        this.#seeds = url.nodes;
+        const nodes = url.nodes.map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`);
+        this.#description = `${url.tls ? "rediss" : "redis"}+cluster://${nodes.join(",")}`;
+      }
     }
     this.#health = new Responsiveness({
       name: this.#description,
@@ -257,15 +323,36 @@ export class RedisBackend implements Backend {
   /** Connects (once; concurrent calls share the attempt). Rejects with {@link CacheBackendError} when unreachable. */
   async init(): Promise<void> {
     const client = this.#ensureClient();
-    if (client.status === "ready") return;
     const bound = this.#connectTimeout + MAX_RECONNECT_DELAY_MS + (this.#timeout ?? DEFAULT_TIMEOUT_MS);
-    try {
-      await withDeadline(this.#whenReady(client, false), bound, () => new Error(`no connection after ${bound} ms`));
-    } catch (error) {
-      throw new CacheBackendError(`redis: could not connect to ${this.#description}: ${messageOf(error)}`, {
-        cause: error,
-      });
+    if (client.status !== "ready") {
+      try {
+        await withDeadline(this.#whenReady(client, false), bound, () => new Error(`no connection after ${bound} ms`));
+      } catch (error) {
+        throw new CacheBackendError(`redis: could not connect to ${this.#description}: ${messageOf(error)}`, {
+          cause: error,
+        });
+      }
     }
+    // clientSide: wait (bounded) for invalidations to be armed, so the local copy is in use from
+    // the first read. Not armed in time: reads go to Redis until it is (never an error).
+    const tracker = this.#tracker;
+    if (tracker !== undefined) await withDeadline(tracker.armed, bound, () => new Error("not armed")).catch(noop);
+  }
+
+  /**
+   * With `clientSide`: whether invalidations are armed (only then is the local copy used) and how
+   * many entries the local copy holds, and `off` (why) when the server refused tracking (Redis < 6,
+   * or an ACL without CLIENT/SUBSCRIBE: reads then always go to Redis); `undefined` without `clientSide`.
+   * @example
+   * const backend = createRedisBackend("redis://localhost:6379", { clientSide: true });
+   * await backend.init();
+   * backend.clientSideState(); // { armed: true, size: 0 }
+   */
+  clientSideState(): { armed: boolean; size: number; off?: string } | undefined {
+    const local = this.#local;
+    if (local === undefined) return undefined;
+    const off = this.#offReason;
+    return off === undefined ? { armed: local.armed, size: local.size } : { armed: local.armed, size: local.size, off };
   }
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
@@ -273,6 +360,9 @@ export class RedisBackend implements Backend {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
+    this.#refusedTracking = this.#tracker?.off;
+    this.#tracker?.stop();
+    this.#tracker = undefined;
     this.#deadlines?.stop();
     const unresponsive = this.#health.down;
     this.#health.stop();
@@ -300,6 +390,17 @@ export class RedisBackend implements Backend {
    * Any other command flushes the pending batch first, so commands keep their issue order.
    */
   get(key: string): Promise<unknown> {
+    return this.#get(key);
+  }
+
+  #get(key: string): Promise<unknown> {
+    const local = this.#local;
+    let ticket: Ticket | undefined;
+    if (local !== undefined) {
+      const raw = local.raw(key);
+      if (raw !== undefined) return Promise.resolve(raw);
+      ticket = local.begin(key);
+    }
     return new Promise((resolve, reject) => {
       let batch = this.#gets;
       if (batch === undefined) {
@@ -309,6 +410,11 @@ export class RedisBackend implements Backend {
       batch.keys.push(this.#ns.key(key));
       batch.resolves.push(resolve);
       batch.rejects.push(reject);
+      if (local !== undefined) {
+        (batch.userKeys ??= []).push(key);
+        (batch.tickets ??= []).push(ticket);
+        if (ticket !== undefined) batch.local = local;
+      }
     });
   }
 
@@ -317,6 +423,15 @@ export class RedisBackend implements Backend {
     if (batch === undefined) return;
     this.#gets = undefined;
     const keys = batch.keys;
+    if (batch.local !== undefined) {
+      // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
+      batch.command = "GET_WITH_TTL";
+      this.#send(batch.command, (c) => evalKeys(c, GET_WITH_TTL, keys)).then(
+        (reply) => batch.done(reply),
+        (error: unknown) => batch.expire(error),
+      );
+      return;
+    }
     const single = keys.length === 1;
     batch.command = single ? "GET" : "MGET";
     if (this.#health.down) {
@@ -327,7 +442,7 @@ export class RedisBackend implements Backend {
     const client = this.#client;
     if (client === undefined || client.status !== "ready") {
       // Not connected (yet): the general path waits for the connection or fails fast.
-      const reply = single ? this.#send("GET", (c) => c.get(keys[0]!)) : this.#send("MGET", (c) => c.mget(keys));
+      const reply = single ? this.#send("GET", (c) => c.get(keys[0]!)) : this.#send("MGET", (c) => mget(c, keys));
       reply.then(
         (value) => batch.done(value),
         (error: unknown) => batch.expire(error),
@@ -337,7 +452,7 @@ export class RedisBackend implements Backend {
     // Connected: send now, under the shared deadline (no async frame, no timer of its own).
     let reply: Promise<unknown>;
     try {
-      reply = single ? client.get(keys[0]!) : client.mget(keys);
+      reply = single ? client.get(keys[0]!) : mget(client, keys);
     } catch (error) {
       batch.expire(error);
       return;
@@ -363,11 +478,13 @@ export class RedisBackend implements Backend {
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    const values = await this.#run("MGET", (c) => c.mget(keys.map((key) => this.#ns.key(key))));
+    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#get(key))); // one batch: a script call
+    const values = await this.#run("MGET", (c) => mget(c, keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }
 
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+    this.#local?.invalidate(key);
     const args = setArgs(this.#ns.key(key), value, expireMs);
     if (exist === true) args.push("XX");
     else if (exist === false) args.push("NX");
@@ -376,19 +493,15 @@ export class RedisBackend implements Backend {
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
+    if (this.#local !== undefined) for (const [key] of entries) this.#local.invalidate(key);
     if (entries.length === 0) return;
     const commands = entries.map(([key, value]) => setArgs(this.#ns.key(key), value, expireMs));
-    const results = await this.#run("MULTI/SET/EXEC", (c) => {
-      const multi = c.multi();
-      for (const args of commands) multi.call("SET", ...args);
-      return multi.exec();
-    });
-    const failed = results?.find(([error]) => error);
-    if (!results) throw new Error("the transaction was aborted");
-    if (failed) throw failed[0];
+    // One MULTI (on a cluster: one per hash slot, sent together).
+    await this.#run("MULTI/SET/EXEC", (c) => setAll(c, commands));
   }
 
   async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+    this.#local?.invalidate(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`redis: incr needs an integer increment, got ${by}`);
     const ms = toPx(expireMs);
     const k = this.#ns.key(key);
@@ -400,15 +513,18 @@ export class RedisBackend implements Backend {
   }
 
   async delete(key: string): Promise<boolean> {
+    this.#local?.invalidate(key);
     return (await this.#run("UNLINK", (c) => c.unlink(this.#ns.key(key)))) > 0;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
+    if (this.#local !== undefined) for (const key of keys) this.#local.invalidate(key);
     if (keys.length === 0) return 0;
-    return this.#run("UNLINK", (c) => c.unlink(keys.map((key) => this.#ns.key(key))));
+    return this.#run("UNLINK", (c) => unlink(c, keys.map((key) => this.#ns.key(key))));
   }
 
   async deleteMatch(pattern: string): Promise<number> {
+    this.#local?.flush();
     return this.#unlinkMatching(this.#ns.pattern(pattern));
   }
 
@@ -420,6 +536,7 @@ export class RedisBackend implements Backend {
   }
 
   async expire(key: string, expireMs: number | undefined): Promise<boolean> {
+    this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const ms = toPx(expireMs);
     if (ms !== undefined) return (await this.#run("PEXPIRE", (c) => c.pexpire(k, ms))) === 1;
@@ -445,7 +562,9 @@ export class RedisBackend implements Backend {
   }
 
   async getKeysCount(): Promise<number> {
-    if (this.#ns.verbatim) return this.#run("DBSIZE", (c) => c.dbsize());
+    if (this.#ns.verbatim) {
+      return this.#run("DBSIZE", async (c) => (await Promise.all(masters(c).map((node) => node.dbsize()))).reduce((a, b) => a + b, 0));
+    }
     // SCAN may return a key twice (while the table rehashes): count distinct keys.
     const seen = new Set<string>();
     for await (const keys of this.#scanBatches(this.#ns.pattern("*"), SCAN_COUNT)) {
@@ -455,37 +574,43 @@ export class RedisBackend implements Backend {
   }
 
   async clear(): Promise<void> {
+    this.#local?.flush();
     if (this.#ns.verbatim) {
-      await this.#run("FLUSHDB", (c) => c.flushdb());
+      await this.#run("FLUSHDB", (c) => Promise.all(masters(c).map((node) => node.flushdb())));
       return;
     }
     await this.#unlinkMatching(this.#ns.pattern("*"));
   }
 
   async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
+    this.#local?.invalidate(key);
     const args = setArgs(this.#ns.key(key), value, ttlMs);
     args.push("NX");
     return (await this.#run("SET", (c) => c.call("SET", ...args))) !== null;
   }
 
   async unlock(key: string, value: string): Promise<boolean> {
+    this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, k, [value]))) === 1;
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
+    this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const args = slidingArgs(windowMs, limit);
     return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, k, args)));
   }
 
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
+    this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const ms = toPx(expireMs) ?? -1;
     await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, k, [member, ms]));
   }
 
   async tagPop(key: string, count: number): Promise<string[]> {
+    this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const reply = await this.#run("SPOP", (c) => c.spop(k, count));
     return Array.isArray(reply) ? reply.map(String) : [];
@@ -493,37 +618,41 @@ export class RedisBackend implements Backend {
 
   // ---------------------------------------------------------------- internals
 
+  /** SCANs the node, or each master of a cluster in turn (a master's keys never move mid-scan, save resharding). */
   async *#scanBatches(match: string, count: number): AsyncGenerator<string[]> {
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.#run("SCAN", (c) => c.scan(cursor, "MATCH", match, "COUNT", count));
-      cursor = next;
-      if (keys.length > 0) yield keys;
-    } while (cursor !== "0");
+    const nodes = await this.#run("SCAN", async (c) => masters(c));
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.#run("SCAN", () => node.scan(cursor, "MATCH", match, "COUNT", count));
+        cursor = next;
+        if (keys.length > 0) yield keys;
+      } while (cursor !== "0");
+    }
   }
 
   async #unlinkMatching(match: string): Promise<number> {
     let deleted = 0;
     for await (const keys of this.#scanBatches(match, SCAN_COUNT)) {
-      deleted += await this.#run("UNLINK", (c) => c.unlink(keys));
+      deleted += await this.#run("UNLINK", (c) => unlink(c, keys));
     }
     return deleted;
   }
 
   /** Runs one command, after sending any batched GETs issued before it (keeps issue order). */
-  #run<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  #run<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.#gets !== undefined) this.#flushGets();
     return this.#send(command, fn);
   }
 
   /** Runs one round trip, or fails at once while the server is unresponsive. */
-  #send<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  #send<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.#health.down) return Promise.reject(this.#refused(command));
     return this.#exec(command, fn);
   }
 
   /** Runs one round trip once the client is ready; the wait and the command share one `timeout`. */
-  async #exec<T>(command: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+  async #exec<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
       const client = this.#ensureClient();
       if (client.status === "ready") {
@@ -547,7 +676,7 @@ export class RedisBackend implements Backend {
    * attempt is under way it waits for its outcome; between attempts (the server is known to be
    * down) a command (`failFast`) is refused at once, while `init()` waits for the next attempt.
    */
-  #whenReady(client: Redis, failFast: boolean): Promise<void> {
+  #whenReady(client: RedisClient, failFast: boolean): Promise<void> {
     const status: Status = client.status;
     switch (status) {
       case "ready":
@@ -623,7 +752,21 @@ export class RedisBackend implements Backend {
     else waiter.resolve();
   }
 
-  #ensureClient(): Redis {
+  /** Our own client: a lazy single-node client, or a lazy Cluster on the seed nodes. */
+  #newClient(): RedisClient {
+    const options = this.#redisOptions!;
+    if (this.#seeds === undefined) return new Redis(options);
+    return createCluster(this.#seeds, {
+      username: options.username,
+      password: options.password,
+      tls: options.tls !== undefined,
+      connectTimeout: this.#connectTimeout,
+      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
+      reconnectDelay,
+    });
+  }
+
+  #ensureClient(): RedisClient {
     let client = this.#client;
     if (client && client.status === "end" && client !== this.#userClient) {
       // Our own client never ends by itself (the retry strategy always retries); be robust anyway.
@@ -631,7 +774,19 @@ export class RedisBackend implements Backend {
       client = undefined;
     }
     if (client) return client;
-    client = this.#userClient ?? new Redis(this.#redisOptions!);
+    client = this.#userClient ?? this.#newClient();
+    const local = this.#local;
+    if (local !== undefined && this.#tracker === undefined) {
+      const ns = this.#ns;
+      this.#tracker = new Tracker(local, {
+        redisOptions: this.#redisOptions!,
+        prefix: ns.prefix,
+        userKey: (stored) => (stored.startsWith(ns.prefix) ? stored.slice(ns.prefix.length) : undefined),
+        timeout: this.#timeout ?? DEFAULT_TIMEOUT_MS,
+        onError: (error) => this.#reportError(error),
+      });
+      this.#tracker.start(Redis);
+    }
     const onError = (error: Error): void => {
       this.#lastError = error;
       this.#reportError(error);
@@ -642,13 +797,16 @@ export class RedisBackend implements Backend {
       this.#settle(undefined);
     };
     const onClose = (): void => {
+      this.#local?.flush(); // what was read on a lost connection is not trusted any more
       this.#settle(this.#lastError ?? new Error("connection closed"));
     };
     client.on("error", onError);
     client.on("ready", onReady);
     client.on("close", onClose);
     client.on("end", onClose);
+    client.on("node error", onError); // a Cluster's errors on one node
     this.#detach = () => {
+      client.off("node error", onError);
       client.off("error", onError);
       client.off("ready", onReady);
       client.off("close", onClose);
@@ -687,12 +845,22 @@ function toText(value: unknown): string {
 }
 
 /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
-async function evalScript(client: Redis, script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+async function evalScript(client: RedisClient, script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
   try {
     return await client.evalsha(script.sha1, 1, key, ...args);
   } catch (error) {
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, 1, key, ...args);
+  }
+}
+
+/** `EVALSHA` of a read-only script over `keys`, falling back to `EVAL` on `NOSCRIPT`. */
+async function evalKeys(client: RedisClient, script: { lua: string; sha1: string }, keys: readonly string[]): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha1, keys.length, ...keys);
+  } catch (error) {
+    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    return client.eval(script.lua, keys.length, ...keys);
   }
 }
 

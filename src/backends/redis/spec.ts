@@ -20,8 +20,12 @@ import { validateRedisConfig } from "./url.js";
  * - `connectTimeout` (alias `createConnectionTimeout` / `create_connection_timeout`): bound on
  *   establishing a connection, default 2 s.
  * - `client`: an existing ioredis instance, used as is and never closed by the backend.
- * - `clientSide`, `cluster` (and `redis+cluster://`): known, but not implemented yet: `setup`
- *   throws {@link CacheConfigError} ("coming in a later version").
+ * - `clientSide`: keep a local copy of what this process reads, kept coherent by Redis
+ *   server-assisted client-side caching (see `client-side.ts`); not with `client` or Cluster
+ *   (a {@link CacheConfigError} at setup).
+ * - `cluster` (implied by `redis+cluster://h1:p1,h2:p2`): Redis Cluster on an ioredis `Cluster`.
+ *   The URL's hosts are seed nodes (the others are discovered); only database 0 exists (another
+ *   `db` is a {@link CacheConfigError}); `client` may be an ioredis `Cluster`.
  * @example
  * redisSpec.schemes;               // ["redis", "rediss", "redis+cluster"]
  * Object.keys(redisSpec.options);  // ["namespace", "db", "username", "password", "clientSide", …]

@@ -8,10 +8,14 @@ import { CacheConfigError } from "../../errors.js";
 import type { BackendConfig } from "../types.js";
 
 export interface RedisUrl {
+  /** The scheme is `redis+cluster`. */
   cluster: boolean;
   tls: boolean;
+  /** The (first) node. */
   host: string;
   port: number;
+  /** Every node of the URL: one, or the seed nodes of a cluster (`h1:p1,h2:p2`). */
+  nodes: { host: string; port: number }[];
   db: number | undefined;
   username: string | undefined;
   password: string | undefined;
@@ -20,46 +24,72 @@ export interface RedisUrl {
 const fail = (why: string): never => {
   throw new CacheConfigError(`redis: ${why}`);
 };
-const later = (what: string): never => fail(`${what} is not implemented yet (coming in a later version)`);
 
 /**
- * Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and `redis+cluster://…`
- * (no query string: options go in an object). Throws {@link CacheConfigError} for a bad URL.
+ * Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and
+ * `redis+cluster://[[user]:password@]host:port,host:port[/0]` (seed nodes of a cluster; a
+ * `redis://` URL may list several too, with the `cluster` option). No query string: options go in
+ * an object. Throws {@link CacheConfigError} for a bad URL (never quoting its password).
  * @example
  * parseRedisUrl("rediss://:s3cret@cache.example.com:6380/2");
- * // { cluster: false, tls: true, host: "cache.example.com", port: 6380, db: 2, username: undefined, password: "s3cret" }
+ * // { cluster: false, tls: true, host: "cache.example.com", port: 6380, nodes: [{ host: "cache.example.com", port: 6380 }],
+ * //   db: 2, username: undefined, password: "s3cret" }
+ * parseRedisUrl("redis+cluster://10.0.0.1:7000,10.0.0.2:7000").nodes; // [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }]
  */
 export function parseRedisUrl(url: string): RedisUrl {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]!.toLowerCase();
   const cluster = scheme === "redis+cluster";
   if (!cluster && scheme !== "redis" && scheme !== "rediss") fail(`${JSON.stringify(url)} is not a redis:// or rediss:// URL`);
-  const parsed = cluster ? undefined : parseBackendUrl("redis", url);
-  const path = parsed?.pathname.slice(1) ?? "";
+  // `scheme://[userinfo@]h1:p1,h2:p2[/db]`: parsed as a URL on its first node.
+  const [, head, hosts, tail] = /^(.*?\/\/(?:.*@)?)([^/@]*)(.*)$/s.exec(url)!;
+  const seeds = hosts!.split(",");
+  const shown = url.replace(/(\/\/[^@/]*:)[^@]*@/, "$1***@"); // never a password in a message
+  // Each node alone: `new URL` checks its host and port, and must not rewrite it (e.g. a port "07000").
+  if (cluster || seeds[1]) {
+    for (const seed of seeds) {
+      let href: string | undefined;
+      try {
+        href = new URL(`redis://${seed}`).href;
+      } catch {}
+      if (!seed || href !== `redis://${seed}` || /:0+$/.test(seed)) fail(`bad seed node ${JSON.stringify(seed)}: expected host:port (port 1-65535, IPv6 as [addr]:port)`);
+    }
+  }
+  const parsed = parseBackendUrl("redis", shown, head! + seeds[0] + tail);
+  const path = parsed.pathname.slice(1);
   if (!/^\d*$/.test(path)) fail(`the URL path must be a database number, got "/${path}"`);
   const decode = (text = ""): string | undefined => (text === "" ? undefined : decodeURIComponent(text));
+  const node = (u: URL) => ({ host: u.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost", port: Number(u.port || 6379) });
+  const nodes = seeds.map((seed, i) => node(i ? new URL(`redis://${seed}`) : parsed));
   return {
     cluster,
     tls: scheme === "rediss",
-    host: cluster ? "" : parsed!.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost",
-    port: cluster ? 0 : Number(parsed!.port || 6379),
+    ...nodes[0]!,
+    nodes,
     db: path === "" ? undefined : Number(path),
-    username: decode(parsed?.username),
-    password: decode(parsed?.password),
+    username: decode(parsed.username),
+    password: decode(parsed.password),
   };
 }
 
 /** Everything about a Redis setup that can be wrong before connecting. Throws {@link CacheConfigError}. */
 export function validateRedisConfig(config: BackendConfig): void {
   const options = config.options;
-  if (options.clientSide === true) later("clientSide (client-side caching)");
+  if (options.clientSide === true) {
+    // Tracking is per node and needs connections of our own (one of them in RESP2 subscriber mode).
+    if (options.client !== undefined) fail(`clientSide opens its own connections: drop the "client" option, or clientSide`);
+    if (options.cluster === true || /^redis\+cluster:/i.test(config.url)) fail("clientSide is not supported on Redis Cluster (tracking is per node): drop clientSide, or use a single node");
+  }
   const url = parseRedisUrl(config.url);
-  if (options.cluster === true || url.cluster) later("Redis Cluster (redis+cluster:// or cluster=1)");
   const client = options.client as { status?: unknown; sendCommand?: unknown; on?: unknown; isCluster?: boolean } | null | undefined;
+  const cluster = options.cluster === true || url.cluster;
+  const selected = options.db ?? url.db;
+  if ((cluster || client?.isCluster) && selected) fail(`Redis Cluster has database 0 only (no SELECT), got db ${selected}: use "namespace" to keep caches apart`);
+  if (!cluster && url.nodes[1]) fail("several hosts need redis+cluster:// or cluster=1");
   if (client !== undefined) {
     if (typeof client !== "object" || typeof client?.status !== "string" || typeof client.sendCommand !== "function" || typeof client.on !== "function") {
       fail(`option "client" must be an ioredis client (new Redis(...))`);
     }
-    if (client!.isCluster === true) later("an ioredis Cluster client");
+    if (cluster && !client!.isCluster) fail(`cluster needs an ioredis Cluster as "client"`);
     const clash = ["db", "username", "password", "connectTimeout"].filter((name) => options[name] !== undefined);
     if (url.db !== undefined || url.username || url.password) clash.push("the URL's db/credentials");
     rejectClash("redis", clash);

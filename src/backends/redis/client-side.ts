@@ -1,0 +1,361 @@
+/**
+ * Client-side caching for the Redis backend (`redis://…?clientSide=1`): a local copy of what this
+ * process read, kept coherent by Redis server-assisted client-side caching.
+ *
+ * How it stays coherent:
+ * - One extra connection (RESP2: ioredis 6 drops RESP3 invalidation pushes) asks for its own
+ *   `CLIENT ID`, turns on `CLIENT TRACKING ON REDIRECT <that id> BCAST PREFIX <namespace>:` and
+ *   subscribes to `__redis__:invalidate`: every write to a key of our namespace, by any client
+ *   (expiries and evictions included), is announced there; `FLUSHDB`/`FLUSHALL` announce "all".
+ *   BCAST needs no per-read state on the server and no tracking on the data connection.
+ * - The local copy is used only while that stream is armed. Arming (again after every reconnect)
+ *   and losing it (the connection closes, or a keep-alive PING goes unanswered) flush everything;
+ *   so does losing the data connection. While not armed, reads go to Redis and fill nothing.
+ * - A read that misses locally takes a ticket before it is sent; an invalidation of its key, a
+ *   write of this process to it, or a flush voids the ticket, and a void ticket fills nothing.
+ *   This closes the race in which an invalidation overtakes the reply of a read issued before the
+ *   write (the reply would hold the old value).
+ * - Fills carry the key's remaining TTL (read with the value, in one script), so a local entry
+ *   never outlives the Redis key, and no entry lives longer than {@link LOCAL_MAX_TTL_MS}.
+ *
+ * Decoded values: the cache route hands back the value it decoded from an entry's stored text
+ * ({@link LocalCopy.keep}); later hits return that same value without decoding (or verifying a
+ * signature) again. Such values are shared between callers, as with `mem://`: treat them as
+ * read-only.
+ * @module
+ */
+import type { Redis, RedisOptions } from "ioredis";
+import { MISSING } from "../types.js";
+import { hitNow } from "../memory.js";
+
+/** Entries the local copy holds at most (least recently used ones go first). */
+export const LOCAL_SIZE = 10_000;
+/** Longest life (ms) of a local entry, also for keys without a TTL: a bound on any lost invalidation. */
+export const LOCAL_MAX_TTL_MS = 300_000;
+/** How often (ms) the invalidation connection is checked with a PING while armed. */
+export const KEEPALIVE_MS = 1_000;
+/** The channel Redis announces invalidations on (RESP2 redirect mode). */
+export const INVALIDATE_CHANNEL = "__redis__:invalidate";
+
+/** Value of an entry whose stored text has not been decoded yet. */
+const UNDECODED: unique symbol = Symbol("cashews.undecoded");
+
+interface Entry {
+  readonly raw: string;
+  value: unknown;
+  /** `Date.now()` ms after which the entry is not used. */
+  readonly expiresAt: number;
+  /** `#clock` when last moved to the back of the map (recency). */
+  stamp: number;
+}
+
+/** A read in flight: it fills the local copy only if nothing voided it meanwhile. */
+export interface Ticket {
+  readonly epoch: number;
+  valid: boolean;
+  refs: number;
+}
+
+/**
+ * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`. Read-only
+ * (it runs on replicas too); in a cluster its keys must share a slot, so clientSide is single-node.
+ */
+export const GET_WITH_TTL = {
+  name: "get_with_ttl",
+  lua:
+    "local r = {}\n" +
+    "for i = 1, #KEYS do\n" +
+    "  r[2 * i - 1] = redis.call('GET', KEYS[i])\n" +
+    "  r[2 * i] = redis.call('PTTL', KEYS[i])\n" +
+    "end\n" +
+    "return r\n",
+  sha1: "f52024ec7123799b25fcc517c21159053498937a",
+} as const;
+
+/**
+ * The local copy: entries by user key, tickets of reads in flight, and whether the invalidation
+ * stream is armed. Everything here is synchronous.
+ */
+export class LocalCopy {
+  /** True while invalidations are known to reach us: only then are entries used and filled. */
+  armed = false;
+  /** Bumped by every flush: tickets of an older epoch fill nothing. */
+  #epoch = 0;
+  readonly #entries = new Map<string, Entry>();
+  readonly #tickets = new Map<string, Ticket>();
+  /** Counts moves to the back; an entry moved within the last quarter of the size is not moved again. */
+  #clock = 0;
+  readonly #size: number;
+  readonly #window: number;
+
+  constructor(size = LOCAL_SIZE) {
+    this.#size = size;
+    this.#window = Math.max(1, Math.floor(size / 4));
+  }
+
+  /** Number of entries (expired ones included until they are read or evicted). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #live(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= hitNow()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    if (this.#clock - entry.stamp >= this.#window) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      entry.stamp = ++this.#clock;
+    }
+    return entry;
+  }
+
+  /** The decoded value kept for `key`, or MISSING (also when it was never decoded). */
+  peek(key: string): unknown {
+    const entry = this.#live(key);
+    if (entry === undefined) return MISSING;
+    const value = entry.value;
+    return value === UNDECODED ? MISSING : value;
+  }
+
+  /** The stored text kept for `key`, or undefined. */
+  raw(key: string): string | undefined {
+    return this.#live(key)?.raw;
+  }
+
+  /** Keeps `value`, decoded from `raw`, if the entry of `key` still holds that text. */
+  keep(key: string, raw: unknown, value: unknown): void {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.raw === raw) entry.value = value;
+  }
+
+  /** A ticket for a read of `key` about to be sent, or undefined while not armed (nothing will fill). */
+  begin(key: string): Ticket | undefined {
+    if (!this.armed) return undefined;
+    let ticket = this.#tickets.get(key);
+    if (ticket === undefined) {
+      ticket = { epoch: this.#epoch, valid: true, refs: 0 };
+      this.#tickets.set(key, ticket);
+    }
+    ticket.refs++;
+    return ticket;
+  }
+
+  /**
+   * The read of `ticket` answered `raw` (a string, or MISSING) with `pttl` (ms, -1: no expiry):
+   * fills the entry if the ticket is still valid.
+   */
+  finish(key: string, ticket: Ticket, raw: unknown, pttl: number): void {
+    if (--ticket.refs === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
+    if (!ticket.valid || ticket.epoch !== this.#epoch || !this.armed) return;
+    if (typeof raw !== "string" || !(pttl > 0 || pttl === -1)) return;
+    const ttl = pttl === -1 ? LOCAL_MAX_TTL_MS : Math.min(pttl, LOCAL_MAX_TTL_MS);
+    this.#entries.delete(key);
+    this.#entries.set(key, { raw, value: UNDECODED, expiresAt: Date.now() + ttl, stamp: ++this.#clock });
+    if (this.#entries.size > this.#size) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** The read of `ticket` failed: it fills nothing. */
+  abandon(key: string, ticket: Ticket): void {
+    if (--ticket.refs === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
+  }
+
+  /** `key` changed (an invalidation, or a write of this process): drops its entry, voids its reads. */
+  invalidate(key: string): void {
+    this.#entries.delete(key);
+    const ticket = this.#tickets.get(key);
+    if (ticket !== undefined) {
+      ticket.valid = false;
+      this.#tickets.delete(key);
+    }
+  }
+
+  /** Drops every entry and voids every read in flight. */
+  flush(): void {
+    this.#epoch++;
+    this.#entries.clear();
+    for (const ticket of this.#tickets.values()) ticket.valid = false;
+    this.#tickets.clear();
+  }
+}
+
+/** Options of {@link Tracker}. */
+export interface TrackerOptions {
+  /** The data connection's options (host, port, credentials, TLS, timeouts, retry strategy). */
+  redisOptions: RedisOptions;
+  /** Stored keys start with this (`""`: every key is announced). */
+  prefix: string;
+  /** Stored key (with the namespace) → user key, or undefined for a key outside the namespace. */
+  userKey: (stored: string) => string | undefined;
+  /** Bound (ms) on each arming command and keep-alive PING. */
+  timeout: number;
+  onError: (error: Error) => void;
+}
+
+/**
+ * The invalidation connection: arms tracking on every (re)connect, applies invalidations to the
+ * local copy, and disarms (flushing it) whenever it cannot be sure they still arrive.
+ */
+export class Tracker {
+  readonly #local: LocalCopy;
+  readonly #options: TrackerOptions;
+  #connection: Redis | undefined;
+  /** Set when the server refused tracking for good (why): the local copy stays unused. */
+  off: string | undefined;
+  /** Identifies the current arming attempt: a stale one (the connection dropped meanwhile) does nothing. */
+  #attempt = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #pinging = false;
+  /** Settled when tracking is armed for the first time (or the tracker stops). */
+  #armed: Promise<void>;
+  #resolveArmed!: () => void;
+
+  constructor(local: LocalCopy, options: TrackerOptions) {
+    this.#local = local;
+    this.#options = options;
+    this.#armed = new Promise((resolve) => (this.#resolveArmed = resolve));
+  }
+
+  /** Resolves once tracking is armed (or the tracker stopped). */
+  get armed(): Promise<void> {
+    return this.#armed;
+  }
+
+  /** Opens the invalidation connection (once); `Redis` is the ioredis class. */
+  start(RedisClass: new (options: RedisOptions) => Redis): void {
+    if (this.#connection !== undefined) return;
+    const connection = new RedisClass({
+      ...this.#options.redisOptions,
+      // RESP2: ioredis 6 drops RESP3 `invalidate` pushes. No automatic resubscription: it would
+      // enter subscriber mode before CLIENT ID could be asked (see reference/protocols.md §5.2).
+      protocol: 2,
+      autoResubscribe: false,
+      lazyConnect: true,
+    } as RedisOptions);
+    this.#connection = connection;
+    connection.on("ready", () => void this.#arm(connection));
+    connection.on("close", () => this.#disarm());
+    connection.on("end", () => this.#disarm());
+    connection.on("error", (error: Error) => this.#options.onError(error));
+    connection.on("messageBuffer", (channel: Uint8Array, keys: Uint8Array[] | null) => this.#message(channel, keys));
+    connection.connect().catch(() => {
+      // reported through "error"; ioredis keeps reconnecting
+    });
+  }
+
+  /** Closes the invalidation connection; the local copy is flushed and stays unused. */
+  stop(): void {
+    this.#attempt++;
+    this.#disarm();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#resolveArmed();
+    if (connection === undefined) return;
+    connection.removeAllListeners();
+    connection.on("error", () => {});
+    connection.disconnect();
+  }
+
+  async #arm(connection: Redis): Promise<void> {
+    const attempt = ++this.#attempt;
+    this.#disarm();
+    const { prefix, timeout } = this.#options;
+    try {
+      const id = await bounded(connection.client("ID"), timeout);
+      const args: (string | number)[] = ["TRACKING", "ON", "REDIRECT", Number(id), "BCAST"];
+      if (prefix !== "") args.push("PREFIX", prefix);
+      await bounded(connection.call("CLIENT", ...args), timeout);
+      await bounded(connection.subscribe(INVALIDATE_CHANNEL), timeout);
+    } catch (error) {
+      if (attempt !== this.#attempt) return;
+      const message = (error as Error)?.message ?? String(error);
+      if (/^(?:NOPERM|ERR unknown (?:sub)?command|ERR syntax)/i.test(message)) {
+        // The server cannot track (Redis < 6, or an ACL forbids CLIENT/SUBSCRIBE): say so once and
+        // stop trying; every read goes to Redis, as without clientSide.
+        this.off = `the server refused client tracking (${message}); reads go to Redis`;
+        this.#options.onError(new Error(`redis clientSide is off: ${this.off}`, { cause: error }));
+        this.stop();
+        return;
+      }
+      this.#options.onError(new Error(`redis clientSide: could not turn on invalidations: ${message}`, { cause: error }));
+      connection.disconnect(true); // reconnect and try again
+      return;
+    }
+    if (attempt !== this.#attempt || connection !== this.#connection || connection.status !== "ready") return;
+    this.#local.flush();
+    this.#local.armed = true;
+    this.#startKeepAlive(connection);
+    this.#resolveArmed();
+  }
+
+  #disarm(): void {
+    this.#stopKeepAlive();
+    this.#local.armed = false;
+    this.#local.flush();
+  }
+
+  #message(channel: Uint8Array, keys: Uint8Array[] | null): void {
+    if (!sameText(channel, INVALIDATE_CHANNEL)) return;
+    const local = this.#local;
+    if (keys === null || !Array.isArray(keys)) {
+      local.flush(); // FLUSHDB / FLUSHALL: everything may have changed
+      return;
+    }
+    const decoder = textDecoder();
+    for (const stored of keys) {
+      const key = this.#options.userKey(typeof stored === "string" ? stored : decoder.decode(stored));
+      if (key !== undefined) local.invalidate(key);
+    }
+  }
+
+  /** PINGs the armed connection; one that does not answer within the timeout is dropped (and the copy flushed). */
+  #startKeepAlive(connection: Redis): void {
+    this.#stopKeepAlive();
+    const timer = setInterval(() => {
+      if (this.#pinging || connection.status !== "ready") return;
+      this.#pinging = true;
+      bounded(connection.ping(), this.#options.timeout)
+        .catch((error: unknown) => {
+          if (connection !== this.#connection) return;
+          this.#options.onError(new Error(`redis clientSide: the invalidation connection did not answer a PING: ${(error as Error)?.message ?? String(error)}`));
+          this.#disarm();
+          connection.disconnect(true);
+        })
+        .finally(() => (this.#pinging = false));
+    }, KEEPALIVE_MS);
+    (timer as { unref?: () => void }).unref?.();
+    this.#keepAlive = timer;
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+  }
+}
+
+let decoderInstance: TextDecoder | undefined;
+const textDecoder = (): TextDecoder => (decoderInstance ??= new TextDecoder());
+
+function sameText(bytes: Uint8Array | string, text: string): boolean {
+  if (typeof bytes === "string") return bytes === text;
+  if (bytes.length !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `promise`, or a rejection once `ms` have passed (0: unbounded). */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  if (!(ms > 0)) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
