@@ -5,7 +5,7 @@
  * one 100-in-flight measurement, the order rotated each round), takes medians, checks that no load
  * (miss) happened while timing, prints one markdown table and writes it to bench/results/latest.md.
  *
- * Env: BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|upstash (comma-separated; a
+ * Env: BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash (comma-separated; a
  * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
  * 150 for memory, 400 for the network tiers).
  */
@@ -23,10 +23,10 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BENCH = join(ROOT, "bench");
 const CHILD = join(BENCH, "lib", "child.ts");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
-const ALL_TIERS = ["memory", "redis", "signed", "upstash"] as const;
+const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash"] as const;
 type TierId = (typeof ALL_TIERS)[number];
 const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];
-for (const tier of TIERS) if (!ALL_TIERS.includes(tier)) throw new Error(`BENCH_TIER: unknown tier "${tier}" (memory, redis, signed, upstash)`);
+for (const tier of TIERS) if (!ALL_TIERS.includes(tier)) throw new Error(`BENCH_TIER: unknown tier "${tier}" (${ALL_TIERS.join(", ")})`);
 const BURSTS = 5;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -104,6 +104,16 @@ const tiers: Tier[] = [
     ],
   },
   {
+    id: "clientside",
+    title: "clientside",
+    unit: "µs",
+    targetMs: Number(process.env.BENCH_MS ?? 400),
+    contenders: [
+      { id: "floor", floor: true, label: "floor: cashews redis:// (every hit a Redis read)" },
+      { id: "clientSide", cashews: true, label: "cashews redis://?clientSide=1 (local copy, invalidated by Redis)" },
+    ],
+  },
+  {
     id: "upstash",
     title: "upstash",
     unit: "µs",
@@ -119,6 +129,24 @@ const tiers: Tier[] = [
   },
 ];
 
+// ------------------------------------------------------------------ CPU placement
+/**
+ * On this kind of machine a loopback round trip costs ~30 µs when client and redis-server share a
+ * core and ~100 µs across cores, and the scheduler picks per process: unpinned, one contender can
+ * get the fast placement for a whole run and look 20–40 % quicker. So (when `taskset` exists and
+ * there are at least 2 CPUs; BENCH_PIN=0 turns it off) redis-server runs on the last CPU and every
+ * contender on the first: the same placement for all.
+ */
+const PIN: { server: string; clients: string } | undefined = (() => {
+  if (process.env.BENCH_PIN === "0" || cpus().length < 2 || spawnSync("taskset", ["-V"]).status !== 0) return undefined;
+  return { server: String(cpus().length - 1), clients: "0" };
+})();
+
+function pin(pid: number | undefined, cpu: string | undefined): void {
+  if (pid === undefined || cpu === undefined) return;
+  spawnSync("taskset", ["-a", "-pc", cpu, String(pid)], { stdio: "ignore" });
+}
+
 // ------------------------------------------------------------------ child processes
 class Child {
   readonly proc: ChildProcess;
@@ -128,6 +156,7 @@ class Child {
 
   constructor(readonly name: string) {
     this.proc = fork(CHILD, [], { cwd: ROOT, execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    pin(this.proc.pid, PIN?.clients);
     // Forward the child's stderr, and keep its first error line for the table.
     this.proc.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
@@ -294,6 +323,10 @@ function targetCell(row: Row, rows: Row[], floor: Row | undefined): string {
   const limit = (max: number, name: string) => `${name} ≤ ${max}×: seq ${verdict(rs <= max)}, in flight ${verdict(rf <= max)}`;
   if (tier.id === "memory") return limit(1.5, "floor");
   if (tier.id === "signed") return limit(1.3, "unsigned");
+  if (tier.id === "clientside") {
+    const speedup = (r: number) => `${(1 / r).toFixed(1)}× ${verdict(1 / r >= 20)}`;
+    return `throughput ≥ 20× plain redis://: seq ${speedup(rs)}, in flight ${speedup(rf)}`;
+  }
   if (tier.id === "redis") {
     const peers = rows.filter((r) => !r.spec.floor && !r.spec.cashews);
     const measured = peers.filter((r) => r.seq !== undefined && !r.failure);
@@ -350,6 +383,7 @@ let redisVersion = "";
 try {
   if (network) {
     redis = await startRedis();
+    pin(redis.pid, PIN?.server);
     redisVersion = execFileSync(process.env.REDIS_SERVER_BIN ?? "redis-server", ["--version"], { encoding: "utf8" }).match(/v=(\S+)/)?.[1] ?? "?";
   }
   for (const tier of tiers.filter((t) => TIERS.includes(t.id))) {
@@ -397,9 +431,12 @@ const header = [
     (redisVersion ? `; redis-server ${redisVersion} (local, same machine)` : "") +
     `; 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
   `- ${gitState()}.`,
+  PIN
+    ? `- CPU placement: redis-server pinned to CPU ${PIN.server}, every contender's process to CPU ${PIN.clients} (\`taskset\`; the same placement for all; BENCH_PIN=0 turns it off).`
+    : "- CPU placement: not pinned (no `taskset`, one CPU, or BENCH_PIN=0): network-tier sequential times vary with where the scheduler puts each process.",
   `- ${KEYS} keys warmed first (one load each), then only hits are timed: the memoised function counts its calls (loads), which must stay 0 in the timed rounds.`,
   `- Each contender in its own child process (\`node --import tsx --expose-gc\`); ${ROUNDS} interleaved rounds (order rotated each round); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row) in the same round, so they can differ from the ratio of the medians.`,
-  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|upstash`, `BENCH_ROUNDS`, `BENCH_MS`). Wall time of this run: " +
+  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash`, `BENCH_ROUNDS`, `BENCH_MS`). Wall time of this run: " +
     `${Math.round((Date.now() - started) / 1000)} s.`,
   "",
 ].join("\n");

@@ -91,3 +91,9 @@ export const signedFactories: Record<string, Factory> = {
   signed: cashews({ secret: "bench-secret-0123456789" }),
 };
 
+
+/** Client-side tier: plain cashews redis:// against the same with `clientSide` (a local copy kept coherent by Redis). */
+export const clientSideFactories: Record<string, Factory> = {
+  floor: cashews(),
+  clientSide: cashews({ clientSide: true }),
+};

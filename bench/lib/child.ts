@@ -22,6 +22,7 @@ async function factoriesOf(tier: string): Promise<Record<string, Factory>> {
   if (tier === "memory") return (await import("../contenders/memory.js")).factories;
   if (tier === "redis") return (await import("../contenders/redis.js")).factories;
   if (tier === "signed") return (await import("../contenders/redis.js")).signedFactories;
+  if (tier === "clientside") return (await import("../contenders/redis.js")).clientSideFactories;
   if (tier === "upstash") return (await import("../contenders/upstash.js")).factories;
   throw new Error(`unknown tier ${tier}`);
 }
