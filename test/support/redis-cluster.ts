@@ -5,10 +5,8 @@
  * Started once per run by global-setup.ts (`inject("redisClusterUrl")`).
  */
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { Redis } from "ioredis";
-import { startRedis, type RedisServer } from "./redis-server.js";
+import { isExecutable, startRedis, type RedisServer } from "./redis-server.js";
 
 export interface RedisCluster {
   /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`. */
@@ -23,15 +21,7 @@ const CLI = process.env.REDIS_CLI_BIN ?? "redis-cli";
 
 /** Whether a `redis-cli` executable is on PATH (or at `$REDIS_CLI_BIN`). */
 export function hasRedisCli(): boolean {
-  const candidates = CLI.includes("/") ? [CLI] : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, CLI));
-  return candidates.some((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return isExecutable(CLI);
 }
 
 /** Starts a 3-master cluster; rejects (after stopping what it started) if it does not form in time. */

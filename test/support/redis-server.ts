@@ -36,9 +36,14 @@ const BINARY = process.env.REDIS_SERVER_BIN ?? "redis-server";
 
 /** Whether a `redis-server` executable is on PATH (or at `$REDIS_SERVER_BIN`). */
 export function hasRedisServer(): boolean {
-  const candidates = BINARY.includes("/")
-    ? [BINARY]
-    : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, BINARY));
+  return isExecutable(BINARY);
+}
+
+/** Whether `binary` (a path, or a name looked up on PATH) is an executable file. */
+export function isExecutable(binary: string): boolean {
+  const candidates = binary.includes("/")
+    ? [binary]
+    : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, binary));
   return candidates.some((file) => {
     try {
       accessSync(file, constants.X_OK);
