@@ -11,6 +11,7 @@ import { Cache, CacheConfigError } from "../src/index.js";
 import "../src/redis.js";
 import { MISSING } from "../src/backends/types.js";
 import { LocalCopy, LOCAL_MAX_TTL_MS } from "../src/backends/redis/client-side.js";
+import { createRedisBackend } from "../src/backends/redis/backend.js";
 import { hasRedisServer, startRedis, type RedisServer } from "./support/redis-server.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -297,6 +298,75 @@ describe.skipIf(!available)("redis clientSide in one process", () => {
     await sleep(500); // no retry loop: only the data connection of that user is left
     const clients = String(await raw.call("CLIENT", "LIST")).split("\n").filter((line) => line.includes("user=notrack"));
     expect(clients).toHaveLength(1);
+  });
+
+  it("keys that hold no string (tag sets) read as misses, as with MGET, without failing the other reads", async () => {
+    const cache = await open({ namespace: "types" });
+    await cache.set("user:1", "ada", { tags: ["users"] });
+    await cache.set("user:2", "bob", { tags: ["users"] });
+    await raw.sadd("types:aset", "x");
+    expect(await cache.getMany(["user:1", "aset", "user:2"])).toEqual(["ada", undefined, "bob"]);
+    const [a, s, b] = await Promise.all([cache.get("user:1"), cache.get("aset"), cache.get("user:2")]);
+    expect([a, s, b]).toEqual(["ada", undefined, "bob"]);
+    const matched = [];
+    for await (const [key, value] of cache.getMatch("user:*")) matched.push([key, value]);
+    expect(matched.sort()).toEqual([["user:1", "ada"], ["user:2", "bob"]]);
+  });
+
+  it("after deleteMatch or clear resolves, no deleted value is served, also one read while they ran", async () => {
+    const cache = await open({ namespace: "dm" });
+    const backend = backendOf(cache);
+    for (let round = 0; round < 150; round++) {
+      await cache.set("d:1", round);
+      expect(await cache.get("d:1")).toBe(round);
+      const deleting = round % 2 ? cache.deleteMatch("d:*") : cache.clear();
+      const during = cache.get("d:1"); // between the flush and the UNLINK
+      await deleting;
+      await during;
+      expect(backend.peek("d:1")).toBe(MISSING);
+      expect(await cache.get("d:1")).toBeUndefined();
+    }
+  });
+
+  it("fills with MULTI where an ACL refuses scripts, and still serves locally", async () => {
+    await raw.call("ACL", "SETUSER", "noscript", "on", ">pw", "~*", "&*", "+@all", "-@scripting");
+    const cache = new Cache("noscript").setup(server.url.replace("redis://", "redis://noscript:pw@"), { clientSide: true, namespace: "ns-acl" });
+    caches.push(cache);
+    await cache.init();
+    await cache.set("k", { v: 1 }, { expire: "1m" });
+    expect(await cache.get("k")).toEqual({ v: 1 });
+    expect(await cache.get("k")).toEqual({ v: 1 });
+    expect(backendOf(cache).peek("k")).toEqual({ v: 1 });
+    expect(backendOf(cache).clientSideState()).toMatchObject({ armed: true });
+  });
+
+  it("keys with a lone surrogate are never kept locally (their invalidations would name another key)", async () => {
+    const cache = await open({ namespace: "sur" });
+    const other = new Cache("other").setup(server.url, { namespace: "sur" });
+    caches.push(other);
+    const key = "bad\uD800";
+    await other.set(key, "v1");
+    expect(await cache.get(key)).toBe("v1");
+    expect(await cache.get(key)).toBe("v1");
+    await other.set(key, "v2");
+    await sleep(100);
+    expect(await cache.get(key)).toBe("v2");
+    expect(backendOf(cache).peek(key)).toBe(MISSING);
+  });
+
+  it("close() with a read still queued opens no connection afterwards", async () => {
+    const count = async () => String(await raw.call("CLIENT", "LIST")).split("\n").filter(Boolean).length;
+    const before = await count();
+    const backend = createRedisBackend(server.url, { clientSide: true });
+    await backend.init();
+    const outcome = backend.get("x").then(
+      () => "resolved",
+      (error: unknown) => String(error),
+    );
+    await backend.close();
+    expect(await outcome).toMatch(/closed/);
+    await sleep(300);
+    expect(await count()).toBe(before);
   });
 
   it("refuses clientSide with a supplied client or on Cluster, at setup", () => {

@@ -313,7 +313,8 @@ export class RedisBackend implements Backend {
       name: this.#description,
       ms: timeout ?? 0,
       background: true, // Node, Bun, Deno: unref'd timers
-      probe: () => this.#exec("PING", (c) => c.ping()),
+      // On a cluster every master must answer (a random node answering says nothing of the others).
+      probe: () => this.#exec("PING", (c) => Promise.all(masters(c).map((node) => node.ping()))),
       onDown: (error) => this.#reportError(error),
     });
   }
@@ -357,6 +358,9 @@ export class RedisBackend implements Backend {
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
   async close(): Promise<void> {
+    const queued = this.#gets; // reads queued for this tick must not reopen a connection after close
+    this.#gets = undefined;
+    queued?.expire(new Error("the backend was closed"));
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
@@ -393,6 +397,34 @@ export class RedisBackend implements Backend {
     return this.#get(key);
   }
 
+  /** clientSide fills: values and PTTLs as `[v1, pttl1, …]`; by script, or MULTI where scripts are refused (ACL). */
+  async #readWithTtl(client: RedisClient, keys: string[]): Promise<unknown[]> {
+    if (!this.#noScripts) {
+      try {
+        return (await evalKeys(client, GET_WITH_TTL, keys)) as unknown[];
+      } catch (error) {
+        if (!/^(?:NOPERM|ERR unknown command)/.test(messageOf(error))) throw error;
+        this.#noScripts = true;
+      }
+    }
+    const multi = client.multi().mget(keys);
+    for (const key of keys) multi.pttl(key);
+    const results = await multi.exec();
+    if (!results) throw new Error("the transaction was aborted");
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+    const values = results[0]![1] as unknown[];
+    const pairs: unknown[] = new Array(keys.length * 2);
+    for (let i = 0; i < keys.length; i++) {
+      pairs[2 * i] = values[i];
+      pairs[2 * i + 1] = results[i + 1]![1];
+    }
+    return pairs;
+  }
+
+  /** clientSide: set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
+  #noScripts = false;
+
   #get(key: string): Promise<unknown> {
     const local = this.#local;
     let ticket: Ticket | undefined;
@@ -426,7 +458,7 @@ export class RedisBackend implements Backend {
     if (batch.local !== undefined) {
       // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
       batch.command = "GET_WITH_TTL";
-      this.#send(batch.command, (c) => evalKeys(c, GET_WITH_TTL, keys)).then(
+      this.#send(batch.command, (c) => this.#readWithTtl(c, keys)).then(
         (reply) => batch.done(reply),
         (error: unknown) => batch.expire(error),
       );
@@ -525,7 +557,11 @@ export class RedisBackend implements Backend {
 
   async deleteMatch(pattern: string): Promise<number> {
     this.#local?.flush();
-    return this.#unlinkMatching(this.#ns.pattern(pattern));
+    try {
+      return await this.#unlinkMatching(this.#ns.pattern(pattern));
+    } finally {
+      this.#local?.flush(); // reads issued meanwhile may have filled values deleted since
+    }
   }
 
   async *scan(pattern: string, batchSize: number): AsyncIterable<string> {
@@ -575,11 +611,15 @@ export class RedisBackend implements Backend {
 
   async clear(): Promise<void> {
     this.#local?.flush();
-    if (this.#ns.verbatim) {
-      await this.#run("FLUSHDB", (c) => Promise.all(masters(c).map((node) => node.flushdb())));
-      return;
+    try {
+      if (this.#ns.verbatim) {
+        await this.#run("FLUSHDB", (c) => Promise.all(masters(c).map((node) => node.flushdb())));
+        return;
+      }
+      await this.#unlinkMatching(this.#ns.pattern("*"));
+    } finally {
+      this.#local?.flush(); // reads issued meanwhile may have filled values deleted since
     }
-    await this.#unlinkMatching(this.#ns.pattern("*"));
   }
 
   async setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
@@ -778,6 +818,7 @@ export class RedisBackend implements Backend {
     const local = this.#local;
     if (local !== undefined && this.#tracker === undefined) {
       const ns = this.#ns;
+      this.#refusedTracking = undefined;
       this.#tracker = new Tracker(local, {
         redisOptions: this.#redisOptions!,
         prefix: ns.prefix,

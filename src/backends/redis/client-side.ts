@@ -34,6 +34,8 @@ export const LOCAL_SIZE = 10_000;
 export const LOCAL_MAX_TTL_MS = 300_000;
 /** How often (ms) the invalidation connection is checked with a PING while armed. */
 export const KEEPALIVE_MS = 1_000;
+/** Least time (ms) a keep-alive PING may take before the invalidation connection is given up. */
+export const KEEPALIVE_TIMEOUT_MS = 2_000;
 /** The channel Redis announces invalidations on (RESP2 redirect mode). */
 export const INVALIDATE_CHANNEL = "__redis__:invalidate";
 
@@ -57,19 +59,22 @@ export interface Ticket {
 }
 
 /**
- * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`. Read-only
- * (it runs on replicas too); in a cluster its keys must share a slot, so clientSide is single-node.
+ * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`; a key that
+ * holds no string (a set, a sorted set) reads as nil, as with MGET. Read-only (it runs on replicas
+ * too); in a cluster its keys must share a slot, so clientSide is single-node.
  */
 export const GET_WITH_TTL = {
   name: "get_with_ttl",
   lua:
     "local r = {}\n" +
     "for i = 1, #KEYS do\n" +
-    "  r[2 * i - 1] = redis.call('GET', KEYS[i])\n" +
+    "  local v = redis.pcall('GET', KEYS[i])\n" +
+    "  if type(v) == 'table' then v = false end\n" +
+    "  r[2 * i - 1] = v\n" +
     "  r[2 * i] = redis.call('PTTL', KEYS[i])\n" +
     "end\n" +
     "return r\n",
-  sha1: "f52024ec7123799b25fcc517c21159053498937a",
+  sha1: "743cb35aa18fa287149536612ad3bf7edfbe1ca8",
 } as const;
 
 /**
@@ -134,7 +139,9 @@ export class LocalCopy {
 
   /** A ticket for a read of `key` about to be sent, or undefined while not armed (nothing will fill). */
   begin(key: string): Ticket | undefined {
-    if (!this.armed) return undefined;
+    // A lone surrogate reaches Redis as U+FFFD, so its invalidations would name another key:
+    // such keys are never kept locally.
+    if (!this.armed || !isWellFormed(key)) return undefined;
     let ticket = this.#tickets.get(key);
     if (ticket === undefined) {
       ticket = { epoch: this.#epoch, valid: true, refs: 0 };
@@ -320,7 +327,9 @@ export class Tracker {
     const timer = setInterval(() => {
       if (this.#pinging || connection.status !== "ready") return;
       this.#pinging = true;
-      bounded(connection.ping(), this.#options.timeout)
+      // Generous: a process that stalls its own event loop (a long JSON.parse, a GC pause) must not
+      // take that for a dead connection. A dropped connection is noticed at once ("close").
+      bounded(connection.ping(), Math.max(2 * this.#options.timeout, KEEPALIVE_TIMEOUT_MS))
         .catch((error: unknown) => {
           if (connection !== this.#connection) return;
           this.#options.onError(new Error(`redis clientSide: the invalidation connection did not answer a PING: ${(error as Error)?.message ?? String(error)}`));
@@ -337,6 +346,13 @@ export class Tracker {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#keepAlive = undefined;
   }
+}
+
+/** Whether `text` has no lone surrogate (`String.prototype.isWellFormed`, with a fallback). */
+function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  if (native !== undefined) return native.call(text);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
 let decoderInstance: TextDecoder | undefined;
