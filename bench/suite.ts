@@ -5,7 +5,7 @@
  * one 100-in-flight measurement, the order rotated each round), takes medians, checks that no load
  * (miss) happened while timing, prints one markdown table and writes it to bench/results/latest.md.
  *
- * Env: BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash (comma-separated; a
+ * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash (comma-separated; a
  * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
  * 150 for memory, 400 for the network tiers).
  */
@@ -53,6 +53,8 @@ interface Spec {
   /** The tier's baseline (ratios are to it). */
   floor?: boolean;
   cashews?: boolean;
+  /** A variant shown for reference (no target, not a peer). */
+  reference?: boolean;
 }
 interface Tier {
   id: TierId;
@@ -88,6 +90,12 @@ const tiers: Tier[] = [
     contenders: [
       { id: "floor", floor: true, label: `floor: raw ioredis ${v("ioredis")} get + JSON.parse (sequential: plain client; in flight: enableAutoPipelining)` },
       { id: "cashews", cashews: true, label: "cashews redis://" },
+      {
+        id: "floor-timer",
+        reference: true,
+        label: "for reference: the floor with one idle 500 ms timer armed (as cashews' shared command-timeout timer is while a command is pending)",
+      },
+      { id: "cashews-unbounded", reference: true, label: "for reference: cashews redis:// with timeout: 0 (commands unbounded, no timer)" },
       { id: "bentocache", label: `bentocache ${v("bentocache")} getOrSet, L2 redis driver (ioredis ${v("ioredis")})` },
       { id: "cache-manager", label: `cache-manager ${v("cache-manager")} wrap + @keyv/redis ${v("@keyv/redis")} (node-redis ${v("@redis/client")})` },
       { id: "async-cache-dedupe", label: `async-cache-dedupe ${v("async-cache-dedupe")} define, redis storage (ioredis ${v("ioredis")})` },
@@ -237,7 +245,9 @@ function spread(xs: number[]): number {
 const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
 
 async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<Row[]> {
-  const rows: Row[] = tier.contenders.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
+  const only = process.env.BENCH_ONLY?.split(",").map((id) => id.trim());
+  const specs = only ? tier.contenders.filter((spec) => spec.floor || only.includes(spec.id)) : tier.contenders;
+  const rows: Row[] = specs.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
   const children = new Map<Row, Child>();
   // Set up one after another (warm-up and sizing are not disturbed by the others).
   for (const [index, row] of rows.entries()) {
@@ -328,7 +338,7 @@ function targetCell(row: Row, rows: Row[], floor: Row | undefined): string {
     return `throughput ≥ 20× plain redis://: seq ${speedup(rs)}, in flight ${speedup(rf)}`;
   }
   if (tier.id === "redis") {
-    const peers = rows.filter((r) => !r.spec.floor && !r.spec.cashews);
+    const peers = rows.filter((r) => !r.spec.floor && !r.spec.cashews && !r.spec.reference);
     const measured = peers.filter((r) => r.seq !== undefined && !r.failure);
     const behind = measured.flatMap((peer) =>
       (["seq", "flight"] as const).flatMap((mode) => {

@@ -46,6 +46,19 @@ function cashews(options: Record<string, unknown> = {}): Factory {
 export const factories: Record<string, Factory> = {
   floor: raw,
   cashews: cashews(),
+  async "floor-timer"(env) {
+    // The floor, plus what a pending command timeout adds to the event loop: one armed timer.
+    const base = await raw(env);
+    const timer = setInterval(() => {}, 500);
+    return {
+      ...base,
+      async close() {
+        clearInterval(timer);
+        await base.close();
+      },
+    };
+  },
+  "cashews-unbounded": cashews({ timeout: 0 }),
 
   async bentocache(env) {
     const { BentoCache, bentostore } = await peer("bentocache");
