@@ -354,6 +354,32 @@ describe.skipIf(!available)("redis clientSide in one process", () => {
     expect(backendOf(cache).peek(key)).toBe(MISSING);
   });
 
+  it("when the data connection comes back, the invalidation connection is reopened and re-armed with it", async () => {
+    const cache = await open({ namespace: "move" });
+    await cache.set("k", 1);
+    await cache.get("k");
+    await cache.get("k");
+    const clients = async () => String(await raw.call("CLIENT", "LIST")).split("\n").filter(Boolean);
+    const trackerId = async () => (await clients()).find((line) => line.includes("flags=P") || / sub=1 /.test(line))?.match(/\bid=(\d+)/)?.[1];
+    const before = await trackerId();
+    expect(before).toBeDefined();
+    // Kill the data connection only (normal, not subscribed, not this test's own).
+    const own = String(await raw.client("ID"));
+    const data = (await clients()).filter((line) => / sub=0 /.test(line) && !line.includes(`id=${own} `));
+    for (const line of data) await raw.call("CLIENT", "KILL", "ID", line.match(/\bid=(\d+)/)![1]!);
+    let after: string | undefined;
+    for (let i = 0; i < 100 && (after === undefined || after === before); i++) {
+      await sleep(20);
+      after = await trackerId();
+    }
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    for (let i = 0; i < 100 && !backendOf(cache).clientSideState().armed; i++) await sleep(20);
+    expect(await cache.get("k")).toBe(1);
+    expect(await cache.get("k")).toBe(1);
+    expect(backendOf(cache).peek("k")).toBe(1);
+  });
+
   it("close() with a read still queued opens no connection afterwards", async () => {
     const count = async () => String(await raw.call("CLIENT", "LIST")).split("\n").filter(Boolean).length;
     const before = await count();

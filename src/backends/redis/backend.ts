@@ -832,10 +832,14 @@ export class RedisBackend implements Backend {
       this.#lastError = error;
       this.#reportError(error);
     };
+    let readies = 0;
     const onReady = (): void => {
       this.#lastError = undefined;
       this.#health.markUp(); // a new connection answered its ready check
       this.#settle(undefined);
+      // clientSide: the data connection came back, possibly to another node (a failover): move
+      // the invalidation connection too, so both watch the same server (it re-arms and flushes).
+      if (++readies > 1) this.#tracker?.reconnect();
     };
     const onClose = (): void => {
       this.#local?.flush(); // what was read on a lost connection is not trusted any more

@@ -256,6 +256,14 @@ export class Tracker {
     });
   }
 
+  /** Drops the invalidation connection and opens it again (it re-arms, flushing the local copy). */
+  reconnect(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    this.#disarm();
+    connection.disconnect(true);
+  }
+
   /** Closes the invalidation connection; the local copy is flushed and stays unused. */
   stop(): void {
     this.#attempt++;
