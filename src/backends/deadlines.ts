@@ -17,6 +17,7 @@
  * @internal
  * @module
  */
+import { unrefTimer } from "./clock.js";
 
 /** An operation under a deadline: `expire` runs (once) if it has not settled in time. */
 export interface Bounded {
@@ -120,7 +121,7 @@ export class Deadlines {
 
   #arm(delay: number, at: number): void {
     this.#firesAt = at;
-    this.#timer = unrefTimer(setTimeout(() => this.#fire(), Math.max(0, Math.ceil(delay))));
+    this.#timer = unrefd(setTimeout(() => this.#fire(), Math.max(0, Math.ceil(delay))));
   }
 
   #fire(): void {
@@ -256,7 +257,7 @@ export class Responsiveness {
   #scheduleProbe(): void {
     this.#nextAt = performance.now() + this.#delay;
     if (!this.options.background) return;
-    this.#timer = unrefTimer(
+    this.#timer = unrefd(
       setTimeout(() => {
         this.#timer = undefined;
         this.#start();
@@ -272,7 +273,7 @@ export class Responsiveness {
     let timer: Timer | undefined;
     const outcome = new Promise<unknown>((resolve, reject) => {
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-      timer = unrefTimer(setTimeout(() => controller.abort(new Error(`probe timed out after ${ms} ms`)), ms));
+      timer = unrefd(setTimeout(() => controller.abort(new Error(`probe timed out after ${ms} ms`)), ms));
       let check: Promise<unknown>;
       try {
         check = this.options.probe(controller.signal);
@@ -305,9 +306,8 @@ export class Responsiveness {
   }
 }
 
-/** `timer`, made unable to keep the process alive (Node, Bun: `unref()`; Deno: `Deno.unrefTimer`). */
-function unrefTimer(timer: Timer): Timer {
-  if (typeof timer === "object" && timer !== null) (timer as { unref?: () => void }).unref?.();
-  else (globalThis as { Deno?: { unrefTimer?: (id: unknown) => void } }).Deno?.unrefTimer?.(timer);
+/** `timer`, made unable to keep the process alive (see {@link unrefTimer}). */
+function unrefd(timer: Timer): Timer {
+  unrefTimer(timer);
   return timer;
 }

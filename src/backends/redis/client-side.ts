@@ -26,7 +26,7 @@
  */
 import type { Redis, RedisOptions } from "ioredis";
 import { MISSING } from "../types.js";
-import { hitNow } from "../memory.js";
+import { hitNow } from "../clock.js";
 
 /** Entries the local copy holds at most (least recently used ones go first). */
 export const LOCAL_SIZE = 10_000;
