@@ -311,3 +311,18 @@ function unrefd(timer: Timer): Timer {
   unrefTimer(timer);
   return timer;
 }
+
+/**
+ * `promise`, or a rejection with `timeoutError()` once `ms` have passed; for one-off waits
+ * (connecting, QUIT, a probe) rather than the commands {@link Deadlines} bounds. The timer is
+ * always cleared (none outlives the call), and the loser of the race is never an unhandled
+ * rejection.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError()), ms);
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

@@ -174,8 +174,8 @@ export interface Backend {
   tagPop(key: string, count: number): Promise<string[]>;
 
   /**
-   * Optional fast path: a synchronous read of the raw value (memory). Used by the hit path to
-   * avoid a promise per call. Must behave exactly as `get`.
+   * Optional fast path: a synchronous read (memory), used by the hit path to avoid a promise per
+   * call. Behaves exactly as `get`, unless {@link peekDecoded} says it answers decoded values.
    */
   peek?(key: string): unknown;
   /**

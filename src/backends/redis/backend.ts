@@ -24,7 +24,7 @@ import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { Deadlines, Responsiveness, type Bounded } from "../deadlines.js";
+import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
 import { createCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
@@ -163,7 +163,7 @@ class GetBatch implements Bounded {
         const raw = pairs[2 * i] ?? MISSING;
         const ticket = this.tickets![i];
         if (ticket !== undefined) local.finish(this.userKeys![i]!, ticket, raw, Number(pairs[2 * i + 1]));
-        resolves[i]!(raw === null ? MISSING : raw);
+        resolves[i]!(raw);
       }
       return;
     }
@@ -235,11 +235,10 @@ export class RedisBackend implements Backend {
   readonly #local: LocalCopy | undefined;
   /** clientSide: the invalidation connection (created with the data connection). */
   #tracker: Tracker | undefined;
-  /** clientSide: why tracking is off for good (the server refused it), kept across close(). */
-  get #offReason(): string | undefined {
-    return this.#tracker?.off ?? this.#refusedTracking;
-  }
-  #refusedTracking: string | undefined;
+  /** clientSide: why tracking is off for good (the server refused it; reset by the next tracker). */
+  #clientSideOff: string | undefined;
+  /** clientSide: set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
+  #noScripts = false;
   /**
    * clientSide: the decoded value kept locally for `key`, or MISSING (synchronous: the cache's
    * hit path). Absent without clientSide.
@@ -352,7 +351,7 @@ export class RedisBackend implements Backend {
   clientSideState(): { armed: boolean; size: number; off?: string } | undefined {
     const local = this.#local;
     if (local === undefined) return undefined;
-    const off = this.#offReason;
+    const off = this.#clientSideOff;
     return off === undefined ? { armed: local.armed, size: local.size } : { armed: local.armed, size: local.size, off };
   }
 
@@ -364,7 +363,6 @@ export class RedisBackend implements Backend {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
-    this.#refusedTracking = this.#tracker?.off;
     this.#tracker?.stop();
     this.#tracker = undefined;
     this.#deadlines?.stop();
@@ -421,9 +419,6 @@ export class RedisBackend implements Backend {
     }
     return pairs;
   }
-
-  /** clientSide: set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
-  #noScripts = false;
 
   #get(key: string): Promise<unknown> {
     const local = this.#local;
@@ -818,13 +813,14 @@ export class RedisBackend implements Backend {
     const local = this.#local;
     if (local !== undefined && this.#tracker === undefined) {
       const ns = this.#ns;
-      this.#refusedTracking = undefined;
+      this.#clientSideOff = undefined;
       this.#tracker = new Tracker(local, {
         redisOptions: this.#redisOptions!,
         prefix: ns.prefix,
         userKey: (stored) => (stored.startsWith(ns.prefix) ? stored.slice(ns.prefix.length) : undefined),
         timeout: this.#timeout ?? DEFAULT_TIMEOUT_MS,
         onError: (error) => this.#reportError(error),
+        onOff: (why) => (this.#clientSideOff = why),
       });
       this.#tracker.start(Redis);
     }
@@ -919,16 +915,6 @@ function slidingArgs(windowMs: number, limit: number): string[] {
 function slidingReply(reply: unknown): [count: number, resetMs: number] {
   if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`unexpected SLIDING_INCR reply: ${String(reply)}`);
   return [Number(reply[0]), Math.max(0, Number(reply[1]))];
-}
-
-/** Races `promise` against a timer that is always cleared (no timer outlives the call). */
-function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError()), ms);
-  });
-  promise.catch(noop); // the loser of the race must not become an unhandled rejection
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** `error` as the {@link CacheBackendError} of `command` (configuration and backend errors as they are). */

@@ -27,6 +27,7 @@
 import type { Redis, RedisOptions } from "ioredis";
 import { MISSING } from "../types.js";
 import { hitNow } from "../clock.js";
+import { withDeadline } from "../deadlines.js";
 
 /** Entries the local copy holds at most (least recently used ones go first). */
 export const LOCAL_SIZE = 10_000;
@@ -203,6 +204,8 @@ export interface TrackerOptions {
   /** Bound (ms) on each arming command and keep-alive PING. */
   timeout: number;
   onError: (error: Error) => void;
+  /** The server refused tracking for good (why): the tracker has stopped, the local copy stays unused. */
+  onOff: (why: string) => void;
 }
 
 /**
@@ -213,8 +216,6 @@ export class Tracker {
   readonly #local: LocalCopy;
   readonly #options: TrackerOptions;
   #connection: Redis | undefined;
-  /** Set when the server refused tracking for good (why): the local copy stays unused. */
-  off: string | undefined;
   /** Identifies the current arming attempt: a stale one (the connection dropped meanwhile) does nothing. */
   #attempt = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -293,8 +294,9 @@ export class Tracker {
       if (/^(?:NOPERM|ERR unknown (?:sub)?command|ERR syntax)/i.test(message)) {
         // The server cannot track (Redis < 6, or an ACL forbids CLIENT/SUBSCRIBE): say so once and
         // stop trying; every read goes to Redis, as without clientSide.
-        this.off = `the server refused client tracking (${message}); reads go to Redis`;
-        this.#options.onError(new Error(`redis clientSide is off: ${this.off}`, { cause: error }));
+        const why = `the server refused client tracking (${message}); reads go to Redis`;
+        this.#options.onOff(why);
+        this.#options.onError(new Error(`redis clientSide is off: ${why}`, { cause: error }));
         this.stop();
         return;
       }
@@ -373,13 +375,7 @@ function sameText(bytes: Uint8Array | string, text: string): boolean {
   return true;
 }
 
-/** `promise`, or a rejection once `ms` have passed (0: unbounded). */
+/** `promise`, or a rejection once `ms` have passed. */
 function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  if (!(ms > 0)) return promise;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  promise.catch(() => {});
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return withDeadline(promise, ms, () => new Error(`no answer within ${ms} ms`));
 }

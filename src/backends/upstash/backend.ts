@@ -26,7 +26,7 @@ import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
-import { Responsiveness } from "../deadlines.js";
+import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -583,15 +583,6 @@ function toText(value: unknown): string {
   throw new TypeError(`upstash: values must be strings (encoded by the codec), got ${typeof value}`);
 }
 
-/** Races `promise` against a timer that is always cleared (no timer outlives the call). */
-function withDeadline<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError()), ms);
-  });
-  promise.catch(noop); // the loser of the race must not become an unhandled rejection
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 function timeoutError(message: string): Error {
   const error = new Error(message);
