@@ -54,7 +54,6 @@ interface Entry {
 
 /** A read in flight: it fills the local copy only if nothing voided it meanwhile. */
 export interface Ticket {
-  readonly epoch: number;
   valid: boolean;
   refs: number;
 }
@@ -85,8 +84,6 @@ export const GET_WITH_TTL = {
 export class LocalCopy {
   /** True while invalidations are known to reach us: only then are entries used and filled. */
   armed = false;
-  /** Bumped by every flush: tickets of an older epoch fill nothing. */
-  #epoch = 0;
   readonly #entries = new Map<string, Entry>();
   readonly #tickets = new Map<string, Ticket>();
   /** Counts moves to the back; an entry moved within the last quarter of the size is not moved again. */
@@ -145,7 +142,7 @@ export class LocalCopy {
     if (!this.armed || !isWellFormed(key)) return undefined;
     let ticket = this.#tickets.get(key);
     if (ticket === undefined) {
-      ticket = { epoch: this.#epoch, valid: true, refs: 0 };
+      ticket = { valid: true, refs: 0 };
       this.#tickets.set(key, ticket);
     }
     ticket.refs++;
@@ -157,8 +154,8 @@ export class LocalCopy {
    * fills the entry if the ticket is still valid.
    */
   finish(key: string, ticket: Ticket, raw: unknown, pttl: number): void {
-    if (--ticket.refs === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
-    if (!ticket.valid || ticket.epoch !== this.#epoch || !this.armed) return;
+    this.abandon(key, ticket);
+    if (!ticket.valid || !this.armed) return;
     if (typeof raw !== "string" || !(pttl > 0 || pttl === -1)) return;
     const ttl = pttl === -1 ? LOCAL_MAX_TTL_MS : Math.min(pttl, LOCAL_MAX_TTL_MS);
     this.#entries.delete(key);
@@ -169,7 +166,7 @@ export class LocalCopy {
     }
   }
 
-  /** The read of `ticket` failed: it fills nothing. */
+  /** The read of `ticket` ended without a fill (it failed): releases the ticket. */
   abandon(key: string, ticket: Ticket): void {
     if (--ticket.refs === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
   }
@@ -184,9 +181,11 @@ export class LocalCopy {
     }
   }
 
-  /** Drops every entry and voids every read in flight. */
+  /**
+   * Drops every entry and voids every read in flight (the epoch guard: every ticket outstanding
+   * is in the ticket map until it is released, so voiding them all is the new epoch).
+   */
   flush(): void {
-    this.#epoch++;
     this.#entries.clear();
     for (const ticket of this.#tickets.values()) ticket.valid = false;
     this.#tickets.clear();
