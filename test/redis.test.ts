@@ -181,14 +181,22 @@ describe.skipIf(!url)("redis backend commands", () => {
     const monitor = await new Redis(url).monitor();
     const seen: { args: string[]; source: string }[] = [];
     monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
-    try {
-      const marker = `marker-${randomUUID()}`;
-      await backend.ping(marker);
+    const burst = async () => {
       const values = await Promise.all(Array.from({ length: 100 }, (_, i) => backend.get(i % 2 ? "b1" : `absent${i}`)));
       expect(values.filter((v) => v === "old").length).toBe(50);
       expect(values.filter((v) => v === MISSING).length).toBe(50);
+      expect(values.every((v, i) => v === (i % 2 ? "old" : MISSING))).toBe(true);
+    };
+    try {
+      const marker = `marker-${randomUUID()}`;
+      await backend.ping(marker);
+      // After sequential reads the first GET of a tick is sent at once; the rest of the burst is one MGET.
+      await burst();
+      // The next burst is batched from its first GET, and so is the next lone GET.
+      await burst();
       expect(await backend.get("b1")).toBe("old");
-      // a GET issued before a SET in the same tick reads the value from before the SET
+      // A batch of one: lone GETs are sent at once again. A GET issued before a SET in the same
+      // tick reads the value from before the SET; one issued after it, the new value.
       const before = backend.get("b1");
       const write = backend.set("b1", "new", undefined);
       const after = backend.get("b1");
@@ -200,9 +208,49 @@ describe.skipIf(!url)("redis backend commands", () => {
         .filter((line) => line.source === source)
         .map((line) => `${line.args[0]!.toLowerCase()}${line.args[0]!.toLowerCase() === "mget" ? line.args.length - 1 : ""}`)
         .filter((name) => name !== "ping");
-      expect(ours).toEqual(["mget100", "get", "get", "set", "get"]);
+      expect(ours).toEqual(["get", "mget99", "mget100", "get", "get", "set", "get"]);
     } finally {
       monitor.disconnect();
+    }
+  });
+
+  it("a lone GET is written before get() returns; a tick with more GETs batches, and the next lone GET joins a batch once", async () => {
+    const client = new Redis(url, { lazyConnect: true });
+    await client.connect();
+    const own = createRedisBackend(url, { namespace: NS, client });
+    await own.init();
+    // ioredis queues a command it has written to the socket in commandQueue (sendCommand).
+    const queue = (client as unknown as { commandQueue: { length: number } }).commandQueue;
+    const written = (read: () => Promise<unknown>): boolean => {
+      const before = queue.length;
+      void read();
+      return queue.length > before;
+    };
+    try {
+      await own.set("q1", "one", undefined);
+      const lone: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        let result: Promise<unknown> | undefined;
+        lone.push(written(() => (result = own.get("q1"))));
+        expect(await result).toBe("one");
+      }
+      expect(lone).toEqual([true, true, true]);
+      // Two in one tick: the first is written at once, the second waits for the tick's batch.
+      let first: Promise<unknown> | undefined;
+      let second: Promise<unknown> | undefined;
+      expect([written(() => (first = own.get("q1"))), written(() => (second = own.get("q-absent")))]).toEqual([true, false]);
+      expect([await first, await second]).toEqual(["one", MISSING]);
+      // The next lone GET is batched (a batch of one), then lone GETs are written at once again.
+      const after: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        let result: Promise<unknown> | undefined;
+        after.push(written(() => (result = own.get(i === 1 ? "q-absent" : "q1"))));
+        expect(await result).toBe(i === 1 ? MISSING : "one");
+      }
+      expect(after).toEqual([false, true, true]);
+    } finally {
+      await own.close();
+      client.disconnect();
     }
   });
 

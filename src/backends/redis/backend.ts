@@ -148,6 +148,8 @@ class GetBatch implements Bounded {
   readonly rejects: ((error: unknown) => void)[] = [];
   /** "GET" or "MGET", for error messages (set when sent). */
   command = "GET";
+  /** Started in a tick that had already sent a GET alone (see `RedisBackend.get`). */
+  afterSolo = false;
   /** clientSide: the local copy, the user keys and the tickets of the reads (see client-side.ts). */
   local: LocalCopy | undefined = undefined;
   userKeys: string[] | undefined = undefined;
@@ -194,6 +196,21 @@ class GetBatch implements Bounded {
   }
 }
 
+/** A GET sent alone at once (see `RedisBackend.get`): the unit the command timeout bounds. */
+class SoloGet implements Bounded {
+  at = 0;
+  settled = false;
+  next: Bounded | undefined = undefined;
+  constructor(
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  expire(error: unknown): void {
+    this.reject(backendError("GET", error));
+  }
+}
+
 /**
  * A {@link Backend} on one ioredis client (a single node, or a Redis Cluster): what `cache.setup("redis://…")` creates. Use it
  * directly for raw string storage without the codec (values are strings).
@@ -226,6 +243,13 @@ export class RedisBackend implements Backend {
   #waiter: Waiter | undefined;
   /** GETs waiting for the end of the current tick (see `get`). */
   #gets: GetBatch | undefined;
+  /** A GET was sent alone at once in the current tick (reset by a microtask; see `get`). */
+  #soloTick = false;
+  /** The last tick that sent a GET alone saw more GETs: batch from the first one until a batch holds only one. */
+  #batchFirst = false;
+  readonly #endSoloTick = (): void => {
+    this.#soloTick = false;
+  };
   /** Bounds every command by `timeout` with one timer (undefined: no timeout). */
   readonly #deadlines: Deadlines | undefined;
   /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
@@ -390,6 +414,12 @@ export class RedisBackend implements Backend {
    * GETs issued in the same tick are sent together as one MGET (a single GET when alone), after
    * the current synchronous work: 100 concurrent cache hits cost one round trip and one command.
    * Any other command flushes the pending batch first, so commands keep their issue order.
+   *
+   * Sequential reads skip the wait: while each recent tick issued one GET, the first GET of a tick
+   * is sent at once (no batch, no microtask before the write). A tick that then issues more GETs
+   * batches them as usual, and batching starts from the first GET again until a batch holds only
+   * one: a burst costs one extra command at most once, and a sequential caller saves the deferral
+   * on every read.
    */
   get(key: string): Promise<unknown> {
     return this.#get(key);
@@ -427,11 +457,22 @@ export class RedisBackend implements Backend {
       const raw = local.raw(key);
       if (raw !== undefined) return Promise.resolve(raw);
       ticket = local.begin(key);
+    } else if (this.#gets === undefined) {
+      if (this.#soloTick) this.#batchFirst = true;
+      else if (!this.#batchFirst) {
+        const client = this.#client;
+        if (client !== undefined && client.status === "ready" && !this.#health.down) {
+          this.#soloTick = true;
+          queueMicrotask(this.#endSoloTick);
+          return this.#getNow(client, this.#ns.key(key));
+        }
+      }
     }
     return new Promise((resolve, reject) => {
       let batch = this.#gets;
       if (batch === undefined) {
         batch = this.#gets = new GetBatch();
+        batch.afterSolo = this.#soloTick;
         queueMicrotask(this.#flush);
       }
       batch.keys.push(this.#ns.key(key));
@@ -445,11 +486,43 @@ export class RedisBackend implements Backend {
     });
   }
 
+  /** One GET, written now on a ready connection, under the shared deadline. */
+  #getNow(client: RedisClient, key: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let reply: Promise<string | null>;
+      try {
+        reply = client.get(key);
+      } catch (error) {
+        reject(backendError("GET", error));
+        return;
+      }
+      const deadlines = this.#deadlines;
+      if (deadlines === undefined) {
+        reply.then(
+          (value) => resolve(value ?? MISSING),
+          (error: unknown) => reject(backendError("GET", error)),
+        );
+        return;
+      }
+      const op = new SoloGet(resolve, reject);
+      deadlines.add(op);
+      reply.then(
+        (value) => {
+          if (deadlines.settle(op)) resolve(value ?? MISSING);
+        },
+        (error: unknown) => {
+          if (deadlines.settle(op)) op.expire(error);
+        },
+      );
+    });
+  }
+
   #flushGets(): void {
     const batch = this.#gets;
     if (batch === undefined) return;
     this.#gets = undefined;
     const keys = batch.keys;
+    if (keys.length === 1 && !batch.afterSolo) this.#batchFirst = false;
     if (batch.local !== undefined) {
       // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
       batch.command = "GET_WITH_TTL";
