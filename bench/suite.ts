@@ -7,7 +7,8 @@
  *
  * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash (comma-separated; a
  * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
- * 150 for memory, 400 for the network tiers).
+ * 150 for memory, 400 for the network tiers), BENCH_PROCESSES (default: one per round; the rounds
+ * are split into that many blocks, each with fresh child processes).
  */
 import { execFileSync, fork, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -23,6 +24,15 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BENCH = join(ROOT, "bench");
 const CHILD = join(BENCH, "lib", "child.ts");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
+/**
+ * Child processes per contender, one after another: the rounds are split into this many blocks and
+ * each block starts fresh processes (default: a fresh process per round). What one process gets by
+ * chance lasts its whole life: on the 2-core VM of bench/results, one process's sequential Redis
+ * hits ran anywhere from 0.8× to 1.9× another's running the same code, round after round. With one
+ * process per contender for a whole run, runs disagreed by ±5–10 % on the same code; paired rounds
+ * over fresh processes average that luck out.
+ */
+const PROCESSES = Math.max(1, Math.min(ROUNDS, Number(process.env.BENCH_PROCESSES ?? ROUNDS)));
 const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash"] as const;
 type TierId = (typeof ALL_TIERS)[number];
 const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];
@@ -244,42 +254,61 @@ function spread(xs: number[]): number {
 
 const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
 
-async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<Row[]> {
-  const only = process.env.BENCH_ONLY?.split(",").map((id) => id.trim());
-  const specs = only ? tier.contenders.filter((spec) => spec.floor || only.includes(spec.id)) : tier.contenders;
-  const rows: Row[] = specs.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
+/** One child process per contender (set up one after another: warm-up and sizing are not disturbed by the others); a contender that fails is marked and left out. */
+async function startChildren(tier: Tier, env: Env, rows: Row[], block: number): Promise<Map<Row, Child>> {
   const children = new Map<Row, Child>();
-  // Set up one after another (warm-up and sizing are not disturbed by the others).
   for (const [index, row] of rows.entries()) {
+    if (row.failure) continue;
     const child = new Child(`${tier.id}/${row.spec.id}`);
     try {
       const ready = await child.request<"ready">({ type: "init", tier: tier.id, id: row.spec.id, env: { ...env, db: index + 1 }, targetMs: tier.targetMs });
-      row.warmLoads = ready.warmLoads;
-      row.ops = { seq: ready.opsSeq, flight: ready.opsFlight };
+      row.warmLoads ??= ready.warmLoads; // the first processes fill the cache; later ones may find it filled (Redis)
+      row.ops ??= { seq: ready.opsSeq, flight: ready.opsFlight };
       children.set(row, child);
-      log(`  ${tier.id}/${row.spec.id}: ready (warm-up loads ${ready.warmLoads}, ${ready.opsSeq} sequential / ${ready.opsFlight} in-flight calls per measurement)`);
+      if (block === 0) log(`  ${tier.id}/${row.spec.id}: ready (warm-up loads ${ready.warmLoads}, ${ready.opsSeq} sequential / ${ready.opsFlight} in-flight calls per measurement)`);
     } catch (error) {
       row.failure = `could not run: ${firstLine(error)}`;
       log(`  ${tier.id}/${row.spec.id}: FAILED ${row.failure}`);
       child.proc.kill("SIGKILL");
     }
   }
-  for (let round = 0; round < ROUNDS; round++) {
-    const live = rows.filter((row) => children.has(row));
-    const order = live.map((_, k) => live[(k + round) % live.length]!);
-    for (const row of order) {
-      try {
-        const m = await children.get(row)!.request<"measured">({ type: "measure" });
-        row.samples.seq[round] = m.seq;
-        row.samples.flight[round] = m.flight;
-        row.timedLoads += m.loads;
-      } catch (error) {
-        row.failure = `failed in round ${round + 1}: ${firstLine(error)}`;
-        children.get(row)!.proc.kill("SIGKILL");
-        children.delete(row);
+  return children;
+}
+
+async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<Row[]> {
+  const only = process.env.BENCH_ONLY?.split(",").map((id) => id.trim());
+  const specs = only ? tier.contenders.filter((spec) => spec.floor || only.includes(spec.id)) : tier.contenders;
+  const rows: Row[] = specs.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
+  let children = new Map<Row, Child>();
+  for (let block = 0; block < PROCESSES; block++) {
+    const first = Math.round((block * ROUNDS) / PROCESSES);
+    const end = Math.round(((block + 1) * ROUNDS) / PROCESSES);
+    if (block > 0) for (const child of children.values()) await child.close();
+    children = await startChildren(tier, env, rows, block);
+    for (let round = first; round < end; round++) {
+      const live = rows.filter((row) => children.has(row));
+      const order = live.map((_, k) => live[(k + round) % live.length]!);
+      for (const row of order) {
+        try {
+          const m = await children.get(row)!.request<"measured">({ type: "measure" });
+          row.samples.seq[round] = m.seq;
+          row.samples.flight[round] = m.flight;
+          row.timedLoads += m.loads;
+        } catch (error) {
+          row.failure = `failed in round ${round + 1}: ${firstLine(error)}`;
+          children.get(row)!.proc.kill("SIGKILL");
+          children.delete(row);
+        }
       }
+      log(`  ${tier.id}: round ${round + 1}/${ROUNDS} done`);
     }
-    log(`  ${tier.id}: round ${round + 1}/${ROUNDS} done`);
+    if (PROCESSES > 1) {
+      // What each block's processes got: block-to-block differences well beyond the spread are per-process luck.
+      const floor = rows[0]!;
+      const part = (row: Row): Row => ({ ...row, seq: 0, samples: { seq: row.samples.seq.slice(first, end), flight: row.samples.flight.slice(first, end) } });
+      const ratios = rows.slice(1).map((row) => `${row.spec.id} ${fmtRatio(ratio(part(row), part(floor), "seq"))}`);
+      log(`  ${tier.id}: processes ${block + 1}/${PROCESSES} (rounds ${first + 1}–${end}), sequential × floor: ${ratios.join(", ")}`);
+    }
   }
   if (upstash) {
     for (const row of rows.filter((r) => children.has(r))) {
@@ -445,8 +474,8 @@ const header = [
     ? `- CPU placement: redis-server pinned to CPU ${PIN.server}, every contender's process to CPU ${PIN.clients} (\`taskset\`; the same placement for all; BENCH_PIN=0 turns it off).`
     : "- CPU placement: not pinned (no `taskset`, one CPU, or BENCH_PIN=0): network-tier sequential times vary with where the scheduler puts each process.",
   `- ${KEYS} keys warmed first (one load each), then only hits are timed: the memoised function counts its calls (loads), which must stay 0 in the timed rounds.`,
-  `- Each contender in its own child process (\`node --import tsx --expose-gc\`); ${ROUNDS} interleaved rounds (order rotated each round); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row) in the same round, so they can differ from the ratio of the medians.`,
-  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash`, `BENCH_ROUNDS`, `BENCH_MS`). Wall time of this run: " +
+  `- Each contender in its own child process (\`node --import tsx --expose-gc\`); ${ROUNDS} interleaved rounds (order rotated each round), split into ${PROCESSES} block(s) with fresh processes each (what one process gets by chance, e.g. JIT decisions, lasts its life); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row) in the same round, so they can differ from the ratio of the medians.`,
+  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash`, `BENCH_ROUNDS`, `BENCH_MS`, `BENCH_PROCESSES`). Wall time of this run: " +
     `${Math.round((Date.now() - started) / 1000)} s.`,
   "",
 ].join("\n");
