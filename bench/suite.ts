@@ -28,7 +28,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
  * Child processes per contender, one after another: the rounds are split into this many blocks and
  * each block starts fresh processes (default: a fresh process per round). What one process gets by
  * chance lasts its whole life: on the 2-core VM of bench/results, one process's sequential Redis
- * hits ran anywhere from 0.8× to 1.9× another's running the same code, round after round. With one
+ * hits ran anywhere from 0.7× to 1.6× the floor's process in the same round (results/latest-processes.md). With one
  * process per contender for a whole run, runs disagreed by ±5–10 % on the same code; paired rounds
  * over fresh processes average that luck out.
  */
@@ -483,7 +483,7 @@ const notes = [
   "",
   "Notes:",
   "- Every contender memoises the same `load(i)` (returns `{ id, name, tags, price }`) with a 1 h TTL, through its natural API: cashews `cache({ ttl, key: \"item:{i}\" })(load)`, bentocache `getOrSet`, cache-manager `wrap(key, fn, ttl)`, cacheable `wrap(fn, { ttl, keyPrefix })`, cachified `cachified({ key, cache, getFreshValue, ttl })`, async-cache-dedupe `define`. Peers that take a key get the prebuilt `item:<i>` string; cashews renders its template per call.",
-  "- Redis tier: each contender has its own database on one local redis-server; peers' clients use their defaults (no auto-pipelining); cashews batches the GETs of a tick into one MGET. cache-manager's Redis store (@keyv/redis 5) is node-redis, not ioredis. bentocache declares `ioredis ^5.3.2` as an optional peer; it runs here on the root's ioredis 6.0.0 (the same client as the floor and cashews).",
+  "- Redis tier: each contender has its own database on one local redis-server; peers' clients use their defaults (no auto-pipelining); cashews writes a lone GET at once and sends the GETs issued together in one tick as one MGET. cache-manager's Redis store (@keyv/redis 5) is node-redis, not ioredis. bentocache declares `ioredis ^5.3.2` as an optional peer; it runs here on the root's ioredis 6.0.0 (the same client as the floor and cashews).",
   "- Versions pinned in bench/package.json (`npm --prefix bench ci`). keyv is pinned to 5.6.0: keyv 6 needs Node ≥ 22.19 (and @cacheable/utils 3 needs Node ≥ 22.18), so cache-manager 7 / cacheable 2 stay on their Node 20 dependency line.",
   "- Upstash tier: the REST server (test/support/upstash-server.ts) runs in the benchmark's parent process in front of the same redis-server, so three processes share the CPUs; requests and commands are the server's counters for one burst of 100 concurrent hits (median of 5 bursts).",
   "- The machine is shared (other work may run during the benchmark): treat differences under ~10 % as noise.",
