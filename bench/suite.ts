@@ -32,7 +32,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
  * process per contender for a whole run, runs disagreed by ±5–10 % on the same code; paired rounds
  * over fresh processes average that luck out.
  */
-const PROCESSES = Math.max(1, Math.min(ROUNDS, Number(process.env.BENCH_PROCESSES ?? ROUNDS)));
+const PROCESSES = ((raw = process.env.BENCH_PROCESSES): number => {
+  if (raw === undefined) return ROUNDS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_PROCESSES: a whole number of at least 1, got "${raw}"`);
+  return Math.min(ROUNDS, n);
+})();
 const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash"] as const;
 type TierId = (typeof ALL_TIERS)[number];
 const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];

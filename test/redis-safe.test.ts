@@ -312,6 +312,21 @@ describe.skipIf(!available)("connection handling (own redis-server)", () => {
     expect(elapsed).toBeLessThan(300 + SLACK_MS);
   });
 
+  it("close() keeps the bound of a read in flight on a supplied client (the server stalls)", async () => {
+    const redis = await server();
+    const client = new Redis(redis.url);
+    cleanup.push(() => client.disconnect());
+    const backend = createRedisBackend("redis://", { client, namespace: "mine", timeout: 300 });
+    expect(await backend.set("k", "v", undefined)).toBe(true);
+    const raw = await rawClient(redis.url);
+    await raw.client("PAUSE", "4000", "ALL");
+    const read = backend.get("k"); // written at once: in flight on the supplied client
+    await backend.close();
+    // Bounded by the timeout, not left to the server (which would answer "v" once the pause ends).
+    await expect(read).rejects.toThrow(/timed out after 300 ms/);
+    expect(client.listenerCount("ready")).toBe(0); // the expiry after close started no probe on the client
+  });
+
   it("a supplied client that was quit is reported, not reconnected", async () => {
     const redis = await server();
     const client = new Redis(redis.url);

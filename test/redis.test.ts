@@ -177,6 +177,7 @@ describe.skipIf(!url)("redis backend commands", () => {
   });
 
   it("GETs issued in one tick go out as one MGET, in issue order with other commands (MONITOR)", async () => {
+    const backend = createRedisBackend(url, { namespace: NS }); // fresh: no earlier reads shape its batching
     await backend.set("b1", "old", undefined);
     const monitor = await new Redis(url).monitor();
     const seen: { args: string[]; source: string }[] = [];
@@ -211,6 +212,38 @@ describe.skipIf(!url)("redis backend commands", () => {
       expect(ours).toEqual(["get", "mget99", "mget100", "get", "get", "set", "get"]);
     } finally {
       monitor.disconnect();
+      await backend.close();
+    }
+  });
+
+  it("a write among a tick's GETs cuts the batch there, and does not make the GETs after it go out one by one (MONITOR)", async () => {
+    const backend = createRedisBackend(url, { namespace: NS });
+    await backend.set("w1", "1", undefined);
+    const monitor = await new Redis(url).monitor();
+    const seen: { args: string[]; source: string }[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
+    try {
+      const marker = `marker-${randomUUID()}`;
+      await backend.ping(marker);
+      for (let tick = 0; tick < 3; tick++) {
+        const reads = [backend.get("w1")];
+        const write = backend.set("w2", String(tick), undefined);
+        reads.push(backend.get("w2"), backend.get("w1"), backend.get("absent"));
+        expect(await Promise.all([...reads, write])).toEqual(["1", String(tick), "1", MISSING, true]);
+      }
+      await backend.ping(`end-${randomUUID()}`);
+      await sleep(100);
+      const source = seen.find((line) => line.args[1] === marker)?.source;
+      const ours = seen
+        .filter((line) => line.source === source)
+        .map((line) => `${line.args[0]!.toLowerCase()}${line.args[0]!.toLowerCase() === "mget" ? line.args.length - 1 : ""}`)
+        .filter((name) => name !== "ping");
+      // The first tick's first GET goes alone (reads were sequential until then); from then on
+      // each tick is the GET before the SET, the SET, and one MGET of the three after it.
+      expect(ours).toEqual(["get", "set", "mget3", "get", "set", "mget3", "get", "set", "mget3"]);
+    } finally {
+      monitor.disconnect();
+      await backend.close();
     }
   });
 

@@ -254,7 +254,7 @@ export class RedisBackend implements Backend {
   readonly #deadlines: Deadlines | undefined;
   /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
   readonly #health: Responsiveness;
-  readonly #flush = (): void => this.#flushGets();
+  readonly #flush = (): void => this.#flushGets(true);
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;
   /** clientSide: the invalidation connection (created with the data connection). */
@@ -389,7 +389,10 @@ export class RedisBackend implements Backend {
     this.#client = undefined;
     this.#tracker?.stop();
     this.#tracker = undefined;
-    this.#deadlines?.stop();
+    // Our own connection is quit or dropped below, which settles what is in flight on it. A
+    // supplied client stays open: what is in flight there keeps its bound (the unref'd timer stops
+    // once nothing is pending), or a server that stopped answering would hold those calls forever.
+    if (client !== this.#userClient) this.#deadlines?.stop();
     const unresponsive = this.#health.down;
     this.#health.stop();
     this.#detach?.();
@@ -517,12 +520,15 @@ export class RedisBackend implements Backend {
     });
   }
 
-  #flushGets(): void {
+  /** Sends the pending batch: at the end of its tick (`tickEnd`), or early, before another command. */
+  #flushGets(tickEnd = false): void {
     const batch = this.#gets;
     if (batch === undefined) return;
     this.#gets = undefined;
     const keys = batch.keys;
-    if (keys.length === 1 && !batch.afterSolo) this.#batchFirst = false;
+    // Only a whole tick that read one key alone says reads are sequential again: a batch cut short
+    // by a write says nothing of the GETs that follow it in the tick.
+    if (tickEnd && keys.length === 1 && !batch.afterSolo) this.#batchFirst = false;
     if (batch.local !== undefined) {
       // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
       batch.command = "GET_WITH_TTL";
@@ -812,6 +818,7 @@ export class RedisBackend implements Backend {
    * waiting for it fail now rather than each at its own deadline.
    */
   #timedOut(error: Error): void {
+    if (this.#client === undefined) return; // closed: the expiry only releases the callers, nothing to probe
     if (this.#health.markDown(error)) this.#deadlines?.expireAll(new Error(this.#health.reason, { cause: error }));
   }
 
