@@ -18,6 +18,31 @@ async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
   return out;
 }
 
+/**
+ * The commands `backend` sent while `run` ran, as seen by MONITOR (lower-case names, PING left
+ * out; an MGET with its key count, e.g. "mget3").
+ */
+async function commandsOf(backend: RedisBackend, run: () => Promise<void>): Promise<string[]> {
+  const monitor = await new Redis(url).monitor();
+  const seen: { args: string[]; source: string }[] = [];
+  monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
+  try {
+    const marker = `marker-${randomUUID()}`;
+    await backend.ping(marker);
+    await run();
+    await backend.ping(`end-${randomUUID()}`);
+    await sleep(100);
+    const source = seen.find((line) => line.args[1] === marker)?.source;
+    expect(source).toBeDefined();
+    return seen
+      .filter((line) => line.source === source)
+      .map(({ args }) => (args[0]!.toLowerCase() === "mget" ? `mget${args.length - 1}` : args[0]!.toLowerCase()))
+      .filter((name) => name !== "ping");
+  } finally {
+    monitor.disconnect();
+  }
+}
+
 describe("scripts", () => {
   it("carry the SHA-1 of their source", () => {
     for (const script of [INCR_EXPIRE, UNLOCK]) {
@@ -146,12 +171,7 @@ describe.skipIf(!url)("redis backend commands", () => {
   });
 
   it("getMany is one MGET and setMany one MULTI/EXEC (MONITOR)", async () => {
-    const monitor = await new Redis(url).monitor();
-    const seen: { args: string[]; source: string }[] = [];
-    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
-    try {
-      const marker = `marker-${randomUUID()}`;
-      await backend.ping(marker);
+    const commands = await commandsOf(backend, async () => {
       await backend.getMany(["g1", "g2", "g3"]);
       await backend.setMany(
         [
@@ -161,57 +181,33 @@ describe.skipIf(!url)("redis backend commands", () => {
         ],
         1000,
       );
-      const end = `end-${randomUUID()}`;
-      await backend.ping(end);
-      await sleep(100);
-      const source = seen.find((line) => line.args[1] === marker)?.source;
-      expect(source).toBeDefined();
-      const ours = seen
-        .filter((line) => line.source === source)
-        .map((line) => line.args[0]!.toLowerCase())
-        .filter((name) => name !== "ping");
-      expect(ours).toEqual(["mget", "multi", "set", "set", "set", "exec"]);
-    } finally {
-      monitor.disconnect();
-    }
+    });
+    expect(commands).toEqual(["mget3", "multi", "set", "set", "set", "exec"]);
   });
 
   it("GETs issued in one tick go out as one MGET, in issue order with other commands (MONITOR)", async () => {
     const backend = createRedisBackend(url, { namespace: NS }); // fresh: no earlier reads shape its batching
     await backend.set("b1", "old", undefined);
-    const monitor = await new Redis(url).monitor();
-    const seen: { args: string[]; source: string }[] = [];
-    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
     const burst = async () => {
       const values = await Promise.all(Array.from({ length: 100 }, (_, i) => backend.get(i % 2 ? "b1" : `absent${i}`)));
-      expect(values.filter((v) => v === "old").length).toBe(50);
-      expect(values.filter((v) => v === MISSING).length).toBe(50);
       expect(values.every((v, i) => v === (i % 2 ? "old" : MISSING))).toBe(true);
     };
     try {
-      const marker = `marker-${randomUUID()}`;
-      await backend.ping(marker);
-      // After sequential reads the first GET of a tick is sent at once; the rest of the burst is one MGET.
-      await burst();
-      // The next burst is batched from its first GET, and so is the next lone GET.
-      await burst();
-      expect(await backend.get("b1")).toBe("old");
-      // A batch of one: lone GETs are sent at once again. A GET issued before a SET in the same
-      // tick reads the value from before the SET; one issued after it, the new value.
-      const before = backend.get("b1");
-      const write = backend.set("b1", "new", undefined);
-      const after = backend.get("b1");
-      expect([await before, await write, await after]).toEqual(["old", true, "new"]);
-      await backend.ping(`end-${randomUUID()}`);
-      await sleep(100);
-      const source = seen.find((line) => line.args[1] === marker)?.source;
-      const ours = seen
-        .filter((line) => line.source === source)
-        .map((line) => `${line.args[0]!.toLowerCase()}${line.args[0]!.toLowerCase() === "mget" ? line.args.length - 1 : ""}`)
-        .filter((name) => name !== "ping");
-      expect(ours).toEqual(["get", "mget99", "mget100", "get", "get", "set", "get"]);
+      const commands = await commandsOf(backend, async () => {
+        // After sequential reads the first GET of a tick is sent at once; the rest of the burst is one MGET.
+        await burst();
+        // The next burst is batched from its first GET, and so is the next lone GET.
+        await burst();
+        expect(await backend.get("b1")).toBe("old");
+        // A batch of one: lone GETs are sent at once again. A GET issued before a SET in the same
+        // tick reads the value from before the SET; one issued after it, the new value.
+        const before = backend.get("b1");
+        const write = backend.set("b1", "new", undefined);
+        const after = backend.get("b1");
+        expect([await before, await write, await after]).toEqual(["old", true, "new"]);
+      });
+      expect(commands).toEqual(["get", "mget99", "mget100", "get", "get", "set", "get"]);
     } finally {
-      monitor.disconnect();
       await backend.close();
     }
   });
@@ -219,30 +215,19 @@ describe.skipIf(!url)("redis backend commands", () => {
   it("a write among a tick's GETs cuts the batch there, and does not make the GETs after it go out one by one (MONITOR)", async () => {
     const backend = createRedisBackend(url, { namespace: NS });
     await backend.set("w1", "1", undefined);
-    const monitor = await new Redis(url).monitor();
-    const seen: { args: string[]; source: string }[] = [];
-    monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ args, source }));
     try {
-      const marker = `marker-${randomUUID()}`;
-      await backend.ping(marker);
-      for (let tick = 0; tick < 3; tick++) {
-        const reads = [backend.get("w1")];
-        const write = backend.set("w2", String(tick), undefined);
-        reads.push(backend.get("w2"), backend.get("w1"), backend.get("absent"));
-        expect(await Promise.all([...reads, write])).toEqual(["1", String(tick), "1", MISSING, true]);
-      }
-      await backend.ping(`end-${randomUUID()}`);
-      await sleep(100);
-      const source = seen.find((line) => line.args[1] === marker)?.source;
-      const ours = seen
-        .filter((line) => line.source === source)
-        .map((line) => `${line.args[0]!.toLowerCase()}${line.args[0]!.toLowerCase() === "mget" ? line.args.length - 1 : ""}`)
-        .filter((name) => name !== "ping");
+      const commands = await commandsOf(backend, async () => {
+        for (let tick = 0; tick < 3; tick++) {
+          const reads = [backend.get("w1")];
+          const write = backend.set("w2", String(tick), undefined);
+          reads.push(backend.get("w2"), backend.get("w1"), backend.get("absent"));
+          expect(await Promise.all([...reads, write])).toEqual(["1", String(tick), "1", MISSING, true]);
+        }
+      });
       // The first tick's first GET goes alone (reads were sequential until then); from then on
       // each tick is the GET before the SET, the SET, and one MGET of the three after it.
-      expect(ours).toEqual(["get", "set", "mget3", "get", "set", "mget3", "get", "set", "mget3"]);
+      expect(commands).toEqual(["get", "set", "mget3", "get", "set", "mget3", "get", "set", "mget3"]);
     } finally {
-      monitor.disconnect();
       await backend.close();
     }
   });
