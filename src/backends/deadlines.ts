@@ -88,16 +88,6 @@ export class Deadlines {
     });
   }
 
-  /**
-   * Stops the timer and forgets the pending operations without expiring them (their own
-   * outcomes still settle them, e.g. the rejections of a closed connection).
-   */
-  stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#head = this.#tail = undefined;
-  }
-
   /** Expires every pending operation now, with `error` (the backend is known not to answer). */
   expireAll(error: Error): void {
     let op = this.#head;

@@ -135,11 +135,17 @@ interface Waiter {
 
 const noop = (): void => {};
 
+/** What a sent GET or MGET settles: the bounded unit, resolved from the reply or failed with any error. */
+interface SentRead extends Bounded {
+  done(reply: unknown): void;
+  expire(error: unknown): void;
+}
+
 /**
  * GETs issued in one tick, sent as one GET or MGET; also the unit the command timeout bounds
  * (see {@link Deadlines}).
  */
-class GetBatch implements Bounded {
+class GetBatch implements SentRead {
   at = 0;
   settled = false;
   next: Bounded | undefined = undefined;
@@ -197,7 +203,7 @@ class GetBatch implements Bounded {
 }
 
 /** A GET sent alone at once (see `RedisBackend.get`): the unit the command timeout bounds. */
-class SoloGet implements Bounded {
+class SoloGet implements SentRead {
   at = 0;
   settled = false;
   next: Bounded | undefined = undefined;
@@ -205,6 +211,10 @@ class SoloGet implements Bounded {
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
   ) {}
+
+  done(reply: unknown): void {
+    this.resolve(reply ?? MISSING);
+  }
 
   expire(error: unknown): void {
     this.reject(backendError("GET", error));
@@ -389,10 +399,10 @@ export class RedisBackend implements Backend {
     this.#client = undefined;
     this.#tracker?.stop();
     this.#tracker = undefined;
-    // Our own connection is quit or dropped below, which settles what is in flight on it. A
-    // supplied client stays open: what is in flight there keeps its bound (the unref'd timer stops
-    // once nothing is pending), or a server that stopped answering would hold those calls forever.
-    if (client !== this.#userClient) this.#deadlines?.stop();
+    // What is in flight keeps its bound (#deadlines is not stopped): our own connection is quit or
+    // dropped below, which settles it; a supplied client stays open, and a server that stopped
+    // answering would otherwise hold those calls forever. The unref'd timer stops by itself once
+    // nothing is pending.
     const unresponsive = this.#health.down;
     this.#health.stop();
     this.#detach?.();
@@ -492,32 +502,40 @@ export class RedisBackend implements Backend {
   /** One GET, written now on a ready connection, under the shared deadline. */
   #getNow(client: RedisClient, key: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const op = new SoloGet(resolve, reject);
       let reply: Promise<string | null>;
       try {
         reply = client.get(key);
       } catch (error) {
-        reject(backendError("GET", error));
+        op.expire(error);
         return;
       }
-      const deadlines = this.#deadlines;
-      if (deadlines === undefined) {
-        reply.then(
-          (value) => resolve(value ?? MISSING),
-          (error: unknown) => reject(backendError("GET", error)),
-        );
-        return;
-      }
-      const op = new SoloGet(resolve, reject);
-      deadlines.add(op);
-      reply.then(
-        (value) => {
-          if (deadlines.settle(op)) resolve(value ?? MISSING);
-        },
-        (error: unknown) => {
-          if (deadlines.settle(op)) op.expire(error);
-        },
-      );
+      this.#settleBy(op, reply);
     });
+  }
+
+  /**
+   * Settles `op` (a GET or a tick's batch) by the reply to the command just written for it, under
+   * the shared deadline when there is one (no async frame, no timer of its own).
+   */
+  #settleBy(op: SentRead, reply: Promise<unknown>): void {
+    const deadlines = this.#deadlines;
+    if (deadlines === undefined) {
+      reply.then(
+        (value) => op.done(value),
+        (error: unknown) => op.expire(error),
+      );
+      return;
+    }
+    deadlines.add(op);
+    reply.then(
+      (value) => {
+        if (deadlines.settle(op)) op.done(value);
+      },
+      (error: unknown) => {
+        if (deadlines.settle(op)) op.expire(error);
+      },
+    );
   }
 
   /** Sends the pending batch: at the end of its tick (`tickEnd`), or early, before another command. */
@@ -555,7 +573,7 @@ export class RedisBackend implements Backend {
       );
       return;
     }
-    // Connected: send now, under the shared deadline (no async frame, no timer of its own).
+    // Connected: send now.
     let reply: Promise<unknown>;
     try {
       reply = single ? client.get(keys[0]!) : mget(client, keys);
@@ -563,23 +581,7 @@ export class RedisBackend implements Backend {
       batch.expire(error);
       return;
     }
-    const deadlines = this.#deadlines;
-    if (deadlines === undefined) {
-      reply.then(
-        (value) => batch.done(value),
-        (error: unknown) => batch.expire(error),
-      );
-      return;
-    }
-    deadlines.add(batch);
-    reply.then(
-      (value) => {
-        if (deadlines.settle(batch)) batch.done(value);
-      },
-      (error: unknown) => {
-        if (deadlines.settle(batch)) batch.expire(error);
-      },
-    );
+    this.#settleBy(batch, reply);
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
