@@ -310,8 +310,7 @@ async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<R
     if (PROCESSES > 1) {
       // What each block's processes got: block-to-block differences well beyond the spread are per-process luck.
       const floor = rows[0]!;
-      const part = (row: Row): Row => ({ ...row, seq: 0, samples: { seq: row.samples.seq.slice(first, end), flight: row.samples.flight.slice(first, end) } });
-      const ratios = rows.slice(1).map((row) => `${row.spec.id} ${fmtRatio(ratio(part(row), part(floor), "seq"))}`);
+      const ratios = rows.slice(1).map((row) => `${row.spec.id} ${fmtRatio(pairedRatio(row.samples.seq, floor.samples.seq, first, end))}`);
       log(`  ${tier.id}: processes ${block + 1}/${PROCESSES} (rounds ${first + 1}–${end}), sequential × floor: ${ratios.join(", ")}`);
     }
   }
@@ -352,7 +351,12 @@ const fmt = (ns: number | undefined, unit: Tier["unit"], spread?: number): strin
 /** Paired ratio a/b: the median over the rounds where both ran of that round's a/b (robust to load drifting between rounds). */
 function ratio(a: Row, b: Row | undefined, mode: "seq" | "flight"): number | undefined {
   if (!b || a.seq === undefined || b.seq === undefined) return undefined;
-  const xs = a.samples[mode].flatMap((x, r) => (x !== undefined && b.samples[mode][r] !== undefined ? [x / b.samples[mode][r]!] : []));
+  return pairedRatio(a.samples[mode], b.samples[mode]);
+}
+/** The median over rounds `from`..`to` (exclusive) where both ran of that round's a/b. */
+function pairedRatio(a: number[], b: number[], from = 0, to = a.length): number | undefined {
+  const xs: number[] = [];
+  for (let r = from; r < to; r++) if (a[r] !== undefined && b[r] !== undefined) xs.push(a[r]! / b[r]!);
   return xs.length ? median(xs) : undefined;
 }
 const fmtRatio = (r: number | undefined): string => (r === undefined ? "–" : `${r.toFixed(2)}×`);
