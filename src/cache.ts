@@ -8,6 +8,7 @@ import { memorySpec } from "./backends/memory.js";
 import { redisSpec } from "./backends/redis/spec.js";
 import { upstashSpec } from "./backends/upstash/spec.js";
 import { parseSetup, registerScheme } from "./config.js";
+import { checkTags, lockTtlMs } from "./options.js";
 import { toExpiry, toMs, type Duration } from "./durations.js";
 import { CacheConfigError, LockedError } from "./errors.js";
 import type { CacheEventType, CacheListener, CacheStats } from "./events.js";
@@ -494,7 +495,7 @@ export class Cache extends Callable {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
-    const tags = checkTags(options.tags, "set");
+    const tags = checkTags("set", options.tags);
     const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist);
     if (ok && tags.length > 0) await this.tagKey(key, tags, expire);
     return ok;
@@ -527,7 +528,7 @@ export class Cache extends Callable {
    * await cache.deleteTags("users"); // 1
    */
   async deleteTags(...tags: string[]): Promise<number> {
-    const list = checkTags(tags, "deleteTags");
+    const list = checkTags("deleteTags", tags);
     const core = this.#core;
     if (isDisabled(core, Command.DELETE_MANY)) return 0;
     let deleted = 0;
@@ -712,7 +713,7 @@ export class Cache extends Callable {
    */
   async setLock(key: string, value: string, ttl: Duration): Promise<boolean> {
     checkKey(key);
-    const ms = lockTtl(ttl, "setLock");
+    const ms = lockTtlMs("setLock", "ttl", ttl);
     return this.#on(key, false, (b) => b.setLock(key, LOCK_PREFIX + String(value), ms));
   }
 
@@ -762,7 +763,7 @@ export class Cache extends Callable {
    */
   async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
     checkKey(key);
-    const ms = lockTtl(ttl, "lock");
+    const ms = lockTtlMs("lock", "ttl", ttl);
     const wait = options.wait ?? true;
     const deadline = Date.now() + (wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait"));
     const core = this.#core;
@@ -958,17 +959,3 @@ function checkKeys(keys: Iterable<string>): string[] {
   return list;
 }
 
-function checkTags(tags: unknown, what: string): readonly string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags)) throw new TypeError(`${what}: tags must be an array of strings, got ${typeof tags}`);
-  for (const tag of tags) {
-    if (typeof tag !== "string" || tag === "") throw new TypeError(`${what}: every tag must be a non-empty string, got ${JSON.stringify(tag)}`);
-  }
-  return tags as readonly string[];
-}
-
-function lockTtl(ttl: Duration, what: string): number {
-  const ms = toMs(ttl, `${what}: ttl`);
-  if (ms <= 0) throw new CacheConfigError(`${what}: ttl must be greater than 0, a lock needs an expiry`);
-  return ms;
-}

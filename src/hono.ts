@@ -30,8 +30,8 @@ import type { Duration } from "./durations.js";
 import { CacheConfigError } from "./errors.js";
 import { bytesToBase64Url } from "./codec/base64.js";
 import { sha256 } from "./keys/hash.js";
-import { checkOptions, requiredTtl } from "./wrap/options.js";
-import { positiveInteger, positiveMs, prefixOption } from "./strategies/rate-limit.js";
+import { checkOptions, requiredTtl } from "./options.js";
+import { positiveInteger, positiveMs, prefixOption } from "./options.js";
 
 /** A function of the request's context that names a cache or rate-limit key. */
 export type ContextKey = (c: Context) => string | Promise<string>;

@@ -487,7 +487,7 @@ describe("value strategies: wrap-time validation", () => {
     expect(() => cache.failover({ ttl: "1m", exception: Boom })).toThrow(/unknown option "exception"/);
     expect(() => cache.soft({ ttl: "1m", tags: ["t"] })(fn)).not.toThrow(); // tags: see test/tags.test.ts
     // @ts-expect-error tags must be strings
-    expect(() => cache.soft({ ttl: "1m", tags: [1] })).toThrow(/every tag must be a non-empty template string/);
+    expect(() => cache.soft({ ttl: "1m", tags: [1] })).toThrow(/every tag must be a non-empty string/);
     expect(() => cache.early({ ttl: "1m", tags: [] })(fn)).not.toThrow();
     expect(() => cache.failover({ ttl: "nope" })).toThrow(CacheConfigError);
   });

@@ -163,12 +163,13 @@ describe("tag validation", () => {
     expect(() => cache.cache({ ttl: "1m", tags: "user:{id}" })).toThrow(CacheConfigError);
   });
 
-  it("rejects non-string tags in set and deleteTags", async () => {
+  it("rejects non-string tags in set and deleteTags with the one option error class", async () => {
     // @ts-expect-error tags must be strings
-    await expect(cache.set("k", 1, { tags: [1] })).rejects.toThrow(TypeError);
-    await expect(cache.set("k", 1, { tags: [""] })).rejects.toThrow(TypeError);
+    await expect(cache.set("k", 1, { tags: [1] })).rejects.toThrow(CacheConfigError);
+    await expect(cache.set("k", 1, { tags: [""] })).rejects.toThrow(/set: every tag must be a non-empty string/);
     // @ts-expect-error tags must be strings
-    await expect(cache.deleteTags(1)).rejects.toThrow(TypeError);
+    await expect(cache.deleteTags(1)).rejects.toThrow(CacheConfigError);
+    await expect(cache.get("k")).resolves.toBeUndefined(); // nothing was written
   });
 
   it("tags through a method decorator use the method's arguments", async () => {

@@ -9,12 +9,12 @@ import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { checkOptions, checkTags, lockTtlMs, requiredTtl } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import type { Route } from "../route.js";
 import { singleFlight } from "./single-flight.js";
-import { checkTagTemplates, tagsOf } from "./shared-value.js";
+import { tagsOf } from "./shared-value.js";
 import { isFullyDisabled, recordHit, scope } from "../context/scope.js";
 
 /**
@@ -77,7 +77,7 @@ export function cacheStrategy<A extends any[] = any[]>(cache: Cache, options: Ca
   }
   const slowerThan = timeCondition === undefined ? undefined : toMs(timeCondition, "cache: timeCondition");
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, ttl);
-  const tags = checkTagTemplates("cache", options.tags);
+  const tags = checkTags("cache", options.tags);
   const protect = options.protected ?? true;
   if (typeof prefix !== "string") throw new CacheConfigError(`cache: "prefix" must be a string, got ${typeof prefix}`);
 
@@ -210,7 +210,5 @@ function lockTtlOf(lock: unknown, lockTtl: Duration | undefined, ttl: number | u
     return undefined;
   }
   if (lockTtl === undefined) return Math.min(ttl ?? MAX_DEFAULT_LOCK_TTL, MAX_DEFAULT_LOCK_TTL);
-  const ms = toMs(lockTtl, "cache: lockTtl");
-  if (ms <= 0) throw new CacheConfigError("cache: lockTtl must be greater than 0, a lock needs an expiry");
-  return ms;
+  return lockTtlMs("cache", "lockTtl", lockTtl);
 }

@@ -25,7 +25,7 @@ import { keyContext } from "../context/key-context.js";
 import { CacheConfigError } from "../errors.js";
 import { compileKey, parameterNames, parseTemplate, type ParamInfo } from "../keys/index.js";
 import { decorator, type Decorator, type Target } from "../wrap/decorator.js";
-import { checkOptions } from "../wrap/options.js";
+import { checkOptions } from "../options.js";
 import { registerWrapped, wrappedInfo, type Wrapped } from "../wrap/registry.js";
 
 /**

@@ -32,7 +32,7 @@ import type { Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
 import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { checkOptions, requiredTtl } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { recordHit, scope } from "../context/scope.js";
 

@@ -8,7 +8,7 @@ import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions } from "../wrap/options.js";
+import { checkOptions, lockTtlMs } from "../options.js";
 
 /**
  * Options of the `locked` strategy.
@@ -41,8 +41,7 @@ export function lockedStrategy<A extends any[] = any[]>(cache: Cache, options: L
   if (options.ttl === undefined || options.ttl === null) {
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
   }
-  const ttl = toMs(options.ttl, "locked: ttl");
-  if (ttl <= 0) throw new CacheConfigError("locked: ttl must be greater than 0, a lock needs an expiry");
+  const ttl = lockTtlMs("locked", "ttl", options.ttl);
   const wait = options.wait ?? true;
   if (typeof wait !== "boolean") toMs(wait, "locked: wait");
   const prefix = options.prefix ?? "lock";

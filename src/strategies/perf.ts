@@ -11,9 +11,9 @@ import { LOCK_PREFIX } from "../route.js";
 import { MISSING } from "../backends/types.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions } from "../wrap/options.js";
+import { checkOptions, positiveInteger, positiveMs, prefixOption } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
-import { formatMs, positiveInteger, positiveMs, prefixOption } from "./rate-limit.js";
+import { formatMs } from "../durations.js";
 
 /**
  * Options of the `perf` strategy.

@@ -4,11 +4,11 @@
  * @module
  */
 import type { Cache } from "../cache.js";
-import { toMs, type Duration } from "../durations.js";
-import { CacheConfigError, RateLimitError } from "../errors.js";
+import { formatMs, type Duration } from "../durations.js";
+import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions } from "../wrap/options.js";
+import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
 
 /**
@@ -88,38 +88,7 @@ export function rateLimitStrategy<A extends any[] = any[]>(cache: Cache, options
   });
 }
 
-// ---- helpers shared by the limit strategies ----
-
-/** @internal An integer >= 1. */
-export function positiveInteger(strategy: string, option: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new CacheConfigError(`${strategy}: "${option}" must be an integer >= 1, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** @internal A required Duration > 0, in ms. */
-export function positiveMs(strategy: string, option: string, value: Duration | null | undefined): number {
-  if (value === undefined || value === null) throw new CacheConfigError(`${strategy}: "${option}" is required (a Duration such as "10s")`);
-  const ms = toMs(value, `${strategy}: ${option}`);
-  if (!(ms > 0)) throw new CacheConfigError(`${strategy}: "${option}" must be greater than 0`);
-  return ms;
-}
-
-/** @internal An optional function option. */
-export function optionalFunction<F>(strategy: string, option: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== "function") {
-    throw new CacheConfigError(`${strategy}: "${option}" must be a function, got ${value === null ? "null" : typeof value}`);
-  }
-  return value;
-}
-
-/** @internal The `prefix` option (a string), or the strategy's default. */
-export function prefixOption(strategy: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== "string") throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof value}`);
-  return value;
-}
+// ---- messages shared by the limit strategies ----
 
 /** @internal `"rate limit of 5 per 1s exceeded for "key""` */
 export function describeLimit(key: string, limit: number, period: number): string {
@@ -129,13 +98,4 @@ export function describeLimit(key: string, limit: number, period: number): strin
 /** @internal `"; retry in 1.5s"`, or nothing when unknown (`ms <= 0`, e.g. -2 from getExpire). */
 export function retryAfter(ms: number): string {
   return ms > 0 ? `; retry in ${formatMs(ms)}` : "";
-}
-
-/** @internal A duration for messages: `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`. */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.ceil(ms)}ms`;
-  const round = (n: number): string => String(Math.round(n * 10) / 10);
-  if (ms < 60_000) return `${round(ms / 1000)}s`;
-  if (ms < 3_600_000) return `${round(ms / 60_000)}m`;
-  return `${round(ms / 3_600_000)}h`;
 }

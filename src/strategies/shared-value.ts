@@ -14,7 +14,7 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import type { Route } from "../route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, requiredTtl } from "../wrap/options.js";
+import { checkOptions, checkTags, requiredTtl } from "../options.js";
 import { currentWaitUntil, recordHit, scope, type DetectInfo } from "../context/scope.js";
 
 export { MISSING };
@@ -75,7 +75,7 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
   if (prefix !== undefined && typeof prefix !== "string") {
     throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof prefix}`);
   }
-  const tags = checkTagTemplates(strategy, options.tags);
+  const tags = checkTags(strategy, options.tags);
   return {
     strategy,
     ttl,
@@ -86,18 +86,6 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
     slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
     tags,
   };
-}
-
-/** Validates a `tags` option: an array of non-empty template strings (default none). */
-export function checkTagTemplates(strategy: string, tags: unknown): readonly string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags)) throw new CacheConfigError(`${strategy}: "tags" must be an array of template strings, got ${typeof tags}`);
-  for (const tag of tags) {
-    if (typeof tag !== "string" || tag === "") {
-      throw new CacheConfigError(`${strategy}: every tag must be a non-empty template string, got ${JSON.stringify(tag)}`);
-    }
-  }
-  return [...(tags as string[])];
 }
 
 /**

@@ -9,9 +9,9 @@ import type { Duration } from "../durations.js";
 import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions } from "../wrap/options.js";
+import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
-import { describeLimit, optionalFunction, positiveInteger, positiveMs, prefixOption, retryAfter, type RateLimitAction } from "./rate-limit.js";
+import { describeLimit, retryAfter, type RateLimitAction } from "./rate-limit.js";
 
 /**
  * Options of the `slidingRateLimit` strategy.
