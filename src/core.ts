@@ -1,178 +1,46 @@
 /**
- * The state behind a Cache: routes, stats, events, and the safe-mode command runner. A plain
- * object (the callable Cache facade is slow to read properties from), used directly by the
- * strategies on the hit path.
- * @internal
+ * `cashews/core`: the lean entry. {@link CoreCache} has setup, every command, locks, events,
+ * scopes and the simple strategy (`cache.cache(options)`); every other strategy is a standalone
+ * function taking the cache as its first argument, so a bundle holds only what it uses. Only
+ * `mem://` is registered: `import "cashews/redis"` or `import "cashews/upstash"` adds those schemes.
+ *
+ * @example
+ * import { CoreCache, failover } from "cashews/core";
+ * const cache = new CoreCache("app").setup("mem://");
+ * const getUser = cache.cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
+ * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
  * @module
  */
-import { MISSING, type Backend } from "./backends/types.js";
-import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } from "./errors.js";
-import { Emitter, type CacheStats, type FunctionStats } from "./events.js";
-import { Route, TAMPERED } from "./route.js";
-import { DISABLED, guarded, scope, type Command } from "./context/scope.js";
-
-export class CacheCore {
-  readonly emitter: Emitter = new Emitter();
-  routes: Route[] = [];
-  /** Routes sorted by prefix length, longest first. */
-  sorted: Route[] = [];
-  /** Set when the only route is the default one: routing is then a field read. */
-  only: Route | undefined;
-  readonly stats: CacheStats = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, functions: {} };
-  /** Commands disabled process-wide (by `disable()` outside every scope). */
-  disabled: ReadonlySet<Command> = new Set();
-
-  constructor(readonly name: string) {}
-
-  /** Adds (or replaces, by prefix) a route; returns the replaced one. */
-  addRoute(route: Route): Route | undefined {
-    const previous = this.routes.find((r) => r.prefix === route.prefix);
-    this.routes = [...this.routes.filter((r) => r !== previous), route];
-    this.sorted = [...this.routes].sort((a, b) => b.prefix.length - a.prefix.length);
-    this.only = this.routes.length === 1 && route.prefix === "" ? route : undefined;
-    return previous;
-  }
-
-  /** The route serving `key`. */
-  route(key: string): Route {
-    const only = this.only;
-    if (only !== undefined) return only;
-    for (const route of this.sorted) if (key.startsWith(route.prefix)) return route;
-    this.requireSetup();
-    throw new NotConfiguredError(`no backend is configured for key ${JSON.stringify(key)}: add a default one with cache.setup(url) (prefix "")`);
-  }
-
-  requireSetup(): void {
-    if (this.routes.length === 0) {
-      throw new NotConfiguredError(`cache${this.name ? ` "${this.name}"` : ""} is not set up: call cache.setup("mem://") (or a redis:// URL) first`);
-    }
-  }
-
-  /** Reports a backend failure (safe mode). */
-  report(error: unknown, key: string | undefined, route: Route): void {
-    this.stats.errors++;
-    this.emitter.emit({ type: "error", key, backend: route.label, error });
-  }
-
-  /**
-   * Safe-mode handling of a failed command: rethrows a configuration error, or (`safe: false`) the
-   * failure as a {@link CacheBackendError}; in safe mode reports it and returns.
-   */
-  failed(error: unknown, key: string | undefined, route: Route): void {
-    if (error instanceof CacheConfigError) throw error;
-    if (!route.safe) {
-      throw error instanceof CacheBackendError ? error : new CacheBackendError(`${route.label} backend failed: ${messageOf(error)}`, { cause: error });
-    }
-    this.report(error, key, route);
-  }
-
-  /** Runs one backend command with safe-mode handling. */
-  async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
-    if (!route.enabled) return neutral;
-    try {
-      const backend = route.backend ?? (await route.start());
-      // Scopes (disable, invalidateFurther) see the backend through a guard; never on the plain path.
-      return await command(scope.live === 0 ? backend : guarded(this, backend, MISSING));
-    } catch (error) {
-      if (error === DISABLED) return neutral;
-      this.failed(error, key, route);
-      return neutral;
-    }
-  }
-
-  /** The live counters of one decorated function (created on first use). */
-  functionStats(name: string): FunctionStats {
-    return (this.stats.functions[name] ??= { hits: 0, misses: 0, errors: 0 });
-  }
-
-  /** Counts a decorated call served from cache. */
-  hit(fn: FunctionStats): void {
-    this.stats.hits++;
-    fn.hits++;
-  }
-
-  /** Counts a decorated call not served from cache. */
-  miss(fn: FunctionStats): void {
-    this.stats.misses++;
-    fn.misses++;
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  /** Reads and decodes `key`: the value, or MISSING (also on failure, tampering, disabled). */
-  async read(route: Route, key: string): Promise<unknown> {
-    let raw: unknown;
-    const backend = route.backend;
-    if (backend !== undefined && route.enabled && scope.live === 0) {
-      // The plain path of `run`, inlined: one async frame and one await for a hit.
-      try {
-        raw = await backend.get(key);
-      } catch (error) {
-        this.failed(error, key, route);
-        return MISSING;
-      }
-    } else raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
-    return raw === MISSING ? MISSING : this.decoded(route, key, raw);
-  }
-
-  /** Decodes a stored value: the value or MISSING, synchronously unless verifying needs Web Crypto or it was tampered with. */
-  decoded(route: Route, key: string, raw: unknown): unknown {
-    const value = route.decode(key, raw);
-    if (value instanceof Promise) return value.then((v) => (v === TAMPERED ? this.tampered(route, key, raw) : route.kept(key, raw, v)));
-    return value === TAMPERED ? this.tampered(route, key, raw) : route.keeps ? route.kept(key, raw, value) : value;
-  }
-
-  /** A value that failed verification: reports it and deletes it; resolves MISSING. */
-  async tampered(route: Route, key: string, raw: unknown): Promise<typeof MISSING> {
-    this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-    // Compare-and-delete: a valid value written meanwhile by someone else survives. A client that
-    // decoded invalid UTF-8 handed us U+FFFD in place of the stored bytes, so that comparison could
-    // never match and the bad entry would stay forever: delete it unconditionally then (at worst a
-    // value written in between is lost to a miss).
-    const lossy = typeof raw !== "string" || raw.includes("\uFFFD");
-    await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw)));
-    return MISSING;
-  }
-
-  hitOrMiss(value: unknown, key: string, route: Route): void {
-    const hit = value !== MISSING;
-    this.stats[hit ? "hits" : "misses"]++;
-    this.emitter.emit({ type: hit ? "hit" : "miss", key, backend: route.label });
-  }
-
-  group(keys: readonly string[]): [Route, number[]][] {
-    const groups = new Map<Route, number[]>();
-    keys.forEach((key, index) => {
-      const route = this.route(key);
-      const list = groups.get(route);
-      if (list) list.push(index);
-      else groups.set(route, [index]);
-    });
-    return [...groups];
-  }
-
-  /** A write: encodes, stores, counts; never throws a backend error in safe mode. */
-  async write(route: Route, key: string, value: unknown, expire: number | undefined, exist?: boolean): Promise<boolean> {
-    const stored = await route.encode(key, value);
-    const ok = await this.run(route, key, false, (b) => b.set(key, stored, expire, exist));
-    if (ok) this.written(key, route);
-    return ok;
-  }
-
-  /** Counts a written key. */
-  written(key: string, route: Route): void {
-    this.stats.sets++;
-    this.emitter.emit({ type: "set", key, backend: route.label });
-  }
-
-  /** Counts deleted keys; returns `count`. */
-  deleted(count: number, keys: readonly string[], route: Route): number {
-    this.stats.deletes += count;
-    // Which keys existed is known only when all of them did; otherwise one event without a key.
-    if (count > 0) {
-      if (count === keys.length) for (const key of keys) this.emitter.emit({ type: "delete", key, backend: route.label });
-      else this.emitter.emit({ type: "delete", backend: route.label });
-    }
-    return count;
-  }
-}
+export { CoreCache, type SetOptions } from "./presets/core-cache.js";
+export type { Lock, LockOptions } from "./core/locks.js";
+export { failover, type FailoverOptions } from "./strategies/failover.js";
+export { hit, type HitOptions } from "./strategies/hit.js";
+export { early, type EarlyOptions } from "./strategies/early.js";
+export { soft, type SoftOptions } from "./strategies/soft.js";
+export { locked, type LockedOptions } from "./strategies/locked.js";
+export { rateLimit, type RateLimitOptions, type RateLimitAction } from "./strategies/rate-limit.js";
+export { slidingRateLimit, type SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
+export { circuitBreaker, type CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
+export { perf, type PerfOptions } from "./strategies/perf.js";
+export { iterator, type IteratorOptions, type IteratorDecorator, type AsyncIterableFn, type CachedIterableFn } from "./strategies/iterator.js";
+export { invalidate, type InvalidateOptions, type InvalidateTarget, type ArgSource } from "./strategies/invalidate.js";
+export type { CacheOptions } from "./strategies/cache.js";
+export { NOT_NONE, withExceptions, onlyExceptions, type Condition, type ErrorClass } from "./conditions.js";
+export { withKeyContext } from "./context/key-context.js";
+export { createContextStore, type ContextStore } from "./context/store.js";
+export { Command, CacheDetect, invalidateFurther, runWithWaitUntil, type DetectInfo, type DetectKeys } from "./context/scope.js";
+export { parseDuration, type Duration } from "./durations.js";
+export {
+  CacheError,
+  CacheConfigError,
+  CacheBackendError,
+  SerializationError,
+  LockedError,
+  RateLimitError,
+  CircuitBreakerOpenError,
+  PerfDegradationError,
+  NotConfiguredError,
+} from "./errors.js";
+export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";
+export type { Decorator } from "./wrap/decorator.js";
+export type { Serializer } from "./config.js";

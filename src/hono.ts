@@ -22,7 +22,7 @@
  * @module
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
-import type { Cache } from "./cache.js";
+import type { Cache } from "./presets/cache.js";
 import { cache as defaultCache } from "./index.js";
 import { CacheDetect, runWithWaitUntil } from "./context/scope.js";
 import { handOver, hasAsyncContext, installWaitUntilFallback, rememberContext, type WaitUntilContext } from "./context/waituntil-fallback.js";

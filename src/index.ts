@@ -7,7 +7,7 @@
  * const getUser = cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
  * @module
  */
-import { Cache } from "./cache.js";
+import { Cache } from "./presets/cache.js";
 import type { RateLimitOptions } from "./strategies/rate-limit.js";
 import type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
 import type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
@@ -20,7 +20,9 @@ import type { InvalidateOptions, InvalidateTarget } from "./strategies/invalidat
 import type { LockedOptions } from "./strategies/locked.js";
 import type { Decorator } from "./wrap/decorator.js";
 
-export { Cache, type Lock, type LockOptions, type SetOptions } from "./cache.js";
+export { Cache } from "./presets/cache.js";
+export type { SetOptions } from "./presets/core-cache.js";
+export type { Lock, LockOptions } from "./core/locks.js";
 export { NOT_NONE, withExceptions, onlyExceptions, type Condition, type ErrorClass } from "./conditions.js";
 export { withKeyContext } from "./context/key-context.js";
 export { createContextStore, type ContextStore } from "./context/store.js";
@@ -68,7 +70,7 @@ export type { Serializer } from "./config.js";
  * cache.setup("redis://localhost:6379");
  * const get = cache({ ttl: "1h" })(async function getUser(id: string) { return db.user(id); });
  */
-export const cache: Cache = new Cache("default");
+export const cache: Cache = /* @__PURE__ */ new Cache("default");
 
 /**
  * The `locked` strategy on the default instance: serialise calls across processes (see {@link Cache.locked}).

@@ -24,7 +24,7 @@
  * });
  * @module
  */
-import { Cache } from "./cache.js";
+import { Cache } from "./presets/cache.js";
 import { parseSetup } from "./config.js";
 import { runWithWaitUntil } from "./context/scope.js";
 import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";

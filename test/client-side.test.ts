@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cache, CacheConfigError } from "../src/index.js";
+import { stateOf } from "../src/core/state.js";
 import "../src/redis.js";
 import { MISSING } from "../src/backends/types.js";
 import { LocalCopy } from "../src/backends/redis/client-side.js";
@@ -197,7 +198,7 @@ describe.skipIf(!available)("redis clientSide in one process", () => {
     await cache.init();
     return cache;
   };
-  const backendOf = (cache: Cache): any => cache.core.routes[0]!.backend;
+  const backendOf = (cache: Cache): any => stateOf(cache).routes[0]!.backend;
 
   beforeAll(async () => {
     server = await startRedis({ args: ["--enable-debug-command", "local"] });

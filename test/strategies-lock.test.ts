@@ -2,6 +2,7 @@
 // `cache({ lock: true })` (distributed single-flight: one computation, the waiters get its value).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, LockedError, cache as defaultCache, locked, withExceptions, type Decorator } from "../src/index.js";
+import { stateOf } from "../src/core/state.js";
 import type { Backend } from "../src/backends/types.js";
 import { freePort } from "./support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
@@ -13,7 +14,7 @@ const redisClusterUrl = inject("redisClusterUrl");
 /** Counts the backend commands a cache issues from now on, by method name. */
 async function countCommands(cache: Cache): Promise<Record<string, number>> {
   await cache.init();
-  const backend = cache.core.routes[0]!.backend! as unknown as Record<string, unknown>;
+  const backend = stateOf(cache).routes[0]!.backend! as unknown as Record<string, unknown>;
   const counts: Record<string, number> = {};
   for (const name of ["get", "getMany", "set", "setLock", "unlock", "exists", "delete", "incr"] as const) {
     const original = backend[name] as (...args: unknown[]) => unknown;

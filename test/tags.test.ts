@@ -4,7 +4,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { TAG_ADD } from "../src/backends/scripts.js";
 import { Cache, CacheConfigError } from "../src/index.js";
-import { TAG_PREFIX } from "../src/cache.js";
+import { TAG_PREFIX } from "../src/core/state.js";
 import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 
 const redisUrl = inject("redisUrl");

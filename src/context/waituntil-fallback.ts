@@ -12,7 +12,7 @@
  * @module
  * @internal
  */
-import { setBackgroundHook } from "../strategies/shared-value.js";
+import { setBackgroundHook } from "./background.js";
 import { createContextStore } from "./store.js";
 
 /** The part of an execution context (Workers `ctx`, Hono's `c.executionCtx`) used here. */

@@ -4,11 +4,12 @@
  * @module
  */
 import { MISSING } from "../backends/types.js";
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import type { ErrorClass } from "../conditions.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, CircuitBreakerOpenError } from "../errors.js";
-import { LOCK_PREFIX, type Route } from "../route.js";
+import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, positiveInteger, positiveMs, prefixOption } from "../options.js";
@@ -77,9 +78,12 @@ interface BreakerKeys {
  * other caller fails fast meanwhile. Success (or an unlisted error) closes the breaker, a listed
  * error opens it again for `ttl`.
  * Safe mode: a failing backend reads as closed and records nothing: calls go through.
- * @internal
+ * @example
+ * import { CoreCache, circuitBreaker } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const pay = circuitBreaker(cache, { errorsRate: 50, period: "1m", ttl: "30s" })(async function pay(order: string) { return api.pay(order); });
  */
-export function circuitBreakerStrategy<A extends any[] = any[]>(cache: Cache, options: CircuitBreakerOptions<A>): Decorator<A> {
+export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, options: CircuitBreakerOptions<A>): Decorator<A> {
   const name = "circuitBreaker";
   checkOptions(name, options, KNOWN);
   const errorsRate = options.errorsRate;
@@ -94,7 +98,7 @@ export function circuitBreakerStrategy<A extends any[] = any[]>(cache: Cache, op
   const prefix = prefixOption(name, options.prefix, "circuit_breaker");
   const keyOption = options.key;
 
-  return decorator<A>(name, (target) => {
+  return decorator<A>(name, cache, (target) => {
     if (keyOption === undefined && !target.name) {
       throw new CacheConfigError(`${name}: an anonymous function has no breaker of its own: give it a name or pass "key"`);
     }
@@ -104,7 +108,7 @@ export function circuitBreakerStrategy<A extends any[] = any[]>(cache: Cache, op
         ? callKey(name, { ...target, fn: function () {} }, undefined, prefix)
         : callKey(name, target, keyOption as KeyOption<never[]>, prefix);
     const fn = target.fn;
-    const core = cache.core;
+    const core = stateOf(cache);
     const none: [number, number] = [Number.NaN, 0];
 
     const isOpen = (key: string): CircuitBreakerOpenError =>

@@ -10,14 +10,16 @@
  * failed refresh is reported (`error` event) and leaves the old value in place.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
-import { LOCK_PREFIX, type Route } from "../route.js";
+import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
-import { background, envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./shared-value.js";
+import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./value.js";
+import { background } from "../context/background.js";
 
 /**
  * Options of the `early` strategy.
@@ -33,15 +35,21 @@ export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A> {
 
 const EXTRA = ["earlyTtl", "protected"];
 
-/** @internal */
-export function earlyStrategy<A extends any[] = any[]>(cache: Cache, options: EarlyOptions<A>): Decorator<A> {
+/**
+ * The `early` strategy on `cache`: once a value is older than `earlyTtl`, the first hit starts one background refresh (one across processes) while callers keep getting the cached value. See {@link EarlyOptions}.
+ * @example
+ * import { CoreCache, early } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getFeed = early(cache, { ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
+ */
+export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyOptions<A>): Decorator<A> {
   const common = parseCommon("early", options, EXTRA, "early", true);
   const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
   const protect = options.protected ?? true;
   // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
   const lockTtl = Math.max(earlyTtl, Math.min(common.ttl ?? 30_000, 30_000));
 
-  return decorator<A>("early", (target) => {
+  return decorator<A>("early", cache, (target) => {
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
     const inflight = new Map<string, Promise<unknown>>();

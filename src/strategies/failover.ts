@@ -3,10 +3,11 @@
  * stored value.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
-import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./shared-value.js";
+import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./value.js";
 
 /**
  * Options of the `failover` strategy.
@@ -20,12 +21,18 @@ export interface FailoverOptions<A extends any[] = any[]> extends ValueOptions<A
 
 const EXTRA = ["exceptions"];
 
-/** @internal */
-export function failoverStrategy<A extends any[] = any[]>(cache: Cache, options: FailoverOptions<A>): Decorator<A> {
+/**
+ * The `failover` strategy on `cache`: always calls the function and stores each success; when it throws one of `exceptions`, serves the last stored value (else rethrows). See {@link FailoverOptions}.
+ * @example
+ * import { CoreCache, failover } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getRates = failover(cache, { ttl: "1d", exceptions: UpstreamError })(async function getRates() { return api.rates(); });
+ */
+export function failover<A extends any[] = any[]>(cache: CoreCache, options: FailoverOptions<A>): Decorator<A> {
   const common = parseCommon("failover", options, EXTRA, "fail", false);
   const listed = parseExceptions("failover", options.exceptions);
 
-  return decorator<A>("failover", (target) => {
+  return decorator<A>("failover", cache, (target) => {
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
 

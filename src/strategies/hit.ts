@@ -10,13 +10,15 @@
  * refreshes the value in the background and gets the cached value; the refresh restarts the count.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { CacheConfigError } from "../errors.js";
-import type { Route } from "../route.js";
+import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
-import { background, flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./shared-value.js";
+import { flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./value.js";
+import { background } from "../context/background.js";
 
 /**
  * Options of the `hit` strategy.
@@ -34,8 +36,14 @@ export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A> {
 
 const EXTRA = ["cacheHits", "updateAfter", "protected"];
 
-/** @internal */
-export function hitStrategy<A extends any[] = any[]>(cache: Cache, options: HitOptions<A>): Decorator<A> {
+/**
+ * The `hit` strategy on `cache`: a stored result serves `cacheHits` hits, then is recomputed; with `updateAfter` it is refreshed in the background at that hit. See {@link HitOptions}.
+ * @example
+ * import { CoreCache, hit } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getConfig = hit(cache, { ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
+ */
+export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptions<A>): Decorator<A> {
   const common = parseCommon("hit", options, EXTRA, "hit", true);
   const { cacheHits, updateAfter = 0 } = options;
   if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {
@@ -47,7 +55,7 @@ export function hitStrategy<A extends any[] = any[]>(cache: Cache, options: HitO
   const protect = options.protected ?? true;
   const ttl = common.ttl;
 
-  return decorator<A>("hit", (target) => {
+  return decorator<A>("hit", cache, (target) => {
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
     const inflight = new Map<string, Promise<unknown>>();

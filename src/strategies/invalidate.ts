@@ -19,14 +19,15 @@
  * way. Everything is checked at wrap time: unknown names throw {@link CacheConfigError}.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { escapeGlob } from "../backends/glob.js";
 import { keyContext } from "../context/key-context.js";
 import { CacheConfigError } from "../errors.js";
 import { compileKey, parameterNames, parseTemplate, type ParamInfo } from "../keys/index.js";
 import { decorator, type Decorator, type Target } from "../wrap/decorator.js";
 import { checkOptions } from "../options.js";
-import { registerWrapped, wrappedInfo, type Wrapped } from "../wrap/registry.js";
+import { registerWrapped, unwrap, wrappedInfo, type Wrapped } from "../wrap/registry.js";
 
 /**
  * Where the value of one parameter of the target comes from: a function of the decorated call's
@@ -70,14 +71,17 @@ const POSITION = /^\d+$/;
 type Getter = (thisArg: unknown, args: unknown[]) => unknown;
 
 /**
- * @internal
+ * The `invalidate` strategy on `cache`: after the decorated function succeeds, delete a key
+ * template's entries or a cached function's entry (see {@link InvalidateOptions}).
  * @example
- * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
- * const rename = cache.invalidate(getUser)(async (id: string, name: string) => db.rename(id, name));
- * const addItem = cache.invalidate("items:page:*")(async (item: Item) => db.add(item));
+ * import { CoreCache, invalidate } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getUser = cache.cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * const rename = invalidate(cache, getUser)(async (id: string, name: string) => db.rename(id, name));
+ * const addItem = invalidate(cache, "items:page:*")(async (item: Item) => db.add(item));
  */
 // biome-ignore lint: any args
-export function invalidateStrategy<A extends any[] = any[]>(cache: Cache, target: InvalidateTarget, options: InvalidateOptions<A> = {}): Decorator<A> {
+export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: InvalidateTarget, options: InvalidateOptions<A> = {}): Decorator<A> {
   checkOptions("invalidate", options, KNOWN);
   const argsMap = record("argsMap", options.argsMap);
   const defaults = record("defaults", options.defaults);
@@ -101,7 +105,7 @@ export function invalidateStrategy<A extends any[] = any[]>(cache: Cache, target
     throw new CacheConfigError(`invalidate: the target must be a key template or a cached function, got ${target === null ? "null" : typeof target}`);
   }
 
-  return decorator<A>("invalidate", (decorated) => {
+  return decorator<A>("invalidate", cache, (decorated) => {
     const drop = info === undefined ? patternDeleter(cache, target as string, decorated, argsMap, defaults) : functionDeleter(cache, info, decorated, argsMap, defaults);
     const fn = decorated.fn;
     const invalidating = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
@@ -112,7 +116,6 @@ export function invalidateStrategy<A extends any[] = any[]>(cache: Cache, target
     // Keeps the name (a default key of a strategy stacked on top uses it) and, for stacked
     // decorators, the way to the parameters; still a valid invalidate target over a cached function.
     Object.defineProperty(invalidating, "name", { value: fn.name, configurable: true });
-    originals.set(invalidating, fn);
     const inner = wrappedInfo(fn);
     return inner === undefined ? invalidating : registerWrapped(invalidating, inner);
   });
@@ -129,18 +132,6 @@ function record<T>(what: string, value: Readonly<Record<string, T>> | undefined)
 }
 
 /** The function an invalidate wrapper wraps (so that stacked decorators still see its parameters). */
-const originals = new WeakMap<Function, Function>();
-
-/** The innermost function under decorator wrappers: the one whose source names the parameters. */
-function unwrap(fn: Function): Function {
-  for (let depth = 0; depth < 100; depth++) {
-    const inner = originals.get(fn) ?? wrappedInfo(fn)?.target.fn;
-    if (inner === undefined || inner === fn) return fn;
-    fn = inner;
-  }
-  return fn;
-}
-
 /** The decorated function's parameters, or the error explaining why they cannot be read. */
 function paramsOf(target: Target): ParamInfo | CacheConfigError {
   try {
@@ -214,7 +205,7 @@ function resolver(
 
 /** Deletes the cached entry of a decorated function, its key rebuilt from the call. */
 function functionDeleter(
-  cache: Cache,
+  cache: CoreCache,
   info: Wrapped,
   decorated: Target,
   argsMap: Readonly<Record<string, ArgSource>>,
@@ -254,7 +245,7 @@ function functionDeleter(
 
 /** Deletes what a key template, formatted with the call's arguments, names (a glob: every match). */
 function patternDeleter(
-  cache: Cache,
+  cache: CoreCache,
   template: string,
   decorated: Target,
   argsMap: Readonly<Record<string, ArgSource>>,

@@ -24,9 +24,10 @@
  * @module
  */
 import { MISSING } from "../backends/types.js";
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
-import type { CacheCore } from "../core.js";
+import type { CacheCore } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
@@ -97,9 +98,15 @@ const KNOWN = ["ttl", "key", "prefix", "condition"] as const;
 /** Chunks read per `getMany` when replaying. */
 const BATCH = 500;
 
-/** @internal */
+/**
+ * The `iterator` strategy on `cache`: caches what an async generator yields, chunk by chunk, and replays a completed run. See {@link IteratorOptions}.
+ * @example
+ * import { CoreCache, iterator } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const rows = iterator(cache, { ttl: "10m", key: "rows:{table}" })(async function* (table: string) { yield* db.stream(table); });
+ */
 // biome-ignore lint: any args
-export function iteratorStrategy<A extends any[] = any[]>(cache: Cache, options: IteratorOptions<A>): IteratorDecorator<A> {
+export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
   checkOptions("iterator", options, KNOWN);
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
@@ -109,10 +116,10 @@ export function iteratorStrategy<A extends any[] = any[]>(cache: Cache, options:
   }
   if (typeof prefix !== "string") throw new CacheConfigError(`iterator: "prefix" must be a string, got ${typeof prefix}`);
 
-  return decorator<A>("iterator", (target) => {
+  return decorator<A>("iterator", cache, (target) => {
     const keyOf = callKey("iterator", target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = cache.core;
+    const core = stateOf(cache);
     const emitter = core.emitter;
     const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
 

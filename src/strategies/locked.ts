@@ -3,7 +3,8 @@
  * across processes, no caching.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
@@ -35,8 +36,14 @@ export interface LockedOptions<A extends any[] = any[]> {
 
 const KNOWN = ["ttl", "key", "prefix", "wait"] as const;
 
-/** @internal */
-export function lockedStrategy<A extends any[] = any[]>(cache: Cache, options: LockedOptions<A>): Decorator<A> {
+/**
+ * The `locked` strategy on `cache`: no caching; calls with the same key run one at a time across every process sharing the backend. See {@link LockedOptions}.
+ * @example
+ * import { CoreCache, locked } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const migrate = locked(cache, { ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
+ */
+export function locked<A extends any[] = any[]>(cache: CoreCache, options: LockedOptions<A>): Decorator<A> {
   checkOptions("locked", options, KNOWN);
   if (options.ttl === undefined || options.ttl === null) {
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
@@ -48,7 +55,7 @@ export function lockedStrategy<A extends any[] = any[]>(cache: Cache, options: L
   if (typeof prefix !== "string") throw new CacheConfigError(`locked: "prefix" must be a string, got ${typeof prefix}`);
   const keyOption = options.key;
 
-  return decorator<A>("locked", (target) => {
+  return decorator<A>("locked", cache, (target) => {
     const keyOf = callKey("locked", target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
     return async function locked(this: unknown, ...args: unknown[]): Promise<unknown> {

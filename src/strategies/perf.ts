@@ -4,10 +4,11 @@
  * fast with {@link PerfDegradationError} until the mark expires.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, PerfDegradationError } from "../errors.js";
-import { LOCK_PREFIX } from "../route.js";
+import { LOCK_PREFIX } from "../core/route.js";
 import { MISSING } from "../backends/types.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
@@ -45,9 +46,12 @@ const MAX_TARGETS = 1000;
  * sets the mark (set-if-absent, TTL `ttl`). Every successful call's duration then joins the
  * window; failed calls are not timed. The durations stay in this process; the mark is shared.
  * Safe mode: a failing backend reads as "not degraded" and never marks.
- * @internal
+ * @example
+ * import { CoreCache, perf } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const search = perf(cache, { ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
  */
-export function perfStrategy<A extends any[] = any[]>(cache: Cache, options: PerfOptions<A>): Decorator<A> {
+export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOptions<A>): Decorator<A> {
   const name = "perf";
   checkOptions(name, options, KNOWN);
   const ttl = positiveMs(name, "ttl", options.ttl);
@@ -59,10 +63,10 @@ export function perfStrategy<A extends any[] = any[]>(cache: Cache, options: Per
   const prefix = prefixOption(name, options.prefix, "perf");
   const keyOption = options.key;
 
-  return decorator<A>(name, (target) => {
+  return decorator<A>(name, cache, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = cache.core;
+    const core = stateOf(cache);
     /** Recent durations per key, least recently used first. */
     const traces = new Map<string, number[]>();
 

@@ -3,7 +3,8 @@
  * the backend's atomic `incr`, so the limit holds across every process sharing the backend.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { formatMs, type Duration } from "../durations.js";
 import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
@@ -56,9 +57,12 @@ const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
  * window's counter is created); calls `limit + 1` and later are refused until the counter
  * expires. With `ttl`, the first refused call sets the counter's expiry to `ttl` (a ban).
  * Safe mode: a backend failure counts nothing and the call is allowed (fail open).
- * @internal
+ * @example
+ * import { CoreCache, rateLimit } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const sendSms = rateLimit(cache, { limit: 3, period: "1m", key: "sms:{to}" })(async (to: string, text: string) => api.sms(to, text));
  */
-export function rateLimitStrategy<A extends any[] = any[]>(cache: Cache, options: RateLimitOptions<A>): Decorator<A> {
+export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: RateLimitOptions<A>): Decorator<A> {
   const name = "rateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -68,10 +72,10 @@ export function rateLimitStrategy<A extends any[] = any[]>(cache: Cache, options
   const prefix = prefixOption(name, options.prefix, "rate_limit");
   const keyOption = options.key;
 
-  return decorator<A>(name, (target) => {
+  return decorator<A>(name, cache, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = cache.core;
+    const core = stateOf(cache);
 
     return registerWrapped(rateLimited, { strategy: name, target, keyOf });
     async function rateLimited(this: unknown, ...args: unknown[]): Promise<unknown> {

@@ -17,8 +17,8 @@
  * @module
  */
 import { MISSING } from "../backends/types.js";
-import type { CacheCore } from "../core.js";
-import { LOCK_PREFIX } from "../route.js";
+import type { CacheCore } from "../core/state.js";
+import { LOCK_PREFIX } from "../core/route.js";
 
 /** Appended to a value key to name its lock: `user:1` → `user:1:lock`. */
 export const LOCK_SUFFIX = ":lock";

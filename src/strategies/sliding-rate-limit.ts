@@ -4,7 +4,8 @@
  * sorted set on Redis and Upstash), so the limit holds across every process sharing the backend.
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
 import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
@@ -41,9 +42,12 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
  * Refused calls are not recorded: a client that keeps retrying while refused gets through again
  * as soon as the oldest allowed call leaves the window. Times come from each process's clock.
  * Safe mode: a backend failure records nothing and the call is allowed (fail open).
- * @internal
+ * @example
+ * import { CoreCache, slidingRateLimit } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const callApi = slidingRateLimit(cache, { limit: 100, period: "1h", key: "api:{user}" })(async (user: string, path: string) => api.get(path));
  */
-export function slidingRateLimitStrategy<A extends any[] = any[]>(cache: Cache, options: SlidingRateLimitOptions<A>): Decorator<A> {
+export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, options: SlidingRateLimitOptions<A>): Decorator<A> {
   const name = "slidingRateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -52,10 +56,10 @@ export function slidingRateLimitStrategy<A extends any[] = any[]>(cache: Cache, 
   const prefix = prefixOption(name, options.prefix, "srl");
   const keyOption = options.key;
 
-  return decorator<A>(name, (target) => {
+  return decorator<A>(name, cache, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = cache.core;
+    const core = stateOf(cache);
     const neutral: [number, number] = [Number.NaN, 0];
 
     return registerWrapped(rateLimited, { strategy: name, target, keyOf });

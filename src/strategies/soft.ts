@@ -6,13 +6,14 @@
  * `ttl`. Errors are never stored (exception conditions are rejected: use `exceptions`).
  * @module
  */
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
-import type { Route } from "../route.js";
+import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
-import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./shared-value.js";
+import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./value.js";
 
 /**
  * Options of the `soft` strategy.
@@ -36,14 +37,20 @@ interface Recomputed {
   stale: boolean;
 }
 
-/** @internal */
-export function softStrategy<A extends any[] = any[]>(cache: Cache, options: SoftOptions<A>): Decorator<A> {
+/**
+ * The `soft` strategy on `cache`: after `softTtl` the value is recomputed in the foreground; if that throws one of `exceptions`, the soft-expired value is served until `ttl`. See {@link SoftOptions}.
+ * @example
+ * import { CoreCache, soft } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getProfile = soft(cache, { ttl: "1h", softTtl: "5m", key: "profile:{id}" })(async (id: string) => api.profile(id));
+ */
+export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOptions<A>): Decorator<A> {
   const common = parseCommon("soft", options, EXTRA, "soft", false);
   const softTtl = innerTtl("soft", "softTtl", options.softTtl, common.ttl);
   const listed = parseExceptions("soft", options.exceptions);
   const protect = options.protected ?? true;
 
-  return decorator<A>("soft", (target) => {
+  return decorator<A>("soft", cache, (target) => {
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
     const inflight = new Map<string, Promise<Recomputed>>();

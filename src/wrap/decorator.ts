@@ -4,6 +4,9 @@
  * @module
  */
 import { CacheConfigError } from "../errors.js";
+import { stateOf } from "../core/state.js";
+import { isFullyDisabled } from "../context/scope.js";
+import { registerOriginal, registerWrapped, wrappedInfo } from "./registry.js";
 
 /** An async function whose parameters are `A`. */
 // biome-ignore lint: any return
@@ -29,18 +32,36 @@ export interface Target {
   static?: boolean;
 }
 
-/** Builds a {@link Decorator} from a function that wraps one target. */
-export function decorator<A extends any[] = any[]>(strategy: string, wrap: (target: Target) => (...args: unknown[]) => unknown): Decorator<A> {
+/**
+ * Builds a {@link Decorator} of `cache` from a function that wraps one target. Every strategy's
+ * wrapper is guarded here, the one place for it: while every command is disabled (a scope's or
+ * process-wide), the function is called directly. An argument that is not a cache fails now.
+ */
+export function decorator<A extends any[] = any[]>(
+  strategy: string,
+  cache: object,
+  wrap: (target: Target) => (...args: unknown[]) => unknown,
+): Decorator<A> {
+  const core = stateOf(cache);
   return function (fn: unknown, context?: ClassMethodDecoratorContext): unknown {
     if (typeof fn !== "function") {
       throw new CacheConfigError(`${strategy}: expected a function to wrap, got ${fn === null ? "null" : typeof fn}`);
     }
-    if (context !== undefined) {
-      if (context.kind !== "method") {
-        throw new CacheConfigError(`${strategy}: can decorate class methods only, not a ${String(context.kind)}`);
-      }
-      return wrap({ fn: fn as Target["fn"], name: String(context.name), method: true, static: context.static });
+    if (context !== undefined && context.kind !== "method") {
+      throw new CacheConfigError(`${strategy}: can decorate class methods only, not a ${String(context.kind)}`);
     }
-    return wrap({ fn: fn as Target["fn"], name: fn.name, method: false });
+    const target: Target =
+      context === undefined
+        ? { fn: fn as Target["fn"], name: fn.name, method: false }
+        : { fn: fn as Target["fn"], name: String(context.name), method: true, static: context.static };
+    const inner = wrap(target);
+    const direct = target.fn;
+    const guarded = function (this: unknown, ...args: unknown[]): unknown {
+      return isFullyDisabled(core) ? direct.apply(this, args) : inner.apply(this, args);
+    };
+    Object.defineProperty(guarded, "name", { value: inner.name });
+    registerOriginal(guarded, direct);
+    const info = wrappedInfo(inner);
+    return info === undefined ? guarded : registerWrapped(guarded, info);
   } as Decorator<A>;
 }

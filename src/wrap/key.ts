@@ -6,7 +6,7 @@
 import { CacheConfigError } from "../errors.js";
 import { compileKey, defaultKey, parameterNames, templateFields, type KeyBuilder } from "../keys/index.js";
 import { keyContext } from "../context/key-context.js";
-import type { CacheCore } from "../core.js";
+import type { CacheCore } from "../core/state.js";
 import type { FunctionStats } from "../events.js";
 import type { Target } from "./decorator.js";
 

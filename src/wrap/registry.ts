@@ -28,3 +28,21 @@ export function registerWrapped<F extends Function>(wrapper: F, info: Wrapped): 
 export function wrappedInfo(fn: Function): Wrapped | undefined {
   return registry.get(fn);
 }
+
+const originals = new WeakMap<Function, Function>();
+
+/** Records that `wrapper` wraps `fn` (every decorator does, so stacked decorators can be unwrapped). */
+export function registerOriginal<F extends Function>(wrapper: F, fn: Function): F {
+  originals.set(wrapper, fn);
+  return wrapper;
+}
+
+/** The innermost function under decorator wrappers: the one whose source names the parameters. */
+export function unwrap(fn: Function): Function {
+  for (let depth = 0; depth < 100; depth++) {
+    const inner = originals.get(fn) ?? wrappedInfo(fn)?.target.fn;
+    if (inner === undefined || inner === fn) return fn;
+    fn = inner;
+  }
+  return fn;
+}

@@ -5,12 +5,13 @@
  * state (→ { armed, size }), close.
  */
 import { Cache } from "../../src/index.js";
+import { stateOf } from "../../src/core/state.js";
 import "../../src/redis.js";
 import { MISSING } from "../../src/backends/types.js";
 
 const cache = new Cache("child").setup(process.env.REDIS_URL!, { clientSide: true, namespace: process.env.NAMESPACE ?? "cs" });
 await cache.init();
-const backend = (): any => cache.core.routes[0]!.backend;
+const backend = (): any => stateOf(cache).routes[0]!.backend;
 
 const ops: Record<string, (message: any) => Promise<unknown>> = {
   async get({ key }) {

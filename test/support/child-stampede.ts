@@ -18,6 +18,7 @@
  */
 import { countingClient, rawClient } from "./counting-client.js";
 import { Cache } from "../../src/index.js";
+import { stateOf } from "../../src/core/state.js";
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -40,7 +41,7 @@ for (const name of Object.keys(commands)) delete commands[name]; // count from t
 
 // Also count the backend calls (before the GET coalescing).
 const calls: Record<string, number> = {};
-const backend = cache.core.routes[0]!.backend! as unknown as Record<string, unknown>;
+const backend = stateOf(cache).routes[0]!.backend! as unknown as Record<string, unknown>;
 for (const name of ["get", "getMany", "set", "setLock", "unlock", "exists", "delete", "incr", "expire", "getExpire"]) {
   const original = backend[name] as (...args: unknown[]) => unknown;
   backend[name] = function (this: unknown, ...args: unknown[]) {

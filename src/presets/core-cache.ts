@@ -1,52 +1,38 @@
 /**
- * The Cache facade: setup by URL, prefix routing, every command, safe mode, events and stats,
- * locks, and the strategies as decorator factories.
+ * `CoreCache`, the lean preset (the `cashews/core` entry): setup by URL, prefix routing, every
+ * command, locks, events and stats, scopes, and the simple strategy as `cache.cache(options)`.
+ * Every other strategy is a standalone function taking the cache (`failover(cache, options)`);
+ * `Cache` (the `cashews` entry) extends this class with them as methods.
  * @module
  */
-import { MISSING, type Backend } from "./backends/types.js";
-import { memorySpec } from "./backends/memory.js";
-import { redisSpec } from "./backends/redis/spec.js";
-import { upstashSpec } from "./backends/upstash/spec.js";
-import { parseSetup, registerScheme } from "./config.js";
-import { checkTags, lockTtlMs } from "./options.js";
-import { toExpiry, toMs, type Duration } from "./durations.js";
-import { CacheConfigError, LockedError } from "./errors.js";
-import type { CacheEventType, CacheListener, CacheStats } from "./events.js";
-import { CacheCore } from "./core.js";
-import { LOCK_PREFIX, Route } from "./route.js";
-import { Raised } from "./codec/raised.js";
-import { cacheStrategy, type CacheOptions } from "./strategies/cache.js";
-import { failoverStrategy, type FailoverOptions } from "./strategies/failover.js";
-import { hitStrategy, type HitOptions } from "./strategies/hit.js";
-import { earlyStrategy, type EarlyOptions } from "./strategies/early.js";
-import { softStrategy, type SoftOptions } from "./strategies/soft.js";
-import { lockedStrategy, type LockedOptions } from "./strategies/locked.js";
-import { rateLimitStrategy, type RateLimitOptions } from "./strategies/rate-limit.js";
-import { slidingRateLimitStrategy, type SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
-import { circuitBreakerStrategy, type CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
-import { perfStrategy, type PerfOptions } from "./strategies/perf.js";
-import { iteratorStrategy, type IteratorDecorator, type IteratorOptions } from "./strategies/iterator.js";
-import { invalidateStrategy, type InvalidateOptions, type InvalidateTarget } from "./strategies/invalidate.js";
-import type { Decorator } from "./wrap/decorator.js";
-import { registerWrapped, wrappedInfo } from "./wrap/registry.js";
+import { MISSING, type Backend } from "../backends/types.js";
+import { memorySpec } from "../backends/memory.js";
+import { parseSetup, registerScheme } from "../config.js";
+import { toExpiry, toMs, type Duration } from "../durations.js";
+import { CacheConfigError } from "../errors.js";
+import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
+import { CacheCore, TAG_PREFIX } from "../core/state.js";
+import { acquireLock, type Lock, type LockOptions } from "../core/locks.js";
+import { LOCK_PREFIX, Route } from "../core/route.js";
+import { Raised } from "../codec/raised.js";
+import { checkTags, lockTtlMs } from "../options.js";
+import { cache as cacheStrategy, type CacheOptions } from "../strategies/cache.js";
+import type { Decorator } from "../wrap/decorator.js";
 import {
   Command,
   detect,
   disablingFor,
   invalidateFurther,
   isDisabled,
-  isFullyDisabled,
   isInvalidating,
   setCommands,
   type DetectKeys,
-} from "./context/scope.js";
+} from "../context/scope.js";
 
-registerScheme(memorySpec);
-registerScheme(redisSpec);
-registerScheme(upstashSpec);
+export type { Lock, LockOptions };
 
 /**
- * Options of {@link Cache.set}.
+ * Options of {@link CoreCache.set}.
  * @example
  * await cache.set("user:1", user, { expire: "1h", tags: ["users"] });
  * await cache.set("job:1", "queued", { exist: false }); // only if absent (NX)
@@ -56,50 +42,9 @@ export interface SetOptions {
   expire?: Duration | null;
   /** `true`: write only if the key exists (XX); `false`: only if it does not (NX). */
   exist?: boolean;
-  /** Tags to attach: `cache.deleteTags(tag)` deletes the entry (see {@link Cache.deleteTags}). */
+  /** Tags to attach: `cache.deleteTags(tag)` deletes the entry (see {@link CoreCache.deleteTags}). */
   tags?: readonly string[];
 }
-
-/**
- * A lock returned by {@link Cache.lock}: release it with `release()` or `await using`.
- * @example
- * const lock = await cache.lock("jobs:nightly", "1m");
- * try {
- *   await runNightlyJob();
- * } finally {
- *   await lock.release();
- * }
- */
-export interface Lock extends AsyncDisposable {
-  readonly key: string;
-  /** The owner token stored under the key. */
-  readonly value: string;
-  /** False when the backend was unreachable in safe mode and the body runs unlocked (fail-open). */
-  readonly acquired: boolean;
-  /** Releases the lock if this owner still holds it; resolves whether it did. */
-  release(): Promise<boolean>;
-}
-
-/**
- * Options of {@link Cache.lock} and {@link Cache.withLock}.
- * @example
- * await cache.withLock("report", "1m", buildReport, { wait: "5s" }); // LockedError after 5 s
- */
-export interface LockOptions {
-  /** `true` (default): wait until acquired; a Duration: wait that long; `false`: do not wait. */
-  wait?: boolean | Duration;
-}
-
-const asyncDispose: typeof Symbol.asyncDispose =
-  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
-  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
-
-/**
- * Where a tag's set lives: the key `_tag:<tag>`, routed like any other key (so with prefix
- * routing, on the backend whose prefix matches `_tag:…`: usually the default one). Its members
- * are the tagged user keys.
- */
-export const TAG_PREFIX = "_tag:";
 
 /** Members popped per round trip by `deleteTags`. */
 const TAG_BATCH = 250;
@@ -116,25 +61,30 @@ const Callable = class {
 } as new (target: object) => object;
 
 /**
- * A cache: one or more backends selected by key prefix, with every command and strategy.
- * The instance is callable: `cache(options)` is `cache.cache(options)`.
+ * The lean cache: one or more backends selected by key prefix, every command, locks, events,
+ * scopes and the simple strategy; the other strategies are standalone functions that take it
+ * (`failover(cache, options)`), so a bundle holds only the ones it uses. Only `mem://` is
+ * registered: `import "cashews/redis"` or `"cashews/upstash"` adds theirs. The instance is
+ * callable: `cache(options)` is `cache.cache(options)`.
  * @example
- * const cache = new Cache("app").setup("mem://?size=1000");
- * await cache.set("user:1", { name: "Ada" }, { expire: "10m" });
- * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * import { CoreCache, failover } from "cashews/core";
+ * const cache = new CoreCache("app").setup("mem://?size=1000");
+ * const getUser = cache.cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
  */
-export class Cache extends Callable {
+export class CoreCache extends Callable {
   readonly #core: CacheCore;
 
   constructor(name = "") {
     const callable = function (this: unknown, options: CacheOptions): Decorator {
-      return (callable as unknown as Cache).cache(options);
+      return (callable as unknown as CoreCache).cache(options);
     };
     delete (callable as { name?: string }).name;
     delete (callable as { length?: number }).length;
     super(callable);
     Object.setPrototypeOf(callable, new.target.prototype);
-    this.#core = new CacheCore(name);
+    this.#core = new CacheCore(name, this);
+    registerScheme(memorySpec);
   }
 
   /**
@@ -144,11 +94,6 @@ export class Cache extends Callable {
    */
   get name(): string {
     return this.#core.name;
-  }
-
-  /** @internal The state strategies work with (a plain object: fast on the hit path). */
-  get core(): CacheCore {
-    return this.#core;
   }
 
   /** @internal The route serving `key` (for tests and tools). */
@@ -172,7 +117,7 @@ export class Cache extends Callable {
 
   /**
    * Configures a backend by URL. Validates everything now (throws {@link CacheConfigError}),
-   * does no I/O and starts no timer; connection happens on first use or {@link Cache.init}.
+   * does no I/O and starts no timer; connection happens on first use or {@link CoreCache.init}.
    * Calling it again with the same `prefix` replaces (and closes) that backend.
    * @example
    * cache.setup("mem://?size=10000&checkInterval=1s");
@@ -270,7 +215,7 @@ export class Cache extends Callable {
   }
 
   /**
-   * Enables commands (none: all), with the same scoping as {@link Cache.disable}.
+   * Enables commands (none: all), with the same scoping as {@link CoreCache.disable}.
    * @example
    * cache.enable(Command.SET);
    * cache.enable(); // everything
@@ -319,21 +264,6 @@ export class Cache extends Callable {
    */
   detect<R>(fn: () => R | Promise<R>): Promise<{ result: Awaited<R>; keys: DetectKeys }> {
     return detect(fn);
-  }
-
-  /** Wraps a strategy so that, with every command disabled, the function is called directly. */
-  #guard<D>(decorator: D): D {
-    const core = this.#core;
-    const dec = decorator as unknown as (fn: (...args: unknown[]) => unknown, context?: unknown) => (...args: unknown[]) => unknown;
-    return function (fn: (...args: unknown[]) => unknown, context?: unknown) {
-      const inner = dec(fn, context);
-      const outer = function (this: unknown, ...args: unknown[]): unknown {
-        return isFullyDisabled(core) ? fn.apply(this, args) : inner.apply(this, args);
-      };
-      Object.defineProperty(outer, "name", { value: inner.name });
-      const info = wrappedInfo(inner);
-      return info === undefined ? outer : registerWrapped(outer, info);
-    } as unknown as D;
   }
 
   /**
@@ -497,23 +427,8 @@ export class Cache extends Callable {
     const expire = toExpiry(options.expire, "set: expire");
     const tags = checkTags("set", options.tags);
     const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist);
-    if (ok && tags.length > 0) await this.tagKey(key, tags, expire);
+    if (ok && tags.length > 0) await this.#core.tagKey(key, tags, expire);
     return ok;
-  }
-
-  /**
-   * @internal Adds `key` to each tag's set (`_tag:<tag>`, routed like any key), extending the
-   * set's TTL to at least `expire` (ms; undefined: the set becomes persistent). Safe mode: a
-   * failure is reported and skipped.
-   */
-  async tagKey(key: string, tags: readonly string[], expire: number | undefined): Promise<void> {
-    const core = this.#core;
-    await Promise.all(
-      tags.map((tag) => {
-        const tagKey = TAG_PREFIX + tag;
-        return core.run(core.route(tagKey), tagKey, undefined, (b) => b.tagAdd(tagKey, key, expire));
-      }),
-    );
   }
 
   /**
@@ -700,7 +615,7 @@ export class Cache extends Callable {
 
   /**
    * Takes `key` if free (set-if-absent with a TTL); resolves whether it was taken. Release it with
-   * {@link Cache.unlock} and the same value (or use {@link Cache.lock}, which does both).
+   * {@link CoreCache.unlock} and the same value (or use {@link CoreCache.lock}, which does both).
    * @example
    * const owner = crypto.randomUUID();
    * if (await cache.setLock("jobs:import", owner, "30s")) {
@@ -761,41 +676,17 @@ export class Cache extends Callable {
    * }
    * const quick = await cache.lock("jobs:nightly", "1m", { wait: false }); // LockedError when held
    */
-  async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
+  lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
     checkKey(key);
     const ms = lockTtlMs("lock", "ttl", ttl);
     const wait = options.wait ?? true;
-    const deadline = Date.now() + (wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait"));
-    const core = this.#core;
-    const route = core.route(key);
-    const value = crypto.randomUUID();
-    let acquired = false;
-    let released = false;
-    const release = async (): Promise<boolean> => {
-      if (released || !acquired) return false;
-      released = true;
-      return core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + value));
-    };
-    const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
-    for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
-      try {
-        if (!route.enabled || isDisabled(core, Command.SET_LOCK)) return lock();
-        acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
-      } catch (error) {
-        core.failed(error, key, route);
-        return lock();
-      }
-      if (acquired) return lock();
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
-      // Back-off with jitter, bounded by the wait left and the lock's own TTL: never a hot loop.
-      await sleep(Math.min(delay + Math.random() * delay, left, ms));
-    }
+    const waitMs = wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait");
+    return acquireLock(this.#core, key, ms, waitMs);
   }
 
   /**
    * Runs `fn` under the lock and releases it in `finally`; resolves to `fn`'s result. Options
-   * as for {@link Cache.lock}.
+   * as for {@link CoreCache.lock}.
    * @example
    * const report = await cache.withLock("report:daily", "1m", () => buildReport());
    */
@@ -808,8 +699,6 @@ export class Cache extends Callable {
     }
   }
 
-  // ---------------------------------------------------------------- strategies
-
   /**
    * The simple cache strategy: serve a stored result while it lives, else call and store.
    * Also reachable as `cache(options)`. See {@link CacheOptions}.
@@ -817,135 +706,12 @@ export class Cache extends Callable {
    * const getUser = cache.cache({ ttl: "3h", key: "user:{id}" })(async (id: string) => db.user(id));
    */
   cache<A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A> {
-    return cacheStrategy(this, options); // checks full disable itself (hit path)
-  }
-  /**
-   * The `failover` strategy: always calls the function and stores each success; when it throws
-   * one of `exceptions`, serves the last stored value instead (else rethrows). See {@link FailoverOptions}.
-   * @example
-   * const getRates = cache.failover({ ttl: "1d", exceptions: UpstreamError })(async () => api.rates());
-   */
-  failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
-    return this.#guard(failoverStrategy(this, options));
-  }
-
-  /**
-   * The `hit` strategy: a stored result serves `cacheHits` hits, then is recomputed; with
-   * `updateAfter` it is refreshed in the background at that hit. See {@link HitOptions}.
-   * @example
-   * const getConfig = cache.hit({ ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
-   */
-  hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
-    return this.#guard(hitStrategy(this, options));
-  }
-
-  /**
-   * The `early` strategy: once a value is older than `earlyTtl`, the first hit starts one
-   * background refresh (one across processes) while callers keep getting the cached value.
-   * See {@link EarlyOptions}. Like every strategy, it also works as a TC39 method decorator.
-   * @example
-   * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
-   */
-  early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
-    return this.#guard(earlyStrategy(this, options));
-  }
-
-  /**
-   * The `soft` strategy: after `softTtl` the value is recomputed in the foreground; if that throws
-   * one of `exceptions`, the soft-expired value is served until `ttl`. See {@link SoftOptions}.
-   * @example
-   * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m" })(async (id: string) => api.profile(id));
-   */
-  soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
-    return this.#guard(softStrategy(this, options));
-  }
-
-  /**
-   * The `locked` strategy: no caching; calls with the same key run one at a time across every
-   * process sharing the backend. See {@link LockedOptions}.
-   * @example
-   * const migrate = cache.locked({ ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
-   */
-  locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
-    return this.#guard(lockedStrategy(this, options));
-  }
-
-  /**
-   * The `rateLimit` strategy: a fixed window of `limit` calls per `period`, per call arguments by
-   * default; over the limit, `action` runs instead or {@link RateLimitError} is thrown. See {@link RateLimitOptions}.
-   * @example
-   * const sendSms = cache.rateLimit({ limit: 3, period: "1m", ttl: "10m", key: "sms:{to}" })(
-   *   async (to: string, text: string) => api.sms(to, text),
-   * );
-   */
-  rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
-    return this.#guard(rateLimitStrategy(this, options));
-  }
-
-  /**
-   * The `slidingRateLimit` strategy: at most `limit` calls in any `period` (an exact sliding log).
-   * See {@link SlidingRateLimitOptions}.
-   * @example
-   * const callApi = cache.slidingRateLimit({ limit: 100, period: "1h", key: "api:{user}" })(
-   *   async (user: string, path: string) => api.get(path),
-   * );
-   */
-  slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
-    return this.#guard(slidingRateLimitStrategy(this, options));
-  }
-
-  /**
-   * The `circuitBreaker` strategy: when the share of failed calls over `period` reaches
-   * `errorsRate` %, calls fail fast with {@link CircuitBreakerOpenError} for `ttl`. One breaker
-   * per function by default, shared through the backend. See {@link CircuitBreakerOptions}.
-   * @example
-   * const callPayments = cache.circuitBreaker({ errorsRate: 50, period: "1m", ttl: "30s", minCalls: 20 })(
-   *   async function callPayments(order: string) { return api.pay(order); },
-   * );
-   */
-  circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
-    return this.#guard(circuitBreakerStrategy(this, options));
-  }
-
-  /**
-   * The `perf` strategy: a call slower than `factor` × the mean of the last `window` calls marks
-   * the target degraded for `ttl`; meanwhile calls fail fast with {@link PerfDegradationError}.
-   * See {@link PerfOptions}.
-   * @example
-   * const search = cache.perf({ ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
-   */
-  perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
-    return this.#guard(perfStrategy(this, options));
-  }
-
-  /**
-   * The `iterator` strategy: caches what an async generator yields, chunk by chunk, and replays a
-   * completed run. See {@link IteratorOptions}.
-   * @example
-   * const rows = cache.iterator({ ttl: "10m", key: "rows:{table}" })(async function* (table: string) {
-   *   for await (const row of db.stream(table)) yield row;
-   * });
-   * for await (const row of rows("users")) console.log(row);
-   */
-  iterator<A extends any[] = any[]>(options: IteratorOptions<A>): IteratorDecorator<A> {
-    return this.#guard(iteratorStrategy(this, options));
-  }
-
-  /**
-   * The `invalidate` strategy: after the decorated function succeeds, delete a key template's
-   * entries or a cached function's entry (see InvalidateOptions).
-   * @example
-   * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
-   * const rename = cache.invalidate(getUser)(async (id: string, name: string) => db.rename(id, name));
-   * const addItem = cache.invalidate("items:page:*")(async (item: Item) => db.add(item));
-   */
-  invalidate<A extends any[] = any[]>(target: InvalidateTarget, options?: InvalidateOptions<A>): Decorator<A> {
-    return invalidateStrategy(this, target, options); // a disabled DELETE_MATCH/DELETE is already a no-op
+    return cacheStrategy(this, options);
   }
 }
 
 /** Every cache instance is callable: `cache(options)` is `cache.cache(options)`. */
-export interface Cache {
+export interface CoreCache {
   <A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A>;
 }
 

@@ -5,17 +5,18 @@
  * @module
  */
 import { MISSING } from "../backends/types.js";
-import type { Cache } from "../cache.js";
+import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import { restoreErrorClass, type Condition, type ErrorClass } from "../conditions.js";
-import type { CacheCore } from "../core.js";
+import type { CacheCore } from "../core/state.js";
 import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
-import type { Route } from "../route.js";
+import type { Route } from "../core/route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, requiredTtl } from "../options.js";
-import { currentWaitUntil, recordHit, scope, type DetectInfo } from "../context/scope.js";
+import { recordHit, scope, type DetectInfo } from "../context/scope.js";
 
 export { MISSING };
 
@@ -141,33 +142,6 @@ export function envelopeOf(stored: unknown): Envelope | undefined {
     : undefined;
 }
 
-// ------------------------------------------------------------------------------------ background
-
-let backgroundHook: ((promise: Promise<unknown>) => void) | undefined;
-
-/**
- * Lets the context work hand background promises elsewhere (e.g. the request's `waitUntil`).
- * @internal
- */
-export function setBackgroundHook(hook: ((promise: Promise<unknown>) => void) | undefined): void {
-  backgroundHook = hook;
-}
-
-/**
- * Runs `promise` in the background: it never rejects unhandled (a failure that escaped the
- * strategy's own handling is reported as an `error` event), and it is handed to the background
- * hook (waitUntil) when one is set.
- * @internal
- */
-export function background(cache: Cache | CacheCore, promise: Promise<unknown>): void {
-  const core = "emitter" in cache ? cache : cache.core;
-  const safe = promise.catch((error: unknown) => {
-    core.stats.errors++;
-    core.emitter.emit({ type: "error", error });
-  });
-  (currentWaitUntil() ?? backgroundHook)?.(safe);
-}
-
 // ------------------------------------------------------------------------------------ per target
 
 /** The outcome of one call of the wrapped function. */
@@ -207,11 +181,11 @@ export interface Wrapper {
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
-export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
+export function wrapper(cache: CoreCache, common: Common, target: Target): Wrapper {
   const { strategy, condition, slowerThan, ttl } = common;
   const keyOf = callKey(strategy, target, common.key, common.prefix);
   const fn = target.fn;
-  const core = cache.core;
+  const core = stateOf(cache);
   const emitter = core.emitter;
   const fallback = common.ownPrefix ? common.prefix : typeof common.key === "string" ? common.key : common.prefix;
   const counters = functionCounters(core, target, fallback);
@@ -240,7 +214,7 @@ export function wrapper(cache: Cache, common: Common, target: Target): Wrapper {
     async write(route, key, stored, outcome, thisArg) {
       try {
         const ok = await core.write(route, key, stored, ttl);
-        if (ok && tagged !== undefined) await cache.tagKey(key, tagged(outcome.thisArg ?? thisArg, outcome.args ?? []), ttl);
+        if (ok && tagged !== undefined) await core.tagKey(key, tagged(outcome.thisArg ?? thisArg, outcome.args ?? []), ttl);
         return ok;
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;

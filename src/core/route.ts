@@ -4,10 +4,10 @@
  * @internal
  * @module
  */
-import { MISSING, type Backend } from "./backends/types.js";
-import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "./codec/index.js";
-import { loadModule, type ParsedSetup, type Serializer } from "./config.js";
-import { SerializationError } from "./errors.js";
+import { MISSING, type Backend } from "../backends/types.js";
+import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
+import { loadModule, type ParsedSetup, type Serializer } from "../config.js";
+import { SerializationError } from "../errors.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");

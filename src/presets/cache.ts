@@ -1,0 +1,163 @@
+/**
+ * `Cache`, the full preset (the `cashews` entry): {@link CoreCache} plus every strategy as a
+ * method (`cache.failover(options)`), and every scheme registered (`redis://`, `upstash://`
+ * loaded lazily on first use).
+ * @module
+ */
+import { redisSpec } from "../backends/redis/spec.js";
+import { upstashSpec } from "../backends/upstash/spec.js";
+import { registerScheme } from "../config.js";
+import { failover, type FailoverOptions } from "../strategies/failover.js";
+import { hit, type HitOptions } from "../strategies/hit.js";
+import { early, type EarlyOptions } from "../strategies/early.js";
+import { soft, type SoftOptions } from "../strategies/soft.js";
+import { locked, type LockedOptions } from "../strategies/locked.js";
+import { rateLimit, type RateLimitOptions } from "../strategies/rate-limit.js";
+import { slidingRateLimit, type SlidingRateLimitOptions } from "../strategies/sliding-rate-limit.js";
+import { circuitBreaker, type CircuitBreakerOptions } from "../strategies/circuit-breaker.js";
+import { perf, type PerfOptions } from "../strategies/perf.js";
+import { iterator, type IteratorDecorator, type IteratorOptions } from "../strategies/iterator.js";
+import { invalidate, type InvalidateOptions, type InvalidateTarget } from "../strategies/invalidate.js";
+import type { Decorator } from "../wrap/decorator.js";
+import { CoreCache } from "./core-cache.js";
+
+/**
+ * A cache: one or more backends selected by key prefix, with every command and strategy.
+ * The instance is callable: `cache(options)` is `cache.cache(options)`.
+ * @example
+ * const cache = new Cache("app").setup("mem://?size=1000");
+ * await cache.set("user:1", { name: "Ada" }, { expire: "10m" });
+ * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * const getRates = cache.failover({ ttl: "1d" })(async function getRates() { return api.rates(); });
+ */
+export class Cache extends CoreCache {
+  constructor(name = "") {
+    super(name);
+    registerScheme(redisSpec);
+    registerScheme(upstashSpec);
+  }
+
+  /**
+   * The `failover` strategy: always calls the function and stores each success; when it throws
+   * one of `exceptions`, serves the last stored value instead (else rethrows). See {@link FailoverOptions}.
+   * @example
+   * const getRates = cache.failover({ ttl: "1d", exceptions: UpstreamError })(async () => api.rates());
+   */
+  failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
+    return failover(this, options);
+  }
+
+  /**
+   * The `hit` strategy: a stored result serves `cacheHits` hits, then is recomputed; with
+   * `updateAfter` it is refreshed in the background at that hit. See {@link HitOptions}.
+   * @example
+   * const getConfig = cache.hit({ ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
+   */
+  hit<A extends any[] = any[]>(options: HitOptions<A>): Decorator<A> {
+    return hit(this, options);
+  }
+
+  /**
+   * The `early` strategy: once a value is older than `earlyTtl`, the first hit starts one
+   * background refresh (one across processes) while callers keep getting the cached value.
+   * See {@link EarlyOptions}. Like every strategy, it also works as a TC39 method decorator.
+   * @example
+   * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
+   */
+  early<A extends any[] = any[]>(options: EarlyOptions<A>): Decorator<A> {
+    return early(this, options);
+  }
+
+  /**
+   * The `soft` strategy: after `softTtl` the value is recomputed in the foreground; if that throws
+   * one of `exceptions`, the soft-expired value is served until `ttl`. See {@link SoftOptions}.
+   * @example
+   * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m" })(async (id: string) => api.profile(id));
+   */
+  soft<A extends any[] = any[]>(options: SoftOptions<A>): Decorator<A> {
+    return soft(this, options);
+  }
+
+  /**
+   * The `locked` strategy: no caching; calls with the same key run one at a time across every
+   * process sharing the backend. See {@link LockedOptions}.
+   * @example
+   * const migrate = cache.locked({ ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
+   */
+  locked<A extends any[] = any[]>(options: LockedOptions<A>): Decorator<A> {
+    return locked(this, options);
+  }
+
+  /**
+   * The `rateLimit` strategy: a fixed window of `limit` calls per `period`, per call arguments by
+   * default; over the limit, `action` runs instead or {@link RateLimitError} is thrown. See {@link RateLimitOptions}.
+   * @example
+   * const sendSms = cache.rateLimit({ limit: 3, period: "1m", ttl: "10m", key: "sms:{to}" })(
+   *   async (to: string, text: string) => api.sms(to, text),
+   * );
+   */
+  rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>): Decorator<A> {
+    return rateLimit(this, options);
+  }
+
+  /**
+   * The `slidingRateLimit` strategy: at most `limit` calls in any `period` (an exact sliding log).
+   * See {@link SlidingRateLimitOptions}.
+   * @example
+   * const callApi = cache.slidingRateLimit({ limit: 100, period: "1h", key: "api:{user}" })(
+   *   async (user: string, path: string) => api.get(path),
+   * );
+   */
+  slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
+    return slidingRateLimit(this, options);
+  }
+
+  /**
+   * The `circuitBreaker` strategy: when the share of failed calls over `period` reaches
+   * `errorsRate` %, calls fail fast with {@link CircuitBreakerOpenError} for `ttl`. One breaker
+   * per function by default, shared through the backend. See {@link CircuitBreakerOptions}.
+   * @example
+   * const callPayments = cache.circuitBreaker({ errorsRate: 50, period: "1m", ttl: "30s", minCalls: 20 })(
+   *   async function callPayments(order: string) { return api.pay(order); },
+   * );
+   */
+  circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerOptions<A>): Decorator<A> {
+    return circuitBreaker(this, options);
+  }
+
+  /**
+   * The `perf` strategy: a call slower than `factor` × the mean of the last `window` calls marks
+   * the target degraded for `ttl`; meanwhile calls fail fast with {@link PerfDegradationError}.
+   * See {@link PerfOptions}.
+   * @example
+   * const search = cache.perf({ ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
+   */
+  perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
+    return perf(this, options);
+  }
+
+  /**
+   * The `iterator` strategy: caches what an async generator yields, chunk by chunk, and replays a
+   * completed run. See {@link IteratorOptions}.
+   * @example
+   * const rows = cache.iterator({ ttl: "10m", key: "rows:{table}" })(async function* (table: string) {
+   *   for await (const row of db.stream(table)) yield row;
+   * });
+   * for await (const row of rows("users")) console.log(row);
+   */
+  iterator<A extends any[] = any[]>(options: IteratorOptions<A>): IteratorDecorator<A> {
+    return iterator(this, options);
+  }
+
+  /**
+   * The `invalidate` strategy: after the decorated function succeeds, delete a key template's
+   * entries or a cached function's entry (see InvalidateOptions).
+   * @example
+   * const getUser = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+   * const rename = cache.invalidate(getUser)(async (id: string, name: string) => db.rename(id, name));
+   * const addItem = cache.invalidate("items:page:*")(async (item: Item) => db.add(item));
+   */
+  invalidate<A extends any[] = any[]>(target: InvalidateTarget, options?: InvalidateOptions<A>): Decorator<A> {
+    return invalidate(this, target, options);
+  }
+}
