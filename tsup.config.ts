@@ -2,7 +2,7 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   // One entry per package export (package.json `exports`, deno.json `exports`).
-  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", hono: "src/hono.ts", workers: "src/workers.ts" },
+  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", hono: "src/hono/index.ts", workers: "src/workers.ts" },
   format: ["esm"],
   target: "es2022",
   platform: "neutral",

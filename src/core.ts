@@ -43,4 +43,4 @@ export {
 } from "./errors.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";
 export type { Decorator } from "./wrap/decorator.js";
-export type { Serializer } from "./config.js";
+export type { Serializer } from "./config/parse.js";

@@ -60,7 +60,7 @@ export type { IteratorOptions, IteratorDecorator, AsyncIterableFn, CachedIterabl
 export type { InvalidateOptions, InvalidateTarget, ArgSource } from "./strategies/invalidate.js";
 export type { LockedOptions } from "./strategies/locked.js";
 export type { Decorator } from "./wrap/decorator.js";
-export type { Serializer } from "./config.js";
+export type { Serializer } from "./config/parse.js";
 
 /**
  * The default cache instance. Not configured at import: call `cache.setup(url)` first.

@@ -6,7 +6,7 @@
  * loads this entry lazily by scheme.
  * @module
  */
-import { registerScheme } from "./config.js";
+import { registerScheme } from "./config/registry.js";
 import { redisModule } from "./backends/redis/backend.js";
 import { redisSpec } from "./backends/redis/spec.js";
 

@@ -12,7 +12,7 @@
  * cache.setup("upstash://eu1-example-12345.upstash.io", { token: env.UPSTASH_REDIS_REST_TOKEN });
  * @module
  */
-import { registerScheme } from "./config.js";
+import { registerScheme } from "./config/registry.js";
 import { upstashModule } from "./backends/upstash/backend.js";
 import { upstashSpec } from "./backends/upstash/spec.js";
 

@@ -25,7 +25,7 @@
  * @module
  */
 import { Cache } from "./presets/cache.js";
-import { parseSetup } from "./config.js";
+import { parseSetup } from "./config/parse.js";
 import { runWithWaitUntil } from "./context/scope.js";
 import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";
 import { CacheConfigError, messageOf } from "./errors.js";

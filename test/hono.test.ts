@@ -6,7 +6,7 @@ import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { describe, expect, inject, it } from "vitest";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../src/index.js";
-import { cacheContext, cacheDetectHeaders, cacheResponse, rateLimit } from "../src/hono.js";
+import { cacheContext, cacheDetectHeaders, cacheResponse, rateLimit } from "../src/hono/index.js";
 import { upstashTarget, useTargetCache, type BackendTarget } from "./support/backends.js";
 import { freePort } from "./support/redis-server.js";
 

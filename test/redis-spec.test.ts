@@ -1,6 +1,8 @@
 // The redis:// scheme spec: option parsing at setup (no ioredis needed) and lazy loading.
 import { describe, expect, it } from "vitest";
-import { loadModule, parseSetup, registerScheme } from "../src/config.js";
+import { loadModule } from "../src/config/load.js";
+import { parseSetup } from "../src/config/parse.js";
+import { registerScheme } from "../src/config/registry.js";
 import { CacheConfigError } from "../src/errors.js";
 import { redisSpec } from "../src/backends/redis/spec.js";
 import { redisModule, RedisBackend } from "../src/redis.js";

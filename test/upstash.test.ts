@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { Cache, CacheBackendError, CacheConfigError } from "../src/index.js";
 import { MISSING } from "../src/backends/types.js";
 import { createUpstashBackend, resolveUpstashEndpoint, upstashSpec, type UpstashBackend } from "../src/upstash.js";
-import { parseSetup } from "../src/config.js";
+import { parseSetup } from "../src/config/parse.js";
 import { freePort, startRedis, type RedisServer } from "./support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
 

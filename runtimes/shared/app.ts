@@ -14,7 +14,7 @@
  */
 import { Hono } from "hono";
 import { Cache } from "../../src/index.js";
-import { cacheDetectHeaders, cacheResponse, rateLimit } from "../../src/hono.js";
+import { cacheDetectHeaders, cacheResponse, rateLimit } from "../../src/hono/index.js";
 
 /** How long the example "database" takes to answer, in ms. */
 export const SLOW_MS = 500;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { Cache } from "../../src/index.js";
-import { cacheDetectHeaders, cacheResponse, rateLimit } from "../../src/hono.js";
+import { cacheDetectHeaders, cacheResponse, rateLimit } from "../../src/hono/index.js";
 
 interface Target {
   label: string;

@@ -1,6 +1,6 @@
 // The Worker that test/workers-hono.test.ts bundles and runs in workerd (through miniflare), with
 // `nodejs_compat` and with no compatibility flag (no async context): a bare Hono app
-// (`export default app`, no `withCache`) using the `cashews/hono` middlewares from src/hono.ts.
+// (`export default app`, no `withCache`) using the `cashews/hono` middlewares from src/hono/.
 //
 // - /early?id=…       an `early` function behind `cacheContext()`: fast on its first call, slow
 //                     (SLOW_MS) on every refresh; /state?id=… says which computation finished last.
@@ -8,7 +8,7 @@
 // - /detect-all/:name the same with `withoutAsyncContext: "all"`.
 import { Hono } from "hono";
 import { cache, createContextStore } from "../../src/index.js";
-import { cacheContext, cacheDetectHeaders } from "../../src/hono.js";
+import { cacheContext, cacheDetectHeaders } from "../../src/hono/index.js";
 import { sleep, versionedEarly } from "./early-fixture.js";
 
 // Setup does no I/O and starts no timer: fine at module scope.

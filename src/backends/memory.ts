@@ -14,7 +14,7 @@
  * @module
  */
 import { CacheConfigError } from "../errors.js";
-import type { SchemeSpec } from "../config.js";
+import type { SchemeSpec } from "../config/registry.js";
 import { compileGlob } from "./glob.js";
 import { hitNow, unrefTimer } from "./clock.js";
 import { MISSING } from "./types.js";

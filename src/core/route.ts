@@ -6,7 +6,8 @@
  */
 import { MISSING, type Backend } from "../backends/types.js";
 import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
-import { loadModule, type ParsedSetup, type Serializer } from "../config.js";
+import { loadModule } from "../config/load.js";
+import type { ParsedSetup, Serializer } from "../config/parse.js";
 import { SerializationError } from "../errors.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */

@@ -6,7 +6,7 @@
  */
 import { redisSpec } from "../backends/redis/spec.js";
 import { upstashSpec } from "../backends/upstash/spec.js";
-import { registerScheme } from "../config.js";
+import { registerScheme } from "../config/registry.js";
 import { failover, type FailoverOptions } from "../strategies/failover.js";
 import { hit, type HitOptions } from "../strategies/hit.js";
 import { early, type EarlyOptions } from "../strategies/early.js";

@@ -7,7 +7,8 @@
  */
 import { MISSING, type Backend } from "../backends/types.js";
 import { memorySpec } from "../backends/memory.js";
-import { parseSetup, registerScheme } from "../config.js";
+import { parseSetup } from "../config/parse.js";
+import { registerScheme } from "../config/registry.js";
 import { toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";

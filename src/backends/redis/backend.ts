@@ -20,7 +20,7 @@
 import { Redis } from "ioredis";
 import type { Cluster } from "ioredis";
 import type { RedisOptions } from "ioredis";
-import type { BackendModule } from "../../config.js";
+import type { BackendModule } from "../../config/registry.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { Namespace } from "../namespace.js";

@@ -1,13 +1,14 @@
 /**
  * The `redis://`, `rediss://` and `redis+cluster://` schemes: their options, validated at `setup`
  * without loading ioredis, and a lazy loader of the backend module (see `lazyModule` in
- * `config.ts` for where it is loaded from).
+ * `config/load.ts` for where it is loaded from).
  *
  * This file must stay free of ioredis and of `node:*` imports: the core imports it, and the core
  * runs everywhere (Workers included).
  * @module
  */
-import { lazyModule, type SchemeSpec } from "../../config.js";
+import { lazyModule } from "../../config/load.js";
+import type { SchemeSpec } from "../../config/registry.js";
 import { validateRedisConfig } from "./url.js";
 
 /**

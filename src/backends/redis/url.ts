@@ -3,7 +3,7 @@
  * the scheme's `validate`) and again by the backend.
  * @module
  */
-import { parseBackendUrl, rejectClash } from "../../config.js";
+import { parseBackendUrl, rejectClash } from "../../config/url.js";
 import { CacheConfigError } from "../../errors.js";
 import type { BackendConfig } from "../types.js";
 

@@ -23,7 +23,7 @@
  * @module
  */
 import { Redis } from "@upstash/redis";
-import type { BackendModule } from "../../config.js";
+import type { BackendModule } from "../../config/registry.js";
 import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError } from "../../errors.js";
 import { Responsiveness, withDeadline } from "../deadlines.js";

@@ -1,13 +1,15 @@
 /**
  * The `upstash://` (https) and `upstash+http://` (plain http, for local servers) schemes: their
  * options, validated at `setup` without loading @upstash/redis, and a lazy loader of the backend
- * (see `lazyModule` in `config.ts` for where it is loaded from).
+ * (see `lazyModule` in `config/load.ts` for where it is loaded from).
  *
  * This file must stay free of @upstash/redis and of `node:*` imports: the core imports it, and
  * the core runs everywhere (Workers included).
  * @module
  */
-import { lazyModule, parseBackendUrl, rejectClash, rejectQuery, type SchemeSpec } from "../../config.js";
+import { lazyModule } from "../../config/load.js";
+import type { SchemeSpec } from "../../config/registry.js";
+import { parseBackendUrl, rejectClash, rejectQuery } from "../../config/url.js";
 import type { BackendConfig } from "../types.js";
 import { CacheConfigError } from "../../errors.js";
 

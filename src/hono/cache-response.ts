@@ -1,122 +1,20 @@
 /**
- * cashews/hono: Hono middleware on any cashews backend (`mem://`, `redis://`, `upstash://`) and any
- * runtime (Web APIs only: `Response`, `Headers`, `crypto.subtle`).
- *
- * - {@link cacheResponse}: whole-response HTTP caching with `ETag` / `304`, request
- *   `Cache-Control` and `Vary`.
- * - {@link rateLimit}: fixed or sliding window, `429` with `Retry-After`, `RateLimit-*` headers.
- * - {@link cacheDetectHeaders}: `X-From-Cache*` headers for decorated calls served from cache.
- * - {@link cacheContext}: background work of decorated calls (early/hit refreshes) goes to
- *   `c.executionCtx.waitUntil`. Every middleware of this module does that for the rest of the
- *   chain already; use this one when you use none of them.
- *
- * @example
- * import { Hono } from "hono";
- * import { cache } from "cashews";
- * import { cacheResponse, rateLimit } from "cashews/hono";
- *
- * cache.setup("redis://localhost:6379");
- * const app = new Hono();
- * app.use("/api/*", rateLimit({ limit: 100, period: "1m", key: (c) => c.req.header("x-api-key") ?? "anonymous" }));
- * app.get("/api/items", cacheResponse({ ttl: "30s" }), (c) => c.json(items()));
+ * The {@link cacheResponse} middleware: whole-response HTTP caching with `ETag` / `304`, request
+ * `Cache-Control` and `Vary`.
  * @module
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
-import type { Cache } from "./presets/cache.js";
-import { cache as defaultCache } from "./index.js";
-import { CacheDetect, runWithWaitUntil } from "./context/scope.js";
-import { handOver, hasAsyncContext, installWaitUntilFallback, rememberContext, type WaitUntilContext } from "./context/waituntil-fallback.js";
-import type { Duration } from "./durations.js";
-import { CacheConfigError } from "./errors.js";
-import { bytesToBase64Url } from "./codec/base64.js";
-import { sha256 } from "./keys/hash.js";
-import { checkOptions, requiredTtl } from "./options.js";
-import { positiveInteger, positiveMs, prefixOption } from "./options.js";
-
-/** A function of the request's context that names a cache or rate-limit key. */
-export type ContextKey = (c: Context) => string | Promise<string>;
-
-// ------------------------------------------------------------------------------------ shared
-
-/**
- * Runs `fn` with the request's `waitUntil` bound (Workers, Deno Deploy…), so that background work
- * started inside (early/hit refreshes) outlives the response. `c.executionCtx` throws in Hono
- * when the runtime has none: then `fn` just runs.
- *
- * Without async context (Workers without `nodejs_compat`/`nodejs_als`) the binding only lasts
- * until the first `await`, and strategies start background work later: the request's context is
- * then also remembered for the shared fallback (src/context/waituntil-fallback.ts, the one
- * `withCache` uses), which hands such work to the latest request's `waitUntil`.
- */
-function withWaitUntil<R>(c: Context, fn: () => R): R {
-  let ctx: Partial<WaitUntilContext> | undefined;
-  try {
-    ctx = c.executionCtx as Partial<WaitUntilContext>;
-  } catch {
-    return fn();
-  }
-  if (typeof ctx?.waitUntil !== "function") return fn();
-  const context = ctx as WaitUntilContext;
-  if (!hasAsyncContext()) {
-    rememberContext(context);
-    installWaitUntilFallback();
-  }
-  return runWithWaitUntil((promise) => handOver(context, promise), fn);
-}
-
-const proceed = (c: Context, next: Next): Promise<void> => withWaitUntil(c, next);
-
-function cacheOption(middleware: string, value: unknown): Cache {
-  if (value === undefined) return defaultCache;
-  const c = value as Partial<Record<"get" | "getMany" | "setMany" | "getExpire" | "incr" | "slidingIncr", unknown>> | null;
-  if (
-    (typeof value !== "function" && typeof value !== "object") ||
-    c === null ||
-    typeof c.get !== "function" ||
-    typeof c.getMany !== "function" ||
-    typeof c.setMany !== "function" ||
-    typeof c.getExpire !== "function" ||
-    typeof c.incr !== "function" ||
-    typeof c.slidingIncr !== "function"
-  ) {
-    throw new CacheConfigError(`${middleware}: "cache" must be a Cache instance (new Cache().setup(url)), got ${value === null ? "null" : typeof value}`);
-  }
-  return value as Cache;
-}
-
-function keyOption(middleware: string, value: unknown, required: boolean): ContextKey | undefined {
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== "function") {
-    throw new CacheConfigError(`${middleware}: "key" must be a function (c) => string${required ? " (required)" : ""}, got ${value === null ? "null" : typeof value}`);
-  }
-  return value as ContextKey;
-}
-
-async function keyOf(middleware: string, fn: ContextKey, c: Context): Promise<string> {
-  const key = await fn(c);
-  if (typeof key !== "string" || key === "") {
-    throw new TypeError(`${middleware}: the key function must return a non-empty string, got ${key === "" ? '""' : typeof key}`);
-  }
-  return key;
-}
-
-/** Seconds for headers: whole seconds, rounded up (a value about to expire still says 1). */
-const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
+import type { CoreCache } from "../presets/core-cache.js";
+import type { Duration } from "../durations.js";
+import { CacheConfigError } from "../errors.js";
+import { bytesToBase64Url } from "../codec/base64.js";
+import { sha256 } from "../keys/hash.js";
+import { checkOptions, requiredTtl } from "../options.js";
+import { proceed } from "./context.js";
+import { asHeaderValue, seconds } from "./headers.js";
+import { cacheOption, keyOf, keyOption, type ContextKey } from "./options.js";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-const encoder = new TextEncoder();
-
-/**
- * `text` as a header value (cache keys in `X-From-Cache`): characters outside printable ASCII
- * (controls such as a newline, and every non-ASCII character) and leading/trailing spaces are
- * percent-encoded as UTF-8 (`日` → `%E6%97%A5`, `\n` → `%0A`); `%` itself is kept as it is.
- */
-function asHeaderValue(text: string): string {
-  return text.replace(/[^\x20-\x7e]+|^ +| +$/g, (run) =>
-    Array.from(encoder.encode(run), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
-  );
-}
 
 /** Sets (or appends) a header, never throwing: a name or value the runtime refuses is left out. */
 function trySet(headers: Headers, name: string, value: string, append = false): void {
@@ -152,8 +50,6 @@ function names(header: string | null | undefined): string[] {
     .filter((name) => name !== "");
 }
 
-// ------------------------------------------------------------------------------------ cacheResponse
-
 /** Options of {@link cacheResponse}. */
 export interface CacheResponseOptions {
   /**
@@ -171,7 +67,7 @@ export interface CacheResponseOptions {
    */
   key?: ContextKey;
   /** The cache to store responses in. Default: the default `cache` instance of `cashews`. */
-  cache?: Cache;
+  cache?: CoreCache;
   /** Request methods whose responses are cached (upper-cased). Default `["GET"]` (`HEAD` included). */
   methods?: readonly string[];
   /**
@@ -627,160 +523,4 @@ function headerList(middleware: string, option: string, value: unknown, allowEmp
     throw new CacheConfigError(`${middleware}: "${option}" must be ${allowEmpty ? "an" : "a non-empty"} array of ${what}, got ${JSON.stringify(value)}`);
   }
   return value as string[];
-}
-
-// ------------------------------------------------------------------------------------ rateLimit
-
-/** Options of the {@link rateLimit} middleware. */
-export interface RateLimitMiddlewareOptions {
-  /** Requests allowed per window (an integer >= 1). */
-  limit: number;
-  /** Length of the window, e.g. `"1m"`. */
-  period: Duration;
-  /** Who is limited: one window per returned key (e.g. an API key, a user id, a client address). */
-  key: ContextKey;
-  /** `true`: an exact sliding window (a log of request times); default: fixed windows. */
-  sliding?: boolean;
-  /** The cache holding the counters. Default: the default `cache` instance of `cashews`. */
-  cache?: Cache;
-  /**
-   * Prepended to the key with a `:`. Default `"hono_rl"` (fixed) or `"hono_srl"` (sliding): not
-   * the prefixes of the `rateLimit`/`slidingRateLimit` strategies, so a decorated function and
-   * this middleware never count in each other's windows by accident.
-   */
-  prefix?: string;
-}
-
-/**
- * Limits requests per key: over the limit, answers `429 Too Many Requests` with `Retry-After`
- * (seconds) without calling the handler. Every response, allowed or not, carries
- * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window
- * resets; sliding: until the oldest counted request leaves the window). CORS preflights
- * (`OPTIONS` with `Access-Control-Request-Method`) are not counted nor limited.
- *
- * Fixed windows count with the backend's atomic `incr` (the window starts with its first request:
- * the counter is created with the period as expiry), its remaining TTL read in parallel (one
- * round trip of latency); a counter found without expiry (e.g. written by something else) gets
- * one, so a window always ends. Sliding windows use the backend's atomic `slidingIncr` (refused
- * requests are not counted). Either way the limit holds across every process sharing the
- * backend. Safe mode: a failing backend allows the request (fail open) and only
- * `RateLimit-Limit` is sent.
- * @example
- * app.use("/api/*", rateLimit({ limit: 100, period: "1m", key: (c) => c.req.header("x-api-key") ?? "anonymous" }));
- * app.post("/login", rateLimit({ limit: 5, period: "15m", sliding: true, key: (c) => c.req.header("cf-connecting-ip") ?? "?" }), login);
- */
-export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandler {
-  const name = "rateLimit";
-  checkOptions(name, options, ["limit", "period", "key", "sliding", "cache", "prefix"]);
-  const limit = positiveInteger(name, "limit", options.limit);
-  const period = positiveMs(name, "period", options.period);
-  const keyFn = keyOption(name, options.key, true)!;
-  const sliding = options.sliding ?? false;
-  if (typeof sliding !== "boolean") throw new CacheConfigError(`${name}: "sliding" must be a boolean, got ${typeof sliding}`);
-  const cache = cacheOption(name, options.cache);
-  const prefix = prefixOption(name, options.prefix, sliding ? "hono_srl" : "hono_rl");
-
-  /** The request's count in its window (NaN: backend down) and the ms until the window resets. */
-  async function count(key: string): Promise<[count: number, resetMs: number]> {
-    if (sliding) {
-      const { count, resetMs } = await cache.slidingIncr(key, period, { limit });
-      return [count, resetMs];
-    }
-    const [count, left] = await Promise.all([cache.incr(key, 1, { expire: period }), cache.getExpire(key)]);
-    if (Number.isNaN(count)) return [count, period];
-    // -1: a counter without expiry would never reset. (-2: read before this request created it.)
-    if (left === -1) await cache.expire(key, period);
-    return [count, count > 1 && left > 0 ? left : period];
-  }
-
-  return async function rateLimitMiddleware(c, next) {
-    if (c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined) return void (await proceed(c, next));
-    const id = await keyOf(name, keyFn, c);
-    const [n, resetMs] = await count(prefix === "" ? id : `${prefix}:${id}`);
-    const headers: Record<string, string> = { "RateLimit-Limit": String(limit) };
-    if (!Number.isNaN(n)) {
-      headers["RateLimit-Remaining"] = String(Math.max(0, limit - n));
-      headers["RateLimit-Reset"] = String(seconds(resetMs));
-    }
-    if (n > limit) {
-      headers["Retry-After"] = String(Math.max(1, seconds(resetMs)));
-      return c.text("Too Many Requests", 429, headers);
-    }
-    await proceed(c, next);
-    for (const [header, value] of Object.entries(headers)) c.header(header, value);
-  };
-}
-
-// ------------------------------------------------------------------------------------ detect, context
-
-/** Options of {@link cacheDetectHeaders}. */
-export interface CacheDetectHeadersOptions {
-  /** The cache asked for the remaining TTLs. Default: the default `cache` instance of `cashews`. */
-  cache?: Cache;
-  /**
-   * What to report where the runtime has no async context (Workers without `nodejs_compat` or
-   * `nodejs_als`), where a hit cannot be told apart from a concurrent request's:
-   * `"omit"` (default) sends no `X-From-Cache*` headers at all; `"all"` reports every decorated
-   * hit in the isolate while the request is in flight (other requests' keys included: for
-   * debugging, never where keys name users). With async context it has no effect.
-   */
-  withoutAsyncContext?: "omit" | "all";
-}
-
-/**
- * Runs the rest of the chain inside a {@link CacheDetect} scope; when decorated calls
- * (`cache(...)`, `early(...)`, …) were served from cache while handling the request, adds
- * `X-From-Cache` (their keys, in first-hit order, joined with `", "`; appended to one already
- * there; characters outside printable ASCII percent-encoded as UTF-8) and
- * `X-From-Cache-Expire-In` (the smallest remaining TTL among them, in seconds: the response is
- * as fresh as its stalest part; absent when none expires).
- *
- * With AsyncLocalStorage (Node, Bun, Deno, Workers with `nodejs_als` or `nodejs_compat`) only the
- * request's own work counts. Without it, hits cannot be attributed to a request: by default no
- * header is sent (see `withoutAsyncContext`).
- * @example
- * const getUser = cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
- * app.get("/profile/:id", cacheDetectHeaders(), async (c) => c.json(await getUser(c.req.param("id"))));
- * // second request: X-From-Cache: user:1, X-From-Cache-Expire-In: 597
- */
-export function cacheDetectHeaders(options: CacheDetectHeadersOptions = {}): MiddlewareHandler {
-  const name = "cacheDetectHeaders";
-  checkOptions(name, options, ["cache", "withoutAsyncContext"]);
-  const cache = cacheOption(name, options.cache);
-  const unscoped = options.withoutAsyncContext ?? "omit";
-  if (unscoped !== "omit" && unscoped !== "all") {
-    throw new CacheConfigError(`${name}: "withoutAsyncContext" must be "omit" or "all", got ${JSON.stringify(unscoped)}`);
-  }
-
-  return async function cacheDetectHeadersMiddleware(c, next) {
-    if (unscoped === "omit" && !hasAsyncContext()) return void (await proceed(c, next));
-    const detect = new CacheDetect();
-    await detect.run(() => proceed(c, next));
-    const keys = Object.keys(detect.keys);
-    if (keys.length === 0) return;
-    const left = (await Promise.all(keys.map((key) => cache.getExpire(key)))).filter((ms) => ms > 0);
-    try {
-      const before = Number(c.res.headers.get("x-from-cache-expire-in") ?? Number.NaN);
-      c.header("X-From-Cache", keys.map(asHeaderValue).join(", "), { append: true });
-      if (left.length > 0) c.header("X-From-Cache-Expire-In", String(Math.min(seconds(Math.min(...left)), Number.isNaN(before) ? Number.POSITIVE_INFINITY : before)));
-    } catch {
-      // Headers the response cannot take: it goes out without them.
-    }
-  };
-}
-
-/**
- * Hands background work started by the rest of the chain (early/hit refreshes of decorated
- * calls) to the request's `c.executionCtx.waitUntil` where the runtime has one (Workers, Deno
- * Deploy), so it is not cut off when the response is sent. {@link cacheResponse},
- * {@link rateLimit} and {@link cacheDetectHeaders} do the same for what runs after them: this one
- * is for apps that use none of them. Without an execution context it only calls `next()`.
- * @example
- * app.use("*", cacheContext());
- * app.get("/users/:id", async (c) => c.json(await getUserEarly(c.req.param("id"))));
- */
-export function cacheContext(): MiddlewareHandler {
-  return async function cacheContextMiddleware(c, next) {
-    await proceed(c, next);
-  };
 }

@@ -1,0 +1,134 @@
+/**
+ * Setup URL and option parsing: one validation step, at `setup`, that names what is wrong.
+ * @module
+ */
+import { parseDuration } from "../durations.js";
+import { CacheConfigError } from "../errors.js";
+import type { BackendConfig } from "../backends/types.js";
+import { schemeNames, schemeSpec, type OptionSpec, type SchemeSpec } from "./registry.js";
+
+/**
+ * A custom value codec (the `serializer` setup option): `encode` must return a string that
+ * `decode` turns back into the value.
+ * @example
+ * cache.setup("redis://localhost:6379", { serializer: { encode: JSON.stringify, decode: JSON.parse } });
+ */
+export interface Serializer {
+  encode(value: unknown): string;
+  decode(text: string): unknown;
+}
+
+/** Options every backend accepts. */
+export interface CommonOptions {
+  prefix: string;
+  enable: boolean;
+  secret: string | undefined;
+  safe: boolean;
+  timeout: number | undefined;
+  serializer: Serializer | undefined;
+}
+
+const COMMON: Readonly<Record<string, OptionSpec>> = {
+  prefix: { kind: "string", default: "" },
+  enable: { kind: "boolean", default: true },
+  disable: { kind: "boolean" },
+  secret: { kind: "string" },
+  safe: { kind: "boolean", default: true },
+  timeout: { kind: "duration" },
+  serializer: { kind: "serializer" },
+};
+
+export interface ParsedSetup {
+  scheme: string;
+  spec: SchemeSpec;
+  common: CommonOptions;
+  backend: BackendConfig;
+}
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** Parses and validates a setup URL and options. Throws {@link CacheConfigError} naming the problem. */
+export function parseSetup(url: string, options: Record<string, unknown> = {}): ParsedSetup {
+  if (typeof url !== "string") throw new CacheConfigError(`setup: the URL must be a string, got ${typeof url}`);
+  const match = SCHEME.exec(url);
+  if (!match) {
+    throw new CacheConfigError(`setup: ${JSON.stringify(url)} is not a cache URL; expected e.g. "mem://" or "redis://localhost:6379"`);
+  }
+  const scheme = match[1]!.toLowerCase();
+  const spec = schemeSpec(scheme);
+  if (!spec) {
+    throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://`);
+  }
+  const where = `setup("${scheme}://"): `;
+  const [base, query] = url.split(/\?(.*)/s) as [string, string?];
+  // By canonical name; the options object wins over the query.
+  const raw: Record<string, [value: unknown, from: string, query?: boolean]> = {};
+  const add = (name: string, value: unknown, from: string, isQuery?: boolean): void => {
+    const camel = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    raw[spec.aliases?.[camel] ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${name}"`, isQuery];
+  };
+  if (query !== undefined) for (const [name, value] of new URLSearchParams(query)) add(name, value, "query parameter", true);
+  for (const [name, value] of Object.entries(options)) if (value !== undefined) add(name, value, "option");
+  const values: Record<string, unknown> = {};
+  const backend: Record<string, unknown> = {};
+  for (const [name, [value, from, isQuery]] of Object.entries(raw)) {
+    const optionSpec = COMMON[name] ?? spec.options[name];
+    if (!optionSpec) {
+      const known = [...Object.keys(COMMON), ...Object.keys(spec.options)].filter((n) => n !== "disable").sort();
+      throw new CacheConfigError(`${where}unknown ${from}; known options: ${known.join(", ")}`);
+    }
+    (name in COMMON ? values : backend)[name] = convert(value, optionSpec, where + from, isQuery);
+  }
+  for (const [name, optionSpec] of Object.entries(spec.options)) {
+    if (!(name in backend) && optionSpec.default !== undefined) backend[name] = optionSpec.default;
+  }
+  const common: CommonOptions = {
+    prefix: (values.prefix as string | undefined) ?? "",
+    enable: values.disable !== true && values.enable !== false,
+    secret: values.secret as string | undefined,
+    safe: values.safe !== false,
+    timeout: values.timeout as number | undefined,
+    serializer: values.serializer as Serializer | undefined,
+  };
+  if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
+  const config = { url: base, options: { ...backend, timeout: common.timeout } };
+  spec.validate?.(config);
+  return { scheme, spec, common, backend: config };
+}
+
+const TRUE = ["1", "true", "yes", "on"];
+const FALSE = ["0", "false", "no", "off"];
+
+function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
+  const fail = (what: string): never => {
+    throw new CacheConfigError(`${where} must be ${what}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+  };
+  switch (spec.kind) {
+    case "boolean": {
+      if (typeof value === "boolean") return value;
+      const lower = typeof value === "string" ? value.toLowerCase() : "";
+      return TRUE.includes(lower) || (FALSE.includes(lower) ? false : fail("a boolean (1/0/true/false/yes/no)"));
+    }
+    case "duration":
+      try {
+        // A query value is text: a plain number there is milliseconds, like a number option.
+        const numeric = query && /^\s*\d+(\.\d+)?\s*$/.test(value as string);
+        return parseDuration(numeric ? Number(value) : (value as never));
+      } catch (error) {
+        throw new CacheConfigError(`${where}: ${(error as Error).message}`, { cause: error });
+      }
+    case "int": {
+      const n = typeof value === "string" && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+      const min = spec.min ?? -Infinity;
+      return Number.isInteger(n) && (n as number) >= min ? n : fail(`an integer${spec.min === undefined ? "" : ` >= ${min}`}`);
+    }
+    case "string":
+      return typeof value === "string" ? value : fail("a string");
+    case "serializer":
+      return typeof value === "object" && typeof (value as Serializer)?.encode === "function" && typeof (value as Serializer).decode === "function"
+        ? value
+        : fail("an object with encode(value) and decode(text) functions");
+    case "object":
+      return typeof value === "object" && value !== null ? value : fail("an object");
+  }
+}

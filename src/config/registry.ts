@@ -1,0 +1,58 @@
+/**
+ * The URL scheme registry: what a scheme's spec declares (its options, validated without loading
+ * the backend, and how to load it) and the map from scheme to spec that `setup` looks up.
+ * @module
+ */
+import type { Backend, BackendConfig } from "../backends/types.js";
+import type { CacheConfigError } from "../errors.js";
+
+export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
+
+export interface OptionSpec {
+  kind: OptionKind;
+  default?: unknown;
+  /** Smallest accepted value for `int`. */
+  min?: number;
+}
+
+/** What a backend module exports. */
+export interface BackendModule {
+  create(config: BackendConfig): Backend;
+}
+
+/** Describes a URL scheme: its options (validated without loading the backend) and how to load it. */
+export interface SchemeSpec {
+  schemes: readonly string[];
+  options: Readonly<Record<string, OptionSpec>>;
+  /** Query-parameter spellings that map to another option name. */
+  aliases?: Readonly<Record<string, string>>;
+  /** The backend module; a function returning a promise loads it lazily. */
+  module: BackendModule | (() => Promise<BackendModule>);
+  /**
+   * Checks what the option kinds cannot (URL shape, ports, combinations) at `setup`, without
+   * loading the backend. Throws {@link CacheConfigError}.
+   */
+  validate?(config: BackendConfig): void;
+}
+
+const registry = new Map<string, SchemeSpec>();
+
+/** Registers a URL scheme (used by backend entry points). A later registration replaces an earlier one. */
+export function registerScheme(spec: SchemeSpec): void {
+  for (const scheme of spec.schemes) {
+    // An entry point that registered its module eagerly (`import "cashews/redis"`) wins over the
+    // core's lazy registration, whichever module is evaluated first.
+    if (typeof spec.module === "function" && typeof registry.get(scheme)?.module === "object") continue;
+    registry.set(scheme, spec);
+  }
+}
+
+/** The spec registered for `scheme` (lowercase, without `://`), if any. */
+export function schemeSpec(scheme: string): SchemeSpec | undefined {
+  return registry.get(scheme);
+}
+
+/** The registered schemes, in registration order. */
+export function schemeNames(): string[] {
+  return [...registry.keys()];
+}
