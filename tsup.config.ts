@@ -8,8 +8,8 @@ export default defineConfig({
   platform: "neutral",
   dts: true,
   // Entries share one copy of the core (the scheme registry above all): split shared code into chunks.
-  // package.json `sideEffects` lists the chunks, so that a bundler never drops one for having no used
-  // export while it still registers something at module scope.
+  // No chunk does work at module scope (schemes are registered by the Cache/CoreCache constructors),
+  // so package.json `sideEffects` lists only the backend entries, which register their scheme on import.
   splitting: true,
   sourcemap: true,
   clean: true,

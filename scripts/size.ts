@@ -1,20 +1,60 @@
 /**
- * `npm run size`: how many bytes the `cashews` entry (core, memory backend, decorator) costs a user.
+ * `npm run size`: what `cashews` costs a user's bundle, for the usages that have a budget.
  *
- * Bundles src/index.ts with esbuild (ESM, minified, platform neutral; everything the entry exports is
- * kept, as with `import * as cashews from "cashews"`), then prints the minified size, the gzipped size
- * (node:zlib, level 9) and the source files contributing the most bytes to the output.
+ * Each usage is a few lines of user code bundled with esbuild the way issue 13 defines it
+ * (`--bundle --minify --format=esm --platform=neutral`, optional peers external), from the source
+ * entries (`cashews` → src/index.ts, `cashews/core` → src/core.ts), then gzipped at level 9.
+ * Prints each usage's size against its budget and the source files contributing the most bytes.
  *
- *   npm run size               # summary and the top 15 contributors
+ *   npm run size               # every usage and its top 10 contributors
  *   npm run size -- --top 40   # more contributors
  *   npm run size -- --json     # machine-readable
  */
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { build, type Metafile } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
-/** Budget for the gzipped `cashews` entry, in bytes (15 KB). */
-export const GZIP_BUDGET_BYTES: number = 15 * 1024;
+/** One measured usage: user code and its gzipped budget. */
+export interface Usage {
+  name: string;
+  /** The user's module; `cashews` and `cashews/core` resolve to the source entries. */
+  code: string;
+  /** Budget in gzipped bytes (issue 13). */
+  budget: number;
+  /** Measure the increase over this usage instead of the whole bundle. */
+  over?: string;
+}
+
+const KB = 1024;
+
+export const USAGES: readonly Usage[] = [
+  { name: "parseDuration from cashews", code: `import { parseDuration } from "cashews"; export const ms = parseDuration("1m");`, budget: 1.5 * KB },
+  {
+    name: "CoreCache + mem:// + one cache() wrapper",
+    code: `import { CoreCache } from "cashews/core";
+const cache = new CoreCache().setup("mem://");
+export const getUser = cache.cache({ ttl: "10m", key: "k:{id}" })(async (id) => ({ id }));`,
+    budget: 12 * KB,
+  },
+  {
+    name: "the same + failover (increase)",
+    code: `import { CoreCache, failover } from "cashews/core";
+const cache = new CoreCache().setup("mem://");
+export const getUser = cache.cache({ ttl: "10m", key: "k:{id}" })(async (id) => ({ id }));
+export const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return 1; });`,
+    budget: 2 * KB,
+    over: "CoreCache + mem:// + one cache() wrapper",
+  },
+  {
+    name: "cache from cashews + cache, early, failover",
+    code: `import { cache } from "cashews";
+cache.setup("mem://");
+export const getUser = cache({ ttl: "10m", key: "k:{id}" })(async (id) => ({ id }));
+export const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m" })(async function getFeed(id) { return [id]; });
+export const getRates = cache.failover({ ttl: "1d" })(async function getRates() { return 1; });`,
+    budget: 28 * KB,
+  },
+];
 
 export interface Contributor {
   /** Source file, relative to the repository root. */
@@ -24,65 +64,81 @@ export interface Contributor {
 }
 
 export interface SizeReport {
-  entry: string;
+  name: string;
   minified: number;
+  /** Gzipped bytes of the whole bundle (or of the increase, for a usage measured `over` another). */
   gzipped: number;
+  budget: number;
   /** Source files by bytes in the minified output, largest first. */
   contributors: Contributor[];
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** Bundles and measures `entry` (default: the `cashews` entry, src/index.ts). */
-export async function measureSize(entry: string = "src/index.ts"): Promise<SizeReport> {
+/** `cashews` and `cashews/core` resolve to the source entries. */
+const sourceEntries: Plugin = {
+  name: "cashews-source",
+  setup(b) {
+    b.onResolve({ filter: /^cashews(\/core)?$/ }, (args) => ({ path: `${root}src/${args.path === "cashews" ? "index" : "core"}.ts` }));
+  },
+};
+
+async function bundle(code: string): Promise<{ minified: number; gzipped: number; contributors: Contributor[] }> {
   const result = await build({
-    entryPoints: [entry],
+    stdin: { contents: code, loader: "js", resolveDir: root },
     absWorkingDir: root,
     bundle: true,
     write: false,
     format: "esm",
     platform: "neutral",
-    target: "es2022",
     minify: true,
     metafile: true,
     logLevel: "silent",
-    // The backends' peer dependencies are never part of the core; keep them out if one slips in.
-    external: ["ioredis", "@upstash/redis"],
+    plugins: [sourceEntries],
+    // Optional peers are never part of a user's bundle through these entries; keep them out if one slips in.
+    external: ["ioredis", "@upstash/redis", "hono"],
   });
   const output = result.outputFiles[0]!;
-  const metafile: Metafile = result.metafile;
-  const outputMeta = Object.values(metafile.outputs)[0]!;
-  const contributors = Object.entries(outputMeta.inputs)
+  const inputs = Object.values(result.metafile.outputs)[0]!.inputs;
+  const contributors = Object.entries(inputs)
     .map(([file, info]) => ({ file, bytes: info.bytesInOutput }))
+    .filter((c) => c.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes);
-  return {
-    entry,
-    minified: output.contents.byteLength,
-    gzipped: gzipSync(output.contents, { level: 9 }).byteLength,
-    contributors,
-  };
+  return { minified: output.contents.byteLength, gzipped: gzipSync(output.contents, { level: 9 }).byteLength, contributors };
 }
 
-function kb(bytes: number): string {
-  return `${(bytes / 1024).toFixed(2)} KB`;
+/** Bundles and measures every usage. */
+export async function measureUsages(): Promise<SizeReport[]> {
+  const reports: SizeReport[] = [];
+  for (const usage of USAGES) {
+    const measured = await bundle(usage.code);
+    const base = usage.over === undefined ? undefined : reports.find((r) => r.name === usage.over);
+    reports.push({
+      name: usage.name,
+      minified: measured.minified - (base?.minified ?? 0),
+      gzipped: measured.gzipped - (base?.gzipped ?? 0),
+      budget: usage.budget,
+      contributors: measured.contributors,
+    });
+  }
+  return reports;
 }
+
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KB`;
 
 async function main(argv: string[]): Promise<void> {
   const topAt = argv.indexOf("--top");
-  const top = topAt === -1 ? 15 : Number(argv[topAt + 1]);
-  const report = await measureSize();
+  const top = topAt === -1 ? 10 : Number(argv[topAt + 1]);
+  const reports = await measureUsages();
   if (argv.includes("--json")) {
-    console.log(JSON.stringify(report, null, 2));
+    console.log(JSON.stringify(reports, null, 2));
     return;
   }
-  const ok = report.gzipped <= GZIP_BUDGET_BYTES;
-  console.log(`cashews (${report.entry}), esbuild --bundle --minify --platform=neutral`);
-  console.log(`  minified: ${report.minified} B (${kb(report.minified)})`);
-  console.log(`  gzipped:  ${report.gzipped} B (${kb(report.gzipped)}), budget ${kb(GZIP_BUDGET_BYTES)}: ${ok ? "ok" : "OVER"}`);
-  console.log(`  top ${top} contributors (minified bytes in output):`);
-  for (const { file, bytes } of report.contributors.slice(0, top)) {
-    const share = ((bytes / report.minified) * 100).toFixed(1).padStart(5);
-    console.log(`  ${String(bytes).padStart(7)} B ${share}%  ${file}`);
+  console.log("esbuild --bundle --minify --format=esm --platform=neutral, gzip -9");
+  for (const r of reports) {
+    const verdict = r.gzipped <= r.budget ? "ok" : "OVER";
+    console.log(`\n${r.name}: ${r.gzipped} B gzipped (${kb(r.gzipped)}), ${r.minified} B minified; budget ${kb(r.budget)}: ${verdict}`);
+    for (const { file, bytes } of r.contributors.slice(0, top)) console.log(`  ${String(bytes).padStart(7)} B  ${file}`);
   }
 }
 

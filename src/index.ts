@@ -7,7 +7,7 @@
  * const getUser = cache({ ttl: "10m", key: "user:{id}" })(async (id: string) => db.user(id));
  * @module
  */
-import { Cache } from "./presets/cache.js";
+import { cache } from "./presets/default.js";
 import type { RateLimitOptions } from "./strategies/rate-limit.js";
 import type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
 import type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
@@ -62,15 +62,7 @@ export type { LockedOptions } from "./strategies/locked.js";
 export type { Decorator } from "./wrap/decorator.js";
 export type { Serializer } from "./config/parse.js";
 
-/**
- * The default cache instance. Not configured at import: call `cache.setup(url)` first.
- * It is callable: `cache(options)` is `cache.cache(options)`.
- * @example
- * import { cache } from "cashews";
- * cache.setup("redis://localhost:6379");
- * const get = cache({ ttl: "1h" })(async function getUser(id: string) { return db.user(id); });
- */
-export const cache: Cache = /* @__PURE__ */ new Cache("default");
+export { cache } from "./presets/default.js";
 
 /**
  * The `locked` strategy on the default instance: serialise calls across processes (see {@link Cache.locked}).

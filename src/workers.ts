@@ -29,7 +29,7 @@ import { parseSetup } from "./config/parse.js";
 import { runWithWaitUntil } from "./context/scope.js";
 import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";
 import { CacheConfigError, messageOf } from "./errors.js";
-import { cache as defaultCache } from "./index.js";
+import { cache as defaultCache } from "./presets/default.js";
 
 // ------------------------------------------------------------------------------------ types
 

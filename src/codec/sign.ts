@@ -12,7 +12,7 @@
  */
 
 import { CacheConfigError } from "../errors.js";
-import { base64UrlToBytes, bytesToBase64Url } from "./base64.js";
+import { base64UrlToBytes, bytesToBase64Url } from "../base64.js";
 import { syncHmac, type HmacGlobals } from "./hmac.js";
 
 /** Signs payloads for a key and verifies stored texts; see {@link createSigner}. */

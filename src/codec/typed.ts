@@ -24,7 +24,7 @@
 
 import { Raised } from "./raised.js";
 import { SerializationError } from "../errors.js";
-import { base64ToBytes, bytesToBase64 } from "./base64.js";
+import { base64ToBytes, bytesToBase64 } from "../base64.js";
 
 /** Returned by {@link decode} for text that `encode` did not produce (garbage, truncated, bad tags). */
 export const UNDECODABLE: unique symbol = Symbol("cashews.undecodable");

@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CoreCache } from "../presets/core-cache.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
-import { bytesToBase64Url } from "../codec/base64.js";
+import { bytesToBase64Url } from "../base64.js";
 import { sha256 } from "../keys/hash.js";
 import { checkOptions, requiredTtl } from "../options.js";
 import { proceed } from "./context.js";

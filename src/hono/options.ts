@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import type { CoreCache } from "../presets/core-cache.js";
-import { cache as defaultCache } from "../index.js";
+import { cache as defaultCache } from "../presets/default.js";
 import { CacheConfigError } from "../errors.js";
 
 /** A function of the request's context that names a cache or rate-limit key. */

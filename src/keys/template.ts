@@ -8,7 +8,7 @@
  */
 
 import { CacheConfigError } from "../errors.js";
-import { base64ToBytes } from "../codec/base64.js";
+import { base64ToBytes } from "../base64.js";
 import { HASH_ALGORITHMS, hashHex, type HashAlgorithm } from "./hash.js";
 import type { ParamInfo } from "./params.js";
 import { KEY_FUNCTION, renderValue } from "./render.js";
