@@ -22,8 +22,9 @@ import type { Cluster } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config.js";
 import { parseDuration } from "../../durations.js";
-import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Namespace } from "../namespace.js";
+import { optionalMs, toPx, toText } from "../remote.js";
 import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
@@ -294,8 +295,8 @@ export class RedisBackend implements Backend {
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);
     }
-    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
-    this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
+    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS, "redis");
+    this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS, "redis") ?? 0;
     this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
     const timeout = this.#timeout;
     this.#deadlines =
@@ -948,23 +949,11 @@ function reconnectDelay(attempt: number): number {
   return base + Math.floor(Math.random() * 100);
 }
 
-/** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
-function toPx(ms: number | undefined): number | undefined {
-  if (ms === undefined || ms === null || !(ms > 0) || !Number.isFinite(ms)) return undefined;
-  return Math.max(1, Math.ceil(ms));
-}
-
 function setArgs(key: string, value: unknown, expireMs: number | undefined): (string | number)[] {
-  const args: (string | number)[] = [key, toText(value)];
+  const args: (string | number)[] = [key, toText(value, "redis")];
   const ms = toPx(expireMs);
   if (ms !== undefined) args.push("PX", ms);
   return args;
-}
-
-function toText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "bigint") return String(value);
-  throw new TypeError(`redis: values must be strings (encoded by the codec), got ${typeof value}`);
 }
 
 /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
@@ -1003,18 +992,6 @@ function slidingReply(reply: unknown): [count: number, resetMs: number] {
 function backendError(command: string, error: unknown): unknown {
   if (error instanceof CacheBackendError || error instanceof CacheConfigError) return error;
   return new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function optionalMs(value: unknown, name: string, fallback: number): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new CacheConfigError(`redis: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
-  }
-  return value === 0 ? undefined : value;
 }
 
 function stringOption(value: unknown, name: string): string | undefined {
