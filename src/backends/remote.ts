@@ -5,7 +5,30 @@
  * @internal
  * @module
  */
+import { parseDuration, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
+
+/**
+ * `options` with its duration options among `names` (ms or a duration string) in ms, as the
+ * backend's constructor takes them; a bad duration is a {@link CacheConfigError} naming the option.
+ */
+export function durationsInMs<N extends string>(
+  options: Partial<Record<N, Duration>>,
+  names: readonly N[],
+  backend: string,
+): Record<string, unknown> {
+  const converted: Record<string, unknown> = { ...options };
+  for (const name of names) {
+    const value = options[name];
+    if (value === undefined) continue;
+    try {
+      converted[name] = parseDuration(value);
+    } catch (error) {
+      throw new CacheConfigError(`${backend}: option "${name}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return converted;
+}
 
 /** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
 export function toPx(ms: number | undefined): number | undefined {
@@ -27,4 +50,11 @@ export function optionalMs(value: unknown, name: string, fallback: number, backe
     throw new CacheConfigError(`${backend}: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
   }
   return value === 0 ? undefined : value;
+}
+
+/** `SLIDING_INCR`'s arguments: now on this process's clock, the window, the limit, a unique member. */
+export function slidingArgs(windowMs: number, limit: number): string[] {
+  const now = Date.now();
+  const window = Math.max(1, Math.ceil(windowMs));
+  return [String(now), String(window), String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit)), `${now}-${crypto.randomUUID()}`];
 }

@@ -21,10 +21,9 @@ import { Redis } from "ioredis";
 import type { Cluster } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config.js";
-import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { optionalMs, toPx, toText } from "../remote.js";
+import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
 import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { parseRedisUrl, validateRedisConfig } from "./url.js";
@@ -103,17 +102,7 @@ export interface RedisBackendOptions {
  * await backend.close();
  */
 export function createRedisBackend(url = "redis://localhost:6379", options: RedisBackendOptions = {}): RedisBackend {
-  const converted: Record<string, unknown> = { ...options };
-  for (const name of ["timeout", "connectTimeout"] as const) {
-    const value = options[name];
-    if (value === undefined) continue;
-    try {
-      converted[name] = parseDuration(value);
-    } catch (error) {
-      throw new CacheConfigError(`redis: option "${name}": ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return new RedisBackend({ url, options: converted });
+  return new RedisBackend({ url, options: durationsInMs(options, ["timeout", "connectTimeout"], "redis") });
 }
 
 /**
@@ -974,13 +963,6 @@ async function evalKeys(client: RedisClient, script: { lua: string; sha1: string
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, keys.length, ...keys);
   }
-}
-
-/** `SLIDING_INCR`'s arguments: now on this process's clock, the window, the limit, a unique member. */
-function slidingArgs(windowMs: number, limit: number): string[] {
-  const now = Date.now();
-  const window = Math.max(1, Math.ceil(windowMs));
-  return [String(now), String(window), String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit)), `${now}-${crypto.randomUUID()}`];
 }
 
 function slidingReply(reply: unknown): [count: number, resetMs: number] {

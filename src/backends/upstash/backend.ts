@@ -24,11 +24,10 @@
  */
 import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config.js";
-import { parseDuration } from "../../durations.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
-import { optionalMs, toPx, toText } from "../remote.js";
+import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
@@ -80,15 +79,7 @@ export interface UpstashBackendOptions {
  * await backend.set("k", "v", 10_000);
  */
 export function createUpstashBackend(url: string, options: UpstashBackendOptions = {}): UpstashBackend {
-  const converted: Record<string, unknown> = { ...options };
-  if (options.timeout !== undefined) {
-    try {
-      converted.timeout = parseDuration(options.timeout);
-    } catch (error) {
-      throw new CacheConfigError(`upstash: option "timeout": ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return new UpstashBackend({ url, options: converted });
+  return new UpstashBackend({ url, options: durationsInMs(options, ["timeout"], "upstash") });
 }
 
 /**
@@ -346,10 +337,7 @@ export class UpstashBackend implements Backend {
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
-    const now = Date.now();
-    const window = String(Math.max(1, Math.ceil(windowMs)));
-    const max = String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit));
-    const reply = await this.#eval(SLIDING_INCR, this.#ns.key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
+    const reply = await this.#eval(SLIDING_INCR, this.#ns.key(key), slidingArgs(windowMs, limit));
     if (!Array.isArray(reply) || reply.length !== 2) throw this.#unexpected("SLIDING_INCR", reply);
     return [Number(reply[0]), Math.max(0, Number(reply[1]))];
   }
