@@ -18,79 +18,30 @@
  * @module
  */
 import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
+import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
 import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
-import { parseRedisUrl, validateRedisConfig } from "./url.js";
+import { validateRedisConfig } from "./url.js";
 import { createCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
 import { GET_WITH_TTL, LocalCopy, Tracker, type Ticket } from "./client-side.js";
+import {
+  DEFAULT_TIMEOUT_MS,
+  DISCONNECT_TIMEOUT_MS,
+  MAX_RECONNECT_DELAY_MS,
+  readSettings,
+  reconnectDelay,
+  type RedisBackendOptions,
+} from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
-/**
- * Per-command bound (ms) when no `timeout` is configured.
- * @example
- * cache.setup("redis://localhost:6379", { timeout: DEFAULT_TIMEOUT_MS * 2 }); // 1 s per command
- */
-export const DEFAULT_TIMEOUT_MS = 500;
-/**
- * Bound (ms) on establishing a connection when no `connectTimeout` is configured.
- * @example
- * cache.setup("redis://redis.internal:6379", { connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS * 5 });
- */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
-/**
- * Longest pause (ms) between two reconnect attempts: a backend that comes back is used again
- * within about this long.
- * @example
- * await sleep(MAX_RECONNECT_DELAY_MS); // in a test: give the client time to reconnect
- */
-export const MAX_RECONNECT_DELAY_MS = 2000;
 /** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
 const SCAN_COUNT = 500;
 /** How long `close()` waits for `QUIT` before dropping the socket. */
 const QUIT_TIMEOUT_MS = 1000;
-/** ioredis' `disconnectTimeout` (its default, 2 s, keeps a closed process alive that long). */
-const DISCONNECT_TIMEOUT_MS = 100;
-
-/**
- * Options of {@link createRedisBackend} (the same names as the `redis://` setup options).
- * @example
- * const backend = createRedisBackend("redis://localhost:6379", { db: 2, namespace: "jobs", timeout: "200ms", connectTimeout: "1s" });
- */
-export interface RedisBackendOptions {
-  /** Key namespace, default `"cashews"`; `""` stores keys verbatim (and `clear()` flushes the db). */
-  namespace?: string;
-  /** Database number; overrides the one in the URL path. */
-  db?: number;
-  username?: string;
-  password?: string;
-  /** Per-command bound (ms or a duration string), default 500 ms; `0` disables it. */
-  timeout?: number | string;
-  /** Bound on establishing a connection (ms or a duration string), default 2 s. */
-  connectTimeout?: number | string;
-  /** An existing ioredis client (`new Redis(…)` or `new Cluster(…)`), used as is and never closed by the backend. */
-  client?: Redis | Cluster;
-  /**
-   * Keep a local copy of what this process reads, kept coherent by Redis server-assisted
-   * client-side caching (one extra connection receives invalidations). Not with `client` or Cluster.
-   */
-  clientSide?: boolean;
-  /**
-   * Redis Cluster (also implied by a `redis+cluster://` URL): the URL's hosts are seed nodes, the
-   * others are discovered; multi-key commands are split by hash slot, scans reach every master.
-   */
-  cluster?: boolean;
-  /**
-   * Receives connection errors, and once per outage the server turning unresponsive (otherwise
-   * they are swallowed; commands still reject).
-   */
-  onError?: (error: Error) => void;
-}
 
 /**
  * Creates a Redis backend without any I/O; it connects on `init()` or on its first command.
@@ -233,7 +184,8 @@ export class RedisBackend implements Backend {
   /** Redis Cluster: the seed nodes (undefined: a single node). */
   readonly #seeds: { host: string; port: number }[] | undefined;
   readonly #userClient: RedisClient | undefined;
-  readonly #onError: ((error: Error) => void) | undefined;
+  /** Hands an error to the `onError` listener, if any. */
+  readonly #reportError: (error: Error) => void;
   readonly #description: string;
 
   #client: RedisClient | undefined;
@@ -284,9 +236,14 @@ export class RedisBackend implements Backend {
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);
     }
-    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS, "redis");
-    this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS, "redis") ?? 0;
-    this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
+    const settings = readSettings(config);
+    this.#timeout = settings.timeout;
+    this.#connectTimeout = settings.connectTimeout;
+    this.#reportError = settings.report;
+    this.#userClient = settings.userClient;
+    this.#redisOptions = settings.redisOptions;
+    this.#seeds = settings.seeds;
+    this.#description = settings.description;
     const timeout = this.#timeout;
     this.#deadlines =
       timeout === undefined
@@ -296,42 +253,6 @@ export class RedisBackend implements Backend {
             () => new Error(`timed out after ${timeout} ms`),
             (error) => this.#timedOut(error),
           );
-
-    const url = parseRedisUrl(config.url);
-    if (options.client !== undefined) {
-      const client = options.client as Partial<RedisClient>;
-      this.#userClient = client as RedisClient;
-      this.#description = "the supplied ioredis client";
-    } else {
-      const db = (options.db as number | undefined) ?? url.db ?? 0;
-      const username = stringOption(options.username, "username") ?? url.username;
-      const password = stringOption(options.password, "password") ?? url.password;
-      this.#redisOptions = {
-        host: url.host,
-        port: url.port,
-        db,
-        ...(username ? { username } : {}),
-        ...(password ? { password } : {}),
-        ...(url.tls ? { tls: {} } : {}),
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        connectTimeout: this.#connectTimeout || undefined,
-        disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-        // No `commandTimeout`: its timer per command (and the `delete` that clears it, which turns
-        // every command object into a slow dictionary) costs more than a loopback round trip.
-        // #deadlines bounds every command with one timer instead.
-        retryStrategy: reconnectDelay,
-        reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
-      };
-      this.#description = `${url.tls ? "rediss" : "redis"}://${url.host.includes(":") ? `[${url.host}]` : url.host}:${url.port}/${db}`;
-      if (options.cluster === true || url.cluster) {
-        this.#seeds = url.nodes;
-        const nodes = url.nodes.map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`);
-        this.#description = `${url.tls ? "rediss" : "redis"}+cluster://${nodes.join(",")}`;
-      }
-    }
     this.#health = new Responsiveness({
       name: this.#description,
       ms: timeout ?? 0,
@@ -819,17 +740,6 @@ export class RedisBackend implements Backend {
     return new CacheBackendError(`redis ${command}: ${this.#health.refuse()}`, { cause: this.#health.cause });
   }
 
-  /** Hands `error` to the `onError` listener, if any. */
-  #reportError(error: Error): void {
-    if (this.#onError) {
-      try {
-        this.#onError(error);
-      } catch {
-        // a failing listener must not break the connection handling
-      }
-    }
-  }
-
   #unreachable(status: string): Error {
     const reason = this.#lastError ? ` (${this.#lastError.message})` : "";
     return new Error(`${this.#description} is unreachable${reason}; reconnecting in the background (status "${status}")`, {
@@ -932,12 +842,6 @@ export class RedisBackend implements Backend {
 
 // ------------------------------------------------------------------ helpers
 
-/** Capped exponential back-off with jitter: 50 ms, 100 ms, … up to {@link MAX_RECONNECT_DELAY_MS}. Never gives up. */
-function reconnectDelay(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.min(Math.max(attempt - 1, 0), 16), MAX_RECONNECT_DELAY_MS);
-  return base + Math.floor(Math.random() * 100);
-}
-
 function setArgs(key: string, value: unknown, expireMs: number | undefined): (string | number)[] {
   const args: (string | number)[] = [key, toText(value, "redis")];
   const ms = toPx(expireMs);
@@ -975,11 +879,3 @@ function backendError(command: string, error: unknown): unknown {
   if (error instanceof CacheBackendError || error instanceof CacheConfigError) return error;
   return new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
 }
-
-function stringOption(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new CacheConfigError(`redis: option "${name}" must be a string`);
-  return value;
-}
-
-export { parseRedisUrl } from "./url.js";
