@@ -27,7 +27,8 @@ import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadli
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { validateRedisConfig } from "./url.js";
 import { createCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
-import { GET_WITH_TTL, LocalCopy, Tracker, type Ticket } from "./client-side.js";
+import type { LocalCopy, Ticket } from "./client-side.js";
+import { ClientSide } from "./client-side-wiring.js";
 import {
   DEFAULT_TIMEOUT_MS,
   DISCONNECT_TIMEOUT_MS,
@@ -209,12 +210,8 @@ export class RedisBackend implements Backend {
   readonly #flush = (): void => this.#flushGets(true);
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;
-  /** clientSide: the invalidation connection (created with the data connection). */
-  #tracker: Tracker | undefined;
-  /** clientSide: why tracking is off for good (the server refused it; reset by the next tracker). */
-  #clientSideOff: string | undefined;
-  /** clientSide: set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
-  #noScripts = false;
+  /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
+  readonly #clientSide: ClientSide | undefined;
   /**
    * clientSide: the decoded value kept locally for `key`, or MISSING (synchronous: the cache's
    * hit path). Absent without clientSide.
@@ -230,13 +227,14 @@ export class RedisBackend implements Backend {
     validateRedisConfig(config);
     this.#ns = new Namespace(options.namespace, "redis");
     this.namespace = this.#ns.name;
+    const settings = readSettings(config);
     if (options.clientSide === true) {
-      const local = (this.#local = new LocalCopy());
+      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings));
+      const local = (this.#local = clientSide.local);
       this.peek = (key) => local.peek(key);
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);
     }
-    const settings = readSettings(config);
     this.#timeout = settings.timeout;
     this.#connectTimeout = settings.connectTimeout;
     this.#reportError = settings.report;
@@ -280,7 +278,7 @@ export class RedisBackend implements Backend {
     }
     // clientSide: wait (bounded) for invalidations to be armed, so the local copy is in use from
     // the first read. Not armed in time: reads go to Redis until it is (never an error).
-    const tracker = this.#tracker;
+    const tracker = this.#clientSide?.tracker;
     if (tracker !== undefined) await withDeadline(tracker.armed, bound, () => new Error("not armed")).catch(noop);
   }
 
@@ -294,10 +292,7 @@ export class RedisBackend implements Backend {
    * backend.clientSideState(); // { armed: true, size: 0 }
    */
   clientSideState(): { armed: boolean; size: number; off?: string } | undefined {
-    const local = this.#local;
-    if (local === undefined) return undefined;
-    const off = this.#clientSideOff;
-    return off === undefined ? { armed: local.armed, size: local.size } : { armed: local.armed, size: local.size, off };
+    return this.#clientSide?.state();
   }
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
@@ -308,8 +303,7 @@ export class RedisBackend implements Backend {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
-    this.#tracker?.stop();
-    this.#tracker = undefined;
+    this.#clientSide?.stop();
     // What is in flight keeps its bound (#deadlines is not stopped): our own connection is quit or
     // dropped below, which settles it; a supplied client stays open, and a server that stopped
     // answering would otherwise hold those calls forever. The unref'd timer stops by itself once
@@ -347,31 +341,6 @@ export class RedisBackend implements Backend {
    */
   get(key: string): Promise<unknown> {
     return this.#get(key);
-  }
-
-  /** clientSide fills: values and PTTLs as `[v1, pttl1, …]`; by script, or MULTI where scripts are refused (ACL). */
-  async #readWithTtl(client: RedisClient, keys: string[]): Promise<unknown[]> {
-    if (!this.#noScripts) {
-      try {
-        return (await evalKeys(client, GET_WITH_TTL, keys)) as unknown[];
-      } catch (error) {
-        if (!/^(?:NOPERM|ERR unknown command)/.test(messageOf(error))) throw error;
-        this.#noScripts = true;
-      }
-    }
-    const multi = client.multi().mget(keys);
-    for (const key of keys) multi.pttl(key);
-    const results = await multi.exec();
-    if (!results) throw new Error("the transaction was aborted");
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
-    const values = results[0]![1] as unknown[];
-    const pairs: unknown[] = new Array(keys.length * 2);
-    for (let i = 0; i < keys.length; i++) {
-      pairs[2 * i] = values[i];
-      pairs[2 * i + 1] = results[i + 1]![1];
-    }
-    return pairs;
   }
 
   #get(key: string): Promise<unknown> {
@@ -461,7 +430,7 @@ export class RedisBackend implements Backend {
     if (batch.local !== undefined) {
       // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
       batch.command = "GET_WITH_TTL";
-      this.#send(batch.command, (c) => this.#readWithTtl(c, keys)).then(
+      this.#send(batch.command, (c) => this.#clientSide!.readWithTtl(c, keys)).then(
         (reply) => batch.done(reply),
         (error: unknown) => batch.expire(error),
       );
@@ -792,20 +761,7 @@ export class RedisBackend implements Backend {
     }
     if (client) return client;
     client = this.#userClient ?? this.#newClient();
-    const local = this.#local;
-    if (local !== undefined && this.#tracker === undefined) {
-      const ns = this.#ns;
-      this.#clientSideOff = undefined;
-      this.#tracker = new Tracker(local, {
-        redisOptions: this.#redisOptions!,
-        prefix: ns.prefix,
-        userKey: (stored) => (stored.startsWith(ns.prefix) ? stored.slice(ns.prefix.length) : undefined),
-        timeout: this.#timeout ?? DEFAULT_TIMEOUT_MS,
-        onError: (error) => this.#reportError(error),
-        onOff: (why) => (this.#clientSideOff = why),
-      });
-      this.#tracker.start(Redis);
-    }
+    this.#clientSide?.start();
     const onError = (error: Error): void => {
       this.#lastError = error;
       this.#reportError(error);
@@ -815,9 +771,8 @@ export class RedisBackend implements Backend {
       this.#lastError = undefined;
       this.#health.markUp(); // a new connection answered its ready check
       this.#settle(undefined);
-      // clientSide: the data connection came back, possibly to another node (a failover): move
-      // the invalidation connection too, so both watch the same server (it re-arms and flushes).
-      if (++readies > 1) this.#tracker?.reconnect();
+      // clientSide: the invalidation connection follows the data connection (see ClientSide.reconnect).
+      if (++readies > 1) this.#clientSide?.reconnect();
     };
     const onClose = (): void => {
       this.#local?.flush(); // what was read on a lost connection is not trusted any more
@@ -856,16 +811,6 @@ async function evalScript(client: RedisClient, script: LuaScript, key: string, a
   } catch (error) {
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, 1, key, ...args);
-  }
-}
-
-/** `EVALSHA` of a read-only script over `keys`, falling back to `EVAL` on `NOSCRIPT`. */
-async function evalKeys(client: RedisClient, script: { lua: string; sha1: string }, keys: readonly string[]): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, keys.length, ...keys);
-  } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
-    return client.eval(script.lua, keys.length, ...keys);
   }
 }
 
