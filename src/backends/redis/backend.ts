@@ -5,20 +5,21 @@
  *
  * This file holds the commands. The connection ("safe" by construction: bounded commands, fail
  * fast while the server is unreachable or unresponsive) is in connection.ts, the options in
- * options.ts, and the clientSide wiring in client-side-wiring.ts.
+ * options.ts, GET batching (and the solo GET) in batching.ts, and the clientSide wiring in
+ * client-side-wiring.ts.
  * @module
  */
 import type { BackendModule } from "../../config.js";
 import { messageOf, type CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
-import type { Bounded, Deadlines, Responsiveness } from "../deadlines.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { validateRedisConfig } from "./url.js";
 import { masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
-import type { LocalCopy, Ticket } from "./client-side.js";
+import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
-import { backendError, Connection } from "./connection.js";
+import { GetBatcher } from "./batching.js";
+import { Connection } from "./connection.js";
 import { readSettings, type RedisBackendOptions } from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
@@ -48,92 +49,6 @@ export const redisModule: BackendModule = {
   create: (config) => new RedisBackend(config),
 };
 
-/** What a sent GET or MGET settles: the bounded unit, resolved from the reply or failed with any error. */
-interface SentRead extends Bounded {
-  done(reply: unknown): void;
-  expire(error: unknown): void;
-}
-
-/**
- * GETs issued in one tick, sent as one GET or MGET; also the unit the command timeout bounds
- * (see {@link Deadlines}).
- */
-class GetBatch implements SentRead {
-  at = 0;
-  settled = false;
-  next: Bounded | undefined = undefined;
-  readonly keys: string[] = [];
-  readonly resolves: ((value: unknown) => void)[] = [];
-  readonly rejects: ((error: unknown) => void)[] = [];
-  /** "GET" or "MGET", for error messages (set when sent). */
-  command = "GET";
-  /** Started in a tick that had already sent a GET alone (see `RedisBackend.get`). */
-  afterSolo = false;
-  /** clientSide: the local copy, the user keys and the tickets of the reads (see client-side.ts). */
-  local: LocalCopy | undefined = undefined;
-  userKeys: string[] | undefined = undefined;
-  tickets: (Ticket | undefined)[] | undefined = undefined;
-
-  /** Resolves every GET from the reply (one value for a GET, an array for an MGET; for tickets: value/PTTL pairs). */
-  done(reply: unknown): void {
-    const resolves = this.resolves;
-    const local = this.local;
-    if (local !== undefined) {
-      const pairs = reply as unknown[];
-      for (let i = 0; i < resolves.length; i++) {
-        const raw = pairs[2 * i] ?? MISSING;
-        const ticket = this.tickets![i];
-        if (ticket !== undefined) local.finish(this.userKeys![i]!, ticket, raw, Number(pairs[2 * i + 1]));
-        resolves[i]!(raw);
-      }
-      return;
-    }
-    if (resolves.length === 1) {
-      resolves[0]!(reply === null || reply === undefined ? MISSING : reply);
-      return;
-    }
-    const values = reply as unknown[];
-    for (let i = 0; i < resolves.length; i++) {
-      const value = values[i];
-      resolves[i]!(value === null || value === undefined ? MISSING : value);
-    }
-  }
-
-  /** Rejects every GET with `error` (as a {@link CacheBackendError}). */
-  expire(error: unknown): void {
-    const local = this.local;
-    if (local !== undefined) {
-      const tickets = this.tickets!;
-      for (let i = 0; i < tickets.length; i++) {
-        const ticket = tickets[i];
-        if (ticket !== undefined) local.abandon(this.userKeys![i]!, ticket);
-      }
-      this.local = undefined;
-    }
-    const failure = backendError(this.command, error);
-    for (const reject of this.rejects) reject(failure);
-  }
-}
-
-/** A GET sent alone at once (see `RedisBackend.get`): the unit the command timeout bounds. */
-class SoloGet implements SentRead {
-  at = 0;
-  settled = false;
-  next: Bounded | undefined = undefined;
-  constructor(
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-  ) {}
-
-  done(reply: unknown): void {
-    this.resolve(reply ?? MISSING);
-  }
-
-  expire(error: unknown): void {
-    this.reject(backendError("GET", error));
-  }
-}
-
 /**
  * A {@link Backend} on one ioredis client (a single node, or a Redis Cluster): what `cache.setup("redis://…")` creates. Use it
  * directly for raw string storage without the codec (values are strings).
@@ -152,19 +67,8 @@ export class RedisBackend implements Backend {
   readonly #ns: Namespace;
   /** The ioredis client's lifecycle, the command deadlines and the server's health (see connection.ts). */
   readonly #connection: Connection;
-  /** GETs waiting for the end of the current tick (see `get`). */
-  #gets: GetBatch | undefined;
-  /** A GET was sent alone at once in the current tick (reset by a microtask; see `get`). */
-  #soloTick = false;
-  /** The last tick that sent a GET alone saw more GETs: batch from the first one until a batch holds only one. */
-  #batchFirst = false;
-  readonly #endSoloTick = (): void => {
-    this.#soloTick = false;
-  };
-  /** The connection's (see connection.ts), read on every GET. */
-  readonly #deadlines: Deadlines | undefined;
-  readonly #health: Responsiveness;
-  readonly #flush = (): void => this.#flushGets(true);
+  /** GETs sent per tick as one GET or MGET, or alone at once (see `get` and batching.ts). */
+  readonly #reads: GetBatcher;
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;
   /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
@@ -193,8 +97,7 @@ export class RedisBackend implements Backend {
       this.keep = (key, raw, value) => local.keep(key, raw, value);
     }
     this.#connection = new Connection(settings, this.#clientSide);
-    this.#deadlines = this.#connection.deadlines;
-    this.#health = this.#connection.health;
+    this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -219,9 +122,7 @@ export class RedisBackend implements Backend {
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
   close(): Promise<void> {
-    const queued = this.#gets; // reads queued for this tick must not reopen a connection after close
-    this.#gets = undefined;
-    queued?.expire(new Error("the backend was closed"));
+    this.#reads.close();
     return this.#connection.close();
   }
 
@@ -239,133 +140,12 @@ export class RedisBackend implements Backend {
    * on every read.
    */
   get(key: string): Promise<unknown> {
-    return this.#get(key);
-  }
-
-  #get(key: string): Promise<unknown> {
-    const local = this.#local;
-    let ticket: Ticket | undefined;
-    if (local !== undefined) {
-      const raw = local.raw(key);
-      if (raw !== undefined) return Promise.resolve(raw);
-      ticket = local.begin(key);
-    } else if (this.#gets === undefined) {
-      if (this.#soloTick) this.#batchFirst = true;
-      else if (!this.#batchFirst) {
-        const client = this.#connection.client;
-        if (client !== undefined && client.status === "ready" && !this.#health.down) {
-          this.#soloTick = true;
-          queueMicrotask(this.#endSoloTick);
-          return this.#getNow(client, this.#ns.key(key));
-        }
-      }
-    }
-    return new Promise((resolve, reject) => {
-      let batch = this.#gets;
-      if (batch === undefined) {
-        batch = this.#gets = new GetBatch();
-        batch.afterSolo = this.#soloTick;
-        queueMicrotask(this.#flush);
-      }
-      batch.keys.push(this.#ns.key(key));
-      batch.resolves.push(resolve);
-      batch.rejects.push(reject);
-      if (local !== undefined) {
-        (batch.userKeys ??= []).push(key);
-        (batch.tickets ??= []).push(ticket);
-        if (ticket !== undefined) batch.local = local;
-      }
-    });
-  }
-
-  /** One GET, written now on a ready connection, under the shared deadline. */
-  #getNow(client: RedisClient, key: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const op = new SoloGet(resolve, reject);
-      let reply: Promise<string | null>;
-      try {
-        reply = client.get(key);
-      } catch (error) {
-        op.expire(error);
-        return;
-      }
-      this.#settleBy(op, reply);
-    });
-  }
-
-  /**
-   * Settles `op` (a GET or a tick's batch) by the reply to the command just written for it, under
-   * the shared deadline when there is one (no async frame, no timer of its own).
-   */
-  #settleBy(op: SentRead, reply: Promise<unknown>): void {
-    const deadlines = this.#deadlines;
-    if (deadlines === undefined) {
-      reply.then(
-        (value) => op.done(value),
-        (error: unknown) => op.expire(error),
-      );
-      return;
-    }
-    deadlines.add(op);
-    reply.then(
-      (value) => {
-        if (deadlines.settle(op)) op.done(value);
-      },
-      (error: unknown) => {
-        if (deadlines.settle(op)) op.expire(error);
-      },
-    );
-  }
-
-  /** Sends the pending batch: at the end of its tick (`tickEnd`), or early, before another command. */
-  #flushGets(tickEnd = false): void {
-    const batch = this.#gets;
-    if (batch === undefined) return;
-    this.#gets = undefined;
-    const keys = batch.keys;
-    // Only a whole tick that read one key alone says reads are sequential again: a batch cut short
-    // by a write says nothing of the GETs that follow it in the tick.
-    if (tickEnd && keys.length === 1 && !batch.afterSolo) this.#batchFirst = false;
-    if (batch.local !== undefined) {
-      // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
-      batch.command = "GET_WITH_TTL";
-      this.#connection.send(batch.command, (c) => this.#clientSide!.readWithTtl(c, keys)).then(
-        (reply) => batch.done(reply),
-        (error: unknown) => batch.expire(error),
-      );
-      return;
-    }
-    const single = keys.length === 1;
-    batch.command = single ? "GET" : "MGET";
-    if (this.#health.down) {
-      const refused = this.#connection.refused(batch.command);
-      for (const reject of batch.rejects) reject(refused);
-      return;
-    }
-    const client = this.#connection.client;
-    if (client === undefined || client.status !== "ready") {
-      // Not connected (yet): the general path waits for the connection or fails fast.
-      const reply = single ? this.#connection.send("GET", (c) => c.get(keys[0]!)) : this.#connection.send("MGET", (c) => mget(c, keys));
-      reply.then(
-        (value) => batch.done(value),
-        (error: unknown) => batch.expire(error),
-      );
-      return;
-    }
-    // Connected: send now.
-    let reply: Promise<unknown>;
-    try {
-      reply = single ? client.get(keys[0]!) : mget(client, keys);
-    } catch (error) {
-      batch.expire(error);
-      return;
-    }
-    this.#settleBy(batch, reply);
+    return this.#reads.get(key);
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#get(key))); // one batch: a script call
+    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#reads.get(key))); // one batch: a script call
     const values = await this.#run("MGET", (c) => mget(c, keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }
@@ -536,7 +316,7 @@ export class RedisBackend implements Backend {
 
   /** Runs one command, after sending any batched GETs issued before it (keeps issue order). */
   #run<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (this.#gets !== undefined) this.#flushGets();
+    this.#reads.flush();
     return this.#connection.send(command, fn);
   }
 
