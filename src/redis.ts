@@ -12,16 +12,14 @@ import { redisSpec } from "./backends/redis/spec.js";
 
 registerScheme({ ...redisSpec, module: redisModule });
 
+export { createRedisBackend, redisModule, RedisBackend } from "./backends/redis/backend.js";
 export {
-  createRedisBackend,
-  parseRedisUrl,
-  redisModule,
-  RedisBackend,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   MAX_RECONNECT_DELAY_MS,
   type RedisBackendOptions,
-} from "./backends/redis/backend.js";
+} from "./backends/redis/options.js";
+export { parseRedisUrl } from "./backends/redis/url.js";
 export { redisSpec } from "./backends/redis/spec.js";
 export { keySlot } from "./backends/redis/slots.js";
 export { INCR_EXPIRE, UNLOCK, type LuaScript } from "./backends/scripts.js";

@@ -11,7 +11,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";

@@ -4,7 +4,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { registerWrapped } from "../wrap/registry.js";
 import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./value.js";

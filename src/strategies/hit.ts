@@ -11,7 +11,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { CacheConfigError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";

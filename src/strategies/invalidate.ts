@@ -20,7 +20,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { escapeGlob } from "../backends/glob.js";
 import { keyContext } from "../context/key-context.js";
 import { CacheConfigError } from "../errors.js";

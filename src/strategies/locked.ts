@@ -4,7 +4,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";

@@ -7,7 +7,6 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";

@@ -3,94 +3,28 @@
  * encodes them); keys live under `<namespace>:`. On Redis Cluster (an ioredis `Cluster`, see
  * cluster.ts) the multi-key commands are split by hash slot and scans go to every master.
  *
- * Connection handling ("safe" by construction):
- * - the ioredis client is created in `init()` or on the first command (setup does no I/O), with
- *   the offline queue off, no retries per request, no resending of unfulfilled commands (a
- *   rejected `incr` must not be applied later), and a capped back-off that keeps reconnecting in
- *   the background;
- * - a command issued while the first connection is being made waits for it; a command issued
- *   while the server is known to be unreachable (between reconnect attempts) fails at once;
- * - every command, waiting included, is bounded by `timeout` (default 500 ms);
- * - a command that times out makes the backend "unresponsive" (a hung server: connected but
- *   silent): the commands still pending and every further one fail at once, until a background
- *   PING (bounded by `timeout`, retried with back-off up to 1 s) answers or a new connection is
- *   ready. A call that makes several commands in a row thus pays at most one timeout.
+ * This file holds the commands. The connection ("safe" by construction: bounded commands, fail
+ * fast while the server is unreachable or unresponsive) is in connection.ts, the options in
+ * options.ts, GET batching (and the solo GET) in batching.ts, and the clientSide wiring in
+ * client-side-wiring.ts.
  * @module
  */
-import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
-import type { RedisOptions } from "ioredis";
 import type { BackendModule } from "../../config/registry.js";
-import { parseDuration } from "../../durations.js";
-import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { messageOf, type CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { Deadlines, Responsiveness, withDeadline, type Bounded } from "../deadlines.js";
+import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
-import { parseRedisUrl, validateRedisConfig } from "./url.js";
-import { createCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
-import { GET_WITH_TTL, LocalCopy, Tracker, type Ticket } from "./client-side.js";
+import { validateRedisConfig } from "./url.js";
+import { masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
+import type { LocalCopy } from "./client-side.js";
+import { ClientSide } from "./client-side-wiring.js";
+import { GetBatcher } from "./batching.js";
+import { Connection } from "./connection.js";
+import { readSettings, type RedisBackendOptions } from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
-/**
- * Per-command bound (ms) when no `timeout` is configured.
- * @example
- * cache.setup("redis://localhost:6379", { timeout: DEFAULT_TIMEOUT_MS * 2 }); // 1 s per command
- */
-export const DEFAULT_TIMEOUT_MS = 500;
-/**
- * Bound (ms) on establishing a connection when no `connectTimeout` is configured.
- * @example
- * cache.setup("redis://redis.internal:6379", { connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS * 5 });
- */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
-/**
- * Longest pause (ms) between two reconnect attempts: a backend that comes back is used again
- * within about this long.
- * @example
- * await sleep(MAX_RECONNECT_DELAY_MS); // in a test: give the client time to reconnect
- */
-export const MAX_RECONNECT_DELAY_MS = 2000;
 /** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
 const SCAN_COUNT = 500;
-/** How long `close()` waits for `QUIT` before dropping the socket. */
-const QUIT_TIMEOUT_MS = 1000;
-/** ioredis' `disconnectTimeout` (its default, 2 s, keeps a closed process alive that long). */
-const DISCONNECT_TIMEOUT_MS = 100;
-
-/**
- * Options of {@link createRedisBackend} (the same names as the `redis://` setup options).
- * @example
- * const backend = createRedisBackend("redis://localhost:6379", { db: 2, namespace: "jobs", timeout: "200ms", connectTimeout: "1s" });
- */
-export interface RedisBackendOptions {
-  /** Key namespace, default `"cashews"`; `""` stores keys verbatim (and `clear()` flushes the db). */
-  namespace?: string;
-  /** Database number; overrides the one in the URL path. */
-  db?: number;
-  username?: string;
-  password?: string;
-  /** Per-command bound (ms or a duration string), default 500 ms; `0` disables it. */
-  timeout?: number | string;
-  /** Bound on establishing a connection (ms or a duration string), default 2 s. */
-  connectTimeout?: number | string;
-  /** An existing ioredis client (`new Redis(…)` or `new Cluster(…)`), used as is and never closed by the backend. */
-  client?: Redis | Cluster;
-  /**
-   * Keep a local copy of what this process reads, kept coherent by Redis server-assisted
-   * client-side caching (one extra connection receives invalidations). Not with `client` or Cluster.
-   */
-  clientSide?: boolean;
-  /**
-   * Redis Cluster (also implied by a `redis+cluster://` URL): the URL's hosts are seed nodes, the
-   * others are discovered; multi-key commands are split by hash slot, scans reach every master.
-   */
-  cluster?: boolean;
-  /**
-   * Receives connection errors, and once per outage the server turning unresponsive (otherwise
-   * they are swallowed; commands still reject).
-   */
-  onError?: (error: Error) => void;
-}
 
 /**
  * Creates a Redis backend without any I/O; it connects on `init()` or on its first command.
@@ -102,17 +36,7 @@ export interface RedisBackendOptions {
  * await backend.close();
  */
 export function createRedisBackend(url = "redis://localhost:6379", options: RedisBackendOptions = {}): RedisBackend {
-  const converted: Record<string, unknown> = { ...options };
-  for (const name of ["timeout", "connectTimeout"] as const) {
-    const value = options[name];
-    if (value === undefined) continue;
-    try {
-      converted[name] = parseDuration(value);
-    } catch (error) {
-      throw new CacheConfigError(`redis: option "${name}": ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return new RedisBackend({ url, options: converted });
+  return new RedisBackend({ url, options: durationsInMs(options, ["timeout", "connectTimeout"], "redis") });
 }
 
 /**
@@ -124,102 +48,6 @@ export function createRedisBackend(url = "redis://localhost:6379", options: Redi
 export const redisModule: BackendModule = {
   create: (config) => new RedisBackend(config),
 };
-
-type Status = RedisClient["status"];
-
-interface Waiter {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-const noop = (): void => {};
-
-/** What a sent GET or MGET settles: the bounded unit, resolved from the reply or failed with any error. */
-interface SentRead extends Bounded {
-  done(reply: unknown): void;
-  expire(error: unknown): void;
-}
-
-/**
- * GETs issued in one tick, sent as one GET or MGET; also the unit the command timeout bounds
- * (see {@link Deadlines}).
- */
-class GetBatch implements SentRead {
-  at = 0;
-  settled = false;
-  next: Bounded | undefined = undefined;
-  readonly keys: string[] = [];
-  readonly resolves: ((value: unknown) => void)[] = [];
-  readonly rejects: ((error: unknown) => void)[] = [];
-  /** "GET" or "MGET", for error messages (set when sent). */
-  command = "GET";
-  /** Started in a tick that had already sent a GET alone (see `RedisBackend.get`). */
-  afterSolo = false;
-  /** clientSide: the local copy, the user keys and the tickets of the reads (see client-side.ts). */
-  local: LocalCopy | undefined = undefined;
-  userKeys: string[] | undefined = undefined;
-  tickets: (Ticket | undefined)[] | undefined = undefined;
-
-  /** Resolves every GET from the reply (one value for a GET, an array for an MGET; for tickets: value/PTTL pairs). */
-  done(reply: unknown): void {
-    const resolves = this.resolves;
-    const local = this.local;
-    if (local !== undefined) {
-      const pairs = reply as unknown[];
-      for (let i = 0; i < resolves.length; i++) {
-        const raw = pairs[2 * i] ?? MISSING;
-        const ticket = this.tickets![i];
-        if (ticket !== undefined) local.finish(this.userKeys![i]!, ticket, raw, Number(pairs[2 * i + 1]));
-        resolves[i]!(raw);
-      }
-      return;
-    }
-    if (resolves.length === 1) {
-      resolves[0]!(reply === null || reply === undefined ? MISSING : reply);
-      return;
-    }
-    const values = reply as unknown[];
-    for (let i = 0; i < resolves.length; i++) {
-      const value = values[i];
-      resolves[i]!(value === null || value === undefined ? MISSING : value);
-    }
-  }
-
-  /** Rejects every GET with `error` (as a {@link CacheBackendError}). */
-  expire(error: unknown): void {
-    const local = this.local;
-    if (local !== undefined) {
-      const tickets = this.tickets!;
-      for (let i = 0; i < tickets.length; i++) {
-        const ticket = tickets[i];
-        if (ticket !== undefined) local.abandon(this.userKeys![i]!, ticket);
-      }
-      this.local = undefined;
-    }
-    const failure = backendError(this.command, error);
-    for (const reject of this.rejects) reject(failure);
-  }
-}
-
-/** A GET sent alone at once (see `RedisBackend.get`): the unit the command timeout bounds. */
-class SoloGet implements SentRead {
-  at = 0;
-  settled = false;
-  next: Bounded | undefined = undefined;
-  constructor(
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-  ) {}
-
-  done(reply: unknown): void {
-    this.resolve(reply ?? MISSING);
-  }
-
-  expire(error: unknown): void {
-    this.reject(backendError("GET", error));
-  }
-}
 
 /**
  * A {@link Backend} on one ioredis client (a single node, or a Redis Cluster): what `cache.setup("redis://…")` creates. Use it
@@ -237,42 +65,14 @@ export class RedisBackend implements Backend {
   readonly namespace: string;
 
   readonly #ns: Namespace;
-  readonly #timeout: number | undefined;
-  readonly #connectTimeout: number;
-  readonly #redisOptions: RedisOptions | undefined;
-  /** Redis Cluster: the seed nodes (undefined: a single node). */
-  readonly #seeds: { host: string; port: number }[] | undefined;
-  readonly #userClient: RedisClient | undefined;
-  readonly #onError: ((error: Error) => void) | undefined;
-  readonly #description: string;
-
-  #client: RedisClient | undefined;
-  #detach: (() => void) | undefined;
-  #lastError: Error | undefined;
-  /** Settled by the next `ready` (resolve) or `close`/`end` (reject) of the current client. */
-  #waiter: Waiter | undefined;
-  /** GETs waiting for the end of the current tick (see `get`). */
-  #gets: GetBatch | undefined;
-  /** A GET was sent alone at once in the current tick (reset by a microtask; see `get`). */
-  #soloTick = false;
-  /** The last tick that sent a GET alone saw more GETs: batch from the first one until a batch holds only one. */
-  #batchFirst = false;
-  readonly #endSoloTick = (): void => {
-    this.#soloTick = false;
-  };
-  /** Bounds every command by `timeout` with one timer (undefined: no timeout). */
-  readonly #deadlines: Deadlines | undefined;
-  /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
-  readonly #health: Responsiveness;
-  readonly #flush = (): void => this.#flushGets(true);
+  /** The ioredis client's lifecycle, the command deadlines and the server's health (see connection.ts). */
+  readonly #connection: Connection;
+  /** GETs sent per tick as one GET or MGET, or alone at once (see `get` and batching.ts). */
+  readonly #reads: GetBatcher;
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;
-  /** clientSide: the invalidation connection (created with the data connection). */
-  #tracker: Tracker | undefined;
-  /** clientSide: why tracking is off for good (the server refused it; reset by the next tracker). */
-  #clientSideOff: string | undefined;
-  /** clientSide: set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
-  #noScripts = false;
+  /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
+  readonly #clientSide: ClientSide | undefined;
   /**
    * clientSide: the decoded value kept locally for `key`, or MISSING (synchronous: the cache's
    * hit path). Absent without clientSide.
@@ -288,89 +88,23 @@ export class RedisBackend implements Backend {
     validateRedisConfig(config);
     this.#ns = new Namespace(options.namespace, "redis");
     this.namespace = this.#ns.name;
+    const settings = readSettings(config);
     if (options.clientSide === true) {
-      const local = (this.#local = new LocalCopy());
+      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings));
+      const local = (this.#local = clientSide.local);
       this.peek = (key) => local.peek(key);
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);
     }
-    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
-    this.#connectTimeout = optionalMs(options.connectTimeout, "connectTimeout", DEFAULT_CONNECT_TIMEOUT_MS) ?? 0;
-    this.#onError = typeof options.onError === "function" ? (options.onError as (error: Error) => void) : undefined;
-    const timeout = this.#timeout;
-    this.#deadlines =
-      timeout === undefined
-        ? undefined
-        : new Deadlines(
-            timeout,
-            () => new Error(`timed out after ${timeout} ms`),
-            (error) => this.#timedOut(error),
-          );
-
-    const url = parseRedisUrl(config.url);
-    if (options.client !== undefined) {
-      const client = options.client as Partial<RedisClient>;
-      this.#userClient = client as RedisClient;
-      this.#description = "the supplied ioredis client";
-    } else {
-      const db = (options.db as number | undefined) ?? url.db ?? 0;
-      const username = stringOption(options.username, "username") ?? url.username;
-      const password = stringOption(options.password, "password") ?? url.password;
-      this.#redisOptions = {
-        host: url.host,
-        port: url.port,
-        db,
-        ...(username ? { username } : {}),
-        ...(password ? { password } : {}),
-        ...(url.tls ? { tls: {} } : {}),
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        connectTimeout: this.#connectTimeout || undefined,
-        disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-        // No `commandTimeout`: its timer per command (and the `delete` that clears it, which turns
-        // every command object into a slow dictionary) costs more than a loopback round trip.
-        // #deadlines bounds every command with one timer instead.
-        retryStrategy: reconnectDelay,
-        reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
-      };
-      this.#description = `${url.tls ? "rediss" : "redis"}://${url.host.includes(":") ? `[${url.host}]` : url.host}:${url.port}/${db}`;
-      if (options.cluster === true || url.cluster) {
-        this.#seeds = url.nodes;
-        const nodes = url.nodes.map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`);
-        this.#description = `${url.tls ? "rediss" : "redis"}+cluster://${nodes.join(",")}`;
-      }
-    }
-    this.#health = new Responsiveness({
-      name: this.#description,
-      ms: timeout ?? 0,
-      background: true, // Node, Bun, Deno: unref'd timers
-      // On a cluster every master must answer (a random node answering says nothing of the others).
-      probe: () => this.#exec("PING", (c) => Promise.all(masters(c).map((node) => node.ping()))),
-      onDown: (error) => this.#reportError(error),
-    });
+    this.#connection = new Connection(settings, this.#clientSide);
+    this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /** Connects (once; concurrent calls share the attempt). Rejects with {@link CacheBackendError} when unreachable. */
-  async init(): Promise<void> {
-    const client = this.#ensureClient();
-    const bound = this.#connectTimeout + MAX_RECONNECT_DELAY_MS + (this.#timeout ?? DEFAULT_TIMEOUT_MS);
-    if (client.status !== "ready") {
-      try {
-        await withDeadline(this.#whenReady(client, false), bound, () => new Error(`no connection after ${bound} ms`));
-      } catch (error) {
-        throw new CacheBackendError(`redis: could not connect to ${this.#description}: ${messageOf(error)}`, {
-          cause: error,
-        });
-      }
-    }
-    // clientSide: wait (bounded) for invalidations to be armed, so the local copy is in use from
-    // the first read. Not armed in time: reads go to Redis until it is (never an error).
-    const tracker = this.#tracker;
-    if (tracker !== undefined) await withDeadline(tracker.armed, bound, () => new Error("not armed")).catch(noop);
+  init(): Promise<void> {
+    return this.#connection.init();
   }
 
   /**
@@ -383,42 +117,13 @@ export class RedisBackend implements Backend {
    * backend.clientSideState(); // { armed: true, size: 0 }
    */
   clientSideState(): { armed: boolean; size: number; off?: string } | undefined {
-    const local = this.#local;
-    if (local === undefined) return undefined;
-    const off = this.#clientSideOff;
-    return off === undefined ? { armed: local.armed, size: local.size } : { armed: local.armed, size: local.size, off };
+    return this.#clientSide?.state();
   }
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
-  async close(): Promise<void> {
-    const queued = this.#gets; // reads queued for this tick must not reopen a connection after close
-    this.#gets = undefined;
-    queued?.expire(new Error("the backend was closed"));
-    const client = this.#client;
-    if (!client) return;
-    this.#client = undefined;
-    this.#tracker?.stop();
-    this.#tracker = undefined;
-    // What is in flight keeps its bound (#deadlines is not stopped): our own connection is quit or
-    // dropped below, which settles it; a supplied client stays open, and a server that stopped
-    // answering would otherwise hold those calls forever. The unref'd timer stops by itself once
-    // nothing is pending.
-    const unresponsive = this.#health.down;
-    this.#health.stop();
-    this.#detach?.();
-    this.#detach = undefined;
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.reject(new Error("the backend was closed"));
-    if (client === this.#userClient) return;
-    client.on("error", noop); // late socket errors while closing must not be reported as unhandled
-    // A server that does not answer would not answer QUIT either: just drop the socket.
-    if (client.status === "ready" && !unresponsive) {
-      await withDeadline(client.quit(), QUIT_TIMEOUT_MS, () => new Error("QUIT timed out")).catch(noop);
-    }
-    // Also clears a pending reconnect timer. (ioredis then waits `disconnectTimeout` for the
-    // socket's "close", which a dead socket never emits again: hence the short DISCONNECT_TIMEOUT_MS.)
-    if (client.status !== "end") client.disconnect();
+  close(): Promise<void> {
+    this.#reads.close();
+    return this.#connection.close();
   }
 
   // ---------------------------------------------------------------- commands
@@ -435,158 +140,12 @@ export class RedisBackend implements Backend {
    * on every read.
    */
   get(key: string): Promise<unknown> {
-    return this.#get(key);
-  }
-
-  /** clientSide fills: values and PTTLs as `[v1, pttl1, …]`; by script, or MULTI where scripts are refused (ACL). */
-  async #readWithTtl(client: RedisClient, keys: string[]): Promise<unknown[]> {
-    if (!this.#noScripts) {
-      try {
-        return (await evalKeys(client, GET_WITH_TTL, keys)) as unknown[];
-      } catch (error) {
-        if (!/^(?:NOPERM|ERR unknown command)/.test(messageOf(error))) throw error;
-        this.#noScripts = true;
-      }
-    }
-    const multi = client.multi().mget(keys);
-    for (const key of keys) multi.pttl(key);
-    const results = await multi.exec();
-    if (!results) throw new Error("the transaction was aborted");
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
-    const values = results[0]![1] as unknown[];
-    const pairs: unknown[] = new Array(keys.length * 2);
-    for (let i = 0; i < keys.length; i++) {
-      pairs[2 * i] = values[i];
-      pairs[2 * i + 1] = results[i + 1]![1];
-    }
-    return pairs;
-  }
-
-  #get(key: string): Promise<unknown> {
-    const local = this.#local;
-    let ticket: Ticket | undefined;
-    if (local !== undefined) {
-      const raw = local.raw(key);
-      if (raw !== undefined) return Promise.resolve(raw);
-      ticket = local.begin(key);
-    } else if (this.#gets === undefined) {
-      if (this.#soloTick) this.#batchFirst = true;
-      else if (!this.#batchFirst) {
-        const client = this.#client;
-        if (client !== undefined && client.status === "ready" && !this.#health.down) {
-          this.#soloTick = true;
-          queueMicrotask(this.#endSoloTick);
-          return this.#getNow(client, this.#ns.key(key));
-        }
-      }
-    }
-    return new Promise((resolve, reject) => {
-      let batch = this.#gets;
-      if (batch === undefined) {
-        batch = this.#gets = new GetBatch();
-        batch.afterSolo = this.#soloTick;
-        queueMicrotask(this.#flush);
-      }
-      batch.keys.push(this.#ns.key(key));
-      batch.resolves.push(resolve);
-      batch.rejects.push(reject);
-      if (local !== undefined) {
-        (batch.userKeys ??= []).push(key);
-        (batch.tickets ??= []).push(ticket);
-        if (ticket !== undefined) batch.local = local;
-      }
-    });
-  }
-
-  /** One GET, written now on a ready connection, under the shared deadline. */
-  #getNow(client: RedisClient, key: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const op = new SoloGet(resolve, reject);
-      let reply: Promise<string | null>;
-      try {
-        reply = client.get(key);
-      } catch (error) {
-        op.expire(error);
-        return;
-      }
-      this.#settleBy(op, reply);
-    });
-  }
-
-  /**
-   * Settles `op` (a GET or a tick's batch) by the reply to the command just written for it, under
-   * the shared deadline when there is one (no async frame, no timer of its own).
-   */
-  #settleBy(op: SentRead, reply: Promise<unknown>): void {
-    const deadlines = this.#deadlines;
-    if (deadlines === undefined) {
-      reply.then(
-        (value) => op.done(value),
-        (error: unknown) => op.expire(error),
-      );
-      return;
-    }
-    deadlines.add(op);
-    reply.then(
-      (value) => {
-        if (deadlines.settle(op)) op.done(value);
-      },
-      (error: unknown) => {
-        if (deadlines.settle(op)) op.expire(error);
-      },
-    );
-  }
-
-  /** Sends the pending batch: at the end of its tick (`tickEnd`), or early, before another command. */
-  #flushGets(tickEnd = false): void {
-    const batch = this.#gets;
-    if (batch === undefined) return;
-    this.#gets = undefined;
-    const keys = batch.keys;
-    // Only a whole tick that read one key alone says reads are sequential again: a batch cut short
-    // by a write says nothing of the GETs that follow it in the tick.
-    if (tickEnd && keys.length === 1 && !batch.afterSolo) this.#batchFirst = false;
-    if (batch.local !== undefined) {
-      // clientSide fills: each value with its TTL, in one script (the local entry must not outlive the key).
-      batch.command = "GET_WITH_TTL";
-      this.#send(batch.command, (c) => this.#readWithTtl(c, keys)).then(
-        (reply) => batch.done(reply),
-        (error: unknown) => batch.expire(error),
-      );
-      return;
-    }
-    const single = keys.length === 1;
-    batch.command = single ? "GET" : "MGET";
-    if (this.#health.down) {
-      const refused = this.#refused(batch.command);
-      for (const reject of batch.rejects) reject(refused);
-      return;
-    }
-    const client = this.#client;
-    if (client === undefined || client.status !== "ready") {
-      // Not connected (yet): the general path waits for the connection or fails fast.
-      const reply = single ? this.#send("GET", (c) => c.get(keys[0]!)) : this.#send("MGET", (c) => mget(c, keys));
-      reply.then(
-        (value) => batch.done(value),
-        (error: unknown) => batch.expire(error),
-      );
-      return;
-    }
-    // Connected: send now.
-    let reply: Promise<unknown>;
-    try {
-      reply = single ? client.get(keys[0]!) : mget(client, keys);
-    } catch (error) {
-      batch.expire(error);
-      return;
-    }
-    this.#settleBy(batch, reply);
+    return this.#reads.get(key);
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#get(key))); // one batch: a script call
+    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#reads.get(key))); // one batch: a script call
     const values = await this.#run("MGET", (c) => mget(c, keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }
@@ -757,214 +316,19 @@ export class RedisBackend implements Backend {
 
   /** Runs one command, after sending any batched GETs issued before it (keeps issue order). */
   #run<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (this.#gets !== undefined) this.#flushGets();
-    return this.#send(command, fn);
+    this.#reads.flush();
+    return this.#connection.send(command, fn);
   }
 
-  /** Runs one round trip, or fails at once while the server is unresponsive. */
-  #send<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (this.#health.down) return Promise.reject(this.#refused(command));
-    return this.#exec(command, fn);
-  }
-
-  /** Runs one round trip once the client is ready; the wait and the command share one `timeout`. */
-  async #exec<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
-    try {
-      const client = this.#ensureClient();
-      if (client.status === "ready") {
-        // One shared timer bounds every command (see Deadlines), ours or a supplied client's.
-        return await (this.#deadlines === undefined ? fn(client) : this.#deadlines.bound(fn(client)));
-      }
-      const attempt = this.#whenReady(client, true).then(() => fn(client));
-      if (this.#timeout === undefined) return await attempt;
-      return await withDeadline(attempt, this.#timeout, () => {
-        const error = new Error(`timed out after ${this.#timeout} ms`);
-        this.#timedOut(error);
-        return error;
-      });
-    } catch (error) {
-      throw backendError(command, error);
-    }
-  }
-
-  /**
-   * Resolves when `client` is ready. Starts the connection of a lazy client. While a connection
-   * attempt is under way it waits for its outcome; between attempts (the server is known to be
-   * down) a command (`failFast`) is refused at once, while `init()` waits for the next attempt.
-   */
-  #whenReady(client: RedisClient, failFast: boolean): Promise<void> {
-    const status: Status = client.status;
-    switch (status) {
-      case "ready":
-        return Promise.resolve();
-      case "wait": {
-        const waiter = this.#nextConnectionEvent();
-        client.connect().catch(noop); // the outcome arrives as events
-        return waiter;
-      }
-      case "connecting":
-      case "connect":
-        return this.#nextConnectionEvent();
-      case "reconnecting":
-      case "close":
-        if (failFast) return Promise.reject(this.#unreachable(status));
-        return this.#nextConnectionEvent();
-      default:
-        // "end" (a supplied client that was closed), "monitoring", …
-        return Promise.reject(new Error(`${this.#description} is not usable (status "${status}")`));
-    }
-  }
-
-  /**
-   * A command timed out: the server is taken for unresponsive (once), and the commands still
-   * waiting for it fail now rather than each at its own deadline.
-   */
-  #timedOut(error: Error): void {
-    if (this.#client === undefined) return; // closed: the expiry only releases the callers, nothing to probe
-    if (this.#health.markDown(error)) this.#deadlines?.expireAll(new Error(this.#health.reason, { cause: error }));
-  }
-
-  /** The error of `command` refused while the server is unresponsive. */
-  #refused(command: string): CacheBackendError {
-    return new CacheBackendError(`redis ${command}: ${this.#health.refuse()}`, { cause: this.#health.cause });
-  }
-
-  /** Hands `error` to the `onError` listener, if any. */
-  #reportError(error: Error): void {
-    if (this.#onError) {
-      try {
-        this.#onError(error);
-      } catch {
-        // a failing listener must not break the connection handling
-      }
-    }
-  }
-
-  #unreachable(status: string): Error {
-    const reason = this.#lastError ? ` (${this.#lastError.message})` : "";
-    return new Error(`${this.#description} is unreachable${reason}; reconnecting in the background (status "${status}")`, {
-      cause: this.#lastError,
-    });
-  }
-
-  #nextConnectionEvent(): Promise<void> {
-    if (!this.#waiter) {
-      let resolve!: () => void;
-      let reject!: (error: Error) => void;
-      const promise = new Promise<void>((yes, no) => {
-        resolve = yes;
-        reject = no;
-      });
-      promise.catch(noop); // a waiter nobody awaits any more must not be an unhandled rejection
-      this.#waiter = { promise, resolve, reject };
-    }
-    return this.#waiter.promise;
-  }
-
-  #settle(error: Error | undefined): void {
-    const waiter = this.#waiter;
-    if (!waiter) return;
-    this.#waiter = undefined;
-    if (error) waiter.reject(error);
-    else waiter.resolve();
-  }
-
-  /** Our own client: a lazy single-node client, or a lazy Cluster on the seed nodes. */
-  #newClient(): RedisClient {
-    const options = this.#redisOptions!;
-    if (this.#seeds === undefined) return new Redis(options);
-    return createCluster(this.#seeds, {
-      username: options.username,
-      password: options.password,
-      tls: options.tls !== undefined,
-      connectTimeout: this.#connectTimeout,
-      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-      reconnectDelay,
-    });
-  }
-
-  #ensureClient(): RedisClient {
-    let client = this.#client;
-    if (client && client.status === "end" && client !== this.#userClient) {
-      // Our own client never ends by itself (the retry strategy always retries); be robust anyway.
-      this.#detach?.();
-      client = undefined;
-    }
-    if (client) return client;
-    client = this.#userClient ?? this.#newClient();
-    const local = this.#local;
-    if (local !== undefined && this.#tracker === undefined) {
-      const ns = this.#ns;
-      this.#clientSideOff = undefined;
-      this.#tracker = new Tracker(local, {
-        redisOptions: this.#redisOptions!,
-        prefix: ns.prefix,
-        userKey: (stored) => (stored.startsWith(ns.prefix) ? stored.slice(ns.prefix.length) : undefined),
-        timeout: this.#timeout ?? DEFAULT_TIMEOUT_MS,
-        onError: (error) => this.#reportError(error),
-        onOff: (why) => (this.#clientSideOff = why),
-      });
-      this.#tracker.start(Redis);
-    }
-    const onError = (error: Error): void => {
-      this.#lastError = error;
-      this.#reportError(error);
-    };
-    let readies = 0;
-    const onReady = (): void => {
-      this.#lastError = undefined;
-      this.#health.markUp(); // a new connection answered its ready check
-      this.#settle(undefined);
-      // clientSide: the data connection came back, possibly to another node (a failover): move
-      // the invalidation connection too, so both watch the same server (it re-arms and flushes).
-      if (++readies > 1) this.#tracker?.reconnect();
-    };
-    const onClose = (): void => {
-      this.#local?.flush(); // what was read on a lost connection is not trusted any more
-      this.#settle(this.#lastError ?? new Error("connection closed"));
-    };
-    client.on("error", onError);
-    client.on("ready", onReady);
-    client.on("close", onClose);
-    client.on("end", onClose);
-    client.on("node error", onError); // a Cluster's errors on one node
-    this.#detach = () => {
-      client.off("node error", onError);
-      client.off("error", onError);
-      client.off("ready", onReady);
-      client.off("close", onClose);
-      client.off("end", onClose);
-    };
-    this.#client = client;
-    return client;
-  }
 }
 
 // ------------------------------------------------------------------ helpers
 
-/** Capped exponential back-off with jitter: 50 ms, 100 ms, … up to {@link MAX_RECONNECT_DELAY_MS}. Never gives up. */
-function reconnectDelay(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.min(Math.max(attempt - 1, 0), 16), MAX_RECONNECT_DELAY_MS);
-  return base + Math.floor(Math.random() * 100);
-}
-
-/** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
-function toPx(ms: number | undefined): number | undefined {
-  if (ms === undefined || ms === null || !(ms > 0) || !Number.isFinite(ms)) return undefined;
-  return Math.max(1, Math.ceil(ms));
-}
-
 function setArgs(key: string, value: unknown, expireMs: number | undefined): (string | number)[] {
-  const args: (string | number)[] = [key, toText(value)];
+  const args: (string | number)[] = [key, toText(value, "redis")];
   const ms = toPx(expireMs);
   if (ms !== undefined) args.push("PX", ms);
   return args;
-}
-
-function toText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "bigint") return String(value);
-  throw new TypeError(`redis: values must be strings (encoded by the codec), got ${typeof value}`);
 }
 
 /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
@@ -977,50 +341,9 @@ async function evalScript(client: RedisClient, script: LuaScript, key: string, a
   }
 }
 
-/** `EVALSHA` of a read-only script over `keys`, falling back to `EVAL` on `NOSCRIPT`. */
-async function evalKeys(client: RedisClient, script: { lua: string; sha1: string }, keys: readonly string[]): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, keys.length, ...keys);
-  } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
-    return client.eval(script.lua, keys.length, ...keys);
-  }
-}
-
-/** `SLIDING_INCR`'s arguments: now on this process's clock, the window, the limit, a unique member. */
-function slidingArgs(windowMs: number, limit: number): string[] {
-  const now = Date.now();
-  const window = Math.max(1, Math.ceil(windowMs));
-  return [String(now), String(window), String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit)), `${now}-${crypto.randomUUID()}`];
-}
-
 function slidingReply(reply: unknown): [count: number, resetMs: number] {
   if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`unexpected SLIDING_INCR reply: ${String(reply)}`);
   return [Number(reply[0]), Math.max(0, Number(reply[1]))];
 }
 
-/** `error` as the {@link CacheBackendError} of `command` (configuration and backend errors as they are). */
-function backendError(command: string, error: unknown): unknown {
-  if (error instanceof CacheBackendError || error instanceof CacheConfigError) return error;
-  return new CacheBackendError(`redis ${command}: ${messageOf(error)}`, { cause: error });
-}
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function optionalMs(value: unknown, name: string, fallback: number): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new CacheConfigError(`redis: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
-  }
-  return value === 0 ? undefined : value;
-}
-
-function stringOption(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new CacheConfigError(`redis: option "${name}" must be a string`);
-  return value;
-}
-
-export { parseRedisUrl } from "./url.js";

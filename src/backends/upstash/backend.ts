@@ -24,10 +24,10 @@
  */
 import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config/registry.js";
-import { parseDuration } from "../../durations.js";
-import { CacheBackendError, CacheConfigError } from "../../errors.js";
+import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
+import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
@@ -79,15 +79,7 @@ export interface UpstashBackendOptions {
  * await backend.set("k", "v", 10_000);
  */
 export function createUpstashBackend(url: string, options: UpstashBackendOptions = {}): UpstashBackend {
-  const converted: Record<string, unknown> = { ...options };
-  if (options.timeout !== undefined) {
-    try {
-      converted.timeout = parseDuration(options.timeout);
-    } catch (error) {
-      throw new CacheConfigError(`upstash: option "timeout": ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return new UpstashBackend({ url, options: converted });
+  return new UpstashBackend({ url, options: durationsInMs(options, ["timeout"], "upstash") });
 }
 
 /**
@@ -160,7 +152,7 @@ export class UpstashBackend implements Backend {
     const options = config.options;
     this.#ns = new Namespace(options.namespace, "upstash");
     this.namespace = this.#ns.name;
-    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS);
+    this.#timeout = optionalMs(options.timeout, "timeout", DEFAULT_TIMEOUT_MS, "upstash");
     const retries = options.retries ?? DEFAULT_RETRIES;
     if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
       throw new CacheConfigError(`upstash: option "retries" must be an integer >= 0, got ${String(retries)}`);
@@ -249,7 +241,7 @@ export class UpstashBackend implements Backend {
     if (toPx(expireMs) === undefined) {
       // One command: MSET also removes any TTL the keys had, like SET.
       const command = ["MSET"];
-      for (const [key, value] of entries) command.push(this.#ns.key(key), toText(value));
+      for (const [key, value] of entries) command.push(this.#ns.key(key), toText(value, "upstash"));
       await this.#call(command);
       return;
     }
@@ -345,10 +337,7 @@ export class UpstashBackend implements Backend {
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
-    const now = Date.now();
-    const window = String(Math.max(1, Math.ceil(windowMs)));
-    const max = String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit));
-    const reply = await this.#eval(SLIDING_INCR, this.#ns.key(key), [String(now), window, max, `${now}-${crypto.randomUUID()}`]);
+    const reply = await this.#eval(SLIDING_INCR, this.#ns.key(key), slidingArgs(windowMs, limit));
     if (!Array.isArray(reply) || reply.length !== 2) throw this.#unexpected("SLIDING_INCR", reply);
     return [Number(reply[0]), Math.max(0, Number(reply[1]))];
   }
@@ -564,23 +553,11 @@ function missing(value: unknown): unknown {
   return value === null || value === undefined ? MISSING : value;
 }
 
-/** An expiry in ms as a `PX` argument (integer ≥ 1), or `undefined` for "no expiry". */
-function toPx(ms: number | undefined): number | undefined {
-  if (ms === undefined || ms === null || !(ms > 0) || !Number.isFinite(ms)) return undefined;
-  return Math.max(1, Math.ceil(ms));
-}
-
 function setCommand(key: string, value: unknown, expireMs: number | undefined): string[] {
-  const command = ["SET", key, toText(value)];
+  const command = ["SET", key, toText(value, "upstash")];
   const ms = toPx(expireMs);
   if (ms !== undefined) command.push("PX", String(ms));
   return command;
-}
-
-function toText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "bigint") return String(value);
-  throw new TypeError(`upstash: values must be strings (encoded by the codec), got ${typeof value}`);
 }
 
 
@@ -595,18 +572,6 @@ function isTimeout(error: unknown): error is Error {
   return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function clip(text: string): string {
   return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
-}
-
-function optionalMs(value: unknown, name: string, fallback: number): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new CacheConfigError(`upstash: option "${name}" must be a duration >= 0 (ms), got ${String(value)}`);
-  }
-  return value === 0 ? undefined : value;
 }
