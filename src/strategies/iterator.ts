@@ -25,17 +25,16 @@
  */
 import { MISSING } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
 import type { CacheCore } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
-import { callKey, functionCounters, type KeyOption } from "../wrap/key.js";
+import type { KeyOption } from "../wrap/key.js";
 import { checkOptions, requiredTtl } from "../options.js";
 import { registerWrapped } from "../wrap/registry.js";
-import { recordHit, scope } from "../context/scope.js";
+import { wrapper, type Common } from "./value.js";
 
 /**
  * Options of the `iterator` strategy.
@@ -115,23 +114,14 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
     throw new CacheConfigError(`iterator: "condition" must be a function (chunk, args, key) => boolean, got ${typeof condition}`);
   }
   if (typeof prefix !== "string") throw new CacheConfigError(`iterator: "prefix" must be a string, got ${typeof prefix}`);
+  // Stored per chunk, with its own rules: no timeCondition, no tags.
+  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [] };
 
   return decorator<A>("iterator", cache, (target) => {
-    const keyOf = callKey("iterator", target, keyOption as KeyOption<never[]> | undefined, prefix);
+    // Keys, counters and hit/miss accounting as every value strategy does them.
+    const w = wrapper(cache, common, target);
+    const { keyOf, counters, core } = w;
     const fn = target.fn;
-    const core = stateOf(cache);
-    const emitter = core.emitter;
-    const counters = functionCounters(core, target, prefix || (typeof keyOption === "string" ? keyOption : ""));
-
-    const count = (hit: boolean, thisArg: unknown, key: string): void => {
-      const { stats, label } = counters(thisArg);
-      core[hit ? "hit" : "miss"](stats);
-      const type = hit ? "hit" : "miss";
-      if (emitter.counts[type] > 0) emitter.emit({ type, key, backend: core.route(key).label, function: label });
-      if (hit && scope.live !== 0) {
-        recordHit(key, { name: "iterator", ttl, backend: core.route(key).label, template: typeof keyOption === "string" ? keyOption : undefined, function: label });
-      }
-    };
 
     /** Calls the real generator function, storing what it yields; the marker only after it completed. */
     async function* compute(thisArg: unknown, args: unknown[], key: string): AsyncGenerator<unknown, unknown, unknown> {
@@ -240,10 +230,10 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       const marker = await core.read(core.route(key), key);
       const values = isMarker(marker) ? await replay(key, marker) : undefined;
       if (values === undefined) {
-        count(false, this, key);
+        w.miss(this, key);
         return yield* compute(this, args, key);
       }
-      count(true, this, key);
+      w.hit(core.route(key), key, marker, this);
       for (const value of values) {
         if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
         yield value;
