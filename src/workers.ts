@@ -24,7 +24,7 @@
  * });
  * @module
  */
-import { Cache } from "./presets/cache.js";
+import { CoreCache } from "./presets/core-cache.js";
 import { parseSetup } from "./config/parse.js";
 import { runWithWaitUntil } from "./context/scope.js";
 import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";
@@ -120,8 +120,8 @@ export interface WithCacheOptions<Env = unknown> {
    * again on the next event for as long as it fails; it must return synchronously and do no I/O.
    */
   setup: (env: Env) => SetupResult;
-  /** The cache to set up. Default: the default `cache` instance of `cashews`. */
-  cache?: Cache;
+  /** The cache to set up (a `Cache` or a `CoreCache`). Default: the default `cache` instance of `cashews`. */
+  cache?: CoreCache;
 }
 
 // ------------------------------------------------------------------------------------ waitUntil fallback
@@ -176,7 +176,7 @@ function entriesOf(result: unknown, where: string): [string, Record<string, unkn
 }
 
 /** Validates every entry first (nothing is applied unless all are good), then sets the cache up. */
-function applySetup<Env>(cache: Cache, setup: (env: Env) => SetupResult, env: Env): void {
+function applySetup<Env>(cache: CoreCache, setup: (env: Env) => SetupResult, env: Env): void {
   const where = `withCache (cache "${cache.name}"): `;
   let result: unknown;
   try {
@@ -281,7 +281,7 @@ export function withCache<Env = unknown, H extends WorkerHandler<Env> = WorkerHa
   if (typeof setup !== "function") {
     throw new CacheConfigError(`withCache: "setup" must be a function (env) => url | [url, options][], got ${describe(setup)}`);
   }
-  if (!(cache instanceof Cache)) throw new CacheConfigError(`withCache: "cache" must be a Cache instance, got ${describe(cache)}`);
+  if (!(cache instanceof CoreCache)) throw new CacheConfigError(`withCache: "cache" must be a cache (a Cache or CoreCache instance), got ${describe(cache)}`);
   if (typeof handler !== "object" || handler === null) {
     throw new CacheConfigError(`withCache: the handler must be an object with fetch, scheduled or queue, got ${describe(handler)}`);
   }

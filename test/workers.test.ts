@@ -14,6 +14,7 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
 import { Cache, CacheConfigError } from "../src/index.js";
+import { CoreCache } from "../src/core.js";
 import { withCache, type ExecutionContextLike, type WorkerHandler } from "../src/workers.js";
 import { installWaitUntilFallback, rememberContext } from "../src/context/waituntil-fallback.js";
 import { startUpstashServer, type UpstashServer } from "./support/upstash-server.js";
@@ -448,11 +449,20 @@ describe("withCache (in Node)", () => {
       await expect(Promise.resolve().then(() => call(worker, {}, fakeCtx()))).rejects.toThrow(/withCache \(cache "throws"\): setup\(env\) threw: .*URL/);
     });
 
+    it("sets a lean CoreCache up as well", async () => {
+      const lean = new CoreCache("lean");
+      const worker = withCache({ cache: lean, setup: (env: { URL: string }) => env.URL }, { fetch: async () => new Response(String(await lean.set("k", 1))) });
+      const response = (await call(worker, { URL: "mem://" }, fakeCtx())) as Response;
+      expect(await response.text()).toBe("true");
+      expect(lean.isSetup()).toBe(true);
+      await lean.close();
+    });
+
     it("rejects bad options and handlers at wrap time", () => {
       const setup = (): string => "mem://";
       expect(() => withCache({ setup, cahce: new Cache() } as never, { fetch: () => 1 })).toThrow(/unknown option "cahce"; known options: setup, cache/);
       expect(() => withCache({} as never, { fetch: () => 1 })).toThrow(/"setup" must be a function/);
-      expect(() => withCache({ setup, cache: {} as Cache }, { fetch: () => 1 })).toThrow(/"cache" must be a Cache instance/);
+      expect(() => withCache({ setup, cache: {} as Cache }, { fetch: () => 1 })).toThrow(/"cache" must be a cache \(a Cache or CoreCache instance\)/);
       expect(() => withCache({ setup }, {} as never)).toThrow(/has no fetch, scheduled or queue function/);
       expect(() => withCache({ setup }, null as never)).toThrow(CacheConfigError);
     });
