@@ -1,5 +1,6 @@
 /**
- * cashews: the async cache toolkit for TypeScript and the edge.
+ * cashews: the async cache toolkit for TypeScript and the edge. `Cache` has every strategy as a
+ * method and every backend scheme registered; `cashews/core` is the lean preset.
  *
  * @example
  * import { cache } from "cashews";

@@ -1,6 +1,6 @@
 /**
  * One configured backend behind a prefix: lazy start, codec (typed encoding, custom serializer,
- * signing) and safe-mode bookkeeping. The Cache facade routes every key to one of these.
+ * signing) and safe-mode bookkeeping. A cache routes every key to one of these.
  * @internal
  * @module
  */

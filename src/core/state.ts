@@ -1,7 +1,8 @@
 /**
- * The state behind a Cache: routes, stats, events, and the safe-mode command runner. A plain
- * object (the callable Cache facade is slow to read properties from), used directly by the
- * strategies on the hit path.
+ * The core layer's state of one cache: routes (prefix routing), stats, events, the safe-mode
+ * command runner, reads, writes and tags. A plain object (the callable cache is slow to read
+ * properties from); the strategies, which take the cache as their first argument, reach it with
+ * {@link stateOf} and use it directly on the hit path.
  * @internal
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * Shared machinery of the value strategies (`failover`, `hit`, `early`, `soft`): option parsing,
- * the stored envelope, per-call counting, storing under a condition, and background work.
+ * The value-strategy wrapper, the one every strategy that stores a function's results builds on
+ * (`cache`, `failover`, `hit`, `early`, `soft`; `iterator` for its keys and counting): option
+ * parsing, the stored envelope, keys, per-call counting, storing under a condition.
  * @internal
  * @module
  */
