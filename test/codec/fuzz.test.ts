@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache } from "../../src/index.js";
 import { createSigner, decode, encode, isCounter, Raised, UNDECODABLE } from "../../src/codec/index.js";
 import type { Backend } from "../../src/backends/types.js";
-import { backendOf } from "../conformance/commands.js";
+import { backendOf } from "../../src/testing/target.js";
 import { diff, foreignPrototype, objectKey, prototypeFingerprint, runs, sameFingerprint, SEED, supportedValue, text } from "../support/values.js";
 
 const redisUrl = inject("redisUrl");

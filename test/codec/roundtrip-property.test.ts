@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache, SerializationError } from "../../src/index.js";
 import { decode, encode, validate } from "../../src/codec/index.js";
-import { openTarget, upstashTarget, type BackendTarget } from "../support/backends.js";
+import { openTarget, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 import { diff, runs, supportedValue, unsupportedValue } from "../support/values.js";
 
 const redisUrl = inject("redisUrl");
@@ -38,7 +39,7 @@ describe("codec round trip (property)", () => {
   });
 });
 
-const targets: (BackendTarget & { numRuns: number; live?: boolean })[] = [
+const targets: (ConformanceTarget & { numRuns: number; live?: boolean })[] = [
   { name: "mem:// (live values)", url: () => "mem://", numRuns: 500, live: true },
   { name: "mem:// (serialize)", url: () => "mem://?serialize=1", numRuns: 500 },
   { name: "mem:// (secret)", url: () => "mem://", options: { secret: "s3cret" }, numRuns: 500 },

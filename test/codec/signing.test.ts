@@ -2,24 +2,24 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { Cache, type CacheEventInfo } from "../../src/index.js";
 import { MISSING, type Backend } from "../../src/backends/types.js";
-import { backendOf } from "../conformance/commands.js";
+import { backendOf, type ConformanceTarget } from "../../src/testing/target.js";
 
 const redisUrl = inject("redisUrl");
 
-const targets: [string, string, Record<string, unknown>][] = [
-  ["mem://", "mem://", {}],
-  ["redis://", redisUrl, { namespace: "signing" }],
+const targets: ConformanceTarget[] = [
+  { name: "mem://", url: () => "mem://" },
+  { name: "redis://", url: () => redisUrl, options: { namespace: "signing" } },
 ];
 
-for (const [label, url, options] of targets) {
-  describe.skipIf(!url)(`signed values on ${label}`, () => {
+for (const target of targets) {
+  describe.skipIf(!target.url())(`signed values on ${target.name}`, () => {
     let cache: Cache;
     let other: Cache;
     let backend: Backend;
     let tampered: CacheEventInfo[];
     beforeAll(async () => {
-      cache = new Cache("signed").setup(url, { ...options, secret: "right" });
-      other = new Cache("other").setup(url, { ...options, secret: "wrong" });
+      cache = new Cache("signed").setup(target.url(), { ...target.options, secret: "right" });
+      other = new Cache("other").setup(target.url(), { ...target.options, secret: "wrong" });
       backend = await backendOf(cache);
       cache.on("tampered", (e) => tampered.push(e));
     });

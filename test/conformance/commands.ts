@@ -1,30 +1,11 @@
 // The command conformance suite: every command of API.md, run against every backend.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cache, CacheConfigError, LockedError, SerializationError } from "../../src/index.js";
-import type { Backend } from "../../src/backends/types.js";
-
-export interface BackendUnderTest {
-  /** A label for the describe block. */
-  name: string;
-  /** The setup URL, resolved when the suite starts (skip the suite when it returns ""). */
-  url: () => string;
-  /** Extra setup options. */
-  options?: Record<string, unknown>;
-  /**
-   * Optional async preparation before the suite (e.g. starting a server whose URL is only known
-   * then): its `url` and `options` override the ones above, `stop` runs after the suite.
-   */
-  start?: () => Promise<{ url?: string; options?: Record<string, unknown>; stop?: () => Promise<void> }>;
-}
+import { backendOf, type ConformanceTarget } from "../../src/testing/target.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Backend of the default route (for counting calls and writing raw values in tests). */
-export async function backendOf(cache: Cache, key = ""): Promise<Backend> {
-  return (cache as unknown as { route(k: string): { start(): Promise<Backend> } }).route(key).start();
-}
-
-export function commandSuite(target: BackendUnderTest): void {
+export function commandSuite(target: ConformanceTarget): void {
   const url = target.url();
   describe.skipIf(!url)(`commands on ${target.name}`, () => {
     let cache: Cache;

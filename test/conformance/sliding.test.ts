@@ -5,7 +5,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { SLIDING_INCR } from "../../src/backends/scripts.js";
 import { Cache, CacheConfigError } from "../../src/index.js";
-import { upstashTarget, useTargetCache, type BackendTarget } from "../support/backends.js";
+import { useTarget, useTargetCache, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
@@ -19,7 +20,7 @@ describe("SLIDING_INCR script", () => {
   });
 });
 
-type Target = BackendTarget;
+type Target = ConformanceTarget;
 
 const upstash = (namespace: string, extra: Record<string, unknown> = {}): Pick<Target, "url" | "start"> =>
   upstashTarget(redisUrl, { namespace, ...extra });
@@ -38,7 +39,7 @@ const targets: Target[] = [
 for (const target of targets) {
   describe.skipIf(!target.url())(`slidingIncr on ${target.name}`, () => {
     let cache: Cache;
-    const errors = useTargetCache(target, target.name, (c) => (cache = c));
+    const errors = useTargetCache(useTarget(target), target.name, (c) => (cache = c));
 
     it("counts calls up to the limit, then refuses without recording", async () => {
       const counts: number[] = [];

@@ -3,12 +3,13 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { Cache, CacheDetect, Command, invalidateFurther, runWithWaitUntil } from "../../src/index.js";
 import { scope } from "../../src/context/scope.js";
+import type { ConformanceTarget } from "../../src/testing/target.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
 
-const targets: { label: string; url: string }[] = [{ label: "mem://", url: "mem://" }];
-if (redisUrl) targets.push({ label: "redis://", url: redisUrl });
+const targets: ConformanceTarget[] = [{ name: "mem://", url: () => "mem://" }];
+if (redisUrl) targets.push({ name: "redis://", url: () => redisUrl });
 
 const caches: Cache[] = [];
 afterEach(async () => {
@@ -20,7 +21,8 @@ afterEach(async () => {
   expect(scope.live).toBe(scope.sticky ? 1 : 0);
 });
 
-describe.each(targets)("scopes on $label", ({ url }) => {
+describe.each(targets)("scopes on $name", (target) => {
+  const url = target.url();
   const make = (): Cache => {
     const c = new Cache("ctx").setup(url, url.startsWith("redis") ? { namespace: `ctx${Math.random().toString(36).slice(2, 8)}` } : {});
     caches.push(c);

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { Cache, CacheConfigError, NotConfiguredError, parseDuration } from "../../src/index.js";
-import { backendOf } from "../conformance/commands.js";
+import { backendOf } from "../../src/testing/target.js";
 import { MISSING } from "../../src/backends/types.js";
 
 const run = promisify(execFile);

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { TAG_ADD } from "../../src/backends/scripts.js";
 import { Cache, CacheConfigError } from "../../src/index.js";
 import { TAG_PREFIX } from "../../src/core/state.js";
-import { upstashTarget, useTargetCache, type BackendTarget } from "../support/backends.js";
+import { useTarget, useTargetCache, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
@@ -19,7 +20,7 @@ describe("TAG_ADD script", () => {
   });
 });
 
-type Target = BackendTarget;
+type Target = ConformanceTarget;
 
 const targets: Target[] = [
   { name: "mem:// (live values)", url: () => "mem://" },
@@ -36,7 +37,7 @@ const targets: Target[] = [
 for (const target of targets) {
   describe.skipIf(!target.url())(`tags on ${target.name}`, () => {
     let cache: Cache;
-    useTargetCache(target, target.name, (c) => (cache = c), { noErrors: true });
+    useTargetCache(useTarget(target), target.name, (c) => (cache = c), { noErrors: true });
 
     it("deleteTags removes exactly the tagged keys, then the tag", async () => {
       await cache.set("a", 1, { tags: ["t1"] });

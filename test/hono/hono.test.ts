@@ -7,14 +7,15 @@ import { cors } from "hono/cors";
 import { describe, expect, inject, it } from "vitest";
 import { Cache, CacheConfigError, type CacheEventInfo } from "../../src/index.js";
 import { cacheContext, cacheDetectHeaders, cacheResponse, rateLimit } from "../../src/hono/index.js";
-import { upstashTarget, useTargetCache, type BackendTarget } from "../support/backends.js";
+import { useTarget, useTargetCache, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 import { freePort } from "../support/redis-server.js";
 
 const redisUrl = inject("redisUrl");
 const RUN = randomUUID().slice(0, 8);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const targets: BackendTarget[] = [
+const targets: ConformanceTarget[] = [
   { name: "mem://", url: () => "mem://" },
   { name: "mem:// (serialize)", url: () => "mem://?serialize=1" },
   { name: "redis://", url: () => redisUrl, options: { namespace: `hono-${RUN}` } },
@@ -42,7 +43,7 @@ const bytes = async (res: Response): Promise<Uint8Array> => new Uint8Array(await
 for (const target of targets) {
   describe.skipIf(!target.url())(`cashews/hono on ${target.name}`, () => {
     let cache: Cache;
-    const errors = useTargetCache(target, `hono ${target.name}`, (c) => (cache = c), { noErrors: true });
+    const errors = useTargetCache(useTarget(target), `hono ${target.name}`, (c) => (cache = c), { noErrors: true });
 
     /** An app whose routes count handler calls in `calls`. */
     function counted(): { app: Hono; calls: Record<string, number>; count: (c: Context) => number } {

@@ -2,12 +2,13 @@
 // (exact key or glob) or a cached function's entry, on every backend.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, invalidate, cache as defaultCache, withKeyContext } from "../../src/index.js";
-import { openTarget, upstashTarget, type BackendTarget } from "../support/backends.js";
+import { openTarget, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
 
-type Target = BackendTarget;
+type Target = ConformanceTarget;
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },

@@ -2,13 +2,14 @@
 // completed is replayed; a replay never stops at a falsy chunk and is never truncated.
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, NOT_NONE, withExceptions, type CacheEventInfo } from "../../src/index.js";
-import { openTarget, upstashTarget, type BackendTarget } from "../support/backends.js";
+import { openTarget, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-type Target = BackendTarget;
+type Target = ConformanceTarget;
 
 const targets: Target[] = [
   { name: "mem://", url: () => "mem://" },

@@ -15,7 +15,8 @@ import {
   slidingRateLimit,
 } from "../../src/index.js";
 import { wrappedInfo } from "../../src/wrap/registry.js";
-import { upstashTarget, type BackendTarget } from "../support/backends.js";
+import type { ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
@@ -28,7 +29,7 @@ const until = (t0: number, ms: number): Promise<void> => sleep(Math.max(0, t0 + 
 class Boom extends Error {}
 class Ignored extends Error {}
 
-interface Target extends BackendTarget {
+interface Target extends ConformanceTarget {
   /** A network backend: two Cache instances share it. */
   shared: boolean;
 }

@@ -5,7 +5,8 @@ import { Cache, CacheConfigError, LockedError, cache as defaultCache, locked, wi
 import { stateOf } from "../../src/core/state.js";
 import type { Backend } from "../../src/backends/types.js";
 import { freePort } from "../support/redis-server.js";
-import { startUpstashServer, type UpstashServer } from "../support/upstash-server.js";
+import { useTarget, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
@@ -27,38 +28,21 @@ async function countCommands(cache: Cache): Promise<Record<string, number>> {
 }
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
-interface Target {
-  label: string;
-  url: () => string;
-  options: () => Record<string, unknown>;
-}
-
-let upstash: UpstashServer | undefined;
-const targets: Target[] = [
-  { label: "mem://", url: () => "mem://", options: () => ({}) },
-  { label: "mem:// (secret)", url: () => "mem://", options: () => ({ secret: "s3cret" }) },
-  { label: "redis://", url: () => redisUrl, options: () => ({ namespace: "lock-test" }) },
-  { label: "redis:// (clientSide)", url: () => redisUrl, options: () => ({ namespace: "lock-test-cs", clientSide: true }) },
-  { label: "redis+cluster://", url: () => redisClusterUrl, options: () => ({ namespace: "lock-test" }) },
-  {
-    label: "upstash://",
-    url: () => (redisUrl ? upstash!.url.replace(/^http:/, "upstash+http:") : ""),
-    options: () => ({ token: upstash!.token, namespace: "lock-test-up" }),
-  },
+const targets: ConformanceTarget[] = [
+  { name: "mem://", url: () => "mem://" },
+  { name: "mem:// (secret)", url: () => "mem://", options: { secret: "s3cret" } },
+  { name: "redis://", url: () => redisUrl, options: { namespace: "lock-test" } },
+  { name: "redis:// (clientSide)", url: () => redisUrl, options: { namespace: "lock-test-cs", clientSide: true } },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: "lock-test" } },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: "lock-test-up" }) },
 ];
 
-beforeAll(async () => {
-  if (redisUrl) upstash = await startUpstashServer({ redisUrl });
-});
-afterAll(async () => {
-  await upstash?.stop();
-});
-
 for (const target of targets) {
-  describe.skipIf(target.label.startsWith("redis+cluster") ? !redisClusterUrl : target.label.startsWith("redis") || target.label.startsWith("upstash") ? !redisUrl : false)(`lock strategies on ${target.label}`, () => {
+  describe.skipIf(!target.url())(`lock strategies on ${target.name}`, () => {
+    const backend = useTarget(target);
     let cache: Cache;
     beforeEach(async () => {
-      cache = new Cache("lock").setup(target.url(), target.options());
+      cache = await backend.open("lock");
       await cache.clear();
     });
     afterEach(async () => {
@@ -175,7 +159,7 @@ for (const target of targets) {
         const perWaiter = (total(counts) - 5) / 49;
         expect(perWaiter).toBeLessThan(20);
         expect(counts.getMany! / 49).toBeLessThanOrEqual(15);
-        console.log(`[lock: true, protected: false, ${target.label}] backend calls per waiter: ${perWaiter.toFixed(2)} ${JSON.stringify(counts)}`);
+        console.log(`[lock: true, protected: false, ${target.name}] backend calls per waiter: ${perWaiter.toFixed(2)} ${JSON.stringify(counts)}`);
       });
 
       it("the holder holds `<key>:lock` while computing; hits never touch the lock", async () => {

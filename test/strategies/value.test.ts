@@ -3,7 +3,8 @@
 // wrap-time validation.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { Cache, CacheConfigError, NOT_NONE, withExceptions, failover, hit, early, soft, type CacheEventInfo } from "../../src/index.js";
-import { startUpstashServer } from "../support/upstash-server.js";
+import { useTarget, type ConformanceTarget } from "../../src/testing/target.js";
+import { upstashTarget } from "../support/backends.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
@@ -25,55 +26,31 @@ class Other extends Error {
   override name = "Other";
 }
 
-interface Target {
-  label: string;
-  /** "" skips the suite. */
-  enabled: boolean;
+interface Target extends ConformanceTarget {
   /** Values are shared between two Cache instances (a network backend). */
   shared: boolean;
-  start: () => Promise<{ url: string; options: Record<string, unknown>; stop?: () => Promise<void> }>;
 }
 
 const targets: Target[] = [
-  { label: "mem://", enabled: true, shared: false, start: async () => ({ url: "mem://", options: {} }) },
-  { label: "mem:// (secret)", enabled: true, shared: false, start: async () => ({ url: "mem://", options: { secret: "k" } }) },
-  { label: "redis://", enabled: !!redisUrl, shared: true, start: async () => ({ url: redisUrl, options: { namespace: "strategies-value" } }) },
-  { label: "redis:// (clientSide)", enabled: !!redisUrl, shared: true, start: async () => ({ url: redisUrl, options: { namespace: "strategies-value-cs", clientSide: true } }) },
-  { label: "redis+cluster://", enabled: !!redisClusterUrl, shared: true, start: async () => ({ url: redisClusterUrl, options: { namespace: "strategies-value" } }) },
-  {
-    label: "upstash://",
-    enabled: !!redisUrl,
-    shared: true,
-    start: async () => {
-      const server = await startUpstashServer({ redisUrl });
-      return {
-        url: server.url.replace(/^http:/, "upstash+http:"),
-        options: { token: server.token, namespace: "strategies-value-up" },
-        stop: () => server.stop(),
-      };
-    },
-  },
+  { name: "mem://", url: () => "mem://", shared: false },
+  { name: "mem:// (secret)", url: () => "mem://", options: { secret: "k" }, shared: false },
+  { name: "redis://", url: () => redisUrl, options: { namespace: "strategies-value" }, shared: true },
+  { name: "redis:// (clientSide)", url: () => redisUrl, options: { namespace: "strategies-value-cs", clientSide: true }, shared: true },
+  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: "strategies-value" }, shared: true },
+  { name: "upstash://", ...upstashTarget(redisUrl, { namespace: "strategies-value-up" }), shared: true },
 ];
 
 for (const target of targets) {
-  describe.skipIf(!target.enabled)(`value strategies on ${target.label}`, () => {
-    let url = "";
-    let options: Record<string, unknown> = {};
-    let stop: (() => Promise<void>) | undefined;
+  describe.skipIf(!target.url())(`value strategies on ${target.name}`, () => {
+    const backend = useTarget(target);
     let cache: Cache;
     /** A second instance on the same backend ("another process"), for shared backends. */
     let other: Cache;
     const extra: Cache[] = [];
 
-    beforeAll(async () => {
-      ({ url, options, stop } = await target.start());
-    });
-    afterAll(async () => {
-      await stop?.();
-    });
     beforeEach(async () => {
-      cache = new Cache("a").setup(url, options);
-      other = new Cache("b").setup(url, options);
+      cache = await backend.open("a");
+      other = await backend.open("b");
       await cache.clear();
     });
     afterEach(async () => {

@@ -1,21 +1,22 @@
 // The cache strategy as a function wrapper, a TC39 method decorator and the callable instance.
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it, inject } from "vitest";
 import { Cache, CacheConfigError, NOT_NONE, withKeyContext, cache as defaultCache, onlyExceptions, withExceptions, type CacheEventInfo } from "../../src/index.js";
+import type { ConformanceTarget } from "../../src/testing/target.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const redisUrl = inject("redisUrl");
 
-const targets: [string, string, Record<string, unknown>][] = [
-  ["mem://", "mem://", {}],
-  ["mem:// (secret)", "mem://", { secret: "k" }],
-  ["redis://", redisUrl, { namespace: "deco" }],
+const targets: ConformanceTarget[] = [
+  { name: "mem://", url: () => "mem://" },
+  { name: "mem:// (secret)", url: () => "mem://", options: { secret: "k" } },
+  { name: "redis://", url: () => redisUrl, options: { namespace: "deco" } },
 ];
 
-for (const [label, url, options] of targets) {
-  describe.skipIf(!url)(`cache() on ${label}`, () => {
+for (const target of targets) {
+  describe.skipIf(!target.url())(`cache() on ${target.name}`, () => {
     let cache: Cache;
     beforeEach(async () => {
-      cache = new Cache("t").setup(url, options);
+      cache = new Cache("t").setup(target.url(), target.options);
       await cache.clear();
     });
     afterEach(async () => {
