@@ -4,7 +4,7 @@
  * cleared between tests and closed after them.
  * @module
  */
-import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { Cache, type CacheEventInfo } from "../index.js";
 import type { Backend } from "../backends/types.js";
 
@@ -70,6 +70,11 @@ export interface TargetHandle {
   readonly name: string;
   /** A new Cache named `name`, set up on the started target (starts it first if need be). */
   open(name: string): Promise<Cache>;
+  /**
+   * Whether two caches set up on the target see each other's values (a network store), probed once:
+   * tests of what two processes share skip themselves where it is false.
+   */
+  shared(): Promise<boolean>;
 }
 
 /**
@@ -78,6 +83,7 @@ export interface TargetHandle {
  */
 export function useTarget(target: ConformanceTarget): TargetHandle {
   let started: Promise<Started> | undefined;
+  let shared: Promise<boolean> | undefined;
   const ready = (): Promise<Started> => (started ??= startTarget(target));
   const open = async (name: string): Promise<Cache> => {
     const { url, options } = await ready();
@@ -89,7 +95,19 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
   afterAll(async () => {
     await (await started)?.stop();
   });
-  return { name: target.name, open };
+  const probe = async (): Promise<boolean> => {
+    const [a, b] = [await open(`${target.name} probe a`), await open(`${target.name} probe b`)];
+    try {
+      const key = `conformance-probe:${Math.random().toString(36).slice(2)}`;
+      await a.set(key, 1, { expire: "1m" });
+      const seen = (await b.get(key)) === 1;
+      await a.delete(key);
+      return seen;
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  };
+  return { name: target.name, open, shared: () => (shared ??= probe()) };
 }
 
 /**
@@ -117,6 +135,32 @@ export function useTargetCache(target: TargetHandle, name: string, assign: (cach
     await cache?.close();
   });
   return errors;
+}
+
+/**
+ * Fresh caches for every test of the calling `describe`, one per name, on the same target: opened
+ * (the first one cleared) before each test and handed to `assign`, cleared and closed after it.
+ */
+export function useCachesPerTest(target: TargetHandle, names: readonly string[], assign: (caches: Cache[]) => void): void {
+  let caches: Cache[] = [];
+  beforeEach(async () => {
+    caches = [];
+    for (const name of names) caches.push(await target.open(name));
+    await caches[0]?.clear();
+    assign(caches);
+  });
+  afterEach(async () => {
+    await caches[0]?.clear();
+    await Promise.all(caches.map((c) => c.close()));
+  });
+}
+
+/** A test of what two caches on the target share ("two processes"): skipped where they share nothing. */
+export function itWhenShared(target: TargetHandle, name: string, fn: () => Promise<void>): void {
+  it(name, async (ctx) => {
+    ctx.skip(!(await target.shared()), "values are not shared between two caches on this target");
+    await fn();
+  });
 }
 
 /** The backend behind `key`'s route (the default route for ""): for counting calls and writing raw values. */

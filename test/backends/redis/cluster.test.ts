@@ -1,7 +1,7 @@
 // Redis Cluster (redis+cluster://, cluster=1, a supplied ioredis Cluster): URL checks at setup,
 // hash slots against the real cluster's CLUSTER KEYSLOT, multi-key commands and scans spread over
-// every master (checked on the nodes themselves). The conformance and strategy suites run on the
-// shared cluster too (see their target lists).
+// every master (checked on the nodes themselves). The conformance suite runs on the shared cluster
+// too (test/conformance/redis-cluster.test.ts).
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache, CacheBackendError, CacheConfigError } from "../../../src/index.js";

@@ -1,45 +1,18 @@
-// Conformance of the sliding-window primitive (`Backend.slidingIncr`, `cache.slidingIncr`) on
-// every backend and codec configuration, plus its Lua script's checks.
-import { createHash, randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { SLIDING_INCR } from "../../src/backends/scripts.js";
-import { Cache, CacheConfigError } from "../../src/index.js";
-import { useTarget, useTargetCache, type ConformanceTarget } from "../../src/testing/target.js";
-import { upstashTarget } from "../support/backends.js";
+/**
+ * Conformance of the sliding-window primitive (`Backend.slidingIncr`, `cache.slidingIncr`): what
+ * counts, what is refused, how the window slides and expires, and how a bad key or option fails.
+ * @module
+ */
+import { describe, expect, it } from "vitest";
+import { CacheConfigError, type Cache } from "../index.js";
+import { useTargetCache, type TargetHandle } from "./target.js";
+import { sleep } from "./wait.js";
 
-const redisUrl = inject("redisUrl");
-const redisClusterUrl = inject("redisClusterUrl");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const RUN = randomUUID().slice(0, 8);
-
-describe("SLIDING_INCR script", () => {
-  it("carries the SHA-1 of its source and touches only KEYS[1]", () => {
-    expect(SLIDING_INCR.sha1).toBe(createHash("sha1").update(SLIDING_INCR.lua).digest("hex"));
-    expect(SLIDING_INCR.lua.match(/KEYS\[(\d+)\]/g)?.every((k) => k === "KEYS[1]")).toBe(true);
-  });
-});
-
-type Target = ConformanceTarget;
-
-const upstash = (namespace: string, extra: Record<string, unknown> = {}): Pick<Target, "url" | "start"> =>
-  upstashTarget(redisUrl, { namespace, ...extra });
-
-const targets: Target[] = [
-  { name: "mem:// (live values)", url: () => "mem://" },
-  { name: "mem:// (serialize)", url: () => "mem://?serialize=1" },
-  { name: "mem:// (secret)", url: () => "mem://", options: { secret: "s3cret" } },
-  { name: "redis://", url: () => redisUrl, options: { namespace: `conf-sl-${RUN}` } },
-  { name: "redis:// (secret)", url: () => redisUrl, options: { namespace: `conf-sl-s-${RUN}`, secret: "s3cret" } },
-  { name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: `conf-sl-${RUN}` } },
-  { name: "redis+cluster:// (secret)", url: () => redisClusterUrl, options: { namespace: `conf-sl-s-${RUN}`, secret: "s3cret" } },
-  { name: "upstash://", ...upstash(`conf-sl-up-${RUN}`) },
-];
-
-for (const target of targets) {
-  describe.skipIf(!target.url())(`slidingIncr on ${target.name}`, () => {
+/** Registers the `slidingIncr` tests on a started target in the calling `describe`. */
+export function slidingTests(target: TargetHandle): void {
+  describe("slidingIncr", () => {
     let cache: Cache;
-    const errors = useTargetCache(useTarget(target), target.name, (c) => (cache = c));
+    const errors = useTargetCache(target, target.name, (c) => (cache = c));
 
     it("counts calls up to the limit, then refuses without recording", async () => {
       const counts: number[] = [];
@@ -109,36 +82,3 @@ for (const target of targets) {
     });
   });
 }
-
-describe.skipIf(!redisUrl)("SLIDING_INCR on redis://", () => {
-  let raw: Redis;
-  let cache: Cache;
-  const ns = `conf-sl-raw-${RUN}`;
-  beforeAll(async () => {
-    raw = new Redis(redisUrl, { lazyConnect: true });
-    await raw.connect();
-    cache = new Cache("raw").setup(redisUrl, { namespace: ns });
-  });
-  afterAll(async () => {
-    await cache.clear();
-    await cache.close();
-    raw.disconnect();
-  });
-
-  it("keeps a sorted set scored by call time, one unique member per call", async () => {
-    const before = Date.now();
-    await Promise.all([cache.slidingIncr("z", "5s"), cache.slidingIncr("z", "5s")]);
-    expect(await raw.type(`${ns}:z`)).toBe("zset");
-    const entries = ((await raw.call("ZRANGE", `${ns}:z`, "0", "-1", "WITHSCORES")) as unknown[]).flat().map(String); // RESP2 flat or RESP3 pairs
-    expect(entries).toHaveLength(4);
-    expect(entries[0]).not.toBe(entries[2]);
-    expect(Number(entries[1])).toBeGreaterThanOrEqual(before);
-    expect(Number(entries[1])).toBeLessThanOrEqual(Date.now());
-  });
-
-  it("still works after SCRIPT FLUSH (NOSCRIPT → EVAL)", async () => {
-    await raw.script("FLUSH");
-    expect((await cache.slidingIncr("after-flush", "5s")).count).toBe(1);
-    expect(await raw.script("EXISTS", SLIDING_INCR.sha1)).toEqual([1]);
-  });
-});

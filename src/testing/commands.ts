@@ -1,29 +1,35 @@
-// The command conformance suite: every command of API.md, run against every backend.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Cache, CacheConfigError, LockedError, SerializationError } from "../../src/index.js";
-import { backendOf, type ConformanceTarget } from "../../src/testing/target.js";
+/**
+ * The command conformance tests: every command of API.md (with `slidingIncr` and tags) against one
+ * backend, through a `Cache` set up on it.
+ * @module
+ */
+import { describe, expect, it } from "vitest";
+import { CacheConfigError, LockedError, SerializationError, type Cache } from "../index.js";
+import { slidingTests } from "./sliding.js";
+import { tagTests } from "./tags.js";
+import { backendOf, useTarget, useTargetCache, type ConformanceTarget, type TargetHandle } from "./target.js";
+import { sleep } from "./wait.js";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
+/**
+ * Registers a `describe` block with every command test (get/set and friends, expiry, locks, scans,
+ * `slidingIncr`, tags, value round trips) against `target`; a part of {@link conformanceSuite}.
+ *
+ * @example
+ * // backend.test.ts, run by vitest
+ * import { commandSuite } from "cashews/testing";
+ * commandSuite({ name: "mem:// (serialize)", url: () => "mem://?serialize=1" });
+ */
 export function commandSuite(target: ConformanceTarget): void {
-  const url = target.url();
-  describe.skipIf(!url)(`commands on ${target.name}`, () => {
+  describe.skipIf(!target.url())(`commands on ${target.name}`, () => {
+    commandTests(useTarget(target));
+  });
+}
+
+/** Registers the command tests (commands, `slidingIncr`, tags) on a started target in the calling `describe`. */
+export function commandTests(target: TargetHandle): void {
+  describe("commands", () => {
     let cache: Cache;
-    let stop: (() => Promise<void>) | undefined;
-    beforeAll(async () => {
-      const started = await target.start?.();
-      stop = started?.stop;
-      cache = new Cache(target.name).setup(started?.url ?? url, { ...target.options, ...started?.options });
-      await cache.init();
-      await cache.clear();
-    });
-    afterEach(async () => {
-      await cache.clear();
-    });
-    afterAll(async () => {
-      await cache?.close();
-      await stop?.();
-    });
+    useTargetCache(target, target.name, (c) => (cache = c));
 
     it("set and get round-trip, a missing key gives the default", async () => {
       expect(await cache.set("k", { a: 1 })).toBe(true);
@@ -328,4 +334,6 @@ export function commandSuite(target: ConformanceTarget): void {
       expect(Object.keys(nested.a[2] as object)).toEqual(["d", "u"]);
     });
   });
+  slidingTests(target);
+  tagTests(target);
 }
