@@ -1,6 +1,8 @@
 // Runs the shared runtime smoke set (runtimes/shared/smoke.ts) under Bun (`bun test runtimes/bun`)
 // and Deno (`deno test runtimes/deno`) against the library source, with the test Redis (and the
 // local Upstash REST server, when src/upstash.ts exists) passed through environment variables.
+// No test file's path may contain "runtimes/bun": `bun test runtimes/bun` filters paths by that
+// substring, so it would run such a file too (outside vitest, where it fails).
 //
 // Deno flags: `--sloppy-imports` lets `src/*.ts` keep its `.js`-suffixed relative imports; the
 // repository's deno.json and package.json are discovered from the working directory, so npm
