@@ -2,7 +2,7 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   // One entry per package export (package.json `exports`, deno.json `exports`).
-  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", hono: "src/hono/index.ts", workers: "src/workers.ts" },
+  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", hono: "src/hono/index.ts", workers: "src/workers.ts", testing: "src/testing/index.ts" },
   format: ["esm"],
   target: "es2022",
   platform: "neutral",
@@ -14,6 +14,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   treeshake: true,
-  // Optional peer dependencies: never bundled, imported only by their backend entry.
-  external: ["ioredis", "@upstash/redis", "hono", /^hono\//],
+  // Optional peer dependencies: never bundled, imported only by their backend entry (vitest: by
+  // cashews/testing, the conformance suite).
+  external: ["ioredis", "@upstash/redis", "hono", /^hono\//, "vitest"],
 });

@@ -1,6 +1,6 @@
 /**
  * How many tests the shared smoke set registers, so that the runner
- * (`test/runtimes-bun-deno.test.ts`) can fail an empty or truncated run. Kept apart from
+ * (`test/runtimes/smoke.test.ts`) can fail an empty or truncated run. Kept apart from
  * `smoke.ts`, which imports `node:test`, so vitest can import these numbers alone.
  */
 

@@ -5,7 +5,7 @@
  * test dependency to download (Deno has no JSR access here, and `npm:` specifiers would need the
  * registry). It imports the library SOURCE (`src/*.ts`), not `dist/`.
  *
- * Backends come from the environment (set by `test/runtimes-bun-deno.test.ts`):
+ * Backends come from the environment (set by `test/runtimes/smoke.test.ts`):
  * - `mem://` always;
  * - `redis://` when `CASHEWS_REDIS_URL` is set (ioredis, loaded lazily by the core);
  * - `upstash://` when `CASHEWS_UPSTASH_URL` (e.g. `upstash+http://127.0.0.1:PORT`) and

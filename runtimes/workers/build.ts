@@ -1,6 +1,6 @@
 // Bundles a Worker the way wrangler would (one ESM file, Workers export conditions), for running in
 // workerd through miniflare from the tests. The worker imports the library from src/ (relative
-// imports), so the bundle always reflects the current source; test/dist.test.ts covers dist/.
+// imports), so the bundle always reflects the current source; test/package/dist.test.ts covers dist/.
 import { build, type BuildOptions, type Metafile } from "esbuild";
 
 const root = new URL("../..", import.meta.url).pathname;

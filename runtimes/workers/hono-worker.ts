@@ -1,4 +1,4 @@
-// The Worker that test/workers-hono.test.ts bundles and runs in workerd (through miniflare), with
+// The Worker that test/hono/workers-hono.test.ts bundles and runs in workerd (through miniflare), with
 // `nodejs_compat` and with no compatibility flag (no async context): a bare Hono app
 // (`export default app`, no `withCache`) using the `cashews/hono` middlewares from src/hono/.
 //

@@ -1,4 +1,4 @@
-// The Worker that test/runtimes-workers.test.ts bundles and runs in workerd (through miniflare),
+// The Worker that test/runtimes/workers.test.ts bundles and runs in workerd (through miniflare),
 // once with `nodejs_compat` and once with no compatibility flag at all. Each route exercises one
 // part of the core inside workerd and answers JSON; the test asserts it.
 //

@@ -1,4 +1,4 @@
-// The Worker that test/workers.test.ts bundles and runs in workerd (through miniflare), with
+// The Worker that test/workers/workers.test.ts bundles and runs in workerd (through miniflare), with
 // `nodejs_compat` and with no compatibility flag (no async context). Its handlers are wrapped with
 // `withCache` from src/workers.ts, which sets the default `cache` up from the bindings on the
 // first event. Paths under /raw/ bypass `withCache` (the control: what happens without it).

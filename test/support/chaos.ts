@@ -1,5 +1,5 @@
 /**
- * Helpers for the reliability ("chaos") tests, test/chaos-*.test.ts: a load generator that keeps
+ * Helpers for the reliability ("chaos") tests, test/backends/redis/chaos-outage.test.ts and test/backends/upstash/chaos.test.ts: a load generator that keeps
  * N calls in flight and records every call's start, duration and outcome (`runLoad`), one
  * decorated function per strategy to load (`strategyLoad`), a warm → fault → heal → recovered
  * scenario runner (`underLoad`), a watcher for unhandled rejections, an event-loop stall watcher

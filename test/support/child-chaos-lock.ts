@@ -1,5 +1,5 @@
 /**
- * A child process for test/chaos-lock-holder.test.ts: takes four locks and holds them until it
+ * A child process for test/strategies/chaos-lock-holder.test.ts: takes four locks and holds them until it
  * is killed. `node --import tsx test/support/child-chaos-lock.ts` with
  *
  * - `CACHE_URL` (`redis://…` or `upstash+http://…`), `TOKEN` (upstash), `NAMESPACE`, `KEY`, `LOCK_TTL` (ms);

@@ -1,6 +1,6 @@
 /**
  * One process with a `redis://…?clientSide=1` cache, driven over IPC by
- * test/client-side.test.ts: `{ id, op, key?, value? }` → `{ id, result }` / `{ id, error }`.
+ * test/backends/redis/client-side.test.ts: `{ id, op, key?, value? }` → `{ id, result }` / `{ id, error }`.
  * Ops: get (→ { value, local }: whether the read was served by the local copy), set, delete,
  * state (→ { armed, size }), close.
  */

@@ -1,6 +1,6 @@
 /**
  * A child process for the cross-process `early` / `rateLimit` / `slidingRateLimit` tests
- * (test/strategies-processes.test.ts): `node --import tsx test/support/child-strategies.ts` with
+ * (test/strategies/processes.test.ts): `node --import tsx test/support/child-strategies.ts` with
  *
  * - `REDIS_URL`, `KEY`, `NAMESPACE`, `ROUNDS` (default 1);
  * - `MODE=early`: `N` concurrent callers of `early({ ttl: "10s", earlyTtl: EARLY_MS, key: KEY })`

@@ -1,5 +1,5 @@
 /**
- * Child process of test/memory-bound.test.ts (run with `node --expose-gc --import tsx`): pushes
+ * Child process of test/backends/memory/memory-bound.test.ts (run with `node --expose-gc --import tsx`): pushes
  * TOTAL distinct keys through `mem://?size=SIZE` and prints one `result <json>` line.
  *
  * - the entry count is checked after every write (the backend's map size, expired entries

@@ -1,0 +1,169 @@
+/**
+ * The backend a conformance suite runs against ({@link ConformanceTarget}) and the lifecycle of
+ * what the suite sets up on it: the target started once per `describe`, caches opened on it,
+ * cleared between tests and closed after them.
+ * @module
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
+import { Cache, type CacheEventInfo } from "../index.js";
+import type { Backend } from "../backends/types.js";
+
+/**
+ * One backend configuration a conformance suite runs against: the `setup` URL and options of a
+ * cache on it, and what has to start first (a server whose address is only known then).
+ *
+ * @example
+ * import type { ConformanceTarget } from "cashews/testing";
+ * const target: ConformanceTarget = {
+ *   name: "redis:// (signed)",
+ *   url: () => process.env.REDIS_URL ?? "", // "" skips the suite
+ *   options: { namespace: "conformance", secret: "s3cret" },
+ * };
+ */
+export interface ConformanceTarget {
+  /** A label for the describe blocks. */
+  name: string;
+  /** The setup URL, read when the suite is registered; `""` skips the suite (e.g. no server in this run). */
+  url: () => string;
+  /** Extra setup options: `cache.setup(url, options)`. */
+  options?: Record<string, unknown>;
+  /**
+   * Starts what the backend needs before the suite's tests (e.g. a server whose URL is only known
+   * then): its `url` and `options` override the ones above, its `stop` runs after the tests.
+   */
+  start?: () => Promise<{ url?: string; options?: Record<string, unknown>; stop?: () => Promise<void> }>;
+}
+
+/** A started target: where caches are set up, and how to release it. */
+interface Started {
+  url: string;
+  options: Record<string, unknown>;
+  stop: () => Promise<void>;
+}
+
+/** Runs `target.start` (if any) and resolves the URL and options a cache is set up with. */
+async function startTarget(target: ConformanceTarget): Promise<Started> {
+  const started = await target.start?.();
+  return {
+    url: started?.url ?? target.url(),
+    options: { ...target.options, ...started?.options },
+    stop: started?.stop ?? (async () => {}),
+  };
+}
+
+/** Starts what `target` needs and sets a Cache up on it; `stop` releases both (call it in afterAll). */
+export async function openTarget(target: ConformanceTarget, name: string): Promise<{ cache: Cache; stop: () => Promise<void> }> {
+  const started = await startTarget(target);
+  const cache = new Cache(name).setup(started.url, started.options);
+  return {
+    cache,
+    stop: async () => {
+      await cache.close();
+      await started.stop();
+    },
+  };
+}
+
+/** A target started for the tests of one `describe` (see {@link useTarget}). */
+export interface TargetHandle {
+  /** The target's label. */
+  readonly name: string;
+  /** A new Cache named `name`, set up on the started target (starts it first if need be). */
+  open(name: string): Promise<Cache>;
+  /**
+   * Whether two caches set up on the target see each other's values (a network store), probed once:
+   * tests of what two processes share skip themselves where it is false.
+   */
+  shared(): Promise<boolean>;
+}
+
+/**
+ * Starts `target` once for the tests of the calling `describe` (in its `beforeAll`, or at the first
+ * `open`, whichever comes first) and stops it after them.
+ */
+export function useTarget(target: ConformanceTarget): TargetHandle {
+  let started: Promise<Started> | undefined;
+  let shared: Promise<boolean> | undefined;
+  const ready = (): Promise<Started> => (started ??= startTarget(target));
+  const open = async (name: string): Promise<Cache> => {
+    const { url, options } = await ready();
+    return new Cache(name).setup(url, options);
+  };
+  beforeAll(async () => {
+    await ready();
+  });
+  afterAll(async () => {
+    await (await started)?.stop();
+  });
+  const probe = async (): Promise<boolean> => {
+    const [a, b] = [await open(`${target.name} probe a`), await open(`${target.name} probe b`)];
+    try {
+      const key = `conformance-probe:${Math.random().toString(36).slice(2)}`;
+      await a.set(key, 1, { expire: "1m" });
+      const seen = (await b.get(key)) === 1;
+      await a.delete(key);
+      return seen;
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  };
+  return { name: target.name, open, shared: () => (shared ??= probe()) };
+}
+
+/**
+ * The lifecycle of a suite's cache on `target`, registered in the calling `describe`: opened,
+ * initialised and cleared before the suite (then handed to `assign`), cleared after each test
+ * (failing the test on any `error` event it caused when `noErrors`), closed after the suite.
+ * Returns the list of `error` events of the current test.
+ */
+export function useTargetCache(target: TargetHandle, name: string, assign: (cache: Cache) => void, options: { noErrors?: boolean } = {}): CacheEventInfo[] {
+  const errors: CacheEventInfo[] = [];
+  let cache: Cache | undefined;
+  beforeAll(async () => {
+    cache = await target.open(name);
+    cache.on("error", (e) => void errors.push(e));
+    await cache.init();
+    await cache.clear();
+    assign(cache);
+  });
+  afterEach(async () => {
+    if (options.noErrors) expect(errors).toEqual([]);
+    await cache?.clear();
+    errors.length = 0;
+  });
+  afterAll(async () => {
+    await cache?.close();
+  });
+  return errors;
+}
+
+/**
+ * Fresh caches for every test of the calling `describe`, one per name, on the same target: opened
+ * (the first one cleared) before each test and handed to `assign`, cleared and closed after it.
+ */
+export function useCachesPerTest(target: TargetHandle, names: readonly string[], assign: (caches: Cache[]) => void): void {
+  let caches: Cache[] = [];
+  beforeEach(async () => {
+    caches = [];
+    for (const name of names) caches.push(await target.open(name));
+    await caches[0]?.clear();
+    assign(caches);
+  });
+  afterEach(async () => {
+    await caches[0]?.clear();
+    await Promise.all(caches.map((c) => c.close()));
+  });
+}
+
+/** A test of what two caches on the target share ("two processes"): skipped where they share nothing. */
+export function itWhenShared(target: TargetHandle, name: string, fn: () => Promise<void>): void {
+  it(name, async (ctx) => {
+    ctx.skip(!(await target.shared()), "values are not shared between two caches on this target");
+    await fn();
+  });
+}
+
+/** The backend behind `key`'s route (the default route for ""): for counting calls and writing raw values. */
+export async function backendOf(cache: Cache, key = ""): Promise<Backend> {
+  return (cache as unknown as { route(k: string): { start(): Promise<Backend> } }).route(key).start();
+}
