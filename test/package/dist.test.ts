@@ -23,7 +23,7 @@ describe("dist/", () => {
   it("is built (npm test runs the build first)", () => {
     expect(existsSync(`${root}dist/index.js`), "run `npm run build`").toBe(true);
     expect(existsSync(`${root}dist/index.d.ts`)).toBe(true);
-    for (const entry of ["index", "redis", "upstash"]) {
+    for (const entry of ["index", "core", "redis", "upstash", "hono", "workers", "testing"]) {
       expect(existsSync(`${root}dist/${entry}.js`), `dist/${entry}.js`).toBe(true);
       expect(existsSync(`${root}dist/${entry}.d.ts`), `dist/${entry}.d.ts`).toBe(true);
     }
@@ -45,6 +45,27 @@ describe("dist/", () => {
       `,
     );
     expect(out).toEqual({ calls: 1, date: true, configError: expect.stringContaining("size") });
+  });
+
+  it("works through `import { CoreCache, failover } from \"cashews/core\"`, sharing its classes with \"cashews\"", async () => {
+    const out = await runScript(
+      "dist-core",
+      `
+      import { CoreCache, failover, CacheConfigError } from "cashews/core";
+      import { Cache, CacheConfigError as FullConfigError } from "cashews";
+      const lean = new CoreCache("lean").setup("mem://");
+      let calls = 0;
+      const get = lean.cache({ ttl: "1m", key: "u:{id}" })(async (id) => { calls++; return { id }; });
+      await get(1); await get(1);
+      let fails = 0;
+      const rates = failover(lean, { ttl: "1m", key: "rates" })(async () => { if (++fails > 1) throw new Error("down"); return 1.08; });
+      await rates();
+      const served = await rates();
+      await lean.close();
+      console.log(JSON.stringify({ calls, served, shared: new Cache() instanceof CoreCache, sameErrors: CacheConfigError === FullConfigError }));
+      `,
+    );
+    expect(out).toEqual({ calls: 1, served: 1.08, shared: true, sameErrors: true });
   });
 
   it.skipIf(!redisUrl)("loads the redis:// backend lazily after importing only \"cashews\"", async () => {

@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const dist = join(root, "dist");
 
 /** The package entries (package.json `exports`), by their dist/ declaration file. */
-const ENTRIES = ["index", "redis", "upstash", "hono", "workers", "testing"] as const;
+const ENTRIES = ["index", "core", "redis", "upstash", "hono", "workers", "testing"] as const;
 
 // ------------------------------------------------------------------------------------ TSDoc in dist
 
@@ -124,6 +124,13 @@ describe("TSDoc in the built declarations", () => {
     const members = classMembers(cacheClass.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(cacheClass) : cacheClass).map(([n]) => n);
     expect(members).toEqual(expect.arrayContaining(["get", "set", "lock", "withLock", "early", "name"]));
     expect(members).not.toContain("core"); // @internal
+    // The lean class: every command and the simple strategy, no other strategy.
+    const core = checker.getSymbolAtLocation(program.getSourceFile(join(dist, "core.d.ts"))!)!;
+    const coreClass = checker.getExportsOfModule(core).find((s) => s.name === "CoreCache")!;
+    const coreMembers = classMembers(coreClass.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(coreClass) : coreClass).map(([n]) => n);
+    expect(coreMembers).toEqual(expect.arrayContaining(["get", "set", "lock", "withLock", "cache", "detect", "name"]));
+    expect(coreMembers).not.toContain("failover");
+    expect(undocumented("core").checked).toBeGreaterThan(40);
   });
 });
 
