@@ -64,3 +64,6 @@ export function formatMs(ms: number): string {
   if (ms < 3_600_000) return `${round(ms / 60_000)}m`;
   return `${round(ms / 3_600_000)}h`;
 }
+
+/** A promise that resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

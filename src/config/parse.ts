@@ -47,6 +47,15 @@ export interface ParsedSetup {
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
+/** The entry that registers each scheme `cashews/core` leaves out (the registry is process-wide). */
+const ENTRY_OF: Readonly<Record<string, string>> = {
+  redis: "cashews/redis",
+  rediss: "cashews/redis",
+  "redis+cluster": "cashews/redis",
+  upstash: "cashews/upstash",
+  "upstash+http": "cashews/upstash",
+};
+
 /** Parses and validates a setup URL and options. Throws {@link CacheConfigError} naming the problem. */
 export function parseSetup(url: string, options: Record<string, unknown> = {}): ParsedSetup {
   if (typeof url !== "string") throw new CacheConfigError(`setup: the URL must be a string, got ${typeof url}`);
@@ -57,7 +66,9 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   const scheme = match[1]!.toLowerCase();
   const spec = schemeSpec(scheme);
   if (!spec) {
-    throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://`);
+    const entry = ENTRY_OF[scheme];
+    const hint = entry === undefined ? "" : `; ${scheme}:// comes with its entry: import "${entry}" once (or use Cache from "cashews", which registers every scheme)`;
+    throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://${hint}`);
   }
   const where = `setup("${scheme}://"): `;
   const [base, query] = url.split(/\?(.*)/s) as [string, string?];

@@ -2,7 +2,7 @@
  * Locks: acquisition with back-off, release by owner (compare-and-delete), `await using`.
  * @module
  */
-import type { Duration } from "../durations.js";
+import { sleep, type Duration } from "../durations.js";
 import { LockedError } from "../errors.js";
 import { Command, isDisabled } from "../context/scope.js";
 import { LOCK_PREFIX } from "./route.js";
@@ -42,7 +42,6 @@ const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Acquires `key` for `ms`, waiting up to `waitMs` (Infinity: until acquired) with jittered

@@ -23,12 +23,14 @@ const states = new WeakMap<object, CacheCore>();
 
 /**
  * The state behind a cache instance, for the strategies (which take the cache as their first
- * argument). Throws {@link CacheConfigError} for anything that is not a cache.
+ * argument). Throws {@link CacheConfigError} for anything that is not a cache: each standalone
+ * strategy asks first, so that `failover(options)`, the method's call style, says what to do.
  */
-export function stateOf(cache: object): CacheCore {
+export function stateOf(cache: object, what = "strategy"): CacheCore {
   const core = states.get(cache);
   if (core === undefined) {
-    throw new CacheConfigError(`expected a cache (new CoreCache() or new Cache(), or the default cache) as the first argument, got ${cache === null ? "null" : typeof cache}`);
+    const got = cache === null ? "null" : typeof cache === "function" ? "a function (a cache of another copy of cashews?)" : typeof cache;
+    throw new CacheConfigError(`${what}: the first argument must be a cache (a CoreCache or a Cache of this copy of cashews), got ${got}; call it as ${what}(cache, options)`);
   }
   return core;
 }

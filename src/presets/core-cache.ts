@@ -9,7 +9,7 @@ import { MISSING, type Backend } from "../backends/types.js";
 import { memorySpec } from "../backends/memory.js";
 import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
-import { toExpiry, toMs, type Duration } from "../durations.js";
+import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
 import { CacheCore, TAG_PREFIX } from "../core/state.js";
@@ -50,7 +50,6 @@ export interface SetOptions {
 /** Members popped per round trip by `deleteTags`. */
 const TAG_BATCH = 250;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const sum = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
 
 // The "return override" base lets every Cache instance be a function (so `cache(options)` works)
@@ -91,7 +90,7 @@ export class CoreCache extends Callable {
   /**
    * The cache's name (for diagnostics), as given to the constructor.
    * @example
-   * new Cache("sessions").name; // "sessions"
+   * new CoreCache("sessions").name; // "sessions"
    */
   get name(): string {
     return this.#core.name;
@@ -677,7 +676,7 @@ export class CoreCache extends Callable {
    * }
    * const quick = await cache.lock("jobs:nightly", "1m", { wait: false }); // LockedError when held
    */
-  lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
+  async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
     checkKey(key);
     const ms = lockTtlMs("lock", "ttl", ttl);
     const wait = options.wait ?? true;

@@ -10,7 +10,6 @@ import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import type { KeyOption } from "../wrap/key.js";
 import { lockTtlMs } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
 import { parseCommon, wrapper } from "./value.js";
@@ -124,20 +123,20 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return registerWrapped(cached, { strategy: "cache", target, keyOf });
-    function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+    return { call: cached, wrapped: { strategy: "cache", target, keyOf } };
+    function cached(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
-        const key = keyOf(this, args);
+        const key = keyOf(thisArg, args);
         if (protect && inflight.size > 0) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return join(pending, this, key);
+          if (pending !== undefined) return join(pending, thisArg, key);
         }
         const route = core.route(key);
         if (route.peekable && scope.live === 0) {
           const value = route.backend!.peek!(key);
-          if (value !== MISSING) return Promise.resolve(w.hit(route, key, value, this));
+          if (value !== MISSING) return Promise.resolve(w.hit(route, key, value, thisArg));
         }
-        return lookup(this, args, key);
+        return lookup(thisArg, args, key);
       } catch (error) {
         return Promise.reject(error);
       }

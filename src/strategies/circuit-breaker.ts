@@ -13,7 +13,6 @@ import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { formatMs } from "../durations.js";
 
 /**
@@ -84,6 +83,7 @@ interface BreakerKeys {
  * const pay = circuitBreaker(cache, { errorsRate: 50, period: "1m", ttl: "30s" })(async function pay(order: string) { return api.pay(order); });
  */
 export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, options: CircuitBreakerOptions<A>): Decorator<A> {
+  stateOf(cache, "circuitBreaker");
   const name = "circuitBreaker";
   checkOptions(name, options, KNOWN);
   const errorsRate = options.errorsRate;
@@ -156,9 +156,9 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
     const close = (route: Route, keys: BreakerKeys): Promise<number> =>
       core.run(route, keys.half, 0, (b) => b.deleteMany([keys.half, keys.probe, keys.total, keys.fails]));
 
-    return registerWrapped(breaker, { strategy: name, target, keyOf });
-    async function breaker(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
+    return { call: breaker, wrapped: { strategy: name, target, keyOf } };
+    async function breaker(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
       const route = core.route(key);
       const keys: BreakerKeys = {
         open: `${key}:open`,
@@ -169,10 +169,10 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       };
       const [open, half] = await core.run(route, key, [MISSING, MISSING] as unknown[], (b) => b.getMany([keys.open, keys.half]));
       if (open !== MISSING) throw isOpen(key);
-      if (half !== MISSING) return probe(this, args, key, route, keys);
+      if (half !== MISSING) return probe(thisArg, args, key, route, keys);
       let result: unknown;
       try {
-        result = await fn.apply(this, args);
+        result = await fn.apply(thisArg, args);
       } catch (error) {
         await record(route, keys, isFailure(error));
         throw error;

@@ -11,11 +11,11 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
 import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./value.js";
 import { background } from "../context/background.js";
@@ -42,6 +42,7 @@ const EXTRA = ["earlyTtl", "protected"];
  * const getFeed = early(cache, { ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
  */
 export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyOptions<A>): Decorator<A> {
+  stateOf(cache, "early");
   const common = parseCommon("early", options, EXTRA, "early", true);
   const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
   const protect = options.protected ?? true;
@@ -107,23 +108,23 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return registerWrapped(early, { strategy: "early", target, keyOf });
-    function early(this: unknown, ...args: unknown[]): Promise<unknown> {
+    return { call: early, wrapped: { strategy: "early", target, keyOf } };
+    function early(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
-        const key = keyOf(this, args);
+        const key = keyOf(thisArg, args);
         if (protect && inflight.size > 0) {
           const pending = inflight.get(key);
           if (pending !== undefined) {
-            w.miss(this, key);
+            w.miss(thisArg, key);
             return pending;
           }
         }
         const route = core.route(key);
         if (route.peekable && scope.live === 0) {
           const found = envelopeOf(route.backend!.peek!(key));
-          if (found !== undefined) return Promise.resolve(served(route, key, found, this, args));
+          if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args));
         }
-        return lookup(this, args, key, route);
+        return lookup(thisArg, args, key, route);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -4,8 +4,8 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./value.js";
 
 /**
@@ -28,6 +28,7 @@ const EXTRA = ["exceptions"];
  * const getRates = failover(cache, { ttl: "1d", exceptions: UpstreamError })(async function getRates() { return api.rates(); });
  */
 export function failover<A extends any[] = any[]>(cache: CoreCache, options: FailoverOptions<A>): Decorator<A> {
+  stateOf(cache, "failover");
   const common = parseCommon("failover", options, EXTRA, "fail", false);
   const listed = parseExceptions("failover", options.exceptions);
 
@@ -35,21 +36,21 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
 
-    return registerWrapped(failover, { strategy: "failover", target, keyOf });
-    async function failover(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
-      const outcome = await w.call(this, args);
+    return { call: failover, wrapped: { strategy: "failover", target, keyOf } };
+    async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
+      const outcome = await w.call(thisArg, args);
       const route = core.route(key);
       if (!outcome.failed) {
-        if (w.storable(outcome, args, key)) await w.write(route, key, outcome.result, outcome, this);
-        w.miss(this, key, route);
+        if (w.storable(outcome, args, key)) await w.write(route, key, outcome.result, outcome, thisArg);
+        w.miss(thisArg, key, route);
         return outcome.result;
       }
       if (listed(outcome.result)) {
         const value = await core.read(route, key);
-        if (value !== MISSING) return w.hit(route, key, value, this);
+        if (value !== MISSING) return w.hit(route, key, value, thisArg);
       }
-      w.miss(this, key, route);
+      w.miss(thisArg, key, route);
       throw outcome.result;
     }
   });

@@ -11,10 +11,10 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { CacheConfigError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { Raised } from "../codec/raised.js";
 import { flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./value.js";
 import { background } from "../context/background.js";
@@ -43,6 +43,7 @@ const EXTRA = ["cacheHits", "updateAfter", "protected"];
  * const getConfig = hit(cache, { ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
  */
 export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptions<A>): Decorator<A> {
+  stateOf(cache, "hit");
   const common = parseCommon("hit", options, EXTRA, "hit", true);
   const { cacheHits, updateAfter = 0 } = options;
   if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {
@@ -90,12 +91,12 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => w.failed(error, key, route));
     };
 
-    return registerWrapped(hit, { strategy: "hit", target, keyOf });
-    async function hit(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
+    return { call: hit, wrapped: { strategy: "hit", target, keyOf } };
+    async function hit(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
       const pending = protect ? inflight.get(key) : undefined;
       if (pending !== undefined) {
-        w.miss(this, key);
+        w.miss(thisArg, key);
         return pending;
       }
       const route = core.route(key);
@@ -105,13 +106,13 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
         core.run(core.route(counter), counter, Number.NaN, (b) => b.incr(counter, 1, ttl)),
       ]);
       if (value !== MISSING && count >= 1 && count <= cacheHits) {
-        if (count === updateAfter) background(core, refresh(this, args, key, route));
-        return w.hit(route, key, value, this);
+        if (count === updateAfter) background(core, refresh(thisArg, args, key, route));
+        return w.hit(route, key, value, thisArg);
       }
-      w.miss(this, key, route);
+      w.miss(thisArg, key, route);
       const stale = value !== MISSING;
-      if (!protect) return compute(this, args, key, route, stale);
-      return flight(inflight, key, () => compute(this, args, key, route, stale));
+      if (!protect) return compute(thisArg, args, key, route, stale);
+      return flight(inflight, key, () => compute(thisArg, args, key, route, stale));
     }
   });
 }

@@ -20,13 +20,14 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { escapeGlob } from "../backends/glob.js";
 import { keyContext } from "../context/key-context.js";
 import { CacheConfigError } from "../errors.js";
 import { compileKey, parameterNames, parseTemplate, type ParamInfo } from "../keys/index.js";
 import { decorator, type Decorator, type Target } from "../wrap/decorator.js";
 import { checkOptions } from "../options.js";
-import { registerWrapped, unwrap, wrappedInfo, type Wrapped } from "../wrap/registry.js";
+import { unwrap, wrappedInfo, type Wrapped } from "../wrap/registry.js";
 
 /**
  * Where the value of one parameter of the target comes from: a function of the decorated call's
@@ -81,6 +82,7 @@ type Getter = (thisArg: unknown, args: unknown[]) => unknown;
  */
 // biome-ignore lint: any args
 export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: InvalidateTarget, options: InvalidateOptions<A> = {}): Decorator<A> {
+  stateOf(cache, "invalidate");
   checkOptions("invalidate", options, KNOWN);
   const argsMap = record("argsMap", options.argsMap);
   const defaults = record("defaults", options.defaults);
@@ -107,16 +109,14 @@ export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: In
   return decorator<A>("invalidate", cache, (decorated) => {
     const drop = info === undefined ? patternDeleter(cache, target as string, decorated, argsMap, defaults) : functionDeleter(cache, info, decorated, argsMap, defaults);
     const fn = decorated.fn;
-    const invalidating = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const result = await fn.apply(this, args);
-      await drop(this, args);
+    const invalidating = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
+      const result = await fn.apply(thisArg, args);
+      await drop(thisArg, args);
       return result;
     };
-    // Keeps the name (a default key of a strategy stacked on top uses it) and, for stacked
-    // decorators, the way to the parameters; still a valid invalidate target over a cached function.
-    Object.defineProperty(invalidating, "name", { value: fn.name, configurable: true });
-    const inner = wrappedInfo(fn);
-    return inner === undefined ? invalidating : registerWrapped(invalidating, inner);
+    // Keeps the name (a default key of a strategy stacked on top uses it) and what was recorded
+    // for a cached function: over one, the decorated function is still a valid invalidate target.
+    return { call: invalidating, wrapped: wrappedInfo(fn), name: fn.name };
   });
 }
 
@@ -130,7 +130,6 @@ function record<T>(what: string, value: Readonly<Record<string, T>> | undefined)
   return value;
 }
 
-/** The function an invalidate wrapper wraps (so that stacked decorators still see its parameters). */
 /** The decorated function's parameters, or the error explaining why they cannot be read. */
 function paramsOf(target: Target): ParamInfo | CacheConfigError {
   try {

@@ -25,6 +25,7 @@
  */
 import { MISSING } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
 import type { CacheCore } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
@@ -33,7 +34,6 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
 import type { KeyOption } from "../wrap/key.js";
 import { checkOptions, requiredTtl } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { wrapper, type Common } from "./value.js";
 
 /**
@@ -106,6 +106,7 @@ const BATCH = 500;
  */
 // biome-ignore lint: any args
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
+  stateOf(cache, "iterator");
   checkOptions("iterator", options, KNOWN);
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
@@ -225,15 +226,15 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       return values;
     };
 
-    async function* cachedIterator(this: unknown, ...args: unknown[]): AsyncGenerator<unknown, unknown, unknown> {
-      const key = keyOf(this, args);
+    async function* cachedIterator(thisArg: unknown, args: unknown[]): AsyncGenerator<unknown, unknown, unknown> {
+      const key = keyOf(thisArg, args);
       const marker = await core.read(core.route(key), key);
       const values = isMarker(marker) ? await replay(key, marker) : undefined;
       if (values === undefined) {
-        w.miss(this, key);
-        return yield* compute(this, args, key);
+        w.miss(thisArg, key);
+        return yield* compute(thisArg, args, key);
       }
-      w.hit(core.route(key), key, marker, this);
+      w.hit(core.route(key), key, marker, thisArg);
       for (const value of values) {
         if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
         yield value;
@@ -241,7 +242,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       return (marker as Marker).returned;
     }
 
-    return registerWrapped(cachedIterator, { strategy: "iterator", target, keyOf });
+    return { call: cachedIterator, wrapped: { strategy: "iterator", target, keyOf }, iterable: true };
   }) as unknown as IteratorDecorator<A>;
 }
 

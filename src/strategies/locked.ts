@@ -4,6 +4,7 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
@@ -43,6 +44,7 @@ const KNOWN = ["ttl", "key", "prefix", "wait"] as const;
  * const migrate = locked(cache, { ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
  */
 export function locked<A extends any[] = any[]>(cache: CoreCache, options: LockedOptions<A>): Decorator<A> {
+  stateOf(cache, "locked");
   checkOptions("locked", options, KNOWN);
   if (options.ttl === undefined || options.ttl === null) {
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
@@ -57,14 +59,15 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
   return decorator<A>("locked", cache, (target) => {
     const keyOf = callKey("locked", target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    return async function locked(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const locked = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
       // Safe mode: an unreachable backend yields an unacquired lock and the body runs unlocked.
-      const lock = await cache.lock(keyOf(this, args), ttl, { wait });
+      const lock = await cache.lock(keyOf(thisArg, args), ttl, { wait });
       try {
-        return await fn.apply(this, args);
+        return await fn.apply(thisArg, args);
       } finally {
         await lock.release();
       }
     };
+    return { call: locked };
   });
 }

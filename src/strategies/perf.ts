@@ -13,7 +13,6 @@ import { MISSING } from "../backends/types.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { formatMs } from "../durations.js";
 
 /**
@@ -52,6 +51,7 @@ const MAX_TARGETS = 1000;
  * const search = perf(cache, { ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
  */
 export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOptions<A>): Decorator<A> {
+  stateOf(cache, "perf");
   const name = "perf";
   checkOptions(name, options, KNOWN);
   const ttl = positiveMs(name, "ttl", options.ttl);
@@ -80,9 +80,9 @@ export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOpt
       return durations;
     };
 
-    return registerWrapped(timed, { strategy: name, target, keyOf });
-    async function timed(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
+    return { call: timed, wrapped: { strategy: name, target, keyOf } };
+    async function timed(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
       const route = core.route(key);
       const mark = await core.run(route, key, MISSING as unknown, (b) => b.get(key));
       if (mark !== MISSING) {
@@ -90,7 +90,7 @@ export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOpt
         throw new PerfDegradationError(`perf: ${JSON.stringify(key)} is degraded${why}; calls fail fast for up to ${formatMs(ttl)}`);
       }
       const started = performance.now();
-      const result = await fn.apply(this, args);
+      const result = await fn.apply(thisArg, args);
       const took = performance.now() - started;
       const durations = trace(key);
       if (durations.length >= window) {

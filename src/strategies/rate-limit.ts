@@ -10,7 +10,6 @@ import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 
 /**
  * The `action` of a rate limit: called instead of the function when over the limit. It takes the
@@ -63,6 +62,7 @@ const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
  * const sendSms = rateLimit(cache, { limit: 3, period: "1m", key: "sms:{to}" })(async (to: string, text: string) => api.sms(to, text));
  */
 export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: RateLimitOptions<A>): Decorator<A> {
+  stateOf(cache, "rateLimit");
   const name = "rateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -77,15 +77,15 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
     const fn = target.fn;
     const core = stateOf(cache);
 
-    return registerWrapped(rateLimited, { strategy: name, target, keyOf });
-    async function rateLimited(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
+    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
       const route = core.route(key);
       const count = await core.run(route, key, Number.NaN, (b) => b.incr(key, 1, period));
       // NaN (backend down, safe mode) is not over the limit: allow.
-      if (!(count > limit)) return fn.apply(this, args);
+      if (!(count > limit)) return fn.apply(thisArg, args);
       if (ban !== undefined && count === limit + 1) await core.run(route, key, false, (b) => b.expire(key, ban));
-      if (action !== undefined) return await action.apply(this, args);
+      if (action !== undefined) return await action.apply(thisArg, args);
       const left = ban !== undefined && count === limit + 1 ? ban : await core.run(route, key, -2, (b) => b.getExpire(key));
       throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(left)}`);
     }

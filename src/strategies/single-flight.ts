@@ -16,6 +16,7 @@
  * @internal
  * @module
  */
+import { sleep } from "../durations.js";
 import { MISSING } from "../backends/types.js";
 import type { CacheCore } from "../core/state.js";
 import { LOCK_PREFIX } from "../core/route.js";
@@ -34,7 +35,6 @@ export const MAX_DELAY = 250;
 /** Each wait is randomised by ± this share, so that waiting processes do not poll in lockstep. */
 export const JITTER = 0.25;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Computes `key` once across processes. `compute` calls the function and stores its result (it is

@@ -11,7 +11,6 @@ import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { describeLimit, retryAfter, type RateLimitAction } from "./rate-limit.js";
 
 /**
@@ -48,6 +47,7 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
  * const callApi = slidingRateLimit(cache, { limit: 100, period: "1h", key: "api:{user}" })(async (user: string, path: string) => api.get(path));
  */
 export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, options: SlidingRateLimitOptions<A>): Decorator<A> {
+  stateOf(cache, "slidingRateLimit");
   const name = "slidingRateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -62,13 +62,13 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
     const core = stateOf(cache);
     const neutral: [number, number] = [Number.NaN, 0];
 
-    return registerWrapped(rateLimited, { strategy: name, target, keyOf });
-    async function rateLimited(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(this, args);
+    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const key = keyOf(thisArg, args);
       const [count, resetMs] = await core.run(core.route(key), key, neutral, (b) => b.slidingIncr(key, period, limit));
       // NaN (backend down, safe mode) is not over the limit: allow.
-      if (!(count > limit)) return fn.apply(this, args);
-      if (action !== undefined) return await action.apply(this, args);
+      if (!(count > limit)) return fn.apply(thisArg, args);
+      if (action !== undefined) return await action.apply(thisArg, args);
       throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(resetMs)}`);
     }
   });

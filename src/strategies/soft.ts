@@ -7,10 +7,10 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { registerWrapped } from "../wrap/registry.js";
 import { scope } from "../context/scope.js";
 import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./value.js";
 
@@ -44,6 +44,7 @@ interface Recomputed {
  * const getProfile = soft(cache, { ttl: "1h", softTtl: "5m", key: "profile:{id}" })(async (id: string) => api.profile(id));
  */
 export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOptions<A>): Decorator<A> {
+  stateOf(cache, "soft");
   const common = parseCommon("soft", options, EXTRA, "soft", false);
   const softTtl = innerTtl("soft", "softTtl", options.softTtl, common.ttl);
   const listed = parseExceptions("soft", options.exceptions);
@@ -86,20 +87,20 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return registerWrapped(soft, { strategy: "soft", target, keyOf });
-    function soft(this: unknown, ...args: unknown[]): Promise<unknown> {
+    return { call: soft, wrapped: { strategy: "soft", target, keyOf } };
+    function soft(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
-        const key = keyOf(this, args);
+        const key = keyOf(thisArg, args);
         const route = core.route(key);
         if (protect && inflight.size > 0) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return settled(pending, this, key, route);
+          if (pending !== undefined) return settled(pending, thisArg, key, route);
         }
         if (route.peekable && scope.live === 0) {
           const found = envelopeOf(route.backend!.peek!(key));
-          if (found !== undefined && Date.now() < found.exp) return Promise.resolve(w.hit(route, key, found.v, this));
+          if (found !== undefined && Date.now() < found.exp) return Promise.resolve(w.hit(route, key, found.v, thisArg));
         }
-        return lookup(this, args, key, route);
+        return lookup(thisArg, args, key, route);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -16,7 +16,7 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, checkTags, requiredTtl } from "../options.js";
+import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
 import { recordHit, scope, type DetectInfo } from "../context/scope.js";
 
 export { MISSING };
@@ -74,14 +74,11 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
   if (!errors && condition?.errors !== undefined) {
     throw new CacheConfigError(`${strategy}: exception conditions (withExceptions, onlyExceptions) are not supported; use "exceptions"`);
   }
-  if (prefix !== undefined && typeof prefix !== "string") {
-    throw new CacheConfigError(`${strategy}: "prefix" must be a string, got ${typeof prefix}`);
-  }
   const tags = checkTags(strategy, options.tags);
   return {
     strategy,
     ttl,
-    prefix: prefix ?? defaultPrefix,
+    prefix: prefixOption(strategy, prefix, defaultPrefix),
     ownPrefix: !!prefix,
     key: options.key as KeyOption<never[]> | undefined,
     condition,

@@ -1,17 +1,16 @@
 /**
  * `cashews/testing`: the conformance suite cashews runs against each of its own backends, for
- * anyone's backend. Called in a vitest test file, {@link conformanceSuite} registers `describe`
+ * any backend configuration (and, once backends can be defined publicly, anyone's backend). Called in a vitest test file, {@link conformanceSuite} registers `describe`
  * blocks that set caches up on the target and check every command (get/set, expiry, locks, scans,
  * `slidingIncr`, tags, value round trips) and every strategy's behaviour on it. Node, with vitest
  * (an optional peer dependency) as the test runner.
  *
  * @example
- * // my-backend.test.ts
+ * // redis-setup.test.ts: your Redis and your options, checked the way cashews checks its own
  * import { conformanceSuite } from "cashews/testing";
- * import "my-cashews-backend"; // registers the my:// scheme with cashews
  *
- * conformanceSuite({ name: "my://", url: () => "my://localhost", options: { namespace: "conformance" } });
- * conformanceSuite({ name: "my:// (signed)", url: () => "my://localhost", options: { namespace: "conformance-signed", secret: "s3cret" } });
+ * conformanceSuite({ name: "redis://", url: () => process.env.REDIS_URL ?? "", options: { namespace: "conformance" } });
+ * conformanceSuite({ name: "redis:// (signed)", url: () => process.env.REDIS_URL ?? "", options: { namespace: "conformance-signed", secret: "s3cret" } });
  * @module
  */
 import { describe } from "vitest";

@@ -5,8 +5,8 @@
  */
 import { CacheConfigError } from "../errors.js";
 import { stateOf } from "../core/state.js";
-import { isFullyDisabled } from "../context/scope.js";
-import { registerOriginal, registerWrapped, wrappedInfo } from "./registry.js";
+import { isFullyDisabled, scope } from "../context/scope.js";
+import { registerOriginal, registerWrapped, type Wrapped } from "./registry.js";
 
 /** An async function whose parameters are `A`. */
 // biome-ignore lint: any return
@@ -32,17 +32,27 @@ export interface Target {
   static?: boolean;
 }
 
+/** What a strategy builds for one decorated function. */
+export interface Wrapping {
+  /** One call of the decorated function, with its `this` and arguments. */
+  call(thisArg: unknown, args: unknown[]): unknown;
+  /** Recorded for the decorated function, so that `invalidate` can target it by reference. */
+  wrapped?: Wrapped | undefined;
+  /** The decorated function's name (default: the name of `call`). */
+  name?: string;
+  /** The function returns an async iterable, not a promise (the iterator strategy). */
+  iterable?: boolean;
+}
+
 /**
  * Builds a {@link Decorator} of `cache` from a function that wraps one target. Every strategy's
- * wrapper is guarded here, the one place for it: while every command is disabled (a scope's or
- * process-wide), the function is called directly. An argument that is not a cache fails now.
+ * call is guarded here, the one place for it: while every command is disabled (a scope's or
+ * process-wide), the function is called directly (its result as a promise, or as the iterable it
+ * returns). The guarded function is the only frame the plumbing adds. An argument that is not a
+ * cache fails now.
  */
-export function decorator<A extends any[] = any[]>(
-  strategy: string,
-  cache: object,
-  wrap: (target: Target) => (...args: unknown[]) => unknown,
-): Decorator<A> {
-  const core = stateOf(cache);
+export function decorator<A extends any[] = any[]>(strategy: string, cache: object, wrap: (target: Target) => Wrapping): Decorator<A> {
+  const core = stateOf(cache, strategy);
   return function (fn: unknown, context?: ClassMethodDecoratorContext): unknown {
     if (typeof fn !== "function") {
       throw new CacheConfigError(`${strategy}: expected a function to wrap, got ${fn === null ? "null" : typeof fn}`);
@@ -54,14 +64,17 @@ export function decorator<A extends any[] = any[]>(
       context === undefined
         ? { fn: fn as Target["fn"], name: fn.name, method: false }
         : { fn: fn as Target["fn"], name: String(context.name), method: true, static: context.static };
-    const inner = wrap(target);
+    const wrapping = wrap(target);
+    const call = wrapping.call;
     const direct = target.fn;
+    const called = wrapping.iterable
+      ? (thisArg: unknown, args: unknown[]): unknown => direct.apply(thisArg, args)
+      : async (thisArg: unknown, args: unknown[]): Promise<unknown> => direct.apply(thisArg, args);
     const guarded = function (this: unknown, ...args: unknown[]): unknown {
-      return isFullyDisabled(core) ? direct.apply(this, args) : inner.apply(this, args);
+      return scope.live !== 0 && isFullyDisabled(core) ? called(this, args) : call(this, args);
     };
-    Object.defineProperty(guarded, "name", { value: inner.name });
+    Object.defineProperty(guarded, "name", { value: wrapping.name ?? call.name, configurable: true });
     registerOriginal(guarded, direct);
-    const info = wrappedInfo(inner);
-    return info === undefined ? guarded : registerWrapped(guarded, info);
+    return wrapping.wrapped === undefined ? guarded : registerWrapped(guarded, wrapping.wrapped);
   } as Decorator<A>;
 }

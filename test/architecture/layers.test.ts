@@ -74,6 +74,19 @@ describe("layers (DESIGN.md)", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("the one dynamic import is the lazy loading of backend entries (config/load.ts), named, never a path into src/", () => {
+    const dynamic = files.filter((file) => /\bimport\s*\(/.test(readFileSync(join(src, file), "utf8").replace(/^\s*(\*|\/\/).*$/gm, "")));
+    expect(dynamic).toEqual(["config/load.ts"]);
+  });
+
+  it("no module imports the package by name or with single quotes (the check would not see it)", () => {
+    for (const file of files) {
+      const text = readFileSync(join(src, file), "utf8");
+      expect(text, file).not.toMatch(/^(?:import|export)\s[^;]*?from\s+'/m);
+      expect(text, file).not.toMatch(/^(?:import|export)\s[^;]*?from\s+"cashews/m);
+    }
+  });
+
   it("the check sees imports (it is not vacuous)", () => {
     expect(runtimeImports(join(src, "presets/cache.ts"))).toContain("strategies/failover.ts");
     expect(runtimeImports(join(src, "strategies/failover.ts"))).not.toContain("presets/core-cache.ts"); // a type import only

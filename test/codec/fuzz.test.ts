@@ -1,6 +1,6 @@
 // Decoder fuzzing (fast-check, fixed seed: test/support/values.ts, FC_SEED to override).
 //
-// The property, read off src/codec/typed.ts and src/route.ts: for any stored text s,
+// The property, read off src/codec/typed.ts and src/core/route.ts: for any stored text s,
 // - decoding never throws and leaves every builtin prototype exactly as it was;
 // - decode(s) is UNDECODABLE, or a value x that the codec itself could have written: every object
 //   in it has one of the codec's prototypes, encode(x) succeeds, decode(encode(x)) equals x, and

@@ -20,9 +20,10 @@ import {
 } from "../../src/core.js";
 
 describe("cashews/core", () => {
-  it("CoreCache registers mem:// only: another scheme needs its entry", () => {
+  it("CoreCache registers mem:// only: another scheme needs its entry, and the error names it", () => {
     expect(() => new CoreCache().setup("redis://localhost:6379")).toThrow(CacheConfigError);
-    expect(() => new CoreCache().setup("redis://localhost:6379")).toThrow(/unknown scheme "redis:\/\/"; known schemes: mem:\/\//);
+    expect(() => new CoreCache().setup("redis://localhost:6379")).toThrow(/unknown scheme "redis:\/\/"; known schemes: mem:\/\/; .*import "cashews\/redis"/);
+    expect(() => new CoreCache().setup("upstash://db.example.com")).toThrow(/import "cashews\/upstash"/);
   });
 
   it("has the commands and the simple strategy, and no other strategy as a method", async () => {
@@ -77,9 +78,19 @@ describe("cashews/core", () => {
     await cache.close();
   });
 
+  it("lock() rejects a bad argument (a promise, like every command), never throws at the call", async () => {
+    const cache = new CoreCache("locks").setup("mem://");
+    const bad = cache.lock("k", 0);
+    expect(bad).toBeInstanceOf(Promise);
+    await expect(bad).rejects.toThrow(CacheConfigError);
+    await cache.close();
+  });
+
   it("a standalone strategy refuses what is not a cache, when it is created", () => {
     expect(() => failover({} as CoreCache, { ttl: "1m" })).toThrow(CacheConfigError);
-    expect(() => rateLimit(null as unknown as CoreCache, { limit: 1, period: "1s" })).toThrow(/expected a cache/);
+    // The method's call style, `failover(options)`, says how to call it.
+    expect(() => (failover as unknown as (o: object) => unknown)({ ttl: "1m" })).toThrow(/call it as failover\(cache, options\)/);
+    expect(() => rateLimit(null as unknown as CoreCache, { limit: 1, period: "1s" })).toThrow(/rateLimit: the first argument must be a cache .*call it as rateLimit\(cache, options\)/);
   });
 
   it("with every command disabled, every strategy calls the function directly (one guard for all)", async () => {
@@ -102,6 +113,13 @@ describe("cashews/core", () => {
     expect(calls).toBe(6);
     // Called directly: no strategy ran, so nothing was counted as a hit or a miss.
     expect(cache.stats()).toEqual(before);
+    // Called directly, a strategy still answers with a promise, also when the function throws at once.
+    const throwsAtOnce = failover(cache, { ttl: "1m", key: "t" })((() => {
+      throw new Error("at once");
+    }) as unknown as () => Promise<number>);
+    const answered = cache.disabling(() => throwsAtOnce());
+    expect(answered).toBeInstanceOf(Promise);
+    await expect(answered).rejects.toThrow("at once");
     expect(await cached()).toBe(1); // the stored value is still there: the invalidate ran disabled
     await cache.close();
   });
