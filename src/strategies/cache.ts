@@ -74,7 +74,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, common.ttl);
   const protect = options.protected ?? true;
 
-  return decorator<A>("cache", cache, (target) => {
+  return decorator<A>("cache", cache, (target, guard) => {
     const w = wrapper(cache, common, target);
     const { keyOf, core } = w;
     const inflight = new Map<string, Promise<unknown>>();
@@ -123,20 +123,22 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { call: cached, wrapped: { strategy: "cache", target, keyOf } };
-    function cached(thisArg: unknown, args: unknown[]): Promise<unknown> {
+    return { entry: cached, wrapped: { strategy: "cache", target, keyOf } };
+    function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
+      // The plumbing's guard, applied in this frame: a memory hit pays no wrapper frame.
+      if (guard.off()) return guard.direct(this, args) as Promise<unknown>;
       try {
-        const key = keyOf(thisArg, args);
+        const key = keyOf(this, args);
         if (protect && inflight.size > 0) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return join(pending, thisArg, key);
+          if (pending !== undefined) return join(pending, this, key);
         }
         const route = core.route(key);
         if (route.peekable && scope.live === 0) {
           const value = route.backend!.peek!(key);
-          if (value !== MISSING) return Promise.resolve(w.hit(route, key, value, thisArg));
+          if (value !== MISSING) return Promise.resolve(w.hit(route, key, value, this));
         }
-        return lookup(thisArg, args, key);
+        return lookup(this, args, key);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -242,8 +242,8 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       return (marker as Marker).returned;
     }
 
-    return { call: cachedIterator, wrapped: { strategy: "iterator", target, keyOf }, iterable: true };
-  }) as unknown as IteratorDecorator<A>;
+    return { call: cachedIterator, wrapped: { strategy: "iterator", target, keyOf } };
+  }, { iterable: true }) as unknown as IteratorDecorator<A>;
 }
 
 /** Writes entries with one expiry, one round trip per backend; resolves whether all were written. */
