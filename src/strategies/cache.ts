@@ -4,6 +4,7 @@
  */
 import { MISSING } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
+import { stateOf } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
@@ -70,13 +71,14 @@ const MAX_DEFAULT_LOCK_TTL = 30_000;
  * @internal
  */
 export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheOptions<A>): Decorator<A> {
+  const core = stateOf(cache);
   const common = parseCommon("cache", options, EXTRA, "", true);
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, common.ttl);
   const protect = options.protected ?? true;
 
-  return decorator<A>("cache", cache, (target, guard) => {
-    const w = wrapper(cache, common, target);
-    const { keyOf, core } = w;
+  return decorator<A>("cache", core, (target, guard) => {
+    const w = wrapper(core, common, target);
+    const { keyOf } = w;
     const inflight = new Map<string, Promise<unknown>>();
     const classes = common.condition?.classes;
 

@@ -83,7 +83,7 @@ interface BreakerKeys {
  * const pay = circuitBreaker(cache, { errorsRate: 50, period: "1m", ttl: "30s" })(async function pay(order: string) { return api.pay(order); });
  */
 export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, options: CircuitBreakerOptions<A>): Decorator<A> {
-  stateOf(cache, "circuitBreaker");
+  const core = stateOf(cache, "circuitBreaker");
   const name = "circuitBreaker";
   checkOptions(name, options, KNOWN);
   const errorsRate = options.errorsRate;
@@ -98,7 +98,7 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
   const prefix = prefixOption(name, options.prefix, "circuit_breaker");
   const keyOption = options.key;
 
-  return decorator<A>(name, cache, (target) => {
+  return decorator<A>(name, core, (target) => {
     if (keyOption === undefined && !target.name) {
       throw new CacheConfigError(`${name}: an anonymous function has no breaker of its own: give it a name or pass "key"`);
     }
@@ -108,7 +108,6 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
         ? callKey(name, { ...target, fn: function () {} }, undefined, prefix)
         : callKey(name, target, keyOption as KeyOption<never[]>, prefix);
     const fn = target.fn;
-    const core = stateOf(cache);
     const none: [number, number] = [Number.NaN, 0];
 
     const isOpen = (key: string): CircuitBreakerOpenError =>

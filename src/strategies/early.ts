@@ -42,16 +42,16 @@ const EXTRA = ["earlyTtl", "protected"];
  * const getFeed = early(cache, { ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
  */
 export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyOptions<A>): Decorator<A> {
-  stateOf(cache, "early");
+  const core = stateOf(cache, "early");
   const common = parseCommon("early", options, EXTRA, "early", true);
   const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
   const protect = options.protected ?? true;
   // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
   const lockTtl = Math.max(earlyTtl, Math.min(common.ttl ?? 30_000, 30_000));
 
-  return decorator<A>("early", cache, (target) => {
-    const w = wrapper(cache, common, target);
-    const { keyOf, core } = w;
+  return decorator<A>("early", core, (target) => {
+    const w = wrapper(core, common, target);
+    const { keyOf } = w;
     const inflight = new Map<string, Promise<unknown>>();
     /** Keys this process is refreshing (or trying to lock) right now. */
     const refreshing = new Set<string>();

@@ -28,13 +28,13 @@ const EXTRA = ["exceptions"];
  * const getRates = failover(cache, { ttl: "1d", exceptions: UpstreamError })(async function getRates() { return api.rates(); });
  */
 export function failover<A extends any[] = any[]>(cache: CoreCache, options: FailoverOptions<A>): Decorator<A> {
-  stateOf(cache, "failover");
+  const core = stateOf(cache, "failover");
   const common = parseCommon("failover", options, EXTRA, "fail", false);
   const listed = parseExceptions("failover", options.exceptions);
 
-  return decorator<A>("failover", cache, (target) => {
-    const w = wrapper(cache, common, target);
-    const { keyOf, core } = w;
+  return decorator<A>("failover", core, (target) => {
+    const w = wrapper(core, common, target);
+    const { keyOf } = w;
 
     return { call: failover, wrapped: { strategy: "failover", target, keyOf } };
     async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {

@@ -43,7 +43,7 @@ const EXTRA = ["cacheHits", "updateAfter", "protected"];
  * const getConfig = hit(cache, { ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
  */
 export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptions<A>): Decorator<A> {
-  stateOf(cache, "hit");
+  const core = stateOf(cache, "hit");
   const common = parseCommon("hit", options, EXTRA, "hit", true);
   const { cacheHits, updateAfter = 0 } = options;
   if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {
@@ -55,9 +55,9 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
   const protect = options.protected ?? true;
   const ttl = common.ttl;
 
-  return decorator<A>("hit", cache, (target) => {
-    const w = wrapper(cache, common, target);
-    const { keyOf, core } = w;
+  return decorator<A>("hit", core, (target) => {
+    const w = wrapper(core, common, target);
+    const { keyOf } = w;
     const inflight = new Map<string, Promise<unknown>>();
 
     /**

@@ -82,7 +82,7 @@ type Getter = (thisArg: unknown, args: unknown[]) => unknown;
  */
 // biome-ignore lint: any args
 export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: InvalidateTarget, options: InvalidateOptions<A> = {}): Decorator<A> {
-  stateOf(cache, "invalidate");
+  const core = stateOf(cache, "invalidate");
   checkOptions("invalidate", options, KNOWN);
   const argsMap = record("argsMap", options.argsMap);
   const defaults = record("defaults", options.defaults);
@@ -106,7 +106,7 @@ export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: In
     throw new CacheConfigError(`invalidate: the target must be a key template or a cached function, got ${target === null ? "null" : typeof target}`);
   }
 
-  return decorator<A>("invalidate", cache, (decorated) => {
+  return decorator<A>("invalidate", core, (decorated) => {
     const drop = info === undefined ? patternDeleter(cache, target as string, decorated, argsMap, defaults) : functionDeleter(cache, info, decorated, argsMap, defaults);
     const fn = decorated.fn;
     const invalidating = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {

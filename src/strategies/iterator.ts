@@ -106,7 +106,7 @@ const BATCH = 500;
  */
 // biome-ignore lint: any args
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
-  stateOf(cache, "iterator");
+  const core = stateOf(cache, "iterator");
   checkOptions("iterator", options, KNOWN);
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
@@ -118,10 +118,10 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [] };
 
-  return decorator<A>("iterator", cache, (target) => {
+  return decorator<A>("iterator", core, (target) => {
     // Keys, counters and hit/miss accounting as every value strategy does them.
-    const w = wrapper(cache, common, target);
-    const { keyOf, counters, core } = w;
+    const w = wrapper(core, common, target);
+    const { keyOf, counters } = w;
     const fn = target.fn;
 
     /** Calls the real generator function, storing what it yields; the marker only after it completed. */

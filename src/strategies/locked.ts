@@ -44,7 +44,7 @@ const KNOWN = ["ttl", "key", "prefix", "wait"] as const;
  * const migrate = locked(cache, { ttl: "5m", key: "migrate:{version}" })(async (version: string) => runMigration(version));
  */
 export function locked<A extends any[] = any[]>(cache: CoreCache, options: LockedOptions<A>): Decorator<A> {
-  stateOf(cache, "locked");
+  const core = stateOf(cache, "locked");
   checkOptions("locked", options, KNOWN);
   if (options.ttl === undefined || options.ttl === null) {
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
@@ -56,7 +56,7 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
   if (typeof prefix !== "string") throw new CacheConfigError(`locked: "prefix" must be a string, got ${typeof prefix}`);
   const keyOption = options.key;
 
-  return decorator<A>("locked", cache, (target) => {
+  return decorator<A>("locked", core, (target) => {
     const keyOf = callKey("locked", target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
     const locked = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {

@@ -51,7 +51,7 @@ const MAX_TARGETS = 1000;
  * const search = perf(cache, { ttl: "1m", factor: 3 })(async function search(query: string) { return api.search(query); });
  */
 export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOptions<A>): Decorator<A> {
-  stateOf(cache, "perf");
+  const core = stateOf(cache, "perf");
   const name = "perf";
   checkOptions(name, options, KNOWN);
   const ttl = positiveMs(name, "ttl", options.ttl);
@@ -63,10 +63,9 @@ export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOpt
   const prefix = prefixOption(name, options.prefix, "perf");
   const keyOption = options.key;
 
-  return decorator<A>(name, cache, (target) => {
+  return decorator<A>(name, core, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = stateOf(cache);
     /** Recent durations per key, least recently used first. */
     const traces = new Map<string, number[]>();
 

@@ -62,7 +62,7 @@ const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
  * const sendSms = rateLimit(cache, { limit: 3, period: "1m", key: "sms:{to}" })(async (to: string, text: string) => api.sms(to, text));
  */
 export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: RateLimitOptions<A>): Decorator<A> {
-  stateOf(cache, "rateLimit");
+  const core = stateOf(cache, "rateLimit");
   const name = "rateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -72,10 +72,9 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
   const prefix = prefixOption(name, options.prefix, "rate_limit");
   const keyOption = options.key;
 
-  return decorator<A>(name, cache, (target) => {
+  return decorator<A>(name, core, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = stateOf(cache);
 
     return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {

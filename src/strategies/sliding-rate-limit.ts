@@ -47,7 +47,7 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
  * const callApi = slidingRateLimit(cache, { limit: 100, period: "1h", key: "api:{user}" })(async (user: string, path: string) => api.get(path));
  */
 export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, options: SlidingRateLimitOptions<A>): Decorator<A> {
-  stateOf(cache, "slidingRateLimit");
+  const core = stateOf(cache, "slidingRateLimit");
   const name = "slidingRateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);
@@ -56,10 +56,9 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
   const prefix = prefixOption(name, options.prefix, "srl");
   const keyOption = options.key;
 
-  return decorator<A>(name, cache, (target) => {
+  return decorator<A>(name, core, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const core = stateOf(cache);
     const neutral: [number, number] = [Number.NaN, 0];
 
     return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };

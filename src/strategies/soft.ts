@@ -44,15 +44,15 @@ interface Recomputed {
  * const getProfile = soft(cache, { ttl: "1h", softTtl: "5m", key: "profile:{id}" })(async (id: string) => api.profile(id));
  */
 export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOptions<A>): Decorator<A> {
-  stateOf(cache, "soft");
+  const core = stateOf(cache, "soft");
   const common = parseCommon("soft", options, EXTRA, "soft", false);
   const softTtl = innerTtl("soft", "softTtl", options.softTtl, common.ttl);
   const listed = parseExceptions("soft", options.exceptions);
   const protect = options.protected ?? true;
 
-  return decorator<A>("soft", cache, (target) => {
-    const w = wrapper(cache, common, target);
-    const { keyOf, core } = w;
+  return decorator<A>("soft", core, (target) => {
+    const w = wrapper(core, common, target);
+    const { keyOf } = w;
     const inflight = new Map<string, Promise<Recomputed>>();
 
     const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined): Promise<Recomputed> => {

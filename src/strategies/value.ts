@@ -6,8 +6,6 @@
  * @module
  */
 import { MISSING } from "../backends/types.js";
-import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import { restoreErrorClass, type Condition, type ErrorClass } from "../conditions.js";
 import type { CacheCore } from "../core/state.js";
@@ -156,7 +154,6 @@ export interface Outcome {
 /** What a value strategy needs for one wrapped function. */
 export interface Wrapper {
   keyOf: CallKey;
-  core: CacheCore;
   counters: (thisArg: unknown) => Counters;
   /** Calls the function; counts its errors. Never rejects. */
   call(thisArg: unknown, args: unknown[]): Promise<Outcome>;
@@ -179,11 +176,10 @@ export interface Wrapper {
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
-export function wrapper(cache: CoreCache, common: Common, target: Target): Wrapper {
+export function wrapper(core: CacheCore, common: Common, target: Target): Wrapper {
   const { strategy, condition, slowerThan, ttl } = common;
   const keyOf = callKey(strategy, target, common.key, common.prefix);
   const fn = target.fn;
-  const core = stateOf(cache);
   const emitter = core.emitter;
   const fallback = common.ownPrefix ? common.prefix : typeof common.key === "string" ? common.key : common.prefix;
   const counters = functionCounters(core, target, fallback);
@@ -191,7 +187,6 @@ export function wrapper(cache: CoreCache, common: Common, target: Target): Wrapp
   const tagged = tagsOf(strategy, target, common.tags);
   return {
     keyOf,
-    core,
     counters,
     async call(thisArg, args) {
       const started = slowerThan === undefined ? 0 : performance.now();

@@ -4,7 +4,7 @@
  * @module
  */
 import { CacheConfigError } from "../errors.js";
-import { stateOf } from "../core/state.js";
+import type { CacheCore } from "../core/state.js";
 import { isFullyDisabled, scope } from "../context/scope.js";
 import { registerOriginal, registerWrapped, type Wrapped } from "./registry.js";
 
@@ -67,17 +67,17 @@ export type Wrapping = (
 };
 
 /**
- * Builds a {@link Decorator} of `cache` from a function that wraps one target. Every strategy's
+ * Builds a {@link Decorator} on a cache's state (`core`, from {@link stateOf}: the standalone
+ * strategies look it up first, so a wrong first argument fails there) from a function that wraps one target. Every strategy's
  * call is guarded here (see {@link Guard}), the one place for it; the guarded function is the only
- * frame the plumbing adds. An argument that is not a cache fails now.
+ * frame the plumbing adds.
  */
 export function decorator<A extends any[] = any[]>(
   strategy: string,
-  cache: object,
+  core: CacheCore,
   wrap: (target: Target, guard: Guard) => Wrapping,
   options: { iterable?: boolean } = {},
 ): Decorator<A> {
-  const core = stateOf(cache, strategy);
   return function (fn: unknown, context?: ClassMethodDecoratorContext): unknown {
     if (typeof fn !== "function") {
       throw new CacheConfigError(`${strategy}: expected a function to wrap, got ${fn === null ? "null" : typeof fn}`);
