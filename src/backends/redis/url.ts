@@ -3,8 +3,8 @@
  * the scheme's `validate`) and again by the backend.
  * @module
  */
-import { parseBackendUrl, rejectClash } from "../../config/url.js";
-import { CacheConfigError } from "../../errors.js";
+import { failer, parseBackendUrl, rejectClash } from "../../config/url.js";
+import type { CacheConfigError } from "../../errors.js";
 import type { BackendConfig } from "../types.js";
 
 export interface RedisUrl {
@@ -21,9 +21,7 @@ export interface RedisUrl {
   password: string | undefined;
 }
 
-const fail = (why: string): never => {
-  throw new CacheConfigError(`redis: ${why}`);
-};
+const fail = failer("redis");
 
 /**
  * Parses `redis://[[user]:password@]host[:port][/db]`, `rediss://…` and
@@ -37,9 +35,9 @@ const fail = (why: string): never => {
  * parseRedisUrl("redis+cluster://10.0.0.1:7000,10.0.0.2:7000").nodes; // [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }]
  */
 export function parseRedisUrl(url: string): RedisUrl {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]!.toLowerCase();
-  const cluster = scheme === "redis+cluster";
-  if (!cluster && scheme !== "redis" && scheme !== "rediss") fail(`${JSON.stringify(url)} is not a redis:// or rediss:// URL`);
+  // What follows "redis" in the scheme: "" (redis://), "s" (rediss://) or "+cluster".
+  const suffix = (/^redis(s|\+cluster)?:\/\//i.exec(url) ?? fail(`${JSON.stringify(url)} is not a redis:// or rediss:// URL`))[1]?.toLowerCase();
+  const cluster = suffix === "+cluster";
   // `scheme://[userinfo@]h1:p1,h2:p2[/db]`: parsed as a URL on its first node.
   const [, head, hosts, tail] = /^(.*?\/\/(?:.*@)?)([^/@]*)(.*)$/s.exec(url)!;
   const seeds = hosts!.split(",");
@@ -54,7 +52,7 @@ export function parseRedisUrl(url: string): RedisUrl {
       if (!seed || href !== `redis://${seed}` || /:0+$/.test(seed)) fail(`bad seed node ${JSON.stringify(seed)}: expected host:port (port 1-65535, IPv6 as [addr]:port)`);
     }
   }
-  const parsed = parseBackendUrl("redis", shown, head! + seeds[0] + tail);
+  const parsed = parseBackendUrl(fail, shown, head! + seeds[0] + tail);
   const path = parsed.pathname.slice(1);
   if (!/^\d*$/.test(path)) fail(`the URL path must be a database number, got "/${path}"`);
   const decode = (text = ""): string | undefined => (text === "" ? undefined : decodeURIComponent(text));
@@ -62,7 +60,7 @@ export function parseRedisUrl(url: string): RedisUrl {
   const nodes = seeds.map((seed, i) => node(i ? new URL(`redis://${seed}`) : parsed));
   return {
     cluster,
-    tls: scheme === "rediss",
+    tls: suffix === "s",
     ...nodes[0]!,
     nodes,
     db: path === "" ? undefined : Number(path),
@@ -90,9 +88,8 @@ export function validateRedisConfig(config: BackendConfig): void {
       fail(`option "client" must be an ioredis client (new Redis(...))`);
     }
     if (cluster && !client!.isCluster) fail(`cluster needs an ioredis Cluster as "client"`);
-    const clash = ["db", "username", "password", "connectTimeout"].filter((name) => options[name] !== undefined);
-    if (url.db !== undefined || url.username || url.password) clash.push("the URL's db/credentials");
-    rejectClash("redis", clash);
+    const fromUrl = url.db !== undefined || url.username || url.password ? ["the URL's db/credentials"] : [];
+    rejectClash(fail, options, ["db", "username", "password", "connectTimeout"], fromUrl);
   }
   const db = options.db;
   if (db !== undefined && !(Number.isInteger(db) && (db as number) >= 0)) fail(`option "db" must be an integer >= 0`);

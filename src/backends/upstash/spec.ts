@@ -9,9 +9,9 @@
  */
 import { lazyModule } from "../../config/load.js";
 import type { SchemeSpec } from "../../config/registry.js";
-import { parseBackendUrl, rejectClash, rejectQuery } from "../../config/url.js";
+import { failer, parseBackendUrl, rejectClash, rejectQuery } from "../../config/url.js";
 import type { BackendConfig } from "../types.js";
-import { CacheConfigError } from "../../errors.js";
+import type { CacheConfigError } from "../../errors.js";
 
 /**
  * The environment variable read for the token when none is given (Node, Bun, Deno).
@@ -52,9 +52,7 @@ export interface UpstashEndpoint {
   token: string | undefined;
 }
 
-const fail = (why: string): never => {
-  throw new CacheConfigError(`upstash: ${why}`);
-};
+const fail = failer("upstash");
 
 /**
  * Resolves and checks the endpoint of an `upstash://` / `upstash+http://` setup: the URL, and the
@@ -72,15 +70,14 @@ const fail = (why: string): never => {
 export function resolveUpstashEndpoint(url: string, options: Record<string, unknown>): UpstashEndpoint {
   const match = /^upstash(\+http)?:\/\//i.exec(url) ?? fail(`${JSON.stringify(url)} is not an upstash:// or upstash+http:// URL`);
   const rest = url.slice(match[0].length);
-  rejectQuery("upstash", url);
+  rejectQuery(fail, url);
   const client = options.client;
-  if (client !== undefined) rejectClash("upstash", ["token", "retries"].filter((name) => options[name] !== undefined));
+  if (client !== undefined) rejectClash(fail, options, ["token", "retries"]);
   let baseUrl = "";
   if (rest !== "" || client === undefined) {
-    const host = `the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io"`;
-    if (/^[/?#]|^$/.test(rest)) fail(`${host} (or pass an @upstash/redis "client")`);
-    const parsed = parseBackendUrl("upstash", url, `${match[1] ? "http" : "https"}://${rest}`);
-    if (parsed.hostname === "") fail(host);
+    // Past this check the host is never empty: an http(s) URL without one does not parse.
+    if (/^[/?#]|^$/.test(rest)) fail(`the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io" (or pass an @upstash/redis "client")`);
+    const parsed = parseBackendUrl(fail, url, `${match[1] ? "http" : "https"}://${rest}`);
     if (parsed.username || parsed.password) fail(`put the token in the "token" option (or ?token=), not in the URL`);
     baseUrl = `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname.replace(/\/$/, "")}`;
   }
