@@ -28,12 +28,13 @@ export interface CommonOptions {
   serializer: Serializer | undefined;
 }
 
+/** The common options' kinds; their defaults (prefix `""`, enable and safe `true`) are applied in `parseSetup`. */
 const COMMON: Readonly<Record<string, OptionSpec>> = {
-  prefix: { kind: "string", default: "" },
-  enable: { kind: "boolean", default: true },
+  prefix: { kind: "string" },
+  enable: { kind: "boolean" },
   disable: { kind: "boolean" },
   secret: { kind: "string" },
-  safe: { kind: "boolean", default: true },
+  safe: { kind: "boolean" },
   timeout: { kind: "duration" },
   serializer: { kind: "serializer" },
 };
