@@ -55,7 +55,7 @@ export function parseRedisUrl(url: string): RedisUrl {
   const parsed = parseBackendUrl(fail, shown, head! + seeds[0] + tail);
   const path = parsed.pathname.slice(1);
   if (!/^\d*$/.test(path)) fail(`the URL path must be a database number, got "/${path}"`);
-  const decode = (text = ""): string | undefined => (text === "" ? undefined : decodeURIComponent(text));
+  const decode = (text: string): string | undefined => (text ? decodeURIComponent(text) : undefined);
   const node = (u: URL) => ({ host: u.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost", port: Number(u.port || 6379) });
   const nodes = seeds.map((seed, i) => node(i ? new URL(`redis://${seed}`) : parsed));
   return {

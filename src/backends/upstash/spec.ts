@@ -79,7 +79,7 @@ export function resolveUpstashEndpoint(url: string, options: Record<string, unkn
     if (/^[/?#]|^$/.test(rest)) fail(`the URL needs a host, e.g. "upstash://eu1-example-12345.upstash.io" (or pass an @upstash/redis "client")`);
     const parsed = parseBackendUrl(fail, url, `${match[1] ? "http" : "https"}://${rest}`);
     if (parsed.username || parsed.password) fail(`put the token in the "token" option (or ?token=), not in the URL`);
-    baseUrl = `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname.replace(/\/$/, "")}`;
+    baseUrl = (parsed.origin + parsed.pathname).replace(/\/$/, "");
   }
   if (client !== undefined) return { baseUrl, token: undefined };
   const token = options.token ?? envToken();
