@@ -155,19 +155,14 @@ function scan(src: string, i: number, close: string, segments?: string[]): numbe
   return src.length;
 }
 
+/** Whitespace and comments; an unterminated comment runs to the end. */
+const TRIVIA = /(?:[ \t\n\r\uFEFF]|\/\/[^\n]*\n?|\/\*(?:[^]*?\*\/|[^]*))*/y;
+
+/** Index of the first character at or after `i` (at most `src.length`) that is not trivia. */
 function skipTrivia(src: string, i: number): number {
-  while (i < src.length) {
-    const c = src[i];
-    if (" \t\n\r\uFEFF".includes(c!)) i++;
-    else if (c === "/" && src[i + 1] === "/") {
-      const end = src.indexOf("\n", i);
-      i = end < 0 ? src.length : end + 1;
-    } else if (c === "/" && src[i + 1] === "*") {
-      const end = src.indexOf("*/", i + 2);
-      i = end < 0 ? src.length : end + 2;
-    } else break;
-  }
-  return i;
+  TRIVIA.lastIndex = i;
+  TRIVIA.exec(src);
+  return TRIVIA.lastIndex;
 }
 
 /**
