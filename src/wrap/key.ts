@@ -44,7 +44,7 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
     throw new CacheConfigError(`${strategy}: "key" must be a template string or a function, got ${typeof key}`);
   }
   const params = parameterNames(target.fn);
-  const build = (name: string): KeyBuilder => defaultKey(name, params, prefix || undefined);
+  const build = (name: string): KeyBuilder => defaultKey(name, params, prefix); // an empty prefix is none
   if (!target.method) {
     const plain = build(target.name);
     return (_, args) => plain(args);
