@@ -64,7 +64,7 @@ function digest(text: string, le: boolean, h: Int32Array, compress: (h: Int32Arr
 }
 
 const rotl = (x: number, n: number): number => (x << n) | (x >>> (32 - n));
-const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+const rotr = (x: number, n: number): number => rotl(x, 32 - n);
 const INIT = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
 
 const MD5_K = Array.from({ length: 64 }, (_, i) => (Math.abs(Math.sin(i + 1)) * 2 ** 32) | 0);
@@ -118,7 +118,8 @@ export function sha1(text: string): string {
     let e = h[4]!;
     for (let j = 0; j < 80; j++) {
       const r = (j / 20) | 0;
-      const f = r === 0 ? (b & c) | (~b & d) : r === 2 ? (b & c) | (b & d) | (c & d) : b ^ c ^ d;
+      // Choose, parity, majority, parity (in the same forms as MD5 and SHA-256).
+      const f = r === 0 ? d ^ (b & (c ^ d)) : r === 2 ? (b & c) | (d & (b | c)) : b ^ c ^ d;
       const t = (rotl(a, 5) + f + e + SHA1_K[r]! + W[j]!) | 0;
       e = d;
       d = c;
@@ -167,8 +168,8 @@ export function sha256(text: string): string {
     let g = h[6]!;
     let k = h[7]!;
     for (let j = 0; j < 64; j++) {
-      const t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[j]! + W[j]!;
-      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      const t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + SHA256_K[j]! + W[j]!;
+      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b)));
       k = g;
       g = f;
       f = e;

@@ -64,15 +64,9 @@ function unreadable(fn: Function, why: string): CacheConfigError {
 }
 
 function parseParams(fn: Function): ParamInfo {
-  if (typeof fn !== "function") {
-    throw new CacheConfigError(`Expected a function to read parameter names from, got ${typeof fn}.`);
-  }
-  let src: string;
-  try {
-    src = Function.prototype.toString.call(fn);
-  } catch (error) {
-    throw unreadable(fn, `its source is not available (${String(error)})`);
-  }
+  // Callers pass functions (the decorator checks), and toString() of any function gives a string:
+  // its source, or a `[native code]` stand-in when there is none.
+  const src = Function.prototype.toString.call(fn);
   if (NATIVE.test(src)) {
     throw unreadable(
       fn,
@@ -80,13 +74,10 @@ function parseParams(fn: Function): ParamInfo {
     );
   }
   const start = skipTrivia(src, 0);
-  if (/^class\b/.test(src.slice(start, start + 6))) {
-    throw unreadable(fn, "it is a class");
-  }
-  const bare = BARE_ARROW.exec(src.slice(start));
-  if (bare !== null) {
-    return { names: [bare[1]], rest: false };
-  }
+  const head = src.slice(start);
+  if (/^class\b/.test(head)) throw unreadable(fn, "it is a class");
+  const bare = BARE_ARROW.exec(head);
+  if (bare !== null) return { names: [bare[1]], rest: false };
   const open = findParamListStart(src, start);
   if (open < 0) throw unreadable(fn, "no parameter list found");
   const segments: string[] = [];
@@ -100,30 +91,28 @@ function parseParams(fn: Function): ParamInfo {
       rest = true;
       i = skipTrivia(segment, i + 3);
     }
-    const c = segment[i];
-    if (c === "{" || c === "[") {
+    if ("{[".includes(segment[i]!)) {
       names.push(undefined);
       continue;
     }
     IDENTIFIER.lastIndex = i;
-    const match = IDENTIFIER.exec(segment);
-    const after = match === null ? i : skipTrivia(segment, i + match[0].length);
-    if (match === null || (after < segment.length && segment[after] !== "=")) {
+    const name = IDENTIFIER.exec(segment)?.[0];
+    // A name, then nothing or a default value.
+    if (name === undefined || (segment[skipTrivia(segment, i + name.length)] ?? "=") !== "=") {
       throw unreadable(fn, `the parameter "${segment.trim()}" could not be parsed`);
     }
-    names.push(match[0]);
+    names.push(name);
   }
   return { names, rest };
 }
 
 /** Index of the `(` that opens the parameter list, skipping method keys (strings, computed keys). */
-function findParamListStart(src: string, from: number): number {
-  let i = from;
+function findParamListStart(src: string, i: number): number {
   while (i < src.length) {
     i = skipTrivia(src, i);
     const c = src[i];
     if (c === "(") return i;
-    if (c === '"' || c === "'" || c === "`") i = skipString(src, i);
+    if (c === '"' || c === "'" || c === "`") i = skipLiteral(src, i);
     else if (c === "[") i = scan(src, i + 1, "]") + 1;
     else if (c === "{" || c === "=") return -1;
     else i++;
@@ -137,84 +126,64 @@ function findParamListStart(src: string, from: number): number {
  * `segments` is given, the text between top-level commas is pushed to it.
  */
 function scan(src: string, i: number, close: string, segments?: string[]): number {
-  const stack: string[] = [];
+  let depth = 0;
   let segStart = i;
   let prev = "("; // last significant character, to tell a regex from a division
   while (i < src.length) {
     const c = src[i]!;
-    if (c === "/" && (src[i + 1] === "/" || src[i + 1] === "*")) {
-      i = skipTrivia(src, i);
+    const next = skipTrivia(src, i);
+    if (next > i) {
+      i = next;
       continue;
     }
-    if (" \t\n\r".includes(c)) {
-      i++;
-      continue;
-    }
-    if (stack.length === 0 && c === close) {
+    if (depth === 0 && c === close) {
       segments?.push(src.slice(segStart, i));
       return i;
     }
-    if (c === '"' || c === "'" || c === "`") i = skipString(src, i);
-    else if (c === "/" && REGEX_PRECEDES.includes(prev)) i = skipRegex(src, i);
+    if (c === '"' || c === "'" || c === "`" || (c === "/" && REGEX_PRECEDES.includes(prev))) i = skipLiteral(src, i);
     else {
-      if (c === "(") stack.push(")");
-      else if (c === "[") stack.push("]");
-      else if (c === "{") stack.push("}");
-      else if ((c === ")" || c === "]" || c === "}") && stack.length > 0) stack.pop();
-      else if (c === "," && stack.length === 0 && segments !== undefined) {
+      if ("([{".includes(c)) depth++;
+      else if (")]}".includes(c) && depth > 0) depth--;
+      else if (c === "," && depth === 0 && segments !== undefined) {
         segments.push(src.slice(segStart, i));
         segStart = i + 1;
       }
       i++;
     }
-    prev = c === "/" || c === '"' || c === "'" || c === "`" ? "a" : c;
+    prev = c; // after a literal or a `/`, a `/` is a division (none of them is in REGEX_PRECEDES)
   }
   return src.length;
 }
 
+/** Whitespace and comments; an unterminated comment runs to the end. */
+const TRIVIA = /(?:[ \t\n\r\uFEFF]|\/\/[^\n]*\n?|\/\*(?:[^]*?\*\/|[^]*))*/y;
+
+/** Index of the first character at or after `i` (at most `src.length`) that is not trivia. */
 function skipTrivia(src: string, i: number): number {
-  while (i < src.length) {
-    const c = src[i];
-    if (" \t\n\r\uFEFF".includes(c!)) i++;
-    else if (c === "/" && src[i + 1] === "/") {
-      const end = src.indexOf("\n", i);
-      i = end < 0 ? src.length : end + 1;
-    } else if (c === "/" && src[i + 1] === "*") {
-      const end = src.indexOf("*/", i + 2);
-      i = end < 0 ? src.length : end + 2;
-    } else break;
-  }
-  return i;
+  TRIVIA.lastIndex = i;
+  TRIVIA.exec(src);
+  return TRIVIA.lastIndex;
 }
 
-/** Skips a string or template literal (with its `${…}` parts) starting at `i`. */
-function skipString(src: string, i: number): number {
+/**
+ * Skips the string, template literal (with its `${…}` parts) or regular expression literal (with
+ * its flags) starting at `i`. A regular expression also ends at a line break (it was a division).
+ */
+function skipLiteral(src: string, i: number): number {
   const quote = src[i];
-  i++;
-  while (i < src.length) {
+  let inClass = false; // inside a regex character class, where `/` does not end the literal
+  while (++i < src.length) {
     const c = src[i];
-    if (c === "\\") i += 2;
-    else if (c === quote) return i + 1;
-    else if (quote === "`" && c === "$" && src[i + 1] === "{") i = scan(src, i + 2, "}") + 1;
-    else i++;
-  }
-  return i;
-}
-
-function skipRegex(src: string, i: number): number {
-  i++;
-  let inClass = false;
-  while (i < src.length) {
-    const c = src[i];
-    if (c === "\\") i += 2;
-    else if (c === "[") (inClass = true), i++;
-    else if (c === "]") (inClass = false), i++;
-    else if (c === "/" && !inClass) {
-      i++;
-      while (i < src.length && /[a-z]/i.test(src[i]!)) i++;
-      return i;
-    } else if (c === "\n") return i;
-    else i++;
+    if (c === "\\") i++;
+    else if (c === quote && !inClass) {
+      if (quote === "/") while (/[a-z]/i.test(src[i + 1] ?? "")) i++;
+      return i + 1;
+    } else if (quote === "`") {
+      if (c === "$" && src[i + 1] === "{") i = scan(src, i + 2, "}");
+    } else if (quote === "/") {
+      if (c === "\n") return i;
+      inClass = c === "[" || (inClass && c !== "]");
+    }
   }
   return i;
 }

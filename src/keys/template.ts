@@ -68,6 +68,7 @@ export const KNOWN_TRANSFORMS: readonly string[] = [
 ];
 
 const TRANSFORM = /^([A-Za-z_]\w*)\s*(?:\((.*)\))?$/s;
+const DIGITS = /^\d+$/;
 
 /**
  * Parses a key template into literal and placeholder segments (syntax checks only; names are
@@ -80,6 +81,10 @@ export function parseTemplate(template: string): TemplateSegment[] {
   const segments: TemplateSegment[] = [];
   let text = "";
   let at = 0;
+  const flush = (): void => {
+    if (text !== "") segments.push({ kind: "literal", text });
+    text = "";
+  };
   // Odd parts are `{{`, `}}`, a placeholder (a `{` whose next brace is a `}`), or a lone brace.
   template.split(/(\{\{|\}\}|\{[^{}]*\}|[{}])/).forEach((part, i) => {
     if (i % 2 === 0) text += part;
@@ -87,13 +92,12 @@ export function parseTemplate(template: string): TemplateSegment[] {
     else if (part === "}") throw malformed(template, `a lone "}" at position ${at}; write "}}" for a literal brace`);
     else if (part === "{") throw malformed(template, `the "{" at position ${at} is not closed; write "{{" for a literal brace`);
     else {
-      if (text !== "") segments.push({ kind: "literal", text });
-      text = "";
+      flush();
       segments.push(parseField(template, part));
     }
     at += part.length;
   });
-  if (text !== "") segments.push({ kind: "literal", text });
+  flush();
   return segments;
 }
 
@@ -227,14 +231,6 @@ function describeParams({ names, rest }: ParamInfo): string {
   return labels.join(", ") || "none";
 }
 
-/**
- * esbuild (and so tsx, vite, vitest and tsup) renames a parameter that shadows a module-level name
- * by appending digits (`user` → `user2`): the parameters that may be `root` renamed.
- */
-function renamed(root: string, names: readonly (string | undefined)[]): string[] {
-  return names.filter((n): n is string => n !== undefined && n.startsWith(root) && /^\d+$/.test(n.slice(root.length)));
-}
-
 function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Accessor {
   const { root, path, transforms, source, field: label } = seg;
   const { names, rest } = fn.params;
@@ -250,7 +246,7 @@ function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Acces
       );
     }
     read = (_args, ctx) => ctx;
-  } else if (/^\d+$/.test(root)) {
+  } else if (DIGITS.test(root)) {
     index = Number(root);
     const count = names.length;
     if (!rest && index >= count) {
@@ -260,8 +256,10 @@ function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Acces
       );
     }
   } else {
-    // A parameter renamed by esbuild binds when it is the only candidate; two or more are ambiguous.
-    const candidates = renamed(root, names);
+    // esbuild (and so tsx, vite, vitest and tsup) renames a parameter that shadows a module-level
+    // name by appending digits (`user` → `user2`). Such a parameter binds when it is the only
+    // candidate; two or more are ambiguous.
+    const candidates = names.filter((n) => n?.startsWith(root) && DIGITS.test(n.slice(root.length)));
     if (index < 0 && candidates.length === 1) index = names.indexOf(candidates[0]);
     if (index < 0) {
       const hint = candidates.length
@@ -278,7 +276,7 @@ function compileField(template: string, seg: FieldSegment, fn: KeyTarget): Acces
 
   const steps: Step[] = [
     ...path.map((p): Step => (v) => (v == null ? undefined : v instanceof Map ? v.get(p) : (v as Record<string, unknown>)[p])),
-    ...transforms.map((t) => compileTransform(`${self}: the transform "${t.name}" in ${source}`, self, source, label, t)),
+    ...transforms.map((t) => compileTransform(t, self, source, label)),
   ];
   const i = index;
   // Fast path: a plain positional read.
@@ -297,9 +295,9 @@ function toText(v: unknown, label: string): string {
   return typeof v === "string" ? v : typeof v === "number" ? String(v) : renderValue(v, label);
 }
 
-function compileTransform(what: string, self: string, source: string, label: string, t: TransformSpec): Step {
+function compileTransform({ name, arg }: TransformSpec, self: string, source: string, label: string): Step {
   const text = (v: unknown): string => toText(v, label);
-  const { name, arg } = t;
+  const what = `${self}: the transform "${name}" in ${source}`;
   const noArg = (step: Step): Step => {
     if (arg !== undefined) throw new CacheConfigError(`${what} takes no argument.`);
     return step;
@@ -330,10 +328,15 @@ function compileTransform(what: string, self: string, source: string, label: str
     }
     case "get": {
       const entry = needArg("an entry name", "tenant");
-      return (v) => (v instanceof Map ? v.get(entry) : typeof v === "object" && v !== null && Object.hasOwn(v, entry) ? (v as Record<string, unknown>)[entry] : undefined);
+      return (v) => (v instanceof Map ? v.get(entry) : own(v, entry));
     }
   }
   throw new CacheConfigError(`${self}: unknown transform "${name}" in ${source}. Known transforms: ${KNOWN_TRANSFORMS.join(", ")}.`);
+}
+
+/** `v[name]` when `v` is an object with that own property, else `undefined`. */
+function own(v: unknown, name: string): unknown {
+  return typeof v === "object" && v !== null && Object.hasOwn(v, name) ? (v as Record<string, unknown>)[name] : undefined;
 }
 
 function length(v: unknown): number {
@@ -361,9 +364,7 @@ function jwtClaim(token: string, claim: string): unknown {
     const payload: unknown = JSON.parse(
       utf8.decode(base64ToBytes(body.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((body.length + 3) % 4))),
     );
-    return typeof payload === "object" && payload !== null && !Array.isArray(payload) && Object.hasOwn(payload, claim)
-      ? (payload as Record<string, unknown>)[claim]
-      : undefined;
+    return Array.isArray(payload) ? undefined : own(payload, claim);
   } catch {
     return undefined;
   }

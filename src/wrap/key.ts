@@ -4,7 +4,7 @@
  * @module
  */
 import { CacheConfigError } from "../errors.js";
-import { compileKey, defaultKey, parameterNames, templateFields, type KeyBuilder } from "../keys/index.js";
+import { compileKey, defaultKey, parameterNames, parseTemplate, type KeyBuilder } from "../keys/index.js";
 import { keyContext } from "../context/key-context.js";
 import type { CacheCore } from "../core/state.js";
 import type { FunctionStats } from "../events.js";
@@ -36,15 +36,19 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
   if (typeof key === "string") {
     // The prefix is compiled in (not concatenated per call), so memoised keys stay whole.
     const build = compileKey(key, { name: target.name, params: parameterNames(target.fn) }, { prefix });
-    if (templateFields(key).includes("@")) return (_, args) => build(args, keyContext());
+    // Only a template reading the key context pays for looking it up.
+    if (parseTemplate(key).some((s) => s.kind === "field" && s.field === "@")) return (_, args) => build(args, keyContext());
     return (_, args) => build(args);
   }
   if (key !== undefined) {
     throw new CacheConfigError(`${strategy}: "key" must be a template string or a function, got ${typeof key}`);
   }
   const params = parameterNames(target.fn);
-  const build = (name: string): KeyBuilder => defaultKey(name, params, prefix || undefined);
-  if (!target.method) return withoutThis(build(target.name));
+  const build = (name: string): KeyBuilder => defaultKey(name, params, prefix); // an empty prefix is none
+  if (!target.method) {
+    const plain = build(target.name);
+    return (_, args) => plain(args);
+  }
   // A method's default key names its class, known only from `this` at call time.
   const byClass = perClass(target, () => build(target.name), (name) => build(name ?? target.name));
   return (thisArg, args) => byClass(thisArg)(args);
@@ -70,10 +74,6 @@ export function ownerClass(target: Target, thisArg: unknown): { name: string } |
   if (target.static) return typeof thisArg === "function" ? (thisArg as { name: string }) : undefined;
   const ctor = (thisArg as { constructor?: unknown } | null | undefined)?.constructor;
   return typeof ctor === "function" ? (ctor as { name: string }) : undefined;
-}
-
-function withoutThis(build: KeyBuilder): CallKey {
-  return (_, args) => build(args);
 }
 
 /** The stats entry and event label of one decorated function (per class, for methods). */
