@@ -1,6 +1,7 @@
 /**
- * The {@link cacheResponse} middleware: whole-response HTTP caching with `ETag` / `304`, request
- * `Cache-Control` and `Vary`.
+ * The {@link cacheResponse} middleware: a shared HTTP cache (RFC 9111) in front of a Hono handler,
+ * on any cashews backend. The HTTP rules themselves (directives, freshness, age, storability,
+ * ranges) are pure functions in `./http.ts`; this module stores, looks up, revalidates and answers.
  * @module
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
@@ -13,6 +14,23 @@ import { checkOptions, requiredTtl } from "../options.js";
 import { proceed } from "./context.js";
 import { asHeaderValue, seconds } from "./headers.js";
 import { cacheOption, keyOf, keyOption, type ContextKey } from "./options.js";
+import {
+  ageHeader,
+  byteRange,
+  initialAge,
+  KEPT_ON_UPDATE,
+  listNames,
+  lookupOf,
+  matchesEtag,
+  parseDate,
+  policyOf,
+  requestDirectives,
+  shareable,
+  unstorable,
+  type HeaderLookup,
+  type Policy,
+  type RequestDirectives,
+} from "./http.js";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -26,44 +44,31 @@ function trySet(headers: Headers, name: string, value: string, append = false): 
   }
 }
 
-/** `Cache-Control` directives, lowercased names, unquoted values (the first occurrence wins). */
-function directives(header: string | null | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(",")) {
-    const eq = part.indexOf("=");
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (name === "" || out.has(name)) continue;
-    let value = eq < 0 ? "" : part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    out.set(name, value);
-  }
-  return out;
-}
-
-/** Header names listed in a `Vary` (or `Connection`) value, lowercased. */
-function names(header: string | null | undefined): string[] {
-  if (!header) return [];
-  return header
-    .split(",")
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== "");
-}
-
 /** Options of {@link cacheResponse}. */
 export interface CacheResponseOptions {
   /**
-   * How long a response is kept (required): a Duration such as `"30s"`, or `null` for no expiry.
-   * A response's own `Cache-Control: s-maxage` (else `max-age`) shortens it.
+   * The freshness lifetime of a response that states none (no `s-maxage`, `max-age` or
+   * `Expires`) and whose status may be cached heuristically (200, 203, 204, 300, 301, 308, 404,
+   * 405, 410, 414, 501): a Duration such as `"30s"`, or `null` for no expiry. Also how long a
+   * stale response with a validator (`ETag`, `Last-Modified`) is kept to be revalidated.
+   * Required.
    */
   ttl: Duration | null;
+  /**
+   * Whose freshness counts: `"response"` (default) follows the response's own directives
+   * (targeted fields such as `CDN-Cache-Control`, then `s-maxage`, `max-age`, `Expires`) and uses
+   * `ttl` only where it states none; `"ttl"`: the app owns its `Cache-Control` (e.g. written for
+   * browsers), and every stored response is fresh for `ttl`, whatever its freshness directives,
+   * `no-cache` or `must-revalidate` say (`no-store` and `private` are still honoured).
+   */
+  freshness?: "response" | "ttl";
   /**
    * The cache key of a request (may be async, e.g. to hash `await c.req.text()` for POST).
    * Default: `response:<METHOD>:<path>[?<query>]`, the query's parameters sorted by name (the
    * order of repeated ones kept) and re-encoded, so `?b=2&a=1` and `?a=1&b=%32` share an entry;
    * `HEAD` uses the `GET` entry. The host is not part of it: add it in a key function when one
    * app serves several hosts. A custom key is used as is (no prefix, no method); it does not
-   * change who may share an entry (see `credentials`).
+   * change who may share an entry (see `credentials`), and unsafe requests cannot invalidate it.
    */
   key?: ContextKey;
   /** The cache to store responses in. Default: the default `cache` instance of `cashews`. */
@@ -79,8 +84,10 @@ export interface CacheResponseOptions {
   /**
    * Requests with credentials (an `Authorization` or `Cookie` header): `"bypass"` (default)
    * neither reads nor writes the cache for them (as request `no-store`), unless `vary` lists that
-   * header; `"share"` serves and stores them like any other request: only for responses that do
-   * not depend on who asks (e.g. a site whose every browser request carries analytics cookies).
+   * header, or, for `Authorization`, the response allows sharing (`public`, `s-maxage` or
+   * `must-revalidate`, RFC 9111 §3.5); `"share"` serves and stores them like any other request:
+   * only for responses that do not depend on who asks (e.g. a site whose every browser request
+   * carries analytics cookies).
    */
   credentials?: "bypass" | "share";
   /**
@@ -93,21 +100,35 @@ export interface CacheResponseOptions {
 
 /** What is stored per response (every backend round-trips it byte-exact through the typed codec). */
 interface Entry {
-  v: 1;
+  v: 2;
   status: number;
   /** Lowercased names; repeated headers combined with `", "` (Set-Cookie is never stored). */
   headers: [string, string][];
   body: Uint8Array;
-  /** `Date.now()` when stored (for request `max-age` and `Age`). */
-  storedAt: number;
+  /** `Date.now()` when the response (or the 304 that last freshened it) was received. */
+  at: number;
+  /** Its corrected initial age then, in ms (RFC 9111 §4.2.3): upstream `Age` and `Date` included. */
+  age: number;
   /** The `ETag` sent with it (quoted). */
   etag: string;
+  /** True when the handler sent that `ETag` (so it can validate); false when this cache made it. */
+  own: boolean;
 }
 
 /** Stored under the base key when responses vary: the sorted request header names they vary on. */
 interface VaryIndex {
-  v: 1;
+  v: 2;
   vary: string[];
+  /** Part of every variant's key: a new index (after an invalidation) orphans the old variants. */
+  gen: string;
+}
+
+/** A stored entry found for a request. */
+interface Found {
+  key: string;
+  entry: Entry;
+  /** The index it was found under (when the responses vary). */
+  index?: VaryIndex;
 }
 
 interface Computed {
@@ -116,8 +137,10 @@ interface Computed {
   vary: string[];
   /** {@link variantId} of the request that produced it. */
   variant: string;
-  /** Where it was stored and for how long (ms; null: no expiry); undefined when not stored. */
-  stored?: { key: string; expire: number | null };
+  /** Where it was stored; undefined when not stored. */
+  stored?: string;
+  /** Answered from a stored entry (freshened by a 304, or stale-if-error). */
+  hit?: boolean;
 }
 
 const isEntry = (value: unknown): value is Entry => {
@@ -125,21 +148,21 @@ const isEntry = (value: unknown): value is Entry => {
   return (
     typeof e === "object" &&
     e !== null &&
-    e.v === 1 &&
+    e.v === 2 &&
     Number.isInteger(e.status) &&
     Array.isArray(e.headers) &&
     e.body instanceof Uint8Array &&
-    typeof e.storedAt === "number" &&
-    typeof e.etag === "string"
+    typeof e.at === "number" &&
+    typeof e.age === "number" &&
+    typeof e.etag === "string" &&
+    typeof e.own === "boolean"
   );
 };
 
 const isIndex = (value: unknown): value is VaryIndex => {
   const i = value as VaryIndex | null;
-  return typeof i === "object" && i !== null && i.v === 1 && Array.isArray(i.vary) && i.vary.every((n) => typeof n === "string");
+  return typeof i === "object" && i !== null && i.v === 2 && typeof i.gen === "string" && Array.isArray(i.vary) && i.vary.every((n) => typeof n === "string");
 };
-
-const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Statuses whose responses have no body (`new Response(body, { status })` rejects one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -149,12 +172,16 @@ const NOT_STORED = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authentication-info",
+  "proxy-authorization",
   "transfer-encoding",
   "te",
   "trailer",
   "upgrade",
   "content-length",
   "set-cookie",
+  "set-cookie2",
   "age",
   "x-from-cache",
   "x-from-cache-expire-in",
@@ -167,22 +194,41 @@ const NOT_STORED = new Set([
 ]);
 
 /** The headers a 304 keeps (RFC 9110 §15.4.5), plus the cache's own. */
-const KEPT_ON_304 = new Set(["cache-control", "content-location", "date", "etag", "expires", "vary", "age", "x-from-cache", "x-from-cache-expire-in"]);
+const KEPT_ON_304 = new Set(["cache-control", "content-location", "date", "etag", "expires", "vary", "age", "x-from-cache", "x-from-cache-expire-in", "last-modified"]);
+
+/** Methods that never invalidate (RFC 9110 §9.2.1 safe methods). */
+const SAFE = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+/** Statuses that let `stale-if-error` serve the stored response instead (RFC 5861 §4). */
+const ERRORS = new Set([500, 502, 503, 504]);
 
 /** Default of `maxBodyBytes`: 1 MiB. */
 const MAX_BODY_BYTES = 1_048_576;
 
-/** A request header value for variant selection: absent → null, list whitespace normalised. */
-const headerValue = (c: Context, name: string): string | null => {
+/** How long one background refresh may hold its lock (ms): it is released when done. */
+const REFRESH_LOCK_MS = 30_000;
+
+/**
+ * A request header value for variant selection: absent → null, list whitespace normalised;
+ * `Accept-Encoding` and `Accept-Language` are also case-normalised (their tokens are
+ * case-insensitive), and `Accept-Encoding`'s members sorted (their order carries no preference).
+ */
+function headerValue(c: Context, name: string): string | null {
   const value = c.req.header(name);
-  return value === undefined ? null : value.trim().replace(/\s*,\s*/g, ",");
-};
+  if (value === undefined) return null;
+  const normal = value.trim().replace(/\s*([,;=])\s*/g, "$1");
+  if (name === "accept-encoding") return normal.toLowerCase().split(",").sort().join(",");
+  return name === "accept-language" ? normal.toLowerCase() : normal;
+}
 
 /** Identifies the variant of the request for the header names `vary` (names and values). */
 const variantId = (vary: readonly string[], c: Context): string => JSON.stringify(vary.map((name) => [name, headerValue(c, name)]));
 
-/** The key of one variant: `<base>:vary:<sha-256 of the header names and values, 128 bits hex>`. */
-const variantKey = (base: string, variant: string): string => `${base}:vary:${sha256(variant).slice(0, 32)}`;
+/** The key of one variant: `<base>:vary:<gen>:<sha-256 of the header names and values, 128 bits hex>`. */
+const variantKey = (base: string, gen: string, variant: string): string => `${base}:vary:${gen}:${sha256(variant).slice(0, 32)}`;
+
+/** A fresh random generation for a vary index. */
+const newGen = (): string => bytesToBase64Url(crypto.getRandomValues(new Uint8Array(6)));
 
 /** A strong ETag: the SHA-256 of the body, base64url, quoted. */
 async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -192,54 +238,63 @@ async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
 /** A handler's ETag as a valid entity tag: an unquoted `abc` becomes `"abc"`; a quoted or `W/"…"` one is kept. */
 const quotedEtag = (etag: string): string => (/^(W\/)?"[^"]*"$/.test(etag) ? etag : `"${etag.replace(/"/g, "")}"`);
 
-/** The opaque tags of an `If-None-Match` list (weak comparison: `W/` dropped); `*` alone matches any. */
-function ifNoneMatch(header: string, etag: string): boolean {
-  if (header.trim() === "*") return true;
-  const own = etag.replace(/^W\//, "");
-  for (const match of header.matchAll(/(?:W\/)?("[^"]*")/g)) if (match[1] === own) return true;
-  // A bare tag (clients echoing an unquoted ETag as they got it).
-  return header.split(",").some((tag) => `"${tag.trim().replace(/^W\//, "")}"` === own);
+/** The conditional and range headers of the client's request, answered by this cache from an entry. */
+interface Asked {
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  range?: string;
+  ifRange?: string;
 }
 
-/** The response for `entry`: a 304 when `conditional` (a GET's If-None-Match) matches its ETag. */
-function respond(entry: Entry, conditional: string | undefined, extra: [string, string][]): Response {
-  const notModified = conditional !== undefined && ifNoneMatch(conditional, entry.etag);
+/** True when the client's conditional request is answered by `entry` with a 304 (RFC 9110 §13.2.2). */
+function notModified(entry: Entry, asked: Asked, headers: HeaderLookup): boolean {
+  if (asked.ifNoneMatch !== undefined) return matchesEtag(asked.ifNoneMatch, entry.etag);
+  if (asked.ifModifiedSince === undefined) return false;
+  const since = parseDate(asked.ifModifiedSince);
+  const modified = parseDate(headers("last-modified")) ?? parseDate(headers("date"));
+  return since !== undefined && modified !== undefined && modified <= since;
+}
+
+/** The byte range to send for the client's `Range` (honouring `If-Range`), if any. */
+function rangeOf(entry: Entry, asked: Asked, headers: HeaderLookup): [number, number] | "unsatisfiable" | undefined {
+  if (asked.range === undefined || entry.status !== 200) return undefined;
+  if (asked.ifRange !== undefined) {
+    const ifRange = asked.ifRange.trim();
+    const strongMatch = ifRange.startsWith('"') && !entry.etag.startsWith("W/") && ifRange === entry.etag;
+    if (!strongMatch && ifRange !== headers("last-modified")) return undefined;
+  }
+  return byteRange(asked.range, entry.body.byteLength);
+}
+
+/** The response for `entry`: a 304 or 206/416 when the client asked for one, else the whole entry. */
+function respond(entry: Entry, asked: Asked, extra: [string, string][]): Response {
+  const stored = lookupOf(entry.headers);
+  const unchanged = notModified(entry, asked, stored);
   const headers = new Headers();
-  for (const [name, value] of entry.headers) if (!notModified || KEPT_ON_304.has(name)) trySet(headers, name, value, true);
+  for (const [name, value] of entry.headers) if (!unchanged || KEPT_ON_304.has(name)) trySet(headers, name, value, true);
   for (const [name, value] of extra) trySet(headers, name, asHeaderValue(value));
-  if (notModified) return new Response(null, { status: 304, headers });
+  if (unchanged) return new Response(null, { status: 304, headers });
+  const range = rangeOf(entry, asked, stored);
+  const size = entry.body.byteLength;
+  if (range === "unsatisfiable") {
+    headers.set("content-range", `bytes */${size}`);
+    return new Response(null, { status: 416, headers });
+  }
+  if (range !== undefined) {
+    headers.set("content-range", `bytes ${range[0]}-${range[1]}/${size}`);
+    return new Response(entry.body.slice(range[0], range[1] + 1) as Uint8Array<ArrayBuffer>, { status: 206, headers });
+  }
   return new Response(NULL_BODY.has(entry.status) ? null : (entry.body as Uint8Array<ArrayBuffer>), { status: entry.status, headers });
 }
 
-/** `X-From-Cache`, `Age` and `X-From-Cache-Expire-In` for an entry served from `key`. */
-function hitHeaders(key: string, storedAt: number, expireMs: number): [string, string][] {
+/** `X-From-Cache`, `Age` and `X-From-Cache-Expire-In` (seconds of freshness left) for an entry served from `key`. */
+function hitHeaders(key: string, age: number, freshLeft: number): [string, string][] {
   const extra: [string, string][] = [
     ["x-from-cache", key],
-    ["age", String(Math.floor(Math.max(0, Date.now() - storedAt) / 1000))],
+    ["age", ageHeader(age)],
   ];
-  if (expireMs > 0) extra.push(["x-from-cache-expire-in", String(seconds(expireMs))]);
+  if (freshLeft > 0 && Number.isFinite(freshLeft)) extra.push(["x-from-cache-expire-in", String(seconds(freshLeft))]);
   return extra;
-}
-
-/**
- * True for a response that may be stored: 2xx but 206, body not already read, no Set-Cookie,
- * not `private`/`no-store`/`no-cache`, not `Vary: *`, not an event stream.
- */
-function storable(res: Response): boolean {
-  if (res.status < 200 || res.status > 299 || res.status === 206 || res.bodyUsed) return false;
-  const headers = res.headers;
-  if (headers.has("set-cookie")) return false;
-  const cc = directives(headers.get("cache-control"));
-  if (cc.has("private") || cc.has("no-store") || cc.has("no-cache")) return false;
-  if (names(headers.get("vary")).includes("*")) return false;
-  return !(headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
-}
-
-/** The response's own lifetime for a shared cache in ms (`s-maxage`, else `max-age`), if it gives one. */
-function lifetimeOf(res: Response): number | undefined {
-  const cc = directives(res.headers.get("cache-control"));
-  const value = cc.get("s-maxage") ?? cc.get("max-age");
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
 }
 
 /**
@@ -323,51 +378,82 @@ async function readBody(c: Context, res: Response, max: number): Promise<Uint8Ar
   return body;
 }
 
+/** Lets the background refresh run once the response is out (see {@link cacheResponse}). */
+function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx as { waitUntil?: (promise: Promise<unknown>) => void };
+    return typeof ctx?.waitUntil === "function" ? (promise) => ctx.waitUntil!(promise) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Caches whole responses (status, headers, body) in a cashews backend. Only successful responses
- * are stored: 2xx except 206, without `Set-Cookie`, without `Cache-Control: private`, `no-store`
- * or `no-cache` (nor `max-age=0`/`s-maxage=0`), without `Vary: *`, not `text/event-stream`, and
- * with a body of at most `maxBodyBytes` (default 1 MiB; a larger one is streamed through). The
- * stored TTL is `ttl`, shortened by the response's `s-maxage` (else `max-age`).
+ * A shared HTTP cache (RFC 9111) for whole responses (status, headers, body) in any cashews
+ * backend, on any runtime.
  *
- * - Hits carry `X-From-Cache` (the key the entry is stored under), `X-From-Cache-Expire-In`
- *   (seconds left; absent with `ttl: null`) and `Age` (seconds since stored); so do concurrent
- *   requests served the response another one computed. In `X-From-Cache`, characters outside
- *   printable ASCII (e.g. non-ASCII or a newline in a custom key) are percent-encoded (UTF-8).
- * - Every cacheable response, hit or not, carries a strong `ETag` (the handler's own if it set
- *   one, quoted if it was not, else the SHA-256 of the body, base64url); a GET/HEAD whose
- *   `If-None-Match` matches it (a list, `*`, `W/` ignored: weak comparison) gets a `304` without
- *   body, keeping `ETag`, `Cache-Control`, `Vary`, `Date`, `Expires`, `Content-Location`.
- * - Request `Cache-Control`: `no-cache` (or `Pragma: no-cache`) recomputes and stores;
- *   `no-store` neither reads nor writes; `max-age=N` serves only entries stored at most N
- *   seconds ago (else recomputes and stores).
+ * - **Freshness** (RFC 9111 §4.2): from the first of `Cloudflare-CDN-Cache-Control` and
+ *   `CDN-Cache-Control` (RFC 9213) present, else `s-maxage`, `max-age`, then `Expires` (against
+ *   `Date`); invalid values make the response stale. A response that states none gets `ttl` when
+ *   its status may be cached heuristically. With `freshness: "ttl"`, every response gets `ttl`.
+ *   Age is the upstream `Age` plus the time in transit and in this cache; every hit carries it.
+ * - **What is stored** (§3): any final status but 206/304 with explicit freshness, or a
+ *   heuristically cacheable one; never `no-store` (unless `must-understand` and a status this
+ *   cache understands), unqualified `private`, `Vary: *`, event streams, nor a body over
+ *   `maxBodyBytes` (streamed through instead). Fields named by `no-cache="…"` / `private="…"`, by
+ *   `Connection`, and hop-by-hop fields are left out. A response with `Set-Cookie` is never
+ *   stored: a deliberate deviation, so one user's cookie never reaches another.
+ * - **Revalidation** (§4.3): a stale entry with a validator (the handler's `ETag`, or
+ *   `Last-Modified`) runs the handler with `If-None-Match` / `If-Modified-Since`; a `304`
+ *   freshens the stored headers and is answered from the entry. Response `no-cache` revalidates
+ *   every use; `must-revalidate`, `proxy-revalidate` and `s-maxage` forbid serving stale.
+ * - **Stale serving** (RFC 5861): within `stale-while-revalidate`, the stale entry is answered at
+ *   once and refreshed in the background (through `waitUntil` where the runtime has one; one
+ *   refresh at a time per entry, across processes on a shared backend); within `stale-if-error`
+ *   (response or request directive), a 500/502/503/504 from the handler is replaced by the entry.
+ * - **Request directives**: `no-store` neither reads nor writes; `no-cache` (or `Pragma:
+ *   no-cache`) revalidates; `max-age`, `max-stale`, `min-fresh` bound what is served;
+ *   `only-if-cached` answers `504` instead of running the handler.
+ * - **Invalidation** (§4.4): a `POST`, `PUT`, `DELETE`, `PATCH` or other unsafe request that
+ *   succeeds (2xx/3xx) removes the entries of its URL and of a same-origin `Location` /
+ *   `Content-Location`, every variant included. This needs the default key, and the middleware
+ *   on those routes too (e.g. `app.use("/api/*", cacheResponse(...))`).
+ * - **Conditionals and ranges**: every stored or cacheable response carries a strong `ETag` (the
+ *   handler's own, quoted if it was not, else the SHA-256 of the body, base64url); a matching
+ *   `If-None-Match` (weak comparison) or, without one, `If-Modified-Since` gets a `304`. A
+ *   single `Range` (`bytes=a-b`, `a-`, `-n`, honouring `If-Range`) of a stored 200 gets a `206`;
+ *   the handler is always asked for the complete response.
  * - `Vary`: the request headers named by the response's `Vary` and by the `vary` option select
- *   the entry. The base key then holds `{ vary: [names] }` and each variant is stored under
- *   `<key>:vary:<hash of those header values>`; `Vary: *` is never stored.
+ *   the entry (`Accept-Encoding` and `Accept-Language` values case- and space-normalised).
+ * - Hits carry `X-From-Cache` (the key the entry is stored under) and `X-From-Cache-Expire-In`
+ *   (seconds of freshness left; absent when it never goes stale), and so do concurrent requests
+ *   served the response another one computed: concurrent misses of one variant in one process
+ *   run the handler once.
  * - A request with credentials (`Authorization` or `Cookie`) bypasses the cache (as `no-store`)
- *   unless `vary` lists that header (one entry per value) or `credentials: "share"` is given: one
- *   user's response is never served to another by default, whatever the `key`.
+ *   unless `vary` lists that header or `credentials: "share"` is given: one user's response is
+ *   never served to another by default, whatever the `key`.
  * - `HEAD` is answered from the `GET` entry but never stores one (its handler may send no body).
- * - Requests that will not be stored (bypassed, `no-store`, `HEAD` misses) without an
- *   `If-None-Match` to answer get the handler's response untouched (streamed, no `ETag`).
- * - Concurrent misses of the same variant in one process run the handler once (the others get
- *   its response); a response that turns out not cacheable lets each of them run its own.
  * - The stored headers are those the handler produced: not those an outer middleware set before
- *   `next()` (compared by value; they are per request, and added again, fresh, to every
- *   response), nor hop-by-hop ones, `Content-Length`, `Age`, `X-From-Cache*`, `RateLimit-*` and
- *   `Retry-After`. Headers an outer middleware sets after `next()` are never seen here.
+ *   `next()` (they are per request and added again, fresh, to every response), nor
+ *   `Content-Length`, `Age`, `X-From-Cache*`, `RateLimit-*` and `Retry-After`.
  * - Safe mode: a failing backend is a miss and a skipped write; the handler's response goes
  *   through. With `safe: false` the backend error propagates.
  *
  * Bad options throw {@link CacheConfigError} here, not at request time.
  * @example
  * app.get("/users/:id", cacheResponse({ ttl: "5m", vary: ["accept-language"] }), (c) => c.json(user(c.req.param("id"))));
- * app.post("/search", cacheResponse({ ttl: "1m", methods: ["POST"], key: async (c) => `search:${await c.req.text()}` }), search);
+ * // A caching reverse proxy: the upstream's Cache-Control decides, 1 h where it says nothing.
+ * app.all("*", cacheResponse({ ttl: "1h" }), (c) => fetch(new URL(c.req.path, "https://origin.example"), c.req.raw));
  */
 export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler {
   const name = "cacheResponse";
-  checkOptions(name, options, ["ttl", "key", "cache", "methods", "vary", "credentials", "maxBodyBytes"]);
+  checkOptions(name, options, ["ttl", "freshness", "key", "cache", "methods", "vary", "credentials", "maxBodyBytes"]);
   const ttl = requiredTtl(name, options.ttl) ?? null;
+  const fallback = ttl ?? Number.POSITIVE_INFINITY;
+  const override = options.freshness === "ttl";
+  if (options.freshness !== undefined && options.freshness !== "response" && !override) {
+    throw new CacheConfigError(`${name}: "freshness" must be "response" or "ttl", got ${JSON.stringify(options.freshness)}`);
+  }
   const customKey = keyOption(name, options.key, false);
   const cache = cacheOption(name, options.cache);
   const methods = new Set(headerList(name, "methods", options.methods ?? ["GET"], false).map((m) => m.toUpperCase()));
@@ -381,113 +467,263 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     throw new CacheConfigError(`${name}: "maxBodyBytes" must be an integer >= 0 or Infinity, got ${String(maxBodyBytes)}`);
   }
   const inflight = new Map<string, Promise<Computed | undefined>>();
+  /** Entry keys being refreshed in the background by this process. */
+  const refreshing = new Set<string>();
 
-  /** True when the request carries credentials that the entry does not vary on (and they are not shared). */
-  const personal = (c: Context): boolean =>
-    credentials === "bypass" &&
-    ((c.req.header("authorization") !== undefined && !optionVary.includes("authorization")) ||
-      (c.req.header("cookie") !== undefined && !optionVary.includes("cookie")));
+  /** The policy of a stored entry. */
+  const policy = (entry: Entry): Policy => policyOf(entry.status, lookupOf(entry.headers), fallback, override, entry.at);
 
-  /** Reads an entry and its remaining TTL in one round trip. */
-  const read = (key: string): Promise<[unknown, number]> => Promise.all([cache.get(key), cache.getExpire(key)]);
+  /**
+   * How the request's credentials stand: `"personal"` (they bypass the cache), `"authorized"`
+   * (an `Authorization` the cache may serve only responses that allow sharing for) or undefined.
+   */
+  const credentialsOf = (c: Context): "personal" | "authorized" | undefined => {
+    if (credentials === "share") return undefined;
+    if (c.req.header("cookie") !== undefined && !optionVary.includes("cookie")) return "personal";
+    if (c.req.header("authorization") !== undefined && !optionVary.includes("authorization")) return "authorized";
+    return undefined;
+  };
 
-  /** The stored entry for this request (if any), and the header names its variants are known to vary on. */
-  async function lookup(base: string, c: Context): Promise<{ found?: { key: string; entry: Entry; expireMs: number }; vary: string[] }> {
-    let vary = optionVary;
-    if (vary.length === 0) {
-      const [value, expireMs] = await read(base);
-      if (isEntry(value)) return { found: { key: base, entry: value, expireMs }, vary };
-      if (!isIndex(value)) return { vary };
-      vary = value.vary;
-    } else {
-      // The usual case needs one round trip: the index and the variant for the option's names.
-      const key = variantKey(base, variantId(vary, c));
-      const [[index, value], expireMs] = await Promise.all([cache.getMany([base, key]), cache.getExpire(key)]);
-      if (!isIndex(index)) return { vary };
-      if (sameList(index.vary, vary)) return isEntry(value) ? { found: { key, entry: value, expireMs }, vary } : { vary };
-      vary = index.vary;
-    }
-    const key = variantKey(base, variantId(vary, c));
-    const [value, expireMs] = await read(key);
-    return isEntry(value) ? { found: { key, entry: value, expireMs }, vary } : { vary };
+  /** The stored entry for this request (if any), and the vary index its variants are under. */
+  async function lookup(base: string, c: Context): Promise<{ found?: Found; index?: VaryIndex }> {
+    const value = await cache.get(base);
+    if (isEntry(value)) return { found: { key: base, entry: value } };
+    if (!isIndex(value)) return {};
+    const key = variantKey(base, value.gen, variantId(value.vary, c));
+    const entry = await cache.get(key);
+    return isEntry(entry) ? { found: { key, entry, index: value }, index: value } : { index: value };
   }
 
-  /** Runs the handler; for a cacheable response builds (and with `store`, stores) its entry. */
-  async function compute(c: Context, next: Next, base: string, store: boolean, outer: readonly [string, string][], known: readonly string[]): Promise<Computed | undefined> {
-    await proceed(c, next);
+  /** Removes the entries (every variant) of the default keys of `urls` (RFC 9111 §4.4). */
+  async function invalidate(c: Context): Promise<void> {
+    const self = new URL(c.req.url);
+    const targets = [self];
+    for (const header of ["location", "content-location"]) {
+      const value = c.res.headers.get(header);
+      if (value === null) continue;
+      try {
+        const url = new URL(value, self);
+        if (url.origin === self.origin) targets.push(url);
+      } catch {
+        // Not a URL: nothing to invalidate.
+      }
+    }
+    await cache.deleteMany(targets.map((url) => defaultKey(url, "GET")));
+  }
+
+  /**
+   * Runs the handler (for a GET: asking for the complete response, with `validators` as
+   * conditional headers), and stores what may be stored. Answers a 304 from `stale`, and
+   * `stale-if-error` from it. Returns undefined when the handler's response goes out as it is.
+   */
+  async function compute(
+    c: Context,
+    next: Next,
+    base: string,
+    store: boolean,
+    outer: readonly [string, string][],
+    index: VaryIndex | undefined,
+    stale: Found | undefined,
+    asked: RequestDirectives,
+  ): Promise<Computed | undefined> {
+    const raw = c.req.raw;
+    if (raw.method === "GET" || raw.method === "HEAD") {
+      const headers = new Headers(raw.headers);
+      if (store) for (const header of ["if-none-match", "if-modified-since", "range", "if-range"]) headers.delete(header);
+      if (stale !== undefined) {
+        const lastModified = lookupOf(stale.entry.headers)("last-modified");
+        if (stale.entry.own) headers.set("if-none-match", stale.entry.etag);
+        if (lastModified !== null) headers.set("if-modified-since", lastModified);
+      }
+      c.req.raw = new Request(raw, { headers });
+    }
+    const requestedAt = Date.now();
+    try {
+      await proceed(c, next);
+    } finally {
+      c.req.raw = raw;
+    }
+    const receivedAt = Date.now();
     const res = c.res;
-    if (!storable(res)) return undefined;
-    const lifetime = lifetimeOf(res);
-    if (lifetime === 0) return undefined;
+    const fields: HeaderLookup = (header) => res.headers.get(header);
+
+    if (stale !== undefined) {
+      if (res.status === 304) return freshen(c, stale, res, requestedAt, receivedAt, store);
+      if (ERRORS.has(res.status)) {
+        const p = policy(stale.entry);
+        const age = stale.entry.age + (receivedAt - stale.entry.at);
+        const window = Math.max(p.staleIfError, asked.staleIfError ?? 0);
+        if (!p.mustRevalidate && !p.noCache && age - p.lifetime <= window && window > 0) {
+          await res.body?.cancel();
+          return { entry: stale.entry, vary: stale.index?.vary ?? [], variant: variantId(stale.index?.vary ?? [], c), stored: stale.key, hit: true };
+        }
+      }
+    }
+    if (res.bodyUsed || unstorable(res.status, fields, credentialsOf(c) === "authorized" && !shareable(fields)) !== undefined) return undefined;
+    const p = policyOf(res.status, fields, fallback, override, receivedAt);
+    const age = initialAge(fields, requestedAt, receivedAt);
+    const validator = fields("etag") !== null || fields("last-modified") !== null;
+    const freshLeft = p.lifetime - age;
+    const keepStale = Math.max(p.staleWhileRevalidate, p.staleIfError, validator ? fallback : 0);
+    if ((freshLeft <= 0 || p.noCache) && !(keepStale > 0)) return undefined;
     const length = res.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > maxBodyBytes) return undefined;
     const body = await readBody(c, res, maxBodyBytes);
     if (body === undefined) return undefined;
-    const drop = new Set([...NOT_STORED, ...names(res.headers.get("connection"))]);
+    const drop = new Set([...NOT_STORED, ...listNames(res.headers.get("connection")), ...p.unstored]);
     const before = new Map<string, string>();
     for (const [header, value] of outer) before.set(header, before.has(header) ? `${before.get(header)}, ${value}` : value);
     const headers = new Headers();
     res.headers.forEach((value, header) => {
       if (!drop.has(header) && before.get(header) !== value) headers.append(header, value);
     });
-    const own = names(headers.get("vary"));
+    const own = listNames(headers.get("vary"));
     // The option's names, those other responses here were stored under (a response that forgets
     // its Vary must not replace their index), and for an encoded body Accept-Encoding (it must not
     // reach a client that did not accept that encoding).
-    const wanted = [...known, ...(headers.has("content-encoding") ? ["accept-encoding"] : [])];
+    const wanted = [...optionVary, ...(index?.vary ?? []), ...(headers.has("content-encoding") ? ["accept-encoding"] : [])];
     const added = [...new Set(wanted)].filter((header) => !own.includes(header));
     if (added.length > 0) headers.set("vary", [headers.get("vary"), ...added].filter(Boolean).join(", "));
-    let etag = headers.get("etag");
-    if (etag === null) etag = await etagOf(body as Uint8Array<ArrayBuffer>);
-    else etag = quotedEtag(etag);
+    const handlerEtag = headers.get("etag");
+    const etag = handlerEtag === null ? await etagOf(body as Uint8Array<ArrayBuffer>) : quotedEtag(handlerEtag);
     headers.set("etag", etag);
     const pairs: [string, string][] = [];
     headers.forEach((value, header) => void pairs.push([header, value]));
-    const entry: Entry = { v: 1, status: res.status, headers: pairs, body, storedAt: Date.now(), etag };
+    const entry: Entry = { v: 2, status: res.status, headers: pairs, body, at: receivedAt, age, etag, own: handlerEtag !== null };
     const vary = [...new Set([...own, ...added])].sort();
     const variant = variantId(vary, c);
     if (!store) return { entry, vary, variant };
-    const expire = lifetime === undefined ? ttl : ttl === null ? lifetime : Math.min(ttl, lifetime);
-    const key = vary.length === 0 ? base : variantKey(base, variant);
-    if (vary.length === 0) await cache.setMany([[base, entry]], { expire });
-    else await cache.setMany([[base, { v: 1, vary } satisfies VaryIndex], [key, entry]], { expire });
-    return { entry, vary, variant, stored: { key, expire } };
+    const key = await put(base, entry, vary, variant, index, freshLeft + keepStale);
+    return { entry, vary, variant, stored: key };
+  }
+
+  /** Stores `entry` for `keepMs` (`Infinity`: no expiry); returns its key. */
+  async function put(base: string, entry: Entry, vary: string[], variant: string, index: VaryIndex | undefined, keepMs: number): Promise<string> {
+    const expire = Number.isFinite(keepMs) ? Math.max(1, Math.ceil(keepMs)) : null;
+    if (vary.length === 0) {
+      await cache.setMany([[base, entry]], { expire });
+      return base;
+    }
+    const same = index !== undefined && index.vary.length === vary.length && index.vary.every((n, i) => n === vary[i]);
+    const next: VaryIndex = same ? index : { v: 2, vary, gen: newGen() };
+    const key = variantKey(base, next.gen, variant);
+    // The index lives as long as its longest-lived variant could (ttl: null keeps it forever).
+    await cache.setMany([[base, next], [key, entry]], { expire });
+    return key;
+  }
+
+  /** Freshens `stale` with a 304 (RFC 9111 §4.3.4): its headers replace the stored ones. */
+  async function freshen(c: Context, stale: Found, res: Response, requestedAt: number, receivedAt: number, store: boolean): Promise<Computed> {
+    const update = new Map<string, string>();
+    const drop = new Set([...NOT_STORED, ...KEPT_ON_UPDATE, ...listNames(res.headers.get("connection"))]);
+    res.headers.forEach((value, header) => {
+      if (!drop.has(header)) update.set(header, update.has(header) ? `${update.get(header)}, ${value}` : value);
+    });
+    const headers: [string, string][] = stale.entry.headers.filter(([header]) => !update.has(header));
+    for (const pair of update) headers.push(pair);
+    const fields = lookupOf(headers);
+    const updatedFields: HeaderLookup = (header) => res.headers.get(header) ?? (header === "age" ? null : fields(header));
+    const entry: Entry = { ...stale.entry, headers, at: receivedAt, age: initialAge(updatedFields, requestedAt, receivedAt) };
+    const vary = stale.index?.vary ?? [];
+    const variant = variantId(vary, c);
+    if (store) {
+      const p = policyOf(entry.status, fields, fallback, override, receivedAt);
+      const keep = p.lifetime - entry.age + Math.max(p.staleWhileRevalidate, p.staleIfError, fallback);
+      if (vary.length === 0) await put(stale.key, entry, vary, variant, undefined, keep);
+      else await cache.setMany([[stale.key, entry]], { expire: Number.isFinite(keep) ? Math.max(1, Math.ceil(keep)) : null });
+    }
+    return { entry, vary, variant, stored: stale.key, hit: true };
+  }
+
+  /** Refreshes `stale` once the response is out: one refresh per entry here, and per lock across processes. */
+  function refreshLater(c: Context, next: Next, base: string, outer: readonly [string, string][], stale: Found, asked: RequestDirectives): void {
+    if (refreshing.has(stale.key)) return;
+    refreshing.add(stale.key);
+    const lock = `${stale.key}:refresh`;
+    const token = newGen();
+    const task = (async () => {
+      // After this request's response left the middleware chain: the handler runs again on its
+      // context, whose response is no longer read.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (!(await cache.setLock(lock, token, REFRESH_LOCK_MS))) return;
+      try {
+        c.res = undefined;
+        c.finalized = false;
+        const computed = await compute(c, next, base, true, outer, stale.index, stale, asked);
+        if (computed === undefined) await c.res.body?.cancel();
+      } finally {
+        await cache.unlock(lock, token);
+      }
+    })()
+      .catch(() => {
+        // The stale entry stays; the next request after it expires recomputes.
+      })
+      .finally(() => refreshing.delete(stale.key));
+    waitUntilOf(c)?.(task);
   }
 
   return async function cacheResponseMiddleware(c, next) {
-    const head = c.req.method === "HEAD";
-    const method = head ? "GET" : c.req.method;
-    if (!methods.has(method)) return void (await proceed(c, next));
-    const requested = directives(c.req.header("cache-control") ?? (/no-cache/i.test(c.req.header("pragma") ?? "") ? "no-cache" : undefined));
-    const conditional = method === "GET" ? c.req.header("if-none-match") : undefined;
-    const bypass = requested.has("no-store") || personal(c);
+    const method = c.req.method;
+    const head = method === "HEAD";
+    const cached = head ? "GET" : method;
+    if (!methods.has(cached)) {
+      await proceed(c, next);
+      if (!SAFE.has(method) && customKey === undefined && c.res.status >= 200 && c.res.status < 400) await invalidate(c);
+      return;
+    }
+    const requested = requestDirectives(c.req.header("cache-control"), c.req.header("pragma"));
+    const get = cached === "GET";
+    const asked: Asked = get
+      ? { ifNoneMatch: c.req.header("if-none-match"), ifModifiedSince: c.req.header("if-modified-since"), range: c.req.header("range"), ifRange: c.req.header("if-range") }
+      : {};
+    const bypass = requested.noStore || credentialsOf(c) === "personal";
     // HEAD reads entries but never writes one nor leads a computation: its handler may send no body.
     const write = !bypass && !head;
     // Nothing to store and no If-None-Match to answer: the response goes through untouched (streamed).
-    if (bypass && (head || conditional === undefined)) return void (await proceed(c, next));
-    const base = customKey === undefined ? defaultKey(c, method) : await keyOf(name, customKey, c);
+    if (bypass && (head || asked.ifNoneMatch === undefined)) return void (await proceed(c, next));
+    const base = customKey === undefined ? defaultKey(new URL(c.req.url), cached) : await keyOf(name, customKey, c);
     const outer = outerHeaders(c);
 
     let settle: ((computed: Computed | undefined) => void) | undefined;
     let flight: string | undefined;
-    let known: readonly string[] = optionVary;
-    if (!bypass && !requested.has("no-cache")) {
-      const maxAge = requested.get("max-age");
-      const oldest = maxAge !== undefined && /^\d+$/.test(maxAge) ? Date.now() - Number(maxAge) * 1000 : Number.NEGATIVE_INFINITY;
-      const { found, vary } = await lookup(base, c);
-      known = vary;
-      if (found !== undefined && found.entry.storedAt >= oldest) {
-        return deliver(c, respond(found.entry, conditional, hitHeaders(found.key, found.entry.storedAt, found.expireMs)), outer);
+    let index: VaryIndex | undefined;
+    let stale: Found | undefined;
+    if (!bypass) {
+      const looked = await lookup(base, c);
+      index = looked.index;
+      const found = looked.found;
+      if (found !== undefined) {
+        const entry = found.entry;
+        const p = policy(entry);
+        const age = entry.age + (Date.now() - entry.at);
+        const freshLeft = p.lifetime - age;
+        const acceptable =
+          (credentialsOf(c) !== "authorized" || shareable(lookupOf(entry.headers))) &&
+          !requested.noCache &&
+          !p.noCache &&
+          (requested.maxAge === undefined || age <= requested.maxAge) &&
+          (requested.minFresh === undefined || freshLeft >= requested.minFresh);
+        const staleOk = !p.mustRevalidate && requested.maxStale !== undefined && -freshLeft <= requested.maxStale;
+        if (acceptable && (freshLeft > 0 || staleOk)) {
+          return deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), outer);
+        }
+        if (acceptable && !head && !p.mustRevalidate && p.staleWhileRevalidate > 0 && -freshLeft <= p.staleWhileRevalidate) {
+          deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), outer);
+          refreshLater(c, next, base, outer, found, requested);
+          return;
+        }
+        stale = found;
       }
+      if (requested.onlyIfCached) return void replace(c, new Response(null, { status: 504 }));
       // Single flight: join a computation of the same variant already under way here.
-      const id = `${base}\n${variantId(vary, c)}`;
+      const id = `${base}\n${variantId(index?.vary ?? optionVary, c)}`;
       const pending = inflight.get(id);
       if (pending !== undefined) {
         const shared = await pending;
         if (shared !== undefined && variantId(shared.vary, c) === shared.variant) {
           const { stored, entry } = shared;
-          const extra = stored === undefined ? [] : hitHeaders(stored.key, entry.storedAt, stored.expire === null ? 0 : Math.max(1, stored.expire - (Date.now() - entry.storedAt)));
-          return deliver(c, respond(entry, conditional, extra), outer);
+          const extra = stored === undefined ? [] : hitHeaders(stored, entry.age + (Date.now() - entry.at), policy(entry).lifetime - entry.age);
+          return deliver(c, respond(entry, asked, extra), outer);
         }
       } else if (write) {
         flight = id;
@@ -498,18 +734,21 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
 
     let computed: Computed | undefined;
     try {
-      computed = await compute(c, next, base, write, outer, known);
+      computed = await compute(c, next, base, write, outer, index, stale, requested);
     } finally {
       if (flight !== undefined) inflight.delete(flight);
       settle?.(computed);
     }
-    if (computed !== undefined) deliver(c, respond(computed.entry, conditional, []), outer);
+    if (computed === undefined) return;
+    const { entry } = computed;
+    const age = entry.age + (Date.now() - entry.at);
+    const extra: [string, string][] = computed.hit ? hitHeaders(computed.stored!, age, policy(entry).lifetime - age) : entry.age >= 1000 ? [["age", ageHeader(age)]] : [];
+    deliver(c, respond(entry, asked, extra), outer);
   };
 }
 
 /** The default key: `response:<METHOD>:<path>[?<sorted query>]`. */
-function defaultKey(c: Context, method: string): string {
-  const url = new URL(c.req.url);
+function defaultKey(url: URL, method: string): string {
   const params = [...url.searchParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const query = new URLSearchParams(params).toString();
   return `response:${method}:${url.pathname}${query === "" ? "" : `?${query}`}`;
