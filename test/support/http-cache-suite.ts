@@ -161,7 +161,11 @@ export async function forward(origin: string, request: Request): Promise<Respons
     out.delete("content-encoding");
     out.delete("content-length");
   }
-  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: out });
+  // A status `Response` cannot carry (the origin sends 999 in some setups) is a bad gateway here.
+  if (upstream.status < 200 || upstream.status > 599) return new Response(null, { status: 502, headers: { "x-upstream-status": String(upstream.status) } });
+  // Null-body statuses: undici may still hand an (empty) stream, which `new Response` rejects.
+  const body = [101, 103, 204, 205, 304].includes(upstream.status) ? null : upstream.body;
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: out });
 }
 
 export interface Proxy extends RunningProcess {
