@@ -105,7 +105,7 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
     case "boolean":
       return value;
     case "number":
-      return value === value && value !== Infinity && value !== -Infinity && (value !== 0 || 1 / value > 0)
+      return Number.isFinite(value) && !Object.is(value, -0)
         ? value
         : tagged(build, "n", () => ({ v: value === 0 ? "-0" : String(value) }));
     case "undefined":
