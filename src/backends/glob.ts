@@ -144,11 +144,13 @@ function tokenize(pattern: string): Token[] {
   return tokens;
 }
 
-function classMatches([negate, ...bounds]: [boolean, ...number[]], code: number): boolean {
+/** Whether the byte `code` is in the class `[negate, low, high, …]`. */
+function classMatches(token: [negate: boolean, ...bounds: number[]], code: number): boolean {
   const value = signed(code);
-  let match = false;
-  for (let i = 0; i < bounds.length && !match; i += 2) match = value >= bounds[i]! && value <= bounds[i + 1]!;
-  return match !== negate;
+  for (let i = 1; i < token.length; i += 2) {
+    if (value >= (token[i] as number) && value <= (token[i + 1] as number)) return !token[0];
+  }
+  return token[0];
 }
 
 /** `stringmatchlen_impl` over tokens; `s < key.length` on entry. */
