@@ -45,10 +45,9 @@ function macInput(key: string, payload: string): Uint8Array<ArrayBuffer> {
 
 /** The payload of `stored` when it has the signed layout (prefix, 43 MAC characters, `:`), else null. */
 function signedPayload(key: unknown, stored: unknown): string | null {
-  if (typeof stored !== "string" || typeof key !== "string") return null;
-  if (stored.length < PAYLOAD_START || !stored.startsWith(SIGNED_PREFIX)) return null;
-  if (stored.charCodeAt(PAYLOAD_START - 1) !== 58 /* : */) return null;
-  return stored.slice(PAYLOAD_START);
+  if (typeof stored !== "string" || typeof key !== "string" || !stored.startsWith(SIGNED_PREFIX)) return null;
+  // Also false for a text too short to hold the MAC (charCodeAt past the end is NaN).
+  return stored.charCodeAt(PAYLOAD_START - 1) === 58 /* : */ ? stored.slice(PAYLOAD_START) : null;
 }
 
 function checkSecret(secret: unknown): asserts secret is string {
