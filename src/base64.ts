@@ -53,7 +53,7 @@ export function bytesToBase64Url(bytes: Uint8Array): string {
  */
 export function base64UrlToBytes(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (text.length % 4)) % 4);
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
   const bytes = base64ToBytes(padded);
   return bytesToBase64Url(bytes) === text ? bytes : null;
 }

@@ -48,8 +48,9 @@ function refreshCoarseNow(): number {
  * Returns false where neither exists (Workers, browsers).
  */
 export function unrefTimer(timer: ReturnType<typeof setInterval> | ReturnType<typeof setTimeout>): boolean {
+  // A Node or Bun timer is an object with `unref`; a number (Deno, browsers) has none.
   const handle = timer as unknown as { unref?: () => void };
-  if (typeof handle === "object" && handle !== null && typeof handle.unref === "function") {
+  if (typeof handle?.unref === "function") {
     handle.unref();
     return true;
   }

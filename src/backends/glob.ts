@@ -95,13 +95,13 @@ function signed(code: number): number {
 
 /**
  * Splits a pattern (as a byte string) into tokens, advancing through it exactly as
- * `stringmatchlen` does. `p` is the position; `n - p` is Redis's `patternLen`.
+ * `stringmatchlen` does. `p` is the position; `n - p` is Redis's `patternLen`. Bytes are read as
+ * signed chars: the special characters are ASCII, which signing leaves as they are.
  */
 function tokenize(pattern: string): Token[] {
   const tokens: Token[] = [];
   const n = pattern.length;
-  const at = (i: number): number => pattern.charCodeAt(i);
-  const byte = (i: number): Token => [false, signed(at(i)), signed(at(i))];
+  const at = (i: number): number => signed(pattern.charCodeAt(i));
   for (let p = 0; p < n; p++) {
     const c = at(p);
     if (c === 0x2a /* * */) {
@@ -121,34 +121,36 @@ function tokenize(pattern: string): Token[] {
         const ch = left > 0 ? at(p) : 0;
         if (ch === 0x5c /* \ */ && left >= 2) {
           p++;
-          set.push(signed(at(p)), signed(at(p)));
+          set.push(at(p), at(p));
         } else if (left > 0 && ch === 0x5d /* ] */) {
           break;
         } else if (left === 0) {
           p--; // unclosed: the rest of the pattern was the set
           break;
         } else if (left >= 3 && at(p + 1) === 0x2d /* - */) {
-          const a = signed(ch);
-          const b = signed(at(p + 2));
-          set.push(Math.min(a, b), Math.max(a, b));
+          const b = at(p + 2);
+          set.push(Math.min(ch, b), Math.max(ch, b));
           p += 2;
         } else {
-          set.push(signed(ch), signed(ch));
+          set.push(ch, ch);
         }
       }
       tokens.push(set);
     } else {
-      tokens.push(byte(c === 0x5c /* \ */ && n - p >= 2 ? ++p : p));
+      if (c === 0x5c /* \ */ && n - p >= 2) p++;
+      tokens.push([false, at(p), at(p)]);
     }
   }
   return tokens;
 }
 
-function classMatches([negate, ...bounds]: [boolean, ...number[]], code: number): boolean {
+/** Whether the byte `code` is in the class `[negate, low, high, …]`. */
+function classMatches(token: [negate: boolean, ...bounds: number[]], code: number): boolean {
   const value = signed(code);
-  let match = false;
-  for (let i = 0; i < bounds.length && !match; i += 2) match = value >= bounds[i]! && value <= bounds[i + 1]!;
-  return match !== negate;
+  for (let i = 1; i < token.length; i += 2) {
+    if (value >= (token[i] as number) && value <= (token[i + 1] as number)) return !token[0];
+  }
+  return token[0];
 }
 
 /** `stringmatchlen_impl` over tokens; `s < key.length` on entry. */

@@ -45,10 +45,9 @@ function macInput(key: string, payload: string): Uint8Array<ArrayBuffer> {
 
 /** The payload of `stored` when it has the signed layout (prefix, 43 MAC characters, `:`), else null. */
 function signedPayload(key: unknown, stored: unknown): string | null {
-  if (typeof stored !== "string" || typeof key !== "string") return null;
-  if (stored.length < PAYLOAD_START || !stored.startsWith(SIGNED_PREFIX)) return null;
-  if (stored.charCodeAt(PAYLOAD_START - 1) !== 58 /* : */) return null;
-  return stored.slice(PAYLOAD_START);
+  if (typeof stored !== "string" || typeof key !== "string" || !stored.startsWith(SIGNED_PREFIX)) return null;
+  // Also false for a text too short to hold the MAC (charCodeAt past the end is NaN).
+  return stored.charCodeAt(PAYLOAD_START - 1) === 58 /* : */ ? stored.slice(PAYLOAD_START) : null;
 }
 
 function checkSecret(secret: unknown): asserts secret is string {
@@ -123,26 +122,20 @@ export function createFastSigner(secret: string, globals?: HmacGlobals): FastSig
   checkSecret(secret);
   const hmac = syncHmac(secret, globals);
   const verified = new VerifiedTexts();
-  if (hmac === undefined) {
-    const signer = createSigner(secret);
-    return {
-      sign: signer.sign,
-      verify(key, stored) {
-        if (verified.has(key, stored)) return stored.slice(PAYLOAD_START);
+  const signer = hmac ? undefined : createSigner(secret);
+  return {
+    sign: signer ? signer.sign : (key, payload) => SIGNED_PREFIX + hmac!(macText(key, payload)) + ":" + payload,
+    verify(key, stored) {
+      if (verified.has(key, stored)) return stored.slice(PAYLOAD_START);
+      if (signer) {
         return signer.verify(key, stored).then((payload) => {
           if (payload !== null) verified.add(key, stored);
           return payload;
         });
-      },
-    };
-  }
-  return {
-    sign: (key, payload) => SIGNED_PREFIX + hmac(macText(key, payload)) + ":" + payload,
-    verify(key, stored) {
-      if (verified.has(key, stored)) return stored.slice(PAYLOAD_START);
+      }
       const payload = signedPayload(key, stored);
       if (payload === null) return null;
-      const expected = hmac(macText(key, payload));
+      const expected = hmac!(macText(key, payload));
       let diff = expected.length ^ MAC_CHARS;
       for (let i = 0; i < MAC_CHARS; i++) diff |= expected.charCodeAt(i) ^ stored.charCodeAt(SIGNED_PREFIX.length + i);
       if (diff !== 0) return null;
@@ -224,5 +217,6 @@ const INTEGER = /^(?:0|-?[1-9][0-9]{0,15})$/;
  * isCounter("1.5"); // false
  */
 export function isCounter(stored: string): boolean {
-  return typeof stored === "string" && stored.length <= 17 && INTEGER.test(stored) && Number.isSafeInteger(Number(stored));
+  // INTEGER allows at most 17 characters, so a long text fails it fast.
+  return typeof stored === "string" && INTEGER.test(stored) && Number.isSafeInteger(Number(stored));
 }

@@ -34,21 +34,20 @@ export type Undecodable = typeof UNDECODABLE;
 /** First character of the tagged form, and the key that marks a tagged node in its tree. */
 const TAG = "~";
 
-type TypedArrayCtor = new (buffer: ArrayBuffer) => ArrayBufferView & { readonly BYTES_PER_ELEMENT: number };
+type TypedArrayCtor = (new (buffer: ArrayBuffer) => ArrayBufferView) & { readonly BYTES_PER_ELEMENT: number };
 
-/** Typed array kinds by name (the allowlist for decoding) and by prototype (for encoding). */
-const TYPED_BY_NAME = new Map<string, TypedArrayCtor & { BYTES_PER_ELEMENT: number }>();
-const TYPED_BY_PROTO = new Map<object, string>();
+/**
+ * Typed array constructors by name (the allowlist for decoding) and by prototype (for encoding):
+ * one map, as names (strings) and prototypes (objects) never collide.
+ */
+const TYPED = new Map<string | object, TypedArrayCtor>();
 for (const ctor of [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
   // Float16Array where the runtime has it.
   (globalThis as { Float16Array?: Int8ArrayConstructor }).Float16Array,
 ]) {
-  if (ctor) {
-    TYPED_BY_NAME.set(ctor.name, ctor as never);
-    TYPED_BY_PROTO.set(ctor.prototype, ctor.name);
-  }
+  if (ctor) TYPED.set(ctor.name, ctor as never).set(ctor.prototype, ctor as never);
 }
 
 /** Builtin error classes that decode as themselves; any other name decodes as `Error`. */
@@ -94,13 +93,19 @@ function bytes(o: object, view?: boolean): string {
   return bytesToBase64(view ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(o as ArrayBuffer));
 }
 
+/** Pushes a container on the walk's stack of open containers, rejecting a cycle. */
+function enter(stack: object[], o: object): void {
+  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
+  stack.push(o);
+}
+
 function walk(value: unknown, stack: object[], build: boolean): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":
       return value;
     case "number":
-      return value === value && value !== Infinity && value !== -Infinity && (value !== 0 || 1 / value > 0)
+      return Number.isFinite(value) && !Object.is(value, -0)
         ? value
         : tagged(build, "n", () => ({ v: value === 0 ? "-0" : String(value) }));
     case "undefined":
@@ -123,28 +128,22 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
   if (proto === RegExp.prototype) return tagged(build, "R", () => ({ s: (o as RegExp).source, f: (o as RegExp).flags }));
   if (proto === ArrayBuffer.prototype) return tagged(build, "A", () => ({ v: bytes(o) }));
   if (proto === DataView.prototype) return tagged(build, "V", () => ({ v: bytes(o, true) }));
-  const typed = TYPED_BY_PROTO.get(proto as object);
-  if (typed !== undefined) return tagged(build, "T", () => ({ k: typed, v: bytes(o, true) }));
+  const typed = TYPED.get(proto as object);
+  if (typed) return tagged(build, "T", () => ({ k: typed.name, v: bytes(o, true) }));
   if (proto === Raised.prototype) {
     const inner = walk((o as Raised).error, stack, build);
     return tagged(build, "X", () => ({ v: inner }));
   }
   const isMap = proto === Map.prototype;
-  if (!isMap && proto !== Set.prototype && !(o instanceof Error)) throw new Reject(describeInstance(o, proto));
+  const isError = !isMap && proto !== Set.prototype;
+  if (isError && !(o instanceof Error)) throw new Reject(describeInstance(o, proto));
 
   // Map, Set, Error: always tagged; the walk checks (and in build mode converts) what they hold.
-  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
-  stack.push(o);
+  enter(stack, o);
   let node: unknown;
-  if (o instanceof Error && !isMap && proto !== Set.prototype) {
-    let name: unknown;
-    let message: unknown;
-    let trace: unknown;
-    try {
-      ({ name, message, stack: trace } = o);
-    } catch (cause) {
-      throw unserializable(cause);
-    }
+  if (isError) {
+    // A throwing getter here is wrapped like any error thrown inside the walk (see withSegment).
+    const { name, message, stack: trace } = o as Error as { name: unknown; message: unknown; stack: unknown };
     const error: Record<string, unknown> = {
       [TAG]: "E",
       n: typeof name === "string" ? name : "Error",
@@ -153,7 +152,7 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
     if (typeof trace === "string") error.s = trace;
     if (hasOwn(o, "cause")) {
       try {
-        error.c = walk(o.cause, stack, build);
+        error.c = walk((o as Error).cause, stack, build);
       } catch (reason) {
         throw withSegment(reason, ".cause");
       }
@@ -200,8 +199,7 @@ function walkEntries(o: Record<string, unknown>, isArray: boolean, stack: object
       if (OBJECT.propertyIsEnumerable.call(o, symbol)) throw new Reject(`has a symbol key ${String(symbol)}, which cannot be stored`);
     }
   }
-  if (stack.includes(o)) throw new Reject("is a circular reference (cycles cannot be stored)");
-  stack.push(o);
+  enter(stack, o);
   const keys = isArray ? undefined : keysOf(o);
   const length = keys ? keys.length : (o as unknown as unknown[]).length;
   let copy: Record<string, unknown> | unknown[] | undefined;
@@ -418,8 +416,8 @@ function reviveTagged(node: Record<string, unknown>): unknown {
       return new RegExp(field("s", "string") as string, flags);
     }
     case "T": {
-      const ctor = TYPED_BY_NAME.get(field("k", "string") as string);
-      if (ctor === undefined) throw BAD;
+      const ctor = TYPED.get(field("k", "string") as string);
+      if (!ctor) throw BAD;
       // The length comes from the data, so the allocation is bounded by the text's length.
       const data = buffer();
       if (data.byteLength % ctor.BYTES_PER_ELEMENT !== 0) throw BAD;

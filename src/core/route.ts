@@ -44,18 +44,19 @@ export class Route {
   #generation = 0;
 
   constructor(setup: ParsedSetup) {
+    const { common, scheme } = setup;
+    const options = setup.backend.options;
     this.#setup = setup;
-    this.prefix = setup.common.prefix;
-    this.scheme = setup.scheme;
-    this.label = setup.common.prefix ? `${setup.scheme}@${setup.common.prefix}` : setup.scheme;
-    this.enabled = setup.common.enable;
-    this.safe = setup.common.safe;
-    this.#serializer = setup.common.serializer;
-    this.#signer = setup.common.secret ? createFastSigner(setup.common.secret) : undefined;
-    const encoded = this.#signer !== undefined || this.#serializer !== undefined;
+    this.prefix = common.prefix;
+    this.scheme = scheme;
+    this.label = common.prefix ? `${scheme}@${common.prefix}` : scheme;
+    this.enabled = common.enable;
+    this.safe = common.safe;
+    this.#serializer = common.serializer;
+    this.#signer = common.secret ? createFastSigner(common.secret) : undefined;
     // Memory stores live values unless told to serialise; a secret or custom codec implies it.
-    if (encoded && "serialize" in setup.backend.options) setup.backend.options.serialize = true;
-    this.live = setup.backend.options.serialize === false;
+    if ((this.#signer || this.#serializer) && "serialize" in options) options.serialize = true;
+    this.live = options.serialize === false;
   }
 
   /** Set when a later `setup` replaced this route: it never starts again. */
