@@ -442,8 +442,9 @@ function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefi
  * Bad options throw {@link CacheConfigError} here, not at request time.
  * @example
  * app.get("/users/:id", cacheResponse({ ttl: "5m", vary: ["accept-language"] }), (c) => c.json(user(c.req.param("id"))));
- * // A caching reverse proxy: the upstream's Cache-Control decides, 1 h where it says nothing.
- * app.all("*", cacheResponse({ ttl: "1h" }), (c) => fetch(new URL(c.req.path, "https://origin.example"), c.req.raw));
+ * // A caching reverse proxy (the upstream's Cache-Control decides, 1 h where it says nothing):
+ * // see runtimes/shared/proxy.ts for the forwarding handler.
+ * app.all("*", cacheResponse({ ttl: "1h" }), forwardToOrigin);
  */
 export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler {
   const name = "cacheResponse";

@@ -186,3 +186,42 @@ describe("npm start (runtimes/node/demo.ts)", () => {
     expect(output).toMatch(/stats: 2 slow loads, /);
   });
 });
+
+describe("the caching reverse proxy example (runtimes/node/proxy.ts)", () => {
+  let proxy: Started | undefined;
+  let origin: import("node:http").Server | undefined;
+  const hits: string[] = [];
+  afterAll(async () => {
+    await stopServer(proxy);
+    await new Promise((done) => (origin ? origin.close(done) : done(undefined)));
+  });
+
+  it("caches what the origin allows, revalidates with its ETag and invalidates on POST", async () => {
+    const { createServer } = await import("node:http");
+    let version = 1;
+    origin = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url} ${req.headers["if-none-match"] ?? ""}`);
+      if (req.method === "POST") return void res.writeHead(204).end();
+      if (req.url === "/stale" && req.headers["if-none-match"] === `"v${version}"`) return void res.writeHead(304).end();
+      const cc = req.url === "/stale" ? "max-age=0" : req.url === "/private" ? "private, max-age=60" : "max-age=60";
+      res.writeHead(200, { "cache-control": cc, etag: `"v${version}"`, "content-type": "text/plain" }).end(`${req.url} v${version}`);
+    });
+    await new Promise<void>((done) => origin!.listen(0, "127.0.0.1", done));
+    const port = (origin.address() as import("node:net").AddressInfo).port;
+    proxy = await startServer(process.execPath, ["--import", "tsx", "runtimes/node/proxy.ts"], { ORIGIN: `http://127.0.0.1:${port}` });
+    const get = async (path: string) => {
+      const res = await fetch(`${proxy!.url}${path}`);
+      return { body: await res.text(), from: res.headers.get("x-from-cache") };
+    };
+    expect(await get("/fresh")).toEqual({ body: "/fresh v1", from: null });
+    expect(await get("/fresh")).toEqual({ body: "/fresh v1", from: "response:GET:/fresh" });
+    await get("/stale");
+    expect(await get("/stale")).toEqual({ body: "/stale v1", from: "response:GET:/stale" }); // answered by a 304
+    await get("/private");
+    expect((await get("/private")).from).toBeNull();
+    version = 2;
+    expect((await fetch(`${proxy.url}/fresh`, { method: "POST" })).status).toBe(204);
+    expect(await get("/fresh")).toEqual({ body: "/fresh v2", from: null });
+    expect(hits).toEqual(["GET /fresh ", "GET /stale ", 'GET /stale "v1"', "GET /private ", "GET /private ", "POST /fresh ", "GET /fresh "]);
+  }, 90_000);
+});
