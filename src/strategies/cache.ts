@@ -125,7 +125,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { entry: cached, wrapped: { strategy: "cache", target, keyOf } };
+    return { entry: cached, keyOf };
     function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
       // The plumbing's guard, applied in this frame: a memory hit pays no wrapper frame.
       if (guard.off()) return guard.direct(this, args) as Promise<unknown>;

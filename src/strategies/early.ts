@@ -108,7 +108,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { call: early, wrapped: { strategy: "early", target, keyOf } };
+    return { call: early, keyOf };
     function early(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
         const key = keyOf(thisArg, args);

@@ -91,7 +91,7 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => w.failed(error, key, route));
     };
 
-    return { call: hit, wrapped: { strategy: "hit", target, keyOf } };
+    return { call: hit, keyOf };
     async function hit(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const pending = protect ? inflight.get(key) : undefined;

@@ -76,7 +76,7 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
 
-    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const route = core.route(key);

@@ -61,7 +61,7 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
     const fn = target.fn;
     const neutral: [number, number] = [Number.NaN, 0];
 
-    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const [count, resetMs] = await core.run(core.route(key), key, neutral, (b) => b.slidingIncr(key, period, limit));

@@ -87,7 +87,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { call: soft, wrapped: { strategy: "soft", target, keyOf } };
+    return { call: soft, keyOf };
     function soft(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
         const key = keyOf(thisArg, args);
