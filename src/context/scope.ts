@@ -122,19 +122,25 @@ function enter<R>(patch: Partial<Frame>, fn: () => R): R {
     return store.run(frame, fn);
   }
   scope.live++;
+  return settled(
+    () => store.run(frame, fn),
+    () => {
+      scope.live--;
+    },
+  );
+}
+
+/** Runs `fn`, then `done` once its result settles (right away unless it is a promise), even if it throws. */
+function settled<R>(fn: () => R, done: () => void): R {
   let result: R;
   try {
-    result = store.run(frame, fn);
+    result = fn();
   } catch (error) {
-    scope.live--;
+    done();
     throw error;
   }
-  if (result instanceof Promise) {
-    return result.finally(() => {
-      scope.live--;
-    }) as R;
-  }
-  scope.live--;
+  if (result instanceof Promise) return result.finally(done) as R;
+  done();
   return result;
 }
 
@@ -301,16 +307,10 @@ export class CacheDetect {
     const level: Level = { keys: this.#keys, parent: store.get()?.detect };
     if (store.async) return enter({ detect: level }, fn);
     running.add(level);
-    let result: R;
-    try {
-      result = enter({ detect: level }, fn);
-    } catch (error) {
-      running.delete(level);
-      throw error;
-    }
-    if (result instanceof Promise) return result.finally(() => running.delete(level)) as R;
-    running.delete(level);
-    return result;
+    return settled(
+      () => enter({ detect: level }, fn),
+      () => running.delete(level),
+    );
   }
 }
 
