@@ -138,21 +138,6 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       });
     };
 
-    const probe = async (thisArg: unknown, args: unknown[], key: string, route: Route, keys: BreakerKeys): Promise<unknown> => {
-      const token = LOCK_PREFIX + crypto.randomUUID();
-      if (!(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, token, halfOpenTtl!)))) throw isOpen(key);
-      let result: unknown;
-      try {
-        result = await fn.apply(thisArg, args);
-      } catch (error) {
-        if (isFailure(error)) await trip(route, keys);
-        else await close(route, keys);
-        throw error;
-      }
-      await close(route, keys);
-      return result;
-    };
-
     const close = (route: Route, keys: BreakerKeys): Promise<number> =>
       core.run(route, keys.half, 0, (b) => b.deleteMany([keys.half, keys.probe, keys.total, keys.fails]));
 
@@ -169,15 +154,21 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       };
       const [open, half] = await core.run(route, key, [MISSING, MISSING] as unknown[], (b) => b.getMany([keys.open, keys.half]));
       if (open !== MISSING) throw isOpen(key);
-      if (half !== MISSING) return probe(thisArg, args, key, route, keys);
+      // Half-open: one caller at a time (holding the probe lock) calls the function; the others fail fast.
+      const probing = half !== MISSING;
+      if (probing && !(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, LOCK_PREFIX + crypto.randomUUID(), halfOpenTtl!)))) {
+        throw isOpen(key);
+      }
+      /** A probe's listed failure opens the breaker again, anything else closes it; a closed breaker records the call. */
+      const after = (failed: boolean): Promise<unknown> => (probing ? (failed ? trip(route, keys) : close(route, keys)) : record(route, keys, failed));
       let result: unknown;
       try {
         result = await fn.apply(thisArg, args);
       } catch (error) {
-        await record(route, keys, isFailure(error));
+        await after(isFailure(error));
         throw error;
       }
-      await record(route, keys, false);
+      await after(false);
       return result;
     }
   });

@@ -129,7 +129,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
         throw new TypeError(`iterator: ${counters(thisArg).label} must return an async iterable (an async generator function), got ${describe(produced)}`);
       }
       const it = source.call(produced) as AsyncIterator<unknown, unknown, unknown>;
-      const run = runId();
+      const run = crypto.randomUUID().slice(0, 13); // tells this run's chunks from a concurrent run's
       const started = Date.now();
       let storing = true;
       let index = 0;
@@ -247,10 +247,6 @@ function isMarker(value: unknown): value is Marker {
   if (typeof value !== "object" || value === null) return false;
   const { run, chunks } = value as Partial<Marker>;
   return typeof run === "string" && Number.isSafeInteger(chunks) && (chunks as number) >= 0;
-}
-
-function runId(): string {
-  return crypto.randomUUID().slice(0, 13);
 }
 
 function cannotStore(error: unknown, label: string): unknown {
