@@ -326,27 +326,12 @@ export async function detect<R>(fn: () => R | Promise<R>): Promise<{ result: Awa
 /** Thrown by a guarded backend for a disabled command; `CacheCore.run` turns it into the neutral value. */
 export const DISABLED: unique symbol = Symbol("cashews.disabled");
 
-const METHODS: Record<string, Command> = {
-  get: Command.GET,
-  peek: Command.GET,
-  getMany: Command.GET_MANY,
-  set: Command.SET,
-  setMany: Command.SET_MANY,
-  incr: Command.INCR,
-  slidingIncr: Command.INCR,
-  delete: Command.DELETE,
-  deleteMany: Command.DELETE_MANY,
-  deleteMatch: Command.DELETE_MATCH,
-  scan: Command.SCAN,
-  expire: Command.EXPIRE,
-  getExpire: Command.GET_EXPIRE,
-  exists: Command.EXISTS,
-  ping: Command.PING,
-  clear: Command.CLEAR,
-  setLock: Command.SET_LOCK,
-  unlock: Command.UNLOCK,
-  getKeysCount: Command.GET_KEYS_COUNT,
-};
+/**
+ * The command each backend method runs: its name in camelCase (`getMany` runs `get_many`), and
+ * `peek` reads like `get`, `slidingIncr` counts like `incr`.
+ */
+const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
+for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {
   throw DISABLED;
