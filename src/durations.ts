@@ -58,11 +58,12 @@ export function toMs(value: Duration, what: string): number {
 
 /** A duration for messages: `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`. */
 export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.ceil(ms)}ms`;
-  const round = (n: number): string => String(Math.round(n * 10) / 10);
-  if (ms < 60_000) return `${round(ms / 1000)}s`;
-  if (ms < 3_600_000) return `${round(ms / 60_000)}m`;
-  return `${round(ms / 3_600_000)}h`;
+  // The largest unit up to hours, to one decimal; under a second, whole ms (rounded up).
+  for (const unit of ["h", "m", "s"]) {
+    const size = UNITS[unit]!;
+    if (ms >= size) return `${Math.round((ms / size) * 10) / 10}${unit}`;
+  }
+  return `${Math.ceil(ms)}ms`;
 }
 
 /** A promise that resolves after `ms`. */

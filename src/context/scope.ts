@@ -122,19 +122,25 @@ function enter<R>(patch: Partial<Frame>, fn: () => R): R {
     return store.run(frame, fn);
   }
   scope.live++;
+  return settled(
+    () => store.run(frame, fn),
+    () => {
+      scope.live--;
+    },
+  );
+}
+
+/** Runs `fn`, then `done` once its result settles (right away unless it is a promise), even if it throws. */
+function settled<R>(fn: () => R, done: () => void): R {
   let result: R;
   try {
-    result = store.run(frame, fn);
+    result = fn();
   } catch (error) {
-    scope.live--;
+    done();
     throw error;
   }
-  if (result instanceof Promise) {
-    return result.finally(() => {
-      scope.live--;
-    }) as R;
-  }
-  scope.live--;
+  if (result instanceof Promise) return result.finally(done) as R;
+  done();
   return result;
 }
 
@@ -301,16 +307,10 @@ export class CacheDetect {
     const level: Level = { keys: this.#keys, parent: store.get()?.detect };
     if (store.async) return enter({ detect: level }, fn);
     running.add(level);
-    let result: R;
-    try {
-      result = enter({ detect: level }, fn);
-    } catch (error) {
-      running.delete(level);
-      throw error;
-    }
-    if (result instanceof Promise) return result.finally(() => running.delete(level)) as R;
-    running.delete(level);
-    return result;
+    return settled(
+      () => enter({ detect: level }, fn),
+      () => running.delete(level),
+    );
   }
 }
 
@@ -326,27 +326,12 @@ export async function detect<R>(fn: () => R | Promise<R>): Promise<{ result: Awa
 /** Thrown by a guarded backend for a disabled command; `CacheCore.run` turns it into the neutral value. */
 export const DISABLED: unique symbol = Symbol("cashews.disabled");
 
-const METHODS: Record<string, Command> = {
-  get: Command.GET,
-  peek: Command.GET,
-  getMany: Command.GET_MANY,
-  set: Command.SET,
-  setMany: Command.SET_MANY,
-  incr: Command.INCR,
-  slidingIncr: Command.INCR,
-  delete: Command.DELETE,
-  deleteMany: Command.DELETE_MANY,
-  deleteMatch: Command.DELETE_MATCH,
-  scan: Command.SCAN,
-  expire: Command.EXPIRE,
-  getExpire: Command.GET_EXPIRE,
-  exists: Command.EXISTS,
-  ping: Command.PING,
-  clear: Command.CLEAR,
-  setLock: Command.SET_LOCK,
-  unlock: Command.UNLOCK,
-  getKeysCount: Command.GET_KEYS_COUNT,
-};
+/**
+ * The command each backend method runs: its name in camelCase (`getMany` runs `get_many`), and
+ * `peek` reads like `get`, `slidingIncr` counts like `incr`.
+ */
+const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
+for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {
   throw DISABLED;

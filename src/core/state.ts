@@ -220,3 +220,51 @@ export class CacheCore {
     return count;
   }
 }
+
+/**
+ * Reads and decodes many keys, one round trip per backend: each value or MISSING, in input
+ * order. With `count`, each read is counted and emitted as a hit or a miss (`getMany`); the
+ * iterator's replay counts its decorated call once instead.
+ */
+export async function readMany(core: CacheCore, keys: readonly string[], count: boolean): Promise<unknown[]> {
+  const out: unknown[] = new Array(keys.length);
+  await Promise.all(
+    core.group(keys).map(async ([route, indexes]) => {
+      const routeKeys = indexes.map((i) => keys[i]!);
+      const raws = await core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
+      await Promise.all(
+        indexes.map(async (index, n) => {
+          const key = routeKeys[n]!;
+          const raw = raws[n];
+          // A stored `undefined` (live mem://) is a hit, as with get; only MISSING is a miss.
+          const value = raw === MISSING ? MISSING : await core.decoded(route, key, raw);
+          if (count) core.hitOrMiss(value, key, route);
+          out[index] = value;
+        }),
+      );
+    }),
+  );
+  return out;
+}
+
+/**
+ * Stores many entries with one expiry, one round trip per backend; resolves whether every
+ * backend took its entries. Every value is encoded first: one that cannot be stored
+ * (SerializationError) writes nothing at all.
+ */
+export async function writeMany(core: CacheCore, entries: readonly (readonly [string, unknown])[], expire: number | undefined): Promise<boolean> {
+  const groups = core.group(entries.map(([key]) => key));
+  const encoded = groups.map(([route, indexes]) => indexes.map((i) => [entries[i]![0], route.encode(entries[i]![0], entries[i]![1])] as const));
+  const results = await Promise.all(
+    groups.map(async ([route], n) => {
+      const routeEntries = encoded[n]!;
+      const ok = await core.run(route, undefined, false, async (b) => {
+        await b.setMany(routeEntries, expire);
+        return true;
+      });
+      if (ok) for (const [key] of routeEntries) core.written(key, route);
+      return ok;
+    }),
+  );
+  return results.every(Boolean);
+}

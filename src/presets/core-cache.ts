@@ -12,7 +12,7 @@ import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
-import { CacheCore, TAG_PREFIX } from "../core/state.js";
+import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
 import { acquireLock, type Lock, type LockOptions } from "../core/locks.js";
 import { LOCK_PREFIX, Route } from "../core/route.js";
 import { Raised } from "../codec/raised.js";
@@ -274,9 +274,7 @@ export class CoreCache extends Callable {
    * const visits = await cache.get<number>("visits", 0); // 0 when missing
    */
   async get<T = unknown>(key: string, defaultValue?: T): Promise<T | undefined> {
-    const value = await this.#read(key);
-    // An error stored by a strategy (withExceptions) reads back as the error itself.
-    return (value === MISSING ? defaultValue : value instanceof Raised ? value.error : value) as T;
+    return served(await this.#read(key), defaultValue);
   }
 
   /** Reads and counts one key: its value or MISSING. */
@@ -296,26 +294,8 @@ export class CoreCache extends Callable {
    * const [a, b] = await cache.getMany<string>(["user:1:name", "user:2:name"], "anonymous");
    */
   async getMany<T = unknown>(keys: Iterable<string>, defaultValue?: T): Promise<(T | undefined)[]> {
-    const core = this.#core;
-    const list = checkKeys(keys);
-    const out: (T | undefined)[] = new Array(list.length);
-    await Promise.all(
-      core.group(list).map(async ([route, indexes]) => {
-        const routeKeys = indexes.map((i) => list[i]!);
-        const raws = await core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
-        await Promise.all(
-          indexes.map(async (index, n) => {
-            const key = routeKeys[n]!;
-            const raw = raws[n];
-            // A stored `undefined` (live mem://) is a hit, as with get; only MISSING is a miss.
-            const value = raw === MISSING ? MISSING : await core.decoded(route, key, raw);
-            core.hitOrMiss(value, key, route);
-            out[index] = (value === MISSING ? defaultValue : value instanceof Raised ? value.error : value) as T;
-          }),
-        );
-      }),
-    );
-    return out;
+    const values = await readMany(this.#core, checkKeys(keys), true);
+    return values.map((value) => served(value, defaultValue));
   }
 
   /**
@@ -468,27 +448,11 @@ export class CoreCache extends Callable {
    * await cache.setMany(new Map([["a", 1], ["b", 2]]));
    */
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options: { expire?: Duration | null } = {}): Promise<void> {
-    const core = this.#core;
     const expire = toExpiry(options.expire, "setMany: expire");
     const pairs: (readonly [string, unknown])[] =
       Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
-    const groups = core.group(checkKeys(pairs.map(([key]) => key)));
-    // Encode everything first, so that one bad value writes nothing at all.
-    const encoded = await Promise.all(
-      groups.map(([route, indexes]) =>
-        Promise.all(indexes.map(async (i) => [pairs[i]![0], await route.encode(pairs[i]![0], pairs[i]![1])] as const)),
-      ),
-    );
-    await Promise.all(
-      groups.map(async ([route], n) => {
-        const routeEntries = encoded[n]!;
-        const ok = await core.run(route, undefined, false, async (b) => {
-          await b.setMany(routeEntries, expire);
-          return true;
-        });
-        if (ok) for (const [key] of routeEntries) core.written(key, route);
-      }),
-    );
+    checkKeys(pairs.map(([key]) => key));
+    await writeMany(this.#core, pairs, expire);
   }
 
   /**
@@ -501,7 +465,7 @@ export class CoreCache extends Callable {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
     const cached = await this.#read(key);
-    if (cached !== MISSING) return (cached instanceof Raised ? cached.error : cached) as T;
+    if (cached !== MISSING) return served(cached) as T;
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
     await this.set(key, value, { expire: options.expire });
     return value;
@@ -713,6 +677,11 @@ export class CoreCache extends Callable {
 /** Every cache instance is callable: `cache(options)` is `cache.cache(options)`. */
 export interface CoreCache {
   <A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A>;
+}
+
+/** A read's answer: `fallback` for MISSING; an error stored by a strategy (withExceptions) reads back as the error itself. */
+function served<T>(value: unknown, fallback?: T): T {
+  return (value === MISSING ? fallback : value instanceof Raised ? value.error : value) as T;
 }
 
 function checkKey(key: unknown, what = "key"): asserts key is string {

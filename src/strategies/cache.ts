@@ -13,7 +13,7 @@ import type { KeyOption } from "../wrap/key.js";
 import { lockTtlMs } from "../options.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
-import { parseCommon, wrapper } from "./value.js";
+import { flight, parseCommon, wrapper } from "./value.js";
 import { scope } from "../context/scope.js";
 
 /**
@@ -79,7 +79,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
   return decorator<A>("cache", core, (target, guard) => {
     const w = wrapper(core, common, target);
     const { keyOf } = w;
-    const inflight = new Map<string, Promise<unknown>>();
+    const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
     const classes = common.condition?.classes;
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
@@ -104,36 +104,29 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
         : (thisArg: unknown, args: unknown[], key: string): Promise<unknown> =>
             singleFlight(core, key, lockTtl, () => compute(thisArg, args, key), served);
 
-    /** A caller that joins the computation already under way for its key (counted as a miss). */
-    const join = (pending: Promise<unknown>, thisArg: unknown, key: string): Promise<unknown> => {
-      w.miss(thisArg, key);
-      return pending;
-    };
-
     const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const route = core.route(key);
       // A live memory route's peek is its read; any other (a clientSide local copy) may miss locally.
       const value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
       if (value !== MISSING) return w.hit(route, key, value, thisArg);
-      let pending = protect ? inflight.get(key) : undefined;
-      if (pending !== undefined) return join(pending, thisArg, key);
       w.miss(thisArg, key, route);
-      if (!protect) return load(thisArg, args, key);
-      pending = load(thisArg, args, key).finally(() => inflight.delete(key));
-      inflight.set(key, pending);
-      return pending;
+      return flight(inflight, key, () => load(thisArg, args, key));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { entry: cached, wrapped: { strategy: "cache", target, keyOf } };
+    return { entry: cached, keyOf };
     function cached(this: unknown, ...args: unknown[]): Promise<unknown> {
       // The plumbing's guard, applied in this frame: a memory hit pays no wrapper frame.
       if (guard.off()) return guard.direct(this, args) as Promise<unknown>;
       try {
         const key = keyOf(this, args);
-        if (protect && inflight.size > 0) {
+        if (inflight?.size) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return join(pending, this, key);
+          if (pending !== undefined) {
+            // Joins the computation already under way for its key (counted as a miss).
+            w.miss(this, key);
+            return pending;
+          }
         }
         const route = core.route(key);
         if (route.peekable && scope.live === 0) {

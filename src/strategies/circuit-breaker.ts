@@ -7,6 +7,7 @@ import { MISSING } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf } from "../core/state.js";
 import type { ErrorClass } from "../conditions.js";
+import { parseExceptions } from "./value.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, CircuitBreakerOpenError } from "../errors.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";
@@ -94,7 +95,7 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
   const ttl = positiveMs(name, "ttl", options.ttl);
   const halfOpenTtl = options.halfOpenTtl === undefined ? undefined : positiveMs(name, "halfOpenTtl", options.halfOpenTtl);
   const minCalls = options.minCalls === undefined ? 1 : positiveInteger(name, "minCalls", options.minCalls);
-  const isFailure = failureTest(name, options.exceptions);
+  const isFailure = parseExceptions(name, options.exceptions);
   const prefix = prefixOption(name, options.prefix, "circuit_breaker");
   const keyOption = options.key;
 
@@ -137,25 +138,10 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       });
     };
 
-    const probe = async (thisArg: unknown, args: unknown[], key: string, route: Route, keys: BreakerKeys): Promise<unknown> => {
-      const token = LOCK_PREFIX + crypto.randomUUID();
-      if (!(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, token, halfOpenTtl!)))) throw isOpen(key);
-      let result: unknown;
-      try {
-        result = await fn.apply(thisArg, args);
-      } catch (error) {
-        if (isFailure(error)) await trip(route, keys);
-        else await close(route, keys);
-        throw error;
-      }
-      await close(route, keys);
-      return result;
-    };
-
     const close = (route: Route, keys: BreakerKeys): Promise<number> =>
       core.run(route, keys.half, 0, (b) => b.deleteMany([keys.half, keys.probe, keys.total, keys.fails]));
 
-    return { call: breaker, wrapped: { strategy: name, target, keyOf } };
+    return { call: breaker, keyOf };
     async function breaker(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const route = core.route(key);
@@ -168,29 +154,22 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       };
       const [open, half] = await core.run(route, key, [MISSING, MISSING] as unknown[], (b) => b.getMany([keys.open, keys.half]));
       if (open !== MISSING) throw isOpen(key);
-      if (half !== MISSING) return probe(thisArg, args, key, route, keys);
+      // Half-open: one caller at a time (holding the probe lock) calls the function; the others fail fast.
+      const probing = half !== MISSING;
+      if (probing && !(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, LOCK_PREFIX + crypto.randomUUID(), halfOpenTtl!)))) {
+        throw isOpen(key);
+      }
+      /** A probe's listed failure opens the breaker again, anything else closes it; a closed breaker records the call. */
+      const after = (failed: boolean): Promise<unknown> => (probing ? (failed ? trip(route, keys) : close(route, keys)) : record(route, keys, failed));
       let result: unknown;
       try {
         result = await fn.apply(thisArg, args);
       } catch (error) {
-        await record(route, keys, isFailure(error));
+        await after(isFailure(error));
         throw error;
       }
-      await record(route, keys, false);
+      await after(false);
       return result;
     }
   });
-}
-
-/** Which thrown values count as failures: instances of the listed classes, or anything when none is given. */
-function failureTest(strategy: string, exceptions: ErrorClass | readonly ErrorClass[] | undefined): (error: unknown) => boolean {
-  if (exceptions === undefined) return () => true;
-  const classes: readonly unknown[] = Array.isArray(exceptions) ? exceptions : [exceptions];
-  for (const cls of classes) {
-    if (typeof cls !== "function") {
-      throw new CacheConfigError(`${strategy}: "exceptions" must be an error class or an array of them, got ${cls === null ? "null" : typeof cls}`);
-    }
-  }
-  const list = classes as readonly ErrorClass[];
-  return (error) => list.some((cls) => error instanceof cls);
 }

@@ -52,7 +52,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
   return decorator<A>("early", core, (target) => {
     const w = wrapper(core, common, target);
     const { keyOf } = w;
-    const inflight = new Map<string, Promise<unknown>>();
+    const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
     /** Keys this process is refreshing (or trying to lock) right now. */
     const refreshing = new Set<string>();
 
@@ -82,7 +82,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
         else release = false;
       } catch (error) {
-        w.failed(error, key, route);
+        core.report(error, key, route);
       } finally {
         if (release) await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
       }
@@ -100,19 +100,16 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const found = envelopeOf(await core.read(route, key));
       if (found !== undefined) return served(route, key, found, thisArg, args);
-      const pending = protect ? inflight.get(key) : undefined;
       w.miss(thisArg, key, route);
-      if (pending !== undefined) return pending;
-      if (!protect) return compute(thisArg, args, key, route);
       return flight(inflight, key, () => compute(thisArg, args, key, route));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { call: early, wrapped: { strategy: "early", target, keyOf } };
+    return { call: early, keyOf };
     function early(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
         const key = keyOf(thisArg, args);
-        if (protect && inflight.size > 0) {
+        if (inflight?.size) {
           const pending = inflight.get(key);
           if (pending !== undefined) {
             w.miss(thisArg, key);

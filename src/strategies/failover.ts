@@ -36,7 +36,7 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
     const w = wrapper(core, common, target);
     const { keyOf } = w;
 
-    return { call: failover, wrapped: { strategy: "failover", target, keyOf } };
+    return { call: failover, keyOf };
     async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const outcome = await w.call(thisArg, args);

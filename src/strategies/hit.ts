@@ -58,7 +58,7 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
   return decorator<A>("hit", core, (target) => {
     const w = wrapper(core, common, target);
     const { keyOf } = w;
-    const inflight = new Map<string, Promise<unknown>>();
+    const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
 
     /**
      * Stores an outcome and restarts the count. In the foreground (`stale`: an exhausted value
@@ -85,16 +85,16 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       const outcome = await w.call(thisArg, args);
       if (outcome.failed && !w.storable(outcome, args, key)) {
         // The value stays and keeps counting: it is recomputed in the foreground once exhausted.
-        w.failed(outcome.result, key, route);
+        core.report(outcome.result, key, route);
         return;
       }
-      await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => w.failed(error, key, route));
+      await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => core.report(error, key, route));
     };
 
-    return { call: hit, wrapped: { strategy: "hit", target, keyOf } };
+    return { call: hit, keyOf };
     async function hit(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
-      const pending = protect ? inflight.get(key) : undefined;
+      const pending = inflight?.get(key);
       if (pending !== undefined) {
         w.miss(thisArg, key);
         return pending;
@@ -111,7 +111,6 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       }
       w.miss(thisArg, key, route);
       const stale = value !== MISSING;
-      if (!protect) return compute(thisArg, args, key, route, stale);
       return flight(inflight, key, () => compute(thisArg, args, key, route, stale));
     }
   });

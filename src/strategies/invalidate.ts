@@ -210,11 +210,9 @@ function functionDeleter(
   defaults: Readonly<Record<string, unknown>>,
 ): Deleter {
   const targetName = info.target.name ? `"${info.target.name}"` : "the target function";
-  let params: ParamInfo;
-  try {
-    params = parameterNames(unwrap(info.target.fn));
-  } catch (error) {
-    throw new CacheConfigError(`invalidate: cannot rebuild the key of ${targetName}: ${(error as Error).message}`, { cause: error });
+  const params = paramsOf(info.target);
+  if (params instanceof CacheConfigError) {
+    throw new CacheConfigError(`invalidate: cannot rebuild the key of ${targetName}: ${params.message}`, { cause: params });
   }
   const value = resolver(decorated, params.names, `a parameter of ${targetName}`, true, argsMap, defaults);
   // A position ("0") maps only when argsMap/defaults name it; otherwise a parameter goes by its name.
@@ -287,21 +285,19 @@ function patternDeleter(
     };
   }
 
-  if (!glob) {
-    const build = compileFor(template);
-    return (thisArg, args) => cache.delete(build(argsOf(thisArg, args), usesContext ? keyContext() : undefined));
-  }
-  // A pattern: literal text is the user's glob, argument values are escaped.
-  const parts = segments.map((s) => {
-    if (s.kind === "literal") return s.text;
-    const build = compileFor(s.source);
-    return (args: readonly unknown[], ctx?: Readonly<Record<string, unknown>>) => escapeGlob(build(args, ctx));
-  });
+  // A pattern: literal text is the user's glob, argument values are escaped. Else one exact key.
+  const parts = glob
+    ? segments.map((s) => {
+        if (s.kind === "literal") return s.text;
+        const build = compileFor(s.source);
+        return (args: readonly unknown[], ctx?: Readonly<Record<string, unknown>>) => escapeGlob(build(args, ctx));
+      })
+    : [compileFor(template)];
   return (thisArg, args) => {
     const values = argsOf(thisArg, args);
     const ctx = usesContext ? keyContext() : undefined;
-    let pattern = "";
-    for (const part of parts) pattern += typeof part === "string" ? part : part(values, ctx);
-    return cache.deleteMatch(pattern);
+    let key = "";
+    for (const part of parts) key += typeof part === "string" ? part : part(values, ctx);
+    return glob ? cache.deleteMatch(key) : cache.delete(key);
   };
 }

@@ -23,17 +23,15 @@
  * function.
  * @module
  */
-import { MISSING } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
+import { readMany, stateOf, writeMany } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
-import type { CacheCore } from "../core/state.js";
 import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
 import type { KeyOption } from "../wrap/key.js";
-import { checkOptions, requiredTtl } from "../options.js";
+import { checkOptions, prefixOption, requiredTtl } from "../options.js";
 import { wrapper, type Common } from "./value.js";
 
 /**
@@ -110,11 +108,10 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   checkOptions("iterator", options, KNOWN);
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
-  const prefix = options.prefix ?? "";
   if (condition !== undefined && typeof condition !== "function") {
     throw new CacheConfigError(`iterator: "condition" must be a function (chunk, args, key) => boolean, got ${typeof condition}`);
   }
-  if (typeof prefix !== "string") throw new CacheConfigError(`iterator: "prefix" must be a string, got ${typeof prefix}`);
+  const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [] };
 
@@ -132,7 +129,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
         throw new TypeError(`iterator: ${counters(thisArg).label} must return an async iterable (an async generator function), got ${describe(produced)}`);
       }
       const it = source.call(produced) as AsyncIterator<unknown, unknown, unknown>;
-      const run = runId();
+      const run = crypto.randomUUID().slice(0, 13); // tells this run's chunks from a concurrent run's
       const started = Date.now();
       let storing = true;
       let index = 0;
@@ -218,7 +215,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       for (let start = 0; start < marker.chunks; start += BATCH) {
         const keys: string[] = [];
         for (let i = start; i < Math.min(start + BATCH, marker.chunks); i++) keys.push(`${key}:${i}`);
-        for (const stored of await readMany(core, keys)) {
+        for (const stored of await readMany(core, keys, false)) {
           if (!Array.isArray(stored) || stored.length !== 2 || stored[0] !== marker.run) return undefined;
           values.push(stored[1]);
         }
@@ -242,53 +239,14 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       return (marker as Marker).returned;
     }
 
-    return { call: cachedIterator, wrapped: { strategy: "iterator", target, keyOf } };
+    return { call: cachedIterator, keyOf };
   }, { iterable: true }) as unknown as IteratorDecorator<A>;
-}
-
-/** Writes entries with one expiry, one round trip per backend; resolves whether all were written. */
-async function writeMany(core: CacheCore, entries: (readonly [string, unknown])[], expire: number | undefined): Promise<boolean> {
-  const keys = entries.map(([key]) => key);
-  const results = await Promise.all(
-    core.group(keys).map(async ([route, indexes]) => {
-      const encoded = await Promise.all(indexes.map(async (i) => [keys[i]!, await route.encode(keys[i]!, entries[i]![1])] as const));
-      const ok = await core.run(route, undefined, false, async (b) => {
-        await b.setMany(encoded, expire);
-        return true;
-      });
-      if (ok) for (const [key] of encoded) core.written(key, route);
-      return ok;
-    }),
-  );
-  return results.every(Boolean);
-}
-
-/** Reads and decodes many keys (no per-key command events: the decorated call is counted once). */
-async function readMany(core: CacheCore, keys: string[]): Promise<unknown[]> {
-  const out: unknown[] = new Array(keys.length);
-  await Promise.all(
-    core.group(keys).map(async ([route, indexes]) => {
-      const routeKeys = indexes.map((i) => keys[i]!);
-      const raws = await core.run(route, undefined, routeKeys.map(() => MISSING as unknown), (b) => b.getMany(routeKeys));
-      await Promise.all(
-        indexes.map(async (index, n) => {
-          const raw = raws[n];
-          out[index] = raw === MISSING || raw === undefined ? MISSING : await core.decoded(route, routeKeys[n]!, raw);
-        }),
-      );
-    }),
-  );
-  return out;
 }
 
 function isMarker(value: unknown): value is Marker {
   if (typeof value !== "object" || value === null) return false;
   const { run, chunks } = value as Partial<Marker>;
   return typeof run === "string" && Number.isSafeInteger(chunks) && (chunks as number) >= 0;
-}
-
-function runId(): string {
-  return crypto.randomUUID().slice(0, 13);
 }
 
 function cannotStore(error: unknown, label: string): unknown {

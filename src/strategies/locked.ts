@@ -9,7 +9,7 @@ import { toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions, lockTtlMs } from "../options.js";
+import { checkOptions, lockTtlMs, prefixOption } from "../options.js";
 
 /**
  * Options of the `locked` strategy.
@@ -52,8 +52,7 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
   const ttl = lockTtlMs("locked", "ttl", options.ttl);
   const wait = options.wait ?? true;
   if (typeof wait !== "boolean") toMs(wait, "locked: wait");
-  const prefix = options.prefix ?? "lock";
-  if (typeof prefix !== "string") throw new CacheConfigError(`locked: "prefix" must be a string, got ${typeof prefix}`);
+  const prefix = prefixOption("locked", options.prefix, "lock");
   const keyOption = options.key;
 
   return decorator<A>("locked", core, (target) => {

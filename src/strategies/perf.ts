@@ -79,7 +79,7 @@ export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOpt
       return durations;
     };
 
-    return { call: timed, wrapped: { strategy: name, target, keyOf } };
+    return { call: timed, keyOf };
     async function timed(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const route = core.route(key);

@@ -76,7 +76,7 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
 
-    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const route = core.route(key);
@@ -84,21 +84,30 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
       // NaN (backend down, safe mode) is not over the limit: allow.
       if (!(count > limit)) return fn.apply(thisArg, args);
       if (ban !== undefined && count === limit + 1) await core.run(route, key, false, (b) => b.expire(key, ban));
-      if (action !== undefined) return await action.apply(thisArg, args);
-      const left = ban !== undefined && count === limit + 1 ? ban : await core.run(route, key, -2, (b) => b.getExpire(key));
-      throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(left)}`);
+      return refuse(action, thisArg, args, key, limit, period, () =>
+        ban !== undefined && count === limit + 1 ? ban : core.run(route, key, -2, (b) => b.getExpire(key)),
+      );
     }
   });
 }
 
 // ---- messages shared by the limit strategies ----
 
-/** @internal `"rate limit of 5 per 1s exceeded for "key""` */
-export function describeLimit(key: string, limit: number, period: number): string {
-  return `rate limit of ${limit} per ${formatMs(period)} exceeded for ${JSON.stringify(key)}`;
-}
-
-/** @internal `"; retry in 1.5s"`, or nothing when unknown (`ms <= 0`, e.g. -2 from getExpire). */
-export function retryAfter(ms: number): string {
-  return ms > 0 ? `; retry in ${formatMs(ms)}` : "";
+/**
+ * @internal A call over the limit: `action`'s result, else {@link RateLimitError}
+ * `"rate limit of 5 per 1s exceeded for "key"; retry in 1.5s"` (no retry hint when `retryIn()`,
+ * in ms, is unknown: <= 0, e.g. -2 from getExpire).
+ */
+export async function refuse(
+  action: ((...args: unknown[]) => unknown) | undefined,
+  thisArg: unknown,
+  args: unknown[],
+  key: string,
+  limit: number,
+  period: number,
+  retryIn: () => number | Promise<number>,
+): Promise<unknown> {
+  if (action !== undefined) return action.apply(thisArg, args);
+  const ms = await retryIn();
+  throw new RateLimitError(`rate limit of ${limit} per ${formatMs(period)} exceeded for ${JSON.stringify(key)}${ms > 0 ? `; retry in ${formatMs(ms)}` : ""}`);
 }

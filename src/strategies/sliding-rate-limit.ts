@@ -7,11 +7,10 @@
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
-import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { describeLimit, retryAfter, type RateLimitAction } from "./rate-limit.js";
+import { refuse, type RateLimitAction } from "./rate-limit.js";
 
 /**
  * Options of the `slidingRateLimit` strategy.
@@ -61,14 +60,13 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
     const fn = target.fn;
     const neutral: [number, number] = [Number.NaN, 0];
 
-    return { call: rateLimited, wrapped: { strategy: name, target, keyOf } };
+    return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
       const [count, resetMs] = await core.run(core.route(key), key, neutral, (b) => b.slidingIncr(key, period, limit));
       // NaN (backend down, safe mode) is not over the limit: allow.
       if (!(count > limit)) return fn.apply(thisArg, args);
-      if (action !== undefined) return await action.apply(thisArg, args);
-      throw new RateLimitError(`${describeLimit(key, limit, period)}${retryAfter(resetMs)}`);
+      return refuse(action, thisArg, args, key, limit, period, () => resetMs);
     }
   });
 }

@@ -53,7 +53,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
   return decorator<A>("soft", core, (target) => {
     const w = wrapper(core, common, target);
     const { keyOf } = w;
-    const inflight = new Map<string, Promise<Recomputed>>();
+    const inflight = protect ? new Map<string, Promise<Recomputed>>() : undefined;
 
     const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined): Promise<Recomputed> => {
       const outcome = await w.call(thisArg, args);
@@ -82,17 +82,17 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const found = envelopeOf(await core.read(route, key));
       if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg);
-      const pending = protect ? flight(inflight, key, () => recompute(thisArg, args, key, route, found)) : recompute(thisArg, args, key, route, found);
+      const pending = flight(inflight, key, () => recompute(thisArg, args, key, route, found));
       return settled(pending, thisArg, key, route);
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
-    return { call: soft, wrapped: { strategy: "soft", target, keyOf } };
+    return { call: soft, keyOf };
     function soft(thisArg: unknown, args: unknown[]): Promise<unknown> {
       try {
         const key = keyOf(thisArg, args);
         const route = core.route(key);
-        if (protect && inflight.size > 0) {
+        if (inflight?.size) {
           const pending = inflight.get(key);
           if (pending !== undefined) return settled(pending, thisArg, key, route);
         }

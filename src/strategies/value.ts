@@ -171,8 +171,6 @@ export interface Wrapper {
   hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>): unknown;
   /** Counts a call not served from cache. */
   miss(thisArg: unknown, key: string, route?: Route): void;
-  /** Reports a failed background refresh (an `error` event; the stale value stays). */
-  failed(error: unknown, key: string, route: Route): void;
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
@@ -181,22 +179,24 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   const keyOf = callKey(strategy, target, common.key, common.prefix);
   const fn = target.fn;
   const emitter = core.emitter;
-  const fallback = common.ownPrefix ? common.prefix : typeof common.key === "string" ? common.key : common.prefix;
-  const counters = functionCounters(core, target, fallback);
   const template = typeof common.key === "string" ? common.key : undefined;
+  const counters = functionCounters(core, target, common.ownPrefix ? common.prefix : (template ?? common.prefix));
   const tagged = tagsOf(strategy, target, common.tags);
   return {
     keyOf,
     counters,
     async call(thisArg, args) {
       const started = slowerThan === undefined ? 0 : performance.now();
+      let result: unknown;
+      let failed = false;
       try {
-        const result = await fn.apply(thisArg, args);
-        return { result, failed: false, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
+        result = await fn.apply(thisArg, args);
       } catch (error) {
         counters(thisArg).stats.errors++;
-        return { result: error, failed: true, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
+        result = error;
+        failed = true;
       }
+      return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
     },
     storable({ result, failed, took }, args, key) {
       return (
@@ -234,14 +234,15 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       core.miss(stats);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
     },
-    failed(error, key, route) {
-      core.report(error, key, route);
-    },
   };
 }
 
-/** In-process single-flight: joins the promise under way for `key`, or starts one. */
-export function flight<T>(inflight: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+/**
+ * In-process single-flight: joins the promise under way for `key`, or starts one. Without
+ * `inflight` (a strategy's `protected: false`) every call starts its own.
+ */
+export function flight<T>(inflight: Map<string, Promise<T>> | undefined, key: string, start: () => Promise<T>): Promise<T> {
+  if (inflight === undefined) return start();
   let pending = inflight.get(key);
   if (pending === undefined) {
     pending = start().finally(() => inflight.delete(key));

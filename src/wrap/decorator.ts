@@ -7,6 +7,7 @@ import { CacheConfigError } from "../errors.js";
 import type { CacheCore } from "../core/state.js";
 import { isFullyDisabled, scope } from "../context/scope.js";
 import { registerOriginal, registerWrapped, type Wrapped } from "./registry.js";
+import type { CallKey } from "./key.js";
 
 /** An async function whose parameters are `A`. */
 // biome-ignore lint: any return
@@ -60,7 +61,12 @@ export type Wrapping = (
       call?: undefined;
     }
 ) & {
-  /** Recorded for the decorated function, so that `invalidate` can target it by reference. */
+  /**
+   * How the strategy builds a call's key: recorded with the strategy's name and the target, so
+   * that `invalidate` can target the decorated function by reference.
+   */
+  keyOf?: CallKey;
+  /** Or a record to keep as it is (a decorator stacked over a cached function passes its record on). */
   wrapped?: Wrapped | undefined;
   /** The decorated function's name (default: the name of `call` or `entry`). */
   name?: string;
@@ -106,6 +112,8 @@ export function decorator<A extends any[] = any[]>(
           };
     Object.defineProperty(decorated, "name", { value: wrapping.name ?? (call ?? wrapping.entry).name, configurable: true });
     registerOriginal(decorated, original);
-    return wrapping.wrapped === undefined ? decorated : registerWrapped(decorated, wrapping.wrapped);
+    const { keyOf } = wrapping;
+    const wrapped = keyOf === undefined ? wrapping.wrapped : { strategy, target, keyOf };
+    return wrapped === undefined ? decorated : registerWrapped(decorated, wrapped);
   } as Decorator<A>;
 }

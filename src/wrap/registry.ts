@@ -39,10 +39,7 @@ export function registerOriginal<F extends Function>(wrapper: F, fn: Function): 
 
 /** The innermost function under decorator wrappers: the one whose source names the parameters. */
 export function unwrap(fn: Function): Function {
-  for (let depth = 0; depth < 100; depth++) {
-    const inner = originals.get(fn) ?? wrappedInfo(fn)?.target.fn;
-    if (inner === undefined || inner === fn) return fn;
-    fn = inner;
-  }
+  // Every decorated function is new and records the function it wraps: the chain ends.
+  for (let inner = originals.get(fn); inner !== undefined; inner = originals.get(fn)) fn = inner;
   return fn;
 }
