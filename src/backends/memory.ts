@@ -48,26 +48,36 @@ export const memorySpec: SchemeSpec = {
  * @returns A new {@link MemoryBackend}.
  */
 export function createMemoryBackend(config: BackendConfig): Backend {
-  // The constructor reads only the three options it knows.
-  return new MemoryBackend(config.options as MemoryOptions);
+  const { size, checkInterval, serialize } = config.options;
+  return new MemoryBackend({
+    size: size as number | undefined,
+    checkInterval: checkInterval as number | undefined,
+    serialize: serialize as boolean | undefined,
+  });
 }
 
 
 /** A stored key: recency-list node and heap slot at once. */
 class Entry {
-  prev: Entry = this;
-  next: Entry = this;
+  key: string;
+  value: unknown;
+  /** Deadline in `Date.now()` ms; 0 = no expiry. */
+  expiresAt: number;
+  prev: Entry;
+  next: Entry;
   /** Position in the expiry heap; -1 when the entry has no TTL. */
-  heapIndex = -1;
+  heapIndex: number;
   /** The recency clock when this entry was last moved to the front. */
   stamp = 0;
 
-  constructor(
-    readonly key: string,
-    public value: unknown,
-    /** Deadline in `Date.now()` ms; 0 = no expiry. */
-    public expiresAt: number,
-  ) {}
+  constructor(key: string, value: unknown, expiresAt: number) {
+    this.key = key;
+    this.value = value;
+    this.expiresAt = expiresAt;
+    this.prev = this;
+    this.next = this;
+    this.heapIndex = -1;
+  }
 }
 
 /** The value of a {@link MemoryBackend.slidingIncr} key: timestamps in ascending order. */
@@ -106,20 +116,16 @@ class SlidingLog {
   }
 }
 
-/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys (its own class, so a user's `Set` is never taken for one). */
-class TagSet extends Set<string> {}
+/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys. */
+class TagSet {
+  readonly members = new Set<string>();
+}
 
 type Timer = ReturnType<typeof setInterval>;
 
-/** Whether `entry` has a deadline and `now` has reached it. */
-function expired(entry: Entry, now: number): boolean {
-  return entry.expiresAt !== 0 && entry.expiresAt <= now;
-}
-
 /** `undefined`, 0, negative, NaN and Infinity mean "no expiry" (0 as a deadline). */
 function deadline(expireMs: number | undefined, now: number): number {
-  // `undefined > 0` and `NaN > 0` are false.
-  return expireMs! > 0 && expireMs! < Infinity ? now + expireMs! : 0;
+  return expireMs !== undefined && expireMs > 0 && expireMs < Number.POSITIVE_INFINITY ? now + expireMs : 0;
 }
 
 /**
@@ -195,9 +201,11 @@ export class MemoryBackend implements Backend {
    */
   purgeExpired(): number {
     const heap = this.#heap;
-    const now = Date.now();
     let removed = 0;
-    for (; heap[0] && heap[0].expiresAt <= now; removed++) this.#remove(heap[0]);
+    if (heap.length > 0) {
+      const now = Date.now();
+      for (; heap.length > 0 && heap[0]!.expiresAt <= now; removed++) this.#remove(heap[0]!);
+    }
     return removed;
   }
 
@@ -207,8 +215,8 @@ export class MemoryBackend implements Backend {
    */
   peek(key: string): unknown {
     const entry = this.#map.get(key);
-    if (!entry) return MISSING;
-    if (expired(entry, hitNow())) {
+    if (entry === undefined) return MISSING;
+    if (entry.expiresAt !== 0 && entry.expiresAt <= hitNow()) {
       this.#remove(entry);
       return MISSING;
     }
@@ -255,7 +263,7 @@ export class MemoryBackend implements Backend {
     if (!Number.isSafeInteger(by)) notInteger();
     const text = !this.storesValues;
     const entry = this.#live(key);
-    if (!entry) {
+    if (entry === undefined) {
       this.#insert(key, text ? String(by) : by, deadline(expireMs, Date.now()));
       return by;
     }
@@ -287,7 +295,7 @@ export class MemoryBackend implements Backend {
     const now = Date.now();
     let count = 0;
     for (const entry of this.#map.values()) {
-      const live = !expired(entry, now);
+      const live = entry.expiresAt === 0 || entry.expiresAt > now;
       if (!live || match(entry.key)) {
         this.#remove(entry);
         if (live) count++;
@@ -305,8 +313,8 @@ export class MemoryBackend implements Backend {
     const match = compileGlob(pattern);
     const now = Date.now();
     const keys: string[] = [];
-    for (const entry of this.#map.values()) {
-      if (!expired(entry, now) && match(entry.key)) keys.push(entry.key);
+    for (const { key, expiresAt } of this.#map.values()) {
+      if ((expiresAt === 0 || expiresAt > now) && match(key)) keys.push(key);
     }
     for (const key of keys) if (this.#live(key)) yield key;
   }
@@ -315,7 +323,7 @@ export class MemoryBackend implements Backend {
   async expire(key: string, expireMs: number | undefined): Promise<boolean> {
     const entry = this.#live(key);
     if (entry) this.#setDeadline(entry, deadline(expireMs, Date.now()));
-    return !!entry;
+    return entry !== undefined;
   }
 
   /** Remaining ms (rounded up, so a live key never reports 0); -1 without expiry; -2 when missing or expired. */
@@ -359,7 +367,7 @@ export class MemoryBackend implements Backend {
   /** Deletes the key only if it holds `value` (the owner's token). */
   async unlock(key: string, value: string): Promise<boolean> {
     const entry = this.#live(key);
-    if (!entry || entry.value !== value) return false;
+    if (entry === undefined || entry.value !== value) return false;
     this.#remove(entry);
     return true;
   }
@@ -372,18 +380,21 @@ export class MemoryBackend implements Backend {
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
     const now = Date.now();
     const window = Math.max(1, Math.ceil(windowMs));
-    const entry = this.#liveOf(key, SlidingLog);
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof SlidingLog)) {
+      throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
     const log = (entry?.value as SlidingLog | undefined) ?? new SlidingLog();
     log.prune(now - window);
     const count = log.size;
     if (limit < 0 || count < limit) {
       log.add(now);
-      if (!entry) this.#insert(key, log, now + window);
+      if (entry === undefined) this.#insert(key, log, now + window);
       else {
         this.#setDeadline(entry, now + window);
         this.#touch(entry);
       }
-    } else if (entry && count === 0) {
+    } else if (entry !== undefined && count === 0) {
       // Nothing left to keep (a limit of 0): like Redis, an emptied log is no key at all.
       this.#remove(entry);
     }
@@ -393,13 +404,19 @@ export class MemoryBackend implements Backend {
 
   /** Tag set (see {@link Backend.tagAdd}): adds `member`, extends the set's TTL, never shortens it. */
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
-    const entry = this.#liveOf(key, TagSet);
-    const at = deadline(expireMs, Date.now());
-    if (!entry) {
-      this.#insert(key, new TagSet([member]), at);
+    const now = Date.now();
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof TagSet)) {
+      throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
+    const at = deadline(expireMs, now);
+    if (entry === undefined) {
+      const set = new TagSet();
+      set.members.add(member);
+      this.#insert(key, set, at);
       return;
     }
-    (entry.value as TagSet).add(member);
+    (entry.value as TagSet).members.add(member);
     // 0 = no expiry: a persistent set stays so; a member without expiry makes it persistent.
     if (entry.expiresAt !== 0 && (at === 0 || at > entry.expiresAt)) this.#setDeadline(entry, at);
     this.#touch(entry);
@@ -407,15 +424,16 @@ export class MemoryBackend implements Backend {
 
   /** Removes and returns up to `count` members of the tag set at `key`; an emptied set is removed. */
   async tagPop(key: string, count: number): Promise<string[]> {
-    const entry = this.#liveOf(key, TagSet);
-    if (!entry) return [];
-    const members = entry.value as TagSet;
+    const entry = this.#live(key);
+    if (entry === undefined) return [];
+    if (!(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    const members = entry.value.members;
     const out: string[] = [];
     for (const member of members) {
       if (out.length >= count) break;
       out.push(member);
-      members.delete(member); // deleting the current item does not disturb the iteration
     }
+    for (const member of out) members.delete(member);
     if (members.size === 0) this.#remove(entry);
     return out;
   }
@@ -425,25 +443,18 @@ export class MemoryBackend implements Backend {
   /** The live entry of `key` (removing it when expired), without touching recency. */
   #live(key: string): Entry | undefined {
     const entry = this.#map.get(key);
-    if (entry && expired(entry, Date.now())) {
+    if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
       this.#remove(entry);
       return undefined;
     }
     return entry;
   }
 
-  /** {@link #live}, for a key that must hold a `kind` value when present (WRONGTYPE otherwise, like Redis). */
-  #liveOf(key: string, kind: typeof SlidingLog | typeof TagSet): Entry | undefined {
-    const entry = this.#live(key);
-    if (entry && !(entry.value instanceof kind)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    return entry;
-  }
-
   #set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): boolean {
     const entry = this.#live(key);
-    if (exist !== undefined && exist !== !!entry) return false;
+    if (exist !== undefined && exist !== (entry !== undefined)) return false;
     const at = deadline(expireMs, Date.now());
-    if (!entry) this.#insert(key, value, at);
+    if (entry === undefined) this.#insert(key, value, at);
     else {
       entry.value = value;
       this.#setDeadline(entry, at);
@@ -455,7 +466,7 @@ export class MemoryBackend implements Backend {
   #delete(key: string): boolean {
     const entry = this.#live(key);
     if (entry) this.#remove(entry);
-    return !!entry;
+    return entry !== undefined;
   }
 
   #insert(key: string, value: unknown, at: number): void {
@@ -466,7 +477,7 @@ export class MemoryBackend implements Backend {
     // Make room: an expired entry if there is one, else the least recently used.
     while (this.#map.size > this.size) {
       const soonest = this.#heap[0];
-      this.#remove(soonest && soonest.expiresAt <= Date.now() ? soonest : this.#head.next);
+      this.#remove(soonest !== undefined && soonest.expiresAt <= Date.now() ? soonest : this.#head.next);
     }
   }
 
@@ -487,6 +498,10 @@ export class MemoryBackend implements Backend {
   }
 
   #touch(entry: Entry): void {
+    if (this.#head.prev === entry) {
+      entry.stamp = ++this.#clock;
+      return;
+    }
     this.#unlink(entry);
     this.#link(entry);
   }
@@ -499,27 +514,30 @@ export class MemoryBackend implements Backend {
   }
 
   #setDeadline(entry: Entry, at: number): void {
+    const before = entry.expiresAt;
     entry.expiresAt = at;
     if (entry.heapIndex === -1) {
       if (at !== 0) this.#heapPush(entry);
     } else if (at === 0) this.#heapRemove(entry);
-    else this.#sift(entry);
+    else if (at < before) this.#siftUp(entry.heapIndex);
+    else if (at > before) this.#siftDown(entry.heapIndex);
   }
 
   // ---- binary min-heap on expiresAt, each entry knowing its index ----
 
   #heapPush(entry: Entry): void {
-    this.#place(entry, this.#heap.length);
-    this.#sift(entry);
+    this.#siftUp(this.#heap.push(entry) - 1);
   }
 
   #heapRemove(entry: Entry): void {
-    const last = this.#heap.pop()!;
-    if (last !== entry) {
-      this.#place(last, entry.heapIndex);
-      this.#sift(last);
-    }
+    const heap = this.#heap;
+    const index = entry.heapIndex;
     entry.heapIndex = -1;
+    const last = heap.pop()!;
+    if (last === entry) return;
+    this.#place(last, index);
+    if (index > 0 && last.expiresAt < heap[(index - 1) >> 1]!.expiresAt) this.#siftUp(index);
+    else this.#siftDown(index);
   }
 
   #place(entry: Entry, index: number): void {
@@ -527,20 +545,23 @@ export class MemoryBackend implements Backend {
     entry.heapIndex = index;
   }
 
-  /**
-   * Moves `entry` from its slot to where its `expiresAt` belongs: up past larger parents, else
-   * down past smaller children (at most one of the two loops moves it).
-   */
-  #sift(entry: Entry): void {
+  #siftUp(index: number): void {
     const heap = this.#heap;
-    const length = heap.length;
-    let index = entry.heapIndex;
+    const entry = heap[index]!;
     while (index > 0) {
-      const parent = heap[(index - 1) >> 1]!;
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
       if (parent.expiresAt <= entry.expiresAt) break;
       this.#place(parent, index);
-      index = (index - 1) >> 1;
+      index = parentIndex;
     }
+    this.#place(entry, index);
+  }
+
+  #siftDown(index: number): void {
+    const heap = this.#heap;
+    const length = heap.length;
+    const entry = heap[index]!;
     for (;;) {
       let child = 2 * index + 1;
       if (child >= length) break;
