@@ -197,6 +197,28 @@ for (const target of targets) {
       expect(body).toBe("v2");
     });
 
+    it("refreshes a stale-while-revalidate entry once across two middlewares sharing the backend (as two processes)", async () => {
+      let calls = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const apps = [0, 1].map(() => {
+        const app = new Hono();
+        app.get("*", cacheResponse({ ttl: "1h", cache }), async () => {
+          calls++;
+          if (calls > 1) await gate; // the refresh is still running when the other one looks
+          return text(`v${calls}`, { "cache-control": "max-age=0, stale-while-revalidate=600" });
+        });
+        return app;
+      });
+      await apps[0]!.request("/shared");
+      const stale = await Promise.all([apps[0]!.request("/shared"), apps[1]!.request("/shared")]);
+      for (const res of stale) expect(await res.text()).toBe("v1");
+      await eventually(() => calls === 2);
+      await new Promise((r) => setTimeout(r, 50)); // room for a second refresh, which the lock refuses
+      expect(calls).toBe(2);
+      release();
+    });
+
     it("serves stale-if-error when the handler fails, and only within the window", async () => {
       const { app } = proxy((c, n) => {
         if (n === 1) return text("good", { "cache-control": c.req.path === "/sie" ? "max-age=0, stale-if-error=600" : "max-age=0", etag: '"g"' });
