@@ -11,7 +11,8 @@ import { CacheConfigError } from "../errors.js";
 import { bytesToBase64Url } from "../base64.js";
 import { sha256 } from "../keys/hash.js";
 import { checkOptions, requiredTtl } from "../options.js";
-import { proceed } from "./context.js";
+import { inBackground, proceed } from "./context.js";
+import { stateOf } from "../core/state.js";
 import { asHeaderValue, seconds } from "./headers.js";
 import { cacheOption, keyOf, keyOption, type ContextKey } from "./options.js";
 import {
@@ -26,7 +27,7 @@ import {
   policyOf,
   requestDirectives,
   shareable,
-  unstorable,
+  storable,
   type HeaderLookup,
   type Policy,
   type RequestDirectives,
@@ -123,6 +124,23 @@ interface VaryIndex {
   gen: string;
 }
 
+/** One request through the middleware: what it asked, and what the cache found for it. */
+interface Exchange {
+  c: Context;
+  next: Next;
+  /** The base key: the entry's, or its vary index's. */
+  base: string;
+  /** Headers outer middleware set before `next()` (never stored; see `outerHeaders`). */
+  outer: readonly [string, string][];
+  requested: RequestDirectives;
+  /** The request carries `Authorization` that does not bypass the cache (RFC 9111 §3.5 applies). */
+  authorized: boolean;
+  /** The vary index under the base key, when responses here vary. */
+  index?: VaryIndex;
+  /** The stored entry to revalidate (stale, or not usable for this request). */
+  stale?: Found;
+}
+
 /** A stored entry found for a request. */
 interface Found {
   key: string;
@@ -205,6 +223,8 @@ const ERRORS = new Set([500, 502, 503, 504]);
 /** Default of `maxBodyBytes`: 1 MiB. */
 const MAX_BODY_BYTES = 1_048_576;
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** How long one background refresh may hold its lock (ms): it is released when done. */
 const REFRESH_LOCK_MS = 30_000;
 
@@ -227,8 +247,11 @@ const variantId = (vary: readonly string[], c: Context): string => JSON.stringif
 /** The key of one variant: `<base>:vary:<gen>:<sha-256 of the header names and values, 128 bits hex>`. */
 const variantKey = (base: string, gen: string, variant: string): string => `${base}:vary:${gen}:${sha256(variant).slice(0, 32)}`;
 
-/** A fresh random generation for a vary index. */
-const newGen = (): string => bytesToBase64Url(crypto.getRandomValues(new Uint8Array(6)));
+/** A random id (a vary index's generation, a refresh lock's token). */
+const randomId = (): string => bytesToBase64Url(crypto.getRandomValues(new Uint8Array(6)));
+
+/** A backend expiry for keeping something `keepMs` (`Infinity`: no expiry). */
+const expireOf = (keepMs: number): number | null => (Number.isFinite(keepMs) ? Math.max(1, Math.ceil(keepMs)) : null);
 
 /** A strong ETag: the SHA-256 of the body, base64url, quoted. */
 async function etagOf(body: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -378,16 +401,6 @@ async function readBody(c: Context, res: Response, max: number): Promise<Uint8Ar
   return body;
 }
 
-/** Lets the background refresh run once the response is out (see {@link cacheResponse}). */
-function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx as { waitUntil?: (promise: Promise<unknown>) => void };
-    return typeof ctx?.waitUntil === "function" ? (promise) => ctx.waitUntil!(promise) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A shared HTTP cache (RFC 9111) for whole responses (status, headers, body) in any cashews
  * backend, on any runtime.
@@ -470,9 +483,21 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
   const inflight = new Map<string, Promise<Computed | undefined>>();
   /** Entry keys being refreshed in the background by this process. */
   const refreshing = new Set<string>();
+  /** Where background refreshes report errors (as the strategies' background work does). */
+  const report = stateOf(cache, name);
 
   /** The policy of a stored entry. */
   const policy = (entry: Entry): Policy => policyOf(entry.status, lookupOf(entry.headers), fallback, override, entry.at);
+
+  /** How long to keep a response stored (ms): fresh, then stale while it may still serve or be revalidated. */
+  const keepFor = (p: Policy, age: number, validator: boolean): number =>
+    p.lifetime - age + Math.max(p.staleWhileRevalidate, p.staleIfError, validator ? fallback : 0);
+
+  /** The hit headers of `entry` served from `key` now. */
+  const served = (key: string, entry: Entry): [string, string][] => {
+    const age = entry.age + (Date.now() - entry.at);
+    return hitHeaders(key, age, policy(entry).lifetime - age);
+  };
 
   /**
    * How the request's credentials stand: `"personal"` (they bypass the cache), `"authorized"`
@@ -495,7 +520,10 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     return isEntry(entry) ? { found: { key, entry, index: value }, index: value } : { index: value };
   }
 
-  /** Removes the entries (every variant) of the default keys of `urls` (RFC 9111 §4.4). */
+  /**
+   * Removes the entries (every variant: a new vary index orphans the old ones) of the request's
+   * URL and of a same-origin `Location` / `Content-Location` of its response (RFC 9111 §4.4).
+   */
   async function invalidate(c: Context): Promise<void> {
     const self = new URL(c.req.url);
     const targets = [self];
@@ -513,22 +541,15 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
   }
 
   /**
-   * Runs the handler (for a GET: asking for the complete response, with `validators` as
-   * conditional headers), and stores what may be stored. Answers a 304 from `stale`, and
-   * `stale-if-error` from it. Returns undefined when the handler's response goes out as it is.
+   * Runs the handler and stores what may be stored (with `store`). For a GET it asks for the
+   * complete response (the client's conditionals and `Range` are answered here) and, when
+   * revalidating `x.stale`, sends its validators: a 304 freshens it, and a 5xx within
+   * `stale-if-error` is answered with it. Undefined when the handler's response goes out as it is.
    */
-  async function compute(
-    c: Context,
-    next: Next,
-    base: string,
-    store: boolean,
-    outer: readonly [string, string][],
-    index: VaryIndex | undefined,
-    stale: Found | undefined,
-    asked: RequestDirectives,
-  ): Promise<Computed | undefined> {
+  async function compute(x: Exchange, store: boolean): Promise<Computed | undefined> {
+    const { c, stale } = x;
     const raw = c.req.raw;
-    if (raw.method === "GET" || raw.method === "HEAD") {
+    if (raw.method === "GET") {
       const headers = new Headers(raw.headers);
       if (store) for (const header of ["if-none-match", "if-modified-since", "range", "if-range"]) headers.delete(header);
       if (stale !== undefined) {
@@ -540,7 +561,7 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     }
     const requestedAt = Date.now();
     try {
-      await proceed(c, next);
+      await proceed(c, x.next);
     } finally {
       c.req.raw = raw;
     }
@@ -549,31 +570,31 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     const fields: HeaderLookup = (header) => res.headers.get(header);
 
     if (stale !== undefined) {
-      if (res.status === 304) return freshen(c, stale, res, requestedAt, receivedAt, store);
+      if (res.status === 304) return freshen(x, stale, res, requestedAt, receivedAt);
       if (ERRORS.has(res.status)) {
         const p = policy(stale.entry);
         const age = stale.entry.age + (receivedAt - stale.entry.at);
-        const window = Math.max(p.staleIfError, asked.staleIfError ?? 0);
-        if (!p.mustRevalidate && !p.noCache && age - p.lifetime <= window && window > 0) {
+        const window = Math.max(p.staleIfError, x.requested.staleIfError ?? 0);
+        if (window > 0 && !p.mustRevalidate && !p.noCache && age - p.lifetime <= window) {
           await res.body?.cancel();
-          return { entry: stale.entry, vary: stale.index?.vary ?? [], variant: variantId(stale.index?.vary ?? [], c), stored: stale.key, hit: true };
+          const vary = stale.index?.vary ?? [];
+          return { entry: stale.entry, vary, variant: variantId(vary, c), stored: stale.key, hit: true };
         }
       }
     }
-    if (res.bodyUsed || unstorable(res.status, fields, credentialsOf(c) === "authorized" && !shareable(fields)) !== undefined) return undefined;
+    if (res.bodyUsed || !storable(res.status, fields, x.authorized && !shareable(fields))) return undefined;
     const p = policyOf(res.status, fields, fallback, override, receivedAt);
     const age = initialAge(fields, requestedAt, receivedAt);
-    const validator = fields("etag") !== null || fields("last-modified") !== null;
-    const freshLeft = p.lifetime - age;
-    const keepStale = Math.max(p.staleWhileRevalidate, p.staleIfError, validator ? fallback : 0);
-    if ((freshLeft <= 0 || p.noCache) && !(keepStale > 0)) return undefined;
+    const keep = keepFor(p, age, fields("etag") !== null || fields("last-modified") !== null);
+    // Nothing it could ever be served for: already stale (or always revalidated) with no validator nor stale window.
+    if ((p.lifetime <= age || p.noCache) && !(keep > 0)) return undefined;
     const length = res.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > maxBodyBytes) return undefined;
     const body = await readBody(c, res, maxBodyBytes);
     if (body === undefined) return undefined;
     const drop = new Set([...NOT_STORED, ...listNames(res.headers.get("connection")), ...p.unstored]);
     const before = new Map<string, string>();
-    for (const [header, value] of outer) before.set(header, before.has(header) ? `${before.get(header)}, ${value}` : value);
+    for (const [header, value] of x.outer) before.set(header, before.has(header) ? `${before.get(header)}, ${value}` : value);
     const headers = new Headers();
     res.headers.forEach((value, header) => {
       if (!drop.has(header) && before.get(header) !== value) headers.append(header, value);
@@ -582,7 +603,7 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     // The option's names, those other responses here were stored under (a response that forgets
     // its Vary must not replace their index), and for an encoded body Accept-Encoding (it must not
     // reach a client that did not accept that encoding).
-    const wanted = [...optionVary, ...(index?.vary ?? []), ...(headers.has("content-encoding") ? ["accept-encoding"] : [])];
+    const wanted = [...optionVary, ...(x.index?.vary ?? []), ...(headers.has("content-encoding") ? ["accept-encoding"] : [])];
     const added = [...new Set(wanted)].filter((header) => !own.includes(header));
     if (added.length > 0) headers.set("vary", [headers.get("vary"), ...added].filter(Boolean).join(", "));
     const handlerEtag = headers.get("etag");
@@ -594,27 +615,26 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     const vary = [...new Set([...own, ...added])].sort();
     const variant = variantId(vary, c);
     if (!store) return { entry, vary, variant };
-    const key = await put(base, entry, vary, variant, index, freshLeft + keepStale);
-    return { entry, vary, variant, stored: key };
+    return { entry, vary, variant, stored: await put(x, entry, vary, variant, keep) };
   }
 
-  /** Stores `entry` for `keepMs` (`Infinity`: no expiry); returns its key. */
-  async function put(base: string, entry: Entry, vary: string[], variant: string, index: VaryIndex | undefined, keepMs: number): Promise<string> {
-    const expire = Number.isFinite(keepMs) ? Math.max(1, Math.ceil(keepMs)) : null;
+  /** Stores `entry` for `keepMs` (`Infinity`: no expiry), under a vary index when it varies; returns its key. */
+  async function put(x: Exchange, entry: Entry, vary: string[], variant: string, keepMs: number): Promise<string> {
+    const expire = expireOf(keepMs);
     if (vary.length === 0) {
-      await cache.setMany([[base, entry]], { expire });
-      return base;
+      await cache.setMany([[x.base, entry]], { expire });
+      return x.base;
     }
-    const same = index !== undefined && index.vary.length === vary.length && index.vary.every((n, i) => n === vary[i]);
-    const next: VaryIndex = same ? index : { v: 2, vary, gen: newGen() };
-    const key = variantKey(base, next.gen, variant);
+    const index = x.index;
+    const next: VaryIndex = index !== undefined && sameList(index.vary, vary) ? index : { v: 2, vary, gen: randomId() };
+    const key = variantKey(x.base, next.gen, variant);
     // The index lives as long as its longest-lived variant could (ttl: null keeps it forever).
-    await cache.setMany([[base, next], [key, entry]], { expire });
+    await cache.setMany([[x.base, next], [key, entry]], { expire });
     return key;
   }
 
-  /** Freshens `stale` with a 304 (RFC 9111 §4.3.4): its headers replace the stored ones. */
-  async function freshen(c: Context, stale: Found, res: Response, requestedAt: number, receivedAt: number, store: boolean): Promise<Computed> {
+  /** Freshens `stale` with a 304 (RFC 9111 §4.3.4): its headers replace the stored ones; stored again, same key. */
+  async function freshen(x: Exchange, stale: Found, res: Response, requestedAt: number, receivedAt: number): Promise<Computed> {
     const update = new Map<string, string>();
     const drop = new Set([...NOT_STORED, ...KEPT_ON_UPDATE, ...listNames(res.headers.get("connection"))]);
     res.headers.forEach((value, header) => {
@@ -622,45 +642,42 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     });
     const headers: [string, string][] = stale.entry.headers.filter(([header]) => !update.has(header));
     for (const pair of update) headers.push(pair);
+    // The 304's own Date and Age date the freshened response; the stored Age never counts twice.
     const fields = lookupOf(headers);
-    const updatedFields: HeaderLookup = (header) => res.headers.get(header) ?? (header === "age" ? null : fields(header));
-    const entry: Entry = { ...stale.entry, headers, at: receivedAt, age: initialAge(updatedFields, requestedAt, receivedAt) };
+    const dated: HeaderLookup = (header) => res.headers.get(header) ?? (header === "age" ? null : fields(header));
+    const entry: Entry = { ...stale.entry, headers, at: receivedAt, age: initialAge(dated, requestedAt, receivedAt) };
+    const keep = keepFor(policy(entry), entry.age, true);
+    await cache.setMany([[stale.key, entry]], { expire: expireOf(keep) });
     const vary = stale.index?.vary ?? [];
-    const variant = variantId(vary, c);
-    if (store) {
-      const p = policyOf(entry.status, fields, fallback, override, receivedAt);
-      const keep = p.lifetime - entry.age + Math.max(p.staleWhileRevalidate, p.staleIfError, fallback);
-      if (vary.length === 0) await put(stale.key, entry, vary, variant, undefined, keep);
-      else await cache.setMany([[stale.key, entry]], { expire: Number.isFinite(keep) ? Math.max(1, Math.ceil(keep)) : null });
-    }
-    return { entry, vary, variant, stored: stale.key, hit: true };
+    return { entry, vary, variant: variantId(vary, x.c), stored: stale.key, hit: true };
   }
 
-  /** Refreshes `stale` once the response is out: one refresh per entry here, and per lock across processes. */
-  function refreshLater(c: Context, next: Next, base: string, outer: readonly [string, string][], stale: Found, asked: RequestDirectives): void {
+  /**
+   * Refreshes `stale` once this request's response is out: one refresh per entry here, and one
+   * per lock across processes sharing the backend. The work goes to the request's `waitUntil`
+   * where there is one; its errors are reported as the cache's `error` events.
+   */
+  function refreshLater(x: Exchange, stale: Found): void {
     if (refreshing.has(stale.key)) return;
     refreshing.add(stale.key);
+    const { c } = x;
     const lock = `${stale.key}:refresh`;
-    const token = newGen();
+    const token = randomId();
     const task = (async () => {
-      // After this request's response left the middleware chain: the handler runs again on its
-      // context, whose response is no longer read.
+      // After the middleware chain has returned this request's response (a macrotask later), the
+      // handler runs again on its context: Hono no longer reads that context's response.
       await new Promise((resolve) => setTimeout(resolve, 0));
       if (!(await cache.setLock(lock, token, REFRESH_LOCK_MS))) return;
       try {
         c.res = undefined;
         c.finalized = false;
-        const computed = await compute(c, next, base, true, outer, stale.index, stale, asked);
+        const computed = await compute({ ...x, stale, index: stale.index }, true);
         if (computed === undefined) await c.res.body?.cancel();
       } finally {
         await cache.unlock(lock, token);
       }
-    })()
-      .catch(() => {
-        // The stale entry stays; the next request after it expires recomputes.
-      })
-      .finally(() => refreshing.delete(stale.key));
-    waitUntilOf(c)?.(task);
+    })().finally(() => refreshing.delete(stale.key));
+    inBackground(c, report, task);
   }
 
   return async function cacheResponseMiddleware(c, next) {
@@ -673,47 +690,42 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
       return;
     }
     const requested = requestDirectives(c.req.header("cache-control"), c.req.header("pragma"));
-    const get = cached === "GET";
-    const asked: Asked = get
-      ? { ifNoneMatch: c.req.header("if-none-match"), ifModifiedSince: c.req.header("if-modified-since"), range: c.req.header("range"), ifRange: c.req.header("if-range") }
-      : {};
-    const bypass = requested.noStore || credentialsOf(c) === "personal";
+    const asked: Asked =
+      cached === "GET"
+        ? { ifNoneMatch: c.req.header("if-none-match"), ifModifiedSince: c.req.header("if-modified-since"), range: c.req.header("range"), ifRange: c.req.header("if-range") }
+        : {};
+    const who = credentialsOf(c);
+    const bypass = requested.noStore || who === "personal";
     // HEAD reads entries but never writes one nor leads a computation: its handler may send no body.
     const write = !bypass && !head;
     // Nothing to store and no If-None-Match to answer: the response goes through untouched (streamed).
     if (bypass && (head || asked.ifNoneMatch === undefined)) return void (await proceed(c, next));
     const base = customKey === undefined ? defaultKey(new URL(c.req.url), cached) : await keyOf(name, customKey, c);
-    const outer = outerHeaders(c);
+    const x: Exchange = { c, next, base, outer: outerHeaders(c), requested, authorized: who === "authorized" };
 
     let settle: ((computed: Computed | undefined) => void) | undefined;
     let flight: string | undefined;
-    let index: VaryIndex | undefined;
-    let stale: Found | undefined;
     if (!bypass) {
-      const looked = await lookup(base, c);
-      index = looked.index;
-      const found = looked.found;
+      const { found, index } = await lookup(base, c);
+      x.index = index;
       if (found !== undefined) {
         const entry = found.entry;
         const p = policy(entry);
         const age = entry.age + (Date.now() - entry.at);
         const freshLeft = p.lifetime - age;
         const acceptable =
-          (credentialsOf(c) !== "authorized" || shareable(lookupOf(entry.headers))) &&
+          (!x.authorized || shareable(lookupOf(entry.headers))) &&
           !requested.noCache &&
           !p.noCache &&
           (requested.maxAge === undefined || age <= requested.maxAge) &&
           (requested.minFresh === undefined || freshLeft >= requested.minFresh);
         const staleOk = !p.mustRevalidate && requested.maxStale !== undefined && -freshLeft <= requested.maxStale;
-        if (acceptable && (freshLeft > 0 || staleOk)) {
-          return deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), outer);
-        }
+        if (acceptable && (freshLeft > 0 || staleOk)) return deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), x.outer);
         if (acceptable && !head && !p.mustRevalidate && p.staleWhileRevalidate > 0 && -freshLeft <= p.staleWhileRevalidate) {
-          deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), outer);
-          refreshLater(c, next, base, outer, found, requested);
-          return;
+          deliver(c, respond(entry, asked, hitHeaders(found.key, age, freshLeft)), x.outer);
+          return refreshLater(x, found);
         }
-        stale = found;
+        x.stale = found;
       }
       if (requested.onlyIfCached) return void replace(c, new Response(null, { status: 504 }));
       // Single flight: join a computation of the same variant already under way here.
@@ -722,9 +734,7 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
       if (pending !== undefined) {
         const shared = await pending;
         if (shared !== undefined && variantId(shared.vary, c) === shared.variant) {
-          const { stored, entry } = shared;
-          const extra = stored === undefined ? [] : hitHeaders(stored, entry.age + (Date.now() - entry.at), policy(entry).lifetime - entry.age);
-          return deliver(c, respond(entry, asked, extra), outer);
+          return deliver(c, respond(shared.entry, asked, shared.stored === undefined ? [] : served(shared.stored, shared.entry)), x.outer);
         }
       } else if (write) {
         flight = id;
@@ -735,16 +745,16 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
 
     let computed: Computed | undefined;
     try {
-      computed = await compute(c, next, base, write, outer, index, stale, requested);
+      computed = await compute(x, write);
     } finally {
       if (flight !== undefined) inflight.delete(flight);
       settle?.(computed);
     }
     if (computed === undefined) return;
     const { entry } = computed;
-    const age = entry.age + (Date.now() - entry.at);
-    const extra: [string, string][] = computed.hit ? hitHeaders(computed.stored!, age, policy(entry).lifetime - age) : entry.age >= 1000 ? [["age", ageHeader(age)]] : [];
-    deliver(c, respond(entry, asked, extra), outer);
+    // A response just received carries its upstream age (RFC 9111 §5.1) once that is a second or more.
+    const extra: [string, string][] = computed.hit ? served(computed.stored!, entry) : entry.age >= 1000 ? [["age", ageHeader(entry.age + (Date.now() - entry.at))]] : [];
+    deliver(c, respond(entry, asked, extra), x.outer);
   };
 }
 

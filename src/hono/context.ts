@@ -6,6 +6,7 @@
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { runWithWaitUntil } from "../context/scope.js";
+import { background, type BackgroundReport } from "../context/background.js";
 import { handOver, hasAsyncContext, installWaitUntilFallback, rememberContext, type WaitUntilContext } from "../context/waituntil-fallback.js";
 
 /**
@@ -19,14 +20,8 @@ import { handOver, hasAsyncContext, installWaitUntilFallback, rememberContext, t
  * `withCache` uses), which hands such work to the latest request's `waitUntil`.
  */
 function withWaitUntil<R>(c: Context, fn: () => R): R {
-  let ctx: Partial<WaitUntilContext> | undefined;
-  try {
-    ctx = c.executionCtx as Partial<WaitUntilContext>;
-  } catch {
-    return fn();
-  }
-  if (typeof ctx?.waitUntil !== "function") return fn();
-  const context = ctx as WaitUntilContext;
+  const context = executionContextOf(c);
+  if (context === undefined) return fn();
   if (!hasAsyncContext()) {
     rememberContext(context);
     installWaitUntilFallback();
@@ -34,8 +29,27 @@ function withWaitUntil<R>(c: Context, fn: () => R): R {
   return runWithWaitUntil((promise) => handOver(context, promise), fn);
 }
 
+/** The request's execution context when it has a `waitUntil` (`c.executionCtx` throws where there is none). */
+function executionContextOf(c: Context): WaitUntilContext | undefined {
+  try {
+    const ctx = c.executionCtx as Partial<WaitUntilContext> | undefined;
+    return typeof ctx?.waitUntil === "function" ? (ctx as WaitUntilContext) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs the rest of the chain (`next()`) with the request's `waitUntil` bound. */
 export const proceed = (c: Context, next: Next): Promise<void> => withWaitUntil(c, next);
+
+/**
+ * Background work a middleware starts for a request (e.g. a refresh after the response): handed
+ * to the request's `waitUntil` as the strategies' background work is, its errors reported to
+ * `to` (a cache's state: `error` events and stats).
+ */
+export function inBackground(c: Context, to: BackgroundReport, task: Promise<unknown>): void {
+  withWaitUntil(c, () => background(to, task));
+}
 
 /**
  * Hands background work started by the rest of the chain (early/hit refreshes of decorated

@@ -100,7 +100,7 @@ const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 400, 40
  * Fields targeted at this cache (RFC 9213), most specific first: when one is present, its
  * directives replace `Cache-Control` and `Expires` for this cache.
  */
-export const TARGETED_FIELDS = ["cloudflare-cdn-cache-control", "cdn-cache-control"] as const;
+const TARGETED_FIELDS = ["cloudflare-cdn-cache-control", "cdn-cache-control"] as const;
 
 /** Read access to a response's header fields (lowercase names; repeated fields joined with ", "). */
 export type HeaderLookup = (name: string) => string | null;
@@ -188,25 +188,22 @@ export function policyOf(status: number, headers: HeaderLookup, fallback: number
 }
 
 /**
- * Why a response to a request may not be stored (RFC 9111 §3), or `undefined` when it may;
- * `authorized`: the request carried `Authorization` and the response is not {@link shareable}.
- * Set-Cookie is never stored (a deliberate deviation: one user's cookie must not reach another).
+ * True when a response may be stored (RFC 9111 §3); `authorized`: the request carried
+ * `Authorization` and the response is not {@link shareable}, so it may not. A response with
+ * `Set-Cookie` is never stored (a deliberate deviation: one user's cookie must not reach another).
  */
-export function unstorable(status: number, headers: HeaderLookup, authorized: boolean): string | undefined {
-  if (status < 200 || status === 206 || status === 304) return "status";
+export function storable(status: number, headers: HeaderLookup, authorized: boolean): boolean {
+  if (status < 200 || status === 206 || status === 304 || authorized) return false;
   const { directives: cc, targeted } = governing(headers);
-  const understood = UNDERSTOOD.has(status) || HEURISTIC.has(status);
   if (cc.has("must-understand")) {
-    if (!understood) return "must-understand";
-  } else if (cc.has("no-store")) return "no-store";
-  if (cc.has("private") && cc.get("private") === "") return "private";
-  if (authorized) return "authorization";
-  if (headers("set-cookie") !== null || headers("set-cookie2") !== null) return "set-cookie";
-  if (listNames(headers("vary")).includes("*")) return "vary";
-  if ((headers("content-type") ?? "").toLowerCase().startsWith("text/event-stream")) return "event-stream";
-  const explicit = cc.has("max-age") || (!targeted && (cc.has("s-maxage") || headers("expires") !== null));
-  if (!explicit && !HEURISTIC.has(status) && !cc.has("public")) return "no freshness";
-  return undefined;
+    if (!UNDERSTOOD.has(status) && !HEURISTIC.has(status)) return false;
+  } else if (cc.has("no-store")) return false;
+  if (cc.get("private") === "") return false;
+  if (headers("set-cookie") !== null || headers("set-cookie2") !== null) return false;
+  if (listNames(headers("vary")).includes("*")) return false;
+  if ((headers("content-type") ?? "").toLowerCase().startsWith("text/event-stream")) return false;
+  // Explicit freshness, or a status (or `public`) that allows heuristic freshness.
+  return cc.has("max-age") || (!targeted && (cc.has("s-maxage") || headers("expires") !== null)) || HEURISTIC.has(status) || cc.has("public");
 }
 
 /**
