@@ -223,6 +223,9 @@ const ERRORS = new Set([500, 502, 503, 504]);
 /** Default of `maxBodyBytes`: 1 MiB. */
 const MAX_BODY_BYTES = 1_048_576;
 
+/** How many vary indexes one middleware remembers (see `lookup`). */
+const KNOWN_INDEXES = 1000;
+
 const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** How long one background refresh may hold its lock (ms): it is released when done. */
@@ -510,11 +513,35 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     return undefined;
   };
 
+  /**
+   * The vary index last seen per base key, bounded: a varying hit then reads the index and its
+   * variant in one round trip (the index read alongside tells whether the guess held).
+   */
+  const indexes = new Map<string, VaryIndex>();
+  const remember = (base: string, index: VaryIndex | undefined): void => {
+    indexes.delete(base);
+    if (index === undefined) return;
+    if (indexes.size >= KNOWN_INDEXES) indexes.delete(indexes.keys().next().value!);
+    indexes.set(base, index);
+  };
+
   /** The stored entry for this request (if any), and the vary index its variants are under. */
   async function lookup(base: string, c: Context): Promise<{ found?: Found; index?: VaryIndex }> {
-    const value = await cache.get(base);
-    if (isEntry(value)) return { found: { key: base, entry: value } };
-    if (!isIndex(value)) return {};
+    const guess = indexes.get(base);
+    let value: unknown;
+    if (guess !== undefined) {
+      const key = variantKey(base, guess.gen, variantId(guess.vary, c));
+      const [index, entry] = await cache.getMany([base, key]);
+      if (isIndex(index) && index.gen === guess.gen && sameList(index.vary, guess.vary)) {
+        return isEntry(entry) ? { found: { key, entry, index }, index } : { index };
+      }
+      value = index;
+    } else value = await cache.get(base);
+    if (isEntry(value) || !isIndex(value)) {
+      remember(base, undefined);
+      return isEntry(value) ? { found: { key: base, entry: value } } : {};
+    }
+    remember(base, value);
     const key = variantKey(base, value.gen, variantId(value.vary, c));
     const entry = await cache.get(key);
     return isEntry(entry) ? { found: { key, entry, index: value }, index: value } : { index: value };
@@ -537,7 +564,9 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
         // Not a URL: nothing to invalidate.
       }
     }
-    await cache.deleteMany(targets.map((url) => defaultKey(url, "GET")));
+    const keys = targets.map((url) => defaultKey(url, "GET"));
+    for (const key of keys) remember(key, undefined);
+    await cache.deleteMany(keys);
   }
 
   /**
@@ -627,6 +656,7 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
     }
     const index = x.index;
     const next: VaryIndex = index !== undefined && sameList(index.vary, vary) ? index : { v: 2, vary, gen: randomId() };
+    remember(x.base, next);
     const key = variantKey(x.base, next.gen, variant);
     // The index lives as long as its longest-lived variant could (ttl: null keeps it forever).
     await cache.setMany([[x.base, next], [key, entry]], { expire });

@@ -258,6 +258,30 @@ for (const target of targets) {
       expect(await get("/items/2", "fr")).toBe("/items/2 fr 5");
     });
 
+    it("reads a varying hit (index and variant) in one round trip", async () => {
+      const { app, calls } = proxy((c) => text(`hello ${c.req.header("accept-language")}`, { "cache-control": "max-age=600", vary: "accept-language" }));
+      const get = (lang: string) => app.request("/v", { headers: { "accept-language": lang } });
+      await get("en");
+      const reads: string[] = [];
+      const real = { get: cache.get.bind(cache), getMany: cache.getMany.bind(cache) };
+      Object.assign(cache, {
+        get: (...args: Parameters<Cache["get"]>) => (reads.push("get"), real.get(...args)),
+        getMany: (...args: Parameters<Cache["getMany"]>) => (reads.push("getMany"), real.getMany(...args)),
+      });
+      try {
+        expect(await (await get("en")).text()).toBe("hello en");
+        expect(reads).toEqual(["getMany"]);
+        reads.length = 0;
+        expect(await (await get("fr")).text()).toBe("hello fr"); // a miss: the same one read, then the handler
+        expect(reads).toEqual(["getMany"]);
+      } finally {
+        Object.assign(cache, real);
+        delete (cache as Partial<Record<"get" | "getMany", unknown>>).get;
+        delete (cache as Partial<Record<"get" | "getMany", unknown>>).getMany;
+      }
+      expect(calls["/v"]).toBe(2);
+    });
+
     it("answers a Range from a stored complete response with 206, or 416; If-Range must match", async () => {
       const { app, calls, seen } = proxy(() => text("01234567890", { "cache-control": "max-age=600", etag: '"r"' }));
       const first = await app.request("/r", { headers: { range: "bytes=0-1" } });
