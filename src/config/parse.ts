@@ -91,9 +91,8 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     }
     (name in COMMON ? values : backend)[name] = convert(value, optionSpec, where + from, isQuery);
   }
-  for (const [name, optionSpec] of Object.entries(spec.options)) {
-    if (!(name in backend) && optionSpec.default !== undefined) backend[name] = optionSpec.default;
-  }
+  // A converted value is never undefined or null: `??=` fills only the options not given.
+  for (const [name, optionSpec] of Object.entries(spec.options)) if (optionSpec.default !== undefined) backend[name] ??= optionSpec.default;
   const common: CommonOptions = {
     prefix: (values.prefix as string | undefined) ?? "",
     enable: values.disable !== true && values.enable !== false,
@@ -108,8 +107,6 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   return { scheme, spec, common, backend: config };
 }
 
-const TRUE = ["1", "true", "yes", "on"];
-const FALSE = ["0", "false", "no", "off"];
 
 function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
   const fail = (what: string): never => {
@@ -118,8 +115,8 @@ function convert(value: unknown, spec: OptionSpec, where: string, query?: boolea
   switch (spec.kind) {
     case "boolean": {
       if (typeof value === "boolean") return value;
-      const lower = typeof value === "string" ? value.toLowerCase() : "";
-      return TRUE.includes(lower) || (FALSE.includes(lower) ? false : fail("a boolean (1/0/true/false/yes/no)"));
+      const text = typeof value === "string" ? value : "";
+      return /^(1|true|yes|on)$/i.test(text) || (/^(0|false|no|off)$/i.test(text) ? false : fail("a boolean (1/0/true/false/yes/no)"));
     }
     case "duration":
       try {
