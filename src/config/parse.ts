@@ -48,14 +48,12 @@ export interface ParsedSetup {
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
-/** The entry that registers each scheme `cashews/core` leaves out (the registry is process-wide). */
-const ENTRY_OF: Readonly<Record<string, string>> = {
-  redis: "cashews/redis",
-  rediss: "cashews/redis",
-  "redis+cluster": "cashews/redis",
-  upstash: "cashews/upstash",
-  "upstash+http": "cashews/upstash",
-};
+/** `object[key]` when it is an own property: `constructor` or `toString` is no option, alias or scheme. */
+const own = <T>(object: Readonly<Record<string, T>> | undefined, key: string): T | undefined =>
+  object && Object.hasOwn(object, key) ? object[key] : undefined;
+
+/** The schemes `cashews/core` leaves out, and the entry that registers them (the registry is process-wide). */
+const ENTRY_OF = /^(?:(redis)(?:s|\+cluster)?|(upstash)(?:\+http)?)$/;
 
 /** Parses and validates a setup URL and options. Throws {@link CacheConfigError} naming the problem. */
 export function parseSetup(url: string, options: Record<string, unknown> = {}): ParsedSetup {
@@ -67,33 +65,34 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   const scheme = match[1]!.toLowerCase();
   const spec = schemeSpec(scheme);
   if (!spec) {
-    const entry = ENTRY_OF[scheme];
-    const hint = entry === undefined ? "" : `; ${scheme}:// comes with its entry: import "${entry}" once (or use Cache from "cashews", which registers every scheme)`;
+    const found = ENTRY_OF.exec(scheme);
+    const hint = found ? `; ${scheme}:// comes with its entry: import "cashews/${found[1] ?? found[2]}" once (or use Cache from "cashews", which registers every scheme)` : "";
     throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://${hint}`);
   }
   const where = `setup("${scheme}://"): `;
   const [base, query] = url.split(/\?(.*)/s) as [string, string?];
   // By canonical name; the options object wins over the query.
-  const raw: Record<string, [value: unknown, from: string, query?: boolean]> = {};
+  // No prototype: a "__proto__" parameter is an entry like any other (and then an unknown option).
+  const raw: Record<string, [value: unknown, from: string, query?: boolean]> = Object.create(null);
   const add = (name: string, value: unknown, from: string, isQuery?: boolean): void => {
     const camel = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    raw[spec.aliases?.[camel] ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${name}"`, isQuery];
+    raw[own(spec.aliases, camel) ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${name}"`, isQuery];
   };
   if (query !== undefined) for (const [name, value] of new URLSearchParams(query)) add(name, value, "query parameter", true);
   for (const [name, value] of Object.entries(options)) if (value !== undefined) add(name, value, "option");
   const values: Record<string, unknown> = {};
   const backend: Record<string, unknown> = {};
   for (const [name, [value, from, isQuery]] of Object.entries(raw)) {
-    const optionSpec = COMMON[name] ?? spec.options[name];
+    const common = own(COMMON, name);
+    const optionSpec = common ?? own(spec.options, name);
     if (!optionSpec) {
       const known = [...Object.keys(COMMON), ...Object.keys(spec.options)].filter((n) => n !== "disable").sort();
       throw new CacheConfigError(`${where}unknown ${from}; known options: ${known.join(", ")}`);
     }
-    (name in COMMON ? values : backend)[name] = convert(value, optionSpec, where + from, isQuery);
+    (common ? values : backend)[name] = convert(value, optionSpec, where + from, isQuery);
   }
-  for (const [name, optionSpec] of Object.entries(spec.options)) {
-    if (!(name in backend) && optionSpec.default !== undefined) backend[name] = optionSpec.default;
-  }
+  // A converted value is never undefined or null: `??=` fills only the options not given.
+  for (const [name, optionSpec] of Object.entries(spec.options)) if (optionSpec.default !== undefined) backend[name] ??= optionSpec.default;
   const common: CommonOptions = {
     prefix: (values.prefix as string | undefined) ?? "",
     enable: values.disable !== true && values.enable !== false,
@@ -108,8 +107,6 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   return { scheme, spec, common, backend: config };
 }
 
-const TRUE = ["1", "true", "yes", "on"];
-const FALSE = ["0", "false", "no", "off"];
 
 function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
   const fail = (what: string): never => {
@@ -118,8 +115,8 @@ function convert(value: unknown, spec: OptionSpec, where: string, query?: boolea
   switch (spec.kind) {
     case "boolean": {
       if (typeof value === "boolean") return value;
-      const lower = typeof value === "string" ? value.toLowerCase() : "";
-      return TRUE.includes(lower) || (FALSE.includes(lower) ? false : fail("a boolean (1/0/true/false/yes/no)"));
+      const text = typeof value === "string" ? value : "";
+      return /^(1|true|yes|on)$/i.test(text) || (/^(0|false|no|off)$/i.test(text) ? false : fail("a boolean (1/0/true/false/yes/no)"));
     }
     case "duration":
       try {

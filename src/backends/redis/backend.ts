@@ -10,12 +10,12 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
-import { messageOf, type CacheBackendError } from "../../errors.js";
+import type { CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK } from "../scripts.js";
 import { validateRedisConfig } from "./url.js";
-import { masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
+import { evalScript, exec, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
 import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
 import { GetBatcher } from "./batching.js";
@@ -175,7 +175,7 @@ export class RedisBackend implements Backend {
     const value =
       ms === undefined
         ? await this.#run("INCRBY", (c) => c.incrby(k, by))
-        : await this.#run("INCR_EXPIRE", (c) => evalScript(c, INCR_EXPIRE, k, [by, ms]));
+        : await this.#run("INCR_EXPIRE", (c) => evalScript(c, INCR_EXPIRE, [k], [by, ms]));
     return Number(value);
   }
 
@@ -212,10 +212,7 @@ export class RedisBackend implements Backend {
     const ms = toPx(expireMs);
     if (ms !== undefined) return (await this.#run("PEXPIRE", (c) => c.pexpire(k, ms))) === 1;
     // PERSIST answers 0 both for a missing key and for one without TTL: ask EXISTS in the same trip.
-    const results = await this.#run("PERSIST/EXISTS", (c) => c.multi().persist(k).exists(k).exec());
-    const failed = results?.find(([error]) => error);
-    if (!results) throw new Error("the transaction was aborted");
-    if (failed) throw failed[0];
+    const results = await this.#run("PERSIST/EXISTS", (c) => exec(c.multi().persist(k).exists(k)));
     return results[1]?.[1] === 1;
   }
 
@@ -267,21 +264,21 @@ export class RedisBackend implements Backend {
   async unlock(key: string, value: string): Promise<boolean> {
     this.#local?.invalidate(key);
     const k = this.#ns.key(key);
-    return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, k, [value]))) === 1;
+    return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, [k], [value]))) === 1;
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
     this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const args = slidingArgs(windowMs, limit);
-    return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, k, args)));
+    return slidingReply(await this.#run("SLIDING_INCR", (c) => evalScript(c, SLIDING_INCR, [k], args)));
   }
 
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
     this.#local?.invalidate(key);
     const k = this.#ns.key(key);
     const ms = toPx(expireMs) ?? -1;
-    await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, k, [member, ms]));
+    await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, [k], [member, ms]));
   }
 
   async tagPop(key: string, count: number): Promise<string[]> {
@@ -329,16 +326,6 @@ function setArgs(key: string, value: unknown, expireMs: number | undefined): (st
   const ms = toPx(expireMs);
   if (ms !== undefined) args.push("PX", ms);
   return args;
-}
-
-/** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
-async function evalScript(client: RedisClient, script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, 1, key, ...args);
-  } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
-    return client.eval(script.lua, 1, key, ...args);
-  }
 }
 
 function slidingReply(reply: unknown): [count: number, resetMs: number] {

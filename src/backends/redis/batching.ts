@@ -58,14 +58,11 @@ class GetBatch implements SentRead {
       return;
     }
     if (resolves.length === 1) {
-      resolves[0]!(reply === null || reply === undefined ? MISSING : reply);
+      resolves[0]!(reply ?? MISSING);
       return;
     }
     const values = reply as unknown[];
-    for (let i = 0; i < resolves.length; i++) {
-      const value = values[i];
-      resolves[i]!(value === null || value === undefined ? MISSING : value);
-    }
+    for (let i = 0; i < resolves.length; i++) resolves[i]!(values[i] ?? MISSING);
   }
 
   /** Rejects every GET with `error` (as a {@link CacheBackendError}). */

@@ -8,7 +8,7 @@
 import { Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 import type { Namespace } from "../namespace.js";
-import type { RedisClient } from "./cluster.js";
+import { evalScript, exec, type RedisClient } from "./cluster.js";
 import { GET_WITH_TTL, LocalCopy, Tracker } from "./client-side.js";
 import { DEFAULT_TIMEOUT_MS, type RedisSettings } from "./options.js";
 
@@ -76,7 +76,7 @@ export class ClientSide {
   async readWithTtl(client: RedisClient, keys: string[]): Promise<unknown[]> {
     if (!this.#noScripts) {
       try {
-        return (await evalKeys(client, GET_WITH_TTL, keys)) as unknown[];
+        return (await evalScript(client, GET_WITH_TTL, keys)) as unknown[];
       } catch (error) {
         if (!/^(?:NOPERM|ERR unknown command)/.test(messageOf(error))) throw error;
         this.#noScripts = true;
@@ -84,10 +84,7 @@ export class ClientSide {
     }
     const multi = client.multi().mget(keys);
     for (const key of keys) multi.pttl(key);
-    const results = await multi.exec();
-    if (!results) throw new Error("the transaction was aborted");
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
+    const results = await exec(multi);
     const values = results[0]![1] as unknown[];
     const pairs: unknown[] = new Array(keys.length * 2);
     for (let i = 0; i < keys.length; i++) {
@@ -95,15 +92,5 @@ export class ClientSide {
       pairs[2 * i + 1] = results[i + 1]![1];
     }
     return pairs;
-  }
-}
-
-/** `EVALSHA` of a read-only script over `keys`, falling back to `EVAL` on `NOSCRIPT`. */
-async function evalKeys(client: RedisClient, script: { lua: string; sha1: string }, keys: readonly string[]): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, keys.length, ...keys);
-  } catch (error) {
-    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
-    return client.eval(script.lua, keys.length, ...keys);
   }
 }

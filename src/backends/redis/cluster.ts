@@ -8,7 +8,9 @@
  * @module
  */
 import { Cluster } from "ioredis";
-import type { ClusterOptions, Redis, RedisOptions } from "ioredis";
+import type { ChainableCommander, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import { messageOf } from "../../errors.js";
+import type { LuaScript } from "../scripts.js";
 import { groupBySlot } from "./slots.js";
 
 /** The client of a Redis backend: one node, or a cluster. */
@@ -108,12 +110,28 @@ export async function setAll(client: RedisClient, commands: ReadonlyArray<(strin
     groups.map(async (group) => {
       const multi = client.multi();
       for (const i of group) multi.call("SET", ...commands[i]!);
-      const results = await multi.exec();
-      if (!results) throw new Error("the transaction was aborted");
-      const failed = results.find(([error]) => error);
-      if (failed) throw failed[0];
+      await exec(multi);
     }),
   );
+}
+
+/** Sends a MULTI transaction: its replies, or the error of the first command that failed. */
+export async function exec(multi: ChainableCommander): Promise<[error: Error | null, reply: unknown][]> {
+  const results = await multi.exec();
+  if (!results) throw new Error("the transaction was aborted");
+  const failed = results.find(([error]) => error);
+  if (failed) throw failed[0];
+  return results;
+}
+
+/** `EVALSHA` of `script` over `keys`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
+export async function evalScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[] = []): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha1, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
+    return client.eval(script.lua, keys.length, ...keys, ...args);
+  }
 }
 
 /** The nodes that hold the keys: the client itself, or every master of a cluster. */

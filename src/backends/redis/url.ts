@@ -72,14 +72,14 @@ export function parseRedisUrl(url: string): RedisUrl {
 /** Everything about a Redis setup that can be wrong before connecting. Throws {@link CacheConfigError}. */
 export function validateRedisConfig(config: BackendConfig): void {
   const options = config.options;
-  if (options.clientSide === true) {
-    // Tracking is per node and needs connections of our own (one of them in RESP2 subscriber mode).
-    if (options.client !== undefined) fail(`clientSide opens its own connections: drop the "client" option, or clientSide`);
-    if (options.cluster === true || /^redis\+cluster:/i.test(config.url)) fail("clientSide is not supported on Redis Cluster (tracking is per node): drop clientSide, or use a single node");
-  }
   const url = parseRedisUrl(config.url);
   const client = options.client as { status?: unknown; sendCommand?: unknown; on?: unknown; isCluster?: boolean } | null | undefined;
   const cluster = options.cluster === true || url.cluster;
+  if (options.clientSide === true) {
+    // Tracking is per node and needs connections of our own (one of them in RESP2 subscriber mode).
+    if (client !== undefined) fail(`clientSide opens its own connections: drop the "client" option, or clientSide`);
+    if (cluster) fail("clientSide is not supported on Redis Cluster (tracking is per node): drop clientSide, or use a single node");
+  }
   const selected = options.db ?? url.db;
   if ((cluster || client?.isCluster) && selected) fail(`Redis Cluster has database 0 only (no SELECT), got db ${selected}: use "namespace" to keep caches apart`);
   if (!cluster && url.nodes[1]) fail("several hosts need redis+cluster:// or cluster=1");

@@ -550,7 +550,7 @@ function requesterOf(client: unknown): Requester | undefined {
 }
 
 function missing(value: unknown): unknown {
-  return value === null || value === undefined ? MISSING : value;
+  return value ?? MISSING;
 }
 
 function setCommand(key: string, value: unknown, expireMs: number | undefined): string[] {
