@@ -18,10 +18,14 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /** The proxy app: every method and path of `origin`, cached in `cache`. */
 export function createProxy(origin: string, cache: CoreCache): Hono {
-  const base = new URL(origin);
   const app = new Hono();
   app.all("*", cacheResponse({ ttl: "1h", cache }), async (c) => {
-    const url = new URL(c.req.path + new URL(c.req.url).search, base);
+    // The request's path and query on the origin. Not `new URL(path, origin)`: a path starting with
+    // `//` would resolve to another host (`//evil.example/x`), making this an open proxy.
+    const url = new URL(origin);
+    const requested = new URL(c.req.url);
+    url.pathname = requested.pathname;
+    url.search = requested.search;
     const headers = new Headers(c.req.raw.headers);
     headers.delete("host");
     const upstream = await fetch(url, {
