@@ -165,5 +165,5 @@ export function itWhenShared(target: TargetHandle, name: string, fn: () => Promi
 
 /** The backend behind `key`'s route (the default route for ""): for counting calls and writing raw values. */
 export async function backendOf(cache: Cache, key = ""): Promise<Backend> {
-  return (cache as unknown as { route(k: string): { start(): Promise<Backend> } }).route(key).start();
+  return cache.route(key).start();
 }
