@@ -127,9 +127,13 @@ export function useTargetCache(target: TargetHandle, name: string, assign: (cach
     assign(cache);
   });
   afterEach(async () => {
-    if (options.noErrors) expect(errors).toEqual([]);
-    await cache?.clear();
-    errors.length = 0;
+    try {
+      if (options.noErrors) expect(errors).toEqual([]);
+    } finally {
+      // Also after a failed check: the next test starts empty, its errors its own.
+      await cache?.clear();
+      errors.length = 0;
+    }
   });
   afterAll(async () => {
     await cache?.close();
