@@ -31,7 +31,7 @@ function parseArgs(argv: string[]): { redis?: string; update: boolean } {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--update") out.update = true;
-    else if (arg === "--redis") out.redis = argv[++i];
+    else if (arg === "--redis") out.redis = argv[++i] ?? "";
     else if (arg.startsWith("--redis=")) out.redis = arg.slice("--redis=".length);
     else throw new Error(`unknown argument ${arg} (use --redis URL, --update)`);
   }

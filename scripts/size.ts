@@ -69,7 +69,7 @@ export interface SizeReport {
   /** Gzipped bytes of the whole bundle (or of the increase, for a usage measured `over` another). */
   gzipped: number;
   budget: number;
-  /** Source files by bytes in the minified output, largest first. */
+  /** Source files by bytes in the minified output (or bytes added, for a usage measured `over` another), largest first. */
   contributors: Contributor[];
 }
 
@@ -113,12 +113,16 @@ export async function measureUsages(): Promise<SizeReport[]> {
   for (const usage of USAGES) {
     const measured = await bundle(usage.code);
     const base = usage.over === undefined ? undefined : reports.find((r) => r.name === usage.over);
+    const before = new Map(base?.contributors.map((c) => [c.file, c.bytes]));
     reports.push({
       name: usage.name,
       minified: measured.minified - (base?.minified ?? 0),
       gzipped: measured.gzipped - (base?.gzipped ?? 0),
       budget: usage.budget,
-      contributors: measured.contributors,
+      contributors: measured.contributors
+        .map((c) => ({ file: c.file, bytes: c.bytes - (before.get(c.file) ?? 0) }))
+        .filter((c) => c.bytes > 0)
+        .sort((a, b) => b.bytes - a.bytes),
     });
   }
   return reports;

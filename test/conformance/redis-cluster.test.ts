@@ -1,9 +1,9 @@
 // The conformance suite (cashews/testing, src/testing/) on the shared local Redis Cluster, plain
-// and signed.
+// and signed; networkConformanceSuite also fails if two caches on it do not share values.
 import { inject } from "vitest";
-import { conformanceSuite } from "../../src/testing/index.js";
+import { networkConformanceSuite } from "../support/backends.js";
 
 const redisClusterUrl = inject("redisClusterUrl");
 
-conformanceSuite({ name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: "conf" } });
-conformanceSuite({ name: "redis+cluster:// (secret)", url: () => redisClusterUrl, options: { namespace: "conf-signed", secret: "s3cret" } });
+networkConformanceSuite({ name: "redis+cluster://", url: () => redisClusterUrl, options: { namespace: "conf" } });
+networkConformanceSuite({ name: "redis+cluster:// (secret)", url: () => redisClusterUrl, options: { namespace: "conf-signed", secret: "s3cret" } });

@@ -222,6 +222,8 @@ describe("the caching reverse proxy example (runtimes/node/proxy.ts)", () => {
     version = 2;
     expect((await fetch(`${proxy.url}/fresh`, { method: "POST" })).status).toBe(204);
     expect(await get("/fresh")).toEqual({ body: "/fresh v2", from: null });
-    expect(hits).toEqual(["GET /fresh ", "GET /stale ", 'GET /stale "v1"', "GET /private ", "GET /private ", "POST /fresh ", "GET /fresh "]);
+    // A path that looks like another host stays a path on the origin (not an open proxy).
+    expect(await get("//elsewhere.invalid/x")).toEqual({ body: "//elsewhere.invalid/x v2", from: null });
+    expect(hits).toEqual(["GET /fresh ", "GET /stale ", 'GET /stale "v1"', "GET /private ", "GET /private ", "POST /fresh ", "GET /fresh ", "GET //elsewhere.invalid/x "]);
   }, 90_000);
 });

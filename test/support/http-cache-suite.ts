@@ -3,8 +3,8 @@
  * against `cacheResponse` of `cashews/hono`:
  *
  * - {@link startOrigin}: the suite's origin server (`server/server.mjs`) as a child process.
- * - {@link startProxy}: a caching reverse proxy, a Hono app on `@hono/node-server` whose only route
- *   is `cacheResponse(...)` followed by a handler forwarding the request to the origin.
+ * - {@link startProxy}: the caching reverse proxy example (runtimes/shared/proxy.ts: `cacheResponse`
+ *   in front of a handler forwarding the request to the origin) on `@hono/node-server`.
  * - {@link runSuite}: the suite's runner (`cli.mjs`) against the proxy, its JSON results parsed.
  * - {@link score}: per-test outcomes and counts (the counting rule below), {@link publishedResults}:
  *   the results of other caches that ship with the package.
@@ -14,15 +14,6 @@
  * also runs `tests/surrogate-control.mjs`, left out here), minus `browser_only` ones and those of
  * kind `"check"`; a test passes when its result is exactly `true`; counted per kind (`required`,
  * the default kind, and `optimal`).
- *
- * Proxy forwarding choices (header fidelity):
- * - `Transfer-Encoding` is never forwarded (hop-by-hop; `fetch` has already de-chunked the body).
- * - `Content-Encoding` and `Content-Length` are forwarded unchanged, except when `Content-Encoding`
- *   names a coding that `fetch` (undici) decodes (gzip, x-gzip, deflate, br, zstd): then the body
- *   we hold is decoded, so both headers are dropped. The suite's origin never sends a really
- *   encoded body: its `store-Content-Encoding` test sends a made-up coding value over a plain body
- *   and checks that the cache stores the header, so dropping it unconditionally would fail that
- *   test for a reason that is the proxy's, not the cache's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -31,10 +22,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { Hono } from "hono";
 import { CoreCache } from "../../src/core.js";
 import "../../src/redis.js";
-import { cacheResponse } from "../../src/hono/index.js";
+import { createProxy } from "../../runtimes/shared/proxy.js";
 import { freePort } from "./redis-server.js";
 
 /** Folder of the installed `http-cache-tests` package. */
@@ -49,9 +39,6 @@ export const PUBLISHED = ["apache", "squid", "varnish", "trafficserver", "nginx"
 /** One test's raw result as the runner prints it: `true`, or `[errorName, message]` (other shapes tolerated). */
 export type RawResult = true | [string, string] | unknown;
 export type RawResults = Record<string, RawResult>;
-
-/** Options of `cacheResponse` other than those the proxy always sets. */
-export type ProxyCacheOptions = Partial<Parameters<typeof cacheResponse>[0]>;
 
 export interface RunningProcess {
   /** `http://127.0.0.1:<port>` (no trailing slash). */
@@ -136,38 +123,6 @@ export async function startOrigin(options: { readyTimeoutMs?: number } = {}): Pr
   throw lastError;
 }
 
-/** Codings that `fetch` decodes itself: when the origin used one, the body we hold is decoded. */
-const DECODED_CODINGS = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"]);
-
-/** Forwards a request to `origin` and returns the origin's response (see the module comment for headers). */
-export async function forward(origin: string, request: Request): Promise<Response> {
-  const url = new URL(request.url);
-  const headers = new Headers(request.headers);
-  headers.delete("host");
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  const upstream = await fetch(origin + url.pathname + url.search, {
-    method: request.method,
-    headers,
-    body: hasBody ? await request.arrayBuffer() : undefined,
-    redirect: "manual",
-  });
-  const out = new Headers(upstream.headers);
-  out.delete("transfer-encoding");
-  const codings = (upstream.headers.get("content-encoding") ?? "")
-    .split(",")
-    .map((coding) => coding.trim().toLowerCase())
-    .filter(Boolean);
-  if (codings.some((coding) => DECODED_CODINGS.has(coding))) {
-    out.delete("content-encoding");
-    out.delete("content-length");
-  }
-  // A status `Response` cannot carry (the origin sends 999 in some setups) is a bad gateway here.
-  if (upstream.status < 200 || upstream.status > 599) return new Response(null, { status: 502, headers: { "x-upstream-status": String(upstream.status) } });
-  // Null-body statuses: undici may still hand an (empty) stream, which `new Response` rejects.
-  const body = [101, 103, 204, 205, 304].includes(upstream.status) ? null : upstream.body;
-  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: out });
-}
-
 export interface Proxy extends RunningProcess {
   cache: CoreCache;
   /** Errors the cache reported (`error` events) since start. */
@@ -177,22 +132,16 @@ export interface Proxy extends RunningProcess {
 }
 
 /**
- * Starts the caching reverse proxy in this process: `app.all("*", cacheResponse({ ttl: "1h", cache,
- * ...cacheOptions }), forward)` on 127.0.0.1, a free port. `cacheUrl` is a `mem://` or `redis://`
- * URL, `setupOptions` go to `cache.setup` (e.g. a `namespace` for a shared Redis).
+ * Starts the caching reverse proxy (`createProxy` of runtimes/shared/proxy.ts) in this process, on
+ * 127.0.0.1, a free port. `cacheUrl` is a `mem://` or `redis://` URL, `setupOptions` go to
+ * `cache.setup` (e.g. a `namespace` for a shared Redis).
  */
-export async function startProxy(options: {
-  origin: string;
-  cacheUrl: string;
-  setupOptions?: Record<string, unknown>;
-  cacheOptions?: ProxyCacheOptions;
-}): Promise<Proxy> {
+export async function startProxy(options: { origin: string; cacheUrl: string; setupOptions?: Record<string, unknown> }): Promise<Proxy> {
   const cache = new CoreCache().setup(options.cacheUrl, options.setupOptions);
   const errors: unknown[] = [];
   cache.on("error", (info) => errors.push(info));
   await cache.init();
-  const app = new Hono();
-  app.all("*", cacheResponse({ ttl: "1h", cache, ...options.cacheOptions }), (c) => forward(options.origin, c.req.raw));
+  const app = createProxy(options.origin, cache);
   // The origin closes the connection without answering for a few of its own test setups (e.g. a
   // `Content-Length` that does not match the body): answer 502 like a gateway, quietly.
   const upstreamErrors: string[] = [];
@@ -352,7 +301,6 @@ export interface ConformanceRun extends Score {
 export async function runConformance(options: {
   cacheUrl: string;
   setupOptions?: Record<string, unknown>;
-  cacheOptions?: ProxyCacheOptions;
   timeoutMs?: number;
 }): Promise<ConformanceRun> {
   const started = Date.now();

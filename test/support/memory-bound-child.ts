@@ -25,7 +25,7 @@ function heapAfterGc(): number {
 }
 
 const cache = new Cache("memory-bound").setup(`mem://?size=${SIZE}${serialize ? "&serialize=1" : ""}`);
-const backend = (await (cache as unknown as { route(k: string): { start(): Promise<MemoryBackend> } }).route("").start()) as MemoryBackend;
+const backend = (await cache.route("").start()) as MemoryBackend;
 
 let maxStored = 0;
 let maxCounted = 0;
