@@ -84,8 +84,8 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const outcome = await w.call(thisArg, args);
-      if (w.storable(outcome, args, key)) {
-        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, thisArg);
+      if (w.storable(outcome, key)) {
+        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome);
       }
       if (outcome.failed) throw outcome.result;
       return outcome.result;
