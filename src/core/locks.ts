@@ -2,7 +2,7 @@
  * Locks: acquisition with back-off, release by owner (compare-and-delete), `await using`.
  * @module
  */
-import { sleep, type Duration } from "../durations.js";
+import { sleep, toMs, type Duration } from "../durations.js";
 import { LockedError } from "../errors.js";
 import { Command, isDisabled } from "../context/scope.js";
 import { LOCK_PREFIX } from "./route.js";
@@ -42,6 +42,11 @@ const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
   (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
+/** A lock's `wait` option (see {@link LockOptions}) in ms: Infinity for `true` (the default), 0 for `false`. */
+export function lockWaitMs(what: string, wait: boolean | Duration | undefined): number {
+  const w = wait ?? true;
+  return w === true ? Number.POSITIVE_INFINITY : w === false ? 0 : toMs(w, `${what}: wait`);
+}
 
 /**
  * Acquires `key` for `ms`, waiting up to `waitMs` (Infinity: until acquired) with jittered

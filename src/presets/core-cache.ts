@@ -13,7 +13,7 @@ import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
 import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
-import { acquireLock, type Lock, type LockOptions } from "../core/locks.js";
+import { acquireLock, lockWaitMs, type Lock, type LockOptions } from "../core/locks.js";
 import { LOCK_PREFIX, Route } from "../core/route.js";
 import { Raised } from "../codec/raised.js";
 import { checkTags, lockTtlMs } from "../options.js";
@@ -642,10 +642,7 @@ export class CoreCache extends Callable {
    */
   async lock(key: string, ttl: Duration, options: LockOptions = {}): Promise<Lock> {
     checkKey(key);
-    const ms = lockTtlMs("lock", "ttl", ttl);
-    const wait = options.wait ?? true;
-    const waitMs = wait === true ? Number.POSITIVE_INFINITY : wait === false ? 0 : toMs(wait, "lock: wait");
-    return acquireLock(this.#core, key, ms, waitMs);
+    return acquireLock(this.#core, key, lockTtlMs("lock", "ttl", ttl), lockWaitMs("lock", options.wait));
   }
 
   /**

@@ -9,11 +9,10 @@ import { restoreErrorClass, type Condition } from "../conditions.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import type { KeyOption } from "../wrap/key.js";
 import { lockTtlMs } from "../options.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
-import { flight, parseCommon, wrapper } from "./value.js";
+import { flight, parseCommon, wrapper, type ValueOptions } from "./value.js";
 import { scope } from "../context/scope.js";
 
 /**
@@ -27,17 +26,9 @@ import { scope } from "../context/scope.js";
  *   tags: ["users"],
  * })(async (id: string) => db.user(id));
  */
-export interface CacheOptions<A extends any[] = any[]> {
-  /** How long a result lives (required); `null` stores without expiry. */
-  ttl: Duration | null;
-  /** A template such as `"user:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
-  key?: KeyOption<A>;
-  /** Prepended to the key with a `:`. */
-  prefix?: string;
+export interface CacheOptions<A extends any[] = any[]> extends ValueOptions<A> {
   /** Which results (and, with `withExceptions`, errors) to store. Default: every result, no error. */
   condition?: Condition;
-  /** Store only results that took longer than this (combined with `condition` by AND). */
-  timeCondition?: Duration;
   /**
    * Distributed single-flight: on a miss, one caller across all processes computes (holding the
    * lock `<key>:lock`) and the others wait for its stored value instead of computing it again.
@@ -50,12 +41,6 @@ export interface CacheOptions<A extends any[] = any[]> {
    * lets a second caller compute. Default: `ttl`, at most 30 s.
    */
   lockTtl?: Duration;
-  /**
-   * Tags to attach to stored results: templates such as `"user:{id}"`, formatted with the call's
-   * arguments (compiled at wrap time: an unknown placeholder fails then). `cache.deleteTags(tag)`
-   * deletes the results stored with it.
-   */
-  tags?: readonly string[];
   /** In-process single-flight: concurrent identical calls run the function once. Default true. */
   protected?: boolean;
 }
@@ -84,8 +69,8 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
 
     const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
       const outcome = await w.call(thisArg, args);
-      if (w.storable(outcome, args, key)) {
-        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, thisArg);
+      if (w.storable(outcome, key)) {
+        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome);
       }
       if (outcome.failed) throw outcome.result;
       return outcome.result;

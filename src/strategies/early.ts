@@ -60,7 +60,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const outcome = await w.call(thisArg, args);
-      if (w.storable(outcome, args, key)) await w.write(route, key, envelope(outcome), outcome, thisArg);
+      if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
     };
@@ -77,7 +77,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         const current = envelopeOf(await core.read(route, key));
         if (current !== undefined && Date.now() < current.exp) return;
         const outcome = await w.call(thisArg, args);
-        if (w.storable(outcome, args, key)) await w.write(route, key, envelope(outcome), outcome, thisArg);
+        if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
         else release = false;

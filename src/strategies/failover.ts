@@ -42,7 +42,7 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
       const outcome = await w.call(thisArg, args);
       const route = core.route(key);
       if (!outcome.failed) {
-        if (w.storable(outcome, args, key)) await w.write(route, key, outcome.result, outcome, thisArg);
+        if (w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
         w.miss(thisArg, key, route);
         return outcome.result;
       }

@@ -65,9 +65,9 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
      * exists) a result that is not stored deletes the exhausted value; a background refresh whose
      * result is not stored leaves the value and its count alone.
      */
-    const settle = async (thisArg: unknown, args: unknown[], key: string, route: Route, outcome: Outcome, foreground: boolean, stale: boolean): Promise<void> => {
+    const settle = async (key: string, route: Route, outcome: Outcome, foreground: boolean, stale: boolean): Promise<void> => {
       const counter = `${key}:hits`;
-      const stored = w.storable(outcome, args, key) && (await w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, thisArg));
+      const stored = w.storable(outcome, key) && (await w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome));
       if (!stored && !foreground) return;
       // Value first, counter second: a reader in between may recompute once, never over-serve.
       if (!stored && stale) await core.run(route, key, false, (b) => b.delete(key));
@@ -76,19 +76,19 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean): Promise<unknown> => {
       const outcome = await w.call(thisArg, args);
-      await settle(thisArg, args, key, route, outcome, true, stale);
+      await settle(key, route, outcome, true, stale);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
     };
 
     const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<void> => {
       const outcome = await w.call(thisArg, args);
-      if (outcome.failed && !w.storable(outcome, args, key)) {
+      if (outcome.failed && !w.storable(outcome, key)) {
         // The value stays and keeps counting: it is recomputed in the foreground once exhausted.
         core.report(outcome.result, key, route);
         return;
       }
-      await settle(thisArg, args, key, route, outcome, false, false).catch((error: unknown) => core.report(error, key, route));
+      await settle(key, route, outcome, false, false).catch((error: unknown) => core.report(error, key, route));
     };
 
     return { call: hit, keyOf };

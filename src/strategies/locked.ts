@@ -5,7 +5,8 @@
  */
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf } from "../core/state.js";
-import { toMs, type Duration } from "../durations.js";
+import type { Duration } from "../durations.js";
+import { acquireLock, lockWaitMs } from "../core/locks.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
@@ -50,8 +51,7 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);
   }
   const ttl = lockTtlMs("locked", "ttl", options.ttl);
-  const wait = options.wait ?? true;
-  if (typeof wait !== "boolean") toMs(wait, "locked: wait");
+  const waitMs = lockWaitMs("locked", options.wait);
   const prefix = prefixOption("locked", options.prefix, "lock");
   const keyOption = options.key;
 
@@ -60,7 +60,7 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
     const fn = target.fn;
     const locked = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
       // Safe mode: an unreachable backend yields an unacquired lock and the body runs unlocked.
-      const lock = await cache.lock(keyOf(thisArg, args), ttl, { wait });
+      const lock = await acquireLock(core, keyOf(thisArg, args), ttl, waitMs);
       try {
         return await fn.apply(thisArg, args);
       } finally {

@@ -58,7 +58,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined): Promise<Recomputed> => {
       const outcome = await w.call(thisArg, args);
       if (!outcome.failed) {
-        if (w.storable(outcome, args, key)) await w.write(route, key, { v: outcome.result, exp: Date.now() + softTtl }, outcome, thisArg);
+        if (w.storable(outcome, key)) await w.write(route, key, { v: outcome.result, exp: Date.now() + softTtl }, outcome);
         return { value: outcome.result, stale: false };
       }
       if (old !== undefined && listed(outcome.result)) return { value: old.v, stale: true };

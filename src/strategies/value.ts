@@ -146,9 +146,9 @@ export interface Outcome {
   failed: boolean;
   /** How long it took (ms), measured only with a timeCondition. */
   took: number;
-  /** The call's `this` and arguments (for tag templates). */
-  thisArg?: unknown;
-  args?: unknown[];
+  /** The call's `this` and arguments (for the condition, tag templates and messages). */
+  thisArg: unknown;
+  args: unknown[];
 }
 
 /** What a value strategy needs for one wrapped function. */
@@ -158,12 +158,12 @@ export interface Wrapper {
   /** Calls the function; counts its errors. Never rejects. */
   call(thisArg: unknown, args: unknown[]): Promise<Outcome>;
   /** True when the outcome is to be stored (condition and timeCondition). */
-  storable(outcome: Outcome, args: unknown[], key: string): boolean;
+  storable(outcome: Outcome, key: string): boolean;
   /**
    * Writes `stored` (the result, an envelope holding it) with the strategy's ttl. A result that
    * cannot be encoded throws SerializationError; an error that cannot is reported and skipped.
    */
-  write(route: Route, key: string, stored: unknown, outcome: Outcome, thisArg: unknown): Promise<boolean>;
+  write(route: Route, key: string, stored: unknown, outcome: Outcome): Promise<boolean>;
   /**
    * Counts a call served from cache and returns its value (a stored error is rethrown); `extra`
    * goes into the detect record.
@@ -198,22 +198,22 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       }
       return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
     },
-    storable({ result, failed, took }, args, key) {
+    storable({ result, failed, took, args }, key) {
       return (
         (slowerThan === undefined || took > slowerThan) &&
         (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
       );
     },
-    async write(route, key, stored, outcome, thisArg) {
+    async write(route, key, stored, outcome) {
       try {
         const ok = await core.write(route, key, stored, ttl);
-        if (ok && tagged !== undefined) await core.tagKey(key, tagged(outcome.thisArg ?? thisArg, outcome.args ?? []), ttl);
+        if (ok && tagged !== undefined) await core.tagKey(key, tagged(outcome.thisArg, outcome.args), ttl);
         return ok;
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;
         if (!outcome.failed) {
           throw new SerializationError(
-            `${strategy}: ${counters(thisArg).label} ran, but its result cannot be cached: ${error.message}. Return plain data, or skip it with a condition`,
+            `${strategy}: ${counters(outcome.thisArg).label} ran, but its result cannot be cached: ${error.message}. Return plain data, or skip it with a condition`,
             { cause: error },
           );
         }
