@@ -3,6 +3,7 @@
  * keeps the original error as `cause`.
  * @module
  */
+import type { BackendCapabilities } from "./backends/capabilities.js";
 
 /**
  * Base class of every error cashews throws; `name` is the class name and `cause` the original error.
@@ -31,6 +32,27 @@ export class CacheError extends Error {
  * }
  */
 export class CacheConfigError extends CacheError {}
+
+/**
+ * A command or strategy needs something its backend cannot do (an atomic counter, a lock, listing
+ * keys, strong consistency): refused, never approximated. Thrown at wrap time where the backend is
+ * known then, else by the command, in safe mode too. `backend` is the scheme (`"cloudflare-kv"`),
+ * `capability` the missing {@link BackendCapabilities} flag; the message says what to use instead.
+ * @example
+ * cache.setup("cloudflare-kv://CACHE", { env });
+ * await cache.incr("visits").catch((error) => {
+ *   if (error instanceof CacheCapabilityError) console.log(error.backend, error.capability); // "cloudflare-kv" "atomic"
+ * });
+ */
+export class CacheCapabilityError extends CacheConfigError {
+  constructor(
+    message: string,
+    readonly backend: string,
+    readonly capability: keyof BackendCapabilities,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A backend failed and the cache is not in safe mode (`safe: false`). In safe mode (the default)

@@ -3,6 +3,7 @@
  * it: network backends store opaque strings; `mem://` may store live values (`storesValues`).
  * @module
  */
+import type { BackendCapabilities } from "./capabilities.js";
 
 /** Returned by reads for a key that is absent or expired. */
 export const MISSING: unique symbol = Symbol("cashews.missing");
@@ -21,6 +22,11 @@ export interface Backend {
   readonly kind: string;
   /** True when values are stored as given (live objects); false when they must be strings. */
   readonly storesValues: boolean;
+  /**
+   * What this store can do beyond get/set/delete (see {@link BackendCapabilities}); absent flags
+   * are true. A command whose capability is false rejects with {@link CacheCapabilityError}.
+   */
+  readonly capabilities?: Partial<BackendCapabilities>;
   /**
    * Connects (network) or starts timers (memory). Idempotent.
    * @example

@@ -52,8 +52,11 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 const own = <T>(object: Readonly<Record<string, T>> | undefined, key: string): T | undefined =>
   object && Object.hasOwn(object, key) ? object[key] : undefined;
 
-/** The schemes `cashews/core` leaves out, and the entry that registers them (the registry is process-wide). */
-const ENTRY_OF = /^(?:(redis)(?:s|\+cluster)?|(upstash)(?:\+http)?)$/;
+/**
+ * The schemes that come with an entry, and that entry (the registry is process-wide): Redis and
+ * Upstash (which `cashews` also registers, loaded lazily), and the platforms' stores (only by their entry).
+ */
+const ENTRY_OF = /^(?:(redis)(?:s|\+cluster)?|(upstash)(?:\+http)?|(cloudflare-kv|cloudflare-cache|deno-kv))$/;
 
 /** Parses and validates a setup URL and options. Throws {@link CacheConfigError} naming the problem. */
 export function parseSetup(url: string, options: Record<string, unknown> = {}): ParsedSetup {
@@ -66,7 +69,9 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   const spec = schemeSpec(scheme);
   if (!spec) {
     const found = ENTRY_OF.exec(scheme);
-    const hint = found ? `; ${scheme}:// comes with its entry: import "cashews/${found[1] ?? found[2]}" once (or use Cache from "cashews", which registers every scheme)` : "";
+    const hint = found
+      ? `; ${scheme}:// comes with its entry: import "cashews/${found[1] ?? found[2] ?? found[3]}" once${found[3] ? "" : ` (or use Cache from "cashews", which registers redis:// and upstash://)`}`
+      : "";
     throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://${hint}`);
   }
   const where = `setup("${scheme}://"): `;

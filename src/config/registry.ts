@@ -4,6 +4,7 @@
  * @module
  */
 import type { Backend, BackendConfig } from "../backends/types.js";
+import type { BackendCapabilities } from "../backends/capabilities.js";
 import type { CacheConfigError } from "../errors.js";
 
 export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
@@ -33,6 +34,10 @@ export interface SchemeSpec {
    * loading the backend. Throws {@link CacheConfigError}.
    */
   validate?(config: BackendConfig): void;
+  /** What the backend can do (see {@link BackendCapabilities}); absent flags are true. */
+  capabilities?: Partial<BackendCapabilities>;
+  /** The error for a command that needs a capability the backend lacks (message: what to use instead); required with `capabilities`. */
+  refuse?(capability: keyof BackendCapabilities, command: string): Error;
 }
 
 const registry = new Map<string, SchemeSpec>();

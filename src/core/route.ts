@@ -5,6 +5,7 @@
  * @module
  */
 import { MISSING, type Backend } from "../backends/types.js";
+import type { BackendCapabilities, Capability } from "../backends/capabilities.js";
 import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
 import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
@@ -25,6 +26,8 @@ export class Route {
   readonly label: string;
   readonly enabled: boolean;
   readonly safe: boolean;
+  /** What the backend can do, as its scheme (then the backend itself) declares it; absent flags are true. */
+  capabilities: Readonly<Partial<BackendCapabilities>>;
   /** Values are stored as given (memory without serialize/secret): no encoding at all. */
   readonly live: boolean;
   readonly #setup: ParsedSetup;
@@ -52,11 +55,22 @@ export class Route {
     this.label = common.prefix ? `${scheme}@${common.prefix}` : scheme;
     this.enabled = common.enable;
     this.safe = common.safe;
+    this.capabilities = setup.spec.capabilities ?? {};
     this.#serializer = common.serializer;
     this.#signer = common.secret ? createFastSigner(common.secret) : undefined;
     // Memory stores live values unless told to serialise; a secret or custom codec implies it.
     if ((this.#signer || this.#serializer) && "serialize" in options) options.serialize = true;
     this.live = options.serialize === false;
+  }
+
+  /**
+   * Throws the scheme's {@link CacheCapabilityError} when this backend lacks `capability`, which
+   * `command` needs (a scheme that declares a missing capability gives `refuse`).
+   */
+  need(capability: Capability, command: string): void {
+    if (this.capabilities[capability] === false) {
+      throw this.#setup.spec.refuse!(capability, command);
+    }
   }
 
   /** Set when a later `setup` replaced this route: it never starts again. */
@@ -83,6 +97,8 @@ export class Route {
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;
+    // A backend that states its capabilities (defineBackend) refines what its scheme declared.
+    if (backend.capabilities) this.capabilities = { ...this.capabilities, ...backend.capabilities };
     this.peekable = (this.live || backend.peekDecoded === true) && this.enabled && typeof backend.peek === "function";
     this.keeps = typeof backend.keep === "function";
     await backend.init();

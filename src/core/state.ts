@@ -10,6 +10,7 @@ import { MISSING, type Backend } from "../backends/types.js";
 import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } from "../errors.js";
 import { Emitter, type CacheStats, type FunctionStats } from "../events.js";
 import { Route, TAMPERED } from "./route.js";
+import type { Capability } from "../backends/capabilities.js";
 import { DISABLED, guarded, scope, type Command } from "../context/scope.js";
 
 /**
@@ -122,6 +123,22 @@ export class CacheCore {
         return this.run(this.route(tagKey), tagKey, undefined, (b) => b.tagAdd(tagKey, key, expire));
       }),
     );
+  }
+
+  /** Throws {@link CacheCapabilityError} when a tag's set lives on a backend without atomic sets. */
+  needTags(tags: readonly string[]): void {
+    for (const tag of tags) this.route(TAG_PREFIX + tag).need("atomic", "tags");
+  }
+
+  /**
+   * At wrap time: throws {@link CacheCapabilityError} when the cache is set up and no route has
+   * `capability` (every key would reach a backend without it); otherwise the command checks later.
+   */
+  needAtWrap(what: string, ...capabilities: Capability[]): void {
+    const routes = this.routes;
+    for (const capability of capabilities) {
+      if (routes.length > 0 && routes.every((r) => r.capabilities[capability] === false)) routes[0]!.need(capability, what);
+    }
   }
 
   /** The live counters of one decorated function (created on first use). */

@@ -59,6 +59,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
   const core = stateOf(cache);
   const common = parseCommon("cache", options, EXTRA, "", true);
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, common.ttl);
+  if (lockTtl !== undefined) core.needAtWrap("cache: lock: true", "locks", "strongConsistency");
   const protect = options.protected ?? true;
 
   return decorator<A>("cache", core, (target, guard) => {

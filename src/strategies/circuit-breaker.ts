@@ -85,6 +85,7 @@ interface BreakerKeys {
  */
 export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, options: CircuitBreakerOptions<A>): Decorator<A> {
   const core = stateOf(cache, "circuitBreaker");
+  core.needAtWrap("circuitBreaker", "atomic", "locks");
   const name = "circuitBreaker";
   checkOptions(name, options, KNOWN);
   const errorsRate = options.errorsRate;

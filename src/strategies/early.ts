@@ -69,7 +69,9 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       const lockKey = `${key}:early-lock`;
       const lockRoute = core.route(lockKey);
       const token = LOCK_PREFIX + crypto.randomUUID();
-      if (!(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, lockTtl)))) return;
+      // Without locks (Workers KV, the Cache API) each process refreshes on its own: one refresh per process, never a wrong value.
+      const locking = lockRoute.capabilities.locks !== false;
+      if (locking && !(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, lockTtl)))) return;
       let release = true;
       try {
         // A caller that read the old value may get here after another refresh finished: re-read,
@@ -84,7 +86,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       } catch (error) {
         core.report(error, key, route);
       } finally {
-        if (release) await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
+        if (release && locking) await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
       }
     };
 

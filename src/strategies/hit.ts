@@ -44,6 +44,7 @@ const EXTRA = ["cacheHits", "updateAfter", "protected"];
  */
 export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptions<A>): Decorator<A> {
   const core = stateOf(cache, "hit");
+  core.needAtWrap("hit", "atomic");
   const common = parseCommon("hit", options, EXTRA, "hit", true);
   const { cacheHits, updateAfter = 0 } = options;
   if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {

@@ -46,6 +46,7 @@ const KNOWN = ["ttl", "key", "prefix", "wait"] as const;
  */
 export function locked<A extends any[] = any[]>(cache: CoreCache, options: LockedOptions<A>): Decorator<A> {
   const core = stateOf(cache, "locked");
+  core.needAtWrap("locked", "locks", "strongConsistency");
   checkOptions("locked", options, KNOWN);
   if (options.ttl === undefined || options.ttl === null) {
     throw new CacheConfigError(`locked: "ttl" is required: the lock's expiry (a Duration such as "30s"), which frees the lock when its holder dies`);

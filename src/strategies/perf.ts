@@ -52,6 +52,7 @@ const MAX_TARGETS = 1000;
  */
 export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOptions<A>): Decorator<A> {
   const core = stateOf(cache, "perf");
+  core.needAtWrap("perf", "locks");
   const name = "perf";
   checkOptions(name, options, KNOWN);
   const ttl = positiveMs(name, "ttl", options.ttl);

@@ -63,6 +63,7 @@ const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
  */
 export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: RateLimitOptions<A>): Decorator<A> {
   const core = stateOf(cache, "rateLimit");
+  core.needAtWrap("rateLimit", "atomic", "strongConsistency", "exactExpiry");
   const name = "rateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);

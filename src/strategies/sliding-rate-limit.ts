@@ -47,6 +47,7 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
  */
 export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, options: SlidingRateLimitOptions<A>): Decorator<A> {
   const core = stateOf(cache, "slidingRateLimit");
+  core.needAtWrap("slidingRateLimit", "atomic", "strongConsistency", "exactExpiry");
   const name = "slidingRateLimit";
   checkOptions(name, options, KNOWN);
   const limit = positiveInteger(name, "limit", options.limit);

@@ -182,6 +182,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   const template = typeof common.key === "string" ? common.key : undefined;
   const counters = functionCounters(core, target, common.ownPrefix ? common.prefix : (template ?? common.prefix));
   const tagged = tagsOf(strategy, target, common.tags);
+  if (tagged !== undefined) core.needAtWrap(`${strategy}: tags`, "atomic");
   return {
     keyOf,
     counters,
@@ -206,8 +207,11 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     },
     async write(route, key, stored, outcome) {
       try {
+        // Tags are checked first: a value stored untagged would outlive its tags' deletion.
+        const tags = tagged?.(outcome.thisArg, outcome.args);
+        if (tags !== undefined) core.needTags(tags);
         const ok = await core.write(route, key, stored, ttl);
-        if (ok && tagged !== undefined) await core.tagKey(key, tagged(outcome.thisArg, outcome.args), ttl);
+        if (ok && tags !== undefined) await core.tagKey(key, tags, ttl);
         return ok;
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;

@@ -9,8 +9,9 @@ import { measureUsages, USAGES, type SizeReport } from "../../scripts/size.js";
  * pieces in the way. Lower a limit as the usage shrinks, drop it once the budget holds.
  */
 const NOT_MET: Readonly<Record<string, number>> = {
-  "CoreCache + mem:// + one cache() wrapper": 21_800,
-  "cache from cashews + cache, early, failover": 29_900,
+  // +~300 B each for the capability checks of issue 15 (wrap-time refusal, tags checked before a write).
+  "CoreCache + mem:// + one cache() wrapper": 22_100,
+  "cache from cashews + cache, early, failover": 30_200,
 };
 
 describe("bundle sizes (esbuild, minified, gzip -9)", () => {

@@ -1,0 +1,5 @@
+/**
+ * `cashews/cloudflare-cache`: the `cloudflare-cache://` backend (under construction: registers nothing yet).
+ * @module
+ */
+export {};
