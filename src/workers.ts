@@ -26,6 +26,7 @@
  */
 import { CoreCache } from "./presets/core-cache.js";
 import { parseSetup } from "./config/parse.js";
+import { schemeSpec } from "./config/registry.js";
 import { runWithWaitUntil } from "./context/scope.js";
 import { handOver, installWaitUntilFallback, rememberContext } from "./context/waituntil-fallback.js";
 import { CacheConfigError, messageOf } from "./errors.js";
@@ -184,7 +185,12 @@ function applySetup<Env>(cache: CoreCache, setup: (env: Env) => SetupResult, env
   } catch (error) {
     throw new CacheConfigError(`${where}setup(env) threw: ${messageOf(error)}`, { cause: error });
   }
-  const entries = entriesOf(result, where);
+  // Schemes that read bindings (cloudflare-kv://NAME) get the env, unless the entry passes its own.
+  const entries = entriesOf(result, where).map(([url, options]): [string, Record<string, unknown> | undefined] => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+    const takesEnv = scheme !== undefined && Object.hasOwn(schemeSpec(scheme)?.options ?? {}, "env");
+    return takesEnv && options?.env === undefined ? [url, { ...options, env }] : [url, options];
+  });
   const prefixes = new Map<string, number>();
   entries.forEach(([url, options], i) => {
     let prefix: string;
@@ -224,6 +230,8 @@ const OPTIONS = ["setup", "cache"];
  *   the problem (never the URL itself, which may hold a password): `fetch` answers 500 and the
  *   error is in the logs, `scheduled`/`queue` fail (queue messages are retried). Setup is tried
  *   again on the next event, so it never runs silently without a cache.
+ * - **Bindings.** A scheme that reads the platform's bindings (`cloudflare-kv://NAME`) is given
+ *   `env` as its `env` option, unless the entry passes one: `setup: () => "cloudflare-kv://CACHE_KV"`.
  * - **waitUntil.** Each event runs in a context scope with `ctx.waitUntil` bound
  *   (`runWithWaitUntil`): background work started while handling it is handed to
  *   `ctx.waitUntil` and completes after the response was returned.

@@ -8,12 +8,14 @@ import { CacheConfigError } from "../errors.js";
 import { registerScheme, type OptionSpec } from "../config/registry.js";
 import { ALL_CAPABILITIES, capabilityError, type BackendCapabilities, type Capability } from "./capabilities.js";
 import { MISSING, type Backend, type BackendConfig } from "./types.js";
+import { compileGlob } from "./glob.js";
 
 /**
  * What a custom backend implements. Required: `get`, `set`, `delete`, `getExpire`, `expire`. The
  * rest is optional: many-key commands, `exists`, `ping`, `init`/`close` are derived from the
- * required ones; without `scan` the listing commands (`deleteMatch`, `getKeysCount`, `clear`) are
- * refused, and are derived from it when given; without `incr`, `slidingIncr`, `tagAdd`/`tagPop` or
+ * required ones; with `keys` the listing commands (`scan`, `deleteMatch`, `getKeysCount`, `clear`)
+ * are derived from it (glob patterns matched for you, with Redis semantics), without it they are
+ * refused; without `incr`, `slidingIncr`, `tagAdd`/`tagPop` or
  * `setLock`/`unlock`, the commands and strategies that need them are refused (counters and rate
  * limits, tags, locks). Implement an optional command only if it is atomic across every client of
  * the store. Semantics of each method: those of {@link Backend}. Values are strings (encoded by the
@@ -30,11 +32,16 @@ import { MISSING, type Backend, type BackendConfig } from "./types.js";
  */
 export interface BackendDefinition
   extends Pick<Backend, "set" | "delete" | "getExpire" | "expire">,
-    Partial<Omit<Backend, "kind" | "get" | "set" | "delete" | "getExpire" | "expire" | "capabilities" | "storesValues">> {
+    Partial<Omit<Backend, "kind" | "get" | "set" | "delete" | "getExpire" | "expire" | "capabilities" | "storesValues" | "scan" | "peek" | "peekDecoded" | "keep">> {
   /** Short name for events, stats and errors (default `"custom"`). */
   kind?: string;
   /** The stored value (a string), or `undefined` (or {@link MISSING}) for a missing or expired key. */
   get(key: string): Promise<unknown>;
+  /**
+   * The live keys starting with `prefix` (`""`: all), each at least once; keys that do not start
+   * with it may be yielded too (they are filtered out). Makes the store list its keys.
+   */
+  keys?(prefix: string): AsyncIterable<string>;
   /**
    * Overrides the capabilities derived from the methods given (e.g. `strongConsistency: false`
    * for a store whose reads may lag behind writes).
@@ -50,6 +57,7 @@ const NEEDS: Readonly<Record<string, Capability>> = {
   tagPop: "atomic",
   setLock: "locks",
   unlock: "locks",
+  keys: "listing",
   scan: "listing",
   deleteMatch: "listing",
   getKeysCount: "listing",
@@ -89,7 +97,7 @@ export function defineBackend(definition: BackendDefinition): Backend {
   const derived: BackendCapabilities = {
     atomic: has("incr") && has("slidingIncr") && has("tagAdd") && has("tagPop"),
     locks: has("setLock") && has("unlock"),
-    listing: has("scan"),
+    listing: has("keys"),
     exactExpiry: true,
     strongConsistency: true,
   };
@@ -98,10 +106,16 @@ export function defineBackend(definition: BackendDefinition): Backend {
     const value = await definition.get(key);
     return value === undefined ? MISSING : value;
   };
-  const scan = definition.scan?.bind(definition);
+  const list = definition.keys?.bind(definition);
+  const scan = list
+    ? async function* (pattern: string): AsyncIterable<string> {
+        const matches = compileGlob(pattern);
+        for await (const key of list(/^[^*?[\\]*/.exec(pattern)![0])) if (matches(key)) yield key;
+      }
+    : undefined;
   const keysOf = async (pattern: string): Promise<string[]> => {
     const keys = new Set<string>();
-    for await (const key of scan!(pattern, 100)) keys.add(key);
+    for await (const key of scan!(pattern)) keys.add(key);
     return [...keys];
   };
   const deleteMany = definition.deleteMany?.bind(definition) ?? (async (keys: readonly string[]) => (await Promise.all(keys.map((k) => definition.delete(k)))).filter(Boolean).length);
@@ -113,7 +127,10 @@ export function defineBackend(definition: BackendDefinition): Backend {
     close: async () => definition.close?.(),
     get,
     getMany: definition.getMany ? async (keys) => (await definition.getMany!(keys)).map((v) => (v === undefined ? MISSING : v)) : (keys) => Promise.all(keys.map(get)),
-    set: definition.set.bind(definition),
+    // A conditional write (NX/XX) is atomic only on a store with atomic operations.
+    set: capabilities.atomic
+      ? definition.set.bind(definition)
+      : (key, value, expireMs, exist) => (exist === undefined ? definition.set(key, value, expireMs) : Promise.reject(capabilityError(kind, "atomic", "set with exist (NX/XX)"))),
     setMany: definition.setMany?.bind(definition) ?? (async (entries, expireMs) => void (await Promise.all(entries.map(([k, v]) => definition.set(k, v, expireMs))))),
     delete: definition.delete.bind(definition),
     deleteMany,
@@ -135,11 +152,10 @@ export function defineBackend(definition: BackendDefinition): Backend {
   return backend;
 }
 
-/** A command the definition lacks: rejects (or, for `scan`, throws on iteration) with the capability error. */
+/** A command the definition lacks: rejects (`scan`: throws on iteration) with the capability error. */
 function refuse(kind: string, command: string): (...args: never[]) => never {
-  return () => {
-    throw capabilityError(kind, NEEDS[command]!, command);
-  };
+  const error = (): Error => capabilityError(kind, NEEDS[command]!, command);
+  return (command === "scan" ? async function* () { throw error(); } : () => Promise.reject(error())) as never;
 }
 
 /** Options of {@link registerBackend}. */

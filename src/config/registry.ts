@@ -7,8 +7,15 @@ import type { Backend, BackendConfig } from "../backends/types.js";
 import type { BackendCapabilities } from "../backends/capabilities.js";
 import type { CacheConfigError } from "../errors.js";
 
+/** The kinds of a setup option (see {@link OptionSpec}). */
 export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
 
+/**
+ * How one setup option of a scheme is validated and converted (a query parameter is text: `"int"`
+ * parses it, `"duration"` takes `"30s"` or ms, `"boolean"` takes 1/0/true/false/yes/no/on/off).
+ * @example
+ * const options: Record<string, OptionSpec> = { namespace: { kind: "string", default: "app" }, retries: { kind: "int", min: 0 } };
+ */
 export interface OptionSpec {
   kind: OptionKind;
   default?: unknown;

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { CacheConfigError, LockedError, SerializationError, type Cache } from "../index.js";
 import { slidingTests } from "./sliding.js";
 import { tagTests } from "./tags.js";
-import { backendOf, useTarget, useTargetCache, type ConformanceTarget, type TargetHandle } from "./target.js";
+import { backendOf, useTarget, useTargetCache, type ConformanceTarget, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
 /**
@@ -67,7 +67,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.get("k")).toBe(2);
     });
 
-    it("exist: false writes only when absent (NX), true only when present (XX)", async () => {
+    itNeeds(target, ["atomic"], "exist: false writes only when absent (NX), true only when present (XX)", async () => {
       expect(await cache.set("nx", 1, { exist: false })).toBe(true);
       expect(await cache.set("nx", 2, { exist: false })).toBe(false);
       expect(await cache.get("nx")).toBe(1);
@@ -125,7 +125,7 @@ export function commandTests(target: TargetHandle): void {
       expect(calls).toBe(1);
     });
 
-    it("incr is atomic, creates at 0, applies expire only on creation, and reads back as a number", async () => {
+    itNeeds(target, ["atomic"], "incr is atomic, creates at 0, applies expire only on creation, and reads back as a number", async () => {
       expect(await cache.incr("c")).toBe(1);
       expect(await cache.incr("c", 5)).toBe(6);
       expect(await cache.incr("c", -2)).toBe(4);
@@ -149,7 +149,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.exists("b")).toBe(false);
     });
 
-    it("glob patterns have Redis semantics in scan, getMatch and deleteMatch", async () => {
+    itNeeds(target, ["listing"], "glob patterns have Redis semantics in scan, getMatch and deleteMatch", async () => {
       const keys = ["user:1", "user:2", "user:10", "user:a", "users", "user:[x]", "a.b", "axb", "hello", "hallo", "hxllo"];
       await cache.setMany(keys.map((k) => [k, k] as const));
       const scan = async (pattern: string) => {
@@ -173,7 +173,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.deleteMatch("a?b")).toBe(2);
     });
 
-    it("scan yields every key once across batches", async () => {
+    itNeeds(target, ["listing"], "scan yields every key once across batches", async () => {
       const entries = Array.from({ length: 250 }, (_, i) => [`many:${i}`, i] as const);
       await cache.setMany(entries);
       const seen: string[] = [];
@@ -201,7 +201,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.ping("hello")).toBe("hello");
     });
 
-    it("getKeysCount and clear", async () => {
+    itNeeds(target, ["listing"], "getKeysCount and clear", async () => {
       await cache.setMany({ a: 1, b: 2, c: 3 });
       expect(await cache.getKeysCount()).toBe(3);
       await cache.clear();
@@ -209,7 +209,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.get("a")).toBeUndefined();
     });
 
-    it("setLock takes a free key once; unlock only by the owner", async () => {
+    itNeeds(target, ["locks"], "setLock takes a free key once; unlock only by the owner", async () => {
       expect(await cache.setLock("lk", "me", "10s")).toBe(true);
       expect(await cache.setLock("lk", "you", "10s")).toBe(false);
       expect(await cache.unlock("lk", "you")).toBe(false);
@@ -220,13 +220,13 @@ export function commandTests(target: TargetHandle): void {
       await expect(cache.setLock("lk", "me", 0)).rejects.toBeInstanceOf(CacheConfigError);
     });
 
-    it("a lock expires after its ttl", async () => {
+    itNeeds(target, ["locks"], "a lock expires after its ttl", async () => {
       expect(await cache.setLock("lk", "me", 150)).toBe(true);
       await sleep(400);
       expect(await cache.setLock("lk", "you", "10s")).toBe(true);
     });
 
-    it("isLocked with wait polls until the lock is released, with back-off, not a hot loop", async () => {
+    itNeeds(target, ["locks"], "isLocked with wait polls until the lock is released, with back-off, not a hot loop", async () => {
       await cache.setLock("lk", "me", "10s");
       const backend = await backendOf(cache);
       const original = backend.exists.bind(backend);
@@ -249,7 +249,7 @@ export function commandTests(target: TargetHandle): void {
       }
     });
 
-    it("lock() works with await using and releases at the end of the scope", async () => {
+    itNeeds(target, ["locks"], "lock() works with await using and releases at the end of the scope", async () => {
       {
         await using lock = await cache.lock("res", "10s");
         expect(lock.acquired).toBe(true);
@@ -260,7 +260,7 @@ export function commandTests(target: TargetHandle): void {
       expect(await cache.isLocked("res")).toBe(false);
     });
 
-    it("lock() waits for a holder to release, and withLock serialises bodies", async () => {
+    itNeeds(target, ["locks"], "lock() waits for a holder to release, and withLock serialises bodies", async () => {
       const order: string[] = [];
       const body = (name: string) => async () => {
         order.push(`${name}:start`);

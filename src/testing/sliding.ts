@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CacheConfigError, type Cache } from "../index.js";
-import { useTargetCache, type TargetHandle } from "./target.js";
+import { useTargetCache, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
 /** Registers the `slidingIncr` tests on a started target in the calling `describe`. */
@@ -14,7 +14,7 @@ export function slidingTests(target: TargetHandle): void {
     let cache: Cache;
     const errors = useTargetCache(target, target.name, (c) => (cache = c));
 
-    it("counts calls up to the limit, then refuses without recording", async () => {
+    itNeeds(target, ["atomic"], "counts calls up to the limit, then refuses without recording", async () => {
       const counts: number[] = [];
       for (let i = 0; i < 5; i++) counts.push((await cache.slidingIncr("s", "10s", { limit: 3 })).count);
       // 1..3 recorded; 4 means "refused": the refused calls were not recorded, so it stays 4.
@@ -27,7 +27,7 @@ export function slidingTests(target: TargetHandle): void {
       expect((await cache.slidingIncr("s", "10s")).count).toBe(4);
     });
 
-    it("forgets entries once they are period old: the window slides", async () => {
+    itNeeds(target, ["atomic"], "forgets entries once they are period old: the window slides", async () => {
       expect((await cache.slidingIncr("w", 600, { limit: 2 })).count).toBe(1);
       await sleep(350);
       expect((await cache.slidingIncr("w", 600, { limit: 2 })).count).toBe(2);
@@ -41,7 +41,7 @@ export function slidingTests(target: TargetHandle): void {
       expect((await cache.slidingIncr("w", 600, { limit: 2 })).count).toBe(1);
     });
 
-    it("calls in the same millisecond are separate entries", async () => {
+    itNeeds(target, ["atomic"], "calls in the same millisecond are separate entries", async () => {
       const results = await Promise.all(Array.from({ length: 20 }, () => cache.slidingIncr("burst", "10s")));
       expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       const limited = await Promise.all(Array.from({ length: 8 }, () => cache.slidingIncr("burst2", "10s", { limit: 5 })));
@@ -49,7 +49,7 @@ export function slidingTests(target: TargetHandle): void {
       expect((await cache.slidingIncr("burst2", "10s")).count).toBe(6);
     });
 
-    it("the key lives period after the last recorded call", async () => {
+    itNeeds(target, ["atomic"], "the key lives period after the last recorded call", async () => {
       await cache.slidingIncr("ttl", "2s");
       const left = await cache.getExpire("ttl");
       expect(left).toBeGreaterThan(1000);
@@ -60,12 +60,12 @@ export function slidingTests(target: TargetHandle): void {
       expect(await cache.exists("gone")).toBe(false);
     });
 
-    it("a limit of 0 refuses everything and stores nothing", async () => {
+    itNeeds(target, ["atomic"], "a limit of 0 refuses everything and stores nothing", async () => {
       expect(await cache.slidingIncr("zero", "1s", { limit: 0 })).toEqual({ count: 1, resetMs: 0 });
       expect(await cache.exists("zero")).toBe(false);
     });
 
-    it("a key of another type is a backend error: NaN in safe mode, reported", async () => {
+    itNeeds(target, ["atomic"], "a key of another type is a backend error: NaN in safe mode, reported", async () => {
       await cache.set("str", "value");
       const result = await cache.slidingIncr("str", "1s", { limit: 1 });
       expect(result.count).toBeNaN();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { Cache } from "../index.js";
 import { TAG_PREFIX } from "../core/state.js";
-import { useTargetCache, type TargetHandle } from "./target.js";
+import { useTargetCache, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
 /** Registers the tag tests on a started target in the calling `describe` (no test may cause an `error` event). */
@@ -15,7 +15,7 @@ export function tagTests(target: TargetHandle): void {
     let cache: Cache;
     useTargetCache(target, target.name, (c) => (cache = c), { noErrors: true });
 
-    it("deleteTags removes exactly the tagged keys, then the tag", async () => {
+    itNeeds(target, ["atomic"], "deleteTags removes exactly the tagged keys, then the tag", async () => {
       await cache.set("a", 1, { tags: ["t1"] });
       await cache.set("b", 2, { expire: "1m", tags: ["t1", "t2"] });
       await cache.set("c", 3, { tags: ["t2"] });
@@ -30,7 +30,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.deleteTags()).toBe(0);
     });
 
-    it("does not tag a write that did not happen", async () => {
+    itNeeds(target, ["atomic"], "does not tag a write that did not happen", async () => {
       await cache.set("k", 1);
       expect(await cache.set("k", 2, { exist: false, tags: ["t"] })).toBe(false);
       expect(await cache.exists(`${TAG_PREFIX}t`)).toBe(false);
@@ -38,7 +38,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.get("k")).toBe(1);
     });
 
-    it("keeps a long-lived member after a shorter-lived later add expires", async () => {
+    itNeeds(target, ["atomic"], "keeps a long-lived member after a shorter-lived later add expires", async () => {
       await cache.set("long", "L", { expire: "1m", tags: ["mixed"] });
       await cache.set("short", "S", { expire: 150, tags: ["mixed"] });
       const ttl = await cache.getExpire(`${TAG_PREFIX}mixed`);
@@ -50,7 +50,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.get("long")).toBeUndefined();
     });
 
-    it("extends the tag set's TTL to the longest member and never shortens it", async () => {
+    itNeeds(target, ["atomic"], "extends the tag set's TTL to the longest member and never shortens it", async () => {
       const tag = `${TAG_PREFIX}ttl`;
       await cache.set("x1", 1, { expire: "10s", tags: ["ttl"] });
       const first = await cache.getExpire(tag);
@@ -68,7 +68,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.getExpire(tag)).toBe(-2);
     });
 
-    it("the tag set expires once its longest member did", async () => {
+    itNeeds(target, ["atomic"], "the tag set expires once its longest member did", async () => {
       await cache.set("e1", 1, { expire: 100, tags: ["gone"] });
       await cache.set("e2", 2, { expire: 200, tags: ["gone"] });
       await sleep(450);
@@ -76,7 +76,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.deleteTags("gone")).toBe(0);
     });
 
-    it("deletes many (> 250) tagged keys in batches", async () => {
+    itNeeds(target, ["atomic"], "deletes many (> 250) tagged keys in batches", async () => {
       const keys = Array.from({ length: 620 }, (_, i) => `many:${i}`);
       await Promise.all(keys.map((key, i) => cache.set(key, i, { expire: "1m", tags: ["many"] })));
       await cache.set("other", 1, { expire: "1m" });
@@ -86,7 +86,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.exists(`${TAG_PREFIX}many`)).toBe(false);
     });
 
-    it("decorator tags: templates formatted with the call's args (cache strategy)", async () => {
+    itNeeds(target, ["atomic"], "decorator tags: templates formatted with the call's args (cache strategy)", async () => {
       let calls = 0;
       const getUser = cache.cache({ ttl: "1m", key: "user:{id}", tags: ["user:{id}", "users"] })(async (id: string) => `u${id}:${++calls}`);
       const getPosts = cache.cache({ ttl: "1m", key: "posts:{id}:{page}", tags: ["user:{id}"] })(async (id: string, page: number) => `p${id}.${page}:${++calls}`);
@@ -102,7 +102,7 @@ export function tagTests(target: TargetHandle): void {
       expect(await getUser("2")).toBe("u2:6");
     });
 
-    it("decorator tags on the value strategies (failover, early, soft, hit)", async () => {
+    itNeeds(target, ["atomic"], "decorator tags on the value strategies (failover, early, soft, hit)", async () => {
       let calls = 0;
       const fn = async (id: string): Promise<string> => `${id}:${++calls}`;
       const failover = cache.failover({ ttl: "1m", key: "fo:{id}", tags: ["v:{id}"] })(fn);

@@ -5,8 +5,9 @@
  * @module
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
-import { Cache, type CacheEventInfo } from "../index.js";
+import { Cache, CacheCapabilityError, type CacheEventInfo } from "../index.js";
 import type { Backend } from "../backends/types.js";
+import type { BackendCapabilities, Capability } from "../backends/capabilities.js";
 
 /**
  * One backend configuration a conformance suite runs against: the `setup` URL and options of a
@@ -32,6 +33,12 @@ export interface ConformanceTarget {
    * then): its `url` and `options` override the ones above, its `stop` runs after the tests.
    */
   start?: () => Promise<{ url?: string; options?: Record<string, unknown>; stop?: () => Promise<void> }>;
+  /**
+   * For a store that cannot list its keys (and so cannot `clear()`): extra setup options that give
+   * an empty store, e.g. `{ namespace: crypto.randomUUID() }`; each test then gets caches on a
+   * fresh one instead of cleared ones. Required for such a store.
+   */
+  fresh?: () => Record<string, unknown>;
 }
 
 /** A started target: where caches are set up, and how to release it. */
@@ -39,6 +46,7 @@ interface Started {
   url: string;
   options: Record<string, unknown>;
   stop: () => Promise<void>;
+  fresh?: () => Record<string, unknown>;
 }
 
 /** Runs `target.start` (if any) and resolves the URL and options a cache is set up with. */
@@ -48,6 +56,7 @@ async function startTarget(target: ConformanceTarget): Promise<Started> {
     url: started?.url ?? target.url(),
     options: { ...target.options, ...started?.options },
     stop: started?.stop ?? (async () => {}),
+    fresh: target.fresh,
   };
 }
 
@@ -75,6 +84,13 @@ export interface TargetHandle {
    * tests of what two processes share skip themselves where it is false.
    */
   shared(): Promise<boolean>;
+  /** The backend's capabilities (every flag; absent ones are true), probed once. */
+  capabilities(): Promise<BackendCapabilities>;
+  /**
+   * New caches, one per name, on one empty store: cleared when the store lists its keys, else set
+   * up with the target's `fresh()` options (the same for all of them).
+   */
+  openEmpty(names: readonly string[]): Promise<Cache[]>;
 }
 
 /**
@@ -84,10 +100,33 @@ export interface TargetHandle {
 export function useTarget(target: ConformanceTarget): TargetHandle {
   let started: Promise<Started> | undefined;
   let shared: Promise<boolean> | undefined;
+  let capabilities: Promise<BackendCapabilities> | undefined;
   const ready = (): Promise<Started> => (started ??= startTarget(target));
-  const open = async (name: string): Promise<Cache> => {
+  const open = async (name: string, extra?: Record<string, unknown>): Promise<Cache> => {
     const { url, options } = await ready();
-    return new Cache(name).setup(url, options);
+    return new Cache(name).setup(url, { ...options, ...extra });
+  };
+  const probeCapabilities = async (): Promise<BackendCapabilities> => {
+    const cache = await open(`${target.name} capabilities`);
+    try {
+      const route = cache.route("");
+      await route.start();
+      return { atomic: true, locks: true, listing: true, exactExpiry: true, strongConsistency: true, ...route.capabilities };
+    } finally {
+      await cache.close();
+    }
+  };
+  const openEmpty = async (names: readonly string[]): Promise<Cache[]> => {
+    const { fresh } = await ready();
+    let extra: Record<string, unknown> | undefined;
+    if (!(await (capabilities ??= probeCapabilities())).listing) {
+      if (!fresh) throw new Error(`${target.name}: the store cannot list (or clear) its keys: give the target a fresh() hook returning options for an empty store`);
+      extra = fresh();
+    }
+    const caches: Cache[] = [];
+    for (const name of names) caches.push(await open(name, extra));
+    if (extra === undefined) await caches[0]?.clear();
+    return caches;
   };
   beforeAll(async () => {
     await ready();
@@ -107,7 +146,13 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
       await Promise.all([a.close(), b.close()]);
     }
   };
-  return { name: target.name, open, shared: () => (shared ??= probe()) };
+  return {
+    name: target.name,
+    open: (name) => open(name),
+    shared: () => (shared ??= probe()),
+    capabilities: () => (capabilities ??= probeCapabilities()),
+    openEmpty,
+  };
 }
 
 /**
@@ -119,24 +164,34 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
 export function useTargetCache(target: TargetHandle, name: string, assign: (cache: Cache) => void, options: { noErrors?: boolean } = {}): CacheEventInfo[] {
   const errors: CacheEventInfo[] = [];
   let cache: Cache | undefined;
+  // A store that cannot clear (no listing) gets a cache on a fresh store per test instead.
+  let perTest = false;
+  const openOne = async (): Promise<void> => {
+    const [opened] = await target.openEmpty([name]);
+    cache = opened!;
+    opened!.on("error", (e) => void errors.push(e));
+    await opened!.init();
+    assign(opened!);
+  };
   beforeAll(async () => {
-    cache = await target.open(name);
-    cache.on("error", (e) => void errors.push(e));
-    await cache.init();
-    await cache.clear();
-    assign(cache);
+    perTest = !(await target.capabilities()).listing;
+    if (!perTest) await openOne();
+  });
+  beforeEach(async () => {
+    if (perTest) await openOne();
   });
   afterEach(async () => {
     try {
       if (options.noErrors) expect(errors).toEqual([]);
     } finally {
       // Also after a failed check: the next test starts empty, its errors its own.
-      await cache?.clear();
+      if (perTest) await cache?.close();
+      else await cache?.clear();
       errors.length = 0;
     }
   });
   afterAll(async () => {
-    await cache?.close();
+    if (!perTest) await cache?.close();
   });
   return errors;
 }
@@ -147,22 +202,29 @@ export function useTargetCache(target: TargetHandle, name: string, assign: (cach
  */
 export function useCachesPerTest(target: TargetHandle, names: readonly string[], assign: (caches: Cache[]) => void): void {
   let caches: Cache[] = [];
+  let listing = true;
   beforeEach(async () => {
-    caches = [];
-    for (const name of names) caches.push(await target.open(name));
-    await caches[0]?.clear();
+    listing = (await target.capabilities()).listing;
+    caches = await target.openEmpty(names);
     assign(caches);
   });
   afterEach(async () => {
-    await caches[0]?.clear();
+    if (listing) await caches[0]?.clear();
     await Promise.all(caches.map((c) => c.close()));
   });
 }
 
-/** A test of what two caches on the target share ("two processes"): skipped where they share nothing. */
-export function itWhenShared(target: TargetHandle, name: string, fn: () => Promise<void>): void {
+/**
+ * A test of what two caches on the target share ("two processes"): skipped where they share
+ * nothing, and where the backend lacks one of `needs` (what one process may do there is checked
+ * by the single-process tests: refused).
+ */
+export function itWhenShared(target: TargetHandle, name: string, needs: readonly Capability[], fn: () => Promise<void>): void {
   it(name, async (ctx) => {
     ctx.skip(!(await target.shared()), "values are not shared between two caches on this target");
+    const have = await target.capabilities();
+    const missing = needs.filter((c) => !have[c]);
+    ctx.skip(missing.length > 0, `the backend lacks ${missing.join(", ")}`);
     await fn();
   });
 }
@@ -170,4 +232,27 @@ export function itWhenShared(target: TargetHandle, name: string, fn: () => Promi
 /** The backend behind `key`'s route (the default route for ""): for counting calls and writing raw values. */
 export async function backendOf(cache: Cache, key = ""): Promise<Backend> {
   return cache.route(key).start();
+}
+
+/**
+ * A test of what needs `capabilities`: run as written where the backend has them all; where it
+ * lacks one, running it must be refused with a {@link CacheCapabilityError} naming a missing one
+ * (at wrap time or by the command: never a silently wrong answer).
+ */
+export function itNeeds(target: TargetHandle, capabilities: readonly Capability[], name: string, fn: () => Promise<void>, timeout?: number): void {
+  it(
+    name,
+    async () => {
+      const have = await target.capabilities();
+      const missing = capabilities.filter((c) => !have[c]);
+      if (missing.length === 0) return fn();
+      const error = await fn().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, `refused without ${missing.join(", ")}`).toBeInstanceOf(CacheCapabilityError);
+      expect(missing).toContain((error as CacheCapabilityError).capability);
+    },
+    timeout,
+  );
 }

@@ -4,11 +4,11 @@
  * instances on one shared backend.
  * @module
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CircuitBreakerOpenError, PerfDegradationError, RateLimitError, type Cache } from "../../index.js";
 import { wrappedInfo } from "../../wrap/registry.js";
 import { Boom } from "../errors.js";
-import { itWhenShared, type TargetHandle } from "../target.js";
+import { itWhenShared, itNeeds, useCachesPerTest, type TargetHandle } from "../target.js";
 import { sleep, sleepUntil } from "../wait.js";
 
 class Ignored extends Error {}
@@ -19,24 +19,15 @@ export function limitTests(target: TargetHandle): void {
     let cache: Cache;
     let other: Cache; // a second instance on the same backend (network backends only)
 
-    beforeAll(async () => {
-      cache = await target.open(`${target.name} a`);
-      other = await target.open(`${target.name} b`);
-      await cache.init();
-      await cache.clear();
-    });
-    afterEach(async () => {
-      await cache.clear();
-    });
-    afterAll(async () => {
-      await cache?.close();
-      await other?.close();
+    useCachesPerTest(target, [`${target.name} a`, `${target.name} b`], ([a, b]) => {
+      cache = a!;
+      other = b!;
     });
 
     // ------------------------------------------------------------------ rateLimit
 
     describe("rateLimit", () => {
-      it("allows `limit` calls per window, then throws RateLimitError saying when to retry", async () => {
+      itNeeds(target, ["atomic"], "allows `limit` calls per window, then throws RateLimitError saying when to retry", async () => {
         for (const n of [1, 2, 5]) {
           let calls = 0;
           const limited = cache.rateLimit({ limit: n, period: "1m", key: `n${n}` })(async () => ++calls);
@@ -48,7 +39,7 @@ export function limitTests(target: TargetHandle): void {
         }
       });
 
-      it("a new window starts once the period is over", async () => {
+      itNeeds(target, ["atomic"], "a new window starts once the period is over", async () => {
         let calls = 0;
         const limited = cache.rateLimit({ limit: 2, period: 400, key: "win" })(async () => ++calls);
         await limited();
@@ -58,7 +49,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await limited()).toBe(3);
       });
 
-      it("awaits the action and returns its result, with the call's arguments and this", async () => {
+      itNeeds(target, ["atomic"], "awaits the action and returns its result, with the call's arguments and this", async () => {
         const seen: unknown[] = [];
         const limited = cache.rateLimit<[string, number]>({
           limit: 1,
@@ -86,7 +77,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await api.get()).toBe("api limited");
       });
 
-      it("ttl bans from the first violation for that long", async () => {
+      itNeeds(target, ["atomic"], "ttl bans from the first violation for that long", async () => {
         let calls = 0;
         const limited = cache.rateLimit({ limit: 1, period: 300, ttl: 1200, key: "ban" })(async () => ++calls);
         const t0 = performance.now();
@@ -100,7 +91,7 @@ export function limitTests(target: TargetHandle): void {
         expect(calls).toBe(2);
       });
 
-      it("keys per call arguments by default, or per template field", async () => {
+      itNeeds(target, ["atomic"], "keys per call arguments by default, or per template field", async () => {
         const byArgs = cache.rateLimit({ limit: 1, period: "1m" })(async function fetchUser(id: string) {
           return id;
         });
@@ -117,7 +108,7 @@ export function limitTests(target: TargetHandle): void {
         await expect(perUser({ name: "ann" }, 4)).rejects.toThrow(RateLimitError);
       });
 
-      it("the function's own errors pass through and still count", async () => {
+      itNeeds(target, ["atomic"], "the function's own errors pass through and still count", async () => {
         const limited = cache.rateLimit({ limit: 1, period: "1m", key: "err" })(async () => {
           throw new Boom("own");
         });
@@ -125,7 +116,7 @@ export function limitTests(target: TargetHandle): void {
         await expect(limited()).rejects.toThrow(RateLimitError);
       });
 
-      itWhenShared(target, "two Cache instances on one server share the limit", async () => {
+      itWhenShared(target, "two Cache instances on one server share the limit", ["atomic"], async () => {
         let calls = 0;
         const fn = async (): Promise<number> => ++calls;
         const a = cache.rateLimit({ limit: 5, period: "1m", key: "shared" })(fn);
@@ -140,7 +131,7 @@ export function limitTests(target: TargetHandle): void {
     // ------------------------------------------------------------------ slidingRateLimit
 
     describe("slidingRateLimit", () => {
-      it("allows `limit` calls, then throws RateLimitError", async () => {
+      itNeeds(target, ["atomic"], "allows `limit` calls, then throws RateLimitError", async () => {
         for (const n of [1, 3, 6]) {
           let calls = 0;
           const limited = cache.slidingRateLimit({ limit: n, period: "10s", key: `s${n}` })(async () => ++calls);
@@ -152,7 +143,7 @@ export function limitTests(target: TargetHandle): void {
         }
       });
 
-      it("is exact over the sliding window; refused calls do not extend it", async () => {
+      itNeeds(target, ["atomic"], "is exact over the sliding window; refused calls do not extend it", async () => {
         let calls = 0;
         const limited = cache.slidingRateLimit({ limit: 3, period: 1000, key: "exact" })(async () => ++calls);
         const ok = async (): Promise<boolean> => limited().then(() => true, (e: unknown) => (e instanceof RateLimitError ? false : Promise.reject(e)));
@@ -172,7 +163,7 @@ export function limitTests(target: TargetHandle): void {
         expect(calls).toBe(6);
       });
 
-      it("concurrent calls in one millisecond each count", async () => {
+      itNeeds(target, ["atomic"], "concurrent calls in one millisecond each count", async () => {
         let calls = 0;
         const limited = cache.slidingRateLimit({ limit: 5, period: "10s", key: "burst" })(async () => ++calls);
         const outcomes = await Promise.allSettled(Array.from({ length: 9 }, () => limited()));
@@ -180,7 +171,7 @@ export function limitTests(target: TargetHandle): void {
         expect(calls).toBe(5);
       });
 
-      it("awaits the action; keys per arguments by default", async () => {
+      itNeeds(target, ["atomic"], "awaits the action; keys per arguments by default", async () => {
         const limited = cache.slidingRateLimit({
           limit: 1,
           period: "10s",
@@ -197,7 +188,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await limited(2)).toBe(-2);
       });
 
-      itWhenShared(target, "two Cache instances on one server share the window", async () => {
+      itWhenShared(target, "two Cache instances on one server share the window", ["atomic"], async () => {
         let calls = 0;
         const fn = async (): Promise<number> => ++calls;
         const a = cache.slidingRateLimit({ limit: 4, period: "1m", key: "shared-srl" })(fn);
@@ -223,7 +214,7 @@ export function limitTests(target: TargetHandle): void {
         return { state, fn };
       };
 
-      it("opens at the error rate, fails fast for ttl, then half-open probes one at a time and closes", async () => {
+      itNeeds(target, ["atomic", "locks"], "opens at the error rate, fails fast for ttl, then half-open probes one at a time and closes", async () => {
         const { state, fn } = flaky();
         const guarded = cache.circuitBreaker({ errorsRate: 50, period: "10s", ttl: 400, halfOpenTtl: "5s", minCalls: 2 })(fn);
         expect(await guarded(1)).toBe(1);
@@ -249,7 +240,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await guarded(9)).toBe(9);
       });
 
-      it("a failed probe opens the breaker again", async () => {
+      itNeeds(target, ["atomic", "locks"], "a failed probe opens the breaker again", async () => {
         const { state, fn } = flaky();
         const guarded = cache.circuitBreaker({ errorsRate: 100, period: "10s", ttl: 300, halfOpenTtl: "5s", key: "reopen" })(fn);
         state.fail = true;
@@ -264,7 +255,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await guarded(6)).toBe(6);
       });
 
-      it("without halfOpenTtl it closes after ttl, with fresh counts", async () => {
+      itNeeds(target, ["atomic", "locks"], "without halfOpenTtl it closes after ttl, with fresh counts", async () => {
         const { state, fn } = flaky();
         const guarded = cache.circuitBreaker({ errorsRate: 50, period: "10s", ttl: 300, minCalls: 2, key: "plain" })(fn);
         await guarded(1);
@@ -278,7 +269,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await guarded(5)).toBe(5);
       });
 
-      it("minCalls and errorsRate as in the original: 9 successes then a failure opens at 5%", async () => {
+      itNeeds(target, ["atomic", "locks"], "minCalls and errorsRate as in the original: 9 successes then a failure opens at 5%", async () => {
         const { state, fn } = flaky();
         const guarded = cache.circuitBreaker({ errorsRate: 5, period: "10s", ttl: "1m", minCalls: 10, key: "min" })(fn);
         for (let i = 0; i < 9; i++) await guarded(i);
@@ -288,7 +279,7 @@ export function limitTests(target: TargetHandle): void {
         await expect(guarded(10)).rejects.toThrow(CircuitBreakerOpenError);
       });
 
-      it("only the listed exceptions count as failures", async () => {
+      itNeeds(target, ["atomic", "locks"], "only the listed exceptions count as failures", async () => {
         let error: Error = new Ignored("x");
         const guarded = cache.circuitBreaker({ errorsRate: 100, period: "10s", ttl: "1m", exceptions: [Boom], key: "exc" })(async () => {
           throw error;
@@ -303,7 +294,7 @@ export function limitTests(target: TargetHandle): void {
         await expect(single()).rejects.toThrow(CircuitBreakerOpenError);
       });
 
-      itWhenShared(target, "two Cache instances share the breaker", async () => {
+      itWhenShared(target, "two Cache instances share the breaker", ["atomic", "locks"], async () => {
         const { state, fn } = flaky();
         const a = cache.circuitBreaker({ errorsRate: 50, period: "10s", ttl: "1m", key: "shared-cb" })(fn);
         const b = other.circuitBreaker({ errorsRate: 50, period: "10s", ttl: "1m", key: "shared-cb" })(fn);
@@ -316,7 +307,7 @@ export function limitTests(target: TargetHandle): void {
     // ------------------------------------------------------------------ perf
 
     describe("perf", () => {
-      it("marks the target degraded after a slow call; calls fail fast until ttl, shared by instances", async () => {
+      itNeeds(target, ["locks"], "marks the target degraded after a slow call; calls fail fast until ttl, shared by instances", async () => {
         let delay = 20;
         let calls = 0;
         const fn = async (): Promise<number> => {
@@ -340,7 +331,7 @@ export function limitTests(target: TargetHandle): void {
         expect(await watched()).toBe(5);
       });
 
-      it("does not judge before the window is full, nor fast calls", async () => {
+      itNeeds(target, ["locks"], "does not judge before the window is full, nor fast calls", async () => {
         let delay = 300;
         const watched = cache.perf({ ttl: "1m", window: 3 })(async function job(n: number) {
           await sleep(delay);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { LockedError, withExceptions, type Cache } from "../../index.js";
 import type { Backend } from "../../backends/types.js";
-import { backendOf, useCachesPerTest, type TargetHandle } from "../target.js";
+import { backendOf, useCachesPerTest, itNeeds, type TargetHandle } from "../target.js";
 import { sleep } from "../wait.js";
 
 /** Counts the backend commands a cache issues from now on, by method name. */
@@ -32,7 +32,7 @@ export function lockTests(target: TargetHandle): void {
     useCachesPerTest(target, ["lock"], ([c]) => (cache = c!));
 
     describe("locked", () => {
-      it("serialises concurrent calls (no overlap), and every call runs", async () => {
+      itNeeds(target, ["locks"], "serialises concurrent calls (no overlap), and every call runs", async () => {
         let active = 0;
         let most = 0;
         let runs = 0;
@@ -52,7 +52,7 @@ export function lockTests(target: TargetHandle): void {
         expect(await cache.getKeysCount()).toBe(0); // no caching
       });
 
-      it("wait: false gives LockedError to the concurrent callers, one call runs per round", async () => {
+      itNeeds(target, ["locks"], "wait: false gives LockedError to the concurrent callers, one call runs per round", async () => {
         let runs = 0;
         const job = cache.locked({ ttl: "10s", wait: false })(async function nightly() {
           runs++;
@@ -70,7 +70,7 @@ export function lockTests(target: TargetHandle): void {
         }
       });
 
-      it("wait: Duration waits that long; the default key locks per arguments; errors release the lock", async () => {
+      itNeeds(target, ["locks"], "wait: Duration waits that long; the default key locks per arguments; errors release the lock", async () => {
         const slow = cache.locked({ ttl: "10s", key: "slow" })(async (ms: number) => {
           await sleep(ms);
           return ms;
@@ -98,7 +98,7 @@ export function lockTests(target: TargetHandle): void {
         await expect(failing()).rejects.toThrow("boom"); // not LockedError: the lock was released
       });
 
-      it("a lock left by a dead holder is taken once its ttl has run out, not before", async () => {
+      itNeeds(target, ["locks"], "a lock left by a dead holder is taken once its ttl has run out, not before", async () => {
         await cache.setLock("lock:orphan", "dead-owner", "400ms");
         const started = performance.now();
         const job = cache.locked({ ttl: "10s", key: "orphan" })(async () => performance.now() - started);
@@ -109,7 +109,7 @@ export function lockTests(target: TargetHandle): void {
     });
 
     describe("cache({ lock: true })", () => {
-      it("50 concurrent callers in one process: one execution, every caller gets the value", async () => {
+      itNeeds(target, ["locks"], "50 concurrent callers in one process: one execution, every caller gets the value", async () => {
         let runs = 0;
         const load = cache.cache({ ttl: "1m", key: "report:{id}", lock: true })(async (id: number) => {
           runs++;
@@ -125,7 +125,7 @@ export function lockTests(target: TargetHandle): void {
         expect(runs).toBe(1);
       });
 
-      it("without in-process protection, the distributed lock alone keeps it to one execution, with bounded polling", async () => {
+      itNeeds(target, ["locks"], "without in-process protection, the distributed lock alone keeps it to one execution, with bounded polling", async () => {
         let runs = 0;
         const load = cache.cache({ ttl: "1m", key: "cold", lock: true, protected: false })(async () => {
           runs++;
@@ -143,7 +143,7 @@ export function lockTests(target: TargetHandle): void {
         console.log(`[lock: true, protected: false, ${target.name}] backend calls per waiter: ${perWaiter.toFixed(2)} ${JSON.stringify(counts)}`);
       });
 
-      it("the holder holds `<key>:lock` while computing; hits never touch the lock", async () => {
+      itNeeds(target, ["locks"], "the holder holds `<key>:lock` while computing; hits never touch the lock", async () => {
         let held: boolean | undefined;
         const load = cache.cache({ ttl: "1m", key: "k", lock: true })(async () => {
           held = await cache.exists("k:lock");
@@ -157,7 +157,7 @@ export function lockTests(target: TargetHandle): void {
         expect(counts.getMany ?? 0).toBe(0);
       });
 
-      it("a holder that fails: its caller gets the error, a waiter takes over and the rest get its value", async () => {
+      itNeeds(target, ["locks"], "a holder that fails: its caller gets the error, a waiter takes over and the rest get its value", async () => {
         let runs = 0;
         const load = cache.cache({ ttl: "1m", key: "flaky", lock: true, protected: false })(async () => {
           runs++;
@@ -172,7 +172,7 @@ export function lockTests(target: TargetHandle): void {
         expect(runs).toBe(2);
       });
 
-      it("a result the condition does not store: the waiters compute in turn, never together", async () => {
+      itNeeds(target, ["locks"], "a result the condition does not store: the waiters compute in turn, never together", async () => {
         let active = 0;
         let most = 0;
         let runs = 0;
@@ -189,7 +189,7 @@ export function lockTests(target: TargetHandle): void {
         expect(most).toBe(1);
       });
 
-      it("waiters get a cached error the holder stored (withExceptions)", async () => {
+      itNeeds(target, ["locks"], "waiters get a cached error the holder stored (withExceptions)", async () => {
         class Gone extends Error {
           override name = "Gone";
         }
@@ -207,7 +207,7 @@ export function lockTests(target: TargetHandle): void {
         }
       });
 
-      it("a lock left by a dead holder: the caller takes over once its ttl has run out, not before", async () => {
+      itNeeds(target, ["locks"], "a lock left by a dead holder: the caller takes over once its ttl has run out, not before", async () => {
         await cache.setLock("orphan:lock", "dead-owner", "400ms");
         const started = performance.now();
         let runs = 0;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { NOT_NONE, withExceptions, type Cache, type CacheEventInfo } from "../../index.js";
 import { Boom, Other } from "../errors.js";
-import { itWhenShared, useCachesPerTest, type TargetHandle } from "../target.js";
+import { itWhenShared, useCachesPerTest, itNeeds, type TargetHandle } from "../target.js";
 import { sleep, until } from "../wait.js";
 
 /** Registers the tests of failover, hit, early and soft on a started target in the calling `describe`. */
@@ -77,7 +77,7 @@ export function valueTests(target: TargetHandle): void {
     // ------------------------------------------------------------------------------ hit
 
     describe("hit", () => {
-      it("cacheHits: 2 serves each value to one miss plus two hits: 1,1,1,2,2,2,3", async () => {
+      itNeeds(target, ["atomic"], "cacheHits: 2 serves each value to one miss plus two hits: 1,1,1,2,2,2,3", async () => {
         let calls = 0;
         const fn = cache.hit({ ttl: "1m", cacheHits: 2, key: "n" })(async function counted() {
           return ++calls;
@@ -88,7 +88,7 @@ export function valueTests(target: TargetHandle): void {
         expect(cache.stats().functions.counted).toEqual({ hits: 4, misses: 3, errors: 0 });
       });
 
-      it("updateAfter: the n-th hit refreshes once in the background; the caller gets the cached value", async () => {
+      itNeeds(target, ["atomic"], "updateAfter: the n-th hit refreshes once in the background; the caller gets the cached value", async () => {
         let calls = 0;
         const fn = cache.hit({ ttl: "1m", cacheHits: 3, updateAfter: 2, key: "u" })(async () => {
           await sleep(20);
@@ -107,7 +107,7 @@ export function valueTests(target: TargetHandle): void {
         expect(calls).toBe(3);
       });
 
-      it("updateAfter: exactly one refresh with many concurrent hits", async () => {
+      itNeeds(target, ["atomic"], "updateAfter: exactly one refresh with many concurrent hits", async () => {
         let calls = 0;
         const fn = cache.hit({ ttl: "1m", cacheHits: 50, updateAfter: 5, key: "many" })(async () => {
           await sleep(30);
@@ -121,7 +121,7 @@ export function valueTests(target: TargetHandle): void {
         expect(calls).toBe(2);
       });
 
-      it("a failed refresh is reported; the value is served until its hits run out", async () => {
+      itNeeds(target, ["atomic"], "a failed refresh is reported; the value is served until its hits run out", async () => {
         let calls = 0;
         const errors: CacheEventInfo[] = [];
         cache.on("error", (e) => errors.push(e));
@@ -139,7 +139,7 @@ export function valueTests(target: TargetHandle): void {
         expect(await fn()).toBe(3); // exhausted: foreground
       });
 
-      it("the value never outlives ttl", async () => {
+      itNeeds(target, ["atomic"], "the value never outlives ttl", async () => {
         let calls = 0;
         const fn = cache.hit({ ttl: 300, cacheHits: 100, key: "t" })(async () => ++calls);
         expect(await fn()).toBe(1);
@@ -148,7 +148,7 @@ export function valueTests(target: TargetHandle): void {
         expect(await fn()).toBe(2);
       });
 
-      it("caches errors with withExceptions", async () => {
+      itNeeds(target, ["atomic"], "caches errors with withExceptions", async () => {
         let calls = 0;
         const fn = cache.hit({ ttl: "1m", cacheHits: 2, key: "e", condition: withExceptions(Boom) })(async () => {
           calls++;
@@ -159,7 +159,7 @@ export function valueTests(target: TargetHandle): void {
         expect(calls).toBe(1);
       });
 
-      itWhenShared(target, "counts hits across processes", async () => {
+      itWhenShared(target, "counts hits across processes", ["atomic"], async () => {
         let calls = 0;
         const body = async (): Promise<number> => ++calls;
         const a = cache.hit({ ttl: "1m", cacheHits: 2, key: "x" })(body);
@@ -167,7 +167,7 @@ export function valueTests(target: TargetHandle): void {
         expect([await a(), await b(), await a(), await b(), await a(), await b(), await a()]).toEqual([1, 1, 1, 2, 2, 2, 3]);
       });
 
-      itWhenShared(target, "updateAfter refreshes once across processes", async () => {
+      itWhenShared(target, "updateAfter refreshes once across processes", ["atomic"], async () => {
         let calls = 0;
         const body = async (): Promise<number> => {
           await sleep(30);
@@ -292,7 +292,7 @@ export function valueTests(target: TargetHandle): void {
         expect(calls).toBe(3);
       });
 
-      itWhenShared(target, "exactly one refresh across two processes", async () => {
+      itWhenShared(target, "exactly one refresh across two processes", ["locks"], async () => {
         let calls = 0;
         const body = async (): Promise<number> => {
           await sleep(50);
@@ -360,7 +360,7 @@ export function valueTests(target: TargetHandle): void {
 
     // ------------------------------------------------------------------------------ decorators
 
-    it("works as TC39 method decorators, keyed by class and method", async () => {
+    itNeeds(target, ["atomic"], "works as TC39 method decorators, keyed by class and method", async () => {
       let calls = 0;
       class Repo {
         constructor(readonly name: string) {}
