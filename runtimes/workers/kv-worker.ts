@@ -38,7 +38,7 @@ const items = { explicit: decorated(explicit, "explicit"), bare: decorated(bare,
 
 function handler(label: "explicit" | "bare", cache: Cache) {
   return {
-    async fetch(request: Request): Promise<Response> {
+    async fetch(request: Request, _env: Env, _ctx?: Ctx): Promise<Response> {
       const url = new URL(request.url);
       const id = url.searchParams.get("id") ?? "1";
       if (url.pathname.endsWith("/incr")) {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, type WorkerBundle } from "../../runtimes/workers/build.js";
+import type { KvNamespaceLike } from "../../src/cloudflare-kv.js";
 import { COMPATIBILITY_DATE } from "../support/workerd.js";
 
 let bundle: Promise<WorkerBundle> | undefined;
@@ -63,7 +64,7 @@ for (const { label, flags } of variants) {
       expect(second.calls).toBe(1);
       expect(second.value).toEqual(first.value);
       // The entry is in KV, under the namespace, with its expiry in metadata.
-      const kv = await mf.getKVNamespace("CACHE_KV");
+      const kv = (await mf.getKVNamespace("CACHE_KV")) as unknown as KvNamespaceLike;
       const page = await kv.list({ prefix: "cashews:explicit:item:" });
       expect(page.keys.map((key) => key.name)).toEqual(["cashews:explicit:item:7"]);
       expect((page.keys[0]!.metadata as { e: number }).e).toBeGreaterThan(Date.now());
@@ -72,7 +73,7 @@ for (const { label, flags } of variants) {
     });
 
     it("an entry deleted from KV outside the Worker is computed again (it reads KV, not a local copy)", async () => {
-      const kv = await mf.getKVNamespace("CACHE_KV");
+      const kv = (await mf.getKVNamespace("CACHE_KV")) as unknown as KvNamespaceLike;
       await json(mf, "/explicit/item?id=9");
       await kv.delete("cashews:explicit:item:9");
       const again = await json(mf, "/explicit/item?id=9");

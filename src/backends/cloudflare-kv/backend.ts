@@ -287,32 +287,32 @@ export class CloudflareKvBackend implements Backend {
   // ---------------------------------------------------------------- refused
 
   /** Refused: KV has no atomic increment. */
-  async incr(): Promise<number> {
+  async incr(_key: string, _by: number, _expireMs: number | undefined): Promise<number> {
     throw kvRefusal("atomic", "incr");
   }
 
   /** Refused: KV has no atomic read-modify-write for a sliding window. */
-  async slidingIncr(): Promise<[number, number]> {
+  async slidingIncr(_key: string, _windowMs: number, _limit: number): Promise<[count: number, resetMs: number]> {
     throw kvRefusal("atomic", "slidingIncr");
   }
 
   /** Refused: KV has no atomic set. */
-  async tagAdd(): Promise<void> {
+  async tagAdd(_key: string, _member: string, _expireMs: number | undefined): Promise<void> {
     throw kvRefusal("atomic", "tagAdd (tags)");
   }
 
   /** Refused: KV has no atomic set. */
-  async tagPop(): Promise<string[]> {
+  async tagPop(_key: string, _count: number): Promise<string[]> {
     throw kvRefusal("atomic", "tagPop (tags)");
   }
 
   /** Refused: KV has no set-if-absent. */
-  async setLock(): Promise<boolean> {
+  async setLock(_key: string, _value: string, _ttlMs: number): Promise<boolean> {
     throw kvRefusal("locks", "setLock");
   }
 
   /** Refused: KV has no compare-and-delete. */
-  async unlock(): Promise<boolean> {
+  async unlock(_key: string, _value: string): Promise<boolean> {
     throw kvRefusal("locks", "unlock");
   }
 
