@@ -189,8 +189,9 @@ export class CacheCore {
     // Compare-and-delete: a valid value written meanwhile by someone else survives. A client that
     // decoded invalid UTF-8 handed us U+FFFD in place of the stored bytes, so that comparison could
     // never match and the bad entry would stay forever: delete it unconditionally then (at worst a
-    // value written in between is lost to a miss).
-    const lossy = typeof raw !== "string" || raw.includes("\uFFFD");
+    // value written in between is lost to a miss). So too on a store without compare-and-delete
+    // (Workers KV), whose unlock is refused.
+    const lossy = typeof raw !== "string" || raw.includes("\uFFFD") || route.capabilities.locks === false;
     await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw)));
     return MISSING;
   }
