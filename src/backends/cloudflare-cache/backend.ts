@@ -280,7 +280,11 @@ export class CloudflareCacheBackend implements Backend {
    * @example
    * await backend.get("greeting"); // "hello"
    */
-  async get(key: string): Promise<unknown> {
+  get(key: string): Promise<unknown> {
+    return this.#read(key);
+  }
+
+  async #read(key: string): Promise<unknown> {
     const live = await this.#live(key);
     if (live === undefined) return MISSING;
     return this.#bounded(valueOf(live.response), "read");
@@ -292,7 +296,7 @@ export class CloudflareCacheBackend implements Backend {
    * const [a, b] = await backend.getMany(["a", "b"]);
    */
   getMany(keys: readonly string[]): Promise<unknown[]> {
-    return Promise.all(keys.map((key) => this.get(key)));
+    return Promise.all(keys.map((key) => this.#read(key)));
   }
 
   /**
@@ -321,7 +325,11 @@ export class CloudflareCacheBackend implements Backend {
    * @example
    * await backend.delete("k"); // true
    */
-  async delete(key: string): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    return this.#delete(key);
+  }
+
+  async #delete(key: string): Promise<boolean> {
     const entry = await this.#entry(key);
     if (entry === undefined) return false;
     discard(entry.response);
@@ -337,7 +345,7 @@ export class CloudflareCacheBackend implements Backend {
    * await backend.deleteMany(["a", "b"]); // 2
    */
   async deleteMany(keys: readonly string[]): Promise<number> {
-    return (await Promise.all(keys.map((key) => this.delete(key)))).filter(Boolean).length;
+    return (await Promise.all(keys.map((key) => this.#delete(key)))).filter(Boolean).length;
   }
 
   /**
