@@ -13,10 +13,16 @@ import type { CacheLike, CacheStorageLike } from "../../src/cloudflare-cache.js"
 import { COMPATIBILITY_DATE } from "./workerd.js";
 
 /** The proxied Cache of miniflare (its types are workers-types', not the DOM's). */
-interface ProxiedCache {
+export interface ProxiedCache {
   match(url: string): Promise<unknown>;
   put(url: string, response: MiniflareResponse): Promise<unknown>;
   delete(url: string): Promise<boolean>;
+}
+
+/** miniflare's proxied CacheStorage. */
+export interface ProxiedStorage {
+  default: ProxiedCache;
+  open(name: string): Promise<ProxiedCache>;
 }
 
 /** A workerd cache seen as a {@link CacheLike}: global Responses converted on the way in. */
@@ -28,12 +34,16 @@ function adapt(cache: ProxiedCache): CacheLike & { puts: number } {
       // miniflare's proxy reject in the background ("Writer is not bound to a WritableStream").
       const found = (await cache.match(url)) as MiniflareResponse | undefined;
       if (!found) return undefined;
-      return new Response(await found.arrayBuffer(), { status: found.status, headers: [...found.headers] });
+      const headers = new Headers();
+      found.headers.forEach((value, name) => headers.append(name, value));
+      return new Response(await found.arrayBuffer(), { status: found.status, headers });
     },
     async put(url: string, response: Response): Promise<void> {
       adapted.puts++;
       const body = await response.arrayBuffer();
-      await cache.put(url, new MiniflareResponse(body, { status: response.status, headers: [...response.headers] }));
+      const headers: [string, string][] = [];
+      response.headers.forEach((value, name) => headers.push([name, value]));
+      await cache.put(url, new MiniflareResponse(body, { status: response.status, headers }));
     },
     delete(url: string): Promise<boolean> {
       return cache.delete(url);
@@ -59,14 +69,14 @@ export async function startWorkerdCaches(): Promise<WorkerdCaches> {
     cache: true,
   });
   await mf.ready;
-  const real = await mf.getCaches();
+  const real = (await mf.getCaches()) as unknown as ProxiedStorage;
   const opens = new Map<string, number>();
   const caches = {
     opens,
-    default: adapt(real.default as unknown as ProxiedCache),
+    default: adapt(real.default),
     async open(name: string): Promise<CacheLike> {
       opens.set(name, (opens.get(name) ?? 0) + 1);
-      return adapt((await real.open(name)) as unknown as ProxiedCache);
+      return adapt(await real.open(name));
     },
   };
   return { caches, dispose: () => mf.dispose() };

@@ -17,7 +17,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
-import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
+import { CacheBackendError, CacheConfigError, messageOf, type CacheCapabilityError } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
 import { durationsInMs, toText } from "../remote.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -193,7 +193,11 @@ export class CloudflareCacheBackend implements Backend {
     this.#timeout = timeout === 0 ? undefined : (timeout as number | undefined);
   }
 
-  /** The URL `key` is stored under (see {@link keyUrl}). */
+  /**
+   * The URL `key` is stored under (see {@link keyUrl}).
+   * @example
+   * backend.url("user:1"); // "https://cashews.internal/cashews/user%3A1"
+   */
   url(key: string): string {
     return keyUrl(this.origin, this.namespace, key);
   }
@@ -397,52 +401,93 @@ export class CloudflareCacheBackend implements Backend {
     return message ?? "PONG";
   }
 
-  /** Refused: counters need an atomic read-modify-write. */
+  /**
+   * Refused: counters need an atomic read-modify-write. Rejects with a {@link CacheCapabilityError} (`atomic`).
+   * @example
+   * await backend.incr(); // rejects: keep counters on mem://, redis://, upstash:// or deno-kv://
+   */
   async incr(): Promise<number> {
     throw refuseCloudflareCache("atomic", "incr");
   }
 
-  /** Refused: a sliding-window log needs an atomic read-modify-write. */
+  /**
+   * Refused: a sliding-window log needs an atomic read-modify-write (`atomic`).
+   * @example
+   * await backend.slidingIncr(); // rejects with CacheCapabilityError
+   */
   async slidingIncr(): Promise<[number, number]> {
     throw refuseCloudflareCache("atomic", "slidingIncr");
   }
 
-  /** Refused: tag sets need atomic updates. */
+  /**
+   * Refused: tag sets need atomic updates (`atomic`).
+   * @example
+   * await backend.tagAdd(); // rejects with CacheCapabilityError
+   */
   async tagAdd(): Promise<void> {
     throw refuseCloudflareCache("atomic", "tagAdd");
   }
 
-  /** Refused: tag sets need atomic updates. */
+  /**
+   * Refused: tag sets need atomic updates (`atomic`).
+   * @example
+   * await backend.tagPop(); // rejects with CacheCapabilityError
+   */
   async tagPop(): Promise<string[]> {
     throw refuseCloudflareCache("atomic", "tagPop");
   }
 
-  /** Refused: a lock needs an atomic set-if-absent. */
+  /**
+   * Refused: a lock needs an atomic set-if-absent (`locks`).
+   * @example
+   * await backend.setLock(); // rejects with CacheCapabilityError
+   */
   async setLock(): Promise<boolean> {
     throw refuseCloudflareCache("locks", "setLock");
   }
 
-  /** Refused: unlocking needs an atomic compare-and-delete. */
+  /**
+   * Refused: unlocking needs an atomic compare-and-delete (`locks`).
+   * @example
+   * await backend.unlock(); // rejects with CacheCapabilityError
+   */
   async unlock(): Promise<boolean> {
     throw refuseCloudflareCache("locks", "unlock");
   }
 
-  /** Refused (on iteration): the Cache API cannot list keys. */
+  /**
+   * Refused on iteration: the Cache API cannot list keys (`listing`).
+   * @example
+   * for await (const key of backend.scan()) console.log(key); // throws CacheCapabilityError
+   */
   async *scan(): AsyncIterable<string> {
     throw refuseCloudflareCache("listing", "scan");
   }
 
-  /** Refused: the Cache API cannot list keys. */
+  /**
+   * Refused: the Cache API cannot list keys (`listing`); delete keys by name instead.
+   * @example
+   * await backend.deleteMatch(); // rejects with CacheCapabilityError
+   */
   async deleteMatch(): Promise<number> {
     throw refuseCloudflareCache("listing", "deleteMatch");
   }
 
-  /** Refused: the Cache API cannot list (or count) keys. */
+  /**
+   * Refused: the Cache API cannot list (or count) keys (`listing`).
+   * @example
+   * await backend.getKeysCount(); // rejects with CacheCapabilityError
+   */
   async getKeysCount(): Promise<number> {
     throw refuseCloudflareCache("listing", "getKeysCount");
   }
 
-  /** Refused: the Cache API cannot list keys, so it cannot clear a namespace. */
+  /**
+   * Refused: the Cache API cannot list keys, so it cannot clear a namespace (`listing`): use a new
+   * `namespace` instead, or let entries expire.
+   * @example
+   * await backend.clear(); // rejects with CacheCapabilityError
+   */
   async clear(): Promise<void> {
     throw refuseCloudflareCache("listing", "clear");
   }
