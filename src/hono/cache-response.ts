@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CoreCache } from "../presets/core-cache.js";
 import type { Duration } from "../durations.js";
-import { CacheConfigError } from "../errors.js";
+import { CacheCapabilityError, CacheConfigError } from "../errors.js";
 import { bytesToBase64Url } from "../base64.js";
 import { sha256 } from "../keys/hash.js";
 import { checkOptions, requiredTtl } from "../options.js";
@@ -697,14 +697,20 @@ export function cacheResponse(options: CacheResponseOptions): MiddlewareHandler 
       // After the middleware chain has returned this request's response (a macrotask later), the
       // handler runs again on its context: Hono no longer reads that context's response.
       await new Promise((resolve) => setTimeout(resolve, 0));
-      if (!(await cache.setLock(lock, token, REFRESH_LOCK_MS))) return;
+      // A store without locks (Workers KV, the Cache API) refuses setLock: refresh without the
+      // cross-process lock then (one refresh per process, as `early` does).
+      const locked = await cache.setLock(lock, token, REFRESH_LOCK_MS).catch((error: unknown) => {
+        if (error instanceof CacheCapabilityError) return undefined;
+        throw error;
+      });
+      if (locked === false) return;
       try {
         c.res = undefined;
         c.finalized = false;
         const computed = await compute({ ...x, stale, index: stale.index }, true);
         if (computed === undefined) await c.res.body?.cancel();
       } finally {
-        await cache.unlock(lock, token);
+        if (locked) await cache.unlock(lock, token);
       }
     })().finally(() => refreshing.delete(stale.key));
     inBackground(c, report, task);
