@@ -59,4 +59,12 @@ describe("edge-safe core", () => {
     const code = out.code.replace(/if \(typeof atob === "undefined"\) \{\s*global\.atob = [^\n]*Buffer\.from[^\n]*\n\}/, "");
     expectEdgeSafe({ ...out, code });
   });
+
+  // The platforms' stores: each entry bundles for Workers without a Node built-in or a client
+  // library (deno-kv loads @deno/kv only off Deno, by a specifier bundlers do not follow).
+  it.each(["src/cloudflare-kv.ts", "src/cloudflare-cache.ts", "src/deno-kv.ts"])("bundles %s for Workers (neutral, workerd conditions) without any Node built-in", async (entry) => {
+    const out = await bundle({ entryPoints: [entry], conditions: ["workerd", "worker", "browser"] });
+    expect(out.inputs.filter((file) => file.includes("node_modules/"))).toEqual([]);
+    expectEdgeSafe(out);
+  });
 });
