@@ -84,14 +84,45 @@ for (const { label, flags } of variants) {
       expect(await json(mf, "/explicit/incr")).toEqual({ refused: true, name: "CacheCapabilityError", backend: "cloudflare-kv", capability: "atomic" });
     });
 
-    // Needs withCache to pass its env to schemes that declare an `env` option (being added to
-    // src/workers.ts separately): until then setup fails with "no KV namespace …".
     it("bare setup \"cloudflare-kv://CACHE_KV\": withCache passes env; the second request is served from KV", async () => {
       const first = await json(mf, "/bare/item?id=1");
       expect(first.calls).toBe(1);
       const second = await json(mf, "/bare/item?id=1");
       expect(second.calls).toBe(1);
       expect(second.value).toEqual(first.value);
+    });
+  });
+}
+
+let honoBundle: Promise<WorkerBundle> | undefined;
+
+for (const { label, flags } of variants) {
+  describe(`a bare Hono app with cacheResponse on cloudflare-kv:// in workerd with ${label}`, () => {
+    let mf: Miniflare;
+    beforeAll(async () => {
+      const { code } = await (honoBundle ??= bundleWorker("runtimes/workers/kv-hono-worker.ts"));
+      mf = new Miniflare({
+        modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
+        compatibilityDate: COMPATIBILITY_DATE,
+        compatibilityFlags: flags,
+        kvNamespaces: ["CACHE_KV"],
+      });
+      await mf.ready;
+    }, 60_000);
+    afterAll(async () => {
+      await mf?.dispose();
+    }, 30_000);
+
+    it("the second GET is a hit from KV: the handler runs once, the entry is in the namespace", async () => {
+      const first = await mf.dispatchFetch("http://localhost/page/1");
+      expect(first.headers.get("x-from-cache")).toBeNull();
+      const body = await first.json();
+      const second = await mf.dispatchFetch("http://localhost/page/1");
+      expect(second.headers.get("x-from-cache")).not.toBeNull();
+      expect(await second.json()).toEqual(body);
+      expect(await json(mf, "/runs")).toEqual({ runs: 1 });
+      const kv = (await mf.getKVNamespace("CACHE_KV")) as unknown as KvNamespaceLike;
+      expect((await kv.list({ prefix: "cashews:" })).keys.length).toBeGreaterThan(0);
     });
   });
 }
