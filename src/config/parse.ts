@@ -69,9 +69,7 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   const spec = schemeSpec(scheme);
   if (!spec) {
     const found = ENTRY_OF.exec(scheme);
-    const hint = found
-      ? `; ${scheme}:// comes with its entry: import "cashews/${found[1] ?? found[2] ?? found[3]}" once${found[3] ? "" : ` (or use Cache from "cashews", which registers redis:// and upstash://)`}`
-      : "";
+    const hint = found ? `; import "cashews/${found[1] ?? found[2] ?? found[3]}" once, which registers it` : "";
     throw new CacheConfigError(`setup: unknown scheme "${scheme}://"; known schemes: ${schemeNames().join("://, ")}://${hint}`);
   }
   const where = `setup("${scheme}://"): `;

@@ -24,6 +24,8 @@ describe("cashews/core", () => {
     expect(() => new CoreCache().setup("redis://localhost:6379")).toThrow(CacheConfigError);
     expect(() => new CoreCache().setup("redis://localhost:6379")).toThrow(/unknown scheme "redis:\/\/"; known schemes: mem:\/\/; .*import "cashews\/redis"/);
     expect(() => new CoreCache().setup("upstash://db.example.com")).toThrow(/import "cashews\/upstash"/);
+    expect(() => new CoreCache().setup("cloudflare-kv://CACHE_KV")).toThrow(/import "cashews\/cloudflare-kv" once, which registers it/);
+    expect(() => new CoreCache().setup("deno-kv://")).toThrow(/import "cashews\/deno-kv"/);
   });
 
   it("has the commands and the simple strategy, and no other strategy as a method", async () => {
