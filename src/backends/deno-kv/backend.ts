@@ -144,6 +144,13 @@ function serialisedBytes(text: string): number {
   return /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
 }
 
+const noop = (): void => {};
+
+/** SQLite's "database is locked" (another connection writes): the operation did nothing and may run again. */
+function isBusy(error: unknown): boolean {
+  return /database is locked|SQLITE_BUSY|database table is locked/i.test(messageOf(error));
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -213,6 +220,8 @@ export class DenoKvBackend implements Backend {
   readonly #timeout: number | undefined;
   readonly #userKv: DenoKvHandle | undefined;
   #kv: DenoKvHandle | undefined;
+  /** The tail of the queue of read-modify-writes per key (see `#serial`). */
+  readonly #queues = new Map<string, Promise<void>>();
   #opening: Promise<DenoKvHandle> | undefined;
 
   constructor(config: BackendConfig) {
@@ -295,25 +304,10 @@ export class DenoKvBackend implements Backend {
     if (entries.length === 0) return;
     const rows = entries.map(([key, value]) => [key, this.#checkValue(key, value)] as const);
     await this.#run("SET", async (kv) => {
-      let op = kv.atomic();
-      let count = 0;
-      let bytes = 0;
       const now = Date.now();
       const e = deadline(expireMs, now);
-      const commits: Promise<{ ok: boolean }>[] = [];
-      for (const [key, text] of rows) {
-        const size = serialisedBytes(text) + key.length * 3 + 64;
-        if (count > 0 && (count >= BULK_MUTATIONS || bytes + size > BULK_BYTES)) {
-          commits.push(op.commit());
-          op = kv.atomic();
-          count = bytes = 0;
-        }
-        op.set(this.#key(key), withExpiry({ v: text }, e), expireIn(e, now));
-        count++;
-        bytes += size;
-      }
-      commits.push(op.commit());
-      await Promise.all(commits);
+      const size = ([key, text]: readonly [string, string]): number => serialisedBytes(text) + key.length * 3 + 64;
+      await commitBatches(kv, rows, size, (op, [key, text]) => op.set(this.#key(key), withExpiry({ v: text }, e), expireIn(e, now)));
     });
   }
 
@@ -562,26 +556,46 @@ export class DenoKvBackend implements Backend {
     const k = this.#key(key);
     const run = async (): Promise<Plan<T>> => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const entry = await kv.get(k);
-        const planned = await plan(entry, Date.now(), kv);
-        if (planned.write === undefined) return planned;
-        const op = kv.atomic().check({ key: k, versionstamp: entry.versionstamp });
-        planned.write(op);
-        if ((await op.commit()).ok) return planned;
+        try {
+          const entry = await kv.get(k);
+          const planned = await plan(entry, Date.now(), kv);
+          if (planned.write === undefined) return planned;
+          const op = kv.atomic().check({ key: k, versionstamp: entry.versionstamp });
+          planned.write(op);
+          if ((await op.commit()).ok) return planned;
+        } catch (error) {
+          // SQLite refused the transaction (another connection holds the write lock): nothing
+          // was written, so the whole read-modify-write runs again.
+          if (!isBusy(error)) throw error;
+        }
         // Someone else wrote the key in between: read again, after a short random pause once
         // the contention persists (so that competing writers spread out).
-        if (attempt >= 2) await sleep(Math.random() * Math.min(20, attempt));
+        if (attempt >= 1) await sleep(Math.random() * Math.min(4, attempt));
       }
       throw new CacheBackendError(`deno-kv ${command}: gave up after ${MAX_ATTEMPTS} conflicting attempts on key ${JSON.stringify(key)}`);
     };
     let planned: Plan<T>;
     try {
-      planned = await this.#bounded(run());
+      // One read-modify-write of a key at a time in this backend: concurrent calls of this process
+      // queue instead of conflicting (the check still orders them against other clients).
+      planned = await this.#bounded(this.#serial(key, run));
     } catch (error) {
       throw this.#wrap(command, error, key);
     }
     if (planned.after) await planned.after().catch(() => {}); // cleanup only: the command succeeded
     return planned.result;
+  }
+
+  /** Runs `task` after the tasks queued for `key` before it. */
+  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(key);
+    const result = previous === undefined ? task() : previous.then(task, task);
+    const tail = result.then(noop, noop);
+    this.#queues.set(key, tail);
+    void tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return result;
   }
 
   /** Deletes the members of generation `generation` of the tag set at `key`. */
@@ -594,30 +608,25 @@ export class DenoKvBackend implements Backend {
 
   /** Deletes `keys` in atomic batches within KV's limits. */
   async #deleteAll(kv: DenoKvHandle, keys: readonly DenoKvKey[]): Promise<void> {
-    const commits: Promise<{ ok: boolean }>[] = [];
-    let op = kv.atomic();
-    let count = 0;
-    let bytes = 0;
-    for (const key of keys) {
-      const size = key.reduce<number>((sum, part) => sum + String(part).length * 3 + 2, 0);
-      if (count > 0 && (count >= BULK_MUTATIONS || bytes + size > BULK_BYTES)) {
-        commits.push(op.commit());
-        op = kv.atomic();
-        count = bytes = 0;
-      }
-      op.delete(key);
-      count++;
-      bytes += size;
-    }
-    if (count > 0) commits.push(op.commit());
-    await Promise.all(commits);
+    const size = (key: DenoKvKey): number => key.reduce<number>((sum, part) => sum + String(part).length * 3 + 2, 0);
+    await commitBatches(kv, keys, size, (op, key) => op.delete(key));
   }
 
   /** Runs one KV call on the opened handle, bounded by `timeout`, errors wrapped. */
   async #run<T>(command: string, call: (kv: DenoKvHandle) => Promise<T>, key?: string): Promise<T> {
     const kv = await this.#open();
+    const attempt = async (): Promise<T> => {
+      for (let n = 1; ; n++) {
+        try {
+          return await call(kv);
+        } catch (error) {
+          if (!isBusy(error) || n >= MAX_ATTEMPTS) throw error;
+          await sleep(Math.random() * Math.min(4, n));
+        }
+      }
+    };
     try {
-      return await this.#bounded(call(kv));
+      return await this.#bounded(attempt());
     } catch (error) {
       throw this.#wrap(command, error, key);
     }
@@ -678,6 +687,43 @@ async function openDatabase(path: string | undefined): Promise<DenoKvHandle> {
   const { openKv } = (await importPeer("@deno/kv", "deno-kv")) as { openKv?: (path?: string) => Promise<unknown> };
   if (typeof openKv !== "function") throw new CacheConfigError(`deno-kv: the installed "@deno/kv" has no openKv export`);
   return (await openKv(path)) as DenoKvHandle;
+}
+
+/**
+ * Applies `apply` to every item in atomic operations of at most {@link BULK_MUTATIONS} items and
+ * about {@link BULK_BYTES} bytes (`size` estimates an item), committed together; a batch refused
+ * with "database is locked" is committed again.
+ */
+async function commitBatches<T>(kv: DenoKvHandle, items: readonly T[], size: (item: T) => number, apply: (op: DenoKvAtomic, item: T) => void): Promise<void> {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (batch.length > 0 && (batch.length >= BULK_MUTATIONS || bytes + n > BULK_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(item);
+    bytes += n;
+  }
+  if (batch.length > 0) batches.push(batch);
+  await Promise.all(
+    batches.map(async (group) => {
+      for (let attempt = 1; ; attempt++) {
+        const op = kv.atomic();
+        for (const item of group) apply(op, item);
+        try {
+          await op.commit();
+          return;
+        } catch (error) {
+          if (!isBusy(error) || attempt >= MAX_ATTEMPTS) throw error;
+          await sleep(Math.random() * Math.min(4, attempt));
+        }
+      }
+    }),
+  );
 }
 
 /** `undefined`, 0, negative, NaN and Infinity mean "no expiry"; else the deadline (epoch ms). */
