@@ -45,7 +45,13 @@ export function denoRuntime(): DenoGlobal | undefined {
   return typeof deno === "object" && deno !== null && typeof deno.version?.deno === "string" ? deno : undefined;
 }
 
-/** Whether `value` looks like an opened Deno KV handle (`Deno.Kv` or @deno/kv's `Kv`). */
+/**
+ * Whether `value` looks like an opened Deno KV handle (`Deno.Kv` or @deno/kv's `Kv`): what option
+ * `kv` must be.
+ * @example
+ * isKvHandle(await Deno.openKv(":memory:")); // true
+ * isKvHandle({ get() {} });                  // false
+ */
 export function isKvHandle(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   const kv = value as Record<string, unknown>;
