@@ -2,19 +2,22 @@
  * The Deno KV backend: `Deno.openKv` on Deno and Deno Deploy, the `@deno/kv` package (loaded at
  * first use) on Node and Bun. Values are opaque strings (the codec above encodes them).
  *
- * Layout, under the namespace (option `namespace`, default `"cashews"`):
- * - `[namespace, key]` → `{ v: string, e?: number }`: a value (counters too, as decimal text, like
- *   Redis), `e` its expiry (epoch ms). The entry is also written with `expireIn`, so KV removes it
- *   eventually; as KV removes expired entries late, every read treats an entry past `e` as missing.
- * - `[namespace, key]` → `{ s: number[], e: number }`: a sliding-window log (`slidingIncr`), the
- *   recorded times in ascending order. One entry, so at most ~7000 times per window (64 KiB).
- * - `[namespace, key]` → `{ t: string, e?: number }`: the head of a tag set, `t` its generation (a
- *   random id given when the set is created), and one entry per member at
- *   `[namespace, "\u0000tag", key, t, member]` (value `1`), so a set of any size stays within the
- *   64 KiB value limit. A member is written with the set's expiry at the time it was added; members
- *   of an earlier generation (a set that expired and was created again) are never read, and KV
- *   removes them with their `expireIn`. Every `tagAdd` and `tagPop` rewrites the head, so the head's
- *   versionstamp orders all changes to one set.
+ * Layout, under the namespace (option `namespace`, default `"cashews"`), every value one string
+ * (see `encodeRecord`: any V8 serialiser writes it, so Deno, Node and Bun share a database):
+ * - `[namespace, key]` → `"v<e>:<text>"`: a value (counters too, as decimal text, like Redis),
+ *   `<e>` its expiry (epoch ms, empty for none). The entry is also written with `expireIn`, so KV
+ *   removes it eventually; as KV removes expired entries late, every read treats an entry past
+ *   its expiry as missing.
+ * - `[namespace, key]` → `"s<e>:<t0>,<gap>,…"`: a sliding-window log (`slidingIncr`), the recorded
+ *   times in ascending order (the first in ms, then the gaps in base 36). One entry, so a window
+ *   holds at most some 10 000 times (64 KiB); a call beyond is refused with a clear error.
+ * - `[namespace, key]` → `"t<e>:<generation>"`: the head of a tag set, its generation a random id
+ *   given when the set is created, and one entry per member at
+ *   `[namespace, "\u0000tag", key, generation, member]` (value `""`), so a set of any size stays
+ *   within the 64 KiB value limit. A member is written with the set's expiry at the time it was
+ *   added; members of an earlier generation (a set that expired and was created again) are never
+ *   read, and KV removes them with their `expireIn`. Every `tagAdd` and `tagPop` rewrites the
+ *   head, so the head's versionstamp orders all changes to one set.
  *
  * Every read-modify-write (`set` with `exist`, `incr`, `setLock`, `unlock`, `expire`, `delete`,
  * `slidingIncr`, `tagAdd`, `tagPop`) is one atomic operation that checks the versionstamp read,
@@ -76,6 +79,8 @@ export interface DenoKvHandle {
  * if (encoded.length > DENO_KV_MAX_VALUE_BYTES) console.warn("too large for deno-kv://");
  */
 export const DENO_KV_MAX_VALUE_BYTES = 65_536;
+/** Bytes a value record takes beyond its text, at most: kind, expiry, `:` and V8's string header. */
+const RECORD_OVERHEAD = 24;
 /** `getMany` reads at most this many keys per call. */
 const GET_MANY_CHUNK = 10;
 /** Mutations per atomic operation in bulk deletes and `setMany` (KV allows 1000). */
@@ -136,6 +141,40 @@ function expireIn(e: number | undefined, now: number): { expireIn: number } | un
 /** A record with expiry `e` (the property left out when there is none). */
 function withExpiry<R extends object>(record: R, e: number | undefined): R & { e?: number } {
   return e === undefined ? record : { ...record, e };
+}
+
+/**
+ * A record as stored: one string, `<kind><expiry>:<body>`, so that every V8 serialiser can write
+ * it (@deno/kv on Bun only has a limited one, for strings) and a database is readable from every
+ * runtime. `v…:` a value (the body is the text), `s…:` a sliding-window log (the first time, then
+ * the gaps to the next ones in base 36, comma-separated), `t…:` a tag head (the body is its
+ * generation). The expiry is epoch ms, empty for none.
+ */
+function encodeRecord(record: Record_): string {
+  const e = record.e === undefined ? "" : String(record.e);
+  if (isValue(record)) return `v${e}:${record.v}`;
+  if (isTag(record)) return `t${e}:${record.t}`;
+  const times = (record as LogRecord).s;
+  const parts = times.map((t, i) => (i === 0 ? String(t) : (t - times[i - 1]!).toString(36)));
+  return `s${e}:${parts.join(",")}`;
+}
+
+/** A stored value back as a record; anything else (not written by this backend) as a record of no known kind. */
+function decodeRecord(value: unknown): Record_ | { foreign: true } {
+  const match = typeof value === "string" ? /^([vst])(\d*):/.exec(value) : null;
+  if (match === null) return { foreign: true };
+  const body = (value as string).slice(match[0].length);
+  const e = match[2] === "" ? undefined : Number(match[2]);
+  if (match[1] === "v") return withExpiry({ v: body }, e);
+  if (match[1] === "t") return withExpiry({ t: body }, e);
+  const times: number[] = [];
+  if (body !== "") for (const part of body.split(",")) times.push(times.length === 0 ? Number(part) : times[times.length - 1]! + parseInt(part, 36));
+  return withExpiry({ s: times }, e);
+}
+
+/** An entry read, its value decoded (see {@link decodeRecord}). */
+function decoded(entry: DenoKvEntryMaybe): DenoKvEntryMaybe {
+  return entry.versionstamp === null ? entry : { ...entry, value: decodeRecord(entry.value) };
 }
 
 /** Bytes V8 serialises a string to, at least (one byte per Latin-1 char, else two per code unit). */
@@ -268,7 +307,7 @@ export class DenoKvBackend implements Backend {
   // ---------------------------------------------------------------- commands
 
   async get(key: string): Promise<unknown> {
-    const entry = await this.#run("GET", (kv) => kv.get(this.#key(key)));
+    const entry = decoded(await this.#run("GET", (kv) => kv.get(this.#key(key))));
     if (!isLive(entry, Date.now())) return MISSING;
     if (!isValue(entry.value)) throw new CacheBackendError(`deno-kv GET: ${WRONGTYPE}`);
     return entry.value.v;
@@ -281,7 +320,7 @@ export class DenoKvBackend implements Backend {
     const read = await this.#run("GET", (kv) => Promise.all(chunks.map((chunk) => kv.getMany(chunk))));
     const now = Date.now();
     // Like MGET: anything but a live value reads as missing.
-    return read.flat().map((entry) => (isLive(entry, now) && isValue(entry.value) ? entry.value.v : MISSING));
+    return read.flat().map(decoded).map((entry) => (isLive(entry, now) && isValue(entry.value) ? entry.value.v : MISSING));
   }
 
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
@@ -290,13 +329,13 @@ export class DenoKvBackend implements Backend {
     if (exist === undefined) {
       const now = Date.now();
       const e = deadline(expireMs, now);
-      await this.#run("SET", (kv) => kv.set(k, withExpiry({ v: text }, e), expireIn(e, now)), key);
+      await this.#run("SET", (kv) => kv.set(k, encodeRecord(withExpiry({ v: text }, e)), expireIn(e, now)), key);
       return true;
     }
     return this.#update("SET", key, (entry, now) => {
       if (isLive(entry, now) !== exist) return { result: false };
       const e = deadline(expireMs, now);
-      return { result: true, write: (op) => op.set(k, withExpiry({ v: text }, e), expireIn(e, now)) };
+      return { result: true, write: (op) => op.set(k, encodeRecord(withExpiry({ v: text }, e)), expireIn(e, now)) };
     });
   }
 
@@ -307,7 +346,7 @@ export class DenoKvBackend implements Backend {
       const now = Date.now();
       const e = deadline(expireMs, now);
       const size = ([key, text]: readonly [string, string]): number => serialisedBytes(text) + key.length * 3 + 64;
-      await commitBatches(kv, rows, size, (op, [key, text]) => op.set(this.#key(key), withExpiry({ v: text }, e), expireIn(e, now)));
+      await commitBatches(kv, rows, size, (op, [key, text]) => op.set(this.#key(key), encodeRecord(withExpiry({ v: text }, e)), expireIn(e, now)));
     });
   }
 
@@ -317,7 +356,7 @@ export class DenoKvBackend implements Backend {
     return this.#update("INCR", key, (entry, now) => {
       if (!isLive(entry, now)) {
         const e = deadline(expireMs, now);
-        return { result: by, write: (op) => op.set(k, withExpiry({ v: String(by) }, e), expireIn(e, now)) };
+        return { result: by, write: (op) => op.set(k, encodeRecord(withExpiry({ v: String(by) }, e)), expireIn(e, now)) };
       }
       const record = entry.value;
       // What Redis's `string2ll` accepts (no sign on zero, no leading zeros, no spaces).
@@ -327,7 +366,7 @@ export class DenoKvBackend implements Backend {
       const next = Number(record.v) + by;
       if (!Number.isSafeInteger(next)) throw new CacheBackendError("deno-kv INCR: ERR increment or decrement would overflow");
       const e = expiryOf(record);
-      return { result: next, write: (op) => op.set(k, withExpiry({ v: String(next) }, e), expireIn(e, now)) };
+      return { result: next, write: (op) => op.set(k, encodeRecord(withExpiry({ v: String(next) }, e)), expireIn(e, now)) };
     });
   }
 
@@ -371,12 +410,12 @@ export class DenoKvBackend implements Backend {
       const e = deadline(expireMs, now);
       const rest: Record<string, unknown> = { ...(entry.value as Record_) };
       delete rest.e;
-      return { result: true, write: (op) => op.set(k, withExpiry(rest, e), expireIn(e, now)) };
+      return { result: true, write: (op) => op.set(k, encodeRecord(withExpiry(rest, e) as unknown as Record_), expireIn(e, now)) };
     });
   }
 
   async getExpire(key: string): Promise<number> {
-    const entry = await this.#run("PTTL", (kv) => kv.get(this.#key(key)));
+    const entry = decoded(await this.#run("PTTL", (kv) => kv.get(this.#key(key))));
     const now = Date.now();
     if (!isLive(entry, now)) return -2;
     const e = expiryOf(entry.value);
@@ -384,7 +423,7 @@ export class DenoKvBackend implements Backend {
   }
 
   async exists(key: string): Promise<boolean> {
-    const entry = await this.#run("EXISTS", (kv) => kv.get(this.#key(key)));
+    const entry = decoded(await this.#run("EXISTS", (kv) => kv.get(this.#key(key))));
     return isLive(entry, Date.now());
   }
 
@@ -436,7 +475,7 @@ export class DenoKvBackend implements Backend {
         while (i > 0 && times[i - 1]! > now) i--;
         times.splice(i, 0, now);
         const e = now + window;
-        write = (op) => op.set(k, { s: times, e }, { expireIn: window });
+        write = (op) => op.set(k, encodeRecord({ s: times, e }), { expireIn: window });
       } else if (live && count === 0) {
         // Nothing left to keep (a limit of 0): like Redis, an emptied log is no key at all.
         write = (op) => op.delete(k);
@@ -468,8 +507,8 @@ export class DenoKvBackend implements Backend {
       return {
         result: undefined,
         write: (op) => {
-          op.set(k, withExpiry({ t: generation }, e), options);
-          op.set(this.#memberKey(key, generation, member), 1, options);
+          op.set(k, encodeRecord(withExpiry({ t: generation }, e)), options);
+          op.set(this.#memberKey(key, generation, member), "", options);
         },
       };
     });
@@ -497,7 +536,7 @@ export class DenoKvBackend implements Backend {
             // Removing the last member removes the set; else the head is rewritten, so that a
             // concurrent pop or add (which check it) conflicts with this one.
             if (last) op.delete(k);
-            else op.set(k, head, expireIn(head.e, now));
+            else op.set(k, encodeRecord(head), expireIn(head.e, now));
           },
         };
       });
@@ -520,7 +559,8 @@ export class DenoKvBackend implements Backend {
   /** The value as stored text, refused when it cannot fit in one KV value. */
   #checkValue(key: string, value: unknown): string {
     const text = toText(value, "deno-kv");
-    const bytes = serialisedBytes(text);
+    // The record adds its kind and expiry (`v1796000000000:`), V8 a header of up to 5 bytes.
+    const bytes = serialisedBytes(text) + RECORD_OVERHEAD;
     if (bytes > DENO_KV_MAX_VALUE_BYTES) throw tooLarge(key, bytes);
     return text;
   }
@@ -538,7 +578,7 @@ export class DenoKvBackend implements Backend {
         throw this.#wrap("SCAN", error);
       }
       if (next.done) return;
-      const entry = next.value;
+      const entry = decoded(next.value);
       if (entry.key.length === 2 && typeof entry.key[1] === "string") yield [entry.key[1], entry];
     }
   }
@@ -557,7 +597,7 @@ export class DenoKvBackend implements Backend {
     const run = async (): Promise<Plan<T>> => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
-          const entry = await kv.get(k);
+          const entry = decoded(await kv.get(k));
           const planned = await plan(entry, Date.now(), kv);
           if (planned.write === undefined) return planned;
           const op = kv.atomic().check({ key: k, versionstamp: entry.versionstamp });
@@ -684,9 +724,15 @@ async function openDatabase(path: string | undefined): Promise<DenoKvHandle> {
     return (await deno.openKv(path)) as DenoKvHandle;
   }
   if (path === undefined) throw new CacheConfigError(`deno-kv: "deno-kv://" without a path works only on Deno; give a path or option "kv"`);
-  const { openKv } = (await importPeer("@deno/kv", "deno-kv")) as { openKv?: (path?: string) => Promise<unknown> };
-  if (typeof openKv !== "function") throw new CacheConfigError(`deno-kv: the installed "@deno/kv" has no openKv export`);
-  return (await openKv(path)) as DenoKvHandle;
+  const peer = (await importPeer("@deno/kv", "deno-kv")) as {
+    openKv?: (path?: string, options?: Record<string, unknown>) => Promise<unknown>;
+    makeLimitedV8Serializer?: () => Record<string, unknown>;
+  };
+  if (typeof peer.openKv !== "function") throw new CacheConfigError(`deno-kv: the installed "@deno/kv" has no openKv export`);
+  // Bun's `v8` module writes JavaScriptCore's format, which @deno/kv refuses: our records are
+  // strings, which its limited V8 serialiser writes exactly as V8 does.
+  const bun = "Bun" in globalThis && typeof peer.makeLimitedV8Serializer === "function";
+  return (await peer.openKv(path, bun ? peer.makeLimitedV8Serializer!() : {})) as DenoKvHandle;
 }
 
 /**

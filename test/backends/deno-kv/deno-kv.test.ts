@@ -149,13 +149,13 @@ describe("deno-kv://: exact across two Node processes on one database file", () 
 describe("deno-kv://: semantics", () => {
   const s = useTwoBackends("sem");
   /** Writes a raw record as KV would still hold it after its expiry (KV deletes expired keys late). */
-  const writeStale = async (key: string, record: Record<string, unknown>): Promise<void> => {
+  const writeStale = async (key: string, text: string): Promise<void> => {
     const kv = await s.a.handle();
-    await kv.set(["sem", key], { ...record, e: Date.now() - 1000 });
+    await kv.set(["sem", key], `v${Date.now() - 1000}:${text}`);
   };
 
   it("expiry is checked on every read: a record past its expiry is missing although KV still holds it", async () => {
-    await writeStale("old", { v: "stale" });
+    await writeStale("old", "stale");
     const kv = await s.a.handle();
     expect((await kv.get(["sem", "old"])).versionstamp).not.toBeNull(); // still stored
     expect(await s.a.get("old")).toBe(MISSING);
@@ -172,14 +172,14 @@ describe("deno-kv://: semantics", () => {
   });
 
   it("NX writes over an expired record, XX does not; incr restarts an expired counter at the increment", async () => {
-    await writeStale("nx", { v: "stale" });
+    await writeStale("nx", "stale");
     expect(await s.a.set("nx", "x", undefined, true)).toBe(false);
     expect(await s.a.set("nx", "fresh", 60_000, false)).toBe(true);
     expect(await s.b.get("nx")).toBe("fresh");
     expect(await s.a.set("nx", "again", 60_000, false)).toBe(false);
     expect(await s.a.set("nx", "xx", undefined, true)).toBe(true);
     expect(await s.a.getExpire("nx")).toBe(-1); // a set without expiry removes the TTL
-    await writeStale("counter", { v: "41" });
+    await writeStale("counter", "41");
     expect(await s.a.incr("counter", 5, 60_000)).toBe(5);
   });
 
@@ -236,8 +236,9 @@ describe("deno-kv://: semantics", () => {
   it("tags: a set past its expiry starts empty again (its old members are not popped)", async () => {
     await s.a.tagAdd("_tag:old", "gone", 60_000);
     const kv = await s.a.handle();
-    const head = await kv.get(["sem", "_tag:old"]);
-    await kv.set(["sem", "_tag:old"], { ...(head.value as object), e: Date.now() - 1 });
+    const head = (await kv.get(["sem", "_tag:old"])).value as string; // "t<expiry>:<generation>"
+    expect(head).toMatch(/^t\d+:/);
+    await kv.set(["sem", "_tag:old"], head.replace(/^t\d+:/, `t${Date.now() - 1}:`));
     expect(await s.a.tagPop("_tag:old", 10)).toEqual([]);
     await s.a.tagAdd("_tag:old", "new", 60_000);
     expect(await s.a.tagPop("_tag:old", 10)).toEqual(["new"]);
@@ -250,6 +251,10 @@ describe("deno-kv://: semantics", () => {
     await expect(s.a.slidingIncr("str", 1000, 5)).rejects.toThrow(/WRONGTYPE/);
     await s.a.tagAdd("set", "m", undefined);
     await expect(s.a.get("set")).rejects.toThrow(/WRONGTYPE/);
+    const kv = await s.a.handle();
+    await kv.set(["sem", "foreign"], { not: "ours" }); // not written by cashews
+    await expect(s.a.get("foreign")).rejects.toThrow(/WRONGTYPE/);
+    await expect(s.a.incr("foreign", 1, undefined)).rejects.toThrow(/WRONGTYPE/);
   });
 
   it("clear() and deleteMatch remove only this namespace's keys", async () => {
@@ -307,13 +312,15 @@ describe("deno-kv://: the Cache on it", () => {
     const backend = createDenoKvBackend(`deno-kv://${db}`);
     try {
       await expect(backend.set("big", "x".repeat(DENO_KV_MAX_VALUE_BYTES + 1), 60_000)).rejects.toThrow(
-        new CacheBackendError(`deno-kv: the value of key "big" is too large (65537 bytes): Deno KV stores at most 65536 bytes per value`),
+        new CacheBackendError(`deno-kv: the value of key "big" is too large (65561 bytes): Deno KV stores at most 65536 bytes per value`),
       );
-      // Under the limit as text, over it once stored with its record: KV's own refusal, same message.
-      await expect(backend.set("edge", "y".repeat(DENO_KV_MAX_VALUE_BYTES - 4), 60_000)).rejects.toThrow(/"edge" is too large: Deno KV stores at most 65536 bytes/);
-      await expect(backend.set("wide", "€".repeat(40_000), 60_000)).rejects.toThrow(/"wide" is too large \(80000 bytes\)/);
-      expect(await backend.set("fits", "z".repeat(60_000), 60_000)).toBe(true);
-      expect(await backend.get("fits")).toBe("z".repeat(60_000));
+      await expect(backend.set("wide", "€".repeat(40_000), 60_000)).rejects.toThrow(/"wide" is too large \(80024 bytes\)/);
+      await expect(backend.setMany([["ok", "1"], ["huge", "h".repeat(70_000)]], undefined)).rejects.toThrow(/"huge" is too large/);
+      expect(await backend.exists("ok")).toBe(false); // refused before anything was written
+      // The largest accepted text, with an expiry (the longest record prefix): KV stores it.
+      const largest = "z".repeat(DENO_KV_MAX_VALUE_BYTES - 24);
+      expect(await backend.set("fits", largest, 60_000)).toBe(true);
+      expect(await backend.get("fits")).toBe(largest);
     } finally {
       await backend.close();
     }
