@@ -259,8 +259,6 @@ export class DenoKvBackend implements Backend {
   readonly #timeout: number | undefined;
   readonly #userKv: DenoKvHandle | undefined;
   #kv: DenoKvHandle | undefined;
-  /** The tail of the queue of read-modify-writes per key (see `#serial`). */
-  readonly #queues = new Map<string, Promise<void>>();
   #opening: Promise<DenoKvHandle> | undefined;
 
   constructor(config: BackendConfig) {
@@ -297,6 +295,12 @@ export class DenoKvBackend implements Backend {
     this.#opening = undefined;
     this.#kv = undefined;
     if (opening === undefined || this.#userKv !== undefined) return;
+    const shared = this.path === undefined ? undefined : CONNECTIONS.get(this.path);
+    if (shared !== undefined && shared.opening === opening) {
+      // The last backend of this process on this database closes the connection.
+      if (--shared.users > 0) return;
+      CONNECTIONS.delete(this.path!);
+    }
     try {
       (await opening).close();
     } catch {
@@ -618,7 +622,7 @@ export class DenoKvBackend implements Backend {
     try {
       // One read-modify-write of a key at a time in this backend: concurrent calls of this process
       // queue instead of conflicting (the check still orders them against other clients).
-      planned = await this.#bounded(this.#serial(key, run));
+      planned = await this.#bounded(this.#serial(kv, key, run));
     } catch (error) {
       throw this.#wrap(command, error, key);
     }
@@ -626,14 +630,17 @@ export class DenoKvBackend implements Backend {
     return planned.result;
   }
 
-  /** Runs `task` after the tasks queued for `key` before it. */
-  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(key);
+  /** Runs `task` after the tasks on `kv` queued for `key` before it (by any backend of this process on that handle). */
+  #serial<T>(kv: DenoKvHandle, key: string, task: () => Promise<T>): Promise<T> {
+    key = `${this.namespace}\u0000${key}`;
+    let queues = QUEUES.get(kv);
+    if (queues === undefined) QUEUES.set(kv, (queues = new Map()));
+    const previous = queues.get(key);
     const result = previous === undefined ? task() : previous.then(task, task);
     const tail = result.then(noop, noop);
-    this.#queues.set(key, tail);
+    queues.set(key, tail);
     void tail.then(() => {
-      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+      if (queues.get(key) === tail) queues.delete(key);
     });
     return result;
   }
@@ -700,21 +707,46 @@ export class DenoKvBackend implements Backend {
       this.#opening = Promise.resolve(this.#userKv);
       return this.#opening;
     }
-    const opening = (this.#opening ??= openDatabase(this.path).then(
+    if (this.#opening) return this.#opening;
+    const path = this.path;
+    // Backends of one process on one database file (or URL) share one connection: no SQLite
+    // lock contention between them. `:memory:` is a new database each time: never shared.
+    const sharable = path !== undefined && path !== "" && path !== ":memory:";
+    const shared = sharable ? CONNECTIONS.get(path) : undefined;
+    if (shared !== undefined) {
+      shared.users++;
+      this.#opening = shared.opening;
+    } else {
+      const connection = {
+        users: 1,
+        opening: openDatabase(path).catch((error: unknown) => {
+          if (sharable && CONNECTIONS.get(path) === connection) CONNECTIONS.delete(path);
+          throw error instanceof CacheConfigError ? error : new CacheBackendError(`deno-kv: could not open ${this.#where()}: ${firstLine(messageOf(error))}`, { cause: error });
+        }),
+      };
+      if (sharable) CONNECTIONS.set(path, connection);
+      this.#opening = connection.opening;
+    }
+    const opening = this.#opening;
+    return opening.then(
       (kv) => {
         if (this.#opening === opening) this.#kv = kv;
         return kv;
       },
       (error: unknown) => {
         if (this.#opening === opening) this.#opening = undefined;
-        throw error instanceof CacheConfigError ? error : new CacheBackendError(`deno-kv: could not open ${this.#where()}: ${firstLine(messageOf(error))}`, { cause: error });
+        throw error;
       },
-    ));
-    return opening;
+    );
   }
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** The connections of this process by database path, shared by the backends on it (see `#open`). */
+const CONNECTIONS = new Map<string, { opening: Promise<DenoKvHandle>; users: number }>();
+/** The read-modify-write queues per key of each handle, shared by every backend using it. */
+const QUEUES = new WeakMap<object, Map<string, Promise<void>>>();
 
 /** Opens `path` (`undefined`: the default database) with `Deno.openKv`, or `@deno/kv` off Deno. */
 async function openDatabase(path: string | undefined): Promise<DenoKvHandle> {

@@ -22,17 +22,23 @@ let fileCount = 0;
 /** A fresh database file in the run's temporary directory. */
 const newDb = (): string => join(dir, `db-${++fileCount}.sqlite`);
 
-/** Two backends on one database file (two KV connections), closed after each test. */
+/**
+ * Two backends on one database file, on two KV connections (backends of one process on one path
+ * share a connection, so `b` gets a handle of its own as option `kv`), closed after each test.
+ */
 function useTwoBackends(namespace = "t"): { a: DenoKvBackend; b: DenoKvBackend; db: string } {
-  const state = {} as { a: DenoKvBackend; b: DenoKvBackend; db: string };
+  const state = {} as { a: DenoKvBackend; b: DenoKvBackend; db: string; kv: DenoKvHandle };
   beforeEach(async () => {
     state.db = newDb();
+    state.kv = (await openKv(state.db)) as unknown as DenoKvHandle;
     state.a = createDenoKvBackend(`deno-kv://${state.db}`, { namespace });
-    state.b = createDenoKvBackend(`deno-kv://${state.db}`, { namespace });
+    state.b = createDenoKvBackend("deno-kv://", { namespace, kv: state.kv });
     await Promise.all([state.a.init(), state.b.init()]);
+    expect(await state.a.handle()).not.toBe(await state.b.handle());
   });
   afterEach(async () => {
     await Promise.all([state.a.close(), state.b.close()]);
+    state.kv.close();
   });
   return state;
 }
@@ -377,6 +383,22 @@ describe("deno-kv://: setup and the kv option", () => {
     } finally {
       await Promise.all([a.close(), b.close(), memory1.close(), memory2.close()]);
     }
+  });
+
+  it("backends of one process on one file share a connection, closed with the last of them", async () => {
+    const db = newDb();
+    const a = createDenoKvBackend(`deno-kv://${db}`, { namespace: "one" });
+    const b = createDenoKvBackend(`deno-kv://${db}`, { namespace: "two" });
+    const kv = await a.handle();
+    expect(await b.handle()).toBe(kv);
+    await b.set("k", "b", undefined);
+    await a.close();
+    expect(await b.get("k")).toBe("b"); // still open for b
+    await b.close();
+    await expect(kv.get(["two", "k"])).rejects.toThrow(); // closed with the last backend
+    const c = createDenoKvBackend(`deno-kv://${db}`, { namespace: "two" });
+    expect(await c.get("k")).toBe("b"); // a new connection
+    await c.close();
   });
 
   it("a supplied kv handle is used as is and never closed", async () => {
