@@ -49,15 +49,19 @@ describe("deno-kv:// on Deno (Deno.openKv)", { skip }, () => {
   let a: DenoKvBackend;
   let b: DenoKvBackend;
   let cache: Cache;
+  let second: DenoKvHandle;
 
   before(async () => {
+    // Backends of one process on one path share a connection: `b` gets a second one of its own.
+    second = await deno.openKv!(db);
     a = createDenoKvBackend(`deno-kv://${db}`, { namespace: "deno" });
-    b = createDenoKvBackend(`deno-kv://${db}`, { namespace: "deno" });
+    b = createDenoKvBackend("deno-kv://", { namespace: "deno", kv: second });
     cache = new Cache("deno-kv").setup(`deno-kv://${db}`, { namespace: "deno-cache", safe: false });
     await Promise.all([a.init(), b.init(), cache.init()]);
   });
   after(async () => {
     await Promise.all([a.close(), b.close(), cache.close()]);
+    second.close();
   });
 
   it("set/get with expiry, shared by two connections; a record past its expiry reads as missing", async () => {
