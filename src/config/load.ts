@@ -66,3 +66,29 @@ export function lazyModule(name: string, dependency: string): () => Promise<Back
     );
   };
 }
+
+/**
+ * Imports an optional peer dependency of a backend (e.g. `@deno/kv` for `deno-kv://` on Node and
+ * Bun) at first use. The specifier is passed through a variable so that bundlers and `tsc` do not
+ * follow it: a bundle that never opens such a backend never pulls the package in.
+ * @param dependency The package name, e.g. `"@deno/kv"`.
+ * @param backend The scheme, for the error message, e.g. `"deno-kv"`.
+ * @returns The package's module namespace.
+ * @throws {CacheConfigError} The package is not installed (saying how to install it) or fails to load.
+ * @example
+ * const { openKv } = (await importPeer("@deno/kv", "deno-kv")) as { openKv(path?: string): Promise<unknown> };
+ */
+export async function importPeer(dependency: string, backend: string): Promise<Record<string, unknown>> {
+  const specifier = [dependency][0]!;
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
+  } catch (error) {
+    const missing = new RegExp(`['"]${dependency.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}['"]`).test(messageOf(error));
+    throw new CacheConfigError(
+      missing
+        ? `the ${backend}:// backend needs the peer dependency "${dependency}" on this runtime: npm install ${dependency}`
+        : `the ${backend}:// backend could not load "${dependency}": ${messageOf(error)}`,
+      { cause: error },
+    );
+  }
+}
