@@ -5,10 +5,15 @@
  * one 100-in-flight measurement, the order rotated each round), takes medians, checks that no load
  * (miss) happened while timing, prints one markdown table and writes it to bench/results/latest.md.
  *
- * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash (comma-separated; a
+ * The edge tier is the exception: its contenders are Workers run in workerd through miniflare (one
+ * workerd instance per contender, driven from this process), which time their hits inside the isolate
+ * (bench/edge-worker.ts).
+ *
+ * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash|edge (comma-separated; a
  * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
- * 150 for memory, 400 for the network tiers), BENCH_PROCESSES (default: one per round; the rounds
- * are split into that many blocks, each with fresh child processes).
+ * 150 for memory, 400 for the network and edge tiers), BENCH_PROCESSES (default: one per round, 3 for
+ * the edge tier; the rounds are split into that many blocks, each with fresh child processes or
+ * workerd instances).
  */
 import { execFileSync, fork, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +21,9 @@ import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { Miniflare } from "miniflare";
+import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
+import { COMPATIBILITY_DATE } from "../test/support/workerd.js";
 import { startRedis, type RedisServer } from "../test/support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
 import { CHUNKS, KEYS, WIDTH, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
@@ -38,7 +46,16 @@ const PROCESSES = ((raw = process.env.BENCH_PROCESSES): number => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_PROCESSES: a whole number of at least 1, got "${raw}"`);
   return Math.min(ROUNDS, n);
 })();
-const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash"] as const;
+/**
+ * Blocks (fresh workerd instances) of the edge tier unless BENCH_PROCESSES says otherwise. A workerd
+ * instance costs ~0.3 s to start and ~3 s to fill and warm (1000 writes, 1000 checked reads, sizing,
+ * a JIT warm-up run), against ~1 s per round for its two measurements: a fresh instance per round
+ * would make the tier take ~4× as long. 3 blocks keep a run to a few minutes and still show, in the
+ * per-block ratios, how much one instance's luck moves the numbers.
+ */
+const EDGE_PROCESSES = 3;
+const processesOf = (tier: TierId): number => (tier === "edge" && process.env.BENCH_PROCESSES === undefined ? Math.min(ROUNDS, EDGE_PROCESSES) : PROCESSES);
+const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash", "edge"] as const;
 type TierId = (typeof ALL_TIERS)[number];
 const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];
 for (const tier of TIERS) if (!ALL_TIERS.includes(tier)) throw new Error(`BENCH_TIER: unknown tier "${tier}" (${ALL_TIERS.join(", ")})`);
@@ -67,6 +84,8 @@ interface Spec {
   label: string;
   /** The tier's baseline (ratios are to it). */
   floor?: boolean;
+  /** The id of the floor this row's ratios are to, when not the tier's first row (edge: one floor per backend). */
+  vs?: string;
   cashews?: boolean;
   /** A variant shown for reference (no target, not a peer). */
   reference?: boolean;
@@ -150,7 +169,28 @@ const tiers: Tier[] = [
       { id: "cashews", cashews: true, label: "cashews upstash+http://" },
     ],
   },
+  {
+    id: "edge",
+    title: "edge (workerd)",
+    unit: "µs",
+    targetMs: Number(process.env.BENCH_MS ?? 400),
+    contenders: [
+      { id: "kv-raw", floor: true, label: "floor: raw Workers KV `JSON.parse(await env.KV.get(key))`" },
+      { id: "kv-cashews", cashews: true, vs: "kv-raw", label: "cashews cloudflare-kv://KV (value in KV, expiry in metadata: `getWithMetadata`)" },
+      {
+        id: "kv-raw-meta",
+        reference: true,
+        vs: "kv-raw",
+        label: "for reference: raw `env.KV.getWithMetadata(key, { type: \"text\" })`, expiry checked, `JSON.parse` (the backend's read, without cashews)",
+      },
+      { id: "cache-raw", floor: true, label: "floor: raw Cache API `JSON.parse(await (await caches.default.match(url)).text())`" },
+      { id: "cache-cashews", cashews: true, vs: "cache-raw", label: "cashews cloudflare-cache:// (`caches.default`)" },
+    ],
+  },
 ];
+/** The floor row `row`'s ratios are to: itself for a floor, the one named by `vs`, else the tier's first row. */
+const floorRowOf = (row: Row, rows: Row[]): Row | undefined =>
+  row.spec.floor ? row : row.spec.vs === undefined ? rows[0] : rows.find((r) => r.spec.id === row.spec.vs);
 
 // ------------------------------------------------------------------ CPU placement
 /**
@@ -221,6 +261,10 @@ class Child {
     });
   }
 
+  kill(): void {
+    this.proc.kill("SIGKILL");
+  }
+
   async close(): Promise<void> {
     if (this.#exited) return;
     const exited = new Promise<void>((resolve) => this.proc.once("exit", () => resolve()));
@@ -230,6 +274,79 @@ class Child {
     clearTimeout(timer);
   }
 }
+
+// ------------------------------------------------------------------ edge: one workerd per contender
+
+/** What the edge tier's Workers run with: nodejs_compat (async context on, as most Workers have it). */
+const EDGE_FLAGS = ["nodejs_compat"];
+let edgeBundle: Promise<WorkerBundle> | undefined;
+
+/** The pids of this process's children that are workerd (to pin a new instance like the child processes are). */
+function workerdChildren(): Set<number> {
+  const out = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  if (out.status !== 0) return new Set();
+  return new Set(out.stdout.split("\n").flatMap((line) => (/^\s*(\d+)\s+workerd/.exec(line) ? [Number(/^\s*(\d+)/.exec(line)![1])] : [])));
+}
+
+/**
+ * One edge contender: bench/edge-worker.ts in its own workerd instance (miniflare, in memory, a KV
+ * namespace bound as KV, the Cache API on), answering the same requests as a child process: init
+ * (`/init`), measure (`/measure`), close (dispose). The Worker times its hits itself.
+ */
+class EdgeChild {
+  #mf: Promise<Miniflare>;
+  #pid: number | undefined;
+
+  constructor(readonly name: string, id: string) {
+    this.#mf = (async () => {
+      const { code } = await (edgeBundle ??= bundleWorker("bench/edge-worker.ts"));
+      const before = workerdChildren();
+      const mf = new Miniflare({
+        modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
+        compatibilityDate: COMPATIBILITY_DATE,
+        compatibilityFlags: EDGE_FLAGS,
+        kvNamespaces: ["KV"],
+        cache: true,
+        bindings: { CONTENDER: id },
+      });
+      await mf.ready;
+      this.#pid = [...workerdChildren()].find((pid) => !before.has(pid));
+      if (PIN && this.#pid === undefined) log(`  ${name}: workerd process not found: not pinned`);
+      pin(this.#pid, PIN?.clients);
+      return mf;
+    })();
+  }
+
+  async #get(path: string): Promise<any> {
+    const mf = await this.#mf;
+    const response = await mf.dispatchFetch(`http://localhost${path}`);
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`${path}: ${response.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  }
+
+  async request<T extends FromChild["type"]>(message: ToChild): Promise<Extract<FromChild, { type: T }>> {
+    if (message.type === "init") {
+      const ready = await this.#get(`/init?targetMs=${message.targetMs}`);
+      return { type: "ready", warmLoads: ready.warmLoads, opsSeq: ready.opsSeq, opsFlight: ready.opsFlight } as Extract<FromChild, { type: T }>;
+    }
+    if (message.type === "measure") {
+      const m = await this.#get("/measure");
+      return { type: "measured", seq: m.seq, flight: m.flight, loads: m.loads } as Extract<FromChild, { type: T }>;
+    }
+    throw new Error(`edge: no ${message.type}`);
+  }
+
+  kill(): void {
+    void this.close();
+  }
+
+  async close(): Promise<void> {
+    await (await this.#mf.catch(() => undefined))?.dispose();
+  }
+}
+
+type Runner = Pick<Child, "request" | "kill" | "close">;
 
 // ------------------------------------------------------------------ running a tier
 interface Row {
@@ -260,11 +377,12 @@ function spread(xs: number[]): number {
 const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
 
 /** One child process per contender (set up one after another: warm-up and sizing are not disturbed by the others); a contender that fails is marked and left out. */
-async function startChildren(tier: Tier, env: Env, rows: Row[], block: number): Promise<Map<Row, Child>> {
-  const children = new Map<Row, Child>();
+async function startChildren(tier: Tier, env: Env, rows: Row[], block: number): Promise<Map<Row, Runner>> {
+  const children = new Map<Row, Runner>();
   for (const [index, row] of rows.entries()) {
     if (row.failure) continue;
-    const child = new Child(`${tier.id}/${row.spec.id}`);
+    const name = `${tier.id}/${row.spec.id}`;
+    const child: Runner = tier.id === "edge" ? new EdgeChild(name, row.spec.id) : new Child(name);
     try {
       const ready = await child.request<"ready">({ type: "init", tier: tier.id, id: row.spec.id, env: { ...env, db: index + 1 }, targetMs: tier.targetMs });
       row.warmLoads ??= ready.warmLoads; // the first processes fill the cache; later ones may find it filled (Redis)
@@ -274,7 +392,7 @@ async function startChildren(tier: Tier, env: Env, rows: Row[], block: number): 
     } catch (error) {
       row.failure = `could not run: ${firstLine(error)}`;
       log(`  ${tier.id}/${row.spec.id}: FAILED ${row.failure}`);
-      child.proc.kill("SIGKILL");
+      child.kill();
     }
   }
   return children;
@@ -284,7 +402,8 @@ async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<R
   const only = process.env.BENCH_ONLY?.split(",").map((id) => id.trim());
   const specs = only ? tier.contenders.filter((spec) => spec.floor || only.includes(spec.id)) : tier.contenders;
   const rows: Row[] = specs.map((spec) => ({ tier, spec, timedLoads: 0, samples: { seq: [], flight: [] } }));
-  let children = new Map<Row, Child>();
+  let children = new Map<Row, Runner>();
+  const PROCESSES = processesOf(tier.id);
   for (let block = 0; block < PROCESSES; block++) {
     const first = Math.round((block * ROUNDS) / PROCESSES);
     const end = Math.round(((block + 1) * ROUNDS) / PROCESSES);
@@ -301,7 +420,7 @@ async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<R
           row.timedLoads += m.loads;
         } catch (error) {
           row.failure = `failed in round ${round + 1}: ${firstLine(error)}`;
-          children.get(row)!.proc.kill("SIGKILL");
+          children.get(row)!.kill();
           children.delete(row);
         }
       }
@@ -309,9 +428,14 @@ async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<R
     }
     if (PROCESSES > 1) {
       // What each block's processes got: block-to-block differences well beyond the spread are per-process luck.
-      const floor = rows[0]!;
-      const ratios = rows.slice(1).map((row) => `${row.spec.id} ${fmtRatio(pairedRatio(row.samples.seq, floor.samples.seq, first, end))}`);
-      log(`  ${tier.id}: processes ${block + 1}/${PROCESSES} (rounds ${first + 1}–${end}), sequential × floor: ${ratios.join(", ")}`);
+      const ratios = rows
+        .filter((row) => !row.spec.floor)
+        .map((row) => {
+          const floor = floorRowOf(row, rows)!;
+          const r = (mode: "seq" | "flight") => fmtRatio(pairedRatio(row.samples[mode], floor.samples[mode], first, end));
+          return `${row.spec.id} ${r("seq")} / ${r("flight")}`;
+        });
+      log(`  ${tier.id}: processes ${block + 1}/${PROCESSES} (rounds ${first + 1}–${end}), × floor sequential / in flight: ${ratios.join(", ")}`);
     }
   }
   if (upstash) {
@@ -362,7 +486,8 @@ function pairedRatio(a: number[], b: number[], from = 0, to = a.length): number 
 const fmtRatio = (r: number | undefined): string => (r === undefined ? "–" : `${r.toFixed(2)}×`);
 const verdict = (ok: boolean): string => (ok ? "PASS" : "**MISS**");
 
-function targetCell(row: Row, rows: Row[], floor: Row | undefined): string {
+function targetCell(row: Row, rows: Row[]): string {
+  const floor = floorRowOf(row, rows);
   const rs = ratio(row, floor, "seq");
   const rf = ratio(row, floor, "flight");
   if (row.spec.floor || row.seq === undefined || rs === undefined || rf === undefined) return "";
@@ -371,6 +496,7 @@ function targetCell(row: Row, rows: Row[], floor: Row | undefined): string {
   const limit = (max: number, name: string) => `${name} ≤ ${max}×: seq ${verdict(rs <= max)}, in flight ${verdict(rf <= max)}`;
   if (tier.id === "memory") return limit(1.5, "floor");
   if (tier.id === "signed") return limit(1.3, "unsigned");
+  if (tier.id === "edge") return limit(1.15, "raw binding call");
   if (tier.id === "clientside") {
     const speedup = (r: number) => `${(1 / r).toFixed(1)}× ${verdict(1 / r >= 20)}`;
     return `throughput ≥ 20× plain redis://: seq ${speedup(rs)}, in flight ${speedup(rf)}`;
@@ -400,14 +526,14 @@ function table(all: Row[][]): string {
     "|---|---|--:|--:|--:|--:|--:|---|",
   ];
   for (const rows of all) {
-    const floor = rows.find((r) => r.spec.floor && r.seq !== undefined && !r.failure);
     for (const row of rows) {
+      const floor = floorRowOf(row, rows);
       const { tier } = row;
       const warm = row.warmLoads === undefined ? "–" : String(row.warmLoads);
       const timedBad = row.timedLoads > 0 || (row.burstLoads ?? 0) > 0;
       const loads = timedBad ? `**FAIL ${warm} / ${row.timedLoads + (row.burstLoads ?? 0)}**` : `${warm} / ${row.seq === undefined ? "–" : 0}`;
       const notes: string[] = [];
-      const target = targetCell(row, rows, floor);
+      const target = targetCell(row, rows);
       if (target) notes.push(target);
       if (row.requests !== undefined) notes.push(`${row.requests} HTTP request(s), ${row.commands} command(s) per ${WIDTH} concurrent hits`);
       if (row.failure) notes.push(`**${row.failure}**`);
@@ -423,7 +549,7 @@ function table(all: Row[][]): string {
 // ------------------------------------------------------------------ main
 const started = Date.now();
 const loadAtStart = loadavg()[0]!;
-const network = TIERS.some((t) => t !== "memory");
+const network = TIERS.some((t) => t !== "memory" && t !== "edge");
 let redis: RedisServer | undefined;
 let upstash: UpstashServer | undefined;
 const results: Row[][] = [];
@@ -479,12 +605,19 @@ const header = [
     (redisVersion ? `; redis-server ${redisVersion} (local, same machine)` : "") +
     `; 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
   `- ${gitState()}.`,
-  PIN
-    ? `- CPU placement: redis-server pinned to CPU ${PIN.server}, every contender's process to CPU ${PIN.clients} (\`taskset\`; the same placement for all; BENCH_PIN=0 turns it off).`
-    : "- CPU placement: not pinned (no `taskset`, one CPU, or BENCH_PIN=0): network-tier sequential times vary with where the scheduler puts each process.",
+  !PIN
+    ? "- CPU placement: not pinned (no `taskset`, one CPU, or BENCH_PIN=0): network-tier sequential times vary with where the scheduler puts each process."
+    : network
+      ? `- CPU placement: redis-server pinned to CPU ${PIN.server}, every contender's process (edge: workerd instance) to CPU ${PIN.clients} (\`taskset\`; the same placement for all; BENCH_PIN=0 turns it off).`
+      : `- CPU placement: every contender's process (edge: workerd instance) pinned to CPU ${PIN.clients} (\`taskset\`; the same placement for all; BENCH_PIN=0 turns it off).`,
   `- ${KEYS} keys warmed first (one load each), then only hits are timed: the memoised function counts its calls (loads), which must stay 0 in the timed rounds.`,
-  `- Each contender in its own child process (\`node --import tsx --expose-gc\`); ${ROUNDS} interleaved rounds (order rotated each round), split into ${PROCESSES} block(s) with fresh processes each (what one process gets by chance, e.g. JIT decisions, lasts its life); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row) in the same round, so they can differ from the ratio of the medians.`,
-  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash`, `BENCH_ROUNDS`, `BENCH_MS`, `BENCH_PROCESSES`). Wall time of this run: " +
+  `- Each contender in its own child process (\`node --import tsx --expose-gc\`; edge tier: its own workerd instance, see below); ${ROUNDS} interleaved rounds (order rotated each round), split into ${TIERS.every((t) => t === "edge") ? processesOf("edge") : `${PROCESSES} (edge: ${processesOf("edge")})`} block(s) with fresh processes each (what one process gets by chance, e.g. JIT decisions, lasts its life); per round and contender one sequential and one in-flight measurement (${WIDTH} calls per \`Promise.all\`), each ≈ ${memory} ms (memory) / ${net} ms (network tiers), timed in ${CHUNKS} chunks and reported as the median chunk. Times are medians over the rounds (±: half the interquartile range, relative to the median); ratios are paired: the median over rounds of (contender ÷ the tier's floor, first row; edge: the raw call of the same backend) in the same round, so they can differ from the ratio of the medians.`,
+  ...(TIERS.includes("edge")
+    ? [
+        `- Edge tier: every contender is bench/edge-worker.ts (bundled with esbuild like the Worker tests) in its own workerd instance: miniflare ${v("miniflare")} (workerd ${v("workerd")}), compatibility date ${COMPATIBILITY_DATE}, flags ${EDGE_FLAGS.join(", ")}, in-memory KV namespace and Cache API (miniflare's simulators, inside the same workerd process), workerd ${PIN ? `pinned to CPU ${PIN.clients}` : "not pinned"}. The Worker times the hits itself, in the isolate; this process only sends \`/init\` and \`/measure\`. workerd's clock advances only when I/O completes, and every hit awaits a binding call, so each chunk is timed from one I/O completion to another (1 ms resolution, chunks of ~40 ms).`,
+      ]
+    : []),
+  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash|edge`, `BENCH_ROUNDS`, `BENCH_MS`, `BENCH_PROCESSES`). Wall time of this run: " +
     `${Math.round((Date.now() - started) / 1000)} s.`,
   "",
 ].join("\n");
@@ -495,6 +628,7 @@ const notes = [
   "- Redis tier: each contender has its own database on one local redis-server; peers' clients use their defaults (no auto-pipelining); cashews writes a lone GET at once and sends the GETs issued together in one tick as one MGET. cache-manager's Redis store (@keyv/redis 5) is node-redis, not ioredis. bentocache declares `ioredis ^5.3.2` as an optional peer; it runs here on the root's ioredis 6.0.0 (the same client as the floor and cashews).",
   "- Versions pinned in bench/package.json (`npm --prefix bench ci`). keyv is pinned to 5.6.0: keyv 6 needs Node ≥ 22.19 (and @cacheable/utils 3 needs Node ≥ 22.18), so cache-manager 7 / cacheable 2 stay on their Node 20 dependency line.",
   "- Upstash tier: the REST server (test/support/upstash-server.ts) runs in the benchmark's parent process in front of the same redis-server, so three processes share the CPUs; requests and commands are the server's counters for one burst of 100 concurrent hits (median of 5 bursts).",
+  "- Edge tier: values are ~110-byte JSON objects (`{ id, name, sku, tags, price, stock, updatedAt }`), 1000 keys, 1 h TTL. The raw floors read prebuilt keys / URLs (`item:<i>`, `https://bench.internal/raw/item%3A<i>`) and `JSON.parse` the text; cashews runs `cache({ ttl: \"1h\", key: \"item:{i}\" })(load)` in a Worker wrapped by `withCache({ setup: () => \"cloudflare-kv://KV\" })` (or `\"cloudflare-cache://\"`), so a hit also renders the key, reads the expiry (KV metadata / an `x-cashews-expires` header) and decodes with the typed codec (a plain `JSON.parse` for such values). Absolute times are miniflare's local simulators (each a Durable Object over SQLite and a blob store, reached by the binding as a subrequest), not Cloudflare's network: on the platform the I/O is slower and cashews' share smaller.",
   "- The machine is shared (other work may run during the benchmark): treat differences under ~10 % as noise.",
 ].join("\n");
 
