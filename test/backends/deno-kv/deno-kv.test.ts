@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openKv } from "@deno/kv";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Cache, CacheBackendError, CacheConfigError, MISSING, type CacheEventInfo } from "../../../src/index.js";
+import { Cache, CacheBackendError, CacheConfigError, type CacheEventInfo } from "../../../src/index.js";
+import { MISSING } from "../../../src/backends/types.js";
 import { importPeer } from "../../../src/config/load.js";
 import { createDenoKvBackend, DENO_KV_MAX_VALUE_BYTES, type DenoKvBackend, type DenoKvHandle } from "../../../src/deno-kv.js";
 
