@@ -6,7 +6,7 @@
  */
 import { CacheConfigError } from "../errors.js";
 import { registerScheme, type OptionSpec } from "../config/registry.js";
-import { ALL_CAPABILITIES, capabilityError, type BackendCapabilities, type Capability } from "./capabilities.js";
+import { capabilityError, type BackendCapabilities, type Capability } from "./capabilities.js";
 import { MISSING, type Backend, type BackendConfig } from "./types.js";
 import { compileGlob } from "./glob.js";
 
@@ -66,7 +66,7 @@ const NEEDS: Readonly<Record<string, Capability>> = {
 
 /**
  * A full {@link Backend} from a small implementation (see {@link BackendDefinition}): derived
- * many-key commands, listing commands derived from `scan`, and commands the definition lacks
+ * many-key commands, listing commands derived from `keys`, and commands the definition lacks
  * refused with a {@link CacheCapabilityError} naming the backend and the capability.
  * @example
  * const map = new Map<string, { value: string; expiresAt?: number }>();
@@ -94,14 +94,13 @@ export function defineBackend(definition: BackendDefinition): Backend {
   }
   const def = definition as BackendDefinition & Record<string, unknown>;
   const has = (name: string): boolean => typeof def[name] === "function";
-  const derived: BackendCapabilities = {
+  // Derived from the methods given (what is missing is refused); the rest only as declared.
+  const capabilities: Partial<BackendCapabilities> = {
     atomic: has("incr") && has("slidingIncr") && has("tagAdd") && has("tagPop"),
     locks: has("setLock") && has("unlock"),
     listing: has("keys"),
-    exactExpiry: true,
-    strongConsistency: true,
+    ...definition.capabilities,
   };
-  const capabilities: BackendCapabilities = { ...ALL_CAPABILITIES, ...derived, ...definition.capabilities };
   const get = async (key: string): Promise<unknown> => {
     const value = await definition.get(key);
     return value === undefined ? MISSING : value;

@@ -98,7 +98,12 @@ export class Route {
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;
     // A backend that states its capabilities (defineBackend) refines what its scheme declared.
-    if (backend.capabilities) this.capabilities = { ...this.capabilities, ...backend.capabilities };
+    // A flag is false when either says so (a scheme's declaration is not overridden by defaults).
+    if (backend.capabilities) {
+      const merged: Partial<BackendCapabilities> = { ...backend.capabilities, ...this.capabilities };
+      for (const [flag, value] of Object.entries(backend.capabilities)) if (value === false) merged[flag as Capability] = false;
+      this.capabilities = merged;
+    }
     this.peekable = (this.live || backend.peekDecoded === true) && this.enabled && typeof backend.peek === "function";
     this.keeps = typeof backend.keep === "function";
     await backend.init();

@@ -4,11 +4,12 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import type { CoreCache } from "../presets/core-cache.js";
+import { CoreCache } from "../presets/core-cache.js";
 import type { Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { checkOptions, positiveInteger, positiveMs, prefixOption } from "../options.js";
 import { proceed } from "./context.js";
+import { stateOf } from "../core/state.js";
 import { seconds } from "./headers.js";
 import { cacheOption, keyOf, keyOption, type ContextKey } from "./options.js";
 
@@ -59,6 +60,8 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
   const sliding = options.sliding ?? false;
   if (typeof sliding !== "boolean") throw new CacheConfigError(`${name}: "sliding" must be a boolean, got ${typeof sliding}`);
   const cache = cacheOption(name, options.cache);
+  // Refused now when the cache is set up and no backend counts atomically (else by the first request, before the handler).
+  if (cache instanceof CoreCache) stateOf(cache, name).needAtWrap(name, "atomic", "strongConsistency", "exactExpiry");
   const prefix = prefixOption(name, options.prefix, sliding ? "hono_srl" : "hono_rl");
 
   /** The request's count in its window (NaN: backend down) and the ms until the window resets. */

@@ -406,7 +406,7 @@ export class CoreCache extends Callable {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
     const tags = checkTags("set", options.tags);
-    if (tags.length > 0) this.#core.needTags(tags);
+    if (tags.length > 0) await this.#core.needTags(tags);
     const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist);
     if (ok && tags.length > 0) await this.#core.tagKey(key, tags, expire);
     return ok;

@@ -92,6 +92,7 @@ export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: In
     }
   }
   let info: Wrapped | undefined;
+  let listing: string | undefined;
   if (typeof target === "function") {
     info = wrappedInfo(target);
     if (info === undefined) {
@@ -101,15 +102,19 @@ export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: In
     }
   } else if (typeof target === "string") {
     if (target === "") throw new CacheConfigError("invalidate: the key template is empty");
-    parseTemplate(target); // syntax errors now
+    // Syntax errors now; a glob needs a store that lists keys (refused now when none can).
+    if (parseTemplate(target).some((s) => s.kind === "literal" && GLOB.test(s.text))) listing = `invalidate("${target}")`;
   } else {
     throw new CacheConfigError(`invalidate: the target must be a key template or a cached function, got ${target === null ? "null" : typeof target}`);
   }
 
+  if (listing) core.needAtWrap(listing, "listing");
   return decorator<A>("invalidate", core, (decorated) => {
     const drop = info === undefined ? patternDeleter(cache, target as string, decorated, argsMap, defaults) : functionDeleter(cache, info, decorated, argsMap, defaults);
     const fn = decorated.fn;
     const invalidating = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
+      // Before the call: when no backend lists keys, the deletion after it could not happen.
+      if (listing) await core.needStarted(listing, "listing");
       const result = await fn.apply(thisArg, args);
       await drop(thisArg, args);
       return result;

@@ -64,7 +64,10 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
     return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
-      const [count, resetMs] = await core.run(core.route(key), key, neutral, (b) => b.slidingIncr(key, period, limit));
+      const route = core.route(key);
+      const [count, resetMs] = await core.run(route, key, neutral, (b) => b.slidingIncr(key, period, limit));
+      route.need("strongConsistency", name);
+      route.need("exactExpiry", name);
       // NaN (backend down, safe mode) is not over the limit: allow.
       if (!(count > limit)) return fn.apply(thisArg, args);
       return refuse(action, thisArg, args, key, limit, period, () => resetMs);

@@ -188,6 +188,8 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     counters,
     async call(thisArg, args) {
       const started = slowerThan === undefined ? 0 : performance.now();
+      // A refused tag is refused before the function runs, not after it.
+      if (tagged !== undefined) await core.needTags(tagged(thisArg, args));
       let result: unknown;
       let failed = false;
       try {
@@ -207,9 +209,8 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     },
     async write(route, key, stored, outcome) {
       try {
-        // Tags are checked first: a value stored untagged would outlive its tags' deletion.
+        // Tags were checked before the call (a value stored untagged would outlive its tags' deletion).
         const tags = tagged?.(outcome.thisArg, outcome.args);
-        if (tags !== undefined) core.needTags(tags);
         const ok = await core.write(route, key, stored, ttl);
         if (ok && tags !== undefined) await core.tagKey(key, tags, ttl);
         return ok;

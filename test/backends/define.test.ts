@@ -21,7 +21,7 @@ describe("defineBackend", () => {
   });
 
   it("derives capabilities from the methods given: no keys → no listing; no incr… → not atomic; no setLock → no locks", () => {
-    expect(mapBackend({ namespace: fresh() }).capabilities).toEqual({ atomic: false, locks: false, listing: true, exactExpiry: true, strongConsistency: true });
+    expect(mapBackend({ namespace: fresh() }).capabilities).toEqual({ atomic: false, locks: false, listing: true });
     expect(mapBackend({ namespace: fresh(), listing: false }).capabilities).toMatchObject({ listing: false });
   });
 
@@ -123,6 +123,52 @@ describe("capabilities in the cache", () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(await feed()).toBe(1); // stale-early: served, refresh in the background
     await expect.poll(async () => feed(), { timeout: 5_000 }).toBe(2);
+  });
+});
+
+describe("refused before the function runs, never after it (no side effect, then an error)", () => {
+  it("circuitBreaker, perf, tags and glob invalidate wrapped before setup: the first call is refused and the function never ran", async () => {
+    const cache = new Cache("late-setup");
+    let ran = 0;
+    const work = async function work(id: string) {
+      ran++;
+      return id;
+    };
+    const breaker = cache.circuitBreaker({ errorsRate: 50, period: "1m", ttl: "30s" })(work);
+    const timed = cache.perf({ ttl: "1m" })(work);
+    const tagged = cache({ ttl: "1m", key: "t:{id}", tags: ["things"] })(work);
+    const unlisted = new Cache("late-setup, no listing");
+    const invalidating = unlisted.invalidate("t:*")(work);
+    cache.setup("map://", { namespace: fresh() }); // as withCache does, on the first request
+    unlisted.setup("map://?listing=0", { namespace: fresh() });
+    for (const [name, call] of Object.entries({ breaker, timed, tagged, invalidating })) {
+      await expect(call("1"), name).rejects.toBeInstanceOf(CacheCapabilityError);
+    }
+    expect(ran).toBe(0);
+    expect(await cache.exists("t:1")).toBe(false);
+  });
+
+  it("glob invalidate is refused at wrap time when no backend lists keys", async () => {
+    const cache = new Cache("no-listing").setup("map://?listing=0", { namespace: fresh() });
+    await cache.get("x"); // map:// states its listing once created (cloudflare-cache:// declares it in its scheme)
+    expect(() => cache.invalidate("items:page:*")).toThrow(/invalidate\("items:page:\*"\) needs listing keys by pattern/);
+    expect(() => cache.invalidate("items:{id}")).not.toThrow(); // an exact key is deleted by name
+  });
+
+  it("a tagged first write on a custom backend that has not started yet is refused before writing", async () => {
+    registerBackend("lazy-map", () => mapBackend({ namespace: "lazy-map" })); // no capabilities declared: known once created
+    const cache = new Cache("lazy").setup("lazy-map://");
+    await expect(cache.set("k", 1, { tags: ["t"] })).rejects.toBeInstanceOf(CacheCapabilityError);
+    expect(await cache.exists("k")).toBe(false);
+  });
+
+  it("a capability the scheme declares false stays false once the backend (with its own defaults) is created", async () => {
+    registerBackend("weak-map", () => mapBackend({ namespace: fresh() }), { capabilities: { strongConsistency: false } });
+    const cache = new Cache("weak").setup("weak-map://");
+    expect(() => cache.rateLimit({ limit: 1, period: "1s" })).toThrow(CacheCapabilityError);
+    await cache.get("x"); // starts the backend
+    expect(cache.route("").capabilities).toMatchObject({ strongConsistency: false, atomic: false });
+    expect(() => cache.rateLimit({ limit: 1, period: "1s" })).toThrow(CacheCapabilityError);
   });
 });
 

@@ -10,7 +10,8 @@
  *   its expiry as missing.
  * - `[namespace, key]` → `"s<e>:<t0>,<gap>,…"`: a sliding-window log (`slidingIncr`), the recorded
  *   times in ascending order (the first in ms, then the gaps in base 36). One entry, so a window
- *   holds at most some 10 000 times (64 KiB); a call beyond is refused with a clear error.
+ *   holds at most {@link MAX_SLIDING_CALLS} calls (within the 64 KiB value limit): a higher limit is
+ *   a CacheConfigError at the call, and an unlimited log (circuitBreaker) that is full a backend error.
  * - `[namespace, key]` → `"t<e>:<generation>"`: the head of a tag set, its generation a random id
  *   given when the set is created, and one entry per member at
  *   `[namespace, "\u0000tag", key, generation, member]` (value `""`), so a set of any size stays
@@ -35,6 +36,9 @@ import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { denoRuntime, resolveDenoKvTarget } from "./target.js";
 
 // ------------------------------------------------------------------ the KV API used
+
+/** The most calls one sliding-window log keeps (one KV value of at most 64 KiB, ~3 bytes a call). */
+export const MAX_SLIDING_CALLS = 10_000;
 
 /** A Deno KV key as this backend writes it (strings only). */
 export type DenoKvKey = readonly unknown[];
@@ -467,11 +471,21 @@ export class DenoKvBackend implements Backend {
     const k = this.#key(key);
     const window = Math.max(1, Math.ceil(windowMs));
     const max = limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit);
+    // The log is one KV value (64 KiB): a limit it cannot hold is refused, never kept approximately.
+    if (max > MAX_SLIDING_CALLS) {
+      throw new CacheConfigError(
+        `deno-kv:// keeps at most ${MAX_SLIDING_CALLS} calls per sliding window and key: a limit of ${max} cannot be kept exactly; lower it, shorten the period, or use redis:// or upstash://`,
+      );
+    }
     return this.#update("SLIDING_INCR", key, (entry, now) => {
       const live = isLive(entry, now);
       if (live && !isLog(entry.value)) throw new CacheBackendError(`deno-kv SLIDING_INCR: ${WRONGTYPE}`);
       const times = live ? (entry.value as LogRecord).s.filter((t) => t > now - window) : [];
       const count = times.length;
+      // An unlimited log (circuitBreaker) that is full: a backend error (safe mode: reported, the call allowed).
+      if (max < 0 && count >= MAX_SLIDING_CALLS) {
+        throw new CacheBackendError(`deno-kv SLIDING_INCR: the window of key "${key}" holds ${count} calls, the most deno-kv:// keeps (${MAX_SLIDING_CALLS}); shorten the period`);
+      }
       let write: ((op: DenoKvAtomic) => void) | undefined;
       if (max < 0 || count < max) {
         // Kept in order, also when this process's clock is behind another's.

@@ -14,6 +14,7 @@ import { Cache, CacheBackendError, CacheConfigError, type CacheEventInfo } from 
 import { MISSING } from "../../../src/backends/types.js";
 import { importPeer } from "../../../src/config/load.js";
 import { createDenoKvBackend, DENO_KV_MAX_VALUE_BYTES, type DenoKvBackend, type DenoKvHandle } from "../../../src/deno-kv.js";
+import { MAX_SLIDING_CALLS } from "../../../src/backends/deno-kv/backend.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "cashews-denokv-"));
@@ -249,6 +250,17 @@ describe("deno-kv://: semantics", () => {
     expect(await s.a.tagPop("_tag:old", 10)).toEqual([]);
     await s.a.tagAdd("_tag:old", "new", 60_000);
     expect(await s.a.tagPop("_tag:old", 10)).toEqual(["new"]);
+  });
+
+  it("a sliding window keeps at most MAX_SLIDING_CALLS calls: a higher limit is refused, a full unlimited log is a backend error", async () => {
+    await expect(s.a.slidingIncr("big", 60_000, MAX_SLIDING_CALLS + 1)).rejects.toBeInstanceOf(CacheConfigError);
+    expect(await s.a.slidingIncr("big", 60_000, MAX_SLIDING_CALLS)).toEqual([1, 60_000]);
+    // A full unlimited log (a circuit breaker's): written directly, one call per ms of the last 10 s.
+    const kv = await s.a.handle();
+    const now = Date.now();
+    const times = Array.from({ length: MAX_SLIDING_CALLS }, (_, i) => now - 10_000 + i);
+    await kv.set(["sem", "full"], `s${now + 60_000}:${times.map((t, i) => (i === 0 ? String(t) : (t - times[i - 1]!).toString(36))).join(",")}`);
+    await expect(s.a.slidingIncr("full", 60_000, -1)).rejects.toThrow(/holds 10000 calls, the most deno-kv:\/\/ keeps \(10000\); shorten the period/);
   });
 
   it("wrong types are refused like Redis (WRONGTYPE)", async () => {
