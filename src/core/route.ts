@@ -64,13 +64,11 @@ export class Route {
   }
 
   /**
-   * Throws the scheme's {@link CacheCapabilityError} when this backend lacks `capability`, which
-   * `command` needs (a scheme that declares a missing capability gives `refuse`).
+   * Throws the scheme's {@link CacheCapabilityError} when this backend lacks one of `capabilities`,
+   * which `command` needs (a scheme that declares a missing capability gives `refuse`).
    */
-  need(capability: Capability, command: string): void {
-    if (this.capabilities[capability] === false) {
-      throw this.#setup.spec.refuse!(capability, command);
-    }
+  need(command: string, ...capabilities: Capability[]): void {
+    for (const capability of capabilities) if (this.capabilities[capability] === false) throw this.#setup.spec.refuse!(capability, command);
   }
 
   /** Set when a later `setup` replaced this route: it never starts again. */

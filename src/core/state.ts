@@ -131,7 +131,7 @@ export class CacheCore {
       const route = this.route(TAG_PREFIX + tag);
       // A custom backend states what it can do once created: create it first (its failure is the write's).
       if (route.backend === undefined && route.capabilities.atomic === undefined && route.enabled) await route.start().catch(() => undefined);
-      route.need("atomic", "tags");
+      route.need("tags", "atomic");
     }
   }
 
@@ -141,20 +141,7 @@ export class CacheCore {
    */
   needAtWrap(what: string, ...capabilities: Capability[]): void {
     const routes = this.routes;
-    for (const capability of capabilities) {
-      if (routes.length > 0 && routes.every((r) => r.capabilities[capability] === false)) routes[0]!.need(capability, what);
-    }
-  }
-
-  /**
-   * At call time: like {@link needAtWrap}, after creating the backends whose capabilities are only
-   * known then (custom backends that declared none).
-   */
-  async needStarted(what: string, ...capabilities: Capability[]): Promise<void> {
-    for (const route of this.routes) {
-      if (route.backend === undefined && route.enabled && capabilities.some((c) => route.capabilities[c] === undefined)) await route.start().catch(() => undefined);
-    }
-    this.needAtWrap(what, ...capabilities);
+    for (const capability of capabilities) if (routes.length > 0 && routes.every((r) => r.capabilities[capability] === false)) routes[0]!.need(what, capability);
   }
 
   /** The live counters of one decorated function (created on first use). */

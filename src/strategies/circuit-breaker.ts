@@ -156,8 +156,7 @@ export function circuitBreaker<A extends any[] = any[]>(cache: CoreCache, option
       const [open, half] = await core.run(route, key, [MISSING, MISSING] as unknown[], (b) => b.getMany([keys.open, keys.half]));
       if (open !== MISSING) throw isOpen(key);
       // Refused before the function runs (not after it, when its outcome is recorded).
-      route.need("atomic", name);
-      route.need("locks", name);
+      route.need(name, "atomic", "locks");
       // Half-open: one caller at a time (holding the probe lock) calls the function; the others fail fast.
       const probing = half !== MISSING;
       if (probing && !(await core.run(route, keys.probe, false, (b) => b.setLock(keys.probe, LOCK_PREFIX + crypto.randomUUID(), halfOpenTtl!)))) {

@@ -62,11 +62,8 @@ export function locked<A extends any[] = any[]>(cache: CoreCache, options: Locke
     const locked = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
       // Safe mode: an unreachable backend yields an unacquired lock and the body runs unlocked.
       const key = keyOf(thisArg, args);
+      core.route(key).need("locked", "strongConsistency");
       const lock = await acquireLock(core, key, ttl, waitMs);
-      if (core.route(key).capabilities.strongConsistency === false) {
-        await lock.release();
-        core.route(key).need("strongConsistency", "locked");
-      }
       try {
         return await fn.apply(thisArg, args);
       } finally {

@@ -89,7 +89,7 @@ export function perf<A extends any[] = any[]>(cache: CoreCache, options: PerfOpt
         const why = typeof mark === "string" && mark.startsWith(LOCK_PREFIX) ? `: ${mark.slice(LOCK_PREFIX.length)}` : "";
         throw new PerfDegradationError(`perf: ${JSON.stringify(key)} is degraded${why}; calls fail fast for up to ${formatMs(ttl)}`);
       }
-      route.need("locks", "perf"); // before the call, not when a slow one is marked
+      route.need("perf", "locks"); // before the call, not when a slow one is marked
       const started = performance.now();
       const result = await fn.apply(thisArg, args);
       const took = performance.now() - started;

@@ -82,8 +82,7 @@ export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: Ra
       const key = keyOf(thisArg, args);
       const route = core.route(key);
       const count = await core.run(route, key, Number.NaN, (b) => b.incr(key, 1, period));
-      route.need("strongConsistency", name);
-      route.need("exactExpiry", name);
+      route.need(name, "strongConsistency", "exactExpiry");
       // NaN (backend down, safe mode) is not over the limit: allow.
       if (!(count > limit)) return fn.apply(thisArg, args);
       if (ban !== undefined && count === limit + 1) await core.run(route, key, false, (b) => b.expire(key, ban));

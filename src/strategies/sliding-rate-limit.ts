@@ -66,8 +66,7 @@ export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, opti
       const key = keyOf(thisArg, args);
       const route = core.route(key);
       const [count, resetMs] = await core.run(route, key, neutral, (b) => b.slidingIncr(key, period, limit));
-      route.need("strongConsistency", name);
-      route.need("exactExpiry", name);
+      route.need(name, "strongConsistency", "exactExpiry");
       // NaN (backend down, safe mode) is not over the limit: allow.
       if (!(count > limit)) return fn.apply(thisArg, args);
       return refuse(action, thisArg, args, key, limit, period, () => resetMs);

@@ -9,9 +9,9 @@ import { measureUsages, USAGES, type SizeReport } from "../../scripts/size.js";
  * pieces in the way. Lower a limit as the usage shrinks, drop it once the budget holds.
  */
 const NOT_MET: Readonly<Record<string, number>> = {
-  // Issue 15 added ~250 B (core) and ~330 B (full) for capabilities: wrap-time refusal, tags checked before a write.
-  "CoreCache + mem:// + one cache() wrapper": 22_000,
-  "cache from cashews + cache, early, failover": 30_100,
+  // Issue 15 added ~320 B (core) and ~530 B (full) for capabilities: refusal at wrap time and before the function runs, tags checked before a write.
+  "CoreCache + mem:// + one cache() wrapper": 22_100,
+  "cache from cashews + cache, early, failover": 30_300,
 };
 
 describe("bundle sizes (esbuild, minified, gzip -9)", () => {
