@@ -22,6 +22,15 @@
  *   Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a dedicated connection so they never
  *   stall other requests.
  *
+ * - `POST /subscribe/<channel>` and `POST /psubscribe/<pattern>` (what `redis.subscribe()` /
+ *   `redis.psubscribe()` send: `Accept: text/event-stream`, body `[]`, the channel raw in the path,
+ *   one channel per request): a server-sent-events stream on a dedicated Redis SUBSCRIBE connection.
+ *   Once Redis confirms the subscription the stream sends `data: subscribe,<channel>,1`, then one
+ *   `data: message,<channel>,<payload>` (`data: pmessage,<pattern>,<channel>,<payload>`) line per
+ *   PUBLISH, each followed by a blank line, payloads as UTF-8 text (never base64, which is what
+ *   the client parses). A `: keep-alive` comment every `keepAliveMs` (the client ignores lines that
+ *   do not start with `data: `). `dropSubscriptions()` kills every open stream server side.
+ *
  * `setDelay(ms)` holds every request for `ms` before it is handled (so a command whose client gave
  * up is executed late, or never when the server stops first).
  */
@@ -44,6 +53,15 @@ export interface UpstashServer {
   stop(): Promise<void>;
   /** Starts listening again on the same port after stop(). */
   restart(): Promise<void>;
+  /** How many times this command ran since start or the last resetCount() (pipeline items counted one by one). */
+  commandCount(name: string): number;
+  /** Subscription streams currently open (confirmed or not). */
+  readonly subscriptions: number;
+  /**
+   * Kills every open subscription stream server side: `"destroy"` (default) resets the socket
+   * mid-stream, `"end"` ends the response cleanly. The client may subscribe again at once.
+   */
+  dropSubscriptions(mode?: "destroy" | "end"): number;
 }
 
 export interface StartUpstashServerOptions {
@@ -53,9 +71,11 @@ export interface StartUpstashServerOptions {
   token?: string;
   /** Port to listen on (127.0.0.1); default: a free one. */
   port?: number;
+  /** Interval of the `: keep-alive` comment on subscription streams; default 15 000, 0 = none. */
+  keepAliveMs?: number;
 }
 
-type Route = "single" | "pipeline" | "multi";
+type Route = "single" | "pipeline" | "multi" | { subscribe: "subscribe" | "psubscribe"; channel: string };
 type Command = [name: string, ...args: string[]];
 /** An item of a pipeline: either a valid command or an error found before sending it. */
 type Item = { command: Command } | { refused: string };
@@ -116,6 +136,11 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
   let commands = 0;
   let delayMs = 0;
   let syncToken = 0;
+  const keepAliveMs = options.keepAliveMs ?? 15_000;
+  const counts = new Map<string, number>();
+  const count = (batch: Command[]) => {
+    for (const [name] of batch) counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
 
   /** Set while running; replaced on every restart so stale handlers can tell. */
   let running: Running | undefined;
@@ -142,6 +167,8 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
     readonly idle: Redis[] = [];
     readonly busy = new Set<Redis>();
     readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+    /** Open subscription streams and their kill switch. */
+    readonly streams = new Set<{ res: ServerResponse; kill: (mode: "destroy" | "end") => void }>();
     stopped = false;
 
     constructor(readonly shared: Redis) {
@@ -178,6 +205,7 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
         entry.resolve();
       }
       this.timers.clear();
+      for (const stream of [...this.streams]) stream.kill("destroy");
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();
       for (const socket of this.sockets) socket.destroy();
@@ -237,6 +265,11 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
         if (!route) throw new HttpError(404, `ERR endpoint not found: ${req.method ?? ""} ${req.url ?? ""}`);
         if (req.method !== "POST") throw new HttpError(405, "ERR method not allowed, use POST");
         if (req.headers.authorization !== `Bearer ${token}`) throw new HttpError(401, "Unauthorized");
+        if (typeof route === "object") {
+          await readBody(req); // `[]`: the channel is in the path
+          await this.subscribe(route.subscribe, route.channel, req, res);
+          return;
+        }
         const format = header(req, "upstash-response-format");
         if (format !== undefined && format.toLowerCase() !== "json") {
           throw new HttpError(400, `ERR unsupported Upstash-Response-Format: ${format}`);
@@ -285,12 +318,84 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
       return [200, results.map((reply) => ("error" in reply ? reply : { result: encode(reply.result, base64) }))];
     }
 
+    /**
+     * A subscription stream: a dedicated RESP2 connection in subscriber mode; the confirmation is
+     * written once Redis confirmed, so every PUBLISH after it reaches the stream.
+     */
+    private async subscribe(
+      kind: "subscribe" | "psubscribe",
+      channel: string,
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<void> {
+      if (channel === "") throw new HttpError(400, `ERR wrong number of arguments for '${kind}' command`);
+      const conn = new Redis(options.redisUrl, { ...REDIS_OPTIONS, retryStrategy: () => null, autoResubscribe: false });
+      conn.on("error", () => {});
+      let keepAlive: NodeJS.Timeout | undefined;
+      let done = false;
+      const stream = {
+        res,
+        kill: (mode: "destroy" | "end") => {
+          if (done) return;
+          done = true;
+          this.streams.delete(stream);
+          if (keepAlive) clearInterval(keepAlive);
+          conn.disconnect();
+          if (mode === "end" && res.headersSent) res.end();
+          else res.destroy();
+        },
+      };
+      this.streams.add(stream);
+      res.once("close", () => stream.kill("destroy"));
+      req.once("close", () => {
+        if (!res.writableEnded) stream.kill("destroy");
+      });
+      conn.once("end", () => stream.kill("end")); // Redis went away: the stream ends
+      try {
+        await conn.connect();
+        commands++;
+        count([[kind.toUpperCase()]]);
+        if (kind === "subscribe") await conn.subscribe(channel);
+        else await conn.psubscribe(channel);
+      } catch (error) {
+        if (done) return;
+        done = true;
+        this.streams.delete(stream);
+        conn.disconnect();
+        throw error instanceof ReplyError ? new HttpError(400, (error as Error).message) : error;
+      }
+      if (done || this.stopped) return stream.kill("destroy");
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "upstash-sync-token": String(++syncToken),
+      });
+      res.flushHeaders();
+      const line = (data: string) => {
+        if (!done) res.write(`data: ${data}\n\n`);
+      };
+      conn.on("messageBuffer", (ch: Buffer, message: Buffer) => {
+        line(`message,${ch.toString("utf8")},${message.toString("utf8")}`);
+      });
+      conn.on("pmessageBuffer", (pattern: Buffer, ch: Buffer, message: Buffer) => {
+        line(`pmessage,${pattern.toString("utf8")},${ch.toString("utf8")},${message.toString("utf8")}`);
+      });
+      line(`${kind},${channel},1`);
+      if (keepAliveMs > 0) {
+        keepAlive = setInterval(() => {
+          if (!done) res.write(": keep-alive\n\n");
+        }, keepAliveMs);
+      }
+    }
+
     /** Sends the commands back to back on one connection; Redis errors become `{error}` items. */
     private async run(dedicated: boolean, batch: Command[]): Promise<Reply[]> {
       const conn = dedicated ? await this.borrow() : this.shared;
       let healthy = true;
       try {
         commands += batch.length;
+        count(batch);
         const settled = await Promise.allSettled(batch.map(([name, ...args]) => conn.callBuffer(name, ...args)));
         return settled.map((outcome) => {
           if (outcome.status === "fulfilled") return { result: outcome.value };
@@ -309,6 +414,7 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
       let healthy = false;
       try {
         commands += batch.length;
+        count(batch);
         const pending = [
           conn.callBuffer("MULTI"),
           ...batch.map(([name, ...args]) => conn.callBuffer(name, ...args)),
@@ -385,6 +491,18 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
     resetCount() {
       requests = 0;
       commands = 0;
+      counts.clear();
+    },
+    commandCount(name: string) {
+      return counts.get(name.toUpperCase()) ?? 0;
+    },
+    get subscriptions() {
+      return running?.streams.size ?? 0;
+    },
+    dropSubscriptions(mode: "destroy" | "end" = "destroy") {
+      const streams = [...(running?.streams ?? [])];
+      for (const stream of streams) stream.kill(mode);
+      return streams.length;
     },
     setDelay(ms: number) {
       delayMs = Math.max(0, ms);
@@ -408,6 +526,17 @@ function routeOf(url: string): Route | undefined {
   if (path === "") return "single";
   if (path === "/pipeline") return "pipeline";
   if (path === "/multi-exec") return "multi";
+  // `[baseUrl, "subscribe", channel].join("/")`: the channel raw; fetch percent-encodes what a URL must.
+  const sub = /^\/(subscribe|psubscribe)\/(.*)$/.exec(path);
+  if (sub) {
+    let channel = sub[2]!;
+    try {
+      channel = decodeURIComponent(channel);
+    } catch {
+      // not percent-encoded: as sent
+    }
+    return { subscribe: sub[1] as "subscribe" | "psubscribe", channel };
+  }
   return undefined;
 }
 
