@@ -1,0 +1,314 @@
+// The invalidation bus over Upstash (issue 16): the test server's SSE subscribe channel driven by the
+// real @upstash/redis client and raw fetch, then createUpstashBus between independent instances.
+import { randomUUID } from "node:crypto";
+import { Redis as Upstash } from "@upstash/redis";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import type { BusListener, Invalidation } from "../../../src/backends/local/bus.js";
+import { createUpstashBus, invalidationChannel, type UpstashBusOptions } from "../../../src/backends/upstash/bus.js";
+import { startUpstashServer, type UpstashServer } from "../../support/upstash-server.js";
+
+const redisUrl = inject("redisUrl");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(condition: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function client(server: UpstashServer): Upstash {
+  return new Upstash({ url: server.url, token: server.token, automaticDeserialization: false, enableTelemetry: false, retry: false });
+}
+
+/** A listener that records what it hears. */
+function recorder() {
+  const heard: { at: number; message: Invalidation }[] = [];
+  const states: boolean[] = [];
+  const listener: BusListener = {
+    invalidate: (message) => heard.push({ at: Date.now(), message }),
+    connected: (up) => states.push(up),
+  };
+  return {
+    heard,
+    states,
+    listener,
+    get up() {
+      return states.at(-1) === true;
+    },
+  };
+}
+
+const channel = () => invalidationChannel(`t-bus-${randomUUID().slice(0, 8)}`);
+
+describe.skipIf(!redisUrl)("upstash bus", () => {
+  let server: UpstashServer;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    server = await startUpstashServer({ redisUrl, token: `tok-${randomUUID()}` });
+  });
+  afterEach(async () => {
+    await Promise.allSettled(closers.splice(0).map((close) => close()));
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  function bus(ch: string, extra: Partial<UpstashBusOptions> = {}, target = server) {
+    const b = createUpstashBus({ url: target.url, token: target.token, channel: ch, heartbeatMs: 0, ...extra });
+    closers.push(() => b.close());
+    return b;
+  }
+
+  describe("the test server's subscribe channel", () => {
+    it("@upstash/redis subscribe(): confirmation, then every PUBLISH on the channel, nothing from others", async () => {
+      const redis = client(server);
+      const ch = channel();
+      const sub = redis.subscribe(ch);
+      closers.push(() => sub.unsubscribe());
+      const counts: number[] = [];
+      const messages: unknown[] = [];
+      const errors: unknown[] = [];
+      sub.on("subscribe", (count) => counts.push(count));
+      sub.on("message", (m) => messages.push(m));
+      sub.on("error", (e) => errors.push(e));
+      await until(() => counts.length === 1, 3000, "subscribe");
+      expect(counts).toEqual([1]);
+      expect(await redis.publish(ch, '{"k":["a,b"]}')).toBe(1);
+      expect(await redis.publish(`${ch}-other`, "no")).toBe(0);
+      expect(await redis.publish(ch, "plain text, with commas")).toBe(1);
+      await until(() => messages.length === 2, 3000, "messages");
+      expect(messages).toEqual([
+        { channel: ch, message: '{"k":["a,b"]}' },
+        { channel: ch, message: "plain text, with commas" },
+      ]);
+      expect(errors).toEqual([]);
+    });
+
+    it("@upstash/redis psubscribe(): pmessage with pattern and channel", async () => {
+      const redis = client(server);
+      const ch = channel();
+      const sub = redis.psubscribe(`${ch}*`);
+      closers.push(() => sub.unsubscribe());
+      const counts: number[] = [];
+      const messages: unknown[] = [];
+      sub.on("psubscribe", (count) => counts.push(count));
+      sub.on("pmessage", (m) => messages.push(m));
+      await until(() => counts.length === 1, 3000, "psubscribe");
+      await redis.publish(`${ch}:x`, "hello");
+      await until(() => messages.length === 1, 3000, "pmessage");
+      expect(messages).toEqual([{ pattern: `${ch}*`, channel: `${ch}:x`, message: "hello" }]);
+    });
+
+    it("a wrong token is an error event (401 before any stream)", async () => {
+      const redis = new Upstash({ url: server.url, token: "wrong", automaticDeserialization: false, enableTelemetry: false, retry: false });
+      const sub = redis.subscribe(channel());
+      closers.push(() => sub.unsubscribe());
+      const errors: Error[] = [];
+      sub.on("error", (e) => errors.push(e));
+      await until(() => errors.length === 1, 3000, "error");
+      expect(errors[0]!.message).toContain("Unauthorized");
+    });
+
+    it("wire: POST /subscribe/<channel> streams text/event-stream lines; dropSubscriptions() ends it", async () => {
+      const ch = channel();
+      const res = await fetch(`${server.url}/subscribe/${ch}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.token}`, accept: "text/event-stream", "upstash-encoding": "base64" },
+        body: "[]",
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/event-stream");
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      const readUntil = async (needle: string) => {
+        while (!text.includes(needle)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended before ${needle}: ${text}`);
+          text += decoder.decode(value, { stream: true });
+        }
+      };
+      await readUntil("\n\n");
+      expect(text).toBe(`data: subscribe,${ch},1\n\n`);
+      expect(server.subscriptions).toBeGreaterThanOrEqual(1);
+      await client(server).publish(ch, "héllo"); // never base64 on the stream, whatever the header
+      await readUntil("héllo\n\n");
+      expect(text).toBe(`data: subscribe,${ch},1\n\ndata: message,${ch},héllo\n\n`);
+      expect(server.dropSubscriptions("end")).toBeGreaterThanOrEqual(1);
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) break;
+      }
+      await until(() => server.subscriptions === 0, 2000, "no subscriptions");
+    });
+
+    it("keep-alive comments every keepAliveMs", async () => {
+      const own = await startUpstashServer({ redisUrl, keepAliveMs: 50 });
+      closers.push(() => own.stop());
+      const res = await fetch(`${own.url}/subscribe/${channel()}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${own.token}`, accept: "text/event-stream" },
+        body: "[]",
+      });
+      const reader = res.body!.getReader();
+      let text = "";
+      while (!text.includes(": keep-alive\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    });
+  });
+
+  describe("createUpstashBus", () => {
+    it("invalidationChannel: namespaces map to distinct URL-safe names without commas", () => {
+      expect(invalidationChannel("app")).toBe("cashews:app:invalidate");
+      expect(invalidationChannel("")).toBe("cashews::invalidate");
+      expect(invalidationChannel("a,b c/_")).toBe("cashews:a_2cb_20c_2f_5f:invalidate");
+      expect(invalidationChannel("a_2c")).not.toBe(invalidationChannel("a,"));
+      expect(invalidationChannel("é")).toBe("cashews:_c3_a9:invalidate");
+      expect(() => createUpstashBus({ url: server.url, token: server.token, channel: "a,b" })).toThrow(/channel/);
+    });
+
+    it("a publish reaches the other instance within 200 ms, over many rounds; own messages are ignored", async () => {
+      const ch = channel();
+      const [a, b] = [bus(ch), bus(ch)];
+      const [ra, rb] = [recorder(), recorder()];
+      await Promise.all([a.start(ra.listener), b.start(rb.listener)]);
+      expect(ra.states).toEqual([true]);
+      expect(rb.states).toEqual([true]);
+      const latencies: number[] = [];
+      for (let round = 0; round < 40; round++) {
+        const [from, to] = round % 2 ? [a, rb] : [b, ra];
+        const before = to.heard.length;
+        const sent = Date.now();
+        from.publish({ keys: [`k${round}`, `k,${round}\n"x"`] });
+        await until(() => to.heard.length > before, 2000, `round ${round}`);
+        latencies.push(to.heard.at(-1)!.at - sent);
+        expect(to.heard.at(-1)!.message).toEqual({ keys: [`k${round}`, `k,${round}\n"x"`] });
+      }
+      await sleep(50);
+      expect(ra.heard.length).toBe(20); // only b's messages
+      expect(rb.heard.length).toBe(20);
+      expect(Math.max(...latencies)).toBeLessThan(200);
+      b.publish({ all: true });
+      await until(() => ra.heard.length === 21);
+      expect(ra.heard.at(-1)!.message).toEqual({ all: true });
+    });
+
+    it("batches per tick: many keys → one PUBLISH request; an `all` swallows keys; above maxKeys → all", async () => {
+      const ch = channel();
+      const [a, b] = [bus(ch, { maxKeys: 50 }), bus(ch)];
+      const rb = recorder();
+      await Promise.all([a.start(recorder().listener), b.start(rb.listener)]);
+      server.resetCount();
+      for (let i = 0; i < 30; i++) a.publish({ keys: [`k${i}`, "dup"] });
+      await until(() => rb.heard.length === 1);
+      await sleep(30);
+      expect(server.commandCount("PUBLISH")).toBe(1);
+      expect(server.requests).toBe(1);
+      expect(rb.heard.length).toBe(1);
+      expect(new Set((rb.heard[0]!.message as { keys: string[] }).keys).size).toBe(31);
+
+      a.publish({ keys: ["x"] });
+      a.publish({ all: true });
+      a.publish({ keys: ["y"] });
+      await until(() => rb.heard.length === 2);
+      expect(rb.heard[1]!.message).toEqual({ all: true });
+
+      for (let i = 0; i < 60; i++) a.publish({ keys: [`many${i}`] });
+      await until(() => rb.heard.length === 3);
+      expect(rb.heard[2]!.message).toEqual({ all: true });
+      await sleep(30);
+      expect(server.commandCount("PUBLISH")).toBe(3);
+    });
+
+    it("publishes through an @upstash/redis client when given one", async () => {
+      const ch = channel();
+      const a = bus(ch, { client: client(server) });
+      const b = bus(ch);
+      const rb = recorder();
+      await b.start(rb.listener);
+      a.publish({ keys: ["via-client"] });
+      await until(() => rb.heard.length === 1);
+      expect(rb.heard[0]!.message).toEqual({ keys: ["via-client"] });
+    });
+
+    it("subscription killed server side → connected(false), then true once resubscribed; messages flow again", async () => {
+      const ch = channel();
+      const [a, b] = [bus(ch), bus(ch)];
+      const rb = recorder();
+      await Promise.all([a.start(recorder().listener), b.start(rb.listener)]);
+      for (const mode of ["destroy", "end"] as const) {
+        const n = rb.states.length;
+        server.dropSubscriptions(mode);
+        await until(() => rb.states.length >= n + 2, 3000, `false then true (${mode})`);
+        expect(rb.states.slice(n)).toEqual([false, true]);
+        const before = rb.heard.length;
+        a.publish({ keys: [mode] });
+        await until(() => rb.heard.length > before, 2000, "message after resubscribe");
+      }
+    });
+
+    it("a restart of the REST server → connected(false), then true after it is back", async () => {
+      const own = await startUpstashServer({ redisUrl });
+      closers.push(() => own.stop());
+      const ch = channel();
+      const [a, b] = [bus(ch, {}, own), bus(ch, {}, own)];
+      const rb = recorder();
+      await Promise.all([a.start(recorder().listener), b.start(rb.listener)]);
+      await own.stop();
+      await until(() => rb.states.at(-1) === false, 2000, "false");
+      await sleep(300); // reconnect attempts fail meanwhile (back-off)
+      expect(rb.states).toEqual([true, false]);
+      await own.restart();
+      await until(() => rb.up, 5000, "true again");
+      expect(rb.states).toEqual([true, false, true]);
+      a.publish({ keys: ["after-restart"] });
+      await until(() => rb.heard.length === 1, 2000, "message after restart");
+    });
+
+    it("start() with the server down settles disconnected, and connects once it is up", async () => {
+      const own = await startUpstashServer({ redisUrl });
+      closers.push(() => own.stop());
+      await own.stop();
+      const r = recorder();
+      await bus(channel(), { backoff: () => 20 }, own).start(r.listener);
+      expect(r.states).toEqual([]);
+      await own.restart();
+      await until(() => r.up, 3000, "up");
+    });
+
+    it("heartbeat: a stream that stays open but delivers nothing counts as lost", async () => {
+      const ch = channel();
+      let blockPublish = false;
+      const gated: typeof fetch = (input, init) =>
+        blockPublish && !String(input).includes("/subscribe/") ? new Promise(() => {}) : fetch(input, init);
+      const r = recorder();
+      await bus(ch, { heartbeatMs: 40, fetch: gated }).start(r.listener);
+      await sleep(150);
+      expect(r.states).toEqual([true]); // pings come back
+      blockPublish = true; // pings never reach the channel: nothing comes back on the stream
+      await until(() => r.states.length >= 2, 1000, "false");
+      expect(r.states[1]).toBe(false);
+      blockPublish = false;
+      await until(() => r.up, 2000, "up again");
+    });
+
+    it("close() disconnects, stops listening and sends what was published before it", async () => {
+      const ch = channel();
+      const [a, b] = [bus(ch), bus(ch)];
+      const [ra, rb] = [recorder(), recorder()];
+      await Promise.all([a.start(ra.listener), b.start(rb.listener)]);
+      const open = server.subscriptions;
+      a.publish({ keys: ["last"] });
+      await a.close();
+      expect(ra.states).toEqual([true, false]);
+      await until(() => rb.heard.length === 1, 2000, "last words");
+      await until(() => server.subscriptions === open - 1, 2000, "stream closed");
+      b.publish({ keys: ["unheard"] });
+      await sleep(100);
+      expect(ra.heard).toEqual([]);
+    });
+  });
+});
