@@ -54,6 +54,8 @@ export interface UpstashBusOptions {
   heartbeatMs?: number;
   /** Back-off before subscribing again after attempt `n` (0-based); default 50·2ⁿ ms up to 2 s, jittered. */
   backoff?: (attempt: number) => number;
+  /** A PUBLISH request not answered within this counts as failed; default 5000 ms. */
+  publishTimeoutMs?: number;
   /** Failed publishes and unexpected stream errors (for logs); default: ignored. */
   onError?: (error: unknown) => void;
   /** Injected `fetch` (tests); default `globalThis.fetch`. */
@@ -186,30 +188,55 @@ class UpstashBus implements Bus {
     this.#inFlight = this.#inFlight.then(() => this.#sendWithRetry(payload));
   }
 
+  /**
+   * Retries a failed PUBLISH twice; if it still fails the invalidation is not dropped: an `all` is
+   * owed and retried with back-off (merged with later publishes) until one goes through, or close().
+   */
   async #sendWithRetry(payload: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#send(payload);
         return;
       } catch (error) {
-        if (attempt >= 2 || this.#closed) {
+        if (this.#closed) {
           this.#options.onError?.(error);
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+        if (attempt >= 2) {
+          this.#options.onError?.(error);
+          payload = JSON.stringify({ v: 1, id: this.#id, all: true } satisfies Wire);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 25 * 2 ** attempt)));
+        if (attempt >= 2 && (this.#pendingAll || this.#pendingKeys.size)) {
+          // Later publishes are covered by the owed `all`.
+          this.#pendingAll = false;
+          this.#pendingKeys = new Set();
+        }
       }
     }
   }
 
   async #send(payload: string): Promise<void> {
+    const timeoutMs = this.#options.publishTimeoutMs ?? 5000;
     if (this.#options.client) {
-      await this.#options.client.publish(this.#channel, payload);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          this.#options.client.publish(this.#channel, payload),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error("upstash bus: PUBLISH timed out")), timeoutMs);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
       return;
     }
     const res = await this.#fetch(this.#url, {
       method: "POST",
       headers: { authorization: `Bearer ${this.#token}`, "content-type": "application/json" },
       body: JSON.stringify(["PUBLISH", this.#channel, payload]),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`upstash bus: PUBLISH failed (${res.status}): ${text}`);
@@ -235,11 +262,10 @@ class UpstashBus implements Bus {
       settle = undefined;
     };
     while (!this.#closed) {
-      let confirmed = false;
+      let confirmedAt = 0;
       try {
         await this.#subscribeOnce(() => {
-          confirmed = true;
-          attempt = 0;
+          confirmedAt = Date.now();
           this.#setUp(true);
           settled();
         });
@@ -249,7 +275,11 @@ class UpstashBus implements Bus {
       this.#setUp(false);
       settled();
       if (this.#closed) break;
-      const wait = confirmed ? 0 : (this.#options.backoff ?? defaultBackoff)(attempt++);
+      // A stream that lived a while is resumed at once; one that keeps failing, or dropping right
+      // after its confirmation, backs off.
+      if (confirmedAt && Date.now() - confirmedAt >= 1000) attempt = 0;
+      const wait = attempt === 0 && confirmedAt ? 0 : (this.#options.backoff ?? defaultBackoff)(attempt);
+      attempt++;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.#wake = () => {
