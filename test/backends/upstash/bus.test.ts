@@ -336,6 +336,113 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
     });
   });
 
+  describe("a reference local tier on the bus (the contract the real one must keep)", () => {
+    /**
+     * Map + bus: served locally only while connected; every invalidation and every connected()
+     * change bumps an epoch, and a remote read stores its value only if the epoch did not move
+     * while it was in flight (else a read that started before an invalidation could store the
+     * old value after it).
+     */
+    class ToyLocal {
+      readonly map = new Map<string, string | null>();
+      up = false;
+      epoch = 0;
+      localHits = 0;
+      readonly listener: BusListener = {
+        invalidate: (message) => {
+          this.epoch++;
+          if ("all" in message) this.map.clear();
+          else for (const key of message.keys) this.map.delete(key);
+        },
+        connected: (up) => {
+          this.epoch++;
+          this.map.clear();
+          this.up = up;
+        },
+      };
+      constructor(
+        readonly redis: Upstash,
+        readonly bus: ReturnType<typeof createUpstashBus>,
+      ) {}
+      async get(key: string): Promise<string | null> {
+        if (this.up && this.map.has(key)) {
+          this.localHits++;
+          return this.map.get(key)!;
+        }
+        const epoch = this.epoch;
+        const value = await this.redis.get<string>(key);
+        if (this.up && this.epoch === epoch) this.map.set(key, value);
+        return value;
+      }
+      async set(key: string, value: string): Promise<void> {
+        this.map.delete(key);
+        await this.redis.set(key, value);
+        this.bus.publish({ keys: [key] }); // after the remote write is acknowledged
+      }
+    }
+
+    it("no read is staler than 200 ms across a killed subscription and a REST server restart", async () => {
+      const own = await startUpstashServer({ redisUrl });
+      closers.push(() => own.stop());
+      const ch = channel();
+      // 20 keys written round-robin every 15 ms: each key changes every ~300 ms, so a missed
+      // invalidation would leave a copy stale beyond the bound.
+      const prefix = `t-bus-stale-${randomUUID().slice(0, 8)}:`;
+      const keyOf = (n: number) => `${prefix}${n % 20}`;
+      const writer = new ToyLocal(client(own), bus(ch, {}, own));
+      const reader = new ToyLocal(client(own), bus(ch, { backoff: () => 30 }, own));
+      await Promise.all([writer.bus.start(writer.listener), reader.bus.start(reader.listener)]);
+      for (let n = 0; n < 20; n++) await writer.set(keyOf(n), "0");
+
+      const completed: { key: string; version: number; at: number }[] = [];
+      let stop = false;
+      const violations: string[] = [];
+      let reads = 0;
+      const writing = (async () => {
+        for (let version = 1; !stop; version++) {
+          try {
+            await writer.set(keyOf(version), String(version));
+            completed.push({ key: keyOf(version), version, at: Date.now() });
+          } catch {
+            // server down: the write failed, nothing changed
+          }
+          await sleep(15);
+        }
+      })();
+      const reading = (async () => {
+        for (let n = 0; !stop; n++) {
+          const key = keyOf(n);
+          const started = Date.now();
+          const floor = completed.filter((c) => c.key === key && c.at <= started - 200).at(-1)?.version ?? 0;
+          try {
+            const value = Number(await reader.get(key));
+            reads++;
+            if (value < floor) violations.push(`${key}: read ${value} at ${started}, ${floor} was written 200 ms before`);
+          } catch {
+            // server down: an error, not a stale value
+          }
+          await sleep(1);
+        }
+      })();
+      await sleep(700);
+      const hitsBefore = reader.localHits;
+      own.dropSubscriptions();
+      await sleep(700);
+      await own.stop();
+      await sleep(300);
+      await own.restart();
+      await sleep(1000);
+      stop = true;
+      await Promise.all([writing, reading]);
+      expect(violations).toEqual([]);
+      expect(hitsBefore).toBeGreaterThan(20); // values were served locally
+      expect(reader.localHits).toBeGreaterThan(hitsBefore); // and again after the restart
+      expect(reads).toBeGreaterThan(100);
+      expect(completed.at(-1)!.version).toBeGreaterThan(50);
+      expect(reader.up).toBe(true);
+    });
+  });
+
   describe("two processes", () => {
     const script = fileURLToPath(new URL("../../support/child-bus.ts", import.meta.url));
     const root = fileURLToPath(new URL("../../..", import.meta.url));
