@@ -15,6 +15,7 @@
  * @internal
  * @module
  */
+import { CacheConfigError } from "../../errors.js";
 import type { Bus, BusListener, Invalidation } from "../local/bus.js";
 
 /** What a message on the channel carries (JSON). */
@@ -84,6 +85,40 @@ const defaultBackoff = (attempt: number) => {
 
 export function createUpstashBus(options: UpstashBusOptions): Bus {
   return new UpstashBus(options);
+}
+
+/**
+ * The bus of an `upstash://` backend: its namespace's channel, the REST URL and token of its
+ * `@upstash/redis` client (ours, or the one the user supplied), and PUBLISH through that client (so
+ * it shares the backend's retries, timeout and auto-pipelining).
+ * @throws {CacheConfigError} The client does not expose its URL and token (not an @upstash/redis client).
+ * @example
+ * const bus = createUpstashBusFor(backend); // backend: UpstashBackend
+ */
+export function createUpstashBusFor(
+  backend: { readonly namespace: string; readonly client: unknown },
+  options: Omit<Partial<UpstashBusOptions>, "url" | "token" | "channel"> = {},
+): Bus {
+  const endpoint = endpointOf(backend.client);
+  if (!endpoint) {
+    throw new CacheConfigError("upstash: the local tier needs the REST URL and token of the @upstash/redis client, which this client does not expose");
+  }
+  return new UpstashBus({
+    client: backend.client as BusPublisher,
+    ...options,
+    ...endpoint,
+    channel: invalidationChannel(backend.namespace),
+  });
+}
+
+/** `redis.client` is @upstash/redis's HttpClient: `baseUrl` and `headers.authorization: "Bearer <token>"`. */
+function endpointOf(redis: unknown): { url: string; token: string } | undefined {
+  const http = (redis as { client?: { baseUrl?: unknown; headers?: Record<string, unknown> } } | null)?.client;
+  const url = http?.baseUrl;
+  const auth = http?.headers?.authorization;
+  if (typeof url !== "string" || url === "" || typeof auth !== "string") return undefined;
+  const token = /^Bearer (.+)$/.exec(auth)?.[1];
+  return token ? { url, token } : undefined;
 }
 
 class UpstashBus implements Bus {

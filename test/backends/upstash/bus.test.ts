@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import { Redis as Upstash } from "@upstash/redis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BusListener, Invalidation } from "../../../src/backends/local/bus.js";
-import { createUpstashBus, invalidationChannel, type UpstashBusOptions } from "../../../src/backends/upstash/bus.js";
+import { createUpstashBackend } from "../../../src/backends/upstash/backend.js";
+import { createUpstashBus, createUpstashBusFor, invalidationChannel, type UpstashBusOptions } from "../../../src/backends/upstash/bus.js";
+import { CacheConfigError } from "../../../src/errors.js";
 import { startUpstashServer, type UpstashServer } from "../../support/upstash-server.js";
 
 const redisUrl = inject("redisUrl");
@@ -317,6 +319,31 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
       // "later" may follow on its own (it was queued behind the owed `all`): redundant, harmless.
       await sleep(100);
       expect(rb.heard.slice(1).map((h) => h.message)).toEqual(rb.heard.length > 1 ? [{ keys: ["later"] }] : []);
+    });
+
+    it("createUpstashBusFor(backend): the namespace's channel, the client's URL and token, PUBLISH through the client", async () => {
+      const namespace = `t-bus-${randomUUID().slice(0, 8)}`;
+      const url = server.url.replace(/^http:/, "upstash+http:");
+      const backends = [
+        createUpstashBackend(url, { token: server.token, namespace }),
+        createUpstashBackend(url, { client: client(server), namespace }), // a supplied client
+        createUpstashBackend(url, { token: server.token, namespace: `${namespace}-other` }),
+      ];
+      for (const backend of backends) closers.push(() => backend.close());
+      const buses = backends.map((backend) => createUpstashBusFor(backend, { heartbeatMs: 0 }));
+      for (const b of buses) closers.push(() => b.close());
+      const rs = [recorder(), recorder(), recorder()];
+      await Promise.all(buses.map((b, i) => b.start(rs[i]!.listener)));
+      expect(rs.map((r) => r.up)).toEqual([true, true, true]);
+      buses[0]!.publish({ keys: ["k"] });
+      await until(() => rs[1]!.heard.length === 1);
+      expect(rs[1]!.heard[0]!.message).toEqual({ keys: ["k"] });
+      buses[1]!.publish({ all: true });
+      await until(() => rs[0]!.heard.length === 1);
+      expect(rs[0]!.heard[0]!.message).toEqual({ all: true });
+      await sleep(50);
+      expect(rs[2]!.heard).toEqual([]); // another namespace, another channel
+      expect(() => createUpstashBusFor({ namespace, client: {} })).toThrow(CacheConfigError);
     });
 
     it("close() disconnects, stops listening and sends what was published before it", async () => {
