@@ -2,6 +2,7 @@
 // real @upstash/redis client and raw fetch, then createUpstashBus between independent instances.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis as Upstash } from "@upstash/redis";
@@ -474,8 +475,16 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
     const script = fileURLToPath(new URL("../../support/child-bus.ts", import.meta.url));
     const root = fileURLToPath(new URL("../../..", import.meta.url));
 
-    function child(ch: string) {
-      const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", script], {
+    const bin = (name: string) => fileURLToPath(new URL(`../../../node_modules/.bin/${name}`, import.meta.url));
+    const runtimes: Record<string, string[]> = {
+      node: [process.execPath, "--import", "tsx", script],
+      bun: [bin("bun"), script],
+      deno: [bin("deno"), "run", "-A", "--sloppy-imports", script],
+    };
+
+    function child(ch: string, runtime = "node") {
+      const [cmd, ...args] = runtimes[runtime]!;
+      const proc: ChildProcess = spawn(cmd!, args, {
         cwd: root,
         env: { ...process.env, BUS_URL: server.url, BUS_TOKEN: server.token, BUS_CHANNEL: ch },
         stdio: ["pipe", "pipe", "pipe"],
@@ -523,5 +532,27 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
       await until(() => p.every((c) => c.states().at(-1) === false), 5000, "closed");
       expect(p[0].stderr() + p[1].stderr()).toBe("");
     });
+
+    it.skipIf(!existsSync(bin("bun")) || !existsSync(bin("deno")))(
+      "Bun and Deno processes: publishes cross runtimes; a killed subscription is false then true",
+      async () => {
+        const ch = channel();
+        const [bun, deno] = [child(ch, "bun"), child(ch, "deno")];
+        await until(() => [bun, deno].every((c) => c.states().at(-1) === true), 45_000, "both connected");
+        for (let round = 0; round < 10; round++) {
+          const [from, to] = round % 2 ? [bun, deno] : [deno, bun];
+          const before = to.heard().length;
+          from.send(`publish ${JSON.stringify({ keys: [`r${round}`] })}`);
+          await until(() => to.heard().length > before, 2000, `round ${round}`);
+        }
+        server.dropSubscriptions();
+        await until(() => [bun, deno].every((c) => c.states().length >= 3), 5000, "false then true");
+        for (const c of [bun, deno]) expect(c.states()).toEqual([true, false, true]);
+        for (const c of [bun, deno]) c.send("close");
+        await until(() => [bun, deno].every((c) => c.states().at(-1) === false), 5000, "closed");
+        expect(bun.stderr() + deno.stderr()).toBe("");
+      },
+      60_000,
+    );
   });
 });
