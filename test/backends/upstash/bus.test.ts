@@ -2,7 +2,7 @@
 // real @upstash/redis client and raw fetch, then createUpstashBus between independent instances.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis as Upstash } from "@upstash/redis";
@@ -174,6 +174,14 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
       expect(invalidationChannel("a_2c")).not.toBe(invalidationChannel("a,"));
       expect(invalidationChannel("é")).toBe("cashews:_c3_a9:invalidate");
       expect(() => createUpstashBus({ url: server.url, token: server.token, channel: "a,b" })).toThrow(/channel/);
+    });
+
+    it("bus.ts runs beyond Node: no node:* imports, no Buffer, no process", () => {
+      const source = readFileSync(fileURLToPath(new URL("../../../src/backends/upstash/bus.ts", import.meta.url)), "utf8");
+      const code = source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ""); // without comments
+      expect(code).not.toMatch(/from\s+["']node:|require\(|\bBuffer\b|\bprocess\./);
+      const imports = [...code.matchAll(/from\s+["']([^"']+)["']/g)].map((m) => m[1]);
+      expect(imports.sort()).toEqual(["../../errors.js", "../local/bus.js"]);
     });
 
     it("a publish reaches the other instance within 200 ms, over many rounds; own messages are ignored", async () => {
