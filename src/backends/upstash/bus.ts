@@ -64,6 +64,8 @@ export interface UpstashBusOptions {
 }
 
 const SAFE = /^[A-Za-z0-9_.:-]+$/;
+/** Above this a batch of keys is published as `all`. */
+const MAX_PAYLOAD_CHARS = 64 * 1024;
 
 /**
  * The invalidation channel of a namespace: `cashews:<namespace>:invalidate`, with every character
@@ -218,7 +220,9 @@ class UpstashBus implements Bus {
       : { v: 1, id: this.#id, keys: [...this.#pendingKeys] };
     this.#pendingAll = false;
     this.#pendingKeys = new Set();
-    const payload = JSON.stringify(wire);
+    let payload = JSON.stringify(wire);
+    // Long keys: stay well under Upstash's request size and the 1 MiB SSE line readers accept.
+    if (payload.length > MAX_PAYLOAD_CHARS) payload = JSON.stringify({ v: 1, id: this.#id, all: true } satisfies Wire);
     // Publishes go out in order (a later `all` never overtakes earlier keys, nor the reverse).
     this.#inFlight = this.#inFlight.then(() => this.#sendWithRetry(payload));
   }

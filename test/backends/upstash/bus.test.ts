@@ -233,8 +233,12 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
       for (let i = 0; i < 60; i++) a.publish({ keys: [`many${i}`] });
       await until(() => rb.heard.length === 3);
       expect(rb.heard[2]!.message).toEqual({ all: true });
+
+      for (let i = 0; i < 40; i++) a.publish({ keys: [`${i}:${"x".repeat(2000)}`] }); // 80 KB of keys
+      await until(() => rb.heard.length === 4);
+      expect(rb.heard[3]!.message).toEqual({ all: true });
       await sleep(30);
-      expect(server.commandCount("PUBLISH")).toBe(3);
+      expect(server.commandCount("PUBLISH")).toBe(4);
     });
 
     it("publishes through an @upstash/redis client when given one", async () => {
