@@ -26,7 +26,25 @@ export interface CommonOptions {
   safe: boolean;
   timeout: number | undefined;
   serializer: Serializer | undefined;
+  /** The local tier (`local` option), with defaults applied; undefined without one. */
+  local: LocalOptions | undefined;
 }
+
+/**
+ * The local tier of a remote backend (`local: { size, ttl, grace }`, or `?local=1&localSize=…&
+ * localTtl=…&localGrace=…`): a bounded copy of what this instance read or wrote, served without I/O.
+ */
+export interface LocalOptions {
+  /** Entries held at most (default 10 000). */
+  size: number;
+  /** Longest life (ms) of a local entry (default 5 s): the staleness bound where no bus keeps it coherent. */
+  ttl: number;
+  /** How long (ms) past `ttl` an entry is served when the remote store fails or times out (default 0: never). */
+  grace: number;
+}
+
+/** Defaults of the `local` option: 10 000 entries, 5 s, no grace. */
+export const LOCAL_OPTION_DEFAULTS: Readonly<LocalOptions> = { size: 10_000, ttl: 5_000, grace: 0 };
 
 /** The common options' kinds; their defaults (prefix `""`, enable and safe `true`) are applied in `parseSetup`. */
 const COMMON: Readonly<Record<string, OptionSpec>> = {
@@ -37,6 +55,10 @@ const COMMON: Readonly<Record<string, OptionSpec>> = {
   safe: { kind: "boolean" },
   timeout: { kind: "duration" },
   serializer: { kind: "serializer" },
+  local: { kind: "local" },
+  localSize: { kind: "int", min: 1 },
+  localTtl: { kind: "duration" },
+  localGrace: { kind: "duration" },
 };
 
 export interface ParsedSetup {
@@ -103,13 +125,33 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     safe: values.safe !== false,
     timeout: values.timeout as number | undefined,
     serializer: values.serializer as Serializer | undefined,
+    local: localOf(values, spec, where),
   };
   if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
-  const config = { url: base, options: { ...backend, timeout: common.timeout } };
+  const config: BackendConfig = { url: base, options: { ...backend, timeout: common.timeout } };
+  if (common.local !== undefined && spec.local === "native") config.options.local = common.local;
   spec.validate?.(config);
   return { scheme, spec, common, backend: config };
 }
 
+/** The `local` option with its `localSize`/`localTtl`/`localGrace` spellings merged and checked, or undefined. */
+function localOf(values: Record<string, unknown>, spec: SchemeSpec, where: string): LocalOptions | undefined {
+  const given = values.local as false | true | Partial<LocalOptions> | undefined;
+  const flat = { size: values.localSize, ttl: values.localTtl, grace: values.localGrace } as Partial<LocalOptions>;
+  const anyFlat = Object.values(flat).some((v) => v !== undefined);
+  if (given === undefined || given === false) {
+    if (anyFlat) throw new CacheConfigError(`${where}"localSize", "localTtl" and "localGrace" need "local" (?local=1, or the option local: { size, ttl, grace })`);
+    return undefined;
+  }
+  if (spec.local === undefined) {
+    throw new CacheConfigError(`${where}"local" applies to remote stores only (upstash://, redis://, cloudflare-kv://, cloudflare-cache://, deno-kv://); this store is local already`);
+  }
+  const object = given === true ? {} : given;
+  const pick = <K extends keyof LocalOptions>(name: K): LocalOptions[K] | undefined => (object[name] !== undefined ? object[name] : flat[name]);
+  const local = { size: pick("size") ?? LOCAL_OPTION_DEFAULTS.size, ttl: pick("ttl") ?? LOCAL_OPTION_DEFAULTS.ttl, grace: pick("grace") ?? LOCAL_OPTION_DEFAULTS.grace };
+  if (!(local.ttl > 0)) throw new CacheConfigError(`${where}the local ttl must be more than 0 ms, got ${local.ttl}`);
+  return local;
+}
 
 function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
   const fail = (what: string): never => {
@@ -142,5 +184,20 @@ function convert(value: unknown, spec: OptionSpec, where: string, query?: boolea
         : fail("an object with encode(value) and decode(text) functions");
     case "object":
       return typeof value === "object" && value !== null ? value : fail("an object");
+    case "local": {
+      // true/false (or 1/0 in a query), or { size?, ttl?, grace? }.
+      if (typeof value === "boolean" || typeof value === "string") return convert(value, { kind: "boolean" }, where, query);
+      if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("true, or an object { size?, ttl?, grace? }");
+      const object = value as Record<string, unknown>;
+      const known = ["size", "ttl", "grace"];
+      for (const name of Object.keys(object)) {
+        if (!known.includes(name)) throw new CacheConfigError(`${where}: unknown field "${name}"; known: size, ttl, grace`);
+      }
+      const out: Partial<LocalOptions> = {};
+      if (object.size !== undefined) out.size = convert(object.size, { kind: "int", min: 1 }, `${where}.size`) as number;
+      if (object.ttl !== undefined) out.ttl = convert(object.ttl, { kind: "duration" }, `${where}.ttl`) as number;
+      if (object.grace !== undefined) out.grace = convert(object.grace, { kind: "duration" }, `${where}.grace`) as number;
+      return out;
+    }
   }
 }

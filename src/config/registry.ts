@@ -6,9 +6,10 @@
 import type { Backend, BackendConfig } from "../backends/types.js";
 import type { BackendCapabilities } from "../backends/capabilities.js";
 import type { CacheConfigError } from "../errors.js";
+import type { Bus } from "../backends/local/bus.js";
 
 /** The kinds of a setup option (see {@link OptionSpec}). */
-export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
+export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object" | "local";
 
 /**
  * How one setup option of a scheme is validated and converted (a query parameter is text: `"int"`
@@ -45,6 +46,18 @@ export interface SchemeSpec {
   capabilities?: Partial<BackendCapabilities>;
   /** The error for a command that needs a capability the backend lacks (message: what to use instead); required with `capabilities`. */
   refuse?(capability: keyof BackendCapabilities, command: string): Error;
+  /**
+   * How the common `local` option applies to this scheme: `"tier"`, a local tier in front of the
+   * backend (`withLocalTier`, backends/local/tier.ts); `"native"`, the backend's own options take it
+   * (`validate` maps `config.options.local`, e.g. Redis onto `clientSide`). Absent: `local` is
+   * refused (a store that is local already, `mem://`).
+   */
+  local?: "tier" | "native";
+  /**
+   * The invalidation bus of this scheme's local tier, if it has one (e.g. Upstash); without one the
+   * local `ttl` is the staleness bound. Called when the backend is created.
+   */
+  bus?(config: BackendConfig): Bus | undefined;
 }
 
 const registry = new Map<string, SchemeSpec>();

@@ -177,6 +177,8 @@ export function resolveCloudflareCache(url: string, options: Record<string, unkn
  * Object.keys(cloudflareCacheSpec.options); // ["caches", "origin", "namespace"]
  */
 export const cloudflareCacheSpec: Omit<SchemeSpec, "module"> = {
+  // A local tier in front (`local`): no long-lived channel in Workers, so its ttl is the staleness bound.
+  local: "tier",
   schemes: ["cloudflare-cache"],
   options: {
     caches: { kind: "object" },

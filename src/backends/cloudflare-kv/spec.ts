@@ -203,6 +203,8 @@ export function resolveKvBinding(url: string, options: Record<string, unknown>):
  * Object.keys(cloudflareKvSpec.options); // ["env", "binding", "namespace", "cacheTtl"]
  */
 export const cloudflareKvSpec: Omit<SchemeSpec, "module"> = {
+  // A local tier in front (`local`): no long-lived channel in Workers, so its ttl is the staleness bound.
+  local: "tier",
   schemes: ["cloudflare-kv"],
   options: {
     env: { kind: "object" },

@@ -35,6 +35,8 @@ export const denoKvSpec: SchemeSpec = {
     kv: { kind: "object" },
   },
   module: denoKvModule,
+  // A local tier in front (`local`): bounded by its ttl until a bus is given.
+  local: "tier",
   validate(config: BackendConfig): void {
     resolveDenoKvTarget(config.url, config.options);
   },

@@ -46,4 +46,6 @@ export const redisSpec: SchemeSpec = {
   aliases: { createConnectionTimeout: "connectTimeout" },
   module: lazyModule("redis", "ioredis"),
   validate: validateRedisConfig,
+  // `local` is clientSide (Redis tracking is its coherence): validateRedisConfig maps it.
+  local: "native",
 };

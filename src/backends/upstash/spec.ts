@@ -116,6 +116,8 @@ export const upstashSpec: SchemeSpec = {
     client: { kind: "object" },
   },
   module: lazyModule("upstash", "@upstash/redis"),
+  // A local tier in front (`local`): bounded by its ttl until a bus is given.
+  local: "tier",
   validate(config: BackendConfig): void {
     resolveUpstashEndpoint(config.url, config.options);
   },
