@@ -169,6 +169,18 @@ export class CloudflareKvBackend implements Backend {
     return entry === undefined ? MISSING : entry.value;
   }
 
+  /**
+   * The value and its remaining TTL (ms; -1: none; -2: missing) from one `getWithMetadata`: what a
+   * local tier fills with (see `ExpiryReader` in local/tier.ts).
+   */
+  async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
+    const entry = await this.#read(this.#ns.key(key), this.#readOptions);
+    if (entry === undefined) return [MISSING, -2];
+    if (entry.expiresAt === undefined) return [entry.value, -1];
+    const left = entry.expiresAt - Date.now();
+    return left > 0 ? [entry.value, Math.ceil(left)] : [MISSING, -2];
+  }
+
   /** KV's bulk `getWithMetadata`, 100 keys per call (the calls run concurrently), in input order. */
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];

@@ -321,6 +321,21 @@ export class DenoKvBackend implements Backend {
     return entry.value.v;
   }
 
+  /**
+   * The value and its remaining TTL (ms; -1: none; -2: missing) from one read of the record: what
+   * a local tier fills with (see `ExpiryReader` in local/tier.ts).
+   * @example
+   * const [raw, pttl] = await backend.getWithExpiry("k"); // ["…", 29950]
+   */
+  async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
+    const entry = decoded(await this.#run("GET", (kv) => kv.get(this.#key(key))));
+    const now = Date.now();
+    if (!isLive(entry, now)) return [MISSING, -2];
+    if (!isValue(entry.value)) throw new CacheBackendError(`deno-kv GET: ${WRONGTYPE}`);
+    const e = expiryOf(entry.value);
+    return [entry.value.v, e === undefined ? -1 : Math.ceil(e - now)];
+  }
+
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
     const chunks: DenoKvKey[][] = [];
