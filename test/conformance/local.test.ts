@@ -7,6 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import "../../src/deno-kv.js";
+import "../../src/cloudflare-kv.js";
+import { conformanceSuite } from "../../src/testing/index.js";
+import { startKv } from "../support/kv.js";
 import type { ConformanceTarget } from "../../src/testing/target.js";
 import { networkConformanceSuite, upstashTarget } from "../support/backends.js";
 
@@ -52,3 +55,11 @@ networkConformanceSuite({ name: "upstash://?local=1", ...localUpstash({ namespac
 networkConformanceSuite({ name: "upstash://?local=1 (secret)", ...localUpstash({ namespace: "conf-up-local-signed", secret: "s3cret" }) });
 networkConformanceSuite(localDenoKv("deno-kv://?local=1", { namespace: "conf-dkv-local" }));
 networkConformanceSuite(localDenoKv("deno-kv://?local=1 (secret)", { namespace: "conf-dkv-local-signed", secret: "s3cret" }));
+
+// Workers KV: eventually consistent anyway (no test of two caches runs on it); the tier on top.
+const startKvTarget = async (): Promise<{ options: Record<string, unknown>; stop: () => Promise<void> }> => {
+  const server = await startKv(["KV"]);
+  return { options: { binding: server.kv }, stop: server.stop };
+};
+conformanceSuite({ name: "cloudflare-kv://?local=1", url: () => "cloudflare-kv://KV?local=1", start: startKvTarget });
+conformanceSuite({ name: "cloudflare-kv://?local=1 (secret)", url: () => "cloudflare-kv://KV?local=1", options: { secret: "s3cret" }, start: startKvTarget });

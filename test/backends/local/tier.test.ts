@@ -135,6 +135,21 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     await server.restart();
   });
 
+  it("grace: a remote read that times out serves the copy too", async () => {
+    const server = await ownServer();
+    const cache = cacheOn(server, { ttl: 100, grace: "5s" }, { timeout: 150 });
+    const stale: CacheEventInfo[] = [];
+    cache.on("stale", (event) => stale.push(event));
+    await cache.set("k", "v", { expire: "1m" });
+    await sleep(150);
+    server.setDelay(1000);
+    const started = performance.now();
+    expect(await cache.get("k")).toBe("v");
+    expect(performance.now() - started).toBeLessThan(900);
+    expect(stale.map((e) => e.key)).toEqual(["k"]);
+    server.setDelay(0);
+  });
+
   it("without grace, a remote failure is a miss even with a (ttl-expired) local copy", async () => {
     const server = await ownServer();
     const cache = cacheOn(server, { ttl: 100 }, { timeout: 300 });
@@ -314,6 +329,51 @@ describe("local tier on deno-kv://", () => {
     expect(await writer.get("k")).toBe("v"); // grace
     expect(stale.map((e) => e.key)).toEqual(["k"]);
     expect(await writer.get("short")).toBeUndefined(); // its key expired: no grace past that
+  });
+});
+
+describe("local tier on cloudflare-kv://", () => {
+  it("serves hits without reading the binding; this instance's writes at once", async () => {
+    const { startKv } = await import("../../support/kv.js");
+    const server = await startKv(["KV"]);
+    cleanup.push(() => server.stop());
+    let reads = 0;
+    const binding = new Proxy(server.kv, {
+      get(target, name) {
+        const value = Reflect.get(target, name) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (name === "get" || name === "getWithMetadata") reads++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await import("../../../src/cloudflare-kv.js");
+    const cache = new Cache("kv-local").setup("cloudflare-kv://KV?local=1&localTtl=1m", { binding });
+    cleanup.push(() => cache.close());
+    await cache.set("k", { v: 1 }, { expire: "1h" });
+    reads = 0;
+    for (let i = 0; i < 10; i++) expect(await cache.get("k")).toEqual({ v: 1 });
+    expect(reads).toBe(0);
+    await cache.set("k", { v: 2 }, { expire: "1h" });
+    expect(await cache.get("k")).toEqual({ v: 2 });
+    expect(reads).toBe(0);
+    await cache.delete("k");
+    expect(await cache.get("k")).toBeUndefined();
+  });
+});
+
+describe.skipIf(!redisUrl)("local on redis://", () => {
+  it("is clientSide: armed by Redis tracking, with the given size", async () => {
+    const cache = new Cache("redis-local").setup(`${redisUrl}?local=1&localSize=10`, { namespace: ns() });
+    cleanup.push(() => cache.close());
+    await cache.set("k", "v", { expire: "1m" });
+    const backend = (await cache.route("").start()) as unknown as { clientSideState(): { armed: boolean; size: number } | undefined };
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 3000 }).toBe(true);
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, i, { expire: "1m" });
+    for (let i = 0; i < 20; i++) expect(await cache.get(`k${i}`)).toBe(i);
+    expect(backend.clientSideState()!.size).toBeLessThanOrEqual(10);
+    expect(backend.clientSideState()!.size).toBeGreaterThan(0);
   });
 });
 
