@@ -6,6 +6,9 @@ import { parseDuration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { BackendConfig } from "../backends/types.js";
 import { schemeNames, schemeSpec, type OptionSpec, type SchemeSpec } from "./registry.js";
+import type { LocalOptions } from "./local.js";
+
+export type { LocalOptions } from "./local.js";
 
 /**
  * A custom value codec (the `serializer` setup option): `encode` must return a string that
@@ -30,21 +33,6 @@ export interface CommonOptions {
   local: LocalOptions | undefined;
 }
 
-/**
- * The local tier of a remote backend (`local: { size, ttl, grace }`, or `?local=1&localSize=…&
- * localTtl=…&localGrace=…`): a bounded copy of what this instance read or wrote, served without I/O.
- */
-export interface LocalOptions {
-  /** Entries held at most (default 10 000). */
-  size: number;
-  /** Longest life (ms) of a local entry (default 5 s): the staleness bound where no bus keeps it coherent. */
-  ttl: number;
-  /** How long (ms) past `ttl` an entry is served when the remote store fails or times out (default 0: never). */
-  grace: number;
-}
-
-/** Defaults of the `local` option: 10 000 entries, 5 s, no grace. */
-export const LOCAL_OPTION_DEFAULTS: Readonly<LocalOptions> = { size: 10_000, ttl: 5_000, grace: 0 };
 
 /** The common options' kinds; their defaults (prefix `""`, enable and safe `true`) are applied in `parseSetup`. */
 const COMMON: Readonly<Record<string, OptionSpec>> = {
@@ -55,7 +43,7 @@ const COMMON: Readonly<Record<string, OptionSpec>> = {
   safe: { kind: "boolean" },
   timeout: { kind: "duration" },
   serializer: { kind: "serializer" },
-  local: { kind: "local" },
+  local: { kind: "boolean" },
   localSize: { kind: "int", min: 1 },
   localTtl: { kind: "duration" },
   localGrace: { kind: "duration" },
@@ -99,12 +87,19 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   // By canonical name; the options object wins over the query.
   // No prototype: a "__proto__" parameter is an entry like any other (and then an unknown option).
   const raw: Record<string, [value: unknown, from: string, query?: boolean]> = Object.create(null);
-  const add = (name: string, value: unknown, from: string, isQuery?: boolean): void => {
+  const add = (name: string, value: unknown, from: string, isQuery?: boolean, shown = name): void => {
     const camel = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    raw[own(spec.aliases, camel) ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${name}"`, isQuery];
+    raw[own(spec.aliases, camel) ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${shown}"`, isQuery];
   };
   if (query !== undefined) for (const [name, value] of new URLSearchParams(query)) add(name, value, "query parameter", true);
-  for (const [name, value] of Object.entries(options)) if (value !== undefined) add(name, value, "option");
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    // local: { size, ttl, grace } is local: true with localSize, localTtl, localGrace.
+    if (name === "local" && typeof value === "object" && value !== null) {
+      add(name, true, "option");
+      for (const [field, v] of Object.entries(value)) if (v !== undefined) add(`local_${field}`, v, "option", false, `local.${field}`);
+    } else add(name, value, "option");
+  }
   const values: Record<string, unknown> = {};
   const backend: Record<string, unknown> = {};
   for (const [name, [value, from, isQuery]] of Object.entries(raw)) {
@@ -125,32 +120,19 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     safe: values.safe !== false,
     timeout: values.timeout as number | undefined,
     serializer: values.serializer as Serializer | undefined,
-    local: localOf(values, spec, where),
+    // A remote scheme's spec reads `local` (config/local.ts); elsewhere it is refused.
+    local: spec.local ? spec.local(values, where) : noLocal(values, where),
   };
   if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
   const config: BackendConfig = { url: base, options: { ...backend, timeout: common.timeout } };
-  if (common.local !== undefined && spec.local === "native") config.options.local = common.local;
+  if (common.local && spec.localNative) config.options.local = common.local;
   spec.validate?.(config);
   return { scheme, spec, common, backend: config };
 }
 
-/** The `local` option with its `localSize`/`localTtl`/`localGrace` spellings merged and checked, or undefined. */
-function localOf(values: Record<string, unknown>, spec: SchemeSpec, where: string): LocalOptions | undefined {
-  const given = values.local as false | true | Partial<LocalOptions> | undefined;
-  const flat = { size: values.localSize, ttl: values.localTtl, grace: values.localGrace } as Partial<LocalOptions>;
-  const anyFlat = Object.values(flat).some((v) => v !== undefined);
-  if (given === undefined || given === false) {
-    if (anyFlat) throw new CacheConfigError(`${where}"localSize", "localTtl" and "localGrace" need "local" (?local=1, or the option local: { size, ttl, grace })`);
-    return undefined;
-  }
-  if (spec.local === undefined) {
-    throw new CacheConfigError(`${where}"local" applies to remote stores only (upstash://, redis://, cloudflare-kv://, cloudflare-cache://, deno-kv://); this store is local already`);
-  }
-  const object = given === true ? {} : given;
-  const pick = <K extends keyof LocalOptions>(name: K): LocalOptions[K] | undefined => (object[name] !== undefined ? object[name] : flat[name]);
-  const local = { size: pick("size") ?? LOCAL_OPTION_DEFAULTS.size, ttl: pick("ttl") ?? LOCAL_OPTION_DEFAULTS.ttl, grace: pick("grace") ?? LOCAL_OPTION_DEFAULTS.grace };
-  if (!(local.ttl > 0)) throw new CacheConfigError(`${where}the local ttl must be more than 0 ms, got ${local.ttl}`);
-  return local;
+function noLocal(values: Record<string, unknown>, where: string): undefined {
+  for (const name in values) if (name.startsWith("local") && values[name] !== false) throw new CacheConfigError(`${where}"local" is for remote stores only`);
+  return undefined;
 }
 
 function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
@@ -184,20 +166,5 @@ function convert(value: unknown, spec: OptionSpec, where: string, query?: boolea
         : fail("an object with encode(value) and decode(text) functions");
     case "object":
       return typeof value === "object" && value !== null ? value : fail("an object");
-    case "local": {
-      // true/false (or 1/0 in a query), or { size?, ttl?, grace? }.
-      if (typeof value === "boolean" || typeof value === "string") return convert(value, { kind: "boolean" }, where, query);
-      if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("true, or an object { size?, ttl?, grace? }");
-      const object = value as Record<string, unknown>;
-      const known = ["size", "ttl", "grace"];
-      for (const name of Object.keys(object)) {
-        if (!known.includes(name)) throw new CacheConfigError(`${where}: unknown field "${name}"; known: size, ttl, grace`);
-      }
-      const out: Partial<LocalOptions> = {};
-      if (object.size !== undefined) out.size = convert(object.size, { kind: "int", min: 1 }, `${where}.size`) as number;
-      if (object.ttl !== undefined) out.ttl = convert(object.ttl, { kind: "duration" }, `${where}.ttl`) as number;
-      if (object.grace !== undefined) out.grace = convert(object.grace, { kind: "duration" }, `${where}.grace`) as number;
-      return out;
-    }
   }
 }

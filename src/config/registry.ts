@@ -7,9 +7,10 @@ import type { Backend, BackendConfig } from "../backends/types.js";
 import type { BackendCapabilities } from "../backends/capabilities.js";
 import type { CacheConfigError } from "../errors.js";
 import type { Bus } from "../backends/local/bus.js";
+import type { LocalOptions } from "./local.js";
 
 /** The kinds of a setup option (see {@link OptionSpec}). */
-export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object" | "local";
+export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
 
 /**
  * How one setup option of a scheme is validated and converted (a query parameter is text: `"int"`
@@ -27,6 +28,19 @@ export interface OptionSpec {
 /** What a backend module exports. */
 export interface BackendModule {
   create(config: BackendConfig): Backend;
+  /**
+   * Puts the `local` option's tier in front of a backend of this module (`withLocalTier`,
+   * backends/local/tier.ts); required by a scheme whose spec says `local: "tier"`.
+   */
+  localTier?(remote: Backend, options: LocalTierSettings, bus?: Bus): Backend;
+}
+
+/** What {@link BackendModule.localTier} takes (see `LocalTierOptions` in backends/local/tier.ts). */
+export interface LocalTierSettings {
+  size: number;
+  ttl: number;
+  grace?: number;
+  onStale?: (key: string, error: unknown) => void;
 }
 
 /** Describes a URL scheme: its options (validated without loading the backend) and how to load it. */
@@ -47,12 +61,13 @@ export interface SchemeSpec {
   /** The error for a command that needs a capability the backend lacks (message: what to use instead); required with `capabilities`. */
   refuse?(capability: keyof BackendCapabilities, command: string): Error;
   /**
-   * How the common `local` option applies to this scheme: `"tier"`, a local tier in front of the
-   * backend (`withLocalTier`, backends/local/tier.ts); `"native"`, the backend's own options take it
-   * (`validate` maps `config.options.local`, e.g. Redis onto `clientSide`). Absent: `local` is
-   * refused (a store that is local already, `mem://`).
+   * Reads the common `local` option (`localOption`, config/local.ts) for a remote scheme; absent,
+   * `local` is refused (a store that is local already, `mem://`). The backend module's
+   * `localTier` puts the tier in front; without one the scheme takes it itself (`localNative`).
    */
-  local?: "tier" | "native";
+  local?(values: Record<string, unknown>, where: string): LocalOptions | undefined;
+  /** The backend takes `local` in `config.options.local` (Redis: onto `clientSide`). */
+  localNative?: boolean;
   /**
    * The invalidation bus of this scheme's local tier, if it has one (e.g. Upstash); without one the
    * local `ttl` is the staleness bound. Called when the backend is created.

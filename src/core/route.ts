@@ -11,7 +11,6 @@ import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
 import { SerializationError } from "../errors.js";
 import type { Emitter } from "../events.js";
-import { withLocalTier } from "../backends/local/tier.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
@@ -98,13 +97,12 @@ export class Route {
     const module = await loadModule(this.#setup.spec, this.scheme);
     if (generation !== this.#generation) throw new Error("the cache was closed while starting");
     let backend = module.create(this.#setup.backend);
-    // The `local` option: a local tier in front of the remote store (a "native" scheme handles it itself).
+    // The `local` option: a local tier in front of the remote store (Redis takes it itself).
     const local = this.#setup.common.local;
-    if (local !== undefined && this.#setup.spec.local === "tier") {
+    if (local && module.localTier) {
       const emitter = this.#emitter;
-      const label = this.label;
-      const onStale = emitter && local.grace > 0 ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: label, error }) : undefined;
-      backend = withLocalTier(backend, { size: local.size, ttl: local.ttl, grace: local.grace, onStale }, this.#setup.spec.bus?.(this.#setup.backend));
+      const onStale = emitter && local.grace ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: this.label, error }) : undefined;
+      backend = module.localTier(backend, { ...local, onStale }, this.#setup.spec.bus?.(this.#setup.backend));
     }
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.

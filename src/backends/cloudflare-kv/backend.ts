@@ -17,6 +17,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
 import { compileGlob } from "../glob.js";
@@ -91,6 +92,8 @@ export function createCloudflareKvBackend(binding: KvNamespaceLike, options: Clo
  */
 export const cloudflareKvModule: BackendModule = {
   create: (config) => new CloudflareKvBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** What an entry's metadata says: its expiry (epoch ms) when it has one. */

@@ -27,6 +27,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { importPeer } from "../../config/load.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
@@ -234,6 +235,8 @@ export function createDenoKvBackend(url: string, options: DenoKvBackendOptions =
  */
 export const denoKvModule: BackendModule = {
   create: (config) => new DenoKvBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** A planned write of a read-modify-write: what to do in the atomic operation, and what to resolve. */

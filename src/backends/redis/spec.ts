@@ -10,6 +10,7 @@
 import { lazyModule } from "../../config/load.js";
 import type { SchemeSpec } from "../../config/registry.js";
 import { validateRedisConfig } from "./url.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * Options of the Redis schemes (plus the common ones: `prefix`, `enable`, `secret`, `safe`,
@@ -47,5 +48,6 @@ export const redisSpec: SchemeSpec = {
   module: lazyModule("redis", "ioredis"),
   validate: validateRedisConfig,
   // `local` is clientSide (Redis tracking is its coherence): validateRedisConfig maps it.
-  local: "native",
+  local: localOption,
+  localNative: true,
 };

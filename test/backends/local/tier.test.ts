@@ -400,12 +400,12 @@ describe("the local option at setup", () => {
 
   it("refuses what is wrong with a clear CacheConfigError", () => {
     expect(configError("mem://?local=1")).toMatch(/remote stores only/);
-    expect(configError(`${up}?localTtl=1s`, { token: "t" })).toMatch(/need "local"/);
-    expect(configError(up, { token: "t", local: { size: 0 } })).toMatch(/size must be an integer >= 1/);
+    expect(configError(`${up}?localTtl=1s`, { token: "t" })).toMatch(/need local/);
+    expect(configError(up, { token: "t", local: { size: 0 } })).toMatch(/option "local.size" must be an integer >= 1/);
     expect(configError(up, { token: "t", local: { ttl: 0 } })).toMatch(/more than 0/);
-    expect(configError(up, { token: "t", local: { ttl: "soon" } })).toMatch(/ttl/);
-    expect(configError(up, { token: "t", local: { sized: 1 } })).toMatch(/unknown field "sized"/);
-    expect(configError(up, { token: "t", local: 7 })).toMatch(/an object/);
+    expect(configError(up, { token: "t", local: { ttl: "soon" } })).toMatch(/option "local.ttl"/);
+    expect(configError(up, { token: "t", local: { sized: 1 } })).toMatch(/unknown option "local.sized"/);
+    expect(configError(up, { token: "t", local: 7 })).toMatch(/option "local" must be a boolean/);
     expect(configError("redis://localhost?local=1&localGrace=1s")).toMatch(/grace is not supported on redis/);
   });
 
