@@ -52,6 +52,9 @@ export class LocalTier implements Backend {
   readonly #bus: Bus | undefined;
   readonly #onStale: ((key: string, error: unknown) => void) | undefined;
   #busStarted = false;
+  /** Per key, the sequence number of this instance's latest change in flight. */
+  readonly #last = new Map<string, number>();
+  #seq = 0;
 
   constructor(remote: Backend, options: LocalTierOptions, bus?: Bus) {
     this.remote = remote;
@@ -178,15 +181,35 @@ export class LocalTier implements Backend {
 
   // ----------------------------------------------------------------- writes
 
-  /** Drops `keys` locally (voiding reads in flight) before and after `command`, then publishes them. */
-  async #change<T>(keys: readonly string[], command: () => Promise<T>, publish = true): Promise<T> {
+  /**
+   * Drops `keys` locally (voiding reads in flight) before and after `command`, then publishes them.
+   * `fill(result, key, elapsed)`: keeps what this write stored, for each key no later change of
+   * this instance overtook (a later write, issued while this one was in flight, wins locally).
+   */
+  async #change<T>(keys: readonly string[], command: () => Promise<T>, publish = true, fill?: (result: T, key: string, elapsed: number) => void): Promise<T> {
     const local = this.local;
-    for (const key of keys) local.invalidate(key);
+    const last = this.#last;
+    const seq = ++this.#seq;
+    for (const key of keys) {
+      local.invalidate(key);
+      last.set(key, seq);
+    }
+    const started = Date.now();
+    let result: T | undefined;
+    let ok = false;
     try {
-      return await command();
+      result = await command();
+      ok = true;
+      return result;
     } finally {
       // Also after a failure: the write may have reached the store.
-      for (const key of keys) local.invalidate(key);
+      const elapsed = Date.now() - started;
+      for (const key of keys) {
+        local.invalidate(key);
+        if (last.get(key) !== seq) continue;
+        last.delete(key);
+        if (ok && fill !== undefined) fill(result as T, key, elapsed);
+      }
       if (publish && keys.length > 0) this.#bus?.publish({ keys });
     }
   }
@@ -201,18 +224,29 @@ export class LocalTier implements Backend {
     }
   }
 
-  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    const written = await this.#change([key], () => this.remote.set(key, value, expireMs, exist));
-    if (written) this.local.put(key, value, expireMs ?? -1);
-    return written;
+  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+    return this.#change(
+      [key],
+      () => this.remote.set(key, value, expireMs, exist),
+      true,
+      (written, _, elapsed) => written && this.#put(key, value, expireMs, elapsed),
+    );
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, expireMs: number | undefined): Promise<void> {
+    const values = new Map(entries);
     await this.#change(
       entries.map(([key]) => key),
       () => this.remote.setMany(entries, expireMs),
+      true,
+      (_, key, elapsed) => this.#put(key, values.get(key), expireMs, elapsed),
     );
-    for (const [key, value] of entries) this.local.put(key, value, expireMs ?? -1);
+  }
+
+  /** Keeps a value this instance wrote, expiring no later than its key (the write took `elapsed` ms). */
+  #put(key: string, value: unknown, expireMs: number | undefined, elapsed: number): void {
+    if (expireMs === undefined) this.local.put(key, value, -1);
+    else if (expireMs - elapsed > 0) this.local.put(key, value, expireMs - elapsed);
   }
 
   delete(key: string): Promise<boolean> {

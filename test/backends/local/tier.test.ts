@@ -85,6 +85,22 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     expect(await cache.get("n")).toBe(2);
   });
 
+  it("concurrent writes of this instance: it reads what the store holds after them", async () => {
+    const server = await ownServer();
+    const namespace = ns();
+    const cache = cacheOn(server, { ttl: "1m" }, { namespace });
+    const truth = new Cache("truth").setup(server.url.replace(/^http:/, "upstash+http:"), { token: server.token, namespace });
+    cleanup.push(() => truth.close());
+    for (let round = 0; round < 5; round++) {
+      await Promise.all([cache.set("k", `a${round}`, { expire: "1m" }), cache.set("k", `b${round}`, { expire: "1m" })]);
+      expect(await cache.get("k")).toBe(await truth.get("k"));
+      await Promise.all([cache.set("k", `c${round}`, { expire: "1m" }), cache.delete("k"), cache.set("k", `d${round}`, { expire: "1m" })]);
+      expect(await cache.get("k")).toBe(await truth.get("k"));
+      await Promise.all([cache.delete("k"), cache.incr("k")]);
+      expect(await cache.get("k")).toBe(await truth.get("k"));
+    }
+  });
+
   it("another instance's write is seen within the local ttl, not later, over several rounds", async () => {
     const server = await ownServer();
     const namespace = ns();
