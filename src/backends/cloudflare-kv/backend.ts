@@ -175,6 +175,8 @@ export class CloudflareKvBackend implements Backend {
   /**
    * The value and its remaining TTL (ms; -1: none; -2: missing) from one `getWithMetadata`: what a
    * local tier fills with (see `ExpiryReader` in local/tier.ts).
+   * @example
+   * const [raw, pttl] = await backend.getWithExpiry("k"); // ["…", 29950]
    */
   async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
     const entry = await this.#read(this.#ns.key(key), this.#readOptions);
