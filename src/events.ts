@@ -6,10 +6,11 @@
 
 /**
  * Event types a cache emits: `hit`, `miss` (commands and decorated calls), `set`, `delete`,
- * `error` (backend failures in safe mode, failed background refreshes) and `tampered` (a signed
- * value that did not verify).
+ * `error` (backend failures in safe mode, failed background refreshes), `tampered` (a signed
+ * value that did not verify) and `stale` (a backend's local tier served its copy of a key past the
+ * local ttl, within `grace`, because the remote store failed or timed out: `error` is that failure).
  */
-export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered";
+export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered" | "stale";
 
 /**
  * What a listener receives.
@@ -22,7 +23,7 @@ export interface CacheEventInfo {
   key?: string;
   /** The backend's kind (`"mem"`, `"redis"`, …) and prefix, e.g. `"redis"` or `"mem@user"`. */
   backend?: string;
-  /** The failure, for `error` (and the reason, for `tampered`). */
+  /** The failure, for `error` (and the reason, for `tampered`; the remote failure, for `stale`). */
   error?: unknown;
   /** The decorated function's name, for events of decorated calls. */
   function?: string;
@@ -63,7 +64,7 @@ class CashewsEvent extends Event {
 export class Emitter {
   readonly #target = new EventTarget();
   /** Listener count per type: emitting is skipped (no allocation) when nobody listens. */
-  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0 };
+  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0, stale: 0 };
 
   on(type: CacheEventType, listener: CacheListener): () => void {
     if (!(type in this.counts)) {

@@ -6,6 +6,9 @@ import { parseDuration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import type { BackendConfig } from "../backends/types.js";
 import { schemeNames, schemeSpec, type OptionSpec, type SchemeSpec } from "./registry.js";
+import type { LocalOptions } from "./local.js";
+
+export type { LocalOptions } from "./local.js";
 
 /**
  * A custom value codec (the `serializer` setup option): `encode` must return a string that
@@ -26,7 +29,10 @@ export interface CommonOptions {
   safe: boolean;
   timeout: number | undefined;
   serializer: Serializer | undefined;
+  /** The local tier (`local` option), with defaults applied; undefined without one. */
+  local: LocalOptions | undefined;
 }
+
 
 /** The common options' kinds; their defaults (prefix `""`, enable and safe `true`) are applied in `parseSetup`. */
 const COMMON: Readonly<Record<string, OptionSpec>> = {
@@ -37,6 +43,10 @@ const COMMON: Readonly<Record<string, OptionSpec>> = {
   safe: { kind: "boolean" },
   timeout: { kind: "duration" },
   serializer: { kind: "serializer" },
+  local: { kind: "boolean" },
+  localSize: { kind: "int", min: 1 },
+  localTtl: { kind: "duration" },
+  localGrace: { kind: "duration" },
 };
 
 export interface ParsedSetup {
@@ -77,12 +87,19 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
   // By canonical name; the options object wins over the query.
   // No prototype: a "__proto__" parameter is an entry like any other (and then an unknown option).
   const raw: Record<string, [value: unknown, from: string, query?: boolean]> = Object.create(null);
-  const add = (name: string, value: unknown, from: string, isQuery?: boolean): void => {
+  const add = (name: string, value: unknown, from: string, isQuery?: boolean, shown = name): void => {
     const camel = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    raw[own(spec.aliases, camel) ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${name}"`, isQuery];
+    raw[own(spec.aliases, camel) ?? (camel === "hashKey" ? "secret" : camel)] = [value, `${from} "${shown}"`, isQuery];
   };
   if (query !== undefined) for (const [name, value] of new URLSearchParams(query)) add(name, value, "query parameter", true);
-  for (const [name, value] of Object.entries(options)) if (value !== undefined) add(name, value, "option");
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    // local: { size, ttl, grace } is local: true with localSize, localTtl, localGrace.
+    if (name === "local" && typeof value === "object" && value !== null) {
+      add(name, true, "option");
+      for (const [field, v] of Object.entries(value)) if (v !== undefined) add(`local_${field}`, v, "option", false, `local.${field}`);
+    } else add(name, value, "option");
+  }
   const values: Record<string, unknown> = {};
   const backend: Record<string, unknown> = {};
   for (const [name, [value, from, isQuery]] of Object.entries(raw)) {
@@ -103,13 +120,20 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     safe: values.safe !== false,
     timeout: values.timeout as number | undefined,
     serializer: values.serializer as Serializer | undefined,
+    // A remote scheme's spec reads `local` (config/local.ts); elsewhere it is refused.
+    local: spec.local ? spec.local(values, where) : noLocal(values, where),
   };
   if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
-  const config = { url: base, options: { ...backend, timeout: common.timeout } };
+  const config: BackendConfig = { url: base, options: { ...backend, timeout: common.timeout } };
+  if (common.local && spec.localNative) config.options.local = common.local;
   spec.validate?.(config);
   return { scheme, spec, common, backend: config };
 }
 
+function noLocal(values: Record<string, unknown>, where: string): undefined {
+  for (const name in values) if (name.startsWith("local") && values[name] !== false) throw new CacheConfigError(`${where}"local" is for remote stores only`);
+  return undefined;
+}
 
 function convert(value: unknown, spec: OptionSpec, where: string, query?: boolean): unknown {
   const fail = (what: string): never => {

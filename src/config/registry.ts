@@ -6,6 +6,8 @@
 import type { Backend, BackendConfig } from "../backends/types.js";
 import type { BackendCapabilities } from "../backends/capabilities.js";
 import type { CacheConfigError } from "../errors.js";
+import type { Bus } from "../backends/local/bus.js";
+import type { LocalOptions } from "./local.js";
 
 /** The kinds of a setup option (see {@link OptionSpec}). */
 export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
@@ -26,6 +28,19 @@ export interface OptionSpec {
 /** What a backend module exports. */
 export interface BackendModule {
   create(config: BackendConfig): Backend;
+  /**
+   * Puts the `local` option's tier in front of a backend of this module (`withLocalTier`,
+   * backends/local/tier.ts); required by a scheme whose spec says `local: "tier"`.
+   */
+  localTier?(remote: Backend, options: LocalTierSettings, bus?: Bus): Backend;
+}
+
+/** What {@link BackendModule.localTier} takes (see `LocalTierOptions` in backends/local/tier.ts). */
+export interface LocalTierSettings {
+  size: number;
+  ttl: number;
+  grace?: number;
+  onStale?: (key: string, error: unknown) => void;
 }
 
 /** Describes a URL scheme: its options (validated without loading the backend) and how to load it. */
@@ -45,6 +60,19 @@ export interface SchemeSpec {
   capabilities?: Partial<BackendCapabilities>;
   /** The error for a command that needs a capability the backend lacks (message: what to use instead); required with `capabilities`. */
   refuse?(capability: keyof BackendCapabilities, command: string): Error;
+  /**
+   * Reads the common `local` option (`localOption`, config/local.ts) for a remote scheme; absent,
+   * `local` is refused (a store that is local already, `mem://`). The backend module's
+   * `localTier` puts the tier in front; without one the scheme takes it itself (`localNative`).
+   */
+  local?(values: Record<string, unknown>, where: string): LocalOptions | undefined;
+  /** The backend takes `local` in `config.options.local` (Redis: onto `clientSide`). */
+  localNative?: boolean;
+  /**
+   * The invalidation bus of this scheme's local tier, if it has one (e.g. Upstash); without one the
+   * local `ttl` is the staleness bound. Called when the backend is created.
+   */
+  bus?(config: BackendConfig): Bus | undefined;
 }
 
 const registry = new Map<string, SchemeSpec>();

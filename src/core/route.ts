@@ -10,6 +10,7 @@ import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, typ
 import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
 import { SerializationError } from "../errors.js";
+import type { Emitter } from "../events.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
@@ -46,7 +47,11 @@ export class Route {
   /** Bumped by close(): a start that was loading the module when closed creates nothing. */
   #generation = 0;
 
-  constructor(setup: ParsedSetup) {
+  /** Where `stale` events go (the cache's emitter), when the route has a local tier with grace. */
+  readonly #emitter: Emitter | undefined;
+
+  constructor(setup: ParsedSetup, emitter?: Emitter) {
+    this.#emitter = emitter;
     const { common, scheme } = setup;
     const options = setup.backend.options;
     this.#setup = setup;
@@ -91,7 +96,14 @@ export class Route {
     const generation = this.#generation;
     const module = await loadModule(this.#setup.spec, this.scheme);
     if (generation !== this.#generation) throw new Error("the cache was closed while starting");
-    const backend = module.create(this.#setup.backend);
+    let backend = module.create(this.#setup.backend);
+    // The `local` option: a local tier in front of the remote store (Redis takes it itself).
+    const local = this.#setup.common.local;
+    if (local && module.localTier) {
+      const emitter = this.#emitter;
+      const onStale = emitter && local.grace ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: this.label, error }) : undefined;
+      backend = module.localTier(backend, { ...local, onStale }, this.#setup.spec.bus?.(this.#setup.backend));
+    }
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;

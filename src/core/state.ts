@@ -168,6 +168,12 @@ export class CacheCore {
     let raw: unknown;
     const backend = route.backend;
     if (backend !== undefined && route.enabled && scope.live === 0) {
+      // A local copy (local tier, Redis clientSide) answers the value it kept: decoded (and
+      // verified) once, when it entered the copy.
+      if (route.keeps && route.peekable) {
+        const value = backend.peek!(key);
+        if (value !== MISSING) return value;
+      }
       // The plain path of `run`, inlined: one async frame and one await for a hit.
       try {
         raw = await backend.get(key);

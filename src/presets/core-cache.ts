@@ -124,7 +124,7 @@ export class CoreCache extends Callable {
    * cache.setup("redis://localhost:6379/0", { prefix: "user", secret: "s3cret" });
    */
   setup(url: string, options?: Record<string, unknown>): this {
-    const previous = this.#core.addRoute(new Route(parseSetup(url, options)));
+    const previous = this.#core.addRoute(new Route(parseSetup(url, options), this.#core.emitter));
     if (previous) {
       previous.retired = true;
       previous.close().catch((error: unknown) => this.#core.report(error, undefined, previous));

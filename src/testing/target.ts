@@ -39,6 +39,12 @@ export interface ConformanceTarget {
    * fresh one instead of cleared ones. Required for such a store.
    */
   fresh?: () => Record<string, unknown>;
+  /**
+   * For a target whose caches see each other's writes only within a bound (a local tier without an
+   * invalidation bus, whose `ttl` is the staleness bound): why. Tests that read another cache's
+   * write at once are skipped with this reason.
+   */
+  staleAcross?: string;
 }
 
 /** A started target: where caches are set up, and how to release it. */
@@ -77,6 +83,8 @@ export async function openTarget(target: ConformanceTarget, name: string): Promi
 export interface TargetHandle {
   /** The target's label. */
   readonly name: string;
+  /** See {@link ConformanceTarget.staleAcross}. */
+  readonly staleAcross?: string;
   /** A new Cache named `name`, set up on the started target (starts it first if need be). */
   open(name: string): Promise<Cache>;
   /**
@@ -148,6 +156,7 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
   };
   return {
     name: target.name,
+    staleAcross: target.staleAcross,
     open: (name) => open(name),
     shared: () => (shared ??= probe()),
     capabilities: () => (capabilities ??= probeCapabilities()),
@@ -219,9 +228,17 @@ export function useCachesPerTest(target: TargetHandle, names: readonly string[],
  * nothing, and where the backend lacks one of `needs` (what one process may do there is checked
  * by the single-process tests: refused).
  */
-export function itWhenShared(target: TargetHandle, name: string, needs: readonly Capability[], fn: () => Promise<void>): void {
+export function itWhenShared(
+  target: TargetHandle,
+  name: string,
+  needs: readonly Capability[],
+  fn: () => Promise<void>,
+  options: { freshAcross?: boolean } = {},
+): void {
   it(name, async (ctx) => {
     ctx.skip(!(await target.shared()), "values are not shared between two caches on this target");
+    // A test that reads another cache's write at once cannot pass within a staleness bound.
+    if (options.freshAcross && target.staleAcross !== undefined) ctx.skip(true, target.staleAcross);
     const have = await target.capabilities();
     const missing = needs.filter((c) => !have[c]);
     ctx.skip(missing.length > 0, `the backend lacks ${missing.join(", ")}`);

@@ -17,6 +17,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf, type CacheCapabilityError } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
 import { durationsInMs, toText } from "../remote.js";
@@ -81,6 +82,8 @@ export function createCloudflareCacheBackend(url: string, options: CloudflareCac
  */
 export const cloudflareCacheModule: BackendModule = {
   create: (config) => new CloudflareCacheBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** Whether `text` has no lone surrogate. */

@@ -11,6 +11,7 @@ import { failer, parseBackendUrl } from "../../config/url.js";
 import { capabilityError, type BackendCapabilities } from "../capabilities.js";
 import type { BackendConfig } from "../types.js";
 import type { CacheConfigError } from "../../errors.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * The part of a Cache API `Cache` the backend uses: `match`, `put` and `delete` by URL. The
@@ -177,6 +178,8 @@ export function resolveCloudflareCache(url: string, options: Record<string, unkn
  * Object.keys(cloudflareCacheSpec.options); // ["caches", "origin", "namespace"]
  */
 export const cloudflareCacheSpec: Omit<SchemeSpec, "module"> = {
+  // A local tier in front (`local`): no long-lived channel in Workers, so its ttl is the staleness bound.
+  local: localOption,
   schemes: ["cloudflare-cache"],
   options: {
     caches: { kind: "object" },

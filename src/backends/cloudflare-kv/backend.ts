@@ -17,6 +17,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
 import { compileGlob } from "../glob.js";
@@ -91,6 +92,8 @@ export function createCloudflareKvBackend(binding: KvNamespaceLike, options: Clo
  */
 export const cloudflareKvModule: BackendModule = {
   create: (config) => new CloudflareKvBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** What an entry's metadata says: its expiry (epoch ms) when it has one. */
@@ -167,6 +170,20 @@ export class CloudflareKvBackend implements Backend {
   async get(key: string): Promise<unknown> {
     const entry = await this.#read(this.#ns.key(key), this.#readOptions);
     return entry === undefined ? MISSING : entry.value;
+  }
+
+  /**
+   * The value and its remaining TTL (ms; -1: none; -2: missing) from one `getWithMetadata`: what a
+   * local tier fills with (see `ExpiryReader` in local/tier.ts).
+   * @example
+   * const [raw, pttl] = await backend.getWithExpiry("k"); // ["…", 29950]
+   */
+  async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
+    const entry = await this.#read(this.#ns.key(key), this.#readOptions);
+    if (entry === undefined) return [MISSING, -2];
+    if (entry.expiresAt === undefined) return [entry.value, -1];
+    const left = entry.expiresAt - Date.now();
+    return left > 0 ? [entry.value, Math.ceil(left)] : [MISSING, -2];
   }
 
   /** KV's bulk `getWithMetadata`, 100 keys per call (the calls run concurrently), in input order. */

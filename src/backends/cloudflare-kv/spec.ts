@@ -10,6 +10,7 @@ import type { SchemeSpec } from "../../config/registry.js";
 import { failer, type Fail } from "../../config/url.js";
 import { capabilityError } from "../capabilities.js";
 import type { BackendConfig } from "../types.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * One entry of a KV `list` page: the stored key, its KV expiration (epoch seconds) and its metadata.
@@ -203,6 +204,8 @@ export function resolveKvBinding(url: string, options: Record<string, unknown>):
  * Object.keys(cloudflareKvSpec.options); // ["env", "binding", "namespace", "cacheTtl"]
  */
 export const cloudflareKvSpec: Omit<SchemeSpec, "module"> = {
+  // A local tier in front (`local`): no long-lived channel in Workers, so its ttl is the staleness bound.
+  local: localOption,
   schemes: ["cloudflare-kv"],
   options: {
     env: { kind: "object" },

@@ -27,6 +27,7 @@
  * @module
  */
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { importPeer } from "../../config/load.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
@@ -234,6 +235,8 @@ export function createDenoKvBackend(url: string, options: DenoKvBackendOptions =
  */
 export const denoKvModule: BackendModule = {
   create: (config) => new DenoKvBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** A planned write of a read-modify-write: what to do in the atomic operation, and what to resolve. */
@@ -319,6 +322,21 @@ export class DenoKvBackend implements Backend {
     if (!isLive(entry, Date.now())) return MISSING;
     if (!isValue(entry.value)) throw new CacheBackendError(`deno-kv GET: ${WRONGTYPE}`);
     return entry.value.v;
+  }
+
+  /**
+   * The value and its remaining TTL (ms; -1: none; -2: missing) from one read of the record: what
+   * a local tier fills with (see `ExpiryReader` in local/tier.ts).
+   * @example
+   * const [raw, pttl] = await backend.getWithExpiry("k"); // ["…", 29950]
+   */
+  async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
+    const entry = decoded(await this.#run("GET", (kv) => kv.get(this.#key(key))));
+    const now = Date.now();
+    if (!isLive(entry, now)) return [MISSING, -2];
+    if (!isValue(entry.value)) throw new CacheBackendError(`deno-kv GET: ${WRONGTYPE}`);
+    const e = expiryOf(entry.value);
+    return [entry.value.v, e === undefined ? -1 : Math.ceil(e - now)];
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {

@@ -10,6 +10,7 @@ import { ALL_CAPABILITIES, capabilityError } from "../capabilities.js";
 import type { BackendConfig } from "../types.js";
 import { denoKvModule } from "./backend.js";
 import { resolveDenoKvTarget } from "./target.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * Options of the `deno-kv://` scheme (plus the common ones: `prefix`, `enable`, `secret`, `safe`,
@@ -35,6 +36,8 @@ export const denoKvSpec: SchemeSpec = {
     kv: { kind: "object" },
   },
   module: denoKvModule,
+  // A local tier in front (`local`): bounded by its ttl until a bus is given.
+  local: localOption,
   validate(config: BackendConfig): void {
     resolveDenoKvTarget(config.url, config.options);
   },

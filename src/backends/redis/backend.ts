@@ -90,7 +90,7 @@ export class RedisBackend implements Backend {
     this.namespace = this.#ns.name;
     const settings = readSettings(config);
     if (options.clientSide === true) {
-      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings));
+      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings, options.local as { size: number; ttl: number } | undefined));
       const local = (this.#local = clientSide.local);
       this.peek = (key) => local.peek(key);
       this.peekDecoded = true;

@@ -9,13 +9,14 @@ import { Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 import type { Namespace } from "../namespace.js";
 import { evalScript, exec, type RedisClient } from "./cluster.js";
-import { GET_WITH_TTL, LocalCopy, Tracker } from "./client-side.js";
+import { GET_WITH_TTL, Tracker } from "./client-side.js";
+import { LocalCopy } from "../local/copy.js";
 import { DEFAULT_TIMEOUT_MS, type RedisSettings } from "./options.js";
 
 /** The clientSide state of a backend (absent without clientSide). */
 export class ClientSide {
   /** The local copy of what this process read. */
-  readonly local = new LocalCopy();
+  readonly local: LocalCopy;
   readonly #ns: Namespace;
   readonly #settings: RedisSettings;
   /** The invalidation connection (created with the data connection). */
@@ -25,7 +26,9 @@ export class ClientSide {
   /** Set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
   #noScripts = false;
 
-  constructor(ns: Namespace, settings: RedisSettings) {
+  /** `local`: the common `local` option's size and ttl (defaults: 10 000 entries, 300 s). */
+  constructor(ns: Namespace, settings: RedisSettings, local?: { size: number; ttl: number }) {
+    this.local = new LocalCopy(local?.size, local?.ttl);
     this.#ns = ns;
     this.#settings = settings;
   }

@@ -16,7 +16,7 @@
  *   This closes the race in which an invalidation overtakes the reply of a read issued before the
  *   write (the reply would hold the old value).
  * - Fills carry the key's remaining TTL (read with the value, in one script), so a local entry
- *   never outlives the Redis key, and no entry lives longer than {@link LOCAL_MAX_TTL_MS}.
+ *   never outlives the Redis key, and no entry lives longer than `LOCAL_MAX_TTL_MS` (local/copy.ts).
  *
  * Decoded values: the cache route hands back the value it decoded from an entry's stored text
  * ({@link LocalCopy.keep}); later hits return that same value without decoding (or verifying a
@@ -25,38 +25,18 @@
  * @module
  */
 import type { Redis, RedisOptions } from "ioredis";
-import { MISSING } from "../types.js";
-import { hitNow } from "../clock.js";
+import type { LocalCopy } from "../local/copy.js";
 import { withDeadline } from "../deadlines.js";
 
-/** Entries the local copy holds at most (least recently used ones go first). */
-export const LOCAL_SIZE = 10_000;
-/** Longest life (ms) of a local entry, also for keys without a TTL: a bound on any lost invalidation. */
-export const LOCAL_MAX_TTL_MS = 300_000;
+// The local copy moved to ../local/copy.ts (shared with the local tier of every remote backend).
+export { LocalCopy, LOCAL_SIZE, LOCAL_MAX_TTL_MS, type Ticket } from "../local/copy.js";
+
 /** How often (ms) the invalidation connection is checked with a PING while armed. */
 export const KEEPALIVE_MS = 1_000;
 /** Least time (ms) a keep-alive PING may take before the invalidation connection is given up. */
 export const KEEPALIVE_TIMEOUT_MS = 2_000;
 /** The channel Redis announces invalidations on (RESP2 redirect mode). */
 export const INVALIDATE_CHANNEL = "__redis__:invalidate";
-
-/** Value of an entry whose stored text has not been decoded yet. */
-const UNDECODED: unique symbol = Symbol("cashews.undecoded");
-
-interface Entry {
-  readonly raw: string;
-  value: unknown;
-  /** `Date.now()` ms after which the entry is not used. */
-  readonly expiresAt: number;
-  /** `#clock` when last moved to the back of the map (recency). */
-  stamp: number;
-}
-
-/** A read in flight: it fills the local copy only if nothing voided it meanwhile. */
-export interface Ticket {
-  valid: boolean;
-  refs: number;
-}
 
 /**
  * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`; a key that
@@ -76,121 +56,6 @@ export const GET_WITH_TTL = {
     "return r\n",
   sha1: "743cb35aa18fa287149536612ad3bf7edfbe1ca8",
 } as const;
-
-/**
- * The local copy: entries by user key, tickets of reads in flight, and whether the invalidation
- * stream is armed. Everything here is synchronous.
- */
-export class LocalCopy {
-  /** True while invalidations are known to reach us: only then are entries used and filled. */
-  armed = false;
-  readonly #entries = new Map<string, Entry>();
-  readonly #tickets = new Map<string, Ticket>();
-  /** Counts moves to the back; an entry moved within the last quarter of the size is not moved again. */
-  #clock = 0;
-  readonly #size: number;
-  readonly #window: number;
-
-  constructor(size = LOCAL_SIZE) {
-    this.#size = size;
-    this.#window = Math.max(1, Math.floor(size / 4));
-  }
-
-  /** Number of entries (expired ones included until they are read or evicted). */
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  #live(key: string): Entry | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= hitNow()) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    if (this.#clock - entry.stamp >= this.#window) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-      entry.stamp = ++this.#clock;
-    }
-    return entry;
-  }
-
-  /** The decoded value kept for `key`, or MISSING (also when it was never decoded). */
-  peek(key: string): unknown {
-    const entry = this.#live(key);
-    if (entry === undefined) return MISSING;
-    const value = entry.value;
-    return value === UNDECODED ? MISSING : value;
-  }
-
-  /** The stored text kept for `key`, or undefined. */
-  raw(key: string): string | undefined {
-    return this.#live(key)?.raw;
-  }
-
-  /** Keeps `value`, decoded from `raw`, if the entry of `key` still holds that text. */
-  keep(key: string, raw: unknown, value: unknown): void {
-    const entry = this.#entries.get(key);
-    if (entry !== undefined && entry.raw === raw) entry.value = value;
-  }
-
-  /** A ticket for a read of `key` about to be sent, or undefined while not armed (nothing will fill). */
-  begin(key: string): Ticket | undefined {
-    // A lone surrogate reaches Redis as U+FFFD, so its invalidations would name another key:
-    // such keys are never kept locally.
-    if (!this.armed || !isWellFormed(key)) return undefined;
-    let ticket = this.#tickets.get(key);
-    if (ticket === undefined) {
-      ticket = { valid: true, refs: 0 };
-      this.#tickets.set(key, ticket);
-    }
-    ticket.refs++;
-    return ticket;
-  }
-
-  /**
-   * The read of `ticket` answered `raw` (a string, or MISSING) with `pttl` (ms, -1: no expiry):
-   * fills the entry if the ticket is still valid.
-   */
-  finish(key: string, ticket: Ticket, raw: unknown, pttl: number): void {
-    this.abandon(key, ticket);
-    if (!ticket.valid || !this.armed) return;
-    if (typeof raw !== "string" || !(pttl > 0 || pttl === -1)) return;
-    const ttl = pttl === -1 ? LOCAL_MAX_TTL_MS : Math.min(pttl, LOCAL_MAX_TTL_MS);
-    this.#entries.delete(key);
-    this.#entries.set(key, { raw, value: UNDECODED, expiresAt: Date.now() + ttl, stamp: ++this.#clock });
-    if (this.#entries.size > this.#size) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-    }
-  }
-
-  /** The read of `ticket` ended without a fill (it failed): releases the ticket. */
-  abandon(key: string, ticket: Ticket): void {
-    if (--ticket.refs === 0 && this.#tickets.get(key) === ticket) this.#tickets.delete(key);
-  }
-
-  /** `key` changed (an invalidation, or a write of this process): drops its entry, voids its reads. */
-  invalidate(key: string): void {
-    this.#entries.delete(key);
-    const ticket = this.#tickets.get(key);
-    if (ticket !== undefined) {
-      ticket.valid = false;
-      this.#tickets.delete(key);
-    }
-  }
-
-  /**
-   * Drops every entry and voids every read in flight (the epoch guard: every ticket outstanding
-   * is in the ticket map until it is released, so voiding them all is the new epoch).
-   */
-  flush(): void {
-    this.#entries.clear();
-    for (const ticket of this.#tickets.values()) ticket.valid = false;
-    this.#tickets.clear();
-  }
-}
 
 /** Options of {@link Tracker}. */
 export interface TrackerOptions {
@@ -355,13 +220,6 @@ export class Tracker {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#keepAlive = undefined;
   }
-}
-
-/** Whether `text` has no lone surrogate (`String.prototype.isWellFormed`, with a fallback). */
-function isWellFormed(text: string): boolean {
-  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
-  if (native !== undefined) return native.call(text);
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
 let decoderInstance: TextDecoder | undefined;

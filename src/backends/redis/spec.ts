@@ -10,6 +10,7 @@
 import { lazyModule } from "../../config/load.js";
 import type { SchemeSpec } from "../../config/registry.js";
 import { validateRedisConfig } from "./url.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * Options of the Redis schemes (plus the common ones: `prefix`, `enable`, `secret`, `safe`,
@@ -46,4 +47,7 @@ export const redisSpec: SchemeSpec = {
   aliases: { createConnectionTimeout: "connectTimeout" },
   module: lazyModule("redis", "ioredis"),
   validate: validateRedisConfig,
+  // `local` is clientSide (Redis tracking is its coherence): validateRedisConfig maps it.
+  local: localOption,
+  localNative: true,
 };

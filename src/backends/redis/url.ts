@@ -75,6 +75,12 @@ export function validateRedisConfig(config: BackendConfig): void {
   const url = parseRedisUrl(config.url);
   const client = options.client as { status?: unknown; sendCommand?: unknown; on?: unknown; isCluster?: boolean } | null | undefined;
   const cluster = options.cluster === true || url.cluster;
+  const local = options.local as { size: number; ttl: number; grace: number } | undefined;
+  if (local !== undefined) {
+    // `local` on Redis is clientSide: Redis tracking keeps the copy coherent; its ttl bounds an entry's life.
+    if (local.grace > 0) fail(`"local" grace is not supported on redis:// yet (Redis tracking keeps the local copy coherent, reads go to Redis while it is down): drop grace`);
+    options.clientSide = true;
+  }
   if (options.clientSide === true) {
     // Tracking is per node and needs connections of our own (one of them in RESP2 subscriber mode).
     if (client !== undefined) fail(`clientSide opens its own connections: drop the "client" option, or clientSide`);

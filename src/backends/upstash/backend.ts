@@ -24,6 +24,7 @@
  */
 import { Redis } from "@upstash/redis";
 import type { BackendModule } from "../../config/registry.js";
+import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
@@ -90,6 +91,8 @@ export function createUpstashBackend(url: string, options: UpstashBackendOptions
  */
 export const upstashModule: BackendModule = {
   create: (config) => new UpstashBackend(config),
+  // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
+  localTier: withLocalTier,
 };
 
 /** One `{result}` or `{error}` of a pipeline reply. */

@@ -12,6 +12,7 @@ import type { SchemeSpec } from "../../config/registry.js";
 import { failer, parseBackendUrl, rejectClash, rejectQuery } from "../../config/url.js";
 import type { BackendConfig } from "../types.js";
 import type { CacheConfigError } from "../../errors.js";
+import { localOption } from "../../config/local.js";
 
 /**
  * The environment variable read for the token when none is given (Node, Bun, Deno).
@@ -116,6 +117,8 @@ export const upstashSpec: SchemeSpec = {
     client: { kind: "object" },
   },
   module: lazyModule("upstash", "@upstash/redis"),
+  // A local tier in front (`local`): bounded by its ttl until a bus is given.
+  local: localOption,
   validate(config: BackendConfig): void {
     resolveUpstashEndpoint(config.url, config.options);
   },

@@ -165,7 +165,7 @@ export function valueTests(target: TargetHandle): void {
         const a = cache.hit({ ttl: "1m", cacheHits: 2, key: "x" })(body);
         const b = other.hit({ ttl: "1m", cacheHits: 2, key: "x" })(body);
         expect([await a(), await b(), await a(), await b(), await a(), await b(), await a()]).toEqual([1, 1, 1, 2, 2, 2, 3]);
-      });
+      }, { freshAcross: true });
 
       itWhenShared(target, "updateAfter refreshes once across processes", ["atomic"], async () => {
         let calls = 0;
@@ -309,7 +309,7 @@ export function valueTests(target: TargetHandle): void {
         await sleep(100);
         expect(await Promise.all([a(), b(), a(), b()])).toEqual([2, 2, 2, 2]);
         expect(calls).toBe(2);
-      });
+      }, { freshAcross: true });
     });
 
     // ------------------------------------------------------------------------------ soft
