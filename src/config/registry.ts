@@ -68,11 +68,6 @@ export interface SchemeSpec {
   local?(values: Record<string, unknown>, where: string): LocalOptions | undefined;
   /** The backend takes `local` in `config.options.local` (Redis: onto `clientSide`). */
   localNative?: boolean;
-  /**
-   * The invalidation bus of this scheme's local tier, if it has one (e.g. Upstash); without one the
-   * local `ttl` is the staleness bound. Called when the backend is created.
-   */
-  bus?(config: BackendConfig): Bus | undefined;
 }
 
 const registry = new Map<string, SchemeSpec>();

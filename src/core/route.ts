@@ -102,7 +102,7 @@ export class Route {
     if (local && module.localTier) {
       const emitter = this.#emitter;
       const onStale = emitter && local.grace ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: this.label, error }) : undefined;
-      backend = module.localTier(backend, { ...local, onStale }, this.#setup.spec.bus?.(this.#setup.backend));
+      backend = module.localTier(backend, { ...local, onStale });
     }
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.

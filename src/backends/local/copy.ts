@@ -200,6 +200,19 @@ export class LocalCopy {
     for (const ticket of this.#tickets.values()) ticket.valid = false;
     this.#tickets.clear();
   }
+
+  /**
+   * Like {@link flush} for normal reads (no entry is served any more, reads in flight fill
+   * nothing), but with `grace` the entries stay for {@link stale}: served only if the remote
+   * store fails, within grace of now. What the bus may have missed is never served otherwise.
+   */
+  expireAll(): void {
+    if (this.#grace === 0) return this.flush();
+    const now = Date.now();
+    for (const [key, entry] of this.#entries) if (entry.expiresAt > now) this.#entries.set(key, { ...entry, expiresAt: now });
+    for (const ticket of this.#tickets.values()) ticket.valid = false;
+    this.#tickets.clear();
+  }
 }
 
 /** Whether `text` has no lone surrogate (`String.prototype.isWellFormed`, with a fallback). */

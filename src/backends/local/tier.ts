@@ -83,7 +83,9 @@ export class LocalTier implements Backend {
           else for (const key of message.keys) local.invalidate(key);
         },
         connected(up: boolean): void {
-          local.flush();
+          // Nothing from before is served normally (invalidations may have been missed); with
+          // grace it may still be served while the remote store fails.
+          local.expireAll();
           local.armed = up;
         },
       });
@@ -118,20 +120,26 @@ export class LocalTier implements Backend {
     return this.#fetch(key);
   }
 
+  /** A failed remote read: the copy within grace (reported as stale), else the failure. */
+  #graced(key: string, error: unknown): unknown {
+    const stale = this.local.stale(key);
+    if (stale === undefined) throw error;
+    this.#onStale?.(key, error);
+    return stale;
+  }
+
   async #fetch(key: string): Promise<unknown> {
     const local = this.local;
     const ticket = local.begin(key);
-    if (ticket === undefined) return this.remote.get(key);
+    // Not armed (the bus is down): nothing is filled, but a failed read may still use grace.
+    if (ticket === undefined) return this.remote.get(key).catch((error: unknown) => this.#graced(key, error));
     let raw: unknown;
     let pttl: number;
     try {
       [raw, pttl] = await this.#readWithExpiry(key);
     } catch (error) {
       local.abandon(key, ticket);
-      const stale = local.stale(key);
-      if (stale === undefined) throw error;
-      this.#onStale?.(key, error);
-      return stale;
+      return this.#graced(key, error);
     }
     local.finish(key, ticket, raw, pttl);
     return raw;

@@ -28,6 +28,7 @@ import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
+import { createUpstashBusFor } from "./bus.js";
 import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
 import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -83,16 +84,22 @@ export function createUpstashBackend(url: string, options: UpstashBackendOptions
   return new UpstashBackend({ url, options: durationsInMs(options, ["timeout"], "upstash") });
 }
 
+/** Heartbeat (ms) of the local tier's bus: a subscription that went silent is given up within twice this. */
+const LOCAL_BUS_HEARTBEAT_MS = 2_500;
+
 /**
  * The module the `upstash://` schemes load: `create` builds an {@link UpstashBackend} from a setup
  * URL (without its query) and options.
  * @example
  * const backend = upstashModule.create({ url: "upstash://eu1-example-12345.upstash.io", options: { token: "AX…" } });
  */
+
 export const upstashModule: BackendModule = {
   create: (config) => new UpstashBackend(config),
   // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
-  localTier: withLocalTier,
+  // Coherent across instances through the invalidation bus (PUBLISH over REST, SSE subscription);
+  // a silent stream is noticed within two heartbeats.
+  localTier: (remote, options) => withLocalTier(remote, options, createUpstashBusFor(remote as UpstashBackend, { heartbeatMs: LOCAL_BUS_HEARTBEAT_MS })),
 };
 
 /** One `{result}` or `{error}` of a pipeline reply. */

@@ -137,7 +137,15 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     cache.on("stale", (event) => stale.push(event));
     cache.on("error", (event) => errors.push(event));
     await cache.set("k", "v", { expire: "1m" });
-    expect(await cache.get("k")).toBe("v");
+    // Served locally: the bus has confirmed its subscription and the copy holds "k".
+    await expect
+      .poll(async () => {
+        await cache.get("k");
+        server.resetCount();
+        await cache.get("k");
+        return server.requests;
+      })
+      .toBe(0);
     await sleep(150); // past the local ttl
     await server.stop();
     expect(await cache.get("k")).toBe("v");
@@ -186,7 +194,8 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     expect(await a.incr("c")).toBe(3);
     server.resetCount();
     expect(await b.incr("c")).toBe(4);
-    expect(server.requests).toBe(1);
+    // The INCR, and the invalidation of "c" published for the other instances' copies.
+    expect(server.requests).toBeLessThanOrEqual(2);
     expect(await a.setLock("lock", "a", "10s")).toBe(true);
     expect(await b.setLock("lock", "b", "10s")).toBe(false);
     expect(await b.unlock("lock", "b")).toBe(false);
@@ -262,6 +271,56 @@ class TestBus implements Bus {
     this.hub.delete(this);
   }
 }
+
+describe.skipIf(!redisUrl)("local tier on upstash:// across instances: the invalidation bus", () => {
+  /** Polls until `cache` serves `key` from its copy (no request reaches the server). */
+  const servedLocally = async (server: UpstashServer, cache: Cache, key: string): Promise<void> => {
+    await expect
+      .poll(async () => {
+        await cache.get(key);
+        server.resetCount();
+        await cache.get(key);
+        return server.requests;
+      })
+      .toBe(0);
+  };
+
+  it("a write or delete in one instance is seen by the other within 200 ms, over many rounds, after it was served locally", async () => {
+    const server = await ownServer();
+    const namespace = ns();
+    const a = cacheOn(server, { ttl: "1m" }, { namespace });
+    const b = cacheOn(server, { ttl: "1m" }, { namespace });
+    for (let round = 0; round < 20; round++) {
+      await a.set("k", round, { expire: "1m" });
+      await expect.poll(() => b.get("k"), { timeout: 2_000, interval: 5 }).toBe(round);
+      await servedLocally(server, b, "k"); // b holds `round` locally (its ttl is a minute)
+      expect(await b.get("k")).toBe(round);
+      const changed = performance.now();
+      if (round % 2 === 0) await a.set("k", -round, { expire: "1m" });
+      else await a.delete("k");
+      await expect.poll(() => b.get("k"), { timeout: 2_000, interval: 5 }).toBe(round % 2 === 0 ? -round : undefined);
+      // A generous bound (a loaded CI machine), the issue's 200 ms.
+      expect(performance.now() - changed).toBeLessThan(200);
+    }
+  });
+
+  it("a subscription killed by the server flushes and bypasses the copy until it is back: no stale read", async () => {
+    const server = await ownServer();
+    const namespace = ns();
+    const a = cacheOn(server, { ttl: "1m" }, { namespace });
+    const b = cacheOn(server, { ttl: "1m" }, { namespace });
+    await a.set("k", 1, { expire: "1m" });
+    await servedLocally(server, b, "k");
+    server.dropSubscriptions();
+    // Whatever b's bus knows meanwhile, a write by a is never hidden by b's copy.
+    await a.set("k", 2, { expire: "1m" });
+    await expect.poll(() => b.get("k"), { timeout: 2_000, interval: 5 }).toBe(2);
+    // Back to local hits once the subscription is confirmed again.
+    await servedLocally(server, b, "k");
+    await a.set("k", 3, { expire: "1m" });
+    await expect.poll(() => b.get("k"), { timeout: 2_000, interval: 5 }).toBe(3);
+  });
+});
 
 describe.skipIf(!redisUrl)("local tier with a bus", () => {
   async function pair(server: UpstashServer): Promise<[LocalTier, LocalTier, TestBus, TestBus]> {
