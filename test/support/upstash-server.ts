@@ -139,7 +139,10 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   const counts = new Map<string, number>();
   const count = (batch: Command[]) => {
-    for (const [name] of batch) counts.set(name, (counts.get(name) ?? 0) + 1);
+    for (const [raw] of batch) {
+      const name = String(raw).toUpperCase();
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
   };
 
   /** Set while running; replaced on every restart so stale handlers can tell. */
