@@ -10,6 +10,12 @@ export const MISSING: unique symbol = Symbol("cashews.missing");
 export type Missing = typeof MISSING;
 
 /**
+ * Lock tokens are stored with this prefix: never a value (reads of a lock key are misses), never
+ * mistaken for a tampered value under a secret (which would delete the lock).
+ */
+export const LOCK_PREFIX = "$l1:";
+
+/**
  * A storage driver. Keys are the user's keys: a network backend adds its own namespace and strips
  * it again from what `scan` yields. Expiries are in milliseconds; `undefined` means "no expiry".
  *

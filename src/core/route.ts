@@ -4,7 +4,9 @@
  * @internal
  * @module
  */
-import { MISSING, type Backend } from "../backends/types.js";
+import { LOCK_PREFIX, MISSING, type Backend } from "../backends/types.js";
+
+export { LOCK_PREFIX };
 import type { BackendCapabilities, Capability } from "../backends/capabilities.js";
 import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
 import { loadModule } from "../config/load.js";
@@ -15,11 +17,6 @@ import type { Emitter } from "../events.js";
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
 
-/**
- * Lock tokens are stored with this prefix: never a value (reads of a lock key are misses), never
- * mistaken for a tampered value under a secret (which would delete the lock).
- */
-export const LOCK_PREFIX = "$l1:";
 
 export class Route {
   readonly prefix: string;

@@ -18,7 +18,7 @@
  * @internal
  * @module
  */
-import type { Backend } from "../types.js";
+import { LOCK_PREFIX, type Backend } from "../types.js";
 import type { Bus, Invalidation } from "./bus.js";
 import { LocalCopy } from "./copy.js";
 
@@ -72,24 +72,42 @@ export class LocalTier implements Backend {
   }
 
   async init(): Promise<void> {
-    await this.remote.init();
-    const bus = this.#bus;
-    if (bus !== undefined && !this.#busStarted) {
-      this.#busStarted = true;
-      const local = this.local;
-      await bus.start({
-        invalidate(message: Invalidation): void {
-          if ("all" in message) local.flush();
-          else for (const key of message.keys) local.invalidate(key);
-        },
-        connected(up: boolean): void {
-          // Nothing from before is served normally (invalidations may have been missed); with
-          // grace it may still be served while the remote store fails.
-          local.expireAll();
-          local.armed = up;
-        },
-      });
+    // The bus starts even when the store's first answer fails (a cold start, a blip): the tier
+    // must not stay off for the route's life. The store's failure is still init's.
+    try {
+      await this.remote.init();
+    } finally {
+      await this.#startBus();
     }
+  }
+
+  async #startBus(): Promise<void> {
+    const bus = this.#bus;
+    if (bus === undefined || this.#busStarted) return;
+    this.#busStarted = true;
+    const local = this.local;
+    const last = this.#last;
+    await bus.start({
+      invalidate(message: Invalidation): void {
+        // An own write in flight must not put its value back after someone else's change.
+        if ("all" in message) {
+          local.flush();
+          last.clear();
+        } else {
+          for (const key of message.keys) {
+            local.invalidate(key);
+            last.delete(key);
+          }
+        }
+      },
+      connected(up: boolean): void {
+        // Nothing from before is served normally (invalidations may have been missed); with
+        // grace it may still be served while the remote store fails.
+        local.expireAll();
+        last.clear();
+        local.armed = up;
+      },
+    });
   }
 
   async close(): Promise<void> {
@@ -135,13 +153,16 @@ export class LocalTier implements Backend {
     if (ticket === undefined) return this.remote.get(key).catch((error: unknown) => this.#graced(key, error));
     let raw: unknown;
     let pttl: number;
+    const sent = Date.now();
     try {
       [raw, pttl] = await this.#readWithExpiry(key);
     } catch (error) {
       local.abandon(key, ticket);
       return this.#graced(key, error);
     }
-    local.finish(key, ticket, raw, pttl);
+    // The remaining TTL was measured by the store when it ran the read: count it from when the
+    // read was sent, so the copy never outlives the key by the reply's travel time.
+    local.finish(key, ticket, raw, pttl > 0 ? Math.max(1, pttl - (Date.now() - sent)) : pttl);
     return raw;
   }
 
@@ -167,7 +188,9 @@ export class LocalTier implements Backend {
   }
 
   exists(key: string): Promise<boolean> {
-    if (this.local.raw(key) !== undefined) return Promise.resolve(true);
+    // A lock's text is never answered locally (isLocked must ask the store: locks are remote).
+    const raw = this.local.raw(key);
+    if (raw !== undefined && !raw.startsWith(LOCK_PREFIX)) return Promise.resolve(true);
     return this.remote.exists(key);
   }
 
@@ -224,10 +247,12 @@ export class LocalTier implements Backend {
 
   async #flushing<T>(command: () => Promise<T>): Promise<T> {
     this.local.flush();
+    this.#last.clear();
     try {
       return await command();
     } finally {
       this.local.flush();
+      this.#last.clear();
       this.#bus?.publish({ all: true });
     }
   }
@@ -284,11 +309,11 @@ export class LocalTier implements Backend {
   // Locks, sliding logs and tag sets are never read as values: dropped locally, not published.
 
   setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return this.#change([key], () => this.remote.setLock(key, value, ttlMs), false);
+    return this.#change([key], () => this.remote.setLock(key, value, ttlMs));
   }
 
   unlock(key: string, value: string): Promise<boolean> {
-    return this.#change([key], () => this.remote.unlock(key, value), false);
+    return this.#change([key], () => this.remote.unlock(key, value));
   }
 
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {

@@ -246,6 +246,7 @@ class UpstashBus implements Bus {
           payload = JSON.stringify({ v: 1, id: this.#id, all: true } satisfies Wire);
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 25 * 2 ** attempt)));
+        if (this.#closed) return; // closed while waiting: no more sends
         if (attempt >= 2 && (this.#pendingAll || this.#pendingKeys.size)) {
           // Later publishes are covered by the owed `all`.
           this.#pendingAll = false;
@@ -403,9 +404,10 @@ class UpstashBus implements Bus {
       }
       const seq = ++this.#pingSeq;
       this.#send(JSON.stringify({ v: 1, id: this.#id, ping: seq } satisfies Wire)).catch(() => {});
-      timers.push(setTimeout(tick, this.#heartbeatMs));
+      // One heartbeat timer at a time (the list is cleared only when the subscription ends).
+      timers[slot] = setTimeout(tick, this.#heartbeatMs);
     };
-    timers.push(setTimeout(tick, this.#heartbeatMs));
+    const slot = timers.push(setTimeout(tick, this.#heartbeatMs)) - 1;
   }
 
   #receive(payload: string): void {

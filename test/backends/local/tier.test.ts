@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { Cache, CacheConfigError, type CacheEventInfo } from "../../../src/index.js";
+import { Cache, CacheConfigError, defineBackend, type Backend, type CacheEventInfo } from "../../../src/index.js";
 import "../../../src/deno-kv.js";
 import "../../../src/redis.js";
 import { parseSetup } from "../../../src/config/parse.js";
@@ -489,5 +489,99 @@ describe("the local option at setup", () => {
     expect(parseSetup("redis://localhost?local=1&localSize=10").backend.options.clientSide).toBe(true);
     expect(parseSetup("redis://localhost?clientSide=1").backend.options.clientSide).toBe(true);
     expect(configError("redis://localhost", { local: true, client: {} })).toMatch(/clientSide/);
+  });
+});
+
+describe("local tier: an own write in flight never puts back a value someone else changed", () => {
+  /** A store whose writes apply at once but answer `replyMs` later (a slow reply), shared by reference. */
+  function slowReplyStore(replyMs: number): { backend: Backend; map: Map<string, string> } {
+    const map = new Map<string, string>();
+    const later = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, replyMs));
+    const backend = defineBackend({
+      kind: "slow",
+      async get(key) {
+        return map.get(key);
+      },
+      async set(key, value) {
+        map.set(key, value as string);
+        await later();
+        return true;
+      },
+      async delete(key) {
+        const had = map.delete(key);
+        await later();
+        return had;
+      },
+      async getExpire(key) {
+        return map.has(key) ? -1 : -2;
+      },
+      async expire(key) {
+        return map.has(key);
+      },
+      async *keys(prefix) {
+        for (const key of map.keys()) if (key.startsWith(prefix)) yield key;
+      },
+    });
+    return { backend, map };
+  }
+
+  async function tierOn(replyMs: number): Promise<{ tier: LocalTier; bus: TestBus; map: Map<string, string> }> {
+    const { backend, map } = slowReplyStore(replyMs);
+    const bus = new TestBus(new Set());
+    const tier = withLocalTier(backend, { size: 100, ttl: 60_000 }, bus);
+    await tier.init();
+    bus.listener!.connected(true);
+    return { tier, bus, map };
+  }
+
+  const cases: [string, (bus: TestBus) => void][] = [
+    ["another instance's write of the key (invalidate)", (bus) => bus.listener!.invalidate({ keys: ["k"] })],
+    ["a clear or deleteMatch elsewhere ({ all })", (bus) => bus.listener!.invalidate({ all: true })],
+    ["a reconnect of the bus (changes may have been missed)", (bus) => {
+      bus.listener!.connected(false);
+      bus.listener!.connected(true);
+    }],
+  ];
+  for (const [name, change] of cases) {
+    it(`after ${name} during the write, the next read asks the store`, async () => {
+      const { tier, bus, map } = await tierOn(50);
+      const writing = tier.set("k", "A", undefined);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      map.set("k", "B"); // someone else's write lands after ours…
+      change(bus); // …and its invalidation arrives while our reply is still on its way
+      expect(await writing).toBe(true);
+      expect(tier.peek("k")).toBe(MISSING);
+      expect(await tier.get("k")).toBe("B");
+    });
+  }
+
+  it("a fill never outlives its key by the reply's travel time", async () => {
+    const map = new Map<string, string>([["k", "v"]]);
+    const expiresAt = Date.now() + 80;
+    const backend = defineBackend({
+      kind: "slow-read",
+      async get(key) {
+        const value = map.get(key);
+        await new Promise((resolve) => setTimeout(resolve, 100)); // the reply takes longer than the key has left
+        return value;
+      },
+      async set() {
+        return true;
+      },
+      async delete() {
+        return true;
+      },
+      async getExpire() {
+        return Math.max(1, expiresAt - Date.now());
+      },
+      async expire() {
+        return true;
+      },
+    });
+    const tier = withLocalTier(backend, { size: 100, ttl: 60_000 });
+    await tier.init();
+    expect(await tier.get("k")).toBe("v");
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt); // the key is gone by now…
+    expect(tier.peek("k")).toBe(MISSING); // …and so is the copy
   });
 });
