@@ -182,7 +182,15 @@ export class LocalTier implements Backend {
     });
     if (missing.length === 0) return out;
     // One round trip for what is not local; not kept (no expiry read with it).
-    const raws = await this.remote.getMany(missing.map((i) => keys[i]!));
+    let raws: unknown[];
+    try {
+      raws = await this.remote.getMany(missing.map((i) => keys[i]!));
+    } catch (error) {
+      // Grace: served from the copy only if every missing key has a stale copy; else the failure.
+      raws = missing.map((i) => (this.local.stale(keys[i]!) === undefined ? error : undefined));
+      if (raws.includes(error)) throw error;
+      raws = missing.map((i) => this.#graced(keys[i]!, error));
+    }
     missing.forEach((i, n) => (out[i] = raws[n]));
     return out;
   }

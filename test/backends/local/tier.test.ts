@@ -175,6 +175,21 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     server.setDelay(0);
   });
 
+  it("grace covers getMany too: every missing key served from its stale copy, or the failure", async () => {
+    const server = await ownServer();
+    const cache = cacheOn(server, { ttl: 100, grace: "5s" }, { timeout: 150 });
+    const stale: CacheEventInfo[] = [];
+    cache.on("stale", (event) => stale.push(event));
+    await cache.setMany({ a: 1, b: 2 }, { expire: "1m" });
+    await sleep(150);
+    server.setDelay(1000);
+    expect(await cache.getMany(["a", "b"])).toEqual([1, 2]);
+    expect(stale.map((e) => e.key).sort()).toEqual(["a", "b"]);
+    // A key without a copy: the whole read fails (safe mode: misses), never a partial answer.
+    expect(await cache.getMany(["a", "never-read"])).toEqual([undefined, undefined]);
+    server.setDelay(0);
+  });
+
   it("without grace, a remote failure is a miss even with a (ttl-expired) local copy", async () => {
     const server = await ownServer();
     const cache = cacheOn(server, { ttl: 100 }, { timeout: 300 });
