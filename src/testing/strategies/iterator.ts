@@ -136,12 +136,12 @@ export function iteratorTests(target: TargetHandle): void {
         yield 2;
       });
       await collect(stream());
-      const marker = await cache.getExpire("short");
-      const chunk0 = await cache.getExpire("short:0");
-      // The marker gets what is left of the first chunk's ttl (give or take the write latency).
+      const [marker, chunk0] = await Promise.all([cache.getExpire("short"), cache.getExpire("short:0")]);
+      // The marker gets what is left of the first chunk's ttl, never more (a generous margin for
+      // the write's latency on a loaded machine; the chunk was written 50 ms before the marker).
       expect(marker).toBeGreaterThan(0);
       expect(marker).toBeLessThanOrEqual(260);
-      expect(marker).toBeLessThanOrEqual(chunk0 + 10);
+      expect(marker).toBeLessThanOrEqual(chunk0 + 50);
       expect(await collect(stream())).toEqual([1, 2]);
       expect(calls).toBe(1);
       await sleep(400);
