@@ -31,7 +31,6 @@ export {
   createCloudflareKvBackend,
   cloudflareKvModule,
   CloudflareKvBackend,
-  literalPrefix,
   KV_MIN_TTL_S,
   KV_EXPIRY_MARGIN_S,
   type CloudflareKvBackendOptions,

@@ -8,7 +8,7 @@ import { CacheConfigError } from "../errors.js";
 import { registerScheme, type OptionSpec } from "../config/registry.js";
 import { capabilityError, type BackendCapabilities, type Capability } from "./capabilities.js";
 import { MISSING, type Backend, type BackendConfig } from "./types.js";
-import { compileGlob } from "./glob.js";
+import { compileGlob, literalPrefix } from "./glob.js";
 
 /**
  * What a custom backend implements. Required: `get`, `set`, `delete`, `getExpire`, `expire`. The
@@ -109,7 +109,7 @@ export function defineBackend(definition: BackendDefinition): Backend {
   const scan = list
     ? async function* (pattern: string): AsyncIterable<string> {
         const matches = compileGlob(pattern);
-        for await (const key of list(/^[^*?[\\]*/.exec(pattern)![0])) if (matches(key)) yield key;
+        for await (const key of list(literalPrefix(pattern))) if (matches(key)) yield key;
       }
     : undefined;
   const keysOf = async (pattern: string): Promise<string[]> => {

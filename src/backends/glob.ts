@@ -181,3 +181,24 @@ function matchTokens(tokens: readonly Token[], t: number, key: string, s: number
   }
   return t === n && s === len;
 }
+
+/**
+ * The literal text every key matching a Redis glob pattern starts with: the pattern up to its
+ * first `*`, `?` or `[`, with `\x` escapes resolved (a trailing lone `\` is a literal backslash).
+ * @example
+ * literalPrefix("user:*");    // "user:"
+ * literalPrefix("a\\*b?");    // "a*b"
+ * literalPrefix("[ab]*");     // ""
+ */
+export function literalPrefix(pattern: string): string {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*" || c === "?" || c === "[") break;
+    if (c === "\\" && i + 1 < pattern.length) {
+      i++;
+      out += pattern[i];
+    } else out += c;
+  }
+  return out;
+}

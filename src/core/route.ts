@@ -73,6 +73,14 @@ export class Route {
     for (const capability of capabilities) if (this.capabilities[capability] === false) throw this.#setup.spec.refuse!(capability, command);
   }
 
+  /**
+   * Creates the backend when `capability` is known only then (a custom backend that declared
+   * nothing): before a check that must not wait for the first command. Its failure is the command's.
+   */
+  async declare(capability: Capability): Promise<void> {
+    if (this.backend === undefined && this.enabled && this.capabilities[capability] === undefined) await this.start().catch(() => undefined);
+  }
+
   /** Set when a later `setup` replaced this route: it never starts again. */
   retired = false;
 

@@ -129,8 +129,7 @@ export class CacheCore {
   async needTags(tags: readonly string[]): Promise<void> {
     for (const tag of tags) {
       const route = this.route(TAG_PREFIX + tag);
-      // A custom backend states what it can do once created: create it first (its failure is the write's).
-      if (route.backend === undefined && route.capabilities.atomic === undefined && route.enabled) await route.start().catch(() => undefined);
+      await route.declare("atomic");
       route.need("tags", "atomic");
     }
   }

@@ -115,8 +115,7 @@ export function invalidate<A extends any[] = any[]>(cache: CoreCache, target: In
     const invalidating = async (thisArg: unknown, args: unknown[]): Promise<unknown> => {
       // Before the call: when no backend lists keys, the deletion after it could not happen.
       if (listing) {
-        // Custom backends that declared nothing state their listing once created: create them first.
-        for (const route of core.routes) if (route.backend === undefined && route.enabled && route.capabilities.listing === undefined) await route.start().catch(() => undefined);
+        for (const route of core.routes) await route.declare("listing");
         core.needAtWrap(listing, "listing");
       }
       const result = await fn.apply(thisArg, args);

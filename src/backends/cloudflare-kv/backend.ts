@@ -20,7 +20,7 @@ import type { BackendModule } from "../../config/registry.js";
 import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
-import { compileGlob } from "../glob.js";
+import { compileGlob, literalPrefix } from "../glob.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, toPx, toText } from "../remote.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -417,27 +417,6 @@ function liveEntry(result: KvValueWithMetadata | null | undefined, now: number):
   const at = expiryOf(result.metadata);
   if (at !== undefined && at <= now) return undefined;
   return { value: result.value, expiresAt: at };
-}
-
-/**
- * The literal text every key matching a Redis glob pattern starts with: the pattern up to its
- * first `*`, `?` or `[`, with `\x` escapes resolved (a trailing lone `\` is a literal backslash).
- * @example
- * literalPrefix("user:*");    // "user:"
- * literalPrefix("a\\*b?");    // "a*b"
- * literalPrefix("[ab]*");     // ""
- */
-export function literalPrefix(pattern: string): string {
-  let out = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*" || c === "?" || c === "[") break;
-    if (c === "\\" && i + 1 < pattern.length) {
-      i++;
-      out += pattern[i];
-    } else out += c;
-  }
-  return out;
 }
 
 /** Runs `fn` over `items`, at most {@link MAX_IN_FLIGHT} at a time; rejects with the first failure (after the rest settled). */

@@ -1,6 +1,7 @@
 // The cloudflare-kv:// backend on a real Workers KV namespace (miniflare's, in workerd): exact
 // expiry under KV's 60-second minimum, value and expiry in one entry, bulk reads of more than 100
 // keys, listing by glob under a namespace, the cacheTtl and timeout options, KV errors.
+import { literalPrefix } from "../../../src/backends/glob.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cache, CacheBackendError } from "../../../src/index.js";
 import {
@@ -8,7 +9,6 @@ import {
   createCloudflareKvBackend,
   KV_EXPIRY_MARGIN_S,
   KV_MIN_TTL_S,
-  literalPrefix,
   type KvNamespaceLike,
 } from "../../../src/cloudflare-kv.js";
 import { MISSING } from "../../../src/backends/types.js";
