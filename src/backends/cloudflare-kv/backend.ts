@@ -188,9 +188,24 @@ export class CloudflareKvBackend implements Backend {
 
   /** KV's bulk `getWithMetadata`, 100 keys per call (the calls run concurrently), in input order. */
   async getMany(keys: readonly string[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(keys)).map(([raw]) => raw);
+  }
+
+  /**
+   * Like {@link CloudflareKvBackend.getWithExpiry} for many keys, with the bulk reads of `getMany`.
+   * @example
+   * const [[raw, pttl]] = await backend.getManyWithExpiry(["k"]); // ["…", 29950]
+   */
+  async getManyWithExpiry(keys: readonly string[]): Promise<Array<[raw: unknown, pttl: number]>> {
     if (keys.length === 0) return [];
     const entries = await this.#readMany(keys.map((key) => this.#ns.key(key)), this.#readOptions);
-    return entries.map((entry) => (entry === undefined ? MISSING : entry.value));
+    const now = Date.now();
+    return entries.map((entry): [unknown, number] => {
+      if (entry === undefined) return [MISSING, -2];
+      if (entry.expiresAt === undefined) return [entry.value, -1];
+      const left = entry.expiresAt - now;
+      return left > 0 ? [entry.value, Math.ceil(left)] : [MISSING, -2];
+    });
   }
 
   async exists(key: string): Promise<boolean> {

@@ -340,13 +340,27 @@ export class DenoKvBackend implements Backend {
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
+    return (await this.getManyWithExpiry(keys)).map(([raw]) => raw);
+  }
+
+  /**
+   * Like {@link DenoKvBackend.getWithExpiry} for many keys, with `getMany` reads of up to 10 keys.
+   * @example
+   * const [[raw, pttl]] = await backend.getManyWithExpiry(["k"]); // ["…", 29950]
+   */
+  async getManyWithExpiry(keys: readonly string[]): Promise<Array<[raw: unknown, pttl: number]>> {
     if (keys.length === 0) return [];
     const chunks: DenoKvKey[][] = [];
     for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) chunks.push(keys.slice(i, i + GET_MANY_CHUNK).map((key) => this.#key(key)));
     const read = await this.#run("GET", (kv) => Promise.all(chunks.map((chunk) => kv.getMany(chunk))));
     const now = Date.now();
     // Like MGET: anything but a live value reads as missing.
-    return read.flat().map(decoded).map((entry) => (isLive(entry, now) && isValue(entry.value) ? entry.value.v : MISSING));
+    return read.flat().map((record): [unknown, number] => {
+      const entry = decoded(record);
+      if (!isLive(entry, now) || !isValue(entry.value)) return [MISSING, -2];
+      const e = expiryOf(entry.value);
+      return [entry.value.v, e === undefined ? -1 : Math.ceil(e - now)];
+    });
   }
 
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {

@@ -6,6 +6,7 @@
  *   promise and no second decode or signature check; `get` gives its stored text). A miss reads the
  *   value and its remaining TTL together (`getWithExpiry` where the store has it, else `get` and
  *   `getExpire` in parallel) under a ticket, and fills: the entry never outlives the key, nor `ttl`.
+ *   `getMany` reads what is not local in one round trip (`getManyWithExpiry`) and fills the same way.
  * - Writes and deletes go to the remote store first; then the local entry is replaced (a write this
  *   instance made is seen by it at once) or dropped, and the change is published on the bus.
  *   `deleteMatch`, `clear` flush everything (and publish "all"). Counters, sliding logs, locks and
@@ -40,6 +41,8 @@ export interface LocalTierOptions {
 /** A backend that can read a value and its remaining TTL (ms, -1: none, -2: missing) in one step. */
 export interface ExpiryReader {
   getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]>;
+  /** The same for many keys in one round trip, in input order. */
+  getManyWithExpiry?(keys: readonly string[]): Promise<Array<[raw: unknown, pttl: number]>>;
 }
 
 /** A backend with a local tier in front (see the module comment). */
@@ -181,18 +184,34 @@ export class LocalTier implements Backend {
       else out[i] = raw;
     });
     if (missing.length === 0) return out;
-    // One round trip for what is not local; not kept (no expiry read with it).
-    let raws: unknown[];
+    // One round trip for what is not local, read with its expiry under tickets, and kept like `get`.
+    const local = this.local;
+    const wanted = missing.map((i) => keys[i]!);
+    const tickets = wanted.map((key) => local.begin(key));
+    const sent = Date.now();
+    let replies: Array<[unknown, number]>;
     try {
-      raws = await this.remote.getMany(missing.map((i) => keys[i]!));
+      replies = await this.#readManyWithExpiry(wanted);
     } catch (error) {
+      wanted.forEach((key, n) => tickets[n] !== undefined && local.abandon(key, tickets[n]));
       // Grace: served from the copy only if every missing key has a stale copy; else the failure.
-      raws = missing.map((i) => (this.local.stale(keys[i]!) === undefined ? error : undefined));
-      if (raws.includes(error)) throw error;
-      raws = missing.map((i) => this.#graced(keys[i]!, error));
+      if (wanted.some((key) => local.stale(key) === undefined)) throw error;
+      wanted.forEach((key, n) => (out[missing[n]!] = this.#graced(key, error)));
+      return out;
     }
-    missing.forEach((i, n) => (out[i] = raws[n]));
+    const elapsed = Date.now() - sent;
+    replies.forEach(([raw, pttl], n) => {
+      const ticket = tickets[n];
+      if (ticket !== undefined) local.finish(wanted[n]!, ticket, raw, pttl > 0 ? Math.max(1, pttl - elapsed) : pttl);
+      out[missing[n]!] = raw;
+    });
     return out;
+  }
+
+  #readManyWithExpiry(keys: readonly string[]): Promise<Array<[unknown, number]>> {
+    const remote = this.remote as Backend & Partial<ExpiryReader>;
+    if (typeof remote.getManyWithExpiry === "function") return remote.getManyWithExpiry(keys);
+    return Promise.all(keys.map((key) => this.#readWithExpiry(key)));
   }
 
   exists(key: string): Promise<boolean> {

@@ -71,6 +71,24 @@ describe.skipIf(!redisUrl)("local tier on upstash://", () => {
     expect(server.commandCount("GET")).toBe(1);
   });
 
+  it("getMany reads what is not local in one request and keeps it: the next reads cost nothing", async () => {
+    const server = await ownServer();
+    const namespace = ns();
+    const writer = cacheOn(server, true, { namespace });
+    const reader = cacheOn(server, true, { namespace });
+    await writer.setMany({ a: 1, b: 2, c: 3 }, { expire: "1m" });
+    await reader.init();
+    expect(await reader.get("a")).toBe(1); // one key local already
+    server.resetCount();
+    expect(await reader.getMany(["a", "b", "c", "none"])).toEqual([1, 2, 3, undefined]);
+    expect(server.requests).toBeLessThanOrEqual(1 + server.commandCount("PUBLISH")); // one pipeline (heartbeats aside)
+    expect(server.commandCount("GET") + server.commandCount("MGET")).toBeGreaterThan(0);
+    server.resetCount();
+    expect(await reader.getMany(["a", "b", "c"])).toEqual([1, 2, 3]);
+    expect(await reader.get("b")).toBe(2);
+    expect(server.commandCount("GET") + server.commandCount("MGET")).toBe(0);
+  });
+
   it("a write by this instance is seen by it at once (set, delete, incr)", async () => {
     const server = await ownServer();
     const cache = cacheOn(server, { ttl: "1m" });
@@ -415,6 +433,15 @@ describe("local tier on deno-kv://", () => {
     await sleep(120); // past the local ttl: one read (value and expiry from one record)
     expect(await writer.get("k")).toBe("v");
     expect(reads).toBe(1);
+    // getMany: one bulk read for what is not local, kept with each record's expiry.
+    await writer.setMany({ m1: 1, m2: 2 }, { expire: "1m" });
+    await sleep(120);
+    reads = 0;
+    expect(await writer.getMany(["m1", "m2", "none"])).toEqual([1, 2, undefined]);
+    expect(reads).toBe(1);
+    expect(await writer.getMany(["m1", "m2"])).toEqual([1, 2]);
+    expect(await writer.get("m2")).toBe(2);
+    expect(reads).toBe(1);
     await sleep(120);
     down = true;
     expect(await writer.get("k")).toBe("v"); // grace
@@ -451,6 +478,16 @@ describe("local tier on cloudflare-kv://", () => {
     expect(reads).toBe(0);
     await cache.delete("k");
     expect(await cache.get("k")).toBeUndefined();
+    // getMany of what another writer put there: one bulk read, then kept.
+    const other = new Cache("kv-other").setup("cloudflare-kv://KV", { binding: server.kv });
+    cleanup.push(() => other.close());
+    await other.setMany({ m1: 1, m2: 2 }, { expire: "1h" });
+    reads = 0;
+    expect(await cache.getMany(["m1", "m2"])).toEqual([1, 2]);
+    expect(reads).toBe(1);
+    expect(await cache.getMany(["m1", "m2"])).toEqual([1, 2]);
+    expect(await cache.get("m1")).toBe(1);
+    expect(reads).toBe(1);
   });
 });
 
