@@ -101,14 +101,14 @@ export class Route {
     const generation = this.#generation;
     const module = await loadModule(this.#setup.spec, this.scheme);
     if (generation !== this.#generation) throw new Error("the cache was closed while starting");
-    let backend = module.create(this.#setup.backend);
-    // The `local` option: a local tier in front of the remote store (Redis takes it itself).
+    // The `local` option: a local tier in front of the remote store (Redis takes it itself, in its
+    // options). A copy served past its ttl when the store fails (grace) is reported as "stale".
     const local = this.#setup.common.local;
-    if (local && module.localTier) {
-      const emitter = this.#emitter;
-      const onStale = emitter && local.grace ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: this.label, error }) : undefined;
-      backend = module.localTier(backend, { ...local, onStale });
-    }
+    const emitter = this.#emitter;
+    const onStale = local && emitter && local.grace ? (key: string, error: unknown) => emitter.emit({ type: "stale", key, backend: this.label, error }) : undefined;
+    const config = this.#setup.backend;
+    let backend = module.create(onStale && !module.localTier ? { ...config, options: { ...config.options, local: { ...local, onStale } } } : config);
+    if (local && module.localTier) backend = module.localTier(backend, { ...local, onStale });
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
     this.backend = backend;

@@ -73,6 +73,8 @@ export class RedisBackend implements Backend {
   readonly #local: LocalCopy | undefined;
   /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
   readonly #clientSide: ClientSide | undefined;
+  /** `local` with grace: a failed read's answer from the copy within grace (reported as stale), else the failure. */
+  readonly #graced: ((key: string, error: unknown) => unknown) | undefined;
   /**
    * clientSide: the decoded value kept locally for `key`, or MISSING (synchronous: the cache's
    * hit path). Absent without clientSide.
@@ -90,8 +92,15 @@ export class RedisBackend implements Backend {
     this.namespace = this.#ns.name;
     const settings = readSettings(config);
     if (options.clientSide === true) {
-      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings, options.local as { size: number; ttl: number } | undefined));
+      const localOption = options.local as { size: number; ttl: number; grace: number; onStale?: (key: string, error: unknown) => void } | undefined;
+      const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings, localOption));
       const local = (this.#local = clientSide.local);
+      if (localOption?.grace) this.#graced = (key, error) => {
+        const stale = local.stale(key);
+        if (stale === undefined) throw error;
+        localOption.onStale?.(key, error);
+        return stale;
+      };
       this.peek = (key) => local.peek(key);
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);
@@ -140,12 +149,14 @@ export class RedisBackend implements Backend {
    * on every read.
    */
   get(key: string): Promise<unknown> {
-    return this.#reads.get(key);
+    const read = this.#reads.get(key);
+    const graced = this.#graced;
+    return graced === undefined ? read : read.catch((error: unknown) => graced(key, error));
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#reads.get(key))); // one batch: a script call
+    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.get(key))); // one batch: a script call
     const values = await this.#run("MGET", (c) => mget(c, keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }

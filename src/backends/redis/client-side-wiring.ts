@@ -26,9 +26,9 @@ export class ClientSide {
   /** Set once EVALSHA was refused (an ACL without scripting): fills use MULTI. */
   #noScripts = false;
 
-  /** `local`: the common `local` option's size and ttl (defaults: 10 000 entries, 300 s). */
-  constructor(ns: Namespace, settings: RedisSettings, local?: { size: number; ttl: number }) {
-    this.local = new LocalCopy(local?.size, local?.ttl);
+  /** `local`: the common `local` option's size, ttl and grace (defaults: 10 000 entries, 300 s, none). */
+  constructor(ns: Namespace, settings: RedisSettings, local?: { size: number; ttl: number; grace?: number }) {
+    this.local = new LocalCopy(local?.size, local?.ttl, local?.grace);
     this.#ns = ns;
     this.#settings = settings;
   }

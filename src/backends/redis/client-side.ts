@@ -169,7 +169,7 @@ export class Tracker {
       return;
     }
     if (attempt !== this.#attempt || connection !== this.#connection || connection.status !== "ready") return;
-    this.#local.flush();
+    this.#local.expireAll(); // what was read before is not trusted (with grace: kept for a failing Redis)
     this.#local.armed = true;
     this.#startKeepAlive(connection);
     this.#resolveArmed();
@@ -178,7 +178,7 @@ export class Tracker {
   #disarm(): void {
     this.#stopKeepAlive();
     this.#local.armed = false;
-    this.#local.flush();
+    this.#local.expireAll();
   }
 
   #message(channel: Uint8Array, keys: Uint8Array[] | null): void {

@@ -296,7 +296,7 @@ export class Connection {
       if (++readies > 1) this.#clientSide?.reconnect();
     };
     const onClose = (): void => {
-      this.#clientSide?.local.flush(); // what was read on a lost connection is not trusted any more
+      this.#clientSide?.local.expireAll(); // what was read on a lost connection is not trusted any more (grace aside)
       this.#settle(this.#lastError ?? new Error("connection closed"));
     };
     client.on("error", onError);

@@ -77,8 +77,8 @@ export function validateRedisConfig(config: BackendConfig): void {
   const cluster = options.cluster === true || url.cluster;
   const local = options.local as { size: number; ttl: number; grace: number } | undefined;
   if (local !== undefined) {
-    // `local` on Redis is clientSide: Redis tracking keeps the copy coherent; its ttl bounds an entry's life.
-    if (local.grace > 0) fail(`"local" grace is not supported on redis:// yet (Redis tracking keeps the local copy coherent, reads go to Redis while it is down): drop grace`);
+    // `local` on Redis is clientSide: Redis tracking keeps the copy coherent; its ttl bounds an entry's
+    // life; with grace, a read that fails while Redis is down serves the copy (RedisBackend.get).
     options.clientSide = true;
   }
   if (options.clientSide === true) {

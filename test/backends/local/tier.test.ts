@@ -503,6 +503,49 @@ describe.skipIf(!redisUrl)("local on redis://", () => {
     expect(backend.clientSideState()!.size).toBeLessThanOrEqual(10);
     expect(backend.clientSideState()!.size).toBeGreaterThan(0);
   });
+
+  it("grace: while Redis is down, a read serves the copy (stale event) within grace; nothing past grace or past the key's expiry; fresh reads once it is back", async () => {
+    const { startRedis } = await import("../../support/redis-server.js");
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const cache = new Cache("redis-grace").setup(`${server.url}?local=1&localTtl=50&localGrace=1500`, { timeout: 300 });
+    cleanup.push(() => cache.close());
+    const stale: CacheEventInfo[] = [];
+    cache.on("stale", (event) => stale.push(event));
+    const backend = (await cache.route("").start()) as unknown as { clientSideState(): { armed: boolean } | undefined };
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 5000 }).toBe(true);
+    await cache.set("k", "v", { expire: "1m" });
+    await cache.set("short", "s", { expire: 400 });
+    expect(await cache.get("k")).toBe("v"); // read: now in the copy
+    expect(await cache.get("short")).toBe("s");
+    await server.stop();
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 5000 }).toBe(false);
+    expect(await cache.get("k")).toBe("v");
+    expect(stale.map((e) => e.key)).toContain("k");
+    expect(await cache.getMany(["k"])).toEqual(["v"]);
+    await sleep(450);
+    expect(await cache.get("short")).toBeUndefined(); // its key expired: grace never goes past that
+    await sleep(1200); // past ttl + grace
+    expect(await cache.get("k")).toBeUndefined();
+    await server.restart(); // empty: the value is gone, and no stale copy answers for it
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 8000 }).toBe(true);
+    expect(await cache.get("k")).toBeUndefined();
+  });
+
+  it("without grace, a read while Redis is down is a miss (the copy is dropped when the connection is)", async () => {
+    const { startRedis } = await import("../../support/redis-server.js");
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const cache = new Cache("redis-nograce").setup(`${server.url}?local=1&localTtl=1m`, { timeout: 300 });
+    cleanup.push(() => cache.close());
+    const backend = (await cache.route("").start()) as unknown as { clientSideState(): { armed: boolean } | undefined };
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 5000 }).toBe(true);
+    await cache.set("k", "v", { expire: "1m" });
+    expect(await cache.get("k")).toBe("v");
+    await server.stop();
+    await expect.poll(() => backend.clientSideState()?.armed, { timeout: 5000 }).toBe(false);
+    expect(await cache.get("k")).toBeUndefined();
+  });
 });
 
 describe("the local option at setup", () => {
@@ -534,7 +577,6 @@ describe("the local option at setup", () => {
     expect(configError(up, { token: "t", local: { ttl: "soon" } })).toMatch(/option "local.ttl"/);
     expect(configError(up, { token: "t", local: { sized: 1 } })).toMatch(/unknown option "local.sized"/);
     expect(configError(up, { token: "t", local: 7 })).toMatch(/option "local" must be a boolean/);
-    expect(configError("redis://localhost?local=1&localGrace=1s")).toMatch(/grace is not supported on redis/);
   });
 
   it("on redis:// maps onto clientSide (which keeps working as before)", () => {
