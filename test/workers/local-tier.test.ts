@@ -35,13 +35,18 @@ afterAll(async () => {
   await mf?.dispose();
 }, 30_000);
 
-/** What Worker `name` answers at `path` ({ value }, null for missing). */
-async function ask(name: "reader" | "writer", path: string): Promise<unknown> {
-  const fetcher = await mf.getWorker(name);
+/** Worker `name`'s JSON answer at `path`. */
+async function call(name: "reader" | "writer", path: string): Promise<Record<string, unknown>> {
+  const fetcher = (await mf.getWorker(name)) as unknown as { fetch(url: string): Promise<{ status: number; text(): Promise<string> }> };
   const response = await fetcher.fetch(`http://localhost${path}`);
   const text = await response.text();
   expect(response.status, text).toBe(200);
-  return (JSON.parse(text) as { value: unknown }).value;
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** What Worker `name` answers at `path` ({ value }, null for missing). */
+async function ask(name: "reader" | "writer", path: string): Promise<unknown> {
+  return (await call(name, path)).value;
 }
 
 /** Asks the reader until it answers `want`; the ms since `since` when it did (fails past the bound). */
@@ -80,8 +85,7 @@ describe("cloudflare-cache://?local=1 in workerd", () => {
     expect(await ask("reader", "/cache/set?key=page&value=p1")).toBe("p1"); // its own write, at once
     const filled = Date.now();
     expect(await ask("reader", "/cache/set?key=page&value=p2")).toBe("p2");
-    const forgot = (await (await (await mf.getWorker("reader")).fetch("http://localhost/cache/forget?key=page")).json()) as { deleted: boolean };
-    expect(forgot.deleted).toBe(true); // the Cache API no longer holds it
+    expect(await call("reader", "/cache/forget?key=page")).toEqual({ deleted: true }); // the Cache API no longer holds it
     expect(await ask("reader", "/cache/get?key=page")).toBe("p2"); // the copy answers
     expect(await seenBy("/cache/get?key=page", null, filled)).toBeLessThanOrEqual(TTL + MARGIN);
   }, 30_000);
