@@ -130,3 +130,112 @@ describe("deno-kv:// on Deno (Deno.openKv)", { skip }, () => {
     kv.close();
   });
 });
+
+/** Reads `key` from `cache` every 25 ms until it is `want`; the ms it took (fails after `within` ms). */
+async function until(cache: Cache, key: string, want: unknown, within: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const got = await cache.get(key);
+    if (got === want) return Date.now() - started;
+    if (Date.now() - started > within) assert.fail(`${key}: still ${JSON.stringify(got)} after ${within} ms (want ${JSON.stringify(want)})`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Sends commands to runtimes/deno/local-worker.ts; each resolves when the worker has run it. */
+function commander(worker: Worker): (command: Record<string, unknown>) => Promise<void> {
+  let next = 0;
+  const waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
+  worker.onmessage = (event: MessageEvent<{ done: number; error?: string }>) => {
+    const pending = waiting.get(event.data.done);
+    waiting.delete(event.data.done);
+    if (event.data.error === undefined) pending?.resolve();
+    else pending?.reject(new Error(`in the worker: ${event.data.error}`));
+  };
+  worker.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    for (const pending of waiting.values()) pending.reject(new Error(`the worker failed: ${event.message}`));
+    waiting.clear();
+  };
+  return (command) =>
+    new Promise<void>((resolve, reject) => {
+      const n = ++next;
+      const timer = setTimeout(() => {
+        waiting.delete(n);
+        reject(new Error(`the worker did not answer ${JSON.stringify(command)} within 20 s`));
+      }, 20_000);
+      waiting.set(n, {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      worker.postMessage({ ...command, n });
+    });
+}
+
+describe("deno-kv:// with local on Deno: the ttl bound, and BroadcastChannel between isolates", { skip }, () => {
+  const db = `${dir}/local.sqlite`;
+
+  it("a change no channel carries is served stale within the local ttl and seen after it; the writer sees its own at once", async () => {
+    const TTL = 2_000;
+    const MARGIN = 3_000; // generous: a loaded machine
+    // The writer uses a handle of its own: a local tier on a supplied handle has no channel, so
+    // nothing it changes is published to the reader (as between two processes or regions).
+    const kv = await deno.openKv!(db);
+    const writer = new Cache("writer").setup("deno-kv://", { kv, namespace: "bound", safe: false, local: { ttl: TTL } });
+    const reader = new Cache("reader").setup(`deno-kv://${db}?local=1&localTtl=${TTL}ms`, { namespace: "bound", safe: false });
+    try {
+      await writer.set("k", "v1", { expire: "10m" });
+      let filled = Date.now();
+      assert.equal(await reader.get("k"), "v1"); // the reader's copy is filled
+
+      await writer.set("k", "v2", { expire: "10m" });
+      assert.equal(await writer.get("k"), "v2", "the writer reads its own write at once");
+      const early = Date.now() - filled;
+      assert.equal(await reader.get("k"), "v1", `the reader's copy answers within the local ttl (${early} ms after the fill): the local tier is in use`);
+      await until(reader, "k", "v2", TTL + MARGIN);
+      const seen = Date.now() - filled;
+      assert.ok(seen <= TTL + MARGIN, `seen ${seen} ms after the fill (bound ${TTL} ms + ${MARGIN} ms)`);
+
+      filled = Date.now(); // at most: the read that filled "v2" started before this
+      await writer.delete("k");
+      assert.equal(await writer.get("k"), undefined, "the writer reads its own delete at once");
+      assert.equal(await reader.get("k"), "v2", "the reader's copy still answers");
+      await until(reader, "k", undefined, TTL + MARGIN);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+      kv.close();
+    }
+  });
+
+  it("a Web Worker's writes and deletes reach main's local copy over BroadcastChannel, far within the 60 s local ttl", async () => {
+    const url = `deno-kv://${db}?local=1&localTtl=60s`;
+    const WITHIN = 5_000;
+    const main = new Cache("main").setup(url, { namespace: "bc", safe: false });
+    // Writes behind the tiers' backs (no local tier: nothing published), to show main's copy answers.
+    const kv = await deno.openKv!(db);
+    const behind = new Cache("behind").setup("deno-kv://", { kv, namespace: "bc", safe: false });
+    const worker = new Worker(new URL("./local-worker.ts", import.meta.url), { type: "module" });
+    const call = commander(worker);
+    try {
+      await call({ op: "setup", url, namespace: "bc" });
+      await main.init();
+      const took: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        const key = `k${round}`;
+        await main.set(key, `main${round}`, { expire: "10m" });
+        await behind.set(key, `behind${round}`, { expire: "10m" });
+        assert.equal(await main.get(key), `main${round}`, "main's copy answers (an unpublished change is not seen)");
+        await call({ op: "set", key, value: `worker${round}` });
+        took.push(await until(main, key, `worker${round}`, WITHIN));
+        await call({ op: "delete", key });
+        took.push(await until(main, key, undefined, WITHIN));
+      }
+      assert.ok(took.every((ms) => ms < WITHIN), `took ${took.join(", ")} ms`);
+    } finally {
+      await call({ op: "close" }).catch(() => {});
+      worker.terminate();
+      await Promise.all([main.close(), behind.close()]);
+      kv.close();
+    }
+  });
+});

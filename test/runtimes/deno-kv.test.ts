@@ -15,8 +15,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 const RUN_TIMEOUT_MS = 110_000;
-/** The `it` calls of the Deno KV block in runtimes/deno/deno-kv.test.ts. */
-const EXPECTED_STEPS = 7;
+/** The `it` calls of the Deno KV blocks in runtimes/deno/deno-kv.test.ts (the backend, and `local`). */
+const EXPECTED_STEPS = 9;
 
 /** Runs `command args` in the repository root with CASHEWS_DENO_KV_DIR=`dir`; resolves its exit code and output. */
 function run(command: string, args: string[], dir: string): Promise<{ code: number | null; output: string }> {
@@ -63,11 +63,12 @@ describe("deno-kv:// on Deno (runtimes/deno/deno-kv.test.ts)", () => {
     const { code, output } = await run(DENO, args, dir);
     const report = `deno ${args.join(" ")} → exit ${code}\n----- output -----\n${output}\n------------------`;
     expect(code, report).toBe(0);
-    // "ok | 1 passed (7 steps) | 0 failed | 1 ignored": the KV block ran (not skipped), every step passed.
+    // "ok | 2 passed (9 steps) | 0 failed | 1 ignored": the KV blocks ran (not skipped), every step passed.
     const summary = /^ok \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/m.exec(output);
     expect(summary, report).not.toBeNull();
     expect(Number(summary![3]), report).toBe(0);
     expect(output, report).not.toMatch(/deno-kv:\/\/ on Deno \(Deno\.openKv\) \.\.\. ignored/);
+    expect(output, report).not.toMatch(/deno-kv:\/\/ with local on Deno[^\n]*\.\.\. ignored/);
     expect(Number(summary![2] ?? 0), report).toBe(EXPECTED_STEPS);
   }, 120_000);
 });

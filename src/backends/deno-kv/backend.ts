@@ -28,6 +28,7 @@
  */
 import type { BackendModule } from "../../config/registry.js";
 import { withLocalTier } from "../local/tier.js";
+import { createBroadcastBus, hasBroadcastChannel } from "../local/broadcast.js";
 import { importPeer } from "../../config/load.js";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
@@ -236,7 +237,12 @@ export function createDenoKvBackend(url: string, options: DenoKvBackendOptions =
 export const denoKvModule: BackendModule = {
   create: (config) => new DenoKvBackend(config),
   // The `local` option's tier: carried by the backend module, so that a bundle without a remote store has none.
-  localTier: withLocalTier,
+  // Where the runtime has BroadcastChannel, invalidations cross it (isolates of one process or
+  // deployment); the local ttl bounds the rest.
+  localTier: (remote, options) => {
+    const name = remote instanceof DenoKvBackend && hasBroadcastChannel() ? remote.broadcastName : undefined;
+    return withLocalTier(remote, options, name === undefined ? undefined : createBroadcastBus(name));
+  },
 };
 
 /** A planned write of a read-modify-write: what to do in the atomic operation, and what to resolve. */
@@ -277,6 +283,20 @@ export class DenoKvBackend implements Backend {
     const target = resolveDenoKvTarget(config.url, options);
     this.path = target.path;
     this.#userKv = target.kv as DenoKvHandle | undefined;
+  }
+
+  /**
+   * The `BroadcastChannel` name a local tier on this backend publishes its invalidations on: one
+   * per database (path or URL; `""`: the default database) and namespace, so two databases never
+   * share one. `undefined` where no other isolate can be known to use the same database: a
+   * supplied handle (which database it is, is unknown) and `:memory:` (a new database each time).
+   * @example
+   * createDenoKvBackend("deno-kv:///data/cache.db", { namespace: "app" }).broadcastName;
+   * // '["cashews","deno-kv","/data/cache.db","app"]'
+   */
+  get broadcastName(): string | undefined {
+    if (this.#userKv !== undefined || this.path === ":memory:") return undefined;
+    return JSON.stringify(["cashews", "deno-kv", this.path ?? "", this.namespace]);
   }
 
   /**

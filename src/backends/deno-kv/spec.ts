@@ -36,7 +36,8 @@ export const denoKvSpec: SchemeSpec = {
     kv: { kind: "object" },
   },
   module: denoKvModule,
-  // A local tier in front (`local`): bounded by its ttl until a bus is given.
+  // A local tier in front (`local`): BroadcastChannel carries invalidations where the runtime has
+  // it (see denoKvModule.localTier); its ttl bounds the rest.
   local: localOption,
   validate(config: BackendConfig): void {
     resolveDenoKvTarget(config.url, config.options);
