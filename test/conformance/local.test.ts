@@ -1,7 +1,8 @@
 // The conformance suite (cashews/testing, src/testing/) on remote stores with a local tier
 // (`?local=1`): the tier must be invisible except for speed and its stated staleness bound.
 // upstash:// through its local REST server (in front of the shared redis-server) and the real
-// @upstash/redis client; deno-kv:// through @deno/kv on a SQLite file of its own.
+// @upstash/redis client; Redis Cluster (the shared one; its tier's bus is Redis pub/sub);
+// deno-kv:// through @deno/kv on a SQLite file of its own.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import type { ConformanceTarget } from "../../src/testing/target.js";
 import { networkConformanceSuite, upstashTarget } from "../support/backends.js";
 
 const redisUrl = inject("redisUrl");
+const redisClusterUrl = inject("redisClusterUrl");
 
 /**
  * Without a bus a local tier's ttl is its staleness bound: the two tests of the suite that read
@@ -54,6 +56,12 @@ function localDenoKv(name: string, options: Record<string, unknown>): Conformanc
 
 networkConformanceSuite({ name: "upstash://?local=1", ...localUpstash({ namespace: "conf-up-local" }) });
 networkConformanceSuite({ name: "upstash://?local=1 (secret)", ...localUpstash({ namespace: "conf-up-local-signed", secret: "s3cret" }) });
+networkConformanceSuite({
+  name: "redis+cluster://?local=1",
+  staleAcross: "another instance's write reaches this local copy over the pub/sub bus within milliseconds, not at once",
+  url: () => redisClusterUrl && `${redisClusterUrl}?local=1`,
+  options: { namespace: "conf-cl-local" },
+});
 networkConformanceSuite(localDenoKv("deno-kv://?local=1", { namespace: "conf-dkv-local" }));
 networkConformanceSuite(localDenoKv("deno-kv://?local=1 (secret)", { namespace: "conf-dkv-local-signed", secret: "s3cret" }));
 

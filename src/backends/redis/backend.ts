@@ -9,7 +9,10 @@
  * client-side-wiring.ts.
  * @module
  */
-import type { BackendModule } from "../../config/registry.js";
+import type { BackendModule, LocalTierSettings } from "../../config/registry.js";
+import type { Bus } from "../local/bus.js";
+import { withLocalTier } from "../local/tier.js";
+import { invalidationChannel, RedisBus } from "./bus.js";
 import type { CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
@@ -20,7 +23,8 @@ import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
 import { GetBatcher } from "./batching.js";
 import { Connection } from "./connection.js";
-import { readSettings, type RedisBackendOptions } from "./options.js";
+import type { RedisOptions } from "ioredis";
+import { readSettings, type RedisBackendOptions, type RedisSettings } from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
 /** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
@@ -46,7 +50,14 @@ export function createRedisBackend(url = "redis://localhost:6379", options: Redi
  * const backend = redisModule.create({ url: "redis://localhost:6379/0", options: { namespace: "app" } });
  */
 export const redisModule: BackendModule = {
-  create: (config) => new RedisBackend(config),
+  create(config) {
+    const backend = new RedisBackend(config);
+    // `local` on a single node is clientSide (set by validateRedisConfig); on Cluster, a local
+    // tier kept coherent by a bus over Redis pub/sub (bus.ts).
+    const local = config.options.local as LocalTierSettings | undefined;
+    if (local === undefined || config.options.clientSide === true) return backend;
+    return withLocalTier(backend, local, backend.invalidationBus());
+  },
 };
 
 /**
@@ -73,6 +84,7 @@ export class RedisBackend implements Backend {
   readonly #local: LocalCopy | undefined;
   /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
   readonly #clientSide: ClientSide | undefined;
+  readonly #settings: RedisSettings;
   /** `local` with grace: a failed read's answer from the copy within grace (reported as stale), else the failure. */
   readonly #graced: ((key: string, error: unknown) => unknown) | undefined;
   /**
@@ -90,7 +102,7 @@ export class RedisBackend implements Backend {
     validateRedisConfig(config);
     this.#ns = new Namespace(options.namespace, "redis");
     this.namespace = this.#ns.name;
-    const settings = readSettings(config);
+    const settings = (this.#settings = readSettings(config));
     if (options.clientSide === true) {
       const localOption = options.local as { size: number; ttl: number; grace: number; onStale?: (key: string, error: unknown) => void } | undefined;
       const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings, localOption));
@@ -127,6 +139,32 @@ export class RedisBackend implements Backend {
    */
   clientSideState(): { armed: boolean; size: number; off?: string } | undefined {
     return this.#clientSide?.state();
+  }
+
+  /**
+   * The invalidation bus of a local tier on this backend (`local` on Redis Cluster): PUBLISH on
+   * the namespace's channel through this backend's connection, a subscriber on a node of the
+   * cluster (its seeds until it is connected), a ping heartbeat every 2.5 s.
+   * @example
+   * const tier = withLocalTier(backend, { size: 10_000, ttl: 5_000 }, backend.invalidationBus());
+   */
+  invalidationBus(): Bus {
+    const settings = this.#settings;
+    const connection = this.#connection;
+    return new RedisBus({
+      channel: invalidationChannel(this.namespace),
+      publish: (channel, message) => this.#run("PUBLISH", (c) => c.publish(channel, message)),
+      nodes: () => {
+        const client = connection.client as { isCluster?: boolean; nodes?: (role: "all") => Array<{ options: { host?: string; port?: number } }> } | undefined;
+        const known = client?.isCluster && client.nodes ? client.nodes("all").map(({ options }) => ({ host: options.host ?? "127.0.0.1", port: options.port ?? 6379 })) : [];
+        return known.length > 0 ? known : (settings.seeds ?? [{ host: settings.redisOptions?.host ?? "127.0.0.1", port: settings.redisOptions?.port ?? 6379 }]);
+      },
+      // Our own connection's credentials and TLS, or those of a supplied Cluster.
+      redisOptions: pick(settings.redisOptions ?? (settings.userClient as { options?: { redisOptions?: RedisOptions } } | undefined)?.options?.redisOptions),
+      timeout: Math.max(settings.timeout ?? 0, 1000),
+      heartbeatMs: 2_500,
+      onError: (error) => settings.report(error instanceof Error ? error : new Error(String(error))),
+    });
   }
 
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
@@ -331,6 +369,11 @@ export class RedisBackend implements Backend {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** The credentials and TLS of `options` (what a subscriber connection to another node needs). */
+function pick(options: RedisOptions | undefined): RedisOptions {
+  return { username: options?.username, password: options?.password, tls: options?.tls };
+}
 
 function setArgs(key: string, value: unknown, expireMs: number | undefined): (string | number)[] {
   const args: (string | number)[] = [key, toText(value, "redis")];

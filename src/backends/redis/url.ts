@@ -76,12 +76,10 @@ export function validateRedisConfig(config: BackendConfig): void {
   const client = options.client as { status?: unknown; sendCommand?: unknown; on?: unknown; isCluster?: boolean } | null | undefined;
   const cluster = options.cluster === true || url.cluster;
   const local = options.local as { size: number; ttl: number; grace: number } | undefined;
-  if (local !== undefined && cluster) {
-    fail(`"local" is not supported on Redis Cluster yet (its coherence, Redis tracking, is per node): drop "local" for this route, or route the hot keys to a single-node redis:// or an upstash:// route with "local" (setup(url, { prefix, local }))`);
-  }
-  if (local !== undefined) {
+  if (local !== undefined && !cluster) {
     // `local` on Redis is clientSide: Redis tracking keeps the copy coherent; its ttl bounds an entry's
     // life; with grace, a read that fails while Redis is down serves the copy (RedisBackend.get).
+    // On Cluster `local` is a local tier kept coherent by a pub/sub bus instead (redisModule, bus.ts).
     options.clientSide = true;
   }
   if (options.clientSide === true) {

@@ -577,7 +577,6 @@ describe("the local option at setup", () => {
     expect(configError(up, { token: "t", local: { ttl: "soon" } })).toMatch(/option "local.ttl"/);
     expect(configError(up, { token: "t", local: { sized: 1 } })).toMatch(/unknown option "local.sized"/);
     expect(configError(up, { token: "t", local: 7 })).toMatch(/option "local" must be a boolean/);
-    expect(configError("redis+cluster://a:1,b:2?local=1")).toMatch(/"local" is not supported on Redis Cluster yet .*drop "local"/);
   });
 
   it("on redis:// maps onto clientSide (which keeps working as before)", () => {
