@@ -27,7 +27,8 @@ export type FromSide =
   | { type: "written"; start: number; done: number }
   /** `firstNs`: the first read (before the write), which a local hit answers in well under 100 µs; `at`: when `want` was read. */
   | { type: "watching"; firstNs: number; first: unknown; regressed: boolean }
-  | { type: "seen"; at: number; polls: number; timedOut: boolean }
+  /** `readStart`: when the `get` that returned `want` started (the first read after the copy was dropped: the read through). */
+  | { type: "seen"; at: number; readStart: number; polls: number; timedOut: boolean }
   | { type: "error"; message: string };
 
 const now = (): number => Number(process.hrtime.bigint());
@@ -85,11 +86,12 @@ async function watch(key: string, old: number, want: number, timeoutMs: number):
   const deadline = now() + timeoutMs * 1e6;
   let polls = 0;
   for (;;) {
+    const readStart = now();
     const got = await s.get(key);
     polls++;
     const at = now();
-    if (got === want) return send({ type: "seen", at, polls, timedOut: false });
-    if (at > deadline) return send({ type: "seen", at, polls, timedOut: true });
+    if (got === want) return send({ type: "seen", at, readStart, polls, timedOut: false });
+    if (at > deadline) return send({ type: "seen", at, readStart, polls, timedOut: true });
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
