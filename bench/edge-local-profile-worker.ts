@@ -2,10 +2,10 @@
  * The Worker of bench/edge-local-profile.ts: times, inside workerd, the layers of a local-tier hit
  * against a mem:// hit (`GET /run?n=…&rounds=…`). workerd's clock advances only when I/O
  * completes, so every layer's loop of `n` calls is bracketed by awaited KV reads of a missing key
- * (`tick`) and the cost of one tick alone is subtracted. The whole isolate runs inside `withCache` (as
- * the edge tier's Worker): once a scope was entered, cashews takes its scoped hit path for the
- * isolate's life (`core.read`: the backend's `get`, then the codec) instead of `peek`, on every
- * instance, the plain `Cache` ones too.
+ * (`tick`) and the cost of one tick alone is subtracted. With `SCOPED=1` the whole isolate runs
+ * inside `withCache` (as the edge tier's Worker): once a scope was entered, cashews takes its scoped
+ * hit path for the isolate's life (`core.read`: the backend's `get`, then the codec) instead of
+ * `peek`, on every instance, the plain `Cache` ones too; without it no scope is ever entered.
  */
 import { Cache, cache } from "../src/index.js";
 import { withCache } from "../src/workers.js";
@@ -19,6 +19,8 @@ import { median } from "./lib/common.js";
 
 interface Env {
   KV: { get(key: string): Promise<string | null> };
+  /** "1": the isolate runs inside `withCache` (as the edge tier's Worker); else the plain handler, no scope ever entered. */
+  SCOPED: string;
 }
 
 const KEYS = 1000;
@@ -34,7 +36,7 @@ const texts = Array.from({ length: KEYS }, (_, i) => JSON.stringify(value(i)));
 type Layer = [name: string, call: (i: number) => unknown, awaited: boolean];
 let layers: Layer[] | undefined;
 
-async function setUp(env: Env): Promise<Layer[]> {
+async function setUp(env: Env, scoped: boolean): Promise<Layer[]> {
   const map = new Map(keys.map((k, i) => [k, value(i)]));
   const mem = new MemoryBackend({ size: 10_000 } as never);
   for (let i = 0; i < KEYS; i++) await mem.set(keys[i]!, value(i), 3_600_000);
@@ -54,13 +56,21 @@ async function setUp(env: Env): Promise<Layer[]> {
     await webDec(i);
   }
   // The same through withCache (as the edge tier's Worker): the default `cache`, one backend per prefix.
-  const wMem = cache({ ttl: "1h", key: "m:item:{i}" })(load);
-  const wKv = cache({ ttl: "1h", key: "k:item:{i}" })(load);
-  const wWeb = cache({ ttl: "1h", key: "c:item:{i}" })(load);
-  for (let i = 0; i < KEYS; i++) {
-    await wMem(i);
-    await wKv(i);
-    await wWeb(i);
+  const withCacheLayers: Layer[] = [];
+  if (scoped) {
+    const wMem = cache({ ttl: "1h", key: "m:item:{i}" })(load);
+    const wKv = cache({ ttl: "1h", key: "k:item:{i}" })(load);
+    const wWeb = cache({ ttl: "1h", key: "c:item:{i}" })(load);
+    for (let i = 0; i < KEYS; i++) {
+      await wMem(i);
+      await wKv(i);
+      await wWeb(i);
+    }
+    withCacheLayers.push(
+      ["withCache, default cache: mem:// decorated", (i) => wMem(i), true],
+      ["withCache, default cache: kv ?local=1 decorated", (i) => wKv(i), true],
+      ["withCache, default cache: cache api ?local=1 decorated", (i) => wWeb(i), true],
+    );
   }
   const empty = async (i: number) => i;
   return [
@@ -79,14 +89,12 @@ async function setUp(env: Env): Promise<Layer[]> {
     ["mem://: decorated", (i) => memDec(i), true],
     ["kv ?local=1: decorated", (i) => kvDec(i), true],
     ["cache api ?local=1: decorated", (i) => webDec(i), true],
-    ["withCache, default cache: mem:// decorated", (i) => wMem(i), true],
-    ["withCache, default cache: kv ?local=1 decorated", (i) => wKv(i), true],
-    ["withCache, default cache: cache api ?local=1 decorated", (i) => wWeb(i), true],
+    ...withCacheLayers,
   ];
 }
 
-async function run(env: Env, n: number, rounds: number): Promise<unknown> {
-  layers ??= await setUp(env);
+async function run(env: Env, n: number, rounds: number, scoped: boolean): Promise<unknown> {
+  layers ??= await setUp(env, scoped);
   const tick = () => env.KV.get("bench:tick");
   const warmLoads = loads;
   // One tick alone (200 in a row).
@@ -116,7 +124,7 @@ const handler = {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     try {
-      return Response.json(await run(env, Number(url.searchParams.get("n") ?? 200_000), Number(url.searchParams.get("rounds") ?? 7)));
+      return Response.json(await run(env, Number(url.searchParams.get("n") ?? 200_000), Number(url.searchParams.get("rounds") ?? 7), env.SCOPED === "1"));
     } catch (error) {
       const e = error as Error;
       return Response.json({ error: `${e.name}: ${e.message}`, stack: e.stack }, { status: 500 });
@@ -124,7 +132,7 @@ const handler = {
   },
 };
 
-export default withCache(
+const wrapped = withCache(
   {
     setup: () => [
       ["mem://?size=10000", { prefix: "m:" }],
@@ -134,3 +142,8 @@ export default withCache(
   },
   handler,
 );
+
+export default {
+  fetch: (request: Request, env: Env, ctx: unknown): Promise<Response> =>
+    (env.SCOPED === "1" ? (wrapped.fetch as (r: Request, e: Env, c: unknown) => unknown)(request, env, ctx) : handler.fetch(request, env)) as Promise<Response>,
+};
