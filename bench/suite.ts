@@ -27,6 +27,7 @@ import { COMPATIBILITY_DATE } from "../test/support/workerd.js";
 import { startRedis, type RedisServer } from "../test/support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
 import { CHUNKS, KEYS, WIDTH, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
+import { KINDS as INV_KINDS, WRITES as INV_WRITES, invalidationTable, measureInvalidation, type InvalidationResult } from "./invalidation.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BENCH = join(ROOT, "bench");
@@ -167,6 +168,16 @@ const tiers: Tier[] = [
         label: `floor: raw @upstash/redis ${v("@upstash/redis")} get + JSON.parse (enableAutoPipelining: true, automaticDeserialization: false)`,
       },
       { id: "cashews", cashews: true, label: "cashews upstash+http://" },
+      {
+        id: "cashews-local",
+        cashews: true,
+        label: "cashews upstash+http:// with `local: { ttl: \"1h\" }` (namespace bench-local; local tier, invalidation bus over REST PUBLISH + SSE): local hits",
+      },
+      { id: "cashews-mem", reference: true, label: "for reference: cashews mem://?size=10000 (the memory tier's row, in this run: the local target's yardstick)" },
+      {
+        id: "bentocache",
+        label: `bentocache ${v("bentocache")} getOrSet, memory L1 (default: serialize) + redis L2 + redis bus (ioredis ${v("ioredis")}, TCP to the same redis-server, not REST)`,
+      },
     ],
   },
   {
@@ -185,6 +196,24 @@ const tiers: Tier[] = [
       },
       { id: "cache-raw", floor: true, label: "floor: raw Cache API `JSON.parse(await (await caches.default.match(url)).text())`" },
       { id: "cache-cashews", cashews: true, vs: "cache-raw", label: "cashews cloudflare-cache:// (`caches.default`)" },
+      {
+        id: "kv-cashews-local",
+        cashews: true,
+        vs: "kv-raw",
+        label: "cashews cloudflare-kv://KV?local=1&localTtl=1h (local tier, no bus): local hits (each chunk ends with one awaited KV read, see below)",
+      },
+      {
+        id: "cache-cashews-local",
+        cashews: true,
+        vs: "cache-raw",
+        label: "cashews cloudflare-cache://?local=1&localTtl=1h (local tier, no bus): local hits (each chunk ends with one awaited KV read)",
+      },
+      {
+        id: "mem-cashews",
+        reference: true,
+        vs: "kv-raw",
+        label: "for reference: cashews mem://?size=10000 in the same Worker (each chunk ends with one awaited KV read): the local target's yardstick",
+      },
     ],
   },
 ];
@@ -328,6 +357,7 @@ class EdgeChild {
   async request<T extends FromChild["type"]>(message: ToChild): Promise<Extract<FromChild, { type: T }>> {
     if (message.type === "init") {
       const ready = await this.#get(`/init?targetMs=${message.targetMs}`);
+      if (ready.tickNs !== undefined) log(`  ${this.name}: one awaited KV read (ends each chunk) costs ${(ready.tickNs / 1000).toFixed(0)} µs alone`);
       return { type: "ready", warmLoads: ready.warmLoads, opsSeq: ready.opsSeq, opsFlight: ready.opsFlight } as Extract<FromChild, { type: T }>;
     }
     if (message.type === "measure") {
@@ -471,7 +501,7 @@ async function runTier(tier: Tier, env: Env, upstash?: UpstashServer): Promise<R
 const fmt = (ns: number | undefined, unit: Tier["unit"], spread?: number): string =>
   ns === undefined
     ? "–"
-    : (unit === "ns" ? `${Math.round(ns)} ns` : `${(ns / 1000).toFixed(1)} µs`) + (spread === undefined ? "" : ` ±${Math.round(spread * 100)}%`);
+    : (unit === "ns" || ns < 1000 ? `${Math.round(ns)} ns` : `${(ns / 1000).toFixed(1)} µs`) + (spread === undefined ? "" : ` ±${Math.round(spread * 100)}%`);
 /** Paired ratio a/b: the median over the rounds where both ran of that round's a/b (robust to load drifting between rounds). */
 function ratio(a: Row, b: Row | undefined, mode: "seq" | "flight"): number | undefined {
   if (!b || a.seq === undefined || b.seq === undefined) return undefined;
@@ -483,7 +513,7 @@ function pairedRatio(a: number[], b: number[], from = 0, to = a.length): number 
   for (let r = from; r < to; r++) if (a[r] !== undefined && b[r] !== undefined) xs.push(a[r]! / b[r]!);
   return xs.length ? median(xs) : undefined;
 }
-const fmtRatio = (r: number | undefined): string => (r === undefined ? "–" : `${r.toFixed(2)}×`);
+const fmtRatio = (r: number | undefined): string => (r === undefined ? "–" : r < 0.1 ? `${r.toPrecision(2)}×` : `${r.toFixed(2)}×`);
 const verdict = (ok: boolean): string => (ok ? "PASS" : "**MISS**");
 
 function targetCell(row: Row, rows: Row[]): string {
@@ -496,10 +526,41 @@ function targetCell(row: Row, rows: Row[]): string {
   const limit = (max: number, name: string) => `${name} ≤ ${max}×: seq ${verdict(rs <= max)}, in flight ${verdict(rf <= max)}`;
   if (tier.id === "memory") return limit(1.5, "floor");
   if (tier.id === "signed") return limit(1.3, "unsigned");
+  if (tier.id === "edge" && row.spec.id.endsWith("-local")) {
+    const mem = rows.find((r) => r.spec.id === "mem-cashews");
+    const vs = (["seq", "flight"] as const).map((mode) => ratio(row, mem, mode));
+    if (vs.some((r) => r === undefined)) return "mem:// hit ≤ 1.5×: mem-cashews not measured";
+    return `mem:// hit (in workerd) ≤ 1.5×: seq ${vs[0]!.toFixed(2)}× ${verdict(vs[0]! <= 1.5)}, in flight ${vs[1]!.toFixed(2)}× ${verdict(vs[1]! <= 1.5)}`;
+  }
   if (tier.id === "edge") return limit(1.15, "raw binding call");
   if (tier.id === "clientside") {
     const speedup = (r: number) => `${(1 / r).toFixed(1)}× ${verdict(1 / r >= 20)}`;
     return `throughput ≥ 20× plain redis://: seq ${speedup(rs)}, in flight ${speedup(rf)}`;
+  }
+  if (tier.id === "upstash" && row.spec.id === "cashews-local") {
+    // Issue 16, item 6: a local hit within 1.5× of a mem:// hit (same machine, same run), ahead of bentocache's memory L1 (+ Redis, bus).
+    const mem = rows.find((r) => r.spec.id === "cashews-mem");
+    const remote = rows.find((r) => r.spec.id === "cashews");
+    const parts: string[] = [];
+    const vsMem = (["seq", "flight"] as const).map((mode) => ratio(row, mem, mode));
+    parts.push(
+      vsMem.every((r) => r !== undefined)
+        ? `mem:// hit ≤ 1.5×: seq ${vsMem[0]!.toFixed(2)}× ${verdict(vsMem[0]! <= 1.5)}, in flight ${vsMem[1]!.toFixed(2)}× ${verdict(vsMem[1]! <= 1.5)}`
+        : "mem:// hit ≤ 1.5×: cashews-mem not measured",
+    );
+    const bentos = rows.filter((r) => r.spec.id.startsWith("bentocache"));
+    for (const peer of bentos) {
+      const rs2 = ratio(row, peer, "seq");
+      const rf2 = ratio(row, peer, "flight");
+      parts.push(
+        rs2 === undefined || rf2 === undefined || peer.failure
+          ? `${peer.spec.id}: not measured`
+          : `ahead of ${peer.spec.id}: seq ${rs2.toFixed(2)}× ${verdict(rs2 < 1)}, in flight ${rf2.toFixed(2)}× ${verdict(rf2 < 1)}`,
+      );
+    }
+    const rr = (["seq", "flight"] as const).map((mode) => ratio(row, remote, mode));
+    if (rr.every((r) => r !== undefined)) parts.push(`${(1 / rr[0]!).toFixed(0)}× / ${(1 / rr[1]!).toFixed(0)}× the remote cashews row's throughput`);
+    return parts.join("; ");
   }
   if (tier.id === "redis") {
     const peers = rows.filter((r) => !r.spec.floor && !r.spec.cashews && !r.spec.reference);
@@ -553,6 +614,8 @@ const network = TIERS.some((t) => t !== "memory" && t !== "edge");
 let redis: RedisServer | undefined;
 let upstash: UpstashServer | undefined;
 const results: Row[][] = [];
+const invalidation: InvalidationResult[] = [];
+const invalidationFailures: string[] = [];
 let redisVersion = "";
 try {
   if (network) {
@@ -575,6 +638,19 @@ try {
       env.upstashToken = upstash.token;
     }
     results.push(await runTier(tier, env, tier.id === "upstash" ? upstash : undefined));
+    if (tier.id === "upstash" && INV_WRITES > 0) {
+      // Issue 16, item 6: cross-instance invalidation latency of the local tier (bench/invalidation.ts), on this tier's servers.
+      for (const kind of INV_KINDS) {
+        log(`upstash tier: invalidation latency, ${kind}, ${INV_WRITES} writes`);
+        const invEnv = { upstashUrl: upstash!.url, upstashToken: upstash!.token, redisUrl: redis!.url, db: 14 };
+        try {
+          invalidation.push(await measureInvalidation(kind, invEnv, INV_WRITES));
+        } catch (error) {
+          log(`upstash tier: invalidation latency, ${kind}: FAILED ${firstLine(error)}`);
+          invalidationFailures.push(`${kind}: ${firstLine(error)}`);
+        }
+      }
+    }
     if (upstash) {
       await upstash.stop();
       upstash = undefined;
@@ -629,10 +705,17 @@ const notes = [
   "- Versions pinned in bench/package.json (`npm --prefix bench ci`). keyv is pinned to 5.6.0: keyv 6 needs Node ≥ 22.19 (and @cacheable/utils 3 needs Node ≥ 22.18), so cache-manager 7 / cacheable 2 stay on their Node 20 dependency line.",
   "- Upstash tier: the REST server (test/support/upstash-server.ts) runs in the benchmark's parent process in front of the same redis-server, so three processes share the CPUs; requests and commands are the server's counters for one burst of 100 concurrent hits (median of 5 bursts).",
   "- Edge tier: values are ~110-byte JSON objects (`{ id, name, sku, tags, price, stock, updatedAt }`), 1000 keys, 1 h TTL. The raw floors read prebuilt keys / URLs (`item:<i>`, `https://bench.internal/raw/item%3A<i>`) and `JSON.parse` the text; cashews runs `cache({ ttl: \"1h\", key: \"item:{i}\" })(load)` in a Worker wrapped by `withCache({ setup: () => \"cloudflare-kv://KV\" })` (or `\"cloudflare-cache://\"`), so a hit also renders the key, reads the expiry (KV metadata / an `x-cashews-expires` header) and decodes with the typed codec (a plain `JSON.parse` for such values). Absolute times are miniflare's local simulators (each a Durable Object over SQLite and a blob store, reached by the binding as a subrequest), not Cloudflare's network: on the platform the I/O is slower and cashews' share smaller.",
+  "- Local tier (issue 16, item 6), upstash tier: `cashews-local` is cashews on `upstash+http://` with `local: { ttl: \"1h\" }` (a local ttl of 1 h so every timed call is a local hit; the default 5 s would re-read each key from Upstash once per 5 s), its own namespace; its hits are compared with `cashews-mem` (cashews `mem://?size=10000`, the memory tier's row, run in this tier so both are measured in the same run on the same machine) and with bentocache's documented hybrid store (memory L1 + redis L2 + redis bus; `serialize: false` on the L1 is not run: in 1.6.1 it throws `Cannot read properties of undefined (reading 'deserialize')` when an instance reads an L2 entry another one wrote). These processes enter no cashews scope, so a hit takes the synchronous `peek` path.",
+  "- Local tier, edge tier: `kv-cashews-local` / `cache-cashews-local` run the same Worker with `?local=1&localTtl=1h` (no bus on these schemes: the local ttl bounds staleness; 1 h so every timed call is a local hit), `mem-cashews` with `mem://?size=10000`. A local hit does no I/O, and on Cloudflare workerd's clock does not move without I/O (locally, through miniflare, it does, in 1 ms steps), so for these three each chunk ends with one awaited KV read of a missing key before its end is read: a chunk is the CPU of its hits plus that one read (~0.25–0.5 ms, logged at start), i.e. the times overstate by that read spread over the chunk's hits (~1 % at the default 400 ms per measurement). Inside `withCache` a scope is entered, and from then on cashews takes its scoped hit path (`core.read`: the backend's `get`, then the codec) instead of `peek`, for every hit of the isolate: a local hit then decodes its kept text on every hit, a mem:// hit does not (bench/edge-local-profile.ts, results/local-tier.md).",
+  "- Invalidation latency (upstash tier, bench/invalidation.ts): two processes on the same REST server, each with `local`; per write the reader reads the key (its local copy), then polls `get` in a tight `setImmediate` loop while the writer runs `cache.set`; the time is from the writer's call start to the reader's `get` returning the new value, both stamped with `process.hrtime.bigint()` (CLOCK_MONOTONIC, one clock for the machine). The two processes are not pinned; the reader's poll loop keeps one CPU busy, and the REST server (this process) and redis-server share the machine's CPUs with them. bentocache: the same with its memory L1 + redis L2 + redis bus.",
   "- The machine is shared (other work may run during the benchmark): treat differences under ~10 % as noise.",
 ].join("\n");
 
-const body = table(results);
+const body =
+  table(results) +
+  (invalidation.length || invalidationFailures.length
+    ? `\n\n${invalidation.length ? invalidationTable(invalidation) : ""}${invalidationFailures.map((f) => `\n\n**invalidation latency failed: ${f}**`).join("")}`
+    : "");
 console.log(`\n${header}\n${body}\n${notes}\n`);
 const out = process.env.BENCH_OUT ?? (TIERS.length === ALL_TIERS.length ? join(BENCH, "results", "latest.md") : undefined);
 if (out) {
