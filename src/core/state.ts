@@ -166,7 +166,8 @@ export class CacheCore {
   async read(route: Route, key: string): Promise<unknown> {
     let raw: unknown;
     const backend = route.backend;
-    if (backend !== undefined && route.enabled && scope.live === 0) {
+    // Inside a scope (withCache, detection) too, unless it disables reads or invalidates them.
+    if (backend !== undefined && route.enabled && (scope.live === 0 || guarded(this, backend, MISSING) === backend)) {
       // A local copy (local tier, Redis clientSide) answers the value it kept: decoded (and
       // verified) once, when it entered the copy.
       if (route.keeps && route.peekable) {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { Cache, CacheConfigError, defineBackend, type Backend, type CacheEventInfo } from "../../../src/index.js";
+import { Cache, CacheConfigError, defineBackend, runWithWaitUntil, type Backend, type CacheEventInfo } from "../../../src/index.js";
 import "../../../src/deno-kv.js";
 import "../../../src/redis.js";
 import { parseSetup } from "../../../src/config/parse.js";
@@ -488,6 +488,31 @@ describe("local tier on cloudflare-kv://", () => {
     expect(await cache.getMany(["m1", "m2"])).toEqual([1, 2]);
     expect(await cache.get("m1")).toBe(1);
     expect(reads).toBe(1);
+  });
+});
+
+describe("local tier inside a scope", () => {
+  it("a local hit inside runWithWaitUntil (as withCache runs every request) is the kept decoded value: decoded once", async () => {
+    const { startKv } = await import("../../support/kv.js");
+    const server = await startKv(["KV"]);
+    cleanup.push(() => server.stop());
+    await import("../../../src/cloudflare-kv.js");
+    let decodes = 0;
+    const serializer = { encode: (value: unknown) => JSON.stringify(value), decode: (text: string) => (decodes++, JSON.parse(text) as unknown) };
+    const cache = new Cache("kv-scope").setup("cloudflare-kv://KV?local=1&localTtl=1m", { binding: server.kv, serializer });
+    cleanup.push(() => cache.close());
+    await cache.set("k", { a: 1 }, { expire: "1h" });
+    const fn = cache.cache({ ttl: "1h", key: "fn" })(async () => ({ b: 2 }));
+    await runWithWaitUntil(
+      () => {},
+      async () => {
+        for (let i = 0; i < 10; i++) expect(await cache.get("k")).toEqual({ a: 1 });
+        for (let i = 0; i < 10; i++) expect(await fn()).toEqual({ b: 2 });
+      },
+    );
+    expect(decodes).toBe(2); // once per value, when it entered the copy
+    // A scope that invalidates reads still reaches the store (the copy is not consulted).
+    await cache.invalidateFurther(async () => expect(await cache.get("k")).toBeUndefined());
   });
 });
 
