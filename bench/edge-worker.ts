@@ -35,7 +35,7 @@ import { cache } from "../src/index.js";
 import "../src/cloudflare-kv.js";
 import "../src/cloudflare-cache.js";
 import { withCache } from "../src/workers.js";
-import { CHUNKS, KEYS, WIDTH, inFlight, median, sequential, type Call } from "./lib/common.js";
+import { CHUNKS, KEYS, WIDTH, inFlight, sequential, type Call } from "./lib/common.js";
 
 interface KvLike {
   get(key: string): Promise<string | null>;
@@ -148,39 +148,8 @@ function contender(id: string, env: Env): Contender {
 const NO_IO = new Set(["kv-cashews-local", "cache-cashews-local", "mem-cashews"]);
 let tick: () => Promise<unknown> = async () => {};
 
-/** As lib/common.ts `sequential`, but each chunk ends with `await tick()`. */
-async function sequentialTicked(call: Call, ops: number, start = 0): Promise<number> {
-  const size = Math.max(1, Math.floor(ops / CHUNKS));
-  const chunks: number[] = [];
-  await tick();
-  for (let c = 0; c < CHUNKS; c++) {
-    const from = start + c * size;
-    const t0 = performance.now();
-    for (let n = from; n < from + size; n++) await call(n % KEYS);
-    await tick();
-    chunks.push(((performance.now() - t0) * 1e6) / size);
-  }
-  return median(chunks);
-}
-
-/** As lib/common.ts `inFlight`, but each chunk ends with `await tick()`. */
-async function inFlightTicked(call: Call, ops: number, start = 0): Promise<number> {
-  const batches = Math.max(1, Math.floor(ops / WIDTH / CHUNKS));
-  const batch: Promise<unknown>[] = new Array(WIDTH);
-  const chunks: number[] = [];
-  await tick();
-  for (let c = 0; c < CHUNKS; c++) {
-    const from = start + c * batches * WIDTH;
-    const t0 = performance.now();
-    for (let n = from; n < from + batches * WIDTH; n += WIDTH) {
-      for (let j = 0; j < WIDTH; j++) batch[j] = call((n + j) % KEYS);
-      await Promise.all(batch);
-    }
-    await tick();
-    chunks.push(((performance.now() - t0) * 1e6) / (batches * WIDTH));
-  }
-  return median(chunks);
-}
+const sequentialTicked = (call: Call, ops: number, start = 0): Promise<number> => sequential(call, ops, start, tick);
+const inFlightTicked = (call: Call, ops: number, start = 0): Promise<number> => inFlight(call, ops, start, tick);
 
 /** ns per `tick()` alone: 200 in a row, timed together (workerd's clock has 1 ms steps). */
 async function tickCost(): Promise<number> {

@@ -58,24 +58,31 @@ export const withDb = (url: string, db = 0): string => `${url.replace(/\/\d*$/, 
  */
 export const CHUNKS = 10;
 
-/** ns per call of `ops` sequential awaited calls (keys cycle through the 1000). */
-export async function sequential(call: Call, ops: number, start = 0): Promise<number> {
+/**
+ * ns per call of `ops` sequential awaited calls (keys cycle through the 1000). With `tick`, one
+ * awaited `tick()` comes before the first chunk and ends each chunk, inside its timing (the edge
+ * tier's contenders without I/O: see bench/edge-worker.ts).
+ */
+export async function sequential(call: Call, ops: number, start = 0, tick?: () => Promise<unknown>): Promise<number> {
   const size = Math.max(1, Math.floor(ops / CHUNKS));
   const chunks: number[] = [];
+  if (tick) await tick();
   for (let c = 0; c < CHUNKS; c++) {
     const from = start + c * size;
     const t0 = performance.now();
     for (let n = from; n < from + size; n++) await call(n % KEYS);
+    if (tick) await tick();
     chunks.push(((performance.now() - t0) * 1e6) / size);
   }
   return median(chunks);
 }
 
-/** ns per call of `ops` calls made WIDTH at a time (each batch awaited with Promise.all). */
-export async function inFlight(call: Call, ops: number, start = 0): Promise<number> {
+/** ns per call of `ops` calls made WIDTH at a time (each batch awaited with Promise.all); `tick` as in {@link sequential}. */
+export async function inFlight(call: Call, ops: number, start = 0, tick?: () => Promise<unknown>): Promise<number> {
   const batches = Math.max(1, Math.floor(ops / WIDTH / CHUNKS));
   const batch: Promise<unknown>[] = new Array(WIDTH);
   const chunks: number[] = [];
+  if (tick) await tick();
   for (let c = 0; c < CHUNKS; c++) {
     const from = start + c * batches * WIDTH;
     const t0 = performance.now();
@@ -83,6 +90,7 @@ export async function inFlight(call: Call, ops: number, start = 0): Promise<numb
       for (let j = 0; j < WIDTH; j++) batch[j] = call((n + j) % KEYS);
       await Promise.all(batch);
     }
+    if (tick) await tick();
     chunks.push(((performance.now() - t0) * 1e6) / (batches * WIDTH));
   }
   return median(chunks);
