@@ -113,3 +113,22 @@ export const TAG_ADD: LuaScript = {
     "return 1\n",
   sha1: "d39b5ccd3dce19674d942c15faa220dab2f0d70c",
 };
+
+/**
+ * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`; a key that
+ * holds no string (a set, a sorted set) reads as nil, as with MGET. Read-only (it runs on replicas
+ * too); in a cluster its keys must share a slot (clientSide is single-node; Upstash is one node).
+ */
+export const GET_WITH_TTL: LuaScript = {
+  name: "get_with_ttl",
+  lua:
+    "local r = {}\n" +
+    "for i = 1, #KEYS do\n" +
+    "  local v = redis.pcall('GET', KEYS[i])\n" +
+    "  if type(v) == 'table' then v = false end\n" +
+    "  r[2 * i - 1] = v\n" +
+    "  r[2 * i] = redis.call('PTTL', KEYS[i])\n" +
+    "end\n" +
+    "return r\n",
+  sha1: "743cb35aa18fa287149536612ad3bf7edfbe1ca8",
+};

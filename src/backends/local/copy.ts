@@ -21,7 +21,7 @@
  * @internal
  * @module
  */
-import { MISSING } from "../types.js";
+import { LOCK_PREFIX, MISSING } from "../types.js";
 import { hitNow } from "../clock.js";
 
 /** Entries the local copy holds at most (least recently used ones go first). */
@@ -164,7 +164,8 @@ export class LocalCopy {
 
   #fill(key: string, raw: unknown, pttl: number): void {
     if (!this.armed) return;
-    if (typeof raw !== "string" || !(pttl > 0 || pttl === -1)) return;
+    // A lock is not a value: it is always asked of the store (a copy would hide its release).
+    if (typeof raw !== "string" || !(pttl > 0 || pttl === -1) || raw.startsWith(LOCK_PREFIX)) return;
     const now = Date.now();
     const ttl = pttl === -1 ? this.#ttl : Math.min(pttl, this.#ttl);
     const keyExpiresAt = pttl === -1 ? Infinity : now + pttl;

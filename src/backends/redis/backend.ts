@@ -187,6 +187,11 @@ export class RedisBackend implements Backend {
    * on every read.
    */
   get(key: string): Promise<unknown> {
+    return this.#get(key);
+  }
+
+  /** A GET, served from the copy within grace when it fails (clientSide with grace). */
+  #get(key: string): Promise<unknown> {
     const read = this.#reads.get(key);
     const graced = this.#graced;
     return graced === undefined ? read : read.catch((error: unknown) => graced(key, error));
@@ -194,7 +199,7 @@ export class RedisBackend implements Backend {
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.get(key))); // one batch: a script call
+    if (this.#local !== undefined) return Promise.all(keys.map((key) => this.#get(key))); // one batch: a script call
     const values = await this.#run("MGET", (c) => mget(c, keys.map((key) => this.#ns.key(key))));
     return values.map((value) => (value === null ? MISSING : value));
   }

@@ -9,7 +9,8 @@ import { Redis } from "ioredis";
 import { messageOf } from "../../errors.js";
 import type { Namespace } from "../namespace.js";
 import { evalScript, exec, type RedisClient } from "./cluster.js";
-import { GET_WITH_TTL, Tracker } from "./client-side.js";
+import { Tracker } from "./client-side.js";
+import { GET_WITH_TTL } from "../scripts.js";
 import { LocalCopy } from "../local/copy.js";
 import { DEFAULT_TIMEOUT_MS, type RedisSettings } from "./options.js";
 

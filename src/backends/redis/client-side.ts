@@ -38,25 +38,6 @@ export const KEEPALIVE_TIMEOUT_MS = 2_000;
 /** The channel Redis announces invalidations on (RESP2 redirect mode). */
 export const INVALIDATE_CHANNEL = "__redis__:invalidate";
 
-/**
- * GET and PTTL of every key in one atomic step: `[value1, pttl1, value2, pttl2, …]`; a key that
- * holds no string (a set, a sorted set) reads as nil, as with MGET. Read-only (it runs on replicas
- * too); in a cluster its keys must share a slot, so clientSide is single-node.
- */
-export const GET_WITH_TTL = {
-  name: "get_with_ttl",
-  lua:
-    "local r = {}\n" +
-    "for i = 1, #KEYS do\n" +
-    "  local v = redis.pcall('GET', KEYS[i])\n" +
-    "  if type(v) == 'table' then v = false end\n" +
-    "  r[2 * i - 1] = v\n" +
-    "  r[2 * i] = redis.call('PTTL', KEYS[i])\n" +
-    "end\n" +
-    "return r\n",
-  sha1: "743cb35aa18fa287149536612ad3bf7edfbe1ca8",
-} as const;
-
 /** Options of {@link Tracker}. */
 export interface TrackerOptions {
   /** The data connection's options (host, port, credentials, TLS, timeouts, retry strategy). */

@@ -30,7 +30,7 @@ import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
 import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
+import { GET_WITH_TTL, INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
@@ -239,6 +239,29 @@ export class UpstashBackend implements Backend {
     return values.map(missing);
   }
 
+  /**
+   * The value and remaining TTL (ms; -1: none, -2: missing) of `key` in one command (a script), as
+   * the local tier fills its copy.
+   * @example
+   * const [raw, pttl] = await backend.getWithExpiry("k"); // ["…", 29950]
+   */
+  async getWithExpiry(key: string): Promise<[raw: unknown, pttl: number]> {
+    return (await this.getManyWithExpiry([key]))[0]!;
+  }
+
+  /**
+   * {@link UpstashBackend.getWithExpiry} for many keys: one command (one script over all of them,
+   * billed as one), in input order.
+   * @example
+   * const [[raw, pttl]] = await backend.getManyWithExpiry(["k"]);
+   */
+  async getManyWithExpiry(keys: readonly string[]): Promise<Array<[raw: unknown, pttl: number]>> {
+    if (keys.length === 0) return [];
+    const reply = await this.#eval(GET_WITH_TTL, keys.map((key) => this.#ns.key(key)), []);
+    if (!Array.isArray(reply) || reply.length !== 2 * keys.length) throw this.#unexpected("GET_WITH_TTL", reply);
+    return keys.map((_, i) => [missing(reply[2 * i]), Number(reply[2 * i + 1])]);
+  }
+
   async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
     const command = setCommand(this.#ns.key(key), value, expireMs);
     if (exist === true) command.push("XX");
@@ -391,12 +414,13 @@ export class UpstashBackend implements Backend {
   }
 
   /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
-  async #eval(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+  async #eval(script: LuaScript, key: string | readonly string[], args: string[]): Promise<unknown> {
+    const keys = typeof key === "string" ? [key] : key;
     try {
-      return await this.#call(["EVALSHA", script.sha1, "1", key, ...args]);
+      return await this.#call(["EVALSHA", script.sha1, String(keys.length), ...keys, ...args]);
     } catch (error) {
       if (!messageOf(error).includes("NOSCRIPT")) throw error;
-      return this.#call(["EVAL", script.lua, "1", key, ...args]);
+      return this.#call(["EVAL", script.lua, String(keys.length), ...keys, ...args]);
     }
   }
 
