@@ -53,7 +53,7 @@ const NONE: ReadonlySet<Command> = new Set();
  * // { "user:1": [{ name: "cache", ttl: 3600000, backend: "mem", template: "user:{id}", function: "user:{id}" }] }
  */
 export interface DetectInfo {
-  /** The strategy: `"cache"`, `"early"`, `"soft"`, `"hit"`, `"failover"`, `"iterator"`. */
+  /** The strategy: `"cache"`, `"early"`, `"soft"`, `"hit"`, `"dynamic"`, `"failover"`, `"iterator"`. */
   name: string;
   /** The strategy's ttl in ms (undefined: no expiry). */
   ttl: number | undefined;
@@ -93,7 +93,9 @@ interface Frame {
 
 /**
  * `live`: running scopes plus caches with a process-wide disable. Zero means "no scope anywhere":
- * the hit path checks it before anything else in this module.
+ * the hit path checks it before anything else in this module. `served`: the `upper` layer call
+ * whose function is running synchronously right now (see {@link Served}); `framed`: upper layer
+ * calls in flight that also put themselves in a scope's frame (0: no need to look there).
  * @internal
  */
 export const scope: { live: number; sticky: boolean; served: Served | undefined; framed: number } = { live: 0, sticky: false, served: undefined, framed: 0 };

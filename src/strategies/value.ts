@@ -39,7 +39,14 @@ export interface ValueOptions<A extends any[] = any[]> {
   tags?: readonly string[];
 }
 
-/** The `upper` option of the strategies that have it. */
+/**
+ * The `upper` option of `cache`, `hit`, `dynamic`, `early`, `soft` and `iterator` (`failover`
+ * always behaves so).
+ * @example
+ * const fromDb = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * // keeps only users fromDb loaded, never copies of its hits
+ * const recent = cache({ ttl: "1m", key: "recent:{id}", upper: true })(fromDb);
+ */
 export interface UpperOption {
   /**
    * Store only what the function computed: a call whose value an inner decorator served from
