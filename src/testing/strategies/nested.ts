@@ -51,6 +51,17 @@ export function nestedTests(target: TargetHandle): void {
       expect(await cache.get("i:2")).toBe("v2-1");
     });
 
+    itNeeds(target, ["locks", "strongConsistency"], "cache({ upper: true, lock: true }) over a cached layer stays empty while it serves (the original's test)", async () => {
+      const layer = inner("k2");
+      const outer = cache({ ttl: "1m", key: "k1:{id}", upper: true, lock: true })(layer.fn);
+      await cache.set("k2:1", "stored");
+      expect(await outer(1)).toBe("stored");
+      expect(await cache.exists("k1:1")).toBe(false);
+      expect(await cache.exists("k1:1:lock")).toBe(false); // released
+      expect(await outer(2)).toBe("v2-1");
+      expect(await cache.get("k1:2")).toBe("v2-1");
+    });
+
     it("without upper, an outer layer stores what the inner one returned (two-level caching)", async () => {
       const layer = inner("l");
       const outer = cache({ ttl: "1m", key: "short:{id}" })(layer.fn);
