@@ -13,8 +13,10 @@
  */
 export { CoreCache, type SetOptions } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
-export { failover, type FailoverOptions } from "./strategies/failover.js";
-export { hit, type HitOptions } from "./strategies/hit.js";
+export { failover, setDefaultFailExceptions, type FailoverOptions } from "./strategies/failover.js";
+export { hit, dynamic, type HitOptions, type DynamicOptions } from "./strategies/hit.js";
+export { singleFlight, type SingleFlightOptions } from "./strategies/in-flight.js";
+export type { UpperOption } from "./strategies/value.js";
 export { early, type EarlyOptions } from "./strategies/early.js";
 export { soft, type SoftOptions } from "./strategies/soft.js";
 export { locked, type LockedOptions } from "./strategies/locked.js";

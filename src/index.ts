@@ -14,7 +14,8 @@ import type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js
 import type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 import type { PerfOptions } from "./strategies/perf.js";
 import type { FailoverOptions } from "./strategies/failover.js";
-import type { HitOptions } from "./strategies/hit.js";
+import type { DynamicOptions, HitOptions } from "./strategies/hit.js";
+import type { SingleFlightOptions } from "./strategies/in-flight.js";
 import type { EarlyOptions } from "./strategies/early.js";
 import type { SoftOptions } from "./strategies/soft.js";
 import type { InvalidateOptions, InvalidateTarget } from "./strategies/invalidate.js";
@@ -59,7 +60,9 @@ export type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js
 export type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 export type { PerfOptions } from "./strategies/perf.js";
 export type { FailoverOptions } from "./strategies/failover.js";
-export type { HitOptions } from "./strategies/hit.js";
+export type { HitOptions, DynamicOptions } from "./strategies/hit.js";
+export type { SingleFlightOptions } from "./strategies/in-flight.js";
+export type { UpperOption } from "./strategies/value.js";
 export type { EarlyOptions } from "./strategies/early.js";
 export type { SoftOptions } from "./strategies/soft.js";
 export type { IteratorOptions, IteratorDecorator, AsyncIterableFn, CachedIterableFn } from "./strategies/iterator.js";
@@ -170,4 +173,24 @@ export function circuitBreaker<A extends any[] = any[]>(options: CircuitBreakerO
  */
 export function perf<A extends any[] = any[]>(options: PerfOptions<A>): Decorator<A> {
   return cache.perf(options);
+}
+
+/**
+ * `cache.dynamic` on the default instance: `hit` with `cacheHits: 3, updateAfter: 1` and a default ttl of one day (see {@link DynamicOptions}).
+ * @example
+ * import { dynamic } from "cashews";
+ * const getPrices = dynamic({ key: "prices:{market}" })(async (market: string) => api.prices(market));
+ */
+export function dynamic<A extends any[] = any[]>(options: DynamicOptions<A> = {}): Decorator<A> {
+  return cache.dynamic(options);
+}
+
+/**
+ * `cache.singleFlight` on the default instance: concurrent calls with the same key share one run (see {@link SingleFlightOptions}).
+ * @example
+ * import { singleFlight } from "cashews";
+ * const fetchConfig = singleFlight()(async function fetchConfig(name: string) { return api.config(name); });
+ */
+export function singleFlight<A extends any[] = any[]>(options: SingleFlightOptions<A> = {}): Decorator<A> {
+  return cache.singleFlight(options);
 }

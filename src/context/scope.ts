@@ -53,7 +53,7 @@ const NONE: ReadonlySet<Command> = new Set();
  * // { "user:1": [{ name: "cache", ttl: 3600000, backend: "mem", template: "user:{id}", function: "user:{id}" }] }
  */
 export interface DetectInfo {
-  /** The strategy: `"cache"`, `"early"`, `"soft"`, `"hit"`, `"failover"`, `"iterator"`. */
+  /** The strategy: `"cache"`, `"early"`, `"soft"`, `"hit"`, `"dynamic"`, `"failover"`, `"iterator"`. */
   name: string;
   /** The strategy's ttl in ms (undefined: no expiry). */
   ttl: number | undefined;
@@ -87,14 +87,74 @@ interface Frame {
   invalidate: boolean;
   detect: Level | undefined;
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  /** The `upper` layer call whose function runs here (see {@link watching}). */
+  served?: Served | undefined;
 }
 
 /**
  * `live`: running scopes plus caches with a process-wide disable. Zero means "no scope anywhere":
- * the hit path checks it before anything else in this module.
+ * the hit path checks it before anything else in this module. `served`: the `upper` layer call
+ * whose function is running synchronously right now (see {@link Served}); `framed`: upper layer
+ * calls in flight that also put themselves in a scope's frame (0: no need to look there).
  * @internal
  */
-export const scope = { live: 0, sticky: false };
+export const scope: { live: number; sticky: boolean; served: Served | undefined; framed: number } = { live: 0, sticky: false, served: undefined, framed: 0 };
+
+// ------------------------------------------------------------------------------------ upper layers
+
+/**
+ * One call of an `upper` layer (failover, or a strategy with `upper: true`): `hit` turns true when
+ * a decorated call inside its function was served from cache, so the layer does not store what it
+ * returned. A hit marks its layer and every enclosing one (`parent`).
+ *
+ * No async context is needed, and none is started: an AsyncLocalStorage that is running costs
+ * every promise of the process on Node ≤ 22 (a memory hit: ~1.8×). {@link scope}`.served` names
+ * the layer whose function is running synchronously; a decorated call reads it when it starts (the
+ * synchronous part of every call), so a decorator stacked directly on another and the decorated
+ * calls a function makes before its first `await` are seen everywhere. Inside a scope (the async
+ * context is running already: `withCache`, the Hono middlewares, `detect`, …) the layer is also
+ * kept in the frame, so calls after an `await` are seen too.
+ * @internal
+ */
+export interface Served {
+  hit: boolean;
+  parent: Served | undefined;
+}
+
+/** The `upper` layer call the current decorated call runs inside, if any (read it synchronously when the call starts). @internal */
+export function servedHere(): Served | undefined {
+  return scope.served ?? (scope.framed === 0 ? undefined : store.get()?.served);
+}
+
+/** Marks `served` and every enclosing layer call: a value was served from cache inside them. @internal */
+export function markServed(served: Served | undefined): void {
+  for (; served !== undefined && !served.hit; served = served.parent) served.hit = true;
+}
+
+/**
+ * Runs `fn` (the function of an `upper` layer) so that decorated calls it starts mark `served`
+ * when they are served from cache. Adds no frame outside a scope. @internal
+ */
+export function watching<R>(served: Served, fn: () => R): R {
+  const previous = scope.served;
+  scope.served = served;
+  try {
+    const frame = scope.live === 0 || !store.async ? undefined : store.get();
+    if (frame === undefined) return fn();
+    // Shares the parent's disabled map, so a disable() inside acts as it would without this frame.
+    frame.disabled ??= new Map();
+    const framed: Frame = { ...frame, served };
+    scope.framed++;
+    return settled(
+      () => store.run(framed, fn),
+      () => {
+        scope.framed--;
+      },
+    );
+  } finally {
+    scope.served = previous;
+  }
+}
 
 const store = createContextStore<Frame>();
 
@@ -109,6 +169,7 @@ function enter<R>(patch: Partial<Frame>, fn: () => R): R {
     invalidate: parent?.invalidate ?? false,
     detect: parent?.detect,
     waitUntil: parent?.waitUntil,
+    served: parent?.served,
     ...patch,
   };
   if (store.async) {
@@ -245,7 +306,9 @@ export function currentWaitUntil(): ((promise: Promise<unknown>) => void) | unde
  * @internal
  */
 export function recordHit(key: string, info: DetectInfo): void {
-  let level = store.get()?.detect;
+  const frame = store.get();
+  markServed(frame?.served);
+  let level = frame?.detect;
   if (level === undefined && !store.async) {
     for (const l of running) (l.keys[key] ??= []).push(info);
     return;

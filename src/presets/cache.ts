@@ -7,8 +7,10 @@
 import { redisSpec } from "../backends/redis/spec.js";
 import { upstashSpec } from "../backends/upstash/spec.js";
 import { registerScheme } from "../config/registry.js";
-import { failover, type FailoverOptions } from "../strategies/failover.js";
-import { hit, type HitOptions } from "../strategies/hit.js";
+import { failover, setDefaultFailExceptions, type FailoverOptions } from "../strategies/failover.js";
+import { dynamic, hit, type DynamicOptions, type HitOptions } from "../strategies/hit.js";
+import { singleFlight, type SingleFlightOptions } from "../strategies/in-flight.js";
+import type { ErrorClass } from "../conditions.js";
 import { early, type EarlyOptions } from "../strategies/early.js";
 import { soft, type SoftOptions } from "../strategies/soft.js";
 import { locked, type LockedOptions } from "../strategies/locked.js";
@@ -45,6 +47,43 @@ export class Cache extends CoreCache {
    */
   failover<A extends any[] = any[]>(options: FailoverOptions<A>): Decorator<A> {
     return failover(this, options);
+  }
+
+  /**
+   * Sets the errors this cache's failovers without their own `exceptions` answer with the last
+   * stored value (the original's `set_default_fail_exceptions`; by default every error). Applies
+   * to failovers wrapped before the call too; `Error` goes back to every error. Anything but
+   * error classes throws {@link CacheConfigError}.
+   * @example
+   * cache.setDefaultFailExceptions(UpstreamError, TimeoutError);
+   * const getRates = cache.failover({ ttl: "1d" })(async function getRates() { return api.rates(); }); // a TypeError is rethrown
+   */
+  setDefaultFailExceptions(...exceptions: ErrorClass[]): void {
+    setDefaultFailExceptions(this, ...exceptions);
+  }
+
+  /**
+   * The `dynamic` strategy (the original's `cache.dynamic`): `hit` with `cacheHits: 3,
+   * updateAfter: 1` and a default `ttl` of one day, prefix `dynamic`: every first hit of a value
+   * refreshes it in the background, so a value that keeps being read keeps being recomputed, one
+   * call behind. See {@link DynamicOptions}.
+   * @example
+   * const getPrices = cache.dynamic({ key: "prices:{market}" })(async (market: string) => api.prices(market));
+   */
+  dynamic<A extends any[] = any[]>(options: DynamicOptions<A> = {}): Decorator<A> {
+    return dynamic(this, options);
+  }
+
+  /**
+   * The `singleFlight` strategy (the original's `thunder_protection`): concurrent calls with the
+   * same key (default: the same arguments) share one run of the function, in this process; no
+   * caching. See {@link SingleFlightOptions}.
+   * @example
+   * const fetchConfig = cache.singleFlight()(async function fetchConfig(name: string) { return api.config(name); });
+   * await Promise.all([fetchConfig("a"), fetchConfig("a")]); // one request
+   */
+  singleFlight<A extends any[] = any[]>(options: SingleFlightOptions<A> = {}): Decorator<A> {
+    return singleFlight(this, options);
   }
 
   /**

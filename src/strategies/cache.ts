@@ -12,8 +12,8 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { lockTtlMs } from "../options.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
-import { flight, parseCommon, wrapper, type ValueOptions } from "./value.js";
-import { scope } from "../context/scope.js";
+import { flight, parseCommon, wrapper, type UpperOption, type ValueOptions } from "./value.js";
+import { markServed, scope, servedHere, type Served } from "../context/scope.js";
 
 /**
  * Options of the simple cache strategy (`cache(options)` / `cache.cache(options)`).
@@ -26,7 +26,7 @@ import { scope } from "../context/scope.js";
  *   tags: ["users"],
  * })(async (id: string) => db.user(id));
  */
-export interface CacheOptions<A extends any[] = any[]> extends ValueOptions<A> {
+export interface CacheOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /** Which results (and, with `withExceptions`, errors) to store. Default: every result, no error. */
   condition?: Condition;
   /**
@@ -45,7 +45,7 @@ export interface CacheOptions<A extends any[] = any[]> extends ValueOptions<A> {
   protected?: boolean;
 }
 
-const EXTRA = ["lock", "lockTtl", "protected"];
+const EXTRA = ["lock", "lockTtl", "protected", "upper"];
 
 /** Default lock expiry of `lock: true`: the cache ttl, capped (a dead holder blocks no longer). */
 const MAX_DEFAULT_LOCK_TTL = 30_000;
@@ -68,8 +68,8 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
     const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
     const classes = common.condition?.classes;
 
-    const compute = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args);
+    const compute = async (thisArg: unknown, args: unknown[], key: string, outer: Served | undefined): Promise<unknown> => {
+      const outcome = await w.call(thisArg, args, outer);
       if (w.storable(outcome, key)) {
         await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome);
       }
@@ -83,20 +83,24 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
       return value;
     };
 
-    /** A miss: compute, under the distributed lock with `lock: true`. */
+    /** A miss: compute, under the distributed lock with `lock: true` (a value another process stored is served from cache). */
     const load =
       lockTtl === undefined
         ? compute
-        : (thisArg: unknown, args: unknown[], key: string): Promise<unknown> =>
-            singleFlight(core, key, lockTtl, () => compute(thisArg, args, key), served);
+        : (thisArg: unknown, args: unknown[], key: string, outer: Served | undefined): Promise<unknown> =>
+            singleFlight(core, key, lockTtl, () => compute(thisArg, args, key, outer), (value) => {
+              if (outer !== undefined) markServed(outer);
+              return served(value);
+            });
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string): Promise<unknown> => {
+      const outer = servedHere();
       const route = core.route(key);
       // A live memory route's peek is its read; any other (a clientSide local copy) may miss locally.
       const value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
-      if (value !== MISSING) return w.hit(route, key, value, thisArg);
+      if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       w.miss(thisArg, key, route);
-      return flight(inflight, key, () => load(thisArg, args, key));
+      return flight(inflight, key, () => load(thisArg, args, key, outer));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.

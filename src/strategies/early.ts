@@ -8,6 +8,10 @@
  * it in the background only if it is still due: one refresh per expiry across every process, even
  * when the function is slower than `earlyTtl`. The lock is released when the refresh ends; a
  * failed refresh is reported (`error` event) and leaves the old value in place.
+ *
+ * `background: false` runs that refresh in the caller's call instead, and the caller gets the
+ * refreshed value (the original returns the old one after waiting for the new: we do not copy
+ * that); when another process holds the refresh, or the refresh fails, it gets the old value.
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
@@ -16,8 +20,9 @@ import { Raised } from "../codec/raised.js";
 import type { Duration } from "../durations.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { scope } from "../context/scope.js";
-import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type ValueOptions } from "./value.js";
+import { scope, servedHere, type Served } from "../context/scope.js";
+import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
+import { CacheConfigError } from "../errors.js";
 import { background } from "../context/background.js";
 
 /**
@@ -25,14 +30,25 @@ import { background } from "../context/background.js";
  * @example
  * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
  */
-export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A> {
+export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /** Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`; required with `ttl: null`. */
   earlyTtl?: Duration;
+  /**
+   * `false`: the hit that finds the value due runs the refresh in its own call, waits for it and
+   * returns the refreshed value (the old one when another process is refreshing it or the refresh
+   * fails, which is reported). Other callers meanwhile get the old value at once. Default true.
+   * @example
+   * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", background: false })(async function getFeed(id: string) { return api.feed(id); });
+   */
+  background?: boolean;
   /** In-process single-flight: concurrent identical calls that miss run the function once. Default true. */
   protected?: boolean;
 }
 
-const EXTRA = ["earlyTtl", "protected"];
+const EXTRA = ["earlyTtl", "protected", "background", "upper"];
+
+/** What a refresh gave the call that ran it: the outcome of the function, the value another process refreshed, or nothing. */
+type Refreshed = { outcome: Outcome } | { current: Envelope } | undefined;
 
 /**
  * The `early` strategy on `cache`: once a value is older than `earlyTtl`, the first hit starts one background refresh (one across processes) while callers keep getting the cached value. See {@link EarlyOptions}.
@@ -46,6 +62,8 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
   const common = parseCommon("early", options, EXTRA, "early", true);
   const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
   const protect = options.protected ?? true;
+  const { background: inBackground = true } = options;
+  if (typeof inBackground !== "boolean") throw new CacheConfigError(`early: "background" must be a boolean, got ${typeof inBackground}`);
   // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
   const lockTtl = Math.max(earlyTtl, Math.min(common.ttl ?? 30_000, 30_000));
 
@@ -58,52 +76,75 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
 
     const envelope = (outcome: Outcome): Envelope => ({ v: outcome.failed ? new Raised(outcome.result) : outcome.result, exp: Date.now() + earlyTtl });
 
-    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args);
+    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, outer: Served | undefined): Promise<unknown> => {
+      const outcome = await w.call(thisArg, args, outer);
       if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
     };
 
-    const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<void> => {
+    const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route, outer: Served | undefined): Promise<Refreshed> => {
       const lockKey = `${key}:early-lock`;
       const lockRoute = core.route(lockKey);
       const token = LOCK_PREFIX + crypto.randomUUID();
       // Without locks (Workers KV, the Cache API) each process refreshes on its own: one refresh per process, never a wrong value.
       const locking = lockRoute.capabilities.locks !== false;
-      if (locking && !(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, lockTtl)))) return;
+      if (locking && !(await core.run(lockRoute, lockKey, false, (b) => b.setLock(lockKey, token, lockTtl)))) return undefined;
       let release = true;
       try {
         // A caller that read the old value may get here after another refresh finished: re-read,
         // and refresh only what is still due (one refresh per expiry, however slow the function).
         const current = envelopeOf(await core.read(route, key));
-        if (current !== undefined && Date.now() < current.exp) return;
-        const outcome = await w.call(thisArg, args);
+        if (current !== undefined && Date.now() < current.exp) return { current };
+        const outcome = await w.call(thisArg, args, outer);
         if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
         else release = false;
+        return { outcome };
       } catch (error) {
         core.report(error, key, route);
+        return undefined;
       } finally {
         if (release && locking) await core.run(lockRoute, lockKey, false, (b) => b.unlock(lockKey, token));
       }
     };
 
-    /** A hit: starts the refresh when the value is due, and serves it. */
-    const served = (route: Route, key: string, found: Envelope, thisArg: unknown, args: unknown[]): unknown => {
+    const hitOf = (route: Route, key: string, found: Envelope, thisArg: unknown, outer: Served | undefined): unknown =>
+      w.hit(route, key, found.v, thisArg, scope.live === 0 ? undefined : { earlyTtl, earlyExpireAt: found.exp }, outer);
+
+    /** `background: false`: the refreshed value, else (not refreshed here, or failed) the old one. */
+    const foreground = async (pending: Promise<Refreshed>, route: Route, key: string, found: Envelope, thisArg: unknown, outer: Served | undefined): Promise<unknown> => {
+      const refreshed = await pending;
+      if (refreshed === undefined) return hitOf(route, key, found, thisArg, outer);
+      if ("current" in refreshed) return hitOf(route, key, refreshed.current, thisArg, outer);
+      const { outcome } = refreshed;
+      // A failure is thrown only when it was stored (withExceptions): the next callers get it too.
+      if (outcome.failed && !w.storable(outcome, key)) return hitOf(route, key, found, thisArg, outer);
+      w.miss(thisArg, key, route);
+      if (outcome.failed) throw outcome.result;
+      return outcome.result;
+    };
+
+    /** A hit: starts the refresh when the value is due, and serves it (the refreshed one with `background: false`). */
+    const served = (route: Route, key: string, found: Envelope, thisArg: unknown, args: unknown[], outer: Served | undefined): unknown => {
       if (Date.now() >= found.exp && !refreshing.has(key)) {
         refreshing.add(key);
-        background(core, refresh(thisArg, args, key, route).finally(() => refreshing.delete(key)));
+        if (!inBackground) {
+          const pending = refresh(thisArg, args, key, route, outer).finally(() => refreshing.delete(key));
+          return foreground(pending, route, key, found, thisArg, outer);
+        }
+        background(core, refresh(thisArg, args, key, route, undefined).finally(() => refreshing.delete(key)));
       }
-      return w.hit(route, key, found.v, thisArg, scope.live === 0 ? undefined : { earlyTtl, earlyExpireAt: found.exp });
+      return hitOf(route, key, found, thisArg, outer);
     };
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
+      const outer = servedHere();
       const found = envelopeOf(await core.read(route, key));
-      if (found !== undefined) return served(route, key, found, thisArg, args);
+      if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
-      return flight(inflight, key, () => compute(thisArg, args, key, route));
+      return flight(inflight, key, () => compute(thisArg, args, key, route, outer));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
@@ -121,7 +162,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         const route = core.route(key);
         if (route.peekable && scope.live === 0) {
           const found = envelopeOf(route.backend!.peek!(key));
-          if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args));
+          if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args, scope.served));
         }
         return lookup(thisArg, args, key, route);
       } catch (error) {

@@ -4,8 +4,11 @@
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
+import { stateOf, type CacheCore } from "../core/state.js";
+import type { ErrorClass } from "../conditions.js";
+import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
+import { servedHere } from "../context/scope.js";
 import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./value.js";
 
 /**
@@ -14,11 +17,41 @@ import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type V
  * const getRates = cache.failover({ ttl: "1d", exceptions: [UpstreamError, TypeError] })(async () => api.rates());
  */
 export interface FailoverOptions<A extends any[] = any[]> extends ValueOptions<A> {
-  /** Errors answered with the last stored value (an error class or a list). Default: every error. */
+  /**
+   * Errors answered with the last stored value (an error class or a list). Default: the cache's
+   * default ({@link setDefaultFailExceptions}), else every error.
+   */
   exceptions?: Exceptions;
 }
 
 const EXTRA = ["exceptions"];
+
+/** Each cache's default `exceptions` (set by {@link setDefaultFailExceptions}). */
+const defaults = /* @__PURE__ */ new WeakMap<CacheCore, (error: unknown) => boolean>();
+const every = (): boolean => true;
+
+/**
+ * Sets the errors that `cache`'s failovers without their own `exceptions` answer with the last
+ * stored value (the original's `set_default_fail_exceptions`); by default every error. Applies to
+ * failovers wrapped before the call too. Give `Error` to go back to every error. Anything but an
+ * error class (`Error` or a subclass) throws {@link CacheConfigError}.
+ * @example
+ * import { CoreCache, failover, setDefaultFailExceptions } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * setDefaultFailExceptions(cache, UpstreamError, TimeoutError);
+ * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
+ */
+export function setDefaultFailExceptions(cache: CoreCache, ...exceptions: ErrorClass[]): void {
+  const core = stateOf(cache, "setDefaultFailExceptions");
+  if (exceptions.length === 0) throw new CacheConfigError("setDefaultFailExceptions: give at least one error class (Error: every error)");
+  for (const cls of exceptions as unknown[]) {
+    if (typeof cls !== "function" || (cls !== Error && !((cls as { prototype?: unknown }).prototype instanceof Error))) {
+      const got = typeof cls === "function" ? `the function ${cls.name || "(anonymous)"}, which does not extend Error` : cls === null ? "null" : typeof cls;
+      throw new CacheConfigError(`setDefaultFailExceptions: expected error classes (Error or a subclass), got ${got}`);
+    }
+  }
+  defaults.set(core, exceptions.includes(Error) ? every : parseExceptions("setDefaultFailExceptions", exceptions));
+}
 
 /**
  * The `failover` strategy on `cache`: always calls the function and stores each success; when it throws one of `exceptions`, serves the last stored value (else rethrows). See {@link FailoverOptions}.
@@ -29,8 +62,9 @@ const EXTRA = ["exceptions"];
  */
 export function failover<A extends any[] = any[]>(cache: CoreCache, options: FailoverOptions<A>): Decorator<A> {
   const core = stateOf(cache, "failover");
-  const common = parseCommon("failover", options, EXTRA, "fail", false);
-  const listed = parseExceptions("failover", options.exceptions);
+  // Always an upper layer (as in the original): what an inner layer served from cache is not stored.
+  const common = { ...parseCommon("failover", options, EXTRA, "fail", false), upper: true };
+  const own = options.exceptions === undefined ? undefined : parseExceptions("failover", options.exceptions);
 
   return decorator<A>("failover", core, (target) => {
     const w = wrapper(core, common, target);
@@ -38,17 +72,18 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
 
     return { call: failover, keyOf };
     async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const outer = servedHere();
       const key = keyOf(thisArg, args);
-      const outcome = await w.call(thisArg, args);
+      const outcome = await w.call(thisArg, args, outer);
       const route = core.route(key);
       if (!outcome.failed) {
         if (w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
         w.miss(thisArg, key, route);
         return outcome.result;
       }
-      if (listed(outcome.result)) {
+      if ((own ?? defaults.get(core) ?? every)(outcome.result)) {
         const value = await core.read(route, key);
-        if (value !== MISSING) return w.hit(route, key, value, thisArg);
+        if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       }
       w.miss(thisArg, key, route);
       throw outcome.result;

@@ -16,15 +16,17 @@ import { CacheConfigError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { Raised } from "../codec/raised.js";
-import { flight, MISSING, parseCommon, wrapper, type Outcome, type ValueOptions } from "./value.js";
+import { flight, MISSING, parseCommon, wrapper, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
 import { background } from "../context/background.js";
+import { servedHere, type Served } from "../context/scope.js";
+import type { Duration } from "../durations.js";
 
 /**
  * Options of the `hit` strategy.
  * @example
  * const getConfig = cache.hit({ ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
  */
-export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A> {
+export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /** How many hits a stored result serves (a positive integer). */
   cacheHits: number;
   /** The hit (1 … cacheHits) that refreshes the value in the background; 0 or absent: never. */
@@ -33,7 +35,37 @@ export interface HitOptions<A extends any[] = any[]> extends ValueOptions<A> {
   protected?: boolean;
 }
 
-const EXTRA = ["cacheHits", "updateAfter", "protected"];
+const EXTRA = ["cacheHits", "updateAfter", "protected", "upper"];
+
+/**
+ * Options of the `dynamic` strategy: those of `hit` without `cacheHits` and `updateAfter`, and
+ * `ttl` optional (default one day).
+ * @example
+ * const getPrices = cache.dynamic({ key: "prices:{market}" })(async (market: string) => api.prices(market));
+ */
+export interface DynamicOptions<A extends any[] = any[]> extends Omit<HitOptions<A>, "ttl" | "cacheHits" | "updateAfter"> {
+  /** How long a stored result lives. Default `"1d"`; `null` stores without expiry. */
+  ttl?: Duration | null;
+}
+
+const DYNAMIC_EXTRA = ["protected", "upper"];
+/** `dynamic` is `hit` with these (the original's `cache.dynamic`). */
+const DYNAMIC = { cacheHits: 3, updateAfter: 1 } as const;
+
+/**
+ * The `dynamic` strategy on `cache` (the original's `cache.dynamic`): `hit` with `cacheHits: 3,
+ * updateAfter: 1` and a default `ttl` of one day, under the prefix `dynamic`. After the first
+ * computation every first hit of a value refreshes it in the background, so a value that keeps
+ * being read keeps being recomputed, one call behind: 1, 1, 2, 3, 4, … for a function returning
+ * its call number; a value nobody reads expires after `ttl`. See {@link DynamicOptions}.
+ * @example
+ * import { CoreCache, dynamic } from "cashews/core";
+ * const cache = new CoreCache().setup("mem://");
+ * const getPrices = dynamic(cache, { key: "prices:{market}" })(async (market: string) => api.prices(market));
+ */
+export function dynamic<A extends any[] = any[]>(cache: CoreCache, options: DynamicOptions<A> = {}): Decorator<A> {
+  return hitStrategy("dynamic", "dynamic", DYNAMIC_EXTRA, cache, { ...options, ttl: options.ttl === undefined ? "1d" : options.ttl }, DYNAMIC);
+}
 
 /**
  * The `hit` strategy on `cache`: a stored result serves `cacheHits` hits, then is recomputed; with `updateAfter` it is refreshed in the background at that hit. See {@link HitOptions}.
@@ -43,20 +75,32 @@ const EXTRA = ["cacheHits", "updateAfter", "protected"];
  * const getConfig = hit(cache, { ttl: "1h", cacheHits: 100, updateAfter: 80 })(async (name: string) => api.config(name));
  */
 export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptions<A>): Decorator<A> {
-  const core = stateOf(cache, "hit");
-  core.needAtWrap("hit", "atomic");
-  const common = parseCommon("hit", options, EXTRA, "hit", true);
-  const { cacheHits, updateAfter = 0 } = options;
+  return hitStrategy("hit", "hit", EXTRA, cache, options, options);
+}
+
+/** `hit` and `dynamic`: `options` as given (`extra`: the options it may have besides the common ones), `counts` the hit budget. */
+function hitStrategy<A extends any[]>(
+  strategy: string,
+  prefix: string,
+  extra: readonly string[],
+  cache: CoreCache,
+  options: ValueOptions<A> & { protected?: boolean },
+  counts: { cacheHits: number; updateAfter?: number },
+): Decorator<A> {
+  const core = stateOf(cache, strategy);
+  core.needAtWrap(strategy, "atomic");
+  const common = parseCommon(strategy, options, extra, prefix, true);
+  const { cacheHits, updateAfter = 0 } = counts;
   if (!Number.isSafeInteger(cacheHits) || cacheHits < 1) {
-    throw new CacheConfigError(`hit: "cacheHits" must be a positive integer, got ${String(cacheHits)}`);
+    throw new CacheConfigError(`${strategy}: "cacheHits" must be a positive integer, got ${String(cacheHits)}`);
   }
   if (!Number.isSafeInteger(updateAfter) || updateAfter < 0 || updateAfter > cacheHits) {
-    throw new CacheConfigError(`hit: "updateAfter" must be an integer from 1 to cacheHits (${cacheHits}), got ${String(updateAfter)}`);
+    throw new CacheConfigError(`${strategy}: "updateAfter" must be an integer from 1 to cacheHits (${cacheHits}), got ${String(updateAfter)}`);
   }
   const protect = options.protected ?? true;
   const ttl = common.ttl;
 
-  return decorator<A>("hit", core, (target) => {
+  return decorator<A>(strategy, core, (target) => {
     const w = wrapper(core, common, target);
     const { keyOf } = w;
     const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
@@ -75,8 +119,8 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       await core.run(core.route(counter), counter, false, (b) => b.delete(counter));
     };
 
-    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args);
+    const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean, outer: Served | undefined): Promise<unknown> => {
+      const outcome = await w.call(thisArg, args, outer);
       await settle(key, route, outcome, true, stale);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
@@ -94,6 +138,7 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
 
     return { call: hit, keyOf };
     async function hit(thisArg: unknown, args: unknown[]): Promise<unknown> {
+      const outer = servedHere();
       const key = keyOf(thisArg, args);
       const pending = inflight?.get(key);
       if (pending !== undefined) {
@@ -108,11 +153,11 @@ export function hit<A extends any[] = any[]>(cache: CoreCache, options: HitOptio
       ]);
       if (value !== MISSING && count >= 1 && count <= cacheHits) {
         if (count === updateAfter) background(core, refresh(thisArg, args, key, route));
-        return w.hit(route, key, value, thisArg);
+        return w.hit(route, key, value, thisArg, undefined, outer);
       }
       w.miss(thisArg, key, route);
       const stale = value !== MISSING;
-      return flight(inflight, key, () => compute(thisArg, args, key, route, stale));
+      return flight(inflight, key, () => compute(thisArg, args, key, route, stale, outer));
     }
   });
 }

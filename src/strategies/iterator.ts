@@ -32,7 +32,8 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
 import type { KeyOption } from "../wrap/key.js";
 import { checkOptions, prefixOption, requiredTtl } from "../options.js";
-import { wrapper, type Common } from "./value.js";
+import { upperOption, wrapper, type Common } from "./value.js";
+import { servedHere, watching, type Served } from "../context/scope.js";
 
 /**
  * Options of the `iterator` strategy.
@@ -54,6 +55,12 @@ export interface IteratorOptions<A extends any[] = any[]> {
    * uncached. With `withExceptions`, a listed error is stored as the run's end and rethrown on replay.
    */
   condition?: Condition;
+  /**
+   * Store only runs the generator computed: a run during which an inner decorated call (e.g. a
+   * cached iterator it delegates to) was served from cache is passed through but not stored. See
+   * the `upper` option of the value strategies. Default false.
+   */
+  upper?: boolean;
 }
 
 /** An async generator function (or any function returning an async iterable) whose parameters are `A`. */
@@ -91,7 +98,7 @@ interface Marker {
   returned: unknown;
 }
 
-const KNOWN = ["ttl", "key", "prefix", "condition"] as const;
+const KNOWN = ["ttl", "key", "prefix", "condition", "upper"] as const;
 /** Chunks read per `getMany` when replaying. */
 const BATCH = 500;
 
@@ -113,7 +120,8 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   }
   const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
-  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [] };
+  const upper = upperOption("iterator", options.upper);
+  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper };
 
   return decorator<A>("iterator", core, (target) => {
     // Keys, counters and hit/miss accounting as every value strategy does them.
@@ -122,8 +130,11 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
     const fn = target.fn;
 
     /** Calls the real generator function, storing what it yields; the marker only after it completed. */
-    async function* compute(thisArg: unknown, args: unknown[], key: string): AsyncGenerator<unknown, unknown, unknown> {
-      const produced = fn.apply(thisArg, args) as AsyncIterable<unknown> | null | undefined;
+    async function* compute(thisArg: unknown, args: unknown[], key: string, outer: Served | undefined): AsyncGenerator<unknown, unknown, unknown> {
+      // `upper`: every step of the source runs watched; a step an inner layer served from cache stops storing the run.
+      const watch: Served | undefined = upper ? { hit: false, parent: outer } : undefined;
+      const watched = <R>(step: () => R): R => (watch === undefined ? step() : watching(watch, step));
+      const produced = watched(() => fn.apply(thisArg, args)) as AsyncIterable<unknown> | null | undefined;
       const source = produced?.[Symbol.asyncIterator];
       if (typeof source !== "function") {
         throw new TypeError(`iterator: ${counters(thisArg).label} must return an async iterable (an async generator function), got ${describe(produced)}`);
@@ -181,9 +192,11 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
         for (;;) {
           let step: IteratorResult<unknown, unknown>;
           try {
-            step = await it.next(sent);
+            step = await watched(() => it.next(sent));
+            if (watch?.hit) storing = false;
           } catch (error) {
             finished = true;
+            if (watch?.hit) storing = false;
             counters(thisArg).stats.errors++;
             if (storing && condition?.errors?.(error)) {
               store(new Raised(error));
@@ -224,14 +237,15 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
     };
 
     async function* cachedIterator(thisArg: unknown, args: unknown[]): AsyncGenerator<unknown, unknown, unknown> {
+      const outer = servedHere(); // the body starts synchronously in the consumer's first next()
       const key = keyOf(thisArg, args);
       const marker = await core.read(core.route(key), key);
       const values = isMarker(marker) ? await replay(key, marker) : undefined;
       if (values === undefined) {
         w.miss(thisArg, key);
-        return yield* compute(thisArg, args, key);
+        return yield* compute(thisArg, args, key, outer);
       }
-      w.hit(core.route(key), key, marker, thisArg);
+      w.hit(core.route(key), key, marker, thisArg, undefined, outer);
       for (const value of values) {
         if (value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
         yield value;

@@ -11,15 +11,15 @@ import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
-import { scope } from "../context/scope.js";
-import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type ValueOptions } from "./value.js";
+import { scope, servedHere, type Served } from "../context/scope.js";
+import { envelopeOf, flight, innerTtl, parseCommon, parseExceptions, wrapper, type Envelope, type Exceptions, type UpperOption, type ValueOptions } from "./value.js";
 
 /**
  * Options of the `soft` strategy.
  * @example
  * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m", exceptions: UpstreamError })(async (id: string) => api.profile(id));
  */
-export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A> {
+export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /** Age after which the value is recomputed in the foreground. Default `ttl × 0.33`; required with `ttl: null`. */
   softTtl?: Duration;
   /** Errors answered with the soft-expired value (an error class or a list). Default: every error. */
@@ -28,7 +28,7 @@ export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A> {
   protected?: boolean;
 }
 
-const EXTRA = ["softTtl", "exceptions", "protected"];
+const EXTRA = ["softTtl", "exceptions", "protected", "upper"];
 
 /** What a recomputation gave: a fresh result, or the soft-expired value after a listed error. */
 interface Recomputed {
@@ -55,8 +55,8 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     const { keyOf } = w;
     const inflight = protect ? new Map<string, Promise<Recomputed>>() : undefined;
 
-    const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined): Promise<Recomputed> => {
-      const outcome = await w.call(thisArg, args);
+    const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined, outer: Served | undefined): Promise<Recomputed> => {
+      const outcome = await w.call(thisArg, args, outer);
       if (!outcome.failed) {
         if (w.storable(outcome, key)) await w.write(route, key, { v: outcome.result, exp: Date.now() + softTtl }, outcome);
         return { value: outcome.result, stale: false };
@@ -66,10 +66,10 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     };
 
     /** Counts a caller of a recomputation by what it got: the old value is a hit. */
-    const settled = (pending: Promise<Recomputed>, thisArg: unknown, key: string, route: Route): Promise<unknown> =>
+    const settled = (pending: Promise<Recomputed>, thisArg: unknown, key: string, route: Route, outer: Served | undefined): Promise<unknown> =>
       pending.then(
         (r) => {
-          if (r.stale) return w.hit(route, key, r.value, thisArg);
+          if (r.stale) return w.hit(route, key, r.value, thisArg, undefined, outer);
           w.miss(thisArg, key, route);
           return r.value;
         },
@@ -80,10 +80,11 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
       );
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
+      const outer = servedHere();
       const found = envelopeOf(await core.read(route, key));
-      if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg);
-      const pending = flight(inflight, key, () => recompute(thisArg, args, key, route, found));
-      return settled(pending, thisArg, key, route);
+      if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg, undefined, outer);
+      const pending = flight(inflight, key, () => recompute(thisArg, args, key, route, found, outer));
+      return settled(pending, thisArg, key, route, outer);
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
@@ -94,7 +95,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
         const route = core.route(key);
         if (inflight?.size) {
           const pending = inflight.get(key);
-          if (pending !== undefined) return settled(pending, thisArg, key, route);
+          if (pending !== undefined) return settled(pending, thisArg, key, route, servedHere());
         }
         if (route.peekable && scope.live === 0) {
           const found = envelopeOf(route.backend!.peek!(key));

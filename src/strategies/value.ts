@@ -15,7 +15,7 @@ import type { Route } from "../core/route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
-import { recordHit, scope, type DetectInfo } from "../context/scope.js";
+import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
 
 export { MISSING };
 
@@ -39,6 +39,33 @@ export interface ValueOptions<A extends any[] = any[]> {
   tags?: readonly string[];
 }
 
+/**
+ * The `upper` option of `cache`, `hit`, `dynamic`, `early`, `soft` and `iterator` (`failover`
+ * always behaves so).
+ * @example
+ * const fromDb = cache({ ttl: "1h", key: "user:{id}" })(async (id: string) => db.user(id));
+ * // keeps only users fromDb loaded, never copies of its hits
+ * const recent = cache({ ttl: "1m", key: "recent:{id}", upper: true })(fromDb);
+ */
+export interface UpperOption {
+  /**
+   * Store only what the function computed: a call whose value an inner decorator served from
+   * cache is returned but not stored (as the original's `upper=True`; `failover` always works so).
+   * Without it a layer stores whatever its function returned, so a short-lived layer over a
+   * long-lived one fills from it. An inner decorated call is seen when it is stacked directly
+   * (`cache({ upper: true, … })(cache({ … })(fn))`, stacked method decorators) or called before the
+   * function's first `await`; after an `await` only inside a scope (`withCache`, the Hono
+   * middlewares, `detect`, `runWithWaitUntil`), where the async context already runs. Default false.
+   */
+  upper?: boolean;
+}
+
+/** Validates `upper` (a boolean or absent). */
+export function upperOption(strategy: string, upper: unknown): boolean {
+  if (upper !== undefined && typeof upper !== "boolean") throw new CacheConfigError(`${strategy}: "upper" must be a boolean, got ${typeof upper}`);
+  return upper === true;
+}
+
 /** `exceptions`: an error class or a list of them. */
 export type Exceptions = ErrorClass | readonly ErrorClass[];
 
@@ -56,6 +83,8 @@ export interface Common {
   slowerThan: number | undefined;
   /** Tag templates (empty: none). */
   tags: readonly string[];
+  /** Store only what the function computed, not what an inner layer served from cache (`upper`; failover always). */
+  upper: boolean;
 }
 
 /**
@@ -82,6 +111,7 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
     condition,
     slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
     tags,
+    upper: upperOption(strategy, (options as UpperOption).upper),
   };
 }
 
@@ -146,6 +176,8 @@ export interface Outcome {
   failed: boolean;
   /** How long it took (ms), measured only with a timeCondition. */
   took: number;
+  /** True when an inner decorated call served a value from cache during the call (watched only by `upper` layers). */
+  served: boolean;
   /** The call's `this` and arguments (for the condition, tag templates and messages). */
   thisArg: unknown;
   args: unknown[];
@@ -155,9 +187,13 @@ export interface Outcome {
 export interface Wrapper {
   keyOf: CallKey;
   counters: (thisArg: unknown) => Counters;
-  /** Calls the function; counts its errors. Never rejects. */
-  call(thisArg: unknown, args: unknown[]): Promise<Outcome>;
-  /** True when the outcome is to be stored (condition and timeCondition). */
+  /**
+   * Calls the function; counts its errors. Never rejects. An `upper` layer watches what inner
+   * layers serve from cache during it; `outer` is the enclosing layer call (from `servedHere()`,
+   * read when the call started), marked too.
+   */
+  call(thisArg: unknown, args: unknown[], outer?: Served): Promise<Outcome>;
+  /** True when the outcome is to be stored (condition and timeCondition; never what an inner layer served to an `upper` one). */
   storable(outcome: Outcome, key: string): boolean;
   /**
    * Writes `stored` (the result, an envelope holding it) with the strategy's ttl. A result that
@@ -166,16 +202,17 @@ export interface Wrapper {
   write(route: Route, key: string, stored: unknown, outcome: Outcome): Promise<boolean>;
   /**
    * Counts a call served from cache and returns its value (a stored error is rethrown); `extra`
-   * goes into the detect record.
+   * goes into the detect record. `outer`: the enclosing `upper` layer call, read when the call
+   * started (default: the one running synchronously now).
    */
-  hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>): unknown;
+  hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>, outer?: Served): unknown;
   /** Counts a call not served from cache. */
   miss(thisArg: unknown, key: string, route?: Route): void;
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
 export function wrapper(core: CacheCore, common: Common, target: Target): Wrapper {
-  const { strategy, condition, slowerThan, ttl } = common;
+  const { strategy, condition, slowerThan, ttl, upper } = common;
   const keyOf = callKey(strategy, target, common.key, common.prefix);
   const fn = target.fn;
   const emitter = core.emitter;
@@ -186,23 +223,25 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   return {
     keyOf,
     counters,
-    async call(thisArg, args) {
+    async call(thisArg, args, outer) {
       const started = slowerThan === undefined ? 0 : performance.now();
       // A refused tag is refused before the function runs, not after it.
       if (tagged !== undefined) await core.needTags(tagged(thisArg, args));
+      const watch: Served | undefined = upper ? { hit: false, parent: outer } : undefined;
       let result: unknown;
       let failed = false;
       try {
-        result = await fn.apply(thisArg, args);
+        result = await (watch === undefined ? fn.apply(thisArg, args) : watching(watch, () => fn.apply(thisArg, args)));
       } catch (error) {
         counters(thisArg).stats.errors++;
         result = error;
         failed = true;
       }
-      return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, thisArg, args };
+      return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, served: watch?.hit === true, thisArg, args };
     },
-    storable({ result, failed, took, args }, key) {
+    storable({ result, failed, took, served, args }, key) {
       return (
+        !served &&
         (slowerThan === undefined || took > slowerThan) &&
         (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
       );
@@ -226,7 +265,9 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
         return false;
       }
     },
-    hit(route, key, value, thisArg, extra) {
+    hit(route, key, value, thisArg, extra, outer) {
+      const served = outer ?? scope.served;
+      if (served !== undefined) markServed(served);
       const { stats, label } = counters(thisArg);
       core.hit(stats);
       if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });

@@ -4,6 +4,7 @@
  * @module
  */
 import { CacheConfigError } from "../errors.js";
+import { unwrap } from "./registry.js";
 import { compileKey, defaultKey, parameterNames, parseTemplate, type KeyBuilder } from "../keys/index.js";
 import { keyContext } from "../context/key-context.js";
 import type { CacheCore } from "../core/state.js";
@@ -35,7 +36,8 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
   }
   if (typeof key === "string") {
     // The prefix is compiled in (not concatenated per call), so memoised keys stay whole.
-    const build = compileKey(key, { name: target.name, params: parameterNames(target.fn) }, { prefix });
+    // A decorator stacked on another reads the parameters of the function under every layer.
+    const build = compileKey(key, { name: target.name, params: parameterNames(unwrap(target.fn)) }, { prefix });
     // Only a template reading the key context pays for looking it up.
     if (parseTemplate(key).some((s) => s.kind === "field" && s.field === "@")) return (_, args) => build(args, keyContext());
     return (_, args) => build(args);
@@ -43,7 +45,7 @@ export function callKey(strategy: string, target: Target, key: KeyOption<never[]
   if (key !== undefined) {
     throw new CacheConfigError(`${strategy}: "key" must be a template string or a function, got ${typeof key}`);
   }
-  const params = parameterNames(target.fn);
+  const params = parameterNames(unwrap(target.fn));
   const build = (name: string): KeyBuilder => defaultKey(name, params, prefix); // an empty prefix is none
   if (!target.method) {
     const plain = build(target.name);
