@@ -84,7 +84,7 @@ export function validateRedisConfig(config: BackendConfig): void {
   }
   if (options.clientSide === true) {
     // Tracking is per node and needs connections of our own (one of them in RESP2 subscriber mode).
-    if (client !== undefined) fail(`clientSide opens its own connections: drop the "client" option, or clientSide`);
+    if (client !== undefined) fail(`${local !== undefined ? `"local" on a single node is clientSide, which` : "clientSide"} opens its own connections: drop the "client" option, or ${local !== undefined ? `"local"` : "clientSide"} (on Redis Cluster a supplied Cluster client works with "local")`);
     if (cluster) fail("clientSide is not supported on Redis Cluster (tracking is per node): drop clientSide, or use a single node");
   }
   const selected = options.db ?? url.db;

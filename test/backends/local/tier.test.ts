@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { Cache, CacheConfigError, defineBackend, runWithWaitUntil, type Backend, type CacheEventInfo } from "../../../src/index.js";
 import "../../../src/deno-kv.js";
@@ -627,6 +628,7 @@ describe("the local option at setup", () => {
     expect(configError(up, { token: "t", local: { ttl: "soon" } })).toMatch(/option "local.ttl"/);
     expect(configError(up, { token: "t", local: { sized: 1 } })).toMatch(/unknown option "local.sized"/);
     expect(configError(up, { token: "t", local: 7 })).toMatch(/option "local" must be a boolean/);
+    expect(configError("redis://localhost:6379?local=1", { client: new Redis({ lazyConnect: true }) })).toMatch(/"local" on a single node is clientSide, which opens its own connections: drop the "client" option, or "local"/);
   });
 
   it("on redis:// maps onto clientSide (which keeps working as before)", () => {
