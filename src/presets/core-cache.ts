@@ -43,7 +43,11 @@ export interface SetOptions {
   expire?: Duration | null;
   /** `true`: write only if the key exists (XX); `false`: only if it does not (NX). */
   exist?: boolean;
-  /** Tags to attach: `cache.deleteTags(tag)` deletes the entry (see {@link CoreCache.deleteTags}). */
+  /**
+   * The tags the entry carries from this write on (replacing those it carried; without `tags`
+   * it carries none): `cache.deleteTags(tag)` deletes it while it carries `tag` (see
+   * {@link CoreCache.deleteTags}).
+   */
   tags?: readonly string[];
 }
 
@@ -499,11 +503,15 @@ export class CoreCache extends Callable {
 
   /**
    * Atomic increment (a missing key counts as 0); `expire` applies when the counter is created.
+   * `tags`: the counter carries them from now on, besides those it carried (an `incr` without
+   * tags keeps them; a `set` replaces them), so `deleteTags` deletes it; costs two more round
+   * trips (the tag sets, and the counter's TTL for their members).
    * Resolves the new value (`NaN` when the backend failed in safe mode).
    * @example
    * await cache.incr("visits");                       // 1, 2, 3, …
    * await cache.incr("visits:today", 1, { expire: "1d" });
    * await cache.incr("stock:42", -3);
+   * await cache.incr("views:post:1", 1, { tags: ["post:1"] }); // cache.deleteTags("post:1") deletes it
    */
   async incr(key: string, by = 1, options: IncrOptions = {}): Promise<number> {
     checkKey(key);

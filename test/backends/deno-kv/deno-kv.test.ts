@@ -241,6 +241,17 @@ describe("deno-kv://: semantics", () => {
     expect((await s.a.tagPop("_tag:x", 10)).members).toEqual([]);
   });
 
+  it("tags: a member recorded by the previous version (value \"\") is popped unchecked; an expired member is dropped", async () => {
+    await s.a.tagAdd("_tag:legacy", "new", 60_000);
+    const kv = await s.a.handle();
+    const head = (await kv.get(["sem", "_tag:legacy"])).value as string; // "t<expiry>:<generation>"
+    const generation = head.slice(head.indexOf(":") + 1);
+    await kv.set(["sem", "\u0000tag", "_tag:legacy", generation, "old"], "");
+    await kv.set(["sem", "\u0000tag", "_tag:legacy", generation, "expired"], `m${Date.now() - 1}`);
+    expect(await s.b.tagPop("_tag:legacy", 10)).toEqual({ members: ["new"], unchecked: ["old"] });
+    expect(await s.a.exists("_tag:legacy")).toBe(false);
+  });
+
   it("tags: a set past its expiry starts empty again (its old members are not popped)", async () => {
     await s.a.tagAdd("_tag:old", "gone", 60_000);
     const kv = await s.a.handle();
