@@ -43,7 +43,7 @@ export {
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
-export type { Backend, BackendConfig } from "./backends/types.js";
+export type { Backend, BackendConfig, TagPopped } from "./backends/types.js";
 export type { BackendCapabilities } from "./backends/capabilities.js";
 export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";

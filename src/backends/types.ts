@@ -229,6 +229,8 @@ export interface Backend {
 /**
  * What {@link Backend.tagPop} may resolve: `members` to check with `tagDelete`, `unchecked` ones
  * (recorded by an earlier version) to delete as they are.
+ * @example
+ * const popped: TagPopped = { members: ["user:1"], unchecked: ["user:0"] };
  */
 export interface TagPopped {
   members: string[];
