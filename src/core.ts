@@ -11,7 +11,7 @@
  * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
  * @module
  */
-export { CoreCache, type SetOptions } from "./presets/core-cache.js";
+export { CoreCache, type IncrOptions, type SetOptions } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
 export { failover, setDefaultFailExceptions, type FailoverOptions } from "./strategies/failover.js";
 export { hit, dynamic, type HitOptions, type DynamicOptions } from "./strategies/hit.js";
@@ -45,7 +45,7 @@ export {
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
-export type { Backend, BackendConfig } from "./backends/types.js";
+export type { Backend, BackendConfig, TagPopped } from "./backends/types.js";
 export type { BackendCapabilities } from "./backends/capabilities.js";
 export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";

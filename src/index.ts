@@ -23,7 +23,7 @@ import type { LockedOptions } from "./strategies/locked.js";
 import type { Decorator } from "./wrap/decorator.js";
 
 export { Cache } from "./presets/cache.js";
-export type { SetOptions } from "./presets/core-cache.js";
+export type { IncrOptions, SetOptions } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
 export { NOT_NONE, withExceptions, onlyExceptions, type Condition, type ErrorClass } from "./conditions.js";
 export { withKeyContext } from "./context/key-context.js";
@@ -50,7 +50,7 @@ export {
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
-export type { Backend, BackendConfig } from "./backends/types.js";
+export type { Backend, BackendConfig, TagPopped } from "./backends/types.js";
 export type { BackendCapabilities } from "./backends/capabilities.js";
 export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";

@@ -9,6 +9,7 @@ import { registerScheme, type OptionSpec } from "../config/registry.js";
 import { capabilityError, type BackendCapabilities, type Capability } from "./capabilities.js";
 import { MISSING, type Backend, type BackendConfig } from "./types.js";
 import { compileGlob, literalPrefix } from "./glob.js";
+import { carries, withTags } from "./tagged.js";
 
 /**
  * What a custom backend implements. Required: `get`, `set`, `delete`, `getExpire`, `expire`. The
@@ -20,6 +21,12 @@ import { compileGlob, literalPrefix } from "./glob.js";
  * limits, tags, locks). Implement an optional command only if it is atomic across every client of
  * the store. Semantics of each method: those of {@link Backend}. Values are strings (encoded by the
  * cache above); `get` may answer `undefined` for a missing key.
+ *
+ * Tags: a key's tags travel in a header in front of its stored string (`set` receives the text
+ * with it), and `tagDelete` is derived from `get` and `unlock` (compare-and-delete: a key written
+ * again without the tag is never deleted); `incr` with tags is refused. A definition that
+ * implements `tagDelete` itself owns the tags instead: `set` and `incr` receive them as their
+ * last argument.
  * @example
  * const backend = defineBackend({
  *   kind: "map",
@@ -55,6 +62,7 @@ const NEEDS: Readonly<Record<string, Capability>> = {
   slidingIncr: "atomic",
   tagAdd: "atomic",
   tagPop: "atomic",
+  tagDelete: "atomic",
   setLock: "locks",
   unlock: "locks",
   keys: "listing",
@@ -101,6 +109,7 @@ export function defineBackend(definition: BackendDefinition): Backend {
     listing: has("keys"),
     ...definition.capabilities,
   };
+  const ownsTags = has("tagDelete") && has("incr");
   const get = async (key: string): Promise<unknown> => {
     const value = await definition.get(key);
     return value === undefined ? MISSING : value;
@@ -126,9 +135,12 @@ export function defineBackend(definition: BackendDefinition): Backend {
     close: async () => definition.close?.(),
     get,
     getMany: definition.getMany ? async (keys) => (await definition.getMany!(keys)).map((v) => (v === undefined ? MISSING : v)) : (keys) => Promise.all(keys.map(get)),
-    // A conditional write (NX/XX) is atomic only on a store with atomic operations.
+    // A conditional write (NX/XX) is atomic only on a store with atomic operations. Tags: see
+    // BackendDefinition (a header on the text, unless the definition owns them).
     set: capabilities.atomic
-      ? definition.set.bind(definition)
+      ? ownsTags
+        ? definition.set.bind(definition)
+        : (key, value, expireMs, exist, tags) => definition.set(key, tags === undefined ? value : withTags(value as string, tags), expireMs, exist)
       : (key, value, expireMs, exist) => (exist === undefined ? definition.set(key, value, expireMs) : Promise.reject(capabilityError(kind, "atomic", "set with exist (NX/XX)"))),
     setMany: definition.setMany?.bind(definition) ?? (async (entries, expireMs) => void (await Promise.all(entries.map(([k, v]) => definition.set(k, v, expireMs))))),
     delete: definition.delete.bind(definition),
@@ -141,10 +153,25 @@ export function defineBackend(definition: BackendDefinition): Backend {
     deleteMatch: definition.deleteMatch?.bind(definition) ?? (scan ? async (pattern) => deleteMany(await keysOf(pattern)) : refuse(kind, "deleteMatch")),
     getKeysCount: definition.getKeysCount?.bind(definition) ?? (scan ? async () => (await keysOf("*")).length : refuse(kind, "getKeysCount")),
     clear: definition.clear?.bind(definition) ?? (scan ? async () => void (await deleteMany(await keysOf("*"))) : refuse(kind, "clear")),
-    incr: definition.incr?.bind(definition) ?? refuse(kind, "incr"),
+    incr: ownsTags
+      ? definition.incr!.bind(definition)
+      : definition.incr
+        ? (key, by, expireMs, tags) =>
+            tags === undefined || tags.length === 0 ? definition.incr!(key, by, expireMs) : Promise.reject(capabilityError(kind, "atomic", "incr with tags (implement tagDelete to keep tags yourself)"))
+        : refuse(kind, "incr"),
     slidingIncr: definition.slidingIncr?.bind(definition) ?? refuse(kind, "slidingIncr"),
     tagAdd: definition.tagAdd?.bind(definition) ?? refuse(kind, "tagAdd"),
     tagPop: definition.tagPop?.bind(definition) ?? refuse(kind, "tagPop"),
+    tagDelete: ownsTags
+      ? definition.tagDelete!.bind(definition)
+      : capabilities.atomic && has("unlock")
+        ? async (tag, keys) => {
+            // Compare-and-delete of the text read: a key written again meanwhile stays.
+            const raws = await Promise.all(keys.map(get));
+            const deleted = await Promise.all(keys.map((key, i) => (carries(raws[i], tag) ? definition.unlock!(key, raws[i] as string) : false)));
+            return deleted.filter(Boolean).length;
+          }
+        : refuse(kind, "tagDelete"),
     setLock: definition.setLock?.bind(definition) ?? refuse(kind, "setLock"),
     unlock: definition.unlock?.bind(definition) ?? refuse(kind, "unlock"),
   };

@@ -69,6 +69,8 @@ class Entry {
   heapIndex: number;
   /** The recency clock when this entry was last moved to the front. */
   stamp = 0;
+  /** The tags the value carries (see {@link Backend.set}); undefined: none. */
+  tags: readonly string[] | undefined = undefined;
 
   constructor(key: string, value: unknown, expiresAt: number) {
     this.key = key;
@@ -116,9 +118,14 @@ class SlidingLog {
   }
 }
 
-/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys. */
+/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys and their deadlines (0: none). */
 class TagSet {
-  readonly members = new Set<string>();
+  readonly members = new Map<string, number>();
+
+  /** Forgets the members whose deadline passed. */
+  prune(now: number): void {
+    for (const [member, at] of this.members) if (at !== 0 && at <= now) this.members.delete(member);
+  }
 }
 
 type Timer = ReturnType<typeof setInterval>;
@@ -241,8 +248,8 @@ export class MemoryBackend implements Backend {
    * Stores `value`; `exist: true` only over a live key (XX), `false` only when absent (NX).
    * Without `expireMs` the key has no TTL afterwards, also when it had one.
    */
-  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    return this.#set(key, value, expireMs, exist);
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
+    return this.#set(key, value, expireMs, exist, tags !== undefined && tags.length > 0 ? [...tags] : undefined);
   }
 
   /** Stores every entry with the same expiry. */
@@ -256,15 +263,16 @@ export class MemoryBackend implements Backend {
    * safe-integer number, or with `serialize` a decimal string such as `"5"` (what Redis stores).
    * Rejects like Redis when the stored value or `by` is not an integer, or on overflow.
    */
-  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+  async incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number> {
     const notInteger = (): never => {
       throw new Error("ERR value is not an integer or out of range");
     };
     if (!Number.isSafeInteger(by)) notInteger();
     const text = !this.storesValues;
     const entry = this.#live(key);
+    const tagged = tags !== undefined && tags.length > 0;
     if (entry === undefined) {
-      this.#insert(key, text ? String(by) : by, deadline(expireMs, Date.now()));
+      this.#insert(key, text ? String(by) : by, deadline(expireMs, Date.now())).tags = tagged ? [...new Set(tags)] : undefined;
       return by;
     }
     const stored = entry.value;
@@ -275,6 +283,7 @@ export class MemoryBackend implements Backend {
     const next = current + by;
     if (!Number.isSafeInteger(next)) throw new Error("ERR increment or decrement would overflow");
     entry.value = text ? String(next) : next;
+    if (tagged) entry.tags = [...new Set([...(entry.tags ?? []), ...tags])];
     this.#touch(entry);
     return next;
   }
@@ -402,7 +411,10 @@ export class MemoryBackend implements Backend {
     return [count + 1, oldest === undefined ? 0 : oldest + window - now];
   }
 
-  /** Tag set (see {@link Backend.tagAdd}): adds `member`, extends the set's TTL, never shortens it. */
+  /**
+   * Tag set (see {@link Backend.tagAdd}): adds `member` until `expireMs` (replacing its earlier
+   * expiry), forgets expired members, extends the set's TTL, never shortens it.
+   */
   async tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void> {
     const now = Date.now();
     const entry = this.#live(key);
@@ -412,30 +424,46 @@ export class MemoryBackend implements Backend {
     const at = deadline(expireMs, now);
     if (entry === undefined) {
       const set = new TagSet();
-      set.members.add(member);
+      set.members.set(member, at);
       this.#insert(key, set, at);
       return;
     }
-    (entry.value as TagSet).members.add(member);
+    const set = entry.value as TagSet;
+    set.prune(now);
+    set.members.set(member, at);
     // 0 = no expiry: a persistent set stays so; a member without expiry makes it persistent.
     if (entry.expiresAt !== 0 && (at === 0 || at > entry.expiresAt)) this.#setDeadline(entry, at);
     this.#touch(entry);
   }
 
-  /** Removes and returns up to `count` members of the tag set at `key`; an emptied set is removed. */
+  /** Removes and returns up to `count` live members of the tag set at `key`; an emptied set is removed. */
   async tagPop(key: string, count: number): Promise<string[]> {
     const entry = this.#live(key);
     if (entry === undefined) return [];
     if (!(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    const members = entry.value.members;
+    const set = entry.value;
+    set.prune(Date.now());
     const out: string[] = [];
-    for (const member of members) {
+    for (const member of set.members.keys()) {
       if (out.length >= count) break;
       out.push(member);
     }
-    for (const member of out) members.delete(member);
-    if (members.size === 0) this.#remove(entry);
+    for (const member of out) set.members.delete(member);
+    if (set.members.size === 0) this.#remove(entry);
     return out;
+  }
+
+  /** Deletes each of `keys` whose value carries `tag` (see {@link Backend.tagDelete}). */
+  async tagDelete(tag: string, keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const key of keys) {
+      const entry = this.#live(key);
+      if (entry?.tags?.includes(tag)) {
+        this.#remove(entry);
+        deleted++;
+      }
+    }
+    return deleted;
   }
 
   // ---- internals ----
@@ -450,13 +478,14 @@ export class MemoryBackend implements Backend {
     return entry;
   }
 
-  #set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): boolean {
+  #set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): boolean {
     const entry = this.#live(key);
     if (exist !== undefined && exist !== (entry !== undefined)) return false;
     const at = deadline(expireMs, Date.now());
-    if (entry === undefined) this.#insert(key, value, at);
+    if (entry === undefined) this.#insert(key, value, at).tags = tags;
     else {
       entry.value = value;
+      entry.tags = tags;
       this.#setDeadline(entry, at);
       this.#touch(entry);
     }
@@ -469,7 +498,7 @@ export class MemoryBackend implements Backend {
     return entry !== undefined;
   }
 
-  #insert(key: string, value: unknown, at: number): void {
+  #insert(key: string, value: unknown, at: number): Entry {
     const entry = new Entry(key, value, at);
     this.#map.set(key, entry);
     this.#link(entry);
@@ -479,6 +508,7 @@ export class MemoryBackend implements Backend {
       const soonest = this.#heap[0];
       this.#remove(soonest !== undefined && soonest.expiresAt <= Date.now() ? soonest : this.#head.next);
     }
+    return entry;
   }
 
   /** Links `entry` at the most recently used end. */

@@ -58,3 +58,14 @@ export function slidingArgs(windowMs: number, limit: number): string[] {
   const window = Math.max(1, Math.ceil(windowMs));
   return [String(now), String(window), String(limit < 0 || !Number.isFinite(limit) ? -1 : Math.floor(limit)), `${now}-${crypto.randomUUID()}`];
 }
+
+/**
+ * The TAG_POP script's reply (`[member, score, …]`) as members to check and unchecked ones
+ * (score `0`: recorded by an earlier version, see the script).
+ */
+export function poppedTags(reply: unknown): { members: string[]; unchecked: string[] } {
+  const members: string[] = [];
+  const unchecked: string[] = [];
+  if (Array.isArray(reply)) for (let i = 0; i + 1 < reply.length; i += 2) (String(reply[i + 1]) === "0" ? unchecked : members).push(String(reply[i]));
+  return { members, unchecked };
+}

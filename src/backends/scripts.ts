@@ -90,28 +90,124 @@ export const SLIDING_INCR: LuaScript = {
 };
 
 /**
- * Tag set: `KEYS[1]` the set, `ARGV[1]` the member (a user key), `ARGV[2]` the member's expiry in
- * ms (integer > 0), or `-1` for a member without expiry.
+ * Tag set, a sorted set scored by each member's expiry (epoch ms on the server's clock, `inf`
+ * for none): `KEYS[1]` the set, `ARGV[1]` the member (a user key), `ARGV[2]` the member's expiry
+ * in ms (integer > 0), or `-1` for a member without expiry.
  *
- * Adds the member, then extends the set's TTL to at least the member's and never shortens it: a
- * new set gets the member's TTL; an expiring set gets `max(current, member's)`; a persistent set
- * stays persistent; a member without expiry makes the set persistent. (Same as `PEXPIRE … GT`
- * plus a PERSIST, spelled out so that it also runs on Redis < 7.) The set therefore outlives every
- * member, so a shorter-lived later add can never orphan an earlier member. Returns 1.
+ * Drops the members whose expiry has passed, adds (or re-scores) the member, then extends the
+ * set's TTL to at least the member's and never shortens it: a new set gets the member's TTL; an
+ * expiring set gets `max(current, member's)`; a persistent set stays persistent; a member
+ * without expiry makes the set persistent. (Same as `PEXPIRE … GT` plus a PERSIST, spelled out
+ * so that it also runs on Redis < 7.) The set therefore outlives every member. A plain set (how
+ * an earlier version stored tags) is converted first, its members scored 0: unchecked, never
+ * expiring (their keys carry no record of their tags). Returns 1.
  */
 export const TAG_ADD: LuaScript = {
   name: "tag_add",
   lua:
     "local ms = tonumber(ARGV[2])\n" +
+    "local time = redis.call('TIME')\n" +
+    "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n" +
+    "if redis.call('TYPE', KEYS[1]).ok == 'set' then\n" +
+    "  local ttl = redis.call('PTTL', KEYS[1])\n" +
+    "  local old = redis.call('SMEMBERS', KEYS[1])\n" +
+    "  redis.call('DEL', KEYS[1])\n" +
+    "  for i = 1, #old do redis.call('ZADD', KEYS[1], 0, old[i]) end\n" +
+    "  if ttl >= 0 then redis.call('PEXPIRE', KEYS[1], ttl) end\n" +
+    "end\n" +
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', now)\n" +
     "local ttl = redis.call('PTTL', KEYS[1])\n" +
-    "redis.call('SADD', KEYS[1], ARGV[1])\n" +
     "if ms < 0 then\n" +
+    "  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])\n" +
     "  if ttl >= 0 then redis.call('PERSIST', KEYS[1]) end\n" +
-    "elseif ttl == -2 or (ttl >= 0 and ttl < ms) then\n" +
-    "  redis.call('PEXPIRE', KEYS[1], ms)\n" +
+    "else\n" +
+    "  redis.call('ZADD', KEYS[1], now + ms, ARGV[1])\n" +
+    "  if ttl == -2 or (ttl >= 0 and ttl < ms) then redis.call('PEXPIRE', KEYS[1], ms) end\n" +
     "end\n" +
     "return 1\n",
-  sha1: "d39b5ccd3dce19674d942c15faa220dab2f0d70c",
+  sha1: "e73e38f83951e503632b6520ac2f2efb9ab696e9",
+};
+
+/**
+ * Pops up to `ARGV[1]` members of the tag set `KEYS[1]` (see {@link TAG_ADD}) after dropping the
+ * expired ones. Returns `[member, score, …]`: score `0` marks a member recorded by an earlier
+ * version (a plain set, popped as is), to be deleted unchecked; `[]` when the set is missing.
+ */
+export const TAG_POP: LuaScript = {
+  name: "tag_pop",
+  lua:
+    "local kind = redis.call('TYPE', KEYS[1]).ok\n" +
+    "if kind == 'none' then return {} end\n" +
+    "if kind == 'set' then\n" +
+    "  local out = {}\n" +
+    "  for _, member in ipairs(redis.call('SPOP', KEYS[1], ARGV[1])) do\n" +
+    "    out[#out + 1] = member\n" +
+    "    out[#out + 1] = '0'\n" +
+    "  end\n" +
+    "  return out\n" +
+    "end\n" +
+    "local time = redis.call('TIME')\n" +
+    "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n" +
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', now)\n" +
+    "return redis.call('ZPOPMIN', KEYS[1], ARGV[1])\n",
+  sha1: "58db44af06a67ed27a2c6031ba2e3486694960c7",
+};
+
+/**
+ * Compare-and-delete of a tagged value: `KEYS[1]` a user key, `ARGV[1]` the tag's needle
+ * (`tagNeedle(tag)` of `backends/tagged`). Deletes the key only when it holds a string whose
+ * tag header carries the tag; anything else (untagged, other tags, another type, missing) stays.
+ * Returns 1 when deleted, 0 otherwise.
+ */
+export const TAG_DELETE: LuaScript = {
+  name: "tag_delete",
+  lua:
+    "if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end\n" +
+    "local v = redis.call('GET', KEYS[1])\n" +
+    "if string.sub(v, 1, 4) ~= '$t1:' then return 0 end\n" +
+    "local e = string.find(v, '\\2', 5, true)\n" +
+    "if e and string.find(string.sub(v, 5, e - 1), ARGV[1], 1, true) then return redis.call('DEL', KEYS[1]) end\n" +
+    "return 0\n",
+  sha1: "f09cccc915811e4572b83b58fca31a16fc30de54",
+};
+
+/**
+ * Counter that carries tags: `KEYS[1]` the counter, `ARGV[1]` the increment (integer), `ARGV[2]`
+ * the expiry in ms of a counter this call creates (`-1`: none), `ARGV[3…]` tags to add (escaped
+ * as in `backends/tagged`). Reads the counter with or without its tag header, adds the increment,
+ * and writes it back with the union of its tags and the new ones, keeping its TTL. Used for
+ * `incr` with tags, and for any `incr` whose plain `INCRBY` found a tagged counter. Rejects like
+ * `INCRBY` a value that is not an integer, and (as JavaScript numbers are exact only so far)
+ * results beyond ±(2^53 − 1). Returns the new value.
+ */
+export const TAG_INCR: LuaScript = {
+  name: "tag_incr",
+  lua:
+    "local kind = redis.call('TYPE', KEYS[1]).ok\n" +
+    "if kind ~= 'string' and kind ~= 'none' then return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
+    "local v = redis.call('GET', KEYS[1])\n" +
+    "local header, text = '\\1', '0'\n" +
+    "if v then\n" +
+    "  text = v\n" +
+    "  if string.sub(v, 1, 4) == '$t1:' then\n" +
+    "    local e = string.find(v, '\\2', 5, true)\n" +
+    "    if e then header, text = string.sub(v, 5, e - 1), string.sub(v, e + 1) end\n" +
+    "  end\n" +
+    "end\n" +
+    "if not (string.match(text, '^-?[1-9]%d*$') or text == '0') or #text > 17 then return redis.error_reply('ERR value is not an integer or out of range') end\n" +
+    "local value = tonumber(text) + tonumber(ARGV[1])\n" +
+    "if value > 9007199254740991 or value < -9007199254740991 then return redis.error_reply('ERR increment or decrement would overflow') end\n" +
+    "for i = 3, #ARGV do\n" +
+    "  if not string.find(header, '\\1' .. ARGV[i] .. '\\1', 1, true) then header = header .. ARGV[i] .. '\\1' end\n" +
+    "end\n" +
+    "local stored = string.format('%d', value)\n" +
+    "if header ~= '\\1' then stored = '$t1:' .. header .. '\\2' .. stored end\n" +
+    "local ttl = redis.call('PTTL', KEYS[1])\n" +
+    "redis.call('SET', KEYS[1], stored)\n" +
+    "if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl)\n" +
+    "elseif not v and tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n" +
+    "return value\n",
+  sha1: "3cc90c58729b7bf4db22ff2c71ecadcd023b809f",
 };
 
 /**

@@ -63,11 +63,17 @@ export interface Backend {
   /**
    * Stores `value`. `exist`: `true` only if present (XX), `false` only if absent (NX). Without
    * `expireMs` the key has no TTL afterwards, also when it had one. Resolves whether it was written.
+   * `tags`: the tags the key carries after this write, which {@link tagDelete} checks; without
+   * them it carries none (whatever it carried before). A backend that stores strings keeps them
+   * in a header in front of the text (`withTags` of `backends/tagged`), which `get` returns and
+   * the codec strips; one that stores values keeps them beside the value. A backend without tag
+   * support (no `atomic` capability) ignores them: tags are refused before they reach it.
    * @example
    * await backend.set("k", "v", 60_000);            // expires in 1 min
    * await backend.set("k", "v2", undefined, false); // false: it exists (NX)
+   * await backend.set("user:1", text, 60_000, undefined, ["users"]);
    */
-  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean>;
+  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean>;
   /**
    * Stores every entry with the same expiry; one round trip.
    * @example
@@ -77,11 +83,14 @@ export interface Backend {
   /**
    * Atomic increment of an integer counter (a missing key counts as 0). `expireMs` is applied when
    * this call creates the counter. Rejects when the key holds something other than an integer.
+   * `tags`: the counter carries them from now on, besides those it carried (see {@link set});
+   * without them it keeps its tags. A tagged counter is still an integer to `incr` and `get`.
    * @example
    * await backend.incr("visits", 1, 86_400_000); // 1, with a one-day expiry
    * await backend.incr("visits", 1, 86_400_000); // 2, expiry unchanged
+   * await backend.incr("hits:user:1", 1, undefined, ["user:1"]);
    */
-  incr(key: string, by: number, expireMs: number | undefined): Promise<number>;
+  incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number>;
   /**
    * Deletes a key; resolves whether it existed.
    * @example
@@ -170,20 +179,35 @@ export interface Backend {
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]>;
   /**
    * Tag set, atomic, touching only `key`: adds `member` (a user key) to the set at `key` (creating
-   * it) and extends the set's TTL to at least `expireMs`, never shortening it; `undefined` (a
-   * member without expiry) makes the set persistent. So the set outlives its longest-lived member.
-   * Rejects when the key holds something other than a set.
+   * it), with the member's expiry: the member leaves the set once `expireMs` has passed (removed by
+   * a later `tagAdd` or `tagPop`; `undefined`: never). Adding a member again replaces its expiry.
+   * Extends the set's TTL to at least `expireMs`, never shortening it; `undefined` makes the set
+   * persistent. So the set outlives its longest-lived member. Rejects when the key holds something
+   * other than a tag set.
    * @example
    * await backend.tagAdd("_tag:users", "user:1", 3_600_000);
    */
   tagAdd(key: string, member: string, expireMs: number | undefined): Promise<void>;
   /**
-   * Removes and returns up to `count` members of the set at `key` (SPOP); `[]` when it is missing.
-   * Removing the last member removes the key. Rejects when the key holds something other than a set.
+   * Removes and returns up to `count` members of the set at `key` whose expiry has not passed
+   * (expired ones are dropped); `[]` when it is missing. Removing the last member removes the key.
+   * Members recorded by an earlier version of cashews, whose keys carry no record of their tags,
+   * are returned as `{ members, unchecked }`: the caller deletes those unconditionally, as that
+   * version did. Rejects when the key holds something other than a tag set.
    * @example
    * const members = await backend.tagPop("_tag:users", 100); // ["user:1", …]
    */
-  tagPop(key: string, count: number): Promise<string[]>;
+  tagPop(key: string, count: number): Promise<string[] | TagPopped>;
+  /**
+   * Deletes each of `keys` that carries `tag` now (its last `set`, or an `incr`, had it; see
+   * {@link set}); each check and delete is one atomic step on its key, so a key written again
+   * without the tag meanwhile is never deleted. Resolves how many were deleted.
+   * @example
+   * await backend.set("a", text, undefined, undefined, ["users"]);
+   * await backend.set("b", text);
+   * await backend.tagDelete("users", ["a", "b"]); // 1: "b" does not carry it
+   */
+  tagDelete(tag: string, keys: readonly string[]): Promise<number>;
 
   /**
    * Optional fast path: a synchronous read (memory), used by the hit path to avoid a promise per
@@ -200,6 +224,17 @@ export interface Backend {
    * backend with a local copy keeps it for `peek` if its entry still holds `raw`.
    */
   keep?(key: string, raw: unknown, value: unknown): void;
+}
+
+/**
+ * What {@link Backend.tagPop} may resolve: `members` to check with `tagDelete`, `unchecked` ones
+ * (recorded by an earlier version) to delete as they are.
+ * @example
+ * const popped: TagPopped = { members: ["user:1"], unchecked: ["user:0"] };
+ */
+export interface TagPopped {
+  members: string[];
+  unchecked: string[];
 }
 
 /** Settings every backend receives from `setup`, already validated and converted. */

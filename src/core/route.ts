@@ -5,6 +5,7 @@
  * @module
  */
 import { LOCK_PREFIX, MISSING, type Backend } from "../backends/types.js";
+import { untagged } from "../backends/tagged.js";
 
 export { LOCK_PREFIX };
 import type { BackendCapabilities, Capability } from "../backends/capabilities.js";
@@ -158,15 +159,21 @@ export class Route {
   decode(key: string, raw: unknown): unknown {
     if (this.live) return raw;
     if (typeof raw !== "string") return typeof raw === "number" ? raw : MISSING;
-    if (raw.startsWith(LOCK_PREFIX)) return MISSING;
+    let text = raw;
+    // Markers start with "$" (one char test on the common path): a lock is no value; a tagged
+    // text's header is for tagDelete, not the caller.
+    if (text.charCodeAt(0) === 36) {
+      if (text.startsWith(LOCK_PREFIX)) return MISSING;
+      text = untagged(text);
+    }
     if (this.#signer) {
-      if (isCounter(raw)) return Number(raw);
-      const payload = this.#signer.verify(key, raw);
+      if (isCounter(text)) return Number(text);
+      const payload = this.#signer.verify(key, text);
       if (typeof payload === "string") return this.#parse(payload);
       if (payload === null) return TAMPERED;
-      return payload.then((text) => (text === null ? TAMPERED : this.#parse(text)));
+      return payload.then((verified) => (verified === null ? TAMPERED : this.#parse(verified)));
     }
-    return this.#parse(raw);
+    return this.#parse(text);
   }
 
   #customEncode(value: unknown): string {

@@ -112,9 +112,9 @@ export class CacheCore {
   }
 
   /**
-   * Adds `key` to each tag's set (`_tag:<tag>`, routed like any key), extending the set's TTL to
-   * at least `expire` (ms; undefined: the set becomes persistent). Safe mode: a failure is
-   * reported and skipped.
+   * Adds `key` to each tag's set (`_tag:<tag>`, routed like any key) until `expire` (ms;
+   * undefined: no expiry), extending the set's TTL to at least that. Called after the write that
+   * made the key carry the tags. Safe mode: a failure is reported and skipped.
    */
   async tagKey(key: string, tags: readonly string[], expire: number | undefined): Promise<void> {
     await Promise.all(
@@ -125,10 +125,13 @@ export class CacheCore {
     );
   }
 
-  /** Throws {@link CacheCapabilityError} when a tag's set lives on a backend without atomic sets. */
-  async needTags(tags: readonly string[]): Promise<void> {
-    for (const tag of tags) {
-      const route = this.route(TAG_PREFIX + tag);
+  /**
+   * Throws {@link CacheCapabilityError} when a tag's set, or `key` (which records the tags it
+   * carries), lives on a backend without atomic operations.
+   */
+  async needTags(tags: readonly string[], key?: string): Promise<void> {
+    for (const routed of key === undefined ? tags.map((tag) => TAG_PREFIX + tag) : [key, ...tags.map((tag) => TAG_PREFIX + tag)]) {
+      const route = this.route(routed);
       await route.declare("atomic");
       route.need("tags", "atomic");
     }
@@ -222,10 +225,13 @@ export class CacheCore {
     return [...groups];
   }
 
-  /** A write: encodes, stores, counts; never throws a backend error in safe mode. */
-  async write(route: Route, key: string, value: unknown, expire: number | undefined, exist?: boolean): Promise<boolean> {
+  /**
+   * A write: encodes, stores (the key carries `tags` afterwards, none without), counts; never
+   * throws a backend error in safe mode.
+   */
+  async write(route: Route, key: string, value: unknown, expire: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
     const stored = await route.encode(key, value);
-    const ok = await this.run(route, key, false, (b) => b.set(key, stored, expire, exist));
+    const ok = await this.run(route, key, false, (b) => b.set(key, stored, expire, exist, tags));
     if (ok) this.written(key, route);
     return ok;
   }

@@ -5,7 +5,7 @@
  * `Cache` (the `cashews` entry) extends this class with them as methods.
  * @module
  */
-import { MISSING, type Backend } from "../backends/types.js";
+import { MISSING, type Backend, type TagPopped } from "../backends/types.js";
 import { memorySpec } from "../backends/memory.js";
 import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
@@ -43,7 +43,26 @@ export interface SetOptions {
   expire?: Duration | null;
   /** `true`: write only if the key exists (XX); `false`: only if it does not (NX). */
   exist?: boolean;
-  /** Tags to attach: `cache.deleteTags(tag)` deletes the entry (see {@link CoreCache.deleteTags}). */
+  /**
+   * The tags the entry carries from this write on (replacing those it carried; without `tags`
+   * it carries none): `cache.deleteTags(tag)` deletes it while it carries `tag` (see
+   * {@link CoreCache.deleteTags}).
+   */
+  tags?: readonly string[];
+}
+
+/**
+ * Options of {@link CoreCache.incr}.
+ * @example
+ * await cache.incr("views:post:1", 1, { expire: "1d", tags: ["post:1"] });
+ */
+export interface IncrOptions {
+  /** Time to live of a counter this call creates (an existing counter keeps its TTL). */
+  expire?: Duration | null;
+  /**
+   * Tags the counter carries from now on, besides those it carried: `cache.deleteTags(tag)`
+   * deletes it. An `incr` without tags keeps the counter's tags; a `set` replaces them.
+   */
   tags?: readonly string[];
 }
 
@@ -406,22 +425,25 @@ export class CoreCache extends Callable {
     checkKey(key);
     const expire = toExpiry(options.expire, "set: expire");
     const tags = checkTags("set", options.tags);
-    if (tags.length > 0) await this.#core.needTags(tags);
-    const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist);
+    if (tags.length > 0) await this.#core.needTags(tags, key);
+    const ok = await this.#core.write(this.#core.route(key), key, value, expire, options.exist, tags);
     if (ok && tags.length > 0) await this.#core.tagKey(key, tags, expire);
     return ok;
   }
 
   /**
-   * Deletes every entry written with any of `tags` (`set(…, { tags })` or a decorator's `tags`),
-   * then the tags themselves; resolves how many entries were deleted. Each tag's members are
-   * popped in batches and deleted with `deleteMany` (one round trip per backend). Members that
-   * expired or were deleted since are skipped (deleting a missing key is a no-op), so stale
-   * members are harmless: deleting a key does not remove it from its tags. A key tagged again
-   * while this runs is either deleted or stays tagged.
+   * Deletes every entry that carries any of `tags` now, then the tags themselves; resolves how
+   * many entries were deleted. An entry carries the tags of its last write (`set(…, { tags })`,
+   * a decorator's `tags`), and those `incr(…, { tags })` added: a key deleted, or written again
+   * without the tag, is not deleted, nor is a key created after the tag was deleted. Each tag's
+   * members are popped in batches; each member is checked and deleted in one atomic step on its
+   * own backend (and Cluster slot), so a concurrent write without the tag always survives. A key
+   * tagged again while this runs is either deleted or stays tagged.
    * @example
    * await cache.set("user:1", user, { expire: "1h", tags: ["users"] });
-   * await cache.deleteTags("users"); // 1
+   * await cache.set("user:2", user2, { tags: ["users"] });
+   * await cache.set("user:2", user2); // written again without the tag
+   * await cache.deleteTags("users"); // 1: only "user:1"
    */
   async deleteTags(...tags: string[]): Promise<number> {
     const list = checkTags("deleteTags", tags);
@@ -432,10 +454,17 @@ export class CoreCache extends Callable {
       const tagKey = TAG_PREFIX + tag;
       const route = core.route(tagKey);
       for (;;) {
-        const members = await core.run(route, tagKey, [] as string[], (b) => b.tagPop(tagKey, TAG_BATCH));
-        if (members.length === 0) break;
-        deleted += await this.deleteMany(members);
-        if (members.length < TAG_BATCH) break;
+        const popped = await core.run(route, tagKey, [] as string[] | TagPopped, (b) => b.tagPop(tagKey, TAG_BATCH));
+        const members = Array.isArray(popped) ? popped : popped.members;
+        const unchecked = Array.isArray(popped) ? [] : popped.unchecked;
+        if (members.length + unchecked.length === 0) break;
+        const counts = core.group(members).map(([keyRoute, indexes]) => {
+          const keys = indexes.map((i) => members[i]!);
+          return core.run(keyRoute, undefined, 0, async (b) => core.deleted(await b.tagDelete(tag, keys), keys, keyRoute));
+        });
+        if (unchecked.length > 0) counts.push(this.deleteMany(unchecked));
+        deleted += sum(await Promise.all(counts));
+        if (members.length + unchecked.length < TAG_BATCH) break;
       }
     }
     return deleted;
@@ -474,17 +503,30 @@ export class CoreCache extends Callable {
 
   /**
    * Atomic increment (a missing key counts as 0); `expire` applies when the counter is created.
+   * `tags`: the counter carries them from now on, besides those it carried (an `incr` without
+   * tags keeps them; a `set` replaces them), so `deleteTags` deletes it; costs two more round
+   * trips (the tag sets, and the counter's TTL for their members).
    * Resolves the new value (`NaN` when the backend failed in safe mode).
    * @example
    * await cache.incr("visits");                       // 1, 2, 3, …
    * await cache.incr("visits:today", 1, { expire: "1d" });
    * await cache.incr("stock:42", -3);
+   * await cache.incr("views:post:1", 1, { tags: ["post:1"] }); // cache.deleteTags("post:1") deletes it
    */
-  async incr(key: string, by = 1, options: { expire?: Duration | null } = {}): Promise<number> {
+  async incr(key: string, by = 1, options: IncrOptions = {}): Promise<number> {
     checkKey(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`incr: "by" must be a safe integer, got ${String(by)}`);
     const expire = toExpiry(options.expire, "incr: expire");
-    return this.#on(key, Number.NaN, (b) => b.incr(key, by, expire));
+    const tags = checkTags("incr", options.tags);
+    if (tags.length === 0) return this.#on(key, Number.NaN, (b) => b.incr(key, by, expire));
+    const core = this.#core;
+    await core.needTags(tags, key);
+    const value = await this.#on(key, Number.NaN, (b) => b.incr(key, by, expire, tags));
+    if (Number.isNaN(value)) return value;
+    // The membership lasts as long as the counter: `expire` applies to a new counter only.
+    const left = await this.#on(key, -2, (b) => b.getExpire(key));
+    await core.tagKey(key, tags, left > 0 ? left : left === -1 ? undefined : expire);
+    return value;
   }
 
   /**

@@ -248,9 +248,11 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     },
     async write(route, key, stored, outcome) {
       try {
-        // Tags were checked before the call (a value stored untagged would outlive its tags' deletion).
+        // Tags were checked before the call (a value stored untagged would outlive its tags'
+        // deletion); the key's own backend records them too, so it must take them.
         const tags = tagged?.(outcome.thisArg, outcome.args);
-        const ok = await core.write(route, key, stored, ttl);
+        if (tags !== undefined) route.need("tags", "atomic");
+        const ok = await core.write(route, key, stored, ttl, undefined, tags);
         if (ok && tags !== undefined) await core.tagKey(key, tags, ttl);
         return ok;
       } catch (error) {

@@ -76,6 +76,92 @@ export function tagTests(target: TargetHandle): void {
       expect(await cache.deleteTags("gone")).toBe(0);
     });
 
+    itNeeds(target, ["atomic"], "deletes only keys that carry the tag now: not one deleted, or written again without it", async () => {
+      await cache.set("again", 1, { tags: ["now"] });
+      await cache.set("again", 2); // written again without the tag
+      await cache.set("gone", 1, { tags: ["now"] });
+      await cache.delete("gone");
+      await cache.set("gone", 2, { expire: "1m" }); // deleted, then created without it
+      await cache.set("other", 1, { tags: ["now"] });
+      await cache.set("other", 2, { tags: ["then"] }); // written again with other tags
+      await cache.set("many", 1, { tags: ["now"] });
+      await cache.setMany({ many: 2 }); // setMany writes without tags
+      await cache.set("kept", 1, { tags: ["now"] });
+      await cache.set("kept", 2, { expire: "1m", tags: ["then", "now"] }); // again with it: deleted
+      expect(await cache.deleteTags("now")).toBe(1);
+      expect(await cache.getMany(["again", "gone", "other", "many", "kept"])).toEqual([2, 2, 2, 2, undefined]);
+      expect(await cache.getExpire("gone")).toBeGreaterThan(50_000);
+      expect(await cache.deleteTags("then")).toBe(1);
+      expect(await cache.get("other")).toBeUndefined();
+      // A key created after its tag was deleted survives it.
+      await cache.set("kept", 3);
+      expect(await cache.deleteTags("now")).toBe(0);
+      expect(await cache.get("kept")).toBe(3);
+    });
+
+    itNeeds(target, ["atomic"], "tagged values read back unchanged (get, getMany, getMatch, getOrSet)", async () => {
+      const value = { name: "Ada", born: new Date(Date.UTC(1815, 11, 10)), tags: new Set(["x"]) };
+      await cache.set("tv:1", value, { tags: ["tv", "t\u0001\\v"] });
+      await cache.set("tv:2", "$t1:\u0001looks\u0001\u0002like a header", { tags: ["tv"] });
+      await cache.set("tv:3", "$t1:\u0001looks\u0001\u0002like a header");
+      expect(await cache.get("tv:1")).toEqual(value);
+      expect(await cache.getMany(["tv:1", "tv:2", "tv:3"])).toEqual([value, "$t1:\u0001looks\u0001\u0002like a header", "$t1:\u0001looks\u0001\u0002like a header"]);
+      expect(await cache.getOrSet("tv:2", () => "computed")).toBe("$t1:\u0001looks\u0001\u0002like a header");
+      if ((await target.capabilities()).listing) {
+        const found = new Map<string, unknown>();
+        for await (const [key, v] of cache.getMatch("tv:*")) found.set(key, v);
+        expect(found.get("tv:1")).toEqual(value);
+      }
+      expect(await cache.deleteTags("t\u0001\\v")).toBe(1);
+      expect(await cache.deleteTags("t")).toBe(0); // a prefix of a tag is another tag
+      expect(await cache.deleteTags("tv")).toBe(1);
+      expect(await cache.get("tv:3")).toBe("$t1:\u0001looks\u0001\u0002like a header");
+    });
+
+    itNeeds(target, ["atomic"], "incr takes tags: the counter carries them until set again without", async () => {
+      expect(await cache.incr("hits", 1, { expire: "1m", tags: ["counters"] })).toBe(1);
+      expect(await cache.incr("hits")).toBe(2); // keeps its tags
+      expect(await cache.incr("hits", 5, { tags: ["more"] })).toBe(7); // adds a tag
+      expect(await cache.get("hits")).toBe(7);
+      const ttl = await cache.getExpire("hits");
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      expect(await cache.incr("plain", 2, { tags: ["counters"] })).toBe(2);
+      await cache.set("plain", 41); // written again without tags
+      expect(await cache.deleteTags("counters")).toBe(1);
+      expect(await cache.exists("hits")).toBe(false);
+      expect(await cache.get("plain")).toBe(41);
+      expect(await cache.incr("hits", 1, { tags: ["more"] })).toBe(1); // a new counter
+      await cache.delete("hits");
+      expect(await cache.incr("hits")).toBe(1); // created again without the tag
+      expect(await cache.deleteTags("more")).toBe(0);
+      expect(await cache.get("hits")).toBe(1);
+    });
+
+    itNeeds(target, ["atomic"], "expired keys leave their tag sets", async () => {
+      await cache.set("short:1", 1, { expire: 100, tags: ["exp"] });
+      await cache.incr("short:2", 1, { expire: 100, tags: ["exp"] });
+      await cache.set("long", 2, { expire: "1m", tags: ["exp"] });
+      await sleep(300);
+      await cache.set("later", 3, { expire: "1m", tags: ["exp"] });
+      const backend = await cache.route(`${TAG_PREFIX}exp`).start();
+      const popped = await backend.tagPop(`${TAG_PREFIX}exp`, 100);
+      const members = Array.isArray(popped) ? popped : [...popped.members, ...popped.unchecked];
+      expect(members.sort()).toEqual(["long", "later"].sort());
+    });
+
+    itNeeds(target, ["atomic"], "a write without the tag racing deleteTags is never deleted", async () => {
+      const keys = Array.from({ length: 300 }, (_, i) => `race:${i}`);
+      await Promise.all(keys.map((key) => cache.set(key, "tagged", { expire: "1m", tags: ["race"] })));
+      const writes = keys.map((key, i) => (i % 3 === 0 ? cache.set(key, "untagged", { expire: "1m" }) : Promise.resolve(true)));
+      const deleted = await Promise.all([cache.deleteTags("race"), ...writes]);
+      const values = await cache.getMany(keys);
+      keys.forEach((_, i) => expect(values[i]).toBe(i % 3 === 0 ? "untagged" : undefined));
+      // The untagged ones count when their tagged value went first.
+      expect(deleted[0]).toBeGreaterThanOrEqual(200);
+      expect(deleted[0]).toBeLessThanOrEqual(300);
+    });
+
     itNeeds(target, ["atomic"], "deletes many (> 250) tagged keys in batches", async () => {
       const keys = Array.from({ length: 620 }, (_, i) => `many:${i}`);
       await Promise.all(keys.map((key, i) => cache.set(key, i, { expire: "1m", tags: ["many"] })));

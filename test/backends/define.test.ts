@@ -6,6 +6,7 @@ import { Cache, CacheCapabilityError, CacheConfigError, defineBackend, registerB
 import { CoreCache, rateLimit } from "../../src/core.js";
 import { withCache } from "../../src/workers.js";
 import { mapBackend, registerMapBackend } from "../../runtimes/shared/map-backend.js";
+import { MemoryBackend } from "../../src/backends/memory.js";
 
 registerMapBackend();
 
@@ -193,5 +194,67 @@ describe("withCache and bindings", () => {
     const worker2 = withCache({ cache: other, setup: () => [["binding-test://STORE", { env: own }]] }, { fetch: async () => new Response(String(await other.set("k", 1))) });
     await (worker2.fetch as (r: Request, e: unknown) => Promise<Response>)(new Request("https://x.test/"), env);
     expect(seen).toEqual([env, own]);
+  });
+});
+
+describe("defineBackend: tags on a store with atomic operations", () => {
+  // A definition over a serialising memory store (strings, like any custom store): it keeps no
+  // tags itself, so the derived backend writes them in a header and checks it before deleting.
+  const store = (): MemoryBackend => new MemoryBackend({ serialize: true, checkInterval: 0 });
+  const definition = (mem: MemoryBackend) => ({
+    kind: "atomic-map",
+    get: (key: string) => mem.get(key),
+    set: (key: string, value: unknown, expireMs: number | undefined, exist?: boolean) => mem.set(key, value, expireMs, exist),
+    delete: (key: string) => mem.delete(key),
+    getExpire: (key: string) => mem.getExpire(key),
+    expire: (key: string, expireMs: number | undefined) => mem.expire(key, expireMs),
+    incr: (key: string, by: number, expireMs: number | undefined) => mem.incr(key, by, expireMs),
+    slidingIncr: (key: string, windowMs: number, limit: number) => mem.slidingIncr(key, windowMs, limit),
+    tagAdd: (key: string, member: string, expireMs: number | undefined) => mem.tagAdd(key, member, expireMs),
+    tagPop: (key: string, count: number) => mem.tagPop(key, count),
+    setLock: (key: string, value: string, ttlMs: number) => mem.setLock(key, value, ttlMs),
+    unlock: (key: string, value: string) => mem.unlock(key, value),
+  });
+  registerBackend("atomic-map", () => defineBackend(definition(store())));
+
+  it("deleteTags deletes only what carries the tag now; a value written again without it stays", async () => {
+    const cache = new Cache("define-tags").setup("atomic-map://");
+    await cache.set("a", { n: 1 }, { tags: ["t"] });
+    await cache.set("b", 2, { tags: ["t"] });
+    await cache.set("b", 3); // again without the tag
+    await cache.set("c", 4, { tags: ["u"] });
+    expect(await cache.get("a")).toEqual({ n: 1 });
+    expect(await cache.deleteTags("t")).toBe(1);
+    expect(await cache.getMany(["a", "b", "c"])).toEqual([undefined, 3, 4]);
+    await cache.close();
+  });
+
+  it("stores the tags in a header on the text, and refuses incr with tags (the definition's incr cannot keep them)", async () => {
+    const mem = store();
+    const backend = defineBackend(definition(mem));
+    await backend.set("k", "1", undefined, undefined, ["t"]);
+    expect(await mem.get("k")).toBe("$t1:\u0001t\u0001\u00021");
+    expect(await backend.tagDelete("t", ["k", "missing"])).toBe(1);
+    await expect(backend.incr("n", 1, undefined, ["t"])).rejects.toBeInstanceOf(CacheCapabilityError);
+    expect(await backend.incr("n", 1, undefined)).toBe(1);
+    // Without unlock there is no compare-and-delete: refused, never an unchecked delete.
+    const { unlock: _, ...withoutUnlock } = definition(mem);
+    await expect(defineBackend(withoutUnlock).tagDelete("t", ["k"])).rejects.toBeInstanceOf(CacheCapabilityError);
+  });
+
+  it("a definition that implements tagDelete owns the tags: set and incr receive them", async () => {
+    const mem = store();
+    const seen: unknown[] = [];
+    const backend = defineBackend({
+      ...definition(mem),
+      set: (key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]) => (seen.push(tags), mem.set(key, value, expireMs, exist, tags)),
+      incr: (key: string, by: number, expireMs: number | undefined, tags?: readonly string[]) => (seen.push(tags), mem.incr(key, by, expireMs, tags)),
+      tagDelete: (tag: string, keys: readonly string[]) => mem.tagDelete(tag, keys),
+    });
+    await backend.set("k", "v", undefined, undefined, ["t"]);
+    await backend.incr("n", 1, undefined, ["t"]);
+    expect(seen).toEqual([["t"], ["t"]]);
+    expect(await mem.get("k")).toBe("v");
+    expect(await backend.tagDelete("t", ["k", "n"])).toBe(2);
   });
 });

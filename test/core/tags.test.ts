@@ -1,15 +1,48 @@
 // Tags: the TAG_ADD script's checks, and tags validated at wrap and call time, through a method
 // decorator too. `set(…, { tags })`, decorator tags and `cache.deleteTags` on every backend are in
 // the conformance suite (src/testing/tags.ts, run by test/conformance/).
-import { createHash } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
-import { TAG_ADD } from "../../src/backends/scripts.js";
+import { createHash, randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP } from "../../src/backends/scripts.js";
 import { Cache, CacheConfigError } from "../../src/index.js";
 
-describe("TAG_ADD script", () => {
-  it("carries the SHA-1 of its source and touches only KEYS[1]", () => {
-    expect(TAG_ADD.sha1).toBe(createHash("sha1").update(TAG_ADD.lua).digest("hex"));
-    expect(TAG_ADD.lua.match(/KEYS\[(\d+)\]/g)?.every((k) => k === "KEYS[1]")).toBe(true);
+describe("tag scripts", () => {
+  for (const script of [TAG_ADD, TAG_POP, TAG_DELETE, TAG_INCR]) {
+    it(`${script.name} carries the SHA-1 of its source and touches only KEYS[1]`, () => {
+      expect(script.sha1).toBe(createHash("sha1").update(script.lua).digest("hex"));
+      expect(script.lua.match(/KEYS\[(\d+)\]/g)?.every((k) => k === "KEYS[1]")).toBe(true);
+    });
+  }
+});
+
+describe("tags written by the previous version (redis://)", () => {
+  const redisUrl = inject("redisUrl");
+  const redis = new Redis(redisUrl);
+  const ns = `legacy-tags-${randomUUID()}`;
+  const cache = new Cache("legacy-tags").setup(redisUrl, { namespace: ns, safe: false });
+  afterAll(async () => {
+    await cache.clear();
+    await cache.close();
+    redis.disconnect();
+  });
+
+  it("a plain tag set still deletes its members, unchecked as that version did; adding to it converts it and keeps its TTL", async () => {
+    // As the previous version stored them: values without a tag header, members in a plain set.
+    await cache.set("old:1", "a");
+    await cache.set("old:2", "b", { expire: "1m" });
+    await redis.sadd(`${ns}:_tag:old`, "old:1", "old:2");
+    await redis.pexpire(`${ns}:_tag:old`, 600_000);
+    await cache.set("old:3", "c");
+    await redis.sadd(`${ns}:_tag:plain`, "old:3");
+    await cache.set("new:1", "d", { expire: "1m", tags: ["old"] });
+    expect(await redis.type(`${ns}:_tag:old`)).toBe("zset");
+    expect(await redis.pttl(`${ns}:_tag:old`)).toBeGreaterThan(590_000);
+    await cache.set("new:2", "e", { tags: ["old"] });
+    await cache.set("new:2", "f"); // written again without the tag: checked, so it stays
+    expect(await cache.deleteTags("old", "plain")).toBe(4);
+    expect(await cache.getMany(["old:1", "old:2", "old:3", "new:1", "new:2"])).toEqual([undefined, undefined, undefined, undefined, "f"]);
+    expect(await redis.exists(`${ns}:_tag:old`, `${ns}:_tag:plain`)).toBe(0);
   });
 });
 

@@ -441,6 +441,15 @@ export class CloudflareCacheBackend implements Backend {
   }
 
   /**
+   * Refused: deleting what carries a tag needs an atomic compare-and-delete (`atomic`).
+   * @example
+   * await backend.tagDelete(); // rejects with CacheCapabilityError
+   */
+  async tagDelete(): Promise<number> {
+    throw refuseCloudflareCache("atomic", "tagDelete");
+  }
+
+  /**
    * Refused: a lock needs an atomic set-if-absent (`locks`).
    * @example
    * await backend.setLock(); // rejects with CacheCapabilityError

@@ -338,6 +338,11 @@ export class CloudflareKvBackend implements Backend {
     throw kvRefusal("atomic", "tagPop (tags)");
   }
 
+  /** Refused: KV has no atomic compare-and-delete. */
+  async tagDelete(_tag: string, _keys: readonly string[]): Promise<number> {
+    throw kvRefusal("atomic", "tagDelete (tags)");
+  }
+
   /** Refused: KV has no set-if-absent. */
   async setLock(_key: string, _value: string, _ttlMs: number): Promise<boolean> {
     throw kvRefusal("locks", "setLock");

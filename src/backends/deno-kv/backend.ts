@@ -14,11 +14,15 @@
  *   a CacheConfigError at the call, and an unlimited log (circuitBreaker) that is full a backend error.
  * - `[namespace, key]` → `"t<e>:<generation>"`: the head of a tag set, its generation a random id
  *   given when the set is created, and one entry per member at
- *   `[namespace, "\u0000tag", key, generation, member]` (value `""`), so a set of any size stays
- *   within the 64 KiB value limit. A member is written with the set's expiry at the time it was
- *   added; members of an earlier generation (a set that expired and was created again) are never
- *   read, and KV removes them with their `expireIn`. Every `tagAdd` and `tagPop` rewrites the
- *   head, so the head's versionstamp orders all changes to one set.
+ *   `[namespace, "\u0000tag", key, generation, member]` (value `"m<e>"`, the member's own expiry,
+ *   empty for none; `""` from an earlier version: a member whose key carries no record of its
+ *   tags), so a set of any size stays within the 64 KiB value limit. A member is written with its
+ *   own expiry, so it leaves the set with its key (`tagPop` skips it once expired, KV removes it);
+ *   members of an earlier generation (a set that expired and was created again) are never read.
+ *   Every `tagAdd` and `tagPop` rewrites the head, so the head's versionstamp orders all changes
+ *   to one set.
+ * - A value written with tags carries them in a header in front of its text (`backends/tagged`),
+ *   which `tagDelete` checks in the same atomic operation that deletes it.
  *
  * Every read-modify-write (`set` with `exist`, `incr`, `setLock`, `unlock`, `expire`, `delete`,
  * `slidingIncr`, `tagAdd`, `tagPop`) is one atomic operation that checks the versionstamp read,
@@ -34,7 +38,8 @@ import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js"
 import { withDeadline } from "../deadlines.js";
 import { compileGlob } from "../glob.js";
 import { durationsInMs, optionalMs, toPx, toText } from "../remote.js";
-import { MISSING, type Backend, type BackendConfig } from "../types.js";
+import { MISSING, type Backend, type BackendConfig, type TagPopped } from "../types.js";
+import { addTags, carries, untagged, withTags } from "../tagged.js";
 import { denoRuntime, resolveDenoKvTarget } from "./target.js";
 
 // ------------------------------------------------------------------ the KV API used
@@ -383,8 +388,8 @@ export class DenoKvBackend implements Backend {
     });
   }
 
-  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    const text = this.#checkValue(key, value);
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
+    const text = this.#checkValue(key, tags === undefined ? value : withTags(toText(value, "deno-kv"), tags));
     const k = this.#key(key);
     if (exist === undefined) {
       const now = Date.now();
@@ -410,23 +415,26 @@ export class DenoKvBackend implements Backend {
     });
   }
 
-  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+  async incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new CacheBackendError(`deno-kv INCR: ${NOT_INTEGER}`);
     const k = this.#key(key);
     return this.#update("INCR", key, (entry, now) => {
       if (!isLive(entry, now)) {
         const e = deadline(expireMs, now);
-        return { result: by, write: (op) => op.set(k, encodeRecord(withExpiry({ v: String(by) }, e)), expireIn(e, now)) };
+        return { result: by, write: (op) => op.set(k, encodeRecord(withExpiry({ v: withTags(String(by), tags) }, e)), expireIn(e, now)) };
       }
       const record = entry.value;
+      // A counter that carries tags keeps them (adding `tags`): the number is the text after its header.
+      const text = isValue(record) ? untagged(record.v) : "";
       // What Redis's `string2ll` accepts (no sign on zero, no leading zeros, no spaces).
-      if (!isValue(record) || !/^(?:0|-?[1-9][0-9]*)$/.test(record.v) || !Number.isSafeInteger(Number(record.v))) {
+      if (!isValue(record) || !/^(?:0|-?[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
         throw new CacheBackendError(`deno-kv INCR: ${isValue(record) ? NOT_INTEGER : WRONGTYPE}`);
       }
-      const next = Number(record.v) + by;
+      const next = Number(text) + by;
       if (!Number.isSafeInteger(next)) throw new CacheBackendError("deno-kv INCR: ERR increment or decrement would overflow");
       const e = expiryOf(record);
-      return { result: next, write: (op) => op.set(k, encodeRecord(withExpiry({ v: String(next) }, e)), expireIn(e, now)) };
+      const v = addTags(record.v.slice(0, record.v.length - text.length) + String(next), tags);
+      return { result: next, write: (op) => op.set(k, encodeRecord(withExpiry({ v }, e)), expireIn(e, now)) };
     });
   }
 
@@ -573,47 +581,69 @@ export class DenoKvBackend implements Backend {
         // Extended, never shortened; a member without expiry makes the set persistent.
         e = head.e === undefined || memberAt === undefined ? undefined : Math.max(head.e, memberAt);
       }
-      const options = expireIn(e, now);
       return {
         result: undefined,
         write: (op) => {
-          op.set(k, encodeRecord(withExpiry({ t: generation }, e)), options);
-          op.set(this.#memberKey(key, generation, member), "", options);
+          op.set(k, encodeRecord(withExpiry({ t: generation }, e)), expireIn(e, now));
+          // The member's own expiry: it leaves the set with its key.
+          op.set(this.#memberKey(key, generation, member), `m${memberAt ?? ""}`, expireIn(memberAt, now));
         },
       };
     });
   }
 
-  async tagPop(key: string, count: number): Promise<string[]> {
+  async tagPop(key: string, count: number): Promise<TagPopped> {
     const k = this.#key(key);
-    const popped: string[] = [];
+    const popped: TagPopped = { members: [], unchecked: [] };
     const wanted = Number.isFinite(count) ? Math.max(0, Math.floor(count)) : Number.MAX_SAFE_INTEGER;
-    while (popped.length < wanted) {
-      const take = Math.min(POP_BATCH, wanted - popped.length);
+    const size = (): number => popped.members.length + popped.unchecked.length;
+    while (size() < wanted) {
+      const take = Math.min(POP_BATCH, wanted - size());
       const batch = await this.#update("SPOP", key, async (entry, now, kv) => {
-        if (!isLive(entry, now)) return { result: [] as string[] };
+        const result = { members: [] as string[], unchecked: [] as string[], more: false };
+        if (!isLive(entry, now)) return { result };
         const head = entry.value;
         if (!isTag(head)) throw new CacheBackendError(`deno-kv SPOP: ${WRONGTYPE}`);
         const prefix = [this.namespace, TAG_PART, key, head.t];
-        const found: DenoKvKey[] = [];
-        for await (const member of kv.list({ prefix }, { limit: take + 1 })) found.push(member.key);
+        const found: DenoKvEntryMaybe[] = [];
+        for await (const member of kv.list({ prefix }, { limit: take + 1 })) found.push(member);
         const taken = found.slice(0, take);
-        const last = found.length <= take;
+        result.more = found.length > take;
+        for (const { key: memberKey, value } of taken) {
+          const member = String(memberKey[4]);
+          // "m<e>": a member until its expiry (past it: dropped); "": recorded by an earlier version.
+          if (value === "") result.unchecked.push(member);
+          else if (typeof value === "string" && value.startsWith("m") && (value === "m" || Number(value.slice(1)) > now)) result.members.push(member);
+        }
         return {
-          result: taken.map((memberKey) => String(memberKey[4])),
+          result,
           write: (op) => {
-            for (const memberKey of taken) op.delete(memberKey);
+            for (const { key: memberKey } of taken) op.delete(memberKey);
             // Removing the last member removes the set; else the head is rewritten, so that a
             // concurrent pop or add (which check it) conflicts with this one.
-            if (last) op.delete(k);
+            if (!result.more) op.delete(k);
             else op.set(k, encodeRecord(head), expireIn(head.e, now));
           },
         };
       });
-      popped.push(...batch);
-      if (batch.length < take) break;
+      popped.members.push(...batch.members);
+      popped.unchecked.push(...batch.unchecked);
+      if (!batch.more) break;
     }
     return popped;
+  }
+
+  async tagDelete(tag: string, keys: readonly string[]): Promise<number> {
+    // One atomic check-and-delete per key: a value written again without the tag is never deleted.
+    const deleted = await Promise.all(
+      keys.map((key) =>
+        this.#update("TAG_DELETE", key, (entry, now) => {
+          if (!isLive(entry, now) || !isValue(entry.value) || !carries(entry.value.v, tag)) return { result: false };
+          return { result: true, write: (op) => op.delete(this.#key(key)) };
+        }),
+      ),
+    );
+    return deleted.filter(Boolean).length;
   }
 
   // ---------------------------------------------------------------- internals

@@ -19,7 +19,7 @@
  * @internal
  * @module
  */
-import { LOCK_PREFIX, type Backend } from "../types.js";
+import { LOCK_PREFIX, type Backend, type TagPopped } from "../types.js";
 import type { Bus, Invalidation } from "./bus.js";
 import { LocalCopy } from "./copy.js";
 
@@ -284,10 +284,10 @@ export class LocalTier implements Backend {
     }
   }
 
-  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+  set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
     return this.#change(
       [key],
-      () => this.remote.set(key, value, expireMs, exist),
+      () => this.remote.set(key, value, expireMs, exist, tags),
       true,
       (written, _, elapsed) => written && this.#put(key, value, expireMs, elapsed),
     );
@@ -329,8 +329,8 @@ export class LocalTier implements Backend {
     return this.#change([key], () => this.remote.expire(key, expireMs));
   }
 
-  incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
-    return this.#change([key], () => this.remote.incr(key, by, expireMs));
+  incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number> {
+    return this.#change([key], () => this.remote.incr(key, by, expireMs, tags));
   }
 
   // Locks, sliding logs and tag sets are never read as values: dropped locally, not published.
@@ -351,11 +351,13 @@ export class LocalTier implements Backend {
     return this.#change([key], () => this.remote.tagAdd(key, member, expireMs), false);
   }
 
-  async tagPop(key: string, count: number): Promise<string[]> {
-    const members = await this.#change([key], () => this.remote.tagPop(key, count), false);
-    // The cache deletes the members next (which publishes them); drop them here already.
-    for (const member of members) this.local.invalidate(member);
-    return members;
+  tagPop(key: string, count: number): Promise<string[] | TagPopped> {
+    return this.#change([key], () => this.remote.tagPop(key, count), false);
+  }
+
+  /** Deletes the members that carry `tag` on the store; drops them locally and publishes them. */
+  tagDelete(tag: string, keys: readonly string[]): Promise<number> {
+    return this.#change(keys, () => this.remote.tagDelete(tag, keys));
   }
 }
 

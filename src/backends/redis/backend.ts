@@ -13,10 +13,12 @@ import type { BackendModule, LocalTierSettings } from "../../config/registry.js"
 import type { Bus } from "../local/bus.js";
 import { withLocalTier } from "../local/tier.js";
 import { invalidationChannel, RedisBus } from "./bus.js";
-import type { CacheBackendError } from "../../errors.js";
+import { messageOf, type CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK } from "../scripts.js";
+import { durationsInMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
+import { escapeTag, tagNeedle, withTags } from "../tagged.js";
+import type { TagPopped } from "../types.js";
 import { validateRedisConfig } from "./url.js";
 import { evalScript, exec, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
 import type { LocalCopy } from "./client-side.js";
@@ -204,9 +206,9 @@ export class RedisBackend implements Backend {
     return values.map((value) => (value === null ? MISSING : value));
   }
 
-  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
     this.#local?.invalidate(key);
-    const args = setArgs(this.#ns.key(key), value, expireMs);
+    const args = setArgs(this.#ns.key(key), tags === undefined ? value : withTags(toText(value, "redis"), tags), expireMs);
     if (exist === true) args.push("XX");
     else if (exist === false) args.push("NX");
     const reply = await this.#run("SET", (c) => c.call("SET", ...args));
@@ -221,16 +223,21 @@ export class RedisBackend implements Backend {
     await this.#run("MULTI/SET/EXEC", (c) => setAll(c, commands));
   }
 
-  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+  async incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number> {
     this.#local?.invalidate(key);
     if (!Number.isSafeInteger(by)) throw new TypeError(`redis: incr needs an integer increment, got ${by}`);
     const ms = toPx(expireMs);
     const k = this.#ns.key(key);
-    const value =
-      ms === undefined
-        ? await this.#run("INCRBY", (c) => c.incrby(k, by))
-        : await this.#run("INCR_EXPIRE", (c) => evalScript(c, INCR_EXPIRE, [k], [by, ms]));
-    return Number(value);
+    const tagged = (): Promise<unknown> => this.#run("TAG_INCR", (c) => evalScript(c, TAG_INCR, [k], [by, ms ?? -1, ...(tags ?? []).map(escapeTag)]));
+    if (tags !== undefined && tags.length > 0) return Number(await tagged());
+    try {
+      return Number(ms === undefined ? await this.#run("INCRBY", (c) => c.incrby(k, by)) : await this.#run("INCR_EXPIRE", (c) => evalScript(c, INCR_EXPIRE, [k], [by, ms])));
+    } catch (error) {
+      // A counter that carries tags is no plain integer to INCRBY: the script reads it (and
+      // rejects what is really not a counter the same way).
+      if (!messageOf(error).includes("not an integer")) throw error;
+      return Number(await tagged());
+    }
   }
 
   async delete(key: string): Promise<boolean> {
@@ -335,11 +342,19 @@ export class RedisBackend implements Backend {
     await this.#run("TAG_ADD", (c) => evalScript(c, TAG_ADD, [k], [member, ms]));
   }
 
-  async tagPop(key: string, count: number): Promise<string[]> {
+  async tagPop(key: string, count: number): Promise<TagPopped> {
     this.#local?.invalidate(key);
     const k = this.#ns.key(key);
-    const reply = await this.#run("SPOP", (c) => c.spop(k, count));
-    return Array.isArray(reply) ? reply.map(String) : [];
+    return poppedTags(await this.#run("TAG_POP", (c) => evalScript(c, TAG_POP, [k], [count])));
+  }
+
+  async tagDelete(tag: string, keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (this.#local !== undefined) for (const key of keys) this.#local.invalidate(key);
+    const needle = tagNeedle(tag);
+    // One script per key, on the key's own node (Cluster): sent together, not one after another.
+    const replies = await this.#run("TAG_DELETE", (c) => Promise.all(keys.map((key) => evalScript(c, TAG_DELETE, [this.#ns.key(key)], [needle]))));
+    return replies.reduce<number>((sum, reply) => sum + Number(reply), 0);
   }
 
   // ---------------------------------------------------------------- internals

@@ -29,9 +29,10 @@ import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js"
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
-import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
-import { GET_WITH_TTL, INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
-import { MISSING, type Backend, type BackendConfig } from "../types.js";
+import { durationsInMs, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { GET_WITH_TTL, INCR_EXPIRE, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
+import { escapeTag, tagNeedle, withTags } from "../tagged.js";
+import { MISSING, type Backend, type BackendConfig, type TagPopped } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
 /**
@@ -262,8 +263,8 @@ export class UpstashBackend implements Backend {
     return keys.map((_, i) => [missing(reply[2 * i]), Number(reply[2 * i + 1])]);
   }
 
-  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean): Promise<boolean> {
-    const command = setCommand(this.#ns.key(key), value, expireMs);
+  async set(key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]): Promise<boolean> {
+    const command = setCommand(this.#ns.key(key), tags === undefined ? value : withTags(toText(value, "upstash"), tags), expireMs);
     if (exist === true) command.push("XX");
     else if (exist === false) command.push("NX");
     return (await this.#call(command)) !== null;
@@ -283,13 +284,19 @@ export class UpstashBackend implements Backend {
     await Promise.all(commands.map((command) => this.#call(command)));
   }
 
-  async incr(key: string, by: number, expireMs: number | undefined): Promise<number> {
+  async incr(key: string, by: number, expireMs: number | undefined, tags?: readonly string[]): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new TypeError(`upstash: incr needs an integer increment, got ${by}`);
     const ms = toPx(expireMs);
     const k = this.#ns.key(key);
-    const value =
-      ms === undefined ? await this.#call(["INCRBY", k, String(by)]) : await this.#eval(INCR_EXPIRE, k, [String(by), String(ms)]);
-    return Number(value);
+    const tagged = (): Promise<unknown> => this.#eval(TAG_INCR, k, [String(by), String(ms ?? -1), ...(tags ?? []).map(escapeTag)]);
+    if (tags !== undefined && tags.length > 0) return Number(await tagged());
+    try {
+      return Number(ms === undefined ? await this.#call(["INCRBY", k, String(by)]) : await this.#eval(INCR_EXPIRE, k, [String(by), String(ms)]));
+    } catch (error) {
+      // A counter that carries tags is no plain integer to INCRBY: the script reads it.
+      if (!messageOf(error).includes("not an integer")) throw error;
+      return Number(await tagged());
+    }
   }
 
   async delete(key: string): Promise<boolean> {
@@ -380,11 +387,17 @@ export class UpstashBackend implements Backend {
     await this.#eval(TAG_ADD, this.#ns.key(key), [member, String(ms ?? -1)]);
   }
 
-  async tagPop(key: string, count: number): Promise<string[]> {
-    const reply = await this.#call(["SPOP", this.#ns.key(key), String(count)]);
-    if (reply === null) return [];
-    if (!Array.isArray(reply)) throw this.#unexpected("SPOP", reply);
-    return reply.map(String);
+  async tagPop(key: string, count: number): Promise<TagPopped> {
+    const reply = await this.#eval(TAG_POP, this.#ns.key(key), [String(count)]);
+    if (reply !== null && !Array.isArray(reply)) throw this.#unexpected("TAG_POP", reply);
+    return poppedTags(reply);
+  }
+
+  async tagDelete(tag: string, keys: readonly string[]): Promise<number> {
+    const needle = tagNeedle(tag);
+    // Issued in one tick: one request.
+    const replies = await Promise.all(keys.map((key) => this.#eval(TAG_DELETE, this.#ns.key(key), [needle])));
+    return replies.reduce<number>((sum, reply) => sum + Number(reply), 0);
   }
 
   // ---------------------------------------------------------------- internals

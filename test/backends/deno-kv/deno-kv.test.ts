@@ -91,7 +91,7 @@ describe("deno-kv://: exact under concurrency (two connections to one file)", ()
   it("concurrent tagAdd of 300 members from two connections keeps every member", async () => {
     const members = Array.from({ length: 300 }, (_, i) => `m:${i}`);
     await Promise.all(members.map((member, i) => (i % 2 ? s.a : s.b).tagAdd("_tag:big", member, 60_000)));
-    const popped = [...(await s.a.tagPop("_tag:big", 250)), ...(await s.b.tagPop("_tag:big", 250))];
+    const popped = [...(await s.a.tagPop("_tag:big", 250)).members, ...(await s.b.tagPop("_tag:big", 250)).members];
     expect(popped.sort()).toEqual([...members].sort());
     expect(await s.a.exists("_tag:big")).toBe(false);
   });
@@ -100,7 +100,7 @@ describe("deno-kv://: exact under concurrency (two connections to one file)", ()
     const members = Array.from({ length: 40 }, (_, i) => `m:${i}`);
     for (const member of members) await s.a.tagAdd("_tag:t", member, 60_000);
     const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? s.a : s.b).tagPop("_tag:t", 7)));
-    const all = batches.flat();
+    const all = batches.flatMap((batch) => batch.members);
     expect(all).toHaveLength(40);
     expect(new Set(all).size).toBe(40);
     expect(await s.b.exists("_tag:t")).toBe(false);
@@ -236,9 +236,20 @@ describe("deno-kv://: semantics", () => {
     expect(await s.a.getExpire("_tag:x")).toBe(-1);
     await s.a.tagAdd("_tag:x", "k5", 1_000);
     expect(await s.a.getExpire("_tag:x")).toBe(-1);
-    expect((await s.b.tagPop("_tag:x", 100)).sort()).toEqual(["k1", "k2", "k3", "k4", "k5"]);
+    expect((await s.b.tagPop("_tag:x", 100)).members.sort()).toEqual(["k1", "k2", "k3", "k4", "k5"]);
     expect(await s.a.exists("_tag:x")).toBe(false);
-    expect(await s.a.tagPop("_tag:x", 10)).toEqual([]);
+    expect((await s.a.tagPop("_tag:x", 10)).members).toEqual([]);
+  });
+
+  it("tags: a member recorded by the previous version (value \"\") is popped unchecked; an expired member is dropped", async () => {
+    await s.a.tagAdd("_tag:legacy", "new", 60_000);
+    const kv = await s.a.handle();
+    const head = (await kv.get(["sem", "_tag:legacy"])).value as string; // "t<expiry>:<generation>"
+    const generation = head.slice(head.indexOf(":") + 1);
+    await kv.set(["sem", "\u0000tag", "_tag:legacy", generation, "old"], "");
+    await kv.set(["sem", "\u0000tag", "_tag:legacy", generation, "expired"], `m${Date.now() - 1}`);
+    expect(await s.b.tagPop("_tag:legacy", 10)).toEqual({ members: ["new"], unchecked: ["old"] });
+    expect(await s.a.exists("_tag:legacy")).toBe(false);
   });
 
   it("tags: a set past its expiry starts empty again (its old members are not popped)", async () => {
@@ -247,9 +258,9 @@ describe("deno-kv://: semantics", () => {
     const head = (await kv.get(["sem", "_tag:old"])).value as string; // "t<expiry>:<generation>"
     expect(head).toMatch(/^t\d+:/);
     await kv.set(["sem", "_tag:old"], head.replace(/^t\d+:/, `t${Date.now() - 1}:`));
-    expect(await s.a.tagPop("_tag:old", 10)).toEqual([]);
+    expect((await s.a.tagPop("_tag:old", 10)).members).toEqual([]);
     await s.a.tagAdd("_tag:old", "new", 60_000);
-    expect(await s.a.tagPop("_tag:old", 10)).toEqual(["new"]);
+    expect((await s.a.tagPop("_tag:old", 10)).members).toEqual(["new"]);
   });
 
   it("a sliding window keeps at most MAX_SLIDING_CALLS calls: a higher limit is refused, a full unlimited log is a backend error", async () => {
