@@ -11,7 +11,7 @@
  * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
  * @module
  */
-export { CoreCache, type SetOptions } from "./presets/core-cache.js";
+export { CoreCache, type SetOptions, type DisableTarget, type Middleware } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
 export { failover, type FailoverOptions } from "./strategies/failover.js";
 export { hit, type HitOptions } from "./strategies/hit.js";

@@ -438,6 +438,51 @@ export class MemoryBackend implements Backend {
     return out;
   }
 
+  // ---- set commands (see Backend.setAdd); a set is a TagSet, so tags and sets are one kind ----
+
+  /** Adds members to the set at `key`; `expireMs`: the set's TTL becomes it. Resolves how many were new. */
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    const entry = this.#setEntry(key);
+    const set = entry === undefined ? new TagSet() : (entry.value as TagSet);
+    const before = set.members.size;
+    for (const member of members) set.members.add(member);
+    if (entry === undefined) this.#insert(key, set, deadline(expireMs, Date.now()));
+    else {
+      if (expireMs !== undefined) this.#setDeadline(entry, deadline(expireMs, Date.now()));
+      this.#touch(entry);
+    }
+    return set.members.size - before;
+  }
+
+  /** Removes members from the set at `key`; an emptied set is removed. Resolves how many were there. */
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    const entry = this.#setEntry(key);
+    if (entry === undefined) return 0;
+    const set = (entry.value as TagSet).members;
+    let removed = 0;
+    for (const member of members) if (set.delete(member)) removed++;
+    if (set.size === 0) this.#remove(entry);
+    return removed;
+  }
+
+  /** Removes and returns up to `count` members of the set at `key`. */
+  async setPop(key: string, count: number): Promise<string[]> {
+    return this.tagPop(key, count);
+  }
+
+  /** Every member of the set at `key`; `[]` when missing. */
+  async setMembers(key: string): Promise<string[]> {
+    const entry = this.#setEntry(key);
+    return entry === undefined ? [] : [...(entry.value as TagSet).members];
+  }
+
+  /** The live entry of the set at `key`; rejects (WRONGTYPE) when it holds something else. */
+  #setEntry(key: string): Entry | undefined {
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    return entry;
+  }
+
   // ---- internals ----
 
   /** The live entry of `key` (removing it when expired), without touching recency. */

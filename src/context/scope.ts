@@ -39,6 +39,13 @@ export const Command = Object.freeze({
   UNLOCK: "unlock",
   IS_LOCKED: "is_locked",
   GET_KEYS_COUNT: "get_keys_count",
+  GET_RAW: "get_raw",
+  SET_RAW: "set_raw",
+  GET_SIZE: "get_size",
+  SET_ADD: "set_add",
+  SET_REMOVE: "set_remove",
+  SET_POP: "set_pop",
+  SET_MEMBERS: "set_members",
 } as const);
 /** One of {@link Command}'s values, e.g. `Command.GET` (`"get"`). */
 export type Command = (typeof Command)[keyof typeof Command];
@@ -149,9 +156,12 @@ export function disabledFor(cache: Scoped): ReadonlySet<Command> {
   return store.get()?.disabled?.get(cache) ?? cache.disabled;
 }
 
-/** True when `command` is disabled for `cache` here (cheap when no scope is live). */
-export function isDisabled(cache: Scoped, command: Command): boolean {
-  return scope.live !== 0 && disabledFor(cache).has(command);
+/**
+ * True when `command` is disabled for `cache` here, or for `route` (the disable state of one
+ * prefix, see `cache.disable({ prefix })`) when given (cheap when no scope is live).
+ */
+export function isDisabled(cache: Scoped, command: Command, route?: Scoped): boolean {
+  return scope.live !== 0 && (disabledFor(cache).has(command) || (route !== undefined && disabledFor(route).has(command)));
 }
 
 /** True when every command is disabled for `cache` here: decorators then call the function directly. */
@@ -343,9 +353,11 @@ const throwDisabled = (): never => {
  * Call only when `scope.live !== 0`.
  * @internal
  */
-export function guarded(cache: Scoped, backend: Backend, missing: unknown): Backend {
+export function guarded(cache: Scoped, backend: Backend, missing: unknown, route?: Scoped): Backend {
   const frame = store.get();
-  const disabled = frame?.disabled?.get(cache) ?? cache.disabled;
+  let disabled = frame?.disabled?.get(cache) ?? cache.disabled;
+  const own = route === undefined ? NONE : (frame?.disabled?.get(route) ?? route.disabled);
+  if (own.size > 0) disabled = new Set([...disabled, ...own]);
   const invalidate = frame?.invalidate === true;
   if (disabled.size === 0 && !invalidate) return backend;
   return new Proxy(backend, {

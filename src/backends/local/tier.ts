@@ -19,6 +19,7 @@
  * @internal
  * @module
  */
+import { capabilityError } from "../capabilities.js";
 import { LOCK_PREFIX, type Backend } from "../types.js";
 import type { Bus, Invalidation } from "./bus.js";
 import { LocalCopy } from "./copy.js";
@@ -356,6 +357,30 @@ export class LocalTier implements Backend {
     // The cache deletes the members next (which publishes them); drop them here already.
     for (const member of members) this.local.invalidate(member);
     return members;
+  }
+
+  // Set commands: sets are not values, so they always go to the remote store (dropped locally).
+
+  setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    return this.#change([key], () => this.#sets("setAdd").setAdd!(key, members, expireMs), false);
+  }
+
+  setRemove(key: string, members: readonly string[]): Promise<number> {
+    return this.#change([key], () => this.#sets("setRemove").setRemove!(key, members), false);
+  }
+
+  setPop(key: string, count: number): Promise<string[]> {
+    return this.#change([key], () => this.#sets("setPop").setPop!(key, count), false);
+  }
+
+  setMembers(key: string): Promise<string[]> {
+    return this.#change([key], () => this.#sets("setMembers").setMembers!(key), false);
+  }
+
+  /** The remote store, which must have the set command `command`. */
+  #sets(command: "setAdd" | "setRemove" | "setPop" | "setMembers"): Backend {
+    if (typeof this.remote[command] !== "function") throw capabilityError(this.remote.kind, "atomic", command, "it has no set commands");
+    return this.remote;
   }
 }
 

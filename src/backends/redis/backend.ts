@@ -16,7 +16,7 @@ import { invalidationChannel, RedisBus } from "./bus.js";
 import type { CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK } from "../scripts.js";
+import { INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, UNLOCK } from "../scripts.js";
 import { validateRedisConfig } from "./url.js";
 import { evalScript, exec, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
 import type { LocalCopy } from "./client-side.js";
@@ -335,6 +335,31 @@ export class RedisBackend implements Backend {
     const k = this.#ns.key(key);
     const reply = await this.#run("SPOP", (c) => c.spop(k, count));
     return Array.isArray(reply) ? reply.map(String) : [];
+  }
+
+  // ---------------------------------------------------------------- set commands
+  // Sets are never values: the clientSide copy drops the key (a GET of it is WRONGTYPE anyway).
+
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    this.#local?.invalidate(key);
+    const k = this.#ns.key(key);
+    return Number(await this.#run("SET_ADD", (c) => evalScript(c, SET_ADD, [k], [toPx(expireMs) ?? -1, ...members])));
+  }
+
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    this.#local?.invalidate(key);
+    const k = this.#ns.key(key);
+    return Number(await this.#run("SREM", (c) => c.srem(k, ...members)));
+  }
+
+  async setPop(key: string, count: number): Promise<string[]> {
+    return this.tagPop(key, count);
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    const k = this.#ns.key(key);
+    const reply = await this.#run("SMEMBERS", (c) => c.smembers(k));
+    return reply.map(String);
   }
 
   // ---------------------------------------------------------------- internals

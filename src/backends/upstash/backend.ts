@@ -30,7 +30,7 @@ import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
 import { durationsInMs, optionalMs, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
+import { INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, UNLOCK, type LuaScript } from "../scripts.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
 
@@ -361,6 +361,26 @@ export class UpstashBackend implements Backend {
     const reply = await this.#call(["SPOP", this.#ns.key(key), String(count)]);
     if (reply === null) return [];
     if (!Array.isArray(reply)) throw this.#unexpected("SPOP", reply);
+    return reply.map(String);
+  }
+
+  // ---------------------------------------------------------------- set commands
+
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    return Number(await this.#eval(SET_ADD, this.#ns.key(key), [String(toPx(expireMs) ?? -1), ...members]));
+  }
+
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    return Number(await this.#call(["SREM", this.#ns.key(key), ...members]));
+  }
+
+  async setPop(key: string, count: number): Promise<string[]> {
+    return this.tagPop(key, count);
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    const reply = await this.#call(["SMEMBERS", this.#ns.key(key)]);
+    if (!Array.isArray(reply)) throw this.#unexpected("SMEMBERS", reply);
     return reply.map(String);
   }
 
