@@ -442,38 +442,33 @@ export class MemoryBackend implements Backend {
 
   /** Adds members to the set at `key`; `expireMs`: the set's TTL becomes it. Resolves how many were new. */
   async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
-    const entry = this.#setEntry(key);
-    const set = entry === undefined ? new TagSet() : (entry.value as TagSet);
-    const before = set.members.size;
-    for (const member of members) set.members.add(member);
-    if (entry === undefined) this.#insert(key, set, deadline(expireMs, Date.now()));
-    else {
-      if (expireMs !== undefined) this.#setDeadline(entry, deadline(expireMs, Date.now()));
-      this.#touch(entry);
-    }
-    return set.members.size - before;
+    let entry = this.#setEntry(key);
+    if (entry === undefined) this.#insert(key, new TagSet(), 0), (entry = this.#map.get(key)!);
+    else this.#touch(entry);
+    if (expireMs !== undefined) this.#setDeadline(entry, deadline(expireMs, Date.now()));
+    const set = (entry.value as TagSet).members;
+    const before = set.size;
+    for (const member of members) set.add(member);
+    return set.size - before;
   }
 
   /** Removes members from the set at `key`; an emptied set is removed. Resolves how many were there. */
   async setRemove(key: string, members: readonly string[]): Promise<number> {
     const entry = this.#setEntry(key);
-    if (entry === undefined) return 0;
-    const set = (entry.value as TagSet).members;
-    let removed = 0;
-    for (const member of members) if (set.delete(member)) removed++;
-    if (set.size === 0) this.#remove(entry);
+    const set = (entry?.value as TagSet | undefined)?.members;
+    const removed = members.filter((member) => set?.delete(member)).length;
+    if (set?.size === 0) this.#remove(entry!);
     return removed;
   }
 
   /** Removes and returns up to `count` members of the set at `key`. */
-  async setPop(key: string, count: number): Promise<string[]> {
+  setPop(key: string, count: number): Promise<string[]> {
     return this.tagPop(key, count);
   }
 
   /** Every member of the set at `key`; `[]` when missing. */
   async setMembers(key: string): Promise<string[]> {
-    const entry = this.#setEntry(key);
-    return entry === undefined ? [] : [...(entry.value as TagSet).members];
+    return [...((this.#setEntry(key)?.value as TagSet | undefined)?.members ?? [])];
   }
 
   /** The live entry of the set at `key`; rejects (WRONGTYPE) when it holds something else. */

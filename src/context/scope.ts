@@ -340,7 +340,7 @@ export const DISABLED: unique symbol = Symbol("cashews.disabled");
  * The command each backend method runs: its name in camelCase (`getMany` runs `get_many`), and
  * `peek` reads like `get`, `slidingIncr` counts like `incr`.
  */
-const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
+export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
 for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Backend } from "../backends/types.js";
-import type { Command } from "../context/scope.js";
+import { METHODS, type Command } from "../context/scope.js";
 
 /**
  * A command middleware, registered with `cache.use(middleware)`: runs around every backend
@@ -34,33 +34,11 @@ export type Middleware = (
   backend: string,
 ) => Promise<unknown>;
 
-/** Backend methods and the command each one runs; other properties pass through untouched. */
-const COMMANDS: Readonly<Record<string, Command>> = {
-  get: "get",
-  getMany: "get_many",
-  set: "set",
-  setMany: "set_many",
-  incr: "incr",
-  slidingIncr: "incr",
-  delete: "delete",
-  deleteMany: "delete_many",
-  deleteMatch: "delete_match",
-  scan: "scan",
-  expire: "expire",
-  getExpire: "get_expire",
-  exists: "exists",
-  ping: "ping",
-  getKeysCount: "get_keys_count",
-  clear: "clear",
-  setLock: "set_lock",
-  unlock: "unlock",
-  tagAdd: "set_add",
-  tagPop: "set_pop",
-  setAdd: "set_add",
-  setRemove: "set_remove",
-  setPop: "set_pop",
-  setMembers: "set_members",
-};
+/**
+ * Backend methods and the command each one runs (as scopes see them, plus the tag sets' `tagAdd`
+ * and `tagPop`, which are set commands); other properties pass through untouched.
+ */
+const COMMANDS: Readonly<Record<string, Command>> = { ...METHODS, tagAdd: "set_add", tagPop: "set_pop" };
 
 /**
  * `backend` seen through `chain` (registration order; the last registered runs outermost).
