@@ -54,10 +54,11 @@ export function throughMiddleware(backend: Backend, chain: readonly Middleware[]
     return call(chain.length - 1, args);
   };
   return new Proxy(backend, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === "peek") return undefined;
       const command = typeof prop === "string" ? COMMANDS[prop] : undefined;
-      const value: unknown = Reflect.get(target, prop, receiver);
+      // Read on the backend itself: its getters may use private fields.
+      const value: unknown = Reflect.get(target, prop);
       if (command === undefined || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
       let method = methods.get(prop);
       if (method === undefined) {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { SET_ADD } from "../../src/backends/scripts.js";
 import { Cache, CacheConfigError, Command } from "../../src/index.js";
 import { utf8Length } from "../../src/core/extra-commands.js";
+import type { MemoryBackend } from "../../src/backends/memory.js";
 
 const redisUrl = inject("redisUrl");
 const opened: Cache[] = [];
@@ -117,6 +118,8 @@ describe("middleware across routes", () => {
     for await (const key of cache.scan("user:*")) keys.push(key);
     expect(keys).toEqual(["user:1"]);
     expect(seen).toEqual(["redis@user: set user:1", "mem set x", "redis@user: scan user:*"]);
+    // The view through the middleware still reads the backend's own getters (private fields).
+    expect((cache.route("x").backend as MemoryBackend).storedCount).toBe(1);
     off();
     seen.length = 0;
     expect(await cache.get("x")).toBe(2);
