@@ -116,8 +116,8 @@ class SlidingLog {
   }
 }
 
-/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys. */
-class TagSet {
+/** The value of a {@link MemoryBackend.tagAdd} or `setAdd` key: its members. Never a value: `get` of it is a miss. @internal */
+export class TagSet {
   readonly members = new Set<string>();
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { MISSING, type Backend } from "../backends/types.js";
-import { memorySpec } from "../backends/memory.js";
+import { memorySpec, TagSet } from "../backends/memory.js";
 import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
@@ -750,9 +750,12 @@ export interface CoreCache {
   <A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A>;
 }
 
-/** A read's answer: `fallback` for MISSING; an error stored by a strategy (withExceptions) reads back as the error itself. */
+/**
+ * A read's answer: `fallback` for MISSING and for a set (live `mem://` holds sets as objects: a set
+ * is never a value); an error stored by a strategy (withExceptions) reads back as the error itself.
+ */
 function served<T>(value: unknown, fallback?: T): T {
-  return (value === MISSING ? fallback : value instanceof Raised ? value.error : value) as T;
+  return (value === MISSING || value instanceof TagSet ? fallback : value instanceof Raised ? value.error : value) as T;
 }
 
 function checkKey(key: unknown, what = "key"): asserts key is string {
