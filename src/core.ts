@@ -11,7 +11,7 @@
  * const getRates = failover(cache, { ttl: "1d" })(async function getRates() { return api.rates(); });
  * @module
  */
-export { CoreCache, type IncrOptions, type SetOptions } from "./presets/core-cache.js";
+export { CoreCache, type IncrOptions, type SetOptions, type DisableTarget, type Middleware } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
 export { failover, setDefaultFailExceptions, type FailoverOptions } from "./strategies/failover.js";
 export { hit, dynamic, type HitOptions, type DynamicOptions } from "./strategies/hit.js";

@@ -23,7 +23,7 @@ import type { LockedOptions } from "./strategies/locked.js";
 import type { Decorator } from "./wrap/decorator.js";
 
 export { Cache } from "./presets/cache.js";
-export type { IncrOptions, SetOptions } from "./presets/core-cache.js";
+export type { IncrOptions, SetOptions, DisableTarget, Middleware } from "./presets/core-cache.js";
 export type { Lock, LockOptions } from "./core/locks.js";
 export { NOT_NONE, withExceptions, onlyExceptions, type Condition, type ErrorClass } from "./conditions.js";
 export { withKeyContext } from "./context/key-context.js";

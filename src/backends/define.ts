@@ -18,7 +18,8 @@ import { carries, withTags } from "./tagged.js";
  * are derived from it (glob patterns matched for you, with Redis semantics), without it they are
  * refused; without `incr`, `slidingIncr`, `tagAdd`/`tagPop` or
  * `setLock`/`unlock`, the commands and strategies that need them are refused (counters and rate
- * limits, tags, locks). Implement an optional command only if it is atomic across every client of
+ * limits, tags, locks), and so are the set commands (`setAdd`, `setRemove`, `setPop`,
+ * `setMembers`) each one it lacks. Implement an optional command only if it is atomic across every client of
  * the store. Semantics of each method: those of {@link Backend}. Values are strings (encoded by the
  * cache above); `get` may answer `undefined` for a missing key.
  *
@@ -175,6 +176,10 @@ export function defineBackend(definition: BackendDefinition): Backend {
     setLock: definition.setLock?.bind(definition) ?? refuse(kind, "setLock"),
     unlock: definition.unlock?.bind(definition) ?? refuse(kind, "unlock"),
   };
+  // Set commands: only those the definition has (the cache refuses the others).
+  for (const name of ["setAdd", "setRemove", "setPop", "setMembers"] as const) {
+    if (has(name)) (backend as unknown as Record<string, unknown>)[name] = (def[name] as (...args: unknown[]) => unknown).bind(definition);
+  }
   return backend;
 }
 

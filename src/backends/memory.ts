@@ -118,8 +118,12 @@ class SlidingLog {
   }
 }
 
-/** The value of a {@link MemoryBackend.tagAdd} key: the tagged user keys and their deadlines (0: none). */
-class TagSet {
+/**
+ * The value of a {@link MemoryBackend.tagAdd} or `setAdd` key: its members and their deadlines
+ * (0: none; a plain set's members have none, the set's own TTL bounds them). Never a value: `get`
+ * of it is a miss. @internal
+ */
+export class TagSet {
   readonly members = new Map<string, number>();
 
   /** Forgets the members whose deadline passed. */
@@ -464,6 +468,46 @@ export class MemoryBackend implements Backend {
       }
     }
     return deleted;
+  }
+
+  // ---- set commands (see Backend.setAdd); a set is a TagSet, so tags and sets are one kind ----
+
+  /** Adds members to the set at `key`; `expireMs`: the set's TTL becomes it. Resolves how many were new. */
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    let entry = this.#setEntry(key);
+    if (entry === undefined) this.#insert(key, new TagSet(), 0), (entry = this.#map.get(key)!);
+    else this.#touch(entry);
+    if (expireMs !== undefined) this.#setDeadline(entry, deadline(expireMs, Date.now()));
+    const set = (entry.value as TagSet).members;
+    const before = set.size;
+    for (const member of members) if (!set.has(member)) set.set(member, 0);
+    return set.size - before;
+  }
+
+  /** Removes members from the set at `key`; an emptied set is removed. Resolves how many were there. */
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    const entry = this.#setEntry(key);
+    const set = (entry?.value as TagSet | undefined)?.members;
+    const removed = members.filter((member) => set?.delete(member)).length;
+    if (set?.size === 0) this.#remove(entry!);
+    return removed;
+  }
+
+  /** Removes and returns up to `count` members of the set at `key`. */
+  setPop(key: string, count: number): Promise<string[]> {
+    return this.tagPop(key, count);
+  }
+
+  /** Every member of the set at `key`; `[]` when missing. */
+  async setMembers(key: string): Promise<string[]> {
+    return [...((this.#setEntry(key)?.value as TagSet | undefined)?.members.keys() ?? [])];
+  }
+
+  /** The live entry of the set at `key`; rejects (WRONGTYPE) when it holds something else. */
+  #setEntry(key: string): Entry | undefined {
+    const entry = this.#live(key);
+    if (entry !== undefined && !(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    return entry;
   }
 
   // ---- internals ----

@@ -228,3 +228,20 @@ export const GET_WITH_TTL: LuaScript = {
     "return r\n",
   sha1: "743cb35aa18fa287149536612ad3bf7edfbe1ca8",
 };
+
+/**
+ * Set add (`cache.setAdd`): `KEYS[1]` the set, `ARGV[1]` expiry in ms (`-1`: leave the TTL as it
+ * is), `ARGV[2..]` the members. SADD then PEXPIRE in one step, so a set never exists without its
+ * TTL. Returns how many members were new.
+ * @example
+ * await redis.evalsha(SET_ADD.sha1, 1, "online", 60000, "ada", "grace"); // 2
+ */
+export const SET_ADD: LuaScript = {
+  name: "set_add",
+  lua:
+    "local n = redis.call('SADD', KEYS[1], unpack(ARGV, 2))\n" +
+    "local ms = tonumber(ARGV[1])\n" +
+    "if ms >= 0 then redis.call('PEXPIRE', KEYS[1], ms) end\n" +
+    "return n\n",
+  sha1: "805cedd3e96b92442e1d2defcb6707a9c216df39",
+};

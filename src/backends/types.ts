@@ -224,6 +224,37 @@ export interface Backend {
    * backend with a local copy keeps it for `peek` if its entry still holds `raw`.
    */
   keep?(key: string, raw: unknown, value: unknown): void;
+
+  // ---- Set commands (`cache.setAdd` …). Optional: a backend without them refuses those commands
+  // with a CacheCapabilityError. Sets are not values: a read of a set key is an error (WRONGTYPE).
+
+  /**
+   * Set, atomic: adds `members` to the set at `key` (creating it); with `expireMs` the whole set's
+   * TTL becomes `expireMs` (on every add), without it the TTL is left as it is. Resolves how many
+   * members were new. Rejects when the key holds something other than a set.
+   * @example
+   * await backend.setAdd!("online", ["ada", "grace"], 60_000); // 2
+   */
+  setAdd?(key: string, members: readonly string[], expireMs: number | undefined): Promise<number>;
+  /**
+   * Removes `members` from the set at `key`; resolves how many were there. Removing the last
+   * member removes the key.
+   * @example
+   * await backend.setRemove!("online", ["ada"]); // 1
+   */
+  setRemove?(key: string, members: readonly string[]): Promise<number>;
+  /**
+   * Removes and returns up to `count` members of the set at `key`; `[]` when it is missing.
+   * @example
+   * await backend.setPop!("queue", 10); // up to 10 members
+   */
+  setPop?(key: string, count: number): Promise<string[]>;
+  /**
+   * Every member of the set at `key` (in no particular order); `[]` when it is missing.
+   * @example
+   * await backend.setMembers!("online"); // ["grace"]
+   */
+  setMembers?(key: string): Promise<string[]>;
 }
 
 /**

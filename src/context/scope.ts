@@ -39,6 +39,13 @@ export const Command = Object.freeze({
   UNLOCK: "unlock",
   IS_LOCKED: "is_locked",
   GET_KEYS_COUNT: "get_keys_count",
+  GET_RAW: "get_raw",
+  SET_RAW: "set_raw",
+  GET_SIZE: "get_size",
+  SET_ADD: "set_add",
+  SET_REMOVE: "set_remove",
+  SET_POP: "set_pop",
+  SET_MEMBERS: "set_members",
 } as const);
 /** One of {@link Command}'s values, e.g. `Command.GET` (`"get"`). */
 export type Command = (typeof Command)[keyof typeof Command];
@@ -210,9 +217,12 @@ export function disabledFor(cache: Scoped): ReadonlySet<Command> {
   return store.get()?.disabled?.get(cache) ?? cache.disabled;
 }
 
-/** True when `command` is disabled for `cache` here (cheap when no scope is live). */
-export function isDisabled(cache: Scoped, command: Command): boolean {
-  return scope.live !== 0 && disabledFor(cache).has(command);
+/**
+ * True when `command` is disabled for `cache` here, or for `route` (the disable state of one
+ * prefix, see `cache.disable({ prefix })`) when given (cheap when no scope is live).
+ */
+export function isDisabled(cache: Scoped, command: Command, route?: Scoped): boolean {
+  return scope.live !== 0 && (disabledFor(cache).has(command) || (route !== undefined && disabledFor(route).has(command)));
 }
 
 /** True when every command is disabled for `cache` here: decorators then call the function directly. */
@@ -393,7 +403,7 @@ export const DISABLED: unique symbol = Symbol("cashews.disabled");
  * The command each backend method runs: its name in camelCase (`getMany` runs `get_many`), and
  * `peek` reads like `get`, `slidingIncr` counts like `incr`.
  */
-const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
+export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR };
 for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {
@@ -406,9 +416,11 @@ const throwDisabled = (): never => {
  * Call only when `scope.live !== 0`.
  * @internal
  */
-export function guarded(cache: Scoped, backend: Backend, missing: unknown): Backend {
+export function guarded(cache: Scoped, backend: Backend, missing: unknown, route?: Scoped): Backend {
   const frame = store.get();
-  const disabled = frame?.disabled?.get(cache) ?? cache.disabled;
+  let disabled = frame?.disabled?.get(cache) ?? cache.disabled;
+  const own = route === undefined ? NONE : (frame?.disabled?.get(route) ?? route.disabled);
+  if (own.size > 0) disabled = new Set([...disabled, ...own]);
   const invalidate = frame?.invalidate === true;
   if (disabled.size === 0 && !invalidate) return backend;
   return new Proxy(backend, {

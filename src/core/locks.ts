@@ -67,7 +67,7 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
   const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
   for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
     try {
-      if (!route.enabled || isDisabled(core, Command.SET_LOCK)) return lock();
+      if (!route.enabled || isDisabled(core, Command.SET_LOCK, core.prefixes.get(route.prefix))) return lock();
       acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
     } catch (error) {
       core.failed(error, key, route);

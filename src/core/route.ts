@@ -14,6 +14,7 @@ import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
 import { SerializationError } from "../errors.js";
 import type { Emitter } from "../events.js";
+import { throughMiddleware, type Middleware } from "./middleware.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
@@ -112,7 +113,8 @@ export class Route {
     if (local && module.localTier) backend = module.localTier(backend, { ...local, onStale });
     // Keep the backend even when its first connection fails: it reconnects in the background,
     // and later commands use it (failing fast meanwhile) instead of creating another client.
-    this.backend = backend;
+    this.#raw = backend;
+    this.#expose();
     // A backend that states its capabilities (defineBackend) refines what its scheme declared.
     // A flag is false when either says so (a scheme's declaration is not overridden by defaults).
     if (backend.capabilities) {
@@ -120,20 +122,42 @@ export class Route {
       for (const [flag, value] of Object.entries(backend.capabilities)) if (value === false) merged[flag as Capability] = false;
       this.capabilities = merged;
     }
-    this.peekable = (this.live || backend.peekDecoded === true) && this.enabled && typeof backend.peek === "function";
     this.keeps = typeof backend.keep === "function";
     await backend.init();
-    return backend;
+    return this.backend ?? backend;
   }
 
   async close(): Promise<void> {
     this.#generation++;
     this.#starting = undefined;
-    const backend = this.backend;
-    this.backend = undefined;
+    const backend = this.#raw;
+    this.backend = this.#raw = undefined;
     this.peekable = false;
     this.keeps = false;
     if (backend) await backend.close();
+  }
+
+  /** The backend as created (`backend` is it, or its view through the cache's middleware). */
+  #raw: Backend | undefined;
+  /** The cache's command middleware (`cache.use`), in registration order. */
+  #middleware: readonly Middleware[] = [];
+
+  /** Routes every command of the backend through `chain` (empty: the backend itself again). */
+  use(chain: readonly Middleware[]): void {
+    this.#middleware = chain;
+    this.#expose();
+  }
+
+  /**
+   * Publishes the backend: itself, or with middleware its view through them; the synchronous
+   * `peek` fast paths are used only without middleware (every read then runs through them).
+   */
+  #expose(): void {
+    const raw = this.#raw;
+    if (raw === undefined) return;
+    const chain = this.#middleware;
+    this.backend = chain.length === 0 ? raw : throughMiddleware(raw, chain, this.label);
+    this.peekable = chain.length === 0 && (this.live || raw.peekDecoded === true) && this.enabled && typeof raw.peek === "function";
   }
 
   /** Hands a decoded value to a backend that keeps it (clientSide); returns it. */

@@ -11,7 +11,8 @@ import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } fr
 import { Emitter, type CacheStats, type FunctionStats } from "../events.js";
 import { Route, TAMPERED } from "./route.js";
 import type { Capability } from "../backends/capabilities.js";
-import { DISABLED, guarded, scope, type Command } from "../context/scope.js";
+import { DISABLED, guarded, scope, type Command, type Scoped } from "../context/scope.js";
+import type { Middleware } from "./middleware.js";
 
 /**
  * Where a tag's set lives: the key `_tag:<tag>`, routed like any other key (so with prefix
@@ -55,8 +56,28 @@ export class CacheCore {
     states.set(cache, this);
   }
 
+  /** The disable state of each route prefix (`cache.disable({ prefix })`), created on first use. */
+  readonly prefixes = new Map<string, Scoped>();
+
+  /** Command middleware (`cache.use`), in registration order. */
+  middleware: readonly Middleware[] = [];
+
+  /** Registers a command middleware on every route (present and future); returns its remover. */
+  use(middleware: Middleware): () => void {
+    const update = (list: readonly Middleware[]): void => {
+      this.middleware = list;
+      for (const route of this.routes) route.use(list);
+    };
+    update([...this.middleware, middleware]);
+    return () => {
+      const index = this.middleware.indexOf(middleware);
+      if (index >= 0) update([...this.middleware.slice(0, index), ...this.middleware.slice(index + 1)]);
+    };
+  }
+
   /** Adds (or replaces, by prefix) a route; returns the replaced one. */
   addRoute(route: Route): Route | undefined {
+    if (this.middleware.length > 0) route.use(this.middleware);
     const previous = this.routes.find((r) => r.prefix === route.prefix);
     this.routes = [...this.routes.filter((r) => r !== previous), route];
     this.sorted = [...this.routes].sort((a, b) => b.prefix.length - a.prefix.length);
@@ -103,7 +124,7 @@ export class CacheCore {
     try {
       const backend = route.backend ?? (await route.start());
       // Scopes (disable, invalidateFurther) see the backend through a guard; never on the plain path.
-      return await command(scope.live === 0 ? backend : guarded(this, backend, MISSING));
+      return await command(scope.live === 0 ? backend : guarded(this, backend, MISSING, this.prefixes.get(route.prefix)));
     } catch (error) {
       if (error === DISABLED) return neutral;
       this.failed(error, key, route);
@@ -170,7 +191,7 @@ export class CacheCore {
     let raw: unknown;
     const backend = route.backend;
     // Inside a scope (withCache, detection) too, unless it disables reads or invalidates them.
-    if (backend !== undefined && route.enabled && (scope.live === 0 || guarded(this, backend, MISSING) === backend)) {
+    if (backend !== undefined && route.enabled && (scope.live === 0 || guarded(this, backend, MISSING, this.prefixes.get(route.prefix)) === backend)) {
       // A local copy (local tier, Redis clientSide) answers the value it kept: decoded (and
       // verified) once, when it entered the copy.
       if (route.keeps && route.peekable) {

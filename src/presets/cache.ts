@@ -22,6 +22,10 @@ import { iterator, type IteratorDecorator, type IteratorOptions } from "../strat
 import { invalidate, type InvalidateOptions, type InvalidateTarget } from "../strategies/invalidate.js";
 import type { Decorator } from "../wrap/decorator.js";
 import { CoreCache } from "./core-cache.js";
+import { stateOf } from "../core/state.js";
+import { checkMembers, rawText, rawValue, runCommand, utf8Length } from "../core/extra-commands.js";
+import { Command } from "../context/scope.js";
+import { toExpiry, type Duration } from "../durations.js";
 
 /**
  * A cache: one or more backends selected by key prefix, with every command and strategy.
@@ -37,6 +41,114 @@ export class Cache extends CoreCache {
     super(name);
     registerScheme(redisSpec);
     registerScheme(upstashSpec);
+  }
+
+  // ------------------------------------------------ raw text, size, sets (the original's commands)
+
+  /**
+   * Stores `text` as is under `key`: no codec, no signature (a `get` of it decodes it like any
+   * stored text: text the codec did not write reads as missing, and under a `secret` the unsigned
+   * text is tampered: a miss, deleted). `mem://` without `serialize` stores values, not text: there
+   * it takes only text the codec writes (as {@link Cache.getRaw} answers it) and stores its value,
+   * else rejects with {@link SerializationError}. Options as for `set` (`expire`, `exist`).
+   * Resolves whether it was written.
+   * @throws TypeError when `text` is not a string.
+   * @example
+   * await cache.setRaw("legacy:1", "plain text written by another program", { expire: "1h" });
+   * await cache.getRaw("legacy:1"); // "plain text written by another program"
+   */
+  async setRaw(key: string, text: string, options: { expire?: Duration | null; exist?: boolean } = {}): Promise<boolean> {
+    const expire = toExpiry(options.expire, "setRaw: expire");
+    const core = stateOf(this, "setRaw");
+    const value = rawValue(core.route(checkKey(key)), text);
+    return runCommand(core, Command.SET_RAW, key, false, async (b, route) => {
+      const ok = await b.set(key, value, expire, options.exist);
+      if (ok) core.written(key, route);
+      return ok;
+    });
+  }
+
+  /**
+   * The stored text of `key` as is (no decoding, no signature check), or `undefined` when missing:
+   * the codec's text of a value written by `set` (signed under a `secret`), a counter's digits, a
+   * lock's token. On `mem://` without `serialize`, which stores values, the codec's text of the
+   * value (what a serialising backend would store). No hit or miss is counted.
+   * @example
+   * await cache.set("user:1", { name: "Ada" });
+   * await cache.getRaw("user:1"); // '{"name":"Ada"}'
+   */
+  async getRaw(key: string): Promise<string | undefined> {
+    return runCommand(stateOf(this, "getRaw"), Command.GET_RAW, key, undefined as string | undefined, async (b, route) => rawText(route, await b.get(key)));
+  }
+
+  /**
+   * Bytes the value of `key` takes as stored: the UTF-8 length of its stored text (on `mem://`
+   * without `serialize`, of the text the codec would write); `-2` when missing (as `getExpire`),
+   * also the neutral answer when the backend fails in safe mode.
+   * @example
+   * await cache.set("greeting", "héllo");
+   * await cache.getSize("greeting"); // 8: the codec's '"héllo"', é is 2 bytes
+   * await cache.getSize("missing");  // -2
+   */
+  async getSize(key: string): Promise<number> {
+    return runCommand(stateOf(this, "getSize"), Command.GET_SIZE, key, -2, async (b, route) => {
+      const text = rawText(route, await b.get(key));
+      return text === undefined ? -2 : utf8Length(text);
+    });
+  }
+
+  /**
+   * Adds string members to the set at `key` (creating it), atomically; with `expire` the whole
+   * set's TTL becomes `expire` (on every add), without it the TTL is left as it is. Resolves how
+   * many members were new (`0` in safe mode when the backend fails). Sets live on `mem://`,
+   * `redis://` (also Cluster and clientSide, where the local copy never holds them), `upstash://`,
+   * `deno-kv://` and custom backends that implement them; Workers KV and the Cache API refuse with
+   * {@link CacheCapabilityError}. A set is not a value: `get` of its key is an error (safe mode:
+   * a miss), `delete`/`expire`/`exists` work on it as on any key.
+   * @throws TypeError when a member is not a string.
+   * @example
+   * await cache.setAdd("online", ["ada", "grace"], { expire: "5m" }); // 2
+   * await cache.setAdd("online", "ada");                             // 0: already there
+   */
+  async setAdd(key: string, members: string | Iterable<string>, options: { expire?: Duration | null } = {}): Promise<number> {
+    const list = checkMembers("setAdd", members);
+    const expire = toExpiry(options.expire, "setAdd: expire");
+    if (list.length === 0) return 0;
+    return runCommand(stateOf(this, "setAdd"), Command.SET_ADD, key, 0, (b) => b.setAdd!(key, list, expire), "setAdd");
+  }
+
+  /**
+   * Removes members from the set at `key`; resolves how many were there. Removing the last one
+   * removes the key.
+   * @example
+   * await cache.setRemove("online", "ada", "nobody"); // 1
+   */
+  async setRemove(key: string, ...members: string[]): Promise<number> {
+    const list = checkMembers("setRemove", members);
+    if (list.length === 0) return 0;
+    return runCommand(stateOf(this, "setRemove"), Command.SET_REMOVE, key, 0, (b) => b.setRemove!(key, list), "setRemove");
+  }
+
+  /**
+   * Removes and returns up to `count` (default 1) arbitrary members of the set at `key`; `[]`
+   * when it is missing. Atomic: concurrent pops never return the same member twice.
+   * @throws TypeError when `count` is not a positive integer.
+   * @example
+   * await cache.setAdd("jobs", ["a", "b", "c"]);
+   * await cache.setPop("jobs", 2); // e.g. ["c", "a"]
+   */
+  async setPop(key: string, count = 1): Promise<string[]> {
+    if (!Number.isSafeInteger(count) || count < 1) throw new TypeError(`setPop: count must be a positive integer, got ${String(count)}`);
+    return runCommand(stateOf(this, "setPop"), Command.SET_POP, key, [] as string[], (b) => b.setPop!(key, count), "setPop");
+  }
+
+  /**
+   * Every member of the set at `key`, in no particular order; `[]` when it is missing.
+   * @example
+   * await cache.setMembers("online"); // ["grace"]
+   */
+  async setMembers(key: string): Promise<string[]> {
+    return runCommand(stateOf(this, "setMembers"), Command.SET_MEMBERS, key, [] as string[], (b) => b.setMembers!(key), "setMembers");
   }
 
   /**
@@ -199,4 +311,9 @@ export class Cache extends CoreCache {
   invalidate<A extends any[] = any[]>(target: InvalidateTarget, options?: InvalidateOptions<A>): Decorator<A> {
     return invalidate(this, target, options);
   }
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== "string") throw new TypeError(`key must be a string, got ${typeof key}`);
+  return key;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { MISSING, type Backend, type TagPopped } from "../backends/types.js";
-import { memorySpec } from "../backends/memory.js";
+import { memorySpec, TagSet } from "../backends/memory.js";
 import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
@@ -28,9 +28,23 @@ import {
   isInvalidating,
   setCommands,
   type DetectKeys,
+  type Scoped,
 } from "../context/scope.js";
+import type { Middleware } from "../core/middleware.js";
 
-export type { Lock, LockOptions };
+export type { Lock, LockOptions, Middleware };
+
+/**
+ * Which backend `disable`, `enable`, `isDisabled` and `disabling` address: the one set up with
+ * `prefix` (`""`: the default backend).
+ * @example
+ * cache.setup("redis://localhost:6379", { prefix: "user:" });
+ * cache.disable({ prefix: "user:" }, Command.SET);
+ */
+export interface DisableTarget {
+  /** The `prefix` the backend was set up with. */
+  prefix: string;
+}
 
 /**
  * Options of {@link CoreCache.set}.
@@ -220,48 +234,106 @@ export class CoreCache extends Callable {
   // ---------------------------------------------------------------- scopes
 
   /**
-   * Disables commands (none: all) for this cache. Inside a scope (`disabling`, `detect`,
+   * Disables commands (none: all) for this cache, or with `{ prefix }` first only on the backend
+   * set up with that prefix (`""`: the default one). Inside a scope (`disabling`, `detect`,
    * `invalidateFurther`, `runWithWaitUntil`) only that scope's async context is affected;
    * outside every scope it changes the process-wide default. A disabled command returns its
-   * neutral value without touching the backend; decorators recompute (GET disabled) and call the
-   * function directly when everything is disabled.
+   * neutral value without touching the backend (nor the middleware); decorators recompute (GET
+   * disabled) and call the function directly when everything is disabled for the whole cache.
+   * @throws CacheConfigError for a `prefix` no backend of the (set up) cache has.
    * @example
-   * cache.disable(Command.SET); // still served from cache, nothing new stored
-   * cache.disable();            // everything: decorated functions are called directly
+   * cache.disable(Command.SET);                       // still served from cache, nothing new stored
+   * cache.disable();                                  // everything: decorated functions are called directly
+   * cache.disable({ prefix: "user:" }, Command.GET);  // only the backend of prefix "user:"
    */
-  disable(...commands: Command[]): void {
-    setCommands(this.#core, commands, true);
+  disable(...commands: Command[]): void;
+  disable(target: DisableTarget, ...commands: Command[]): void;
+  disable(...args: (DisableTarget | Command)[]): void {
+    const [scoped, commands] = this.#target("disable", args);
+    setCommands(scoped, commands, true);
   }
 
   /**
-   * Enables commands (none: all), with the same scoping as {@link CoreCache.disable}.
+   * Enables commands (none: all), for the whole cache or with `{ prefix }` for one backend, with
+   * the same scoping as {@link CoreCache.disable}. Enabling for the whole cache does not undo a
+   * disable of one prefix: enable that prefix.
    * @example
    * cache.enable(Command.SET);
    * cache.enable(); // everything
+   * cache.enable({ prefix: "user:" }); // everything on the "user:" backend
    */
-  enable(...commands: Command[]): void {
-    setCommands(this.#core, commands, false);
+  enable(...commands: Command[]): void;
+  enable(target: DisableTarget, ...commands: Command[]): void;
+  enable(...args: (DisableTarget | Command)[]): void {
+    const [scoped, commands] = this.#target("enable", args);
+    setCommands(scoped, commands, false);
   }
 
   /**
-   * True when any of `commands` (none: any command at all) is disabled here.
+   * True when any of `commands` (none: any command at all) is disabled here; with `{ prefix }`,
+   * disabled for that backend (for the whole cache or for the prefix).
    * @example
    * cache.isDisabled(Command.GET, Command.GET_MANY);
    * cache.isDisabled(); // anything disabled at all?
+   * cache.isDisabled({ prefix: "user:" }, Command.SET);
    */
-  isDisabled(...commands: Command[]): boolean {
+  isDisabled(...commands: Command[]): boolean;
+  isDisabled(target: DisableTarget, ...commands: Command[]): boolean;
+  isDisabled(...args: (DisableTarget | Command)[]): boolean {
+    const [scoped, commands] = this.#target("isDisabled", args);
     const list = commands.length === 0 ? Object.values(Command) : commands;
-    return list.some((command) => isDisabled(this.#core, command));
+    const core = this.#core;
+    return list.some((command) => (scoped === core ? isDisabled(core, command) : isDisabled(core, command, scoped)));
   }
 
   /**
-   * Runs `fn` with `commands` (none: all) disabled, in `fn`'s async context only: concurrent
-   * work outside is unaffected, and the previous state is back afterwards.
+   * Runs `fn` with `commands` (none: all) disabled, for the whole cache or with `{ prefix }` for
+   * one backend, in `fn`'s async context only: concurrent work outside is unaffected, and the
+   * previous state is back afterwards.
    * @example
    * await cache.disabling(() => getUser("1"), Command.GET); // recomputed, still stored
+   * await cache.disabling(() => getUser("1"), { prefix: "user:" }, Command.GET);
    */
-  disabling<R>(fn: () => R, ...commands: Command[]): R {
-    return disablingFor(this.#core, commands, fn);
+  disabling<R>(fn: () => R, ...commands: Command[]): R;
+  disabling<R>(fn: () => R, target: DisableTarget, ...commands: Command[]): R;
+  disabling<R>(fn: () => R, ...args: (DisableTarget | Command)[]): R {
+    const [scoped, commands] = this.#target("disabling", args);
+    return disablingFor(scoped, commands, fn);
+  }
+
+  /** The disable state `args` address (the cache's, or one prefix's) and the commands after it. */
+  #target(what: string, args: readonly (DisableTarget | Command)[]): [Scoped, Command[]] {
+    const core = this.#core;
+    const first = args[0];
+    if (typeof first !== "object" || first === null) return [core, args as Command[]];
+    const prefix = first.prefix;
+    if (typeof prefix !== "string") throw new CacheConfigError(`${what}: { prefix } must be a string, got ${typeof prefix}`);
+    if (core.routes.length > 0 && !core.routes.some((r) => r.prefix === prefix)) {
+      throw new CacheConfigError(`${what}: no backend is set up with prefix ${JSON.stringify(prefix)} (prefixes: ${core.routes.map((r) => JSON.stringify(r.prefix)).join(", ")})`);
+    }
+    let scoped = core.prefixes.get(prefix);
+    if (scoped === undefined) core.prefixes.set(prefix, (scoped = { disabled: new Set() }));
+    return [scoped, args.slice(1) as Command[]];
+  }
+
+  /**
+   * Registers a command middleware: it runs around every backend command of this cache, on every
+   * backend (reads included, also those of decorated calls: once one is registered, the
+   * synchronous hit fast paths are off and every read runs through it). The last registered
+   * runs outermost. Events and stats are unchanged; a command disabled by `disable` does not run
+   * and so does not reach it. A middleware that throws fails the command like a backend error
+   * (safe mode: reported as an `error` event, the command resolves its neutral value). Returns
+   * a function that removes it. See {@link Middleware}.
+   * @example
+   * const off = cache.use(async (command, args, next, backend) => {
+   *   if (command === Command.SET && typeof args[1] === "string" && args[1].length > 100_000) return false; // skip big writes
+   *   return next();
+   * });
+   * off(); // remove it
+   */
+  use(middleware: Middleware): () => void {
+    if (typeof middleware !== "function") throw new CacheConfigError(`use: the middleware must be a function, got ${typeof middleware}`);
+    return this.#core.use(middleware);
   }
 
   /**
@@ -350,7 +422,7 @@ export class CoreCache extends Callable {
     }
     const core = this.#core;
     const route = core.route(pattern);
-    if (!route.enabled || isDisabled(core, Command.SCAN)) return;
+    if (!route.enabled || isDisabled(core, Command.SCAN, core.prefixes.get(route.prefix))) return;
     const seen = new Set<string>();
     try {
       for await (const key of (route.backend ?? (await route.start())).scan(pattern, batchSize)) {
@@ -371,7 +443,8 @@ export class CoreCache extends Callable {
    * for await (const [key, user] of cache.getMatch<User>("user:*")) console.log(key, user.name);
    */
   async *getMatch<T = unknown>(pattern: string, options: { batchSize?: number } = {}): AsyncIterable<[string, T]> {
-    if (isDisabled(this.#core, Command.GET_MATCH)) return;
+    checkKey(pattern, "pattern");
+    if (isDisabled(this.#core, Command.GET_MATCH, this.#core.prefixes.get(this.#core.route(pattern).prefix))) return;
     if (isInvalidating()) {
       await this.deleteMatch(pattern);
       return;
@@ -662,7 +735,7 @@ export class CoreCache extends Callable {
     const wait = options.wait === undefined ? 0 : toMs(options.wait, "isLocked: wait");
     let step = options.step === undefined ? 50 : Math.max(1, toMs(options.step, "isLocked: step"));
     const deadline = Date.now() + wait;
-    if (isDisabled(this.#core, Command.IS_LOCKED)) return false;
+    if (isDisabled(this.#core, Command.IS_LOCKED, this.#core.prefixes.get(this.#core.route(key).prefix))) return false;
     for (;;) {
       const locked = await this.exists(key);
       const left = deadline - Date.now();
@@ -719,9 +792,12 @@ export interface CoreCache {
   <A extends any[] = any[]>(options: CacheOptions<A>): Decorator<A>;
 }
 
-/** A read's answer: `fallback` for MISSING; an error stored by a strategy (withExceptions) reads back as the error itself. */
+/**
+ * A read's answer: `fallback` for MISSING and for a set (live `mem://` holds sets as objects: a set
+ * is never a value); an error stored by a strategy (withExceptions) reads back as the error itself.
+ */
 function served<T>(value: unknown, fallback?: T): T {
-  return (value === MISSING ? fallback : value instanceof Raised ? value.error : value) as T;
+  return (value === MISSING || value instanceof TagSet ? fallback : value instanceof Raised ? value.error : value) as T;
 }
 
 function checkKey(key: unknown, what = "key"): asserts key is string {

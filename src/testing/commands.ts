@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { CacheConfigError, LockedError, SerializationError, type Cache } from "../index.js";
 import { slidingTests } from "./sliding.js";
 import { tagTests } from "./tags.js";
+import { extraTests } from "./extras.js";
 import { backendOf, useTarget, useTargetCache, type ConformanceTarget, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
@@ -336,4 +337,5 @@ export function commandTests(target: TargetHandle): void {
   });
   slidingTests(target);
   tagTests(target);
+  extraTests(target);
 }

@@ -646,6 +646,106 @@ export class DenoKvBackend implements Backend {
     return deleted.filter(Boolean).length;
   }
 
+  // ---------------------------------------------------------------- set commands
+  // A set is stored as a tag set (head + one entry per member, see the module comment). Every
+  // change rewrites the head, whose versionstamp orders them. Members carry the set's expiry as
+  // it was when they were written; when `setAdd` moves the expiry later, the older members are
+  // rewritten with it right after the commit.
+
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    if (members.length > BULK_MUTATIONS) {
+      throw new CacheBackendError(`deno-kv SADD: at most ${BULK_MUTATIONS} members per call (one atomic operation), got ${members.length}`);
+    }
+    const k = this.#key(key);
+    const ms = toPx(expireMs);
+    const unique = [...new Set(members)];
+    return this.#update("SADD", key, async (entry, now, kv) => {
+      const live = isLive(entry, now);
+      if (live && !isTag(entry.value)) throw new CacheBackendError(`deno-kv SADD: ${WRONGTYPE}`);
+      const head = live ? (entry.value as TagRecord) : undefined;
+      const generation = head?.t ?? crypto.randomUUID();
+      const e = ms !== undefined ? now + ms : head?.e;
+      let added = unique.length;
+      if (head !== undefined) {
+        added = 0;
+        for (let i = 0; i < unique.length; i += GET_MANY_CHUNK) {
+          const found = await kv.getMany(unique.slice(i, i + GET_MANY_CHUNK).map((m) => this.#memberKey(key, generation, m)));
+          added += found.filter((f) => f.versionstamp === null).length;
+        }
+      }
+      const options = expireIn(e, now);
+      const later = head !== undefined && e !== head.e && (e === undefined || (head.e !== undefined && e > head.e));
+      return {
+        result: added,
+        write: (op) => {
+          op.set(k, encodeRecord(withExpiry({ t: generation }, e)), options);
+          // "m": a member for as long as the set lives (see tagPop's member format).
+          for (const member of unique) op.set(this.#memberKey(key, generation, member), "m", options);
+        },
+        after: later ? () => this.#extendMembers(key, generation, e, unique) : undefined,
+      };
+    });
+  }
+
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    const k = this.#key(key);
+    const unique = [...new Set(members)];
+    return this.#update("SREM", key, async (entry, now, kv) => {
+      if (!isLive(entry, now)) return { result: 0 };
+      const head = entry.value;
+      if (!isTag(head)) throw new CacheBackendError(`deno-kv SREM: ${WRONGTYPE}`);
+      const present: DenoKvKey[] = [];
+      for (let i = 0; i < unique.length; i += GET_MANY_CHUNK) {
+        const keys = unique.slice(i, i + GET_MANY_CHUNK).map((m) => this.#memberKey(key, head.t, m));
+        for (const found of await kv.getMany(keys)) if (found.versionstamp !== null) present.push(found.key);
+      }
+      if (present.length === 0) return { result: 0 };
+      let left = 0;
+      for await (const _ of kv.list({ prefix: [this.namespace, TAG_PART, key, head.t] }, { limit: present.length + 1 })) left++;
+      const last = left <= present.length;
+      return {
+        result: present.length,
+        write: (op) => {
+          for (const memberKey of present) op.delete(memberKey);
+          if (last) op.delete(k);
+          else op.set(k, encodeRecord(head), expireIn(head.e, now));
+        },
+      };
+    });
+  }
+
+  async setPop(key: string, count: number): Promise<string[]> {
+    const { members, unchecked } = await this.tagPop(key, count);
+    return [...members, ...unchecked];
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return this.#run(
+      "SMEMBERS",
+      async (kv) => {
+        const entry = decoded(await kv.get(this.#key(key)));
+        if (!isLive(entry, Date.now())) return [];
+        const head = entry.value;
+        if (!isTag(head)) throw new CacheBackendError(`deno-kv SMEMBERS: ${WRONGTYPE}`);
+        const out: string[] = [];
+        for await (const member of kv.list({ prefix: [this.namespace, TAG_PART, key, head.t] })) out.push(String(member.key[4]));
+        return out;
+      },
+      key,
+    );
+  }
+
+  /** Rewrites the members of a set (but `skip`, just written) with its new, later expiry `e`. */
+  async #extendMembers(key: string, generation: string, e: number | undefined, skip: readonly string[]): Promise<void> {
+    const kv = await this.#open();
+    const done = new Set(skip);
+    const keys: DenoKvKey[] = [];
+    for await (const entry of kv.list({ prefix: [this.namespace, TAG_PART, key, generation] })) if (!done.has(String(entry.key[4]))) keys.push(entry.key);
+    const options = expireIn(e, Date.now());
+    const size = (k: DenoKvKey): number => k.reduce<number>((sum, part) => sum + String(part).length * 3 + 2, 0);
+    await commitBatches(kv, keys, size, (op, k) => op.set(k, "m", options));
+  }
+
   // ---------------------------------------------------------------- internals
 
   #key(key: string): DenoKvKey {

@@ -19,6 +19,7 @@
  * @internal
  * @module
  */
+import { capabilityError } from "../capabilities.js";
 import { LOCK_PREFIX, type Backend, type TagPopped } from "../types.js";
 import type { Bus, Invalidation } from "./bus.js";
 import { LocalCopy } from "./copy.js";
@@ -358,6 +359,30 @@ export class LocalTier implements Backend {
   /** Deletes the members that carry `tag` on the store; drops them locally and publishes them. */
   tagDelete(tag: string, keys: readonly string[]): Promise<number> {
     return this.#change(keys, () => this.remote.tagDelete(tag, keys));
+  }
+
+  // Set commands: sets are not values, so they always go to the remote store (dropped locally).
+
+  setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    return this.#change([key], () => this.#sets("setAdd").setAdd!(key, members, expireMs), false);
+  }
+
+  setRemove(key: string, members: readonly string[]): Promise<number> {
+    return this.#change([key], () => this.#sets("setRemove").setRemove!(key, members), false);
+  }
+
+  setPop(key: string, count: number): Promise<string[]> {
+    return this.#change([key], () => this.#sets("setPop").setPop!(key, count), false);
+  }
+
+  setMembers(key: string): Promise<string[]> {
+    return this.#change([key], () => this.#sets("setMembers").setMembers!(key), false);
+  }
+
+  /** The remote store, which must have the set command `command`. */
+  #sets(command: "setAdd" | "setRemove" | "setPop" | "setMembers"): Backend {
+    if (typeof this.remote[command] !== "function") throw capabilityError(this.remote.kind, "atomic", command, "it has no set commands");
+    return this.remote;
   }
 }
 

@@ -16,7 +16,7 @@ import { invalidationChannel, RedisBus } from "./bus.js";
 import { messageOf, type CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
+import { INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import type { TagPopped } from "../types.js";
 import { validateRedisConfig } from "./url.js";
@@ -355,6 +355,33 @@ export class RedisBackend implements Backend {
     // One script per key, on the key's own node (Cluster): sent together, not one after another.
     const replies = await this.#run("TAG_DELETE", (c) => Promise.all(keys.map((key) => evalScript(c, TAG_DELETE, [this.#ns.key(key)], [needle]))));
     return replies.reduce<number>((sum, reply) => sum + Number(reply), 0);
+  }
+
+  // ---------------------------------------------------------------- set commands
+  // Sets are never values: the clientSide copy drops the key (a GET of it is WRONGTYPE anyway).
+
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    this.#local?.invalidate(key);
+    const k = this.#ns.key(key);
+    return Number(await this.#run("SET_ADD", (c) => evalScript(c, SET_ADD, [k], [toPx(expireMs) ?? -1, ...members])));
+  }
+
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    this.#local?.invalidate(key);
+    const k = this.#ns.key(key);
+    return Number(await this.#run("SREM", (c) => c.srem(k, ...members)));
+  }
+
+  async setPop(key: string, count: number): Promise<string[]> {
+    this.#local?.invalidate(key);
+    const k = this.#ns.key(key);
+    return ((await this.#run("SPOP", (c) => c.spop(k, count))) ?? []) as string[];
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    const k = this.#ns.key(key);
+    const reply = await this.#run("SMEMBERS", (c) => c.smembers(k));
+    return reply.map(String);
   }
 
   // ---------------------------------------------------------------- internals

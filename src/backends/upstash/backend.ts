@@ -30,7 +30,7 @@ import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
 import { durationsInMs, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
-import { GET_WITH_TTL, INCR_EXPIRE, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
+import { GET_WITH_TTL, INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import { MISSING, type Backend, type BackendConfig, type TagPopped } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
@@ -398,6 +398,27 @@ export class UpstashBackend implements Backend {
     // Issued in one tick: one request.
     const replies = await Promise.all(keys.map((key) => this.#eval(TAG_DELETE, this.#ns.key(key), [needle])));
     return replies.reduce<number>((sum, reply) => sum + Number(reply), 0);
+  }
+
+  // ---------------------------------------------------------------- set commands
+
+  async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
+    return Number(await this.#eval(SET_ADD, this.#ns.key(key), [String(toPx(expireMs) ?? -1), ...members]));
+  }
+
+  async setRemove(key: string, members: readonly string[]): Promise<number> {
+    return Number(await this.#call(["SREM", this.#ns.key(key), ...members]));
+  }
+
+  async setPop(key: string, count: number): Promise<string[]> {
+    const reply = await this.#call(["SPOP", this.#ns.key(key), String(count)]);
+    return Array.isArray(reply) ? reply.map(String) : [];
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    const reply = await this.#call(["SMEMBERS", this.#ns.key(key)]);
+    if (!Array.isArray(reply)) throw this.#unexpected("SMEMBERS", reply);
+    return reply.map(String);
   }
 
   // ---------------------------------------------------------------- internals
