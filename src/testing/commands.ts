@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { CacheConfigError, LockedError, SerializationError, type Cache } from "../index.js";
 import { slidingTests } from "./sliding.js";
 import { tagTests } from "./tags.js";
+import { codecTests } from "./codecs.js";
 import { backendOf, useTarget, useTargetCache, type ConformanceTarget, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
@@ -25,7 +26,7 @@ export function commandSuite(target: ConformanceTarget): void {
   });
 }
 
-/** Registers the command tests (commands, `slidingIncr`, tags) on a started target in the calling `describe`. */
+/** Registers the command tests (commands, `slidingIncr`, tags, codecs) on a started target in the calling `describe`. */
 export function commandTests(target: TargetHandle): void {
   describe("commands", () => {
     let cache: Cache;
@@ -336,4 +337,5 @@ export function commandTests(target: TargetHandle): void {
   });
   slidingTests(target);
   tagTests(target);
+  codecTests(target);
 }
