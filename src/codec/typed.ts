@@ -51,8 +51,13 @@ for (const ctor of [
   if (ctor) TYPED.set(ctor.name, ctor as never).set(ctor.prototype, ctor as never);
 }
 
+/** Whether `ctor` is one of the typed array classes (stored natively). */
+export function isTypedArrayClass(ctor: { prototype: unknown }): boolean {
+  return TYPED.has(ctor.prototype as object);
+}
+
 /** Builtin error classes that decode as themselves; any other name decodes as `Error`. */
-const ERRORS = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
+export const ERRORS = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
 
 // ---------------------------------------------------------------------------------------------
 // Encoding and validation: one walk. It returns the value itself when nothing under it needs a

@@ -6,6 +6,7 @@
  */
 import { CacheConfigError } from "../errors.js";
 import { Raised } from "./raised.js";
+import { ERRORS, isTypedArrayClass } from "./typed.js";
 
 /**
  * How instances of a class are stored: `encode` turns an instance into data the cache can store
@@ -40,13 +41,8 @@ export interface RegisteredType {
 
 const NAME = /^[A-Za-z_$][\w$.:-]{0,63}$/;
 
-/** Classes whose instances the codec stores natively: registering them would never be used. */
-const NATIVE: readonly unknown[] = [
-  Object, Array, Date, RegExp, Map, Set, ArrayBuffer, DataView, Promise, Raised, Function,
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
-];
+/** Classes whose instances the codec stores natively (typed arrays: see `isNative`): registering them would never be used. */
+const NATIVE: readonly unknown[] = [Object, Array, Date, RegExp, Map, Set, ArrayBuffer, DataView, Promise, Raised, Function];
 
 /** The registered types of one cache, by prototype (encoding) and by name (decoding). */
 export class TypeRegistry {
@@ -64,13 +60,13 @@ export class TypeRegistry {
       throw new CacheConfigError(`${where}: the first argument must be a class, got ${ctor === null ? "null" : typeof ctor}`);
     }
     const label = ctor.name || "(anonymous class)";
-    if (NATIVE.includes(ctor) || (globalThis as { Float16Array?: unknown }).Float16Array === ctor) {
+    if (NATIVE.includes(ctor) || isTypedArrayClass(ctor) || ERRORS.includes(ctor as ErrorConstructor)) {
       throw new CacheConfigError(`${where}: ${label} is stored natively by the cache and cannot be registered`);
     }
     const { name, encode, decode } = (codec ?? {}) as Partial<TypeCodec<object>>;
     if (typeof name !== "string" || !NAME.test(name)) {
       throw new CacheConfigError(
-        `${where}(${label}): "name" must be 1 to 64 characters of letters, digits and _ $ . : - (not starting with a digit or one of . : -), got ${typeof name === "string" ? JSON.stringify(name) : String(name)}`,
+        `${where}(${label}): "name" must be 1 to 64 characters of letters, digits and _ $ . : - (starting with a letter, _ or $), got ${typeof name === "string" ? JSON.stringify(name) : String(name)}`,
       );
     }
     if (typeof encode !== "function" || typeof decode !== "function") {

@@ -7,7 +7,7 @@ import { CacheConfigError } from "../errors.js";
 import type { BackendConfig } from "../backends/types.js";
 import { schemeNames, schemeSpec, type OptionSpec, type SchemeSpec } from "./registry.js";
 import type { LocalOptions } from "./local.js";
-import { canCompress, type CompressFormat } from "../codec/compress.js";
+import type { CompressFormat } from "../codec/compress.js";
 
 export type { LocalOptions } from "./local.js";
 
@@ -136,7 +136,6 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     compressThreshold: (values.compressThreshold as number | undefined) ?? COMPRESS_THRESHOLD,
   };
   if (values.compressThreshold !== undefined && !common.compress) throw new CacheConfigError(`${where}"compressThreshold" needs "compress" ("gzip" or "deflate")`);
-  if (common.compress && !canCompress()) throw new CacheConfigError(`${where}"compress" needs CompressionStream, which this runtime lacks`);
   if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
   const config: BackendConfig = { url: base, options: { ...backend, timeout: common.timeout } };
   if (common.local && spec.localNative) config.options.local = common.local;

@@ -11,10 +11,10 @@ import type { BackendCapabilities, Capability } from "../backends/capabilities.j
 import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
 import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
-import { SerializationError } from "../errors.js";
+import { CacheConfigError, SerializationError } from "../errors.js";
 import type { Emitter } from "../events.js";
 import type { TypeRegistry } from "../codec/types.js";
-import { compress, decompress, isCompressed, type CompressFormat } from "../codec/compress.js";
+import { canCompress, compress, decompress, isCompressed, type CompressFormat } from "../codec/compress.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
@@ -69,6 +69,7 @@ export class Route {
     this.#serializer = common.serializer;
     this.#signer = common.secret ? createFastSigner(common.secret) : undefined;
     this.#compress = common.compress;
+    if (this.#compress && !canCompress()) throw new CacheConfigError(`setup("${scheme}://"): "compress" needs CompressionStream, which this runtime lacks`);
     this.#threshold = common.compressThreshold;
     // Memory stores live values unless told to serialise; a secret, a custom codec or compression implies it.
     if ((this.#signer || this.#serializer || this.#compress) && "serialize" in options) options.serialize = true;
