@@ -379,10 +379,20 @@ const SPECIAL_NUMBERS = new Map<unknown, number>([["NaN", NaN], ["Infinity", Inf
  * whole value is {@link UNDECODABLE} (never a partial or wrong value) and `onTypeError` hears why.
  */
 export function decode(text: string, registry?: TypeRegistry, onTypeError?: (error: SerializationError) => void): unknown {
+  // The plain form (the hit path of most values): a bare JSON.parse, nothing else.
+  try {
+    if (text.charCodeAt(0) !== 126 /* ~ */) return JSON.parse(text);
+  } catch {
+    return UNDECODABLE;
+  }
+  return decodeTagged(text, registry, onTypeError);
+}
+
+function decodeTagged(text: string, registry: TypeRegistry | undefined, onTypeError: ((error: SerializationError) => void) | undefined): unknown {
   const outer = types;
   types = registry;
   try {
-    return text.charCodeAt(0) === 126 /* ~ */ ? revive(JSON.parse(text.slice(1))) : JSON.parse(text);
+    return revive(JSON.parse(text.slice(1)));
   } catch (error) {
     if (error instanceof TypeProblem) onTypeError?.(error.error);
     return UNDECODABLE;
