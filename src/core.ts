@@ -51,3 +51,5 @@ export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";
 export type { Decorator } from "./wrap/decorator.js";
 export type { Serializer } from "./config/parse.js";
+export type { TypeCodec } from "./codec/types.js";
+export type { CompressFormat } from "./codec/compress.js";

@@ -70,6 +70,8 @@ export type { InvalidateOptions, InvalidateTarget, ArgSource } from "./strategie
 export type { LockedOptions } from "./strategies/locked.js";
 export type { Decorator } from "./wrap/decorator.js";
 export type { Serializer } from "./config/parse.js";
+export type { TypeCodec } from "./codec/types.js";
+export type { CompressFormat } from "./codec/compress.js";
 
 export { cache } from "./presets/default.js";
 

@@ -8,6 +8,10 @@
 //
 // Each answers the decorated function's value and how many times this isolate has computed it,
 // so a test can tell a value served from KV from a computed one. /explicit/incr shows the refusal.
+//
+// - /z/write?id=…, /z/read?id=…&via=writer|reader: compression in workerd (CompressionStream) with a
+//   registered class and a secret: the writer compresses (gzip, from 0 characters), the reader has
+//   no `compress` option; both read the value back with its Point instances.
 import { Cache, CacheCapabilityError } from "../../src/index.js";
 import "../../src/cloudflare-kv.js";
 import { withCache } from "../../src/workers.js";
@@ -22,6 +26,38 @@ interface Ctx {
 
 const explicit = new Cache("kv-explicit");
 const bare = new Cache("kv-bare");
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+const pointCodec = { name: "Point", encode: (p: Point) => [p.x, p.y], decode: (d: number[]) => new Point(d[0]!, d[1]!) };
+const zWriter = new Cache("kv-z-writer").registerType(Point, pointCodec);
+const zReader = new Cache("kv-z-reader").registerType(Point, pointCodec);
+const zValue = (id: string) => ({ id, text: "workerd ".repeat(400), points: Array.from({ length: 50 }, (_, i) => new Point(i, i + 0.5)) });
+
+function zHandler(cache: Cache, via: string) {
+  return {
+    async fetch(request: Request, _env: Env, _ctx?: Ctx): Promise<Response> {
+      const url = new URL(request.url);
+      const id = url.searchParams.get("id") ?? "1";
+      if (url.pathname.endsWith("/write")) return Response.json({ written: await cache.set(`z:${id}`, zValue(id)) });
+      const value = (await cache.get(`z:${id}`)) as ReturnType<typeof zValue> | undefined;
+      const expected = zValue(id);
+      return Response.json({
+        via,
+        found: value !== undefined,
+        points: value?.points.every((p, i) => p instanceof Point && p.x === i && p.y === i + 0.5) ?? false,
+        same: value !== undefined && value.text === expected.text && value.points.length === expected.points.length,
+      });
+    },
+  };
+}
+const zSecret = "workers-secret";
+const zWrite = withCache({ cache: zWriter, setup: (env: Env) => [["cloudflare-kv://CACHE_KV", { env, secret: zSecret, compress: "gzip", compressThreshold: 0 }]] }, zHandler(zWriter, "writer"));
+const zRead = withCache({ cache: zReader, setup: (env: Env) => [["cloudflare-kv://CACHE_KV", { env, secret: zSecret }]] }, zHandler(zReader, "reader"));
 
 /** Computations per cache and id, in this isolate. */
 const calls = new Map<string, number>();
@@ -65,6 +101,10 @@ export default {
     try {
       if (path.startsWith("/explicit/")) return (await withEnv.fetch(request, env, ctx)) as Response;
       if (path.startsWith("/bare/")) return (await bareSetup.fetch(request, env, ctx)) as Response;
+      if (path.startsWith("/z/")) {
+        const via = new URL(request.url).searchParams.get("via") === "reader" ? zRead : zWrite;
+        return (await via.fetch(request, env, ctx)) as Response;
+      }
       return new Response("not found", { status: 404 });
     } catch (error) {
       const e = error as Error;

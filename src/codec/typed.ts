@@ -25,6 +25,7 @@
 import { Raised } from "./raised.js";
 import { SerializationError } from "../errors.js";
 import { base64ToBytes, bytesToBase64 } from "../base64.js";
+import type { TypeRegistry } from "./types.js";
 
 /** Returned by {@link decode} for text that `encode` did not produce (garbage, truncated, bad tags). */
 export const UNDECODABLE: unique symbol = Symbol("cashews.undecodable");
@@ -50,8 +51,13 @@ for (const ctor of [
   if (ctor) TYPED.set(ctor.name, ctor as never).set(ctor.prototype, ctor as never);
 }
 
+/** Whether `ctor` is one of the typed array classes (stored natively). */
+export function isTypedArrayClass(ctor: { prototype: unknown }): boolean {
+  return TYPED.has(ctor.prototype as object);
+}
+
 /** Builtin error classes that decode as themselves; any other name decodes as `Error`. */
-const ERRORS = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
+export const ERRORS = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
 
 // ---------------------------------------------------------------------------------------------
 // Encoding and validation: one walk. It returns the value itself when nothing under it needs a
@@ -68,6 +74,11 @@ class Reject {
 }
 
 const SPECIAL = {};
+/**
+ * The registered types of the encode, validate or decode call under way (set and restored by
+ * them: a user's encode or decode that reaches another cache's codec gets that cache's types).
+ */
+let types: TypeRegistry | undefined;
 const { getPrototypeOf, prototype: OBJECT, keys: keysOf } = Object;
 const hasOwn = Object.hasOwn as (o: object, key: PropertyKey) => boolean;
 
@@ -134,6 +145,8 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
     const inner = walk((o as Raised).error, stack, build);
     return tagged(build, "X", () => ({ v: inner }));
   }
+  const registered = types?.byProto.get(proto as object);
+  if (registered) return walkRegistered(o, registered, stack, build);
   const isMap = proto === Map.prototype;
   const isError = !isMap && proto !== Set.prototype;
   if (isError && !(o instanceof Error)) throw new Reject(describeInstance(o, proto));
@@ -192,6 +205,26 @@ function walk(value: unknown, stack: object[], build: boolean): unknown {
   return node;
 }
 
+/** An instance of a registered class: `{"~":"C","n":name,"v":data}`, the data walked in turn. */
+function walkRegistered(o: object, type: { name: string; encode(instance: object): unknown }, stack: object[], build: boolean): unknown {
+  // On the stack while its data is walked: data that holds the instance itself is a cycle.
+  enter(stack, o);
+  let data: unknown;
+  try {
+    data = type.encode(o);
+  } catch (error) {
+    throw new Reject(`could not be encoded by the encode() of registered type "${type.name}" (${error instanceof Error ? error.message : String(error)})`, error);
+  }
+  let inner: unknown;
+  try {
+    inner = walk(data, stack, build);
+  } catch (error) {
+    throw withSegment(error, `[${type.name} data]`);
+  }
+  stack.pop();
+  return tagged(build, "C", () => ({ n: type.name, v: inner }));
+}
+
 /** A plain object or an array. */
 function walkEntries(o: Record<string, unknown>, isArray: boolean, stack: object[], build: boolean): unknown {
   if (!isArray) {
@@ -241,17 +274,24 @@ function describeInstance(o: object, proto: unknown): string {
   } catch {
     // a throwing getter: no name
   }
-  return `is ${typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a custom prototype"}, which cannot be stored faithfully (convert it to plain data first)`;
+  const what = typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a custom prototype";
+  const base = types?.baseOf(o);
+  if (base) return `is ${what}, a subclass of the registered type "${base.name}": register the subclass itself (cache.registerType) to store it faithfully`;
+  return `is ${what}, which cannot be stored faithfully (convert it to plain data first, or register its class with cache.registerType)`;
 }
 
 const MAX_PATH_SEGMENTS = 24;
 
-function run(value: unknown, build: boolean): unknown {
+function run(value: unknown, build: boolean, registry: TypeRegistry | undefined): unknown {
+  const outer = types;
+  types = registry;
   try {
     return walk(value, [], build);
   } catch (error) {
     // A Reject, a getter that threw, or a RangeError from nesting deeper than the call stack.
     throw toSerializationError(error);
+  } finally {
+    types = outer;
   }
 }
 
@@ -276,18 +316,19 @@ function toSerializationError(error: unknown): SerializationError {
  * `{"~":"R","s":source,"f":flags}` RegExp, `{"~":"T","k":"Float32Array","v":base64}` typed array,
  * `{"~":"A","v":base64}` ArrayBuffer, `{"~":"V","v":base64}` DataView,
  * `{"~":"E","n":name,"m":message,"s"?:stack,"c"?:cause}` Error, `{"~":"o","v":{…}}` an escaped
- * plain object that has a `"~"` key.
+ * plain object that has a `"~"` key, `{"~":"C","n":name,"v":data}` an instance of a class in
+ * `registry` (its `encode` gave `data`, itself encoded the same way).
  *
  * @throws {SerializationError} for anything that cannot be stored faithfully: a function, a
  *   symbol, an object with an enumerable symbol key, a class instance (other than the supported
- *   built-ins and `Error`s), a Promise, a WeakMap, a cycle. The message names the path, e.g.
+ *   built-ins, `Error`s and the classes in `registry`), a Promise, a WeakMap, a cycle. The message names the path, e.g.
  *   `value.user.callback is a function, …`.
  * @example
  * encode({ a: 1 });             // '{"a":1}'
  * encode({ at: new Date(0) });  // '~{"at":{"~":"D","v":0}}'
  */
-export function encode(value: unknown): string {
-  const tree = run(value, true);
+export function encode(value: unknown, registry?: TypeRegistry): string {
+  const tree = run(value, true, registry);
   try {
     return tree === value ? JSON.stringify(value) : TAG + JSON.stringify(tree);
   } catch (error) {
@@ -304,9 +345,9 @@ export function encode(value: unknown): string {
  * validate({ ok: true }); // passes
  * validate({ f() {} });   // throws SerializationError: value.f is a function, …
  */
-export function validate(value: unknown): void {
+export function validate(value: unknown, registry?: TypeRegistry): void {
   const type = typeof value;
-  if (type === "object" || type === "function" || type === "symbol") run(value, false);
+  if (type === "object" || type === "function" || type === "symbol") run(value, false, registry);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +356,11 @@ export function validate(value: unknown): void {
 // does not fit the format throws BAD inside and becomes UNDECODABLE.
 
 const BAD = new Error("undecodable");
+
+/** Why a well-formed registered node could not be decoded (unknown name, a decode that failed). */
+class TypeProblem {
+  constructor(readonly error: SerializationError) {}
+}
 const SPECIAL_NUMBERS = new Map<unknown, number>([["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity], ["-0", -0]]);
 
 /**
@@ -327,13 +373,46 @@ const SPECIAL_NUMBERS = new Map<unknown, number>([["NaN", NaN], ["Infinity", Inf
  * decode("5");                       // 5 (a Redis INCR counter)
  * decode('~{"~":"D","v":0}');        // new Date(0)
  * decode("garbage") === UNDECODABLE; // true
+ *
+ * A registered instance (`{"~":"C",…}`) decodes with `registry`'s `decode` for its name; when the
+ * name is not registered there, or its `decode` throws or returns no instance of the class, the
+ * whole value is {@link UNDECODABLE} (never a partial or wrong value) and `onTypeError` hears why.
  */
-export function decode(text: string): unknown {
+export function decode(text: string, registry?: TypeRegistry, onTypeError?: (error: SerializationError) => void): unknown {
+  // The plain form (the hit path of most values): a bare JSON.parse, nothing else.
   try {
-    return text.charCodeAt(0) === 126 /* ~ */ ? revive(JSON.parse(text.slice(1))) : JSON.parse(text);
+    if (text.charCodeAt(0) !== 126 /* ~ */) return JSON.parse(text);
   } catch {
     return UNDECODABLE;
   }
+  return decodeTagged(text, registry, onTypeError);
+}
+
+function decodeTagged(text: string, registry: TypeRegistry | undefined, onTypeError: ((error: SerializationError) => void) | undefined): unknown {
+  const outer = types;
+  types = registry;
+  try {
+    return revive(JSON.parse(text.slice(1)));
+  } catch (error) {
+    if (error instanceof TypeProblem) onTypeError?.(error.error);
+    return UNDECODABLE;
+  } finally {
+    types = outer;
+  }
+}
+
+function reviveRegistered(name: string, node: unknown): unknown {
+  const type = types?.byName.get(name);
+  if (type === undefined) throw new TypeProblem(new SerializationError(`the stored value holds an instance of type "${name}", which is not registered on this cache (cache.registerType)`));
+  const data = revive(node);
+  let value: unknown;
+  try {
+    value = type.decode(data);
+  } catch (error) {
+    throw new TypeProblem(new SerializationError(`the decode() of registered type "${name}" threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+  }
+  if (!(value instanceof type.ctor)) throw new TypeProblem(new SerializationError(`the decode() of registered type "${name}" did not return an instance of ${type.ctor.name || "its class"}`));
+  return value;
 }
 
 function revive(node: unknown): unknown {
@@ -380,7 +459,7 @@ function reviveTagged(node: Record<string, unknown>): unknown {
     if (hasStack) define(error, "stack", field("s", "string"));
     return error;
   }
-  shape(tag === "u" ? 1 : tag === "R" || tag === "T" ? 3 : 2);
+  shape(tag === "u" ? 1 : tag === "R" || tag === "T" || tag === "C" ? 3 : 2);
   switch (tag) {
     case "u":
       return undefined;
@@ -429,6 +508,8 @@ function reviveTagged(node: Record<string, unknown>): unknown {
       return new DataView(buffer());
     case "X":
       return new Raised(revive(node.v));
+    case "C":
+      return reviveRegistered(field("n", "string") as string, field("v"));
     case "o": {
       const body = field("v", "object") as Record<string, unknown> | null;
       if (body === null || Array.isArray(body)) throw BAD;

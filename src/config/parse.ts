@@ -7,6 +7,7 @@ import { CacheConfigError } from "../errors.js";
 import type { BackendConfig } from "../backends/types.js";
 import { schemeNames, schemeSpec, type OptionSpec, type SchemeSpec } from "./registry.js";
 import type { LocalOptions } from "./local.js";
+import type { CompressFormat } from "../codec/compress.js";
 
 export type { LocalOptions } from "./local.js";
 
@@ -31,7 +32,14 @@ export interface CommonOptions {
   serializer: Serializer | undefined;
   /** The local tier (`local` option), with defaults applied; undefined without one. */
   local: LocalOptions | undefined;
+  /** The `compress` option: how texts of at least `compressThreshold` characters are compressed. */
+  compress: CompressFormat | undefined;
+  /** Characters of encoded text from which `compress` applies (default 1024). */
+  compressThreshold: number;
 }
+
+/** The default of the `compressThreshold` option: texts shorter than this are stored as they are. */
+export const COMPRESS_THRESHOLD = 1024;
 
 
 /** The common options' kinds; their defaults (prefix `""`, enable and safe `true`) are applied in `parseSetup`. */
@@ -47,6 +55,8 @@ const COMMON: Readonly<Record<string, OptionSpec>> = {
   localSize: { kind: "int", min: 1 },
   localTtl: { kind: "duration" },
   localGrace: { kind: "duration" },
+  compress: { kind: "choice", values: ["gzip", "deflate"] },
+  compressThreshold: { kind: "int", min: 0 },
 };
 
 export interface ParsedSetup {
@@ -122,7 +132,10 @@ export function parseSetup(url: string, options: Record<string, unknown> = {}): 
     serializer: values.serializer as Serializer | undefined,
     // A remote scheme's spec reads `local` (config/local.ts); elsewhere it is refused.
     local: spec.local ? spec.local(values, where) : noLocal(values, where),
+    compress: values.compress as CompressFormat | undefined,
+    compressThreshold: (values.compressThreshold as number | undefined) ?? COMPRESS_THRESHOLD,
   };
+  if (values.compressThreshold !== undefined && !common.compress) throw new CacheConfigError(`${where}"compressThreshold" needs "compress" ("gzip" or "deflate")`);
   if (common.secret === "") throw new CacheConfigError(`${where}"secret" must not be empty`);
   const config: BackendConfig = { url: base, options: { ...backend, timeout: common.timeout } };
   if (common.local && spec.localNative) config.options.local = common.local;
@@ -166,5 +179,7 @@ function convert(value: unknown, spec: OptionSpec, where: string, query?: boolea
         : fail("an object with encode(value) and decode(text) functions");
     case "object":
       return typeof value === "object" && value !== null ? value : fail("an object");
+    case "choice":
+      return spec.values!.includes(value as string) ? value : fail(`one of ${spec.values!.map((v) => JSON.stringify(v)).join(", ")}`);
   }
 }

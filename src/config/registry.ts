@@ -10,7 +10,7 @@ import type { Bus } from "../backends/local/bus.js";
 import type { LocalOptions } from "./local.js";
 
 /** The kinds of a setup option (see {@link OptionSpec}). */
-export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object";
+export type OptionKind = "boolean" | "duration" | "int" | "string" | "serializer" | "object" | "choice";
 
 /**
  * How one setup option of a scheme is validated and converted (a query parameter is text: `"int"`
@@ -23,6 +23,8 @@ export interface OptionSpec {
   default?: unknown;
   /** Smallest accepted value for `int`. */
   min?: number;
+  /** The accepted strings for `choice`. */
+  values?: readonly string[];
 }
 
 /** What a backend module exports. */

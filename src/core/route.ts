@@ -12,9 +12,11 @@ import type { BackendCapabilities, Capability } from "../backends/capabilities.j
 import { decode, encode, isCounter, UNDECODABLE, validate, createFastSigner, type FastSigner } from "../codec/index.js";
 import { loadModule } from "../config/load.js";
 import type { ParsedSetup, Serializer } from "../config/parse.js";
-import { SerializationError } from "../errors.js";
+import { CacheConfigError, SerializationError } from "../errors.js";
 import type { Emitter } from "../events.js";
 import { throughMiddleware, type Middleware } from "./middleware.js";
+import type { TypeRegistry } from "../codec/types.js";
+import { canCompress, compress, decompress, isCompressed, type CompressFormat } from "../codec/compress.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
@@ -33,6 +35,11 @@ export class Route {
   readonly #setup: ParsedSetup;
   readonly #serializer: Serializer | undefined;
   readonly #signer: FastSigner | undefined;
+  /** The cache's registered types (shared by its routes: a later registration applies here too). */
+  readonly #types: TypeRegistry | undefined;
+  /** The `compress` option, and from how many characters of encoded text it applies. */
+  readonly #compress: CompressFormat | undefined;
+  readonly #threshold: number;
   /** Set once the backend is created (its first connection may still be under way). */
   backend: Backend | undefined;
   /**
@@ -49,8 +56,9 @@ export class Route {
   /** Where `stale` events go (the cache's emitter), when the route has a local tier with grace. */
   readonly #emitter: Emitter | undefined;
 
-  constructor(setup: ParsedSetup, emitter?: Emitter) {
+  constructor(setup: ParsedSetup, emitter?: Emitter, types?: TypeRegistry) {
     this.#emitter = emitter;
+    this.#types = types;
     const { common, scheme } = setup;
     const options = setup.backend.options;
     this.#setup = setup;
@@ -62,8 +70,11 @@ export class Route {
     this.capabilities = setup.spec.capabilities ?? {};
     this.#serializer = common.serializer;
     this.#signer = common.secret ? createFastSigner(common.secret) : undefined;
-    // Memory stores live values unless told to serialise; a secret or custom codec implies it.
-    if ((this.#signer || this.#serializer) && "serialize" in options) options.serialize = true;
+    this.#compress = common.compress;
+    if (this.#compress && !canCompress()) throw new CacheConfigError(`setup("${scheme}://"): "compress" needs CompressionStream, which this runtime lacks`);
+    this.#threshold = common.compressThreshold;
+    // Memory stores live values unless told to serialise; a secret, a custom codec or compression implies it.
+    if ((this.#signer || this.#serializer || this.#compress) && "serialize" in options) options.serialize = true;
     this.live = options.serialize === false;
   }
 
@@ -166,14 +177,24 @@ export class Route {
     return value;
   }
 
-  /** Encodes a value for storage under `key`. Throws SerializationError for what cannot round-trip. */
+  /**
+   * Encodes a value for storage under `key`: the stored value, or a promise of it when compressing
+   * or signing with Web Crypto. Throws SerializationError (synchronously) for what cannot round-trip.
+   */
   encode(key: string, value: unknown): unknown {
     if (this.live) {
-      validate(value);
+      validate(value, this.#types);
       return value;
     }
-    const text = this.#serializer ? this.#customEncode(value) : encode(value);
+    const text = this.#serializer ? this.#customEncode(value) : encode(value, this.#types);
+    if (this.#compress !== undefined && text.length >= this.#threshold) return this.#compressed(key, text, this.#compress);
     return this.#signer ? this.#signer.sign(key, text) : text;
+  }
+
+  /** Compresses, then signs the compressed text. */
+  async #compressed(key: string, text: string, format: CompressFormat): Promise<string> {
+    const stored = await compress(text, format);
+    return this.#signer ? this.#signer.sign(key, stored) : stored;
   }
 
   /**
@@ -193,11 +214,28 @@ export class Route {
     if (this.#signer) {
       if (isCounter(text)) return Number(text);
       const payload = this.#signer.verify(key, text);
-      if (typeof payload === "string") return this.#parse(payload);
+      if (typeof payload === "string") return this.#unpack(key, payload);
       if (payload === null) return TAMPERED;
-      return payload.then((verified) => (verified === null ? TAMPERED : this.#parse(verified)));
+      return payload.then((verified) => (verified === null ? TAMPERED : this.#unpack(key, verified)));
     }
-    return this.#parse(text);
+    return this.#unpack(key, text);
+  }
+
+  /** Decompresses (asynchronously) a compressed text, then parses; a text that fails is a miss reported as an `error`. */
+  #unpack(key: string, text: string): unknown {
+    if (!isCompressed(text)) return this.#parse(key, text);
+    return decompress(text).then(
+      (inner) => this.#parse(key, inner),
+      (error: unknown) => {
+        this.#undecodable(key, new SerializationError(`could not decompress the stored value: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+        return MISSING;
+      },
+    );
+  }
+
+  /** Reports a stored value that cannot be decoded (it reads as a miss). */
+  #undecodable(key: string, error: SerializationError): void {
+    this.#emitter?.emit({ type: "error", key, backend: this.label, error });
   }
 
   #customEncode(value: unknown): string {
@@ -215,7 +253,7 @@ export class Route {
     return text;
   }
 
-  #parse(text: string): unknown {
+  #parse(key: string, text: string): unknown {
     if (this.#serializer) {
       try {
         return this.#serializer.decode(text);
@@ -223,7 +261,7 @@ export class Route {
         return MISSING;
       }
     }
-    const value = decode(text);
+    const value = decode(text, this.#types, (error) => this.#undecodable(key, error));
     return value === UNDECODABLE ? MISSING : value;
   }
 }

@@ -13,6 +13,7 @@ import { Route, TAMPERED } from "./route.js";
 import type { Capability } from "../backends/capabilities.js";
 import { DISABLED, guarded, scope, type Command, type Scoped } from "../context/scope.js";
 import type { Middleware } from "./middleware.js";
+import { TypeRegistry } from "../codec/types.js";
 
 /**
  * Where a tag's set lives: the key `_tag:<tag>`, routed like any other key (so with prefix
@@ -39,6 +40,8 @@ export function stateOf(cache: object, what = "strategy"): CacheCore {
 
 export class CacheCore {
   readonly emitter: Emitter = new Emitter();
+  /** The classes registered with `cache.registerType`, shared by every route. */
+  readonly types: TypeRegistry = new TypeRegistry();
   routes: Route[] = [];
   /** Routes sorted by prefix length, longest first. */
   sorted: Route[] = [];
@@ -308,7 +311,11 @@ export async function readMany(core: CacheCore, keys: readonly string[], count: 
  */
 export async function writeMany(core: CacheCore, entries: readonly (readonly [string, unknown])[], expire: number | undefined): Promise<boolean> {
   const groups = core.group(entries.map(([key]) => key));
-  const encoded = groups.map(([route, indexes]) => indexes.map((i) => [entries[i]![0], route.encode(entries[i]![0], entries[i]![1])] as const));
+  let encoded = groups.map(([route, indexes]) => indexes.map((i): readonly [string, unknown] => [entries[i]![0], route.encode(entries[i]![0], entries[i]![1])]));
+  // Values encoded asynchronously (compressed, or signed with Web Crypto) are all awaited before any write.
+  if (encoded.some((list) => list.some(([, v]) => v instanceof Promise))) {
+    encoded = await Promise.all(encoded.map((list) => Promise.all(list.map(async ([k, v]) => [k, await v] as const))));
+  }
   const results = await Promise.all(
     groups.map(async ([route], n) => {
       const routeEntries = encoded[n]!;

@@ -16,6 +16,7 @@ import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
 import { acquireLock, lockWaitMs, type Lock, type LockOptions } from "../core/locks.js";
 import { LOCK_PREFIX, Route } from "../core/route.js";
 import { Raised } from "../codec/raised.js";
+import type { TypeCodec } from "../codec/types.js";
 import { checkTags, lockTtlMs } from "../options.js";
 import { cache as cacheStrategy, type CacheOptions } from "../strategies/cache.js";
 import type { Decorator } from "../wrap/decorator.js";
@@ -157,11 +158,35 @@ export class CoreCache extends Callable {
    * cache.setup("redis://localhost:6379/0", { prefix: "user", secret: "s3cret" });
    */
   setup(url: string, options?: Record<string, unknown>): this {
-    const previous = this.#core.addRoute(new Route(parseSetup(url, options), this.#core.emitter));
+    const previous = this.#core.addRoute(new Route(parseSetup(url, options), this.#core.emitter, this.#core.types));
     if (previous) {
       previous.retired = true;
       previous.close().catch((error: unknown) => this.#core.report(error, undefined, previous));
     }
+    return this;
+  }
+
+  /**
+   * Stores instances of `Class` faithfully on every backend of this cache: `encode` turns an
+   * instance into storable data (plain data, built-ins, other registered instances), `decode`
+   * turns it back. Stored values name the type (`name`, unique per cache, 1 to 64 characters of
+   * letters, digits and `_ $ . : -`), not the class. Applies to every route, also those set up
+   * before; instances nest anywhere in a value (arrays, objects, Maps, other registered types).
+   * Only exact instances match: a subclass must be registered itself, else `set` rejects it with
+   * {@link SerializationError} like any unregistered class. A cache that reads a value holding a
+   * type it has not registered (or whose `decode` throws) gets a miss and an `error` event, never
+   * a wrong value. `mem://` with live values keeps the instance itself (checked, not copied), as
+   * it keeps every value; with a custom `serializer` the serializer decides.
+   * @throws {CacheConfigError} for something that is not a class, a built-in the cache stores
+   *   natively, a bad name or codec, or a name or class already registered otherwise.
+   * @example
+   * class Point { constructor(readonly x: number, readonly y: number) {} }
+   * cache.registerType(Point, { name: "Point", encode: (p) => ({ x: p.x, y: p.y }), decode: (d) => new Point(d.x, d.y) });
+   * await cache.set("origin", { at: new Point(0, 0) });
+   * (await cache.get<{ at: Point }>("origin"))?.at instanceof Point; // true
+   */
+  registerType<T extends object, Data = unknown>(Class: abstract new (...args: never[]) => T, codec: TypeCodec<T, Data>): this {
+    this.#core.types.register(Class, codec);
     return this;
   }
 

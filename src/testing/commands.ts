@@ -8,6 +8,7 @@ import { CacheConfigError, LockedError, SerializationError, type Cache } from ".
 import { slidingTests } from "./sliding.js";
 import { tagTests } from "./tags.js";
 import { extraTests } from "./extras.js";
+import { codecTests } from "./codecs.js";
 import { backendOf, useTarget, useTargetCache, type ConformanceTarget, itNeeds, type TargetHandle } from "./target.js";
 import { sleep } from "./wait.js";
 
@@ -26,7 +27,7 @@ export function commandSuite(target: ConformanceTarget): void {
   });
 }
 
-/** Registers the command tests (commands, `slidingIncr`, tags) on a started target in the calling `describe`. */
+/** Registers the command tests (commands, `slidingIncr`, tags, codecs) on a started target in the calling `describe`. */
 export function commandTests(target: TargetHandle): void {
   describe("commands", () => {
     let cache: Cache;
@@ -338,4 +339,5 @@ export function commandTests(target: TargetHandle): void {
   slidingTests(target);
   tagTests(target);
   extraTests(target);
+  codecTests(target);
 }

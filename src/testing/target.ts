@@ -96,9 +96,10 @@ export interface TargetHandle {
   capabilities(): Promise<BackendCapabilities>;
   /**
    * New caches, one per name, on one empty store: cleared when the store lists its keys, else set
-   * up with the target's `fresh()` options (the same for all of them).
+   * up with the target's `fresh()` options (the same for all of them). `extra[i]` adds setup
+   * options to the i-th cache (e.g. `compress`).
    */
-  openEmpty(names: readonly string[]): Promise<Cache[]>;
+  openEmpty(names: readonly string[], extra?: readonly (Record<string, unknown> | undefined)[]): Promise<Cache[]>;
 }
 
 /**
@@ -124,7 +125,7 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
       await cache.close();
     }
   };
-  const openEmpty = async (names: readonly string[]): Promise<Cache[]> => {
+  const openEmpty = async (names: readonly string[], more?: readonly (Record<string, unknown> | undefined)[]): Promise<Cache[]> => {
     const { fresh } = await ready();
     let extra: Record<string, unknown> | undefined;
     if (!(await (capabilities ??= probeCapabilities())).listing) {
@@ -132,7 +133,7 @@ export function useTarget(target: ConformanceTarget): TargetHandle {
       extra = fresh();
     }
     const caches: Cache[] = [];
-    for (const name of names) caches.push(await open(name, extra));
+    for (const [i, name] of names.entries()) caches.push(await open(name, more?.[i] ? { ...extra, ...more[i] } : extra));
     if (extra === undefined) await caches[0]?.clear();
     return caches;
   };

@@ -80,6 +80,17 @@ for (const { label, flags } of variants) {
       expect(again.calls).toBe(2);
     });
 
+    it("compress in workerd: a signed gzip value with registered instances is stored compressed in KV and read back by caches with and without the option", async () => {
+      const id = `${label.replace(/\W/g, "")}-${Date.now()}`;
+      expect(await json(mf, `/z/write?id=${id}`)).toEqual({ written: true });
+      const kv = (await mf.getKVNamespace("CACHE_KV")) as unknown as KvNamespaceLike;
+      const stored = (await kv.get(`cashews:z:${id}`)) as string;
+      expect(stored).toMatch(/^\$s1:[\w-]{43}:\$zg:[A-Za-z0-9+/]+=*$/);
+      expect(stored.length).toBeLessThan(1500); // 3 200 characters of text and 50 points, compressed
+      expect(await json(mf, `/z/read?id=${id}&via=writer`)).toEqual({ via: "writer", found: true, points: true, same: true });
+      expect(await json(mf, `/z/read?id=${id}&via=reader`)).toEqual({ via: "reader", found: true, points: true, same: true });
+    });
+
     it("counters are refused inside the Worker with a CacheCapabilityError", async () => {
       expect(await json(mf, "/explicit/incr")).toEqual({ refused: true, name: "CacheCapabilityError", backend: "cloudflare-kv", capability: "atomic" });
     });
