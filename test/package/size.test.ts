@@ -27,8 +27,9 @@ const NOT_MET: Readonly<Record<string, number>> = {
   // codec (the C node, the registry and its checks, cache.registerType) and compression (the
   // options, the $z marker every route must read, CompressionStream wiring). The decoding half of
   // both must be in every bundle, since a cache without the options still reads such values.
-  "CoreCache + mem:// + one cache() wrapper": 99_999,
-  "cache from cashews + cache, early, failover": 99_999,
+  // Merged together (a3678d2..): 25,498 B core and 35,998 B full, measured after the merges.
+  "CoreCache + mem:// + one cache() wrapper": 25_510,
+  "cache from cashews + cache, early, failover": 36_010,
 };
 
 describe("bundle sizes (esbuild, minified, gzip -9)", () => {
