@@ -46,8 +46,8 @@ const NATIVE: readonly unknown[] = [Object, Array, Date, RegExp, Map, Set, Array
 
 /** The registered types of one cache, by prototype (encoding) and by name (decoding). */
 export class TypeRegistry {
-  readonly byProto = new Map<object, RegisteredType>();
-  readonly byName = new Map<string, RegisteredType>();
+  readonly byProto: Map<object, RegisteredType> = new Map();
+  readonly byName: Map<string, RegisteredType> = new Map();
 
   /**
    * Registers `ctor` under `codec.name`. Registering the same class under the same name again
