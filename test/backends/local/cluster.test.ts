@@ -96,13 +96,14 @@ describe.skipIf(!clusterUrl)("local on redis+cluster://", () => {
     expect(await killSubscribers()).toBeGreaterThanOrEqual(2);
     // (Killed node by node: a subscriber that moved to a node not yet visited may be killed again.)
     await expect.poll(() => seen.length >= 3 && b!.tier.local.armed, { timeout: 10_000 }).toBe(true);
-    // While it was down nothing was served from the copy: a write then is seen at once after.
-    await a!.cache.set("k", 2, { expire: "1m" });
-    await expect.poll(() => b!.cache.get("k"), { timeout: 2_000, interval: 5 }).toBe(2);
     watching = false;
     await watch;
     expect(seen.slice(0, 2)).toEqual([true, false]);
-    expect(seen.at(-1)).toBe(true);
-    await expect.poll(async () => (await b!.cache.get("k")) === 2 && b!.tier.local.raw("k") !== undefined, { timeout: 2_000, interval: 5 }).toBe(true); // used again
+    // While it was down nothing was served from the copy: a write then is seen at once after.
+    // (On a loaded machine a late heartbeat may drop the bus again meanwhile: reads then go to the
+    // store, which is what this checks, and the copy is used again once it is back.)
+    await a!.cache.set("k", 2, { expire: "1m" });
+    await expect.poll(() => b!.cache.get("k"), { timeout: 2_000, interval: 5 }).toBe(2);
+    await expect.poll(async () => (await b!.cache.get("k")) === 2 && b!.tier.local.raw("k") !== undefined, { timeout: 10_000, interval: 5 }).toBe(true); // used again
   });
 });
