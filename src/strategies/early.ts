@@ -47,7 +47,7 @@ import { background } from "../context/background.js";
 export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /**
    * Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`;
-   * required with `ttl: null`. A function `(result, ...args) => Duration` decides per call (see
+   * required with `ttl: null`. A function `(result, ...args) => Duration | null` (null: the default) decides per call (see
    * {@link TtlFunction}; it must be shorter than the call's ttl, else nothing is stored).
    */
   earlyTtl?: Duration | TtlFunction<A>;
@@ -90,7 +90,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
   const core = stateOf(cache, "early");
   const common = parseCommon("early", options, EXTRA, "early", true);
   const inner = innerOption(common, "earlyTtl", options.earlyTtl);
-  const earlyTtl = inner.ms;
+  const earlyTtl = typeof inner === "number" ? inner : undefined;
   const timeouts = timeoutOption("early", options.timeout, true);
   const fail = (error: unknown): never => {
     throw error;

@@ -37,7 +37,7 @@ import {
 export interface SoftOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
   /**
    * Age after which the value is recomputed in the foreground. Default `ttl × 0.33`; required with
-   * `ttl: null`. A function `(result, ...args) => Duration` decides per call (see
+   * `ttl: null`. A function `(result, ...args) => Duration | null` (null: the default) decides per call (see
    * {@link TtlFunction}; it must be shorter than the call's ttl, else nothing is stored).
    */
   softTtl?: Duration | TtlFunction<A>;

@@ -14,7 +14,7 @@ import { CacheConfigError, SerializationError, TimeoutError } from "../errors.js
 import type { Route } from "../core/route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
+import { checkOptions, checkTags, positiveMs, prefixOption, requiredTtl } from "../options.js";
 import { background } from "../context/background.js";
 import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
 
@@ -23,8 +23,8 @@ export { MISSING };
 /**
  * An adaptive ttl (the `ttl` of every value strategy but `iterator`, and `earlyTtl`/`softTtl`):
  * called after the function with its result (for an error stored with `withExceptions`, the error)
- * and the call's arguments; returns a Duration, or `null` for no expiry (not for `earlyTtl` and
- * `softTtl`). A value that is not a Duration > 0, an `earlyTtl`/`softTtl` not shorter than the
+ * and the call's arguments; returns a Duration, or `null` for no expiry (for `earlyTtl` and
+ * `softTtl`: their default, a third of the call's ttl). A value that is not a Duration > 0, an `earlyTtl`/`softTtl` not shorter than the
  * call's ttl, or a function that throws is reported as a {@link CacheConfigError} through the
  * `error` event and nothing is stored; the caller still gets the result.
  * @example
@@ -176,25 +176,21 @@ export function innerTtl(strategy: string, name: string, value: Duration | undef
 }
 
 /**
- * `earlyTtl`/`softTtl`: `ms` when fixed at wrap time (`fixed`), else resolved per call (from `fn`,
- * or `ms` checked against the call's ttl, or the default `ttl × 0.33`).
+ * `earlyTtl`/`softTtl`: ms when fixed at wrap time, else the lifetime for one call whose ttl is
+ * `ttl` (throws CacheConfigError).
  */
-export interface Inner {
-  name: string;
-  fixed: boolean;
-  ms: number | undefined;
-  fn: TtlFunction | undefined;
-}
+export type Inner = number | ((ttl: number | undefined, outcome: Outcome) => number);
 
-/** Parses `earlyTtl`/`softTtl` (a Duration, a function, or absent). */
+/**
+ * Parses `earlyTtl`/`softTtl` (a Duration, a function, or absent): checked against a static ttl
+ * now, else per call (a function's null, or absent: the default, a third of the call's ttl).
+ */
 export function innerOption(common: Common, name: string, value: Duration | TtlFunction<any> | undefined): Inner {
   const { strategy } = common;
-  if (typeof value === "function") return { name, fixed: false, ms: undefined, fn: value };
-  if (common.ttlFn === undefined) return { name, fixed: true, ms: innerTtl(strategy, name, value, common.ttl), fn: undefined };
-  if (value === undefined) return { name, fixed: false, ms: undefined, fn: undefined };
-  const ms = Math.round(toMs(value, `${strategy}: ${name}`));
-  if (ms <= 0) throw new CacheConfigError(`${strategy}: ${name} must be greater than 0`);
-  return { name, fixed: false, ms, fn: undefined };
+  if (typeof value === "function") return (ttl, outcome) => innerTtl(strategy, name, evaluate(strategy, name, value, outcome), ttl);
+  if (common.ttlFn === undefined) return innerTtl(strategy, name, value, common.ttl);
+  const ms = value === undefined ? undefined : innerTtl(strategy, name, value, undefined);
+  return (ttl) => innerTtl(strategy, name, ms, ttl);
 }
 
 /** Calls an adaptive ttl: ms, or undefined for `null`; a throw or a bad value is a CacheConfigError. */
@@ -210,23 +206,6 @@ function evaluate(strategy: string, name: string, fn: TtlFunction, outcome: Outc
   if (!(ms > 0) || !Number.isFinite(ms)) {
     throw new CacheConfigError(`${strategy}: the ${name} function must return a Duration > 0 or null, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
   }
-  return ms;
-}
-
-/** The envelope's lifetime for one call whose ttl is `ttl` (throws CacheConfigError). */
-function innerMs(strategy: string, inner: Inner, ttl: number | undefined, outcome: Outcome): number {
-  const { name } = inner;
-  let ms = inner.ms;
-  if (inner.fn !== undefined) {
-    ms = evaluate(strategy, name, inner.fn, outcome);
-    if (ms === undefined) throw new CacheConfigError(`${strategy}: the ${name} function must return a Duration > 0, got null`);
-  }
-  if (ms === undefined) {
-    if (ttl === undefined) throw new CacheConfigError(`${strategy}: "${name}" is required when ttl is null`);
-    return Math.max(1, Math.round(ttl * 0.33));
-  }
-  ms = Math.round(ms);
-  if (ttl !== undefined && ms >= ttl) throw new CacheConfigError(`${strategy}: ${name} (${ms} ms) must be shorter than ttl (${ttl} ms)`);
   return ms;
 }
 
@@ -266,12 +245,7 @@ export function timeoutOption(strategy: string, value: unknown, stale: boolean):
   }
   checkOptions(`${strategy}: timeout`, value, stale ? ["soft", "hard"] : ["hard"]);
   const { soft, hard } = value as TimeoutOption;
-  const ms = (name: string, d: Duration | undefined): number | undefined => {
-    if (d === undefined) return undefined;
-    const parsed = toMs(d, `${strategy}: timeout.${name}`);
-    if (!(parsed > 0)) throw new CacheConfigError(`${strategy}: timeout.${name} must be greater than 0`);
-    return parsed;
-  };
+  const ms = (name: string, d: Duration | undefined): number | undefined => (d === undefined ? undefined : positiveMs(strategy, `timeout.${name}`, d));
   const t = { soft: ms("soft", soft), hard: ms("hard", hard) };
   if (t.soft === undefined && t.hard === undefined) throw new CacheConfigError(`${strategy}: "timeout" needs soft or hard`);
   if (t.soft !== undefined && t.hard !== undefined && t.soft >= t.hard) {
@@ -430,15 +404,15 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     },
     async write(route, key, stored, outcome, inner) {
       let ttl = staticTtl;
-      if (ttlFn !== undefined || (inner !== undefined && !inner.fixed)) {
+      if (ttlFn !== undefined || typeof inner === "function") {
         try {
           if (ttlFn !== undefined) ttl = evaluate(strategy, "ttl", ttlFn, outcome);
-          if (inner !== undefined) stored = { v: stored, exp: Date.now() + innerMs(strategy, inner, ttl, outcome) };
+          if (inner !== undefined) stored = { v: stored, exp: Date.now() + (typeof inner === "number" ? inner : inner(ttl, outcome)) };
         } catch (error) {
           core.report(error, key, route);
           return false;
         }
-      } else if (inner !== undefined) stored = { v: stored, exp: Date.now() + inner.ms! };
+      } else if (inner !== undefined) stored = { v: stored, exp: Date.now() + inner };
       try {
         // Tags were checked before the call (a value stored untagged would outlive its tags'
         // deletion); the key's own backend records them too, so it must take them.

@@ -34,7 +34,7 @@ describe("adaptive ttl and timeout: wrap-time validation", () => {
       ["not an object", () => cache.soft({ ttl: "1m", timeout: "1s" }), /soft: "timeout" must be an object/],
       ["empty", () => cache.failover({ ttl: "1m", timeout: {} }), /failover: "timeout" needs soft or hard/],
       ["soft >= hard", () => cache.early({ ttl: "1m", timeout: { soft: "2s", hard: "1s" } }), /early: timeout.soft \(2000 ms\) must be shorter than timeout.hard/],
-      ["zero", () => cache.cache({ ttl: "1m", timeout: { hard: 0 } }), /cache: timeout.hard must be greater than 0/],
+      ["zero", () => cache.cache({ ttl: "1m", timeout: { hard: 0 } }), /cache: "timeout.hard" must be greater than 0/],
       ["bad duration", () => cache.soft({ ttl: "1m", timeout: { soft: "soon" } }), /soft: timeout.soft/],
       // @ts-expect-error unknown key
       ["unknown key", () => cache.failover({ ttl: "1m", timeout: { hrad: 5 } }), /unknown option "hrad"/],
