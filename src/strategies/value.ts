@@ -16,7 +16,7 @@ import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, positiveMs, prefixOption, requiredTtl } from "../options.js";
 import { background } from "../context/background.js";
-import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
+import { currentWaitUntil, markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
 
 export { MISSING };
 
@@ -267,6 +267,8 @@ export function bounded(
   stale: (() => unknown) | undefined,
   hard: (error: TimeoutError) => unknown,
 ): Promise<unknown> {
+  // The request's waitUntil, read now: the timers may fire outside its context.
+  const waitUntil = currentWaitUntil();
   return new Promise((resolve, reject) => {
     let done = false;
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -278,7 +280,7 @@ export function bounded(
     };
     const leave = (answer: () => unknown): void => {
       if (!finish()) return;
-      background(core, pending);
+      background(core, pending, waitUntil);
       new Promise((r) => r(answer())).then(resolve, reject);
     };
     pending.then(

@@ -1,7 +1,7 @@
 // Adaptive ttls and factory timeouts (issue 17, items 3 and 5): wrap-time validation and types.
 // Their behaviour on every backend is in the conformance suite (src/testing/strategies/adaptive.ts).
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { Cache, CacheConfigError, TimeoutError, CacheError, type TtlFunction, type TimeoutOption } from "../../src/index.js";
+import { Cache, CacheConfigError, TimeoutError, CacheError, runWithWaitUntil, type TtlFunction, type TimeoutOption } from "../../src/index.js";
 
 describe("adaptive ttl and timeout: wrap-time validation", () => {
   const cache = new Cache("adaptive").setup("mem://");
@@ -62,5 +62,23 @@ describe("adaptive ttl and timeout: wrap-time validation", () => {
     })(async (id: string) => id);
     // Unknown arguments: any ttl function fits.
     expectTypeOf<(r: number, id: string) => string>().toExtend<TtlFunction>();
+  });
+});
+
+describe("timeout: the computation a caller left goes to the request's waitUntil", () => {
+  it("past hard, the pending computation is handed to waitUntil, and it stores the result", async () => {
+    const cache = new Cache("adaptive-wu").setup("mem://");
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const fn = cache.cache({ key: "wu", ttl: "1m", timeout: { hard: 30 } })(async () => {
+      await gate;
+      return "late";
+    });
+    const handed: Promise<unknown>[] = [];
+    await expect(runWithWaitUntil((p) => handed.push(p), () => fn())).rejects.toBeInstanceOf(TimeoutError);
+    expect(handed).toHaveLength(1);
+    open();
+    await handed[0];
+    expect(await cache.get("wu")).toBe("late");
   });
 });
