@@ -93,16 +93,24 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
         outcome = await w.call(thisArg, args, outer);
         if (!outcome.failed && w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
       } else {
-        // Stored even when the caller stopped waiting (the call goes on in the background).
+        // Stored even when the caller stopped waiting (the call goes on in the background); a
+        // failure nobody waits for any more is reported.
+        let left = false;
         const run = w.call(thisArg, args, outer).then(async (done) => {
           if (!done.failed && w.storable(done, key)) await w.write(route, key, done.result, done);
+          else if (done.failed && left) core.report(done.result, key, route);
           return done;
         });
         const stale = async (): Promise<unknown> => {
           const value = await core.read(route, key);
-          return value === MISSING ? MISSING : { stale: value };
+          if (value === MISSING) return MISSING;
+          left = true;
+          return { stale: value };
         };
-        const got = (await bounded(core, "failover", run, timeouts, stale, (error) => ({ ...TIMED_OUT, result: error, thisArg, args }))) as Outcome | { stale: unknown };
+        const got = (await bounded(core, "failover", run, timeouts, stale, (error) => {
+          left = true;
+          return { ...TIMED_OUT, result: error, thisArg, args };
+        })) as Outcome | { stale: unknown };
         if ("stale" in got) return w.hit(route, key, got.stale, thisArg, undefined, outer);
         outcome = got;
       }

@@ -254,6 +254,9 @@ export function timeoutOption(strategy: string, value: unknown, stale: boolean):
   return t;
 }
 
+/** Computations already handed to the background by a caller that stopped waiting. */
+const left = /* @__PURE__ */ new WeakSet<Promise<unknown>>();
+
 /**
  * Waits for `pending` within `t`: past `t.soft`, `stale()` may give a value to return (MISSING:
  * keep waiting); past `t.hard`, `hard(error)` answers (returns a value or throws). A caller that
@@ -280,7 +283,11 @@ export function bounded(
     };
     const leave = (answer: () => unknown): void => {
       if (!finish()) return;
-      background(core, pending, waitUntil);
+      // Once per computation, however many callers joined it and left.
+      if (!left.has(pending)) {
+        left.add(pending);
+        background(core, pending, waitUntil);
+      }
       new Promise((r) => r(answer())).then(resolve, reject);
     };
     pending.then(
