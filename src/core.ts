@@ -16,7 +16,7 @@ export type { Lock, LockOptions } from "./core/locks.js";
 export { failover, setDefaultFailExceptions, type FailoverOptions } from "./strategies/failover.js";
 export { hit, dynamic, type HitOptions, type DynamicOptions } from "./strategies/hit.js";
 export { singleFlight, type SingleFlightOptions } from "./strategies/in-flight.js";
-export type { UpperOption } from "./strategies/value.js";
+export type { UpperOption, TtlFunction, TimeoutOption } from "./strategies/value.js";
 export { early, type EarlyOptions } from "./strategies/early.js";
 export { soft, type SoftOptions } from "./strategies/soft.js";
 export { locked, type LockedOptions } from "./strategies/locked.js";
@@ -42,6 +42,7 @@ export {
   CircuitBreakerOpenError,
   PerfDegradationError,
   NotConfiguredError,
+  TimeoutError,
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";

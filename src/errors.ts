@@ -111,6 +111,20 @@ export class CircuitBreakerOpenError extends CacheError {}
 export class PerfDegradationError extends CacheError {}
 
 /**
+ * A cached function took longer than its strategy's `timeout.hard` (`cache`, `early`, `soft`,
+ * `failover`): the caller stopped waiting. The computation goes on in the background and its result
+ * is stored when it completes. Where the strategy serves a stale value on errors (`soft` and
+ * `failover` when the error is listed, `early` with a due value), that value is served instead.
+ * @example
+ * const getUser = cache({ ttl: "10m", key: "user:{id}", timeout: { hard: "2s" } })(async (id: string) => db.user(id));
+ * const user = await getUser("1").catch((error) => {
+ *   if (error instanceof TimeoutError) return undefined; // slow database: answer without the user
+ *   throw error;
+ * });
+ */
+export class TimeoutError extends CacheError {}
+
+/**
  * The cache was used before `setup`, or no backend matches the key.
  * @example
  * await new Cache().get("user:1"); // rejects with NotConfiguredError: call setup first

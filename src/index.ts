@@ -47,6 +47,7 @@ export {
   CircuitBreakerOpenError,
   PerfDegradationError,
   NotConfiguredError,
+  TimeoutError,
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
@@ -62,7 +63,7 @@ export type { PerfOptions } from "./strategies/perf.js";
 export type { FailoverOptions } from "./strategies/failover.js";
 export type { HitOptions, DynamicOptions } from "./strategies/hit.js";
 export type { SingleFlightOptions } from "./strategies/in-flight.js";
-export type { UpperOption } from "./strategies/value.js";
+export type { UpperOption, TtlFunction, TimeoutOption } from "./strategies/value.js";
 export type { EarlyOptions } from "./strategies/early.js";
 export type { SoftOptions } from "./strategies/soft.js";
 export type { IteratorOptions, IteratorDecorator, AsyncIterableFn, CachedIterableFn } from "./strategies/iterator.js";

@@ -22,12 +22,13 @@ export interface BackgroundReport {
 
 /**
  * Runs `promise` in the background: it never rejects unhandled (a failure is reported to `to` as
- * an `error` event), and it is handed to the request's `waitUntil` or the background hook.
+ * an `error` event), and it is handed to the request's `waitUntil` (`waitUntil`: the one read
+ * earlier, for work left from a timer) or the background hook.
  */
-export function background(to: BackgroundReport, promise: Promise<unknown>): void {
+export function background(to: BackgroundReport, promise: Promise<unknown>, waitUntil = currentWaitUntil()): void {
   const safe = promise.catch((error: unknown) => {
     to.stats.errors++;
     to.emitter.emit({ type: "error", error });
   });
-  (currentWaitUntil() ?? backgroundHook)?.(safe);
+  (waitUntil ?? backgroundHook)?.(safe);
 }

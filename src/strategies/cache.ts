@@ -7,12 +7,12 @@ import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf } from "../core/state.js";
 import { restoreErrorClass, type Condition } from "../conditions.js";
 import type { Duration } from "../durations.js";
-import { CacheConfigError } from "../errors.js";
+import { CacheConfigError, type TimeoutError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { lockTtlMs } from "../options.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
-import { flight, parseCommon, wrapper, type UpperOption, type ValueOptions } from "./value.js";
+import { bounded, flight, parseCommon, timeoutOption, wrapper, type TimeoutOption, type UpperOption, type ValueOptions } from "./value.js";
 import { markServed, scope, servedHere, type Served } from "../context/scope.js";
 
 /**
@@ -43,9 +43,18 @@ export interface CacheOptions<A extends any[] = any[]> extends ValueOptions<A>, 
   lockTtl?: Duration;
   /** In-process single-flight: concurrent identical calls run the function once. Default true. */
   protected?: boolean;
+  /**
+   * How long a caller that missed waits for the function (and, with `lock: true`, for the lock
+   * holder's value): past `hard` it gets a {@link TimeoutError}, while the computation goes on in
+   * the background and its result is stored when it completes. Only `hard`: `cache` has no stale
+   * value to serve (`soft` is for `early`, `soft` and `failover`). Hits are never bounded.
+   * @example
+   * const getUser = cache({ ttl: "10m", key: "user:{id}", timeout: { hard: "2s" } })(async (id: string) => db.user(id));
+   */
+  timeout?: Pick<TimeoutOption, "hard">;
 }
 
-const EXTRA = ["lock", "lockTtl", "protected", "upper"];
+const EXTRA = ["lock", "lockTtl", "protected", "upper", "timeout"];
 
 /** Default lock expiry of `lock: true`: the cache ttl, capped (a dead holder blocks no longer). */
 const MAX_DEFAULT_LOCK_TTL = 30_000;
@@ -61,6 +70,12 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
   const lockTtl = lockTtlOf(options.lock, options.lockTtl, common.ttl);
   if (lockTtl !== undefined) core.needAtWrap("cache: lock: true", "locks", "strongConsistency");
   const protect = options.protected ?? true;
+  const timeouts = timeoutOption("cache", options.timeout, false);
+  const fail = (error: unknown): never => {
+    throw error;
+  };
+  /** A miss's wait, bounded by `timeout.hard`. */
+  const wait = (pending: Promise<unknown>): Promise<unknown> => (timeouts === undefined ? pending : bounded(core, "cache", pending, timeouts, undefined, fail));
 
   return decorator<A>("cache", core, (target, guard) => {
     const w = wrapper(core, common, target);
@@ -100,7 +115,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
       const value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
       if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       w.miss(thisArg, key, route);
-      return flight(inflight, key, () => load(thisArg, args, key, outer));
+      return wait(flight(inflight, key, () => load(thisArg, args, key, outer)));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
@@ -115,7 +130,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
           if (pending !== undefined) {
             // Joins the computation already under way for its key (counted as a miss).
             w.miss(this, key);
-            return pending;
+            return wait(pending);
           }
         }
         const route = core.route(key);

@@ -21,7 +21,21 @@ import type { Duration } from "../durations.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { scope, servedHere, type Served } from "../context/scope.js";
-import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
+import {
+  bounded,
+  envelopeOf,
+  flight,
+  innerOption,
+  parseCommon,
+  timeoutOption,
+  wrapper,
+  type Envelope,
+  type Outcome,
+  type TimeoutOption,
+  type TtlFunction,
+  type UpperOption,
+  type ValueOptions,
+} from "./value.js";
 import { CacheConfigError } from "../errors.js";
 import { background } from "../context/background.js";
 
@@ -31,8 +45,12 @@ import { background } from "../context/background.js";
  * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", key: "feed:{id}" })(async (id: string) => api.feed(id));
  */
 export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A>, UpperOption {
-  /** Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`; required with `ttl: null`. */
-  earlyTtl?: Duration;
+  /**
+   * Age after which the first hit refreshes the value in the background. Default `ttl × 0.33`;
+   * required with `ttl: null`. A function `(result, ...args) => Duration | null` (null: the default) decides per call (see
+   * {@link TtlFunction}; it must be shorter than the call's ttl, else nothing is stored).
+   */
+  earlyTtl?: Duration | TtlFunction<A>;
   /**
    * `false`: the hit that finds the value due runs the refresh in its own call, waits for it and
    * returns the refreshed value (the old one when another process is refreshing it or the refresh
@@ -43,9 +61,20 @@ export interface EarlyOptions<A extends any[] = any[]> extends ValueOptions<A>, 
   background?: boolean;
   /** In-process single-flight: concurrent identical calls that miss run the function once. Default true. */
   protected?: boolean;
+  /**
+   * How long a caller waits for the function. With `background: false`, the caller refreshing a
+   * due value gets that value past `soft` or `hard` (the refresh goes on in the background and
+   * stores its result). A miss (nothing stored) gets a `TimeoutError` past `hard`, the computation
+   * going on in the background. See {@link TimeoutOption}.
+   * @example
+   * const getFeed = cache.early({ ttl: "10m", earlyTtl: "7m", background: false, timeout: { soft: "200ms", hard: "5s" } })(
+   *   async (id: string) => api.feed(id),
+   * );
+   */
+  timeout?: TimeoutOption;
 }
 
-const EXTRA = ["earlyTtl", "protected", "background", "upper"];
+const EXTRA = ["earlyTtl", "protected", "background", "upper", "timeout"];
 
 /** What a refresh gave the call that ran it: the outcome of the function, the value another process refreshed, or nothing. */
 type Refreshed = { outcome: Outcome } | { current: Envelope } | undefined;
@@ -60,12 +89,21 @@ type Refreshed = { outcome: Outcome } | { current: Envelope } | undefined;
 export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyOptions<A>): Decorator<A> {
   const core = stateOf(cache, "early");
   const common = parseCommon("early", options, EXTRA, "early", true);
-  const earlyTtl = innerTtl("early", "earlyTtl", options.earlyTtl, common.ttl);
+  const inner = innerOption(common, "earlyTtl", options.earlyTtl);
+  const earlyTtl = typeof inner === "number" ? inner : undefined;
+  const timeouts = timeoutOption("early", options.timeout, true);
+  const fail = (error: unknown): never => {
+    throw error;
+  };
+  /** A miss's wait, bounded by `timeout.hard`. */
+  const wait = (pending: Promise<unknown>): Promise<unknown> => (timeouts === undefined ? pending : bounded(core, "early", pending, timeouts, undefined, fail));
+  /** `background: false`: past a timeout, the refresh's caller serves the due value (undefined). */
+  const due = (): undefined => undefined;
   const protect = options.protected ?? true;
   const { background: inBackground = true } = options;
   if (typeof inBackground !== "boolean") throw new CacheConfigError(`early: "background" must be a boolean, got ${typeof inBackground}`);
   // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
-  const lockTtl = Math.max(earlyTtl, Math.min(common.ttl ?? 30_000, 30_000));
+  const lockTtl = Math.max(earlyTtl ?? 0, Math.min(common.ttl ?? 30_000, 30_000));
 
   return decorator<A>("early", core, (target) => {
     const w = wrapper(core, common, target);
@@ -74,11 +112,12 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     /** Keys this process is refreshing (or trying to lock) right now. */
     const refreshing = new Set<string>();
 
-    const envelope = (outcome: Outcome): Envelope => ({ v: outcome.failed ? new Raised(outcome.result) : outcome.result, exp: Date.now() + earlyTtl });
+    /** Stores the outcome in the envelope (its `exp` from earlyTtl). */
+    const store = (route: Route, key: string, outcome: Outcome) => w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, inner);
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, outer: Served | undefined): Promise<unknown> => {
       const outcome = await w.call(thisArg, args, outer);
-      if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
+      if (w.storable(outcome, key)) await store(route, key, outcome);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
     };
@@ -97,7 +136,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         const current = envelopeOf(await core.read(route, key));
         if (current !== undefined && Date.now() < current.exp) return { current };
         const outcome = await w.call(thisArg, args, outer);
-        if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
+        if (w.storable(outcome, key)) await store(route, key, outcome);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
         else release = false;
@@ -132,7 +171,8 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         refreshing.add(key);
         if (!inBackground) {
           const pending = refresh(thisArg, args, key, route, outer).finally(() => refreshing.delete(key));
-          return foreground(pending, route, key, found, thisArg, outer);
+          const waited = timeouts === undefined ? pending : (bounded(core, "early", pending, timeouts, due, due) as Promise<Refreshed>);
+          return foreground(waited, route, key, found, thisArg, outer);
         }
         background(core, refresh(thisArg, args, key, route, undefined).finally(() => refreshing.delete(key)));
       }
@@ -144,7 +184,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       const found = envelopeOf(await core.read(route, key));
       if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
-      return flight(inflight, key, () => compute(thisArg, args, key, route, outer));
+      return wait(flight(inflight, key, () => compute(thisArg, args, key, route, outer)));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
@@ -156,7 +196,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
           const pending = inflight.get(key);
           if (pending !== undefined) {
             w.miss(thisArg, key);
-            return pending;
+            return wait(pending);
           }
         }
         const route = core.route(key);

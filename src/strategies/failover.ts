@@ -9,7 +9,7 @@ import type { ErrorClass } from "../conditions.js";
 import { CacheConfigError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { servedHere } from "../context/scope.js";
-import { MISSING, parseCommon, parseExceptions, wrapper, type Exceptions, type ValueOptions } from "./value.js";
+import { bounded, MISSING, parseCommon, parseExceptions, timeoutOption, wrapper, type Exceptions, type Outcome, type TimeoutOption, type ValueOptions } from "./value.js";
 
 /**
  * Options of the `failover` strategy.
@@ -22,9 +22,21 @@ export interface FailoverOptions<A extends any[] = any[]> extends ValueOptions<A
    * default ({@link setDefaultFailExceptions}), else every error.
    */
   exceptions?: Exceptions;
+  /**
+   * How long a caller waits for the function. Past `soft`, the last stored value (if any) is served
+   * (a hit) while the call goes on in the background and stores its result. Past `hard`, a
+   * {@link TimeoutError}, handled as the function's error: answered with the last stored value when
+   * `exceptions` lists it (the default, every error, does), else thrown. See {@link TimeoutOption}.
+   * @example
+   * const getRates = cache.failover({ ttl: "1d", timeout: { soft: "500ms", hard: "5s" } })(async function getRates() { return api.rates(); });
+   */
+  timeout?: TimeoutOption;
 }
 
-const EXTRA = ["exceptions"];
+const EXTRA = ["exceptions", "timeout"];
+
+/** The outcome of a call the caller stopped waiting for (`timeout.hard`). */
+const TIMED_OUT = { failed: true, took: 0, served: false } as const;
 
 /** Each cache's default `exceptions` (set by {@link setDefaultFailExceptions}). */
 const defaults = /* @__PURE__ */ new WeakMap<CacheCore, (error: unknown) => boolean>();
@@ -65,6 +77,7 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
   // Always an upper layer (as in the original): what an inner layer served from cache is not stored.
   const common = { ...parseCommon("failover", options, EXTRA, "fail", false), upper: true };
   const own = options.exceptions === undefined ? undefined : parseExceptions("failover", options.exceptions);
+  const timeouts = timeoutOption("failover", options.timeout, true);
 
   return decorator<A>("failover", core, (target) => {
     const w = wrapper(core, common, target);
@@ -74,10 +87,34 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
     async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const outer = servedHere();
       const key = keyOf(thisArg, args);
-      const outcome = await w.call(thisArg, args, outer);
       const route = core.route(key);
+      let outcome: Outcome;
+      if (timeouts === undefined) {
+        outcome = await w.call(thisArg, args, outer);
+        if (!outcome.failed && w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
+      } else {
+        // Stored even when the caller stopped waiting (the call goes on in the background); a
+        // failure nobody waits for any more is reported.
+        let left = false;
+        const run = w.call(thisArg, args, outer).then(async (done) => {
+          if (!done.failed && w.storable(done, key)) await w.write(route, key, done.result, done);
+          else if (done.failed && left) core.report(done.result, key, route);
+          return done;
+        });
+        const stale = async (): Promise<unknown> => {
+          const value = await core.read(route, key);
+          if (value === MISSING) return MISSING;
+          left = true;
+          return { stale: value };
+        };
+        const got = (await bounded(core, "failover", run, timeouts, stale, (error) => {
+          left = true;
+          return { ...TIMED_OUT, result: error, thisArg, args };
+        })) as Outcome | { stale: unknown };
+        if ("stale" in got) return w.hit(route, key, got.stale, thisArg, undefined, outer);
+        outcome = got;
+      }
       if (!outcome.failed) {
-        if (w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
         w.miss(thisArg, key, route);
         return outcome.result;
       }

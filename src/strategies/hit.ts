@@ -2,7 +2,7 @@
  * The `hit` strategy: a stored result expires after `cacheHits` hits (or after `ttl`).
  *
  * The hit count lives in the backend next to the value, as an atomic counter `<key>:hits`
- * (created with the ttl), so every process counts against the same budget. Each call reads the
+ * (created with the ttl; with an adaptive ttl, restarted with the value's when it is stored), so every process counts against the same budget. Each call reads the
  * value and increments the counter in parallel: a value with `1 ≤ count ≤ cacheHits` is served;
  * otherwise the function runs in the foreground, and its result is stored and the counter reset.
  * With `cacheHits: 2` a function returning its call number gives 1, 1, 1, 2, 2, 2, 3: one miss
@@ -16,7 +16,7 @@ import { CacheConfigError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { Raised } from "../codec/raised.js";
-import { flight, MISSING, parseCommon, wrapper, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
+import { flight, MISSING, parseCommon, wrapper, type Outcome, type TtlFunction, type UpperOption, type ValueOptions } from "./value.js";
 import { background } from "../context/background.js";
 import { servedHere, type Served } from "../context/scope.js";
 import type { Duration } from "../durations.js";
@@ -44,8 +44,8 @@ const EXTRA = ["cacheHits", "updateAfter", "protected", "upper"];
  * const getPrices = cache.dynamic({ key: "prices:{market}" })(async (market: string) => api.prices(market));
  */
 export interface DynamicOptions<A extends any[] = any[]> extends Omit<HitOptions<A>, "ttl" | "cacheHits" | "updateAfter"> {
-  /** How long a stored result lives. Default `"1d"`; `null` stores without expiry. */
-  ttl?: Duration | null;
+  /** How long a stored result lives. Default `"1d"`; `null` stores without expiry; a function decides per call (see {@link TtlFunction}). */
+  ttl?: Duration | null | TtlFunction<A>;
 }
 
 const DYNAMIC_EXTRA = ["protected", "upper"];
@@ -116,7 +116,11 @@ function hitStrategy<A extends any[]>(
       if (!stored && !foreground) return;
       // Value first, counter second: a reader in between may recompute once, never over-serve.
       if (!stored && stale) await core.run(route, key, false, (b) => b.delete(key));
-      await core.run(core.route(counter), counter, false, (b) => b.delete(counter));
+      const counterRoute = core.route(counter);
+      await core.run(counterRoute, counter, false, (b) => b.delete(counter));
+      // An adaptive ttl: the counter (created by reads without an expiry) restarts with the value's.
+      const perCall = stored && common.ttlFn !== undefined ? stored.ttl : undefined;
+      if (perCall !== undefined) await core.run(counterRoute, counter, 0, (b) => b.incr(counter, 0, perCall));
     };
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean, outer: Served | undefined): Promise<unknown> => {

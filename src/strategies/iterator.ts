@@ -113,6 +113,12 @@ const BATCH = 500;
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
   const core = stateOf(cache, "iterator");
   checkOptions("iterator", options, KNOWN);
+  if (typeof options.ttl === "function") {
+    // Chunks are stored as they are yielded, before the run's end: a ttl decided at the end cannot
+    // apply to them (rewriting each chunk's expiry would cost a write per chunk and leave chunks
+    // without one when the run is abandoned), so an adaptive ttl is refused rather than approximated.
+    throw new CacheConfigError("iterator: \"ttl\" cannot be a function (chunks are stored as they are yielded, before the run's result is known); give a Duration or null");
+  }
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
   if (condition !== undefined && typeof condition !== "function") {
@@ -121,7 +127,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const upper = upperOption("iterator", options.upper);
-  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper };
+  const common: Common = { strategy: "iterator", ttl, ttlFn: undefined, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper };
 
   return decorator<A>("iterator", core, (target) => {
     // Keys, counters and hit/miss accounting as every value strategy does them.

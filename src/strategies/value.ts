@@ -10,19 +10,39 @@ import { Raised } from "../codec/raised.js";
 import { restoreErrorClass, type Condition, type ErrorClass } from "../conditions.js";
 import type { CacheCore } from "../core/state.js";
 import { toMs, type Duration } from "../durations.js";
-import { CacheConfigError, SerializationError } from "../errors.js";
+import { CacheConfigError, SerializationError, TimeoutError } from "../errors.js";
 import type { Route } from "../core/route.js";
 import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
-import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
-import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
+import { checkOptions, checkTags, positiveMs, prefixOption, requiredTtl } from "../options.js";
+import { background } from "../context/background.js";
+import { currentWaitUntil, markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
 
 export { MISSING };
 
+/**
+ * An adaptive ttl (the `ttl` of every value strategy but `iterator`, and `earlyTtl`/`softTtl`):
+ * called after the function with its result (for an error stored with `withExceptions`, the error)
+ * and the call's arguments; returns a Duration, or `null` for no expiry (for `earlyTtl` and
+ * `softTtl`: their default, a third of the call's ttl). A value that is not a Duration > 0, an `earlyTtl`/`softTtl` not shorter than the
+ * call's ttl, or a function that throws is reported as a {@link CacheConfigError} through the
+ * `error` event and nothing is stored; the caller still gets the result.
+ * @example
+ * const getToken = cache({ ttl: (token: Token) => token.expiresIn * 1000 - 5_000, key: "token:{scope}" })(
+ *   async (scope: string) => auth.token(scope),
+ * );
+ */
+export type TtlFunction<A extends any[] = any[]> = any[] extends A
+  ? (result: any, ...args: any) => Duration | null
+  : (result: any, ...args: NoInfer<A>) => Duration | null;
+
 /** Options every value strategy accepts. */
 export interface ValueOptions<A extends any[] = any[]> {
-  /** How long a stored result lives (required); `null` stores without expiry. */
-  ttl: Duration | null;
+  /**
+   * How long a stored result lives (required); `null` stores without expiry. A function
+   * `(result, ...args) => Duration | null` decides per call, after it (see {@link TtlFunction}).
+   */
+  ttl: Duration | null | TtlFunction<A>;
   /** A template such as `"user:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
   key?: KeyOption<A>;
   /** Prepended to the key with a `:` (each strategy has its own default). */
@@ -74,7 +94,10 @@ const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags"];
 /** Wrap-time settings shared by the value strategies. */
 export interface Common {
   strategy: string;
+  /** The static ttl (ms; undefined: no expiry, or decided per call by `ttlFn`). */
   ttl: number | undefined;
+  /** The adaptive ttl, when `ttl` is a function. */
+  ttlFn: TtlFunction | undefined;
   prefix: string;
   /** True when the user chose the prefix (the default one does not name a function). */
   ownPrefix: boolean;
@@ -91,9 +114,10 @@ export interface Common {
  * Validates the common options (and rejects unknown ones). `errors: false` rejects exception
  * conditions (`withExceptions`/`onlyExceptions`), for strategies that never store errors.
  */
-export function parseCommon(strategy: string, options: ValueOptions, extra: readonly string[], defaultPrefix: string, errors: boolean): Common {
+export function parseCommon(strategy: string, options: ValueOptions<any>, extra: readonly string[], defaultPrefix: string, errors: boolean): Common {
   checkOptions(strategy, options, [...COMMON, ...extra]);
-  const ttl = requiredTtl(strategy, options.ttl);
+  const ttlFn = typeof options.ttl === "function" ? options.ttl : undefined;
+  const ttl = ttlFn === undefined ? requiredTtl(strategy, options.ttl as Duration | null) : undefined;
   const { condition, timeCondition, prefix } = options;
   if (condition !== undefined && typeof condition !== "function") {
     throw new CacheConfigError(`${strategy}: "condition" must be a function (result, args, key) => boolean, got ${typeof condition}`);
@@ -105,6 +129,7 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
   return {
     strategy,
     ttl,
+    ttlFn,
     prefix: prefixOption(strategy, prefix, defaultPrefix),
     ownPrefix: !!prefix,
     key: options.key as KeyOption<never[]> | undefined,
@@ -148,6 +173,143 @@ export function innerTtl(strategy: string, name: string, value: Duration | undef
   if (ms <= 0) throw new CacheConfigError(`${strategy}: ${name} must be greater than 0`);
   if (ttl !== undefined && ms >= ttl) throw new CacheConfigError(`${strategy}: ${name} (${ms} ms) must be shorter than ttl (${ttl} ms)`);
   return ms;
+}
+
+/**
+ * `earlyTtl`/`softTtl`: ms when fixed at wrap time, else the lifetime for one call whose ttl is
+ * `ttl` (throws CacheConfigError).
+ */
+export type Inner = number | ((ttl: number | undefined, outcome: Outcome) => number);
+
+/**
+ * Parses `earlyTtl`/`softTtl` (a Duration, a function, or absent): checked against a static ttl
+ * now, else per call (a function's null, or absent: the default, a third of the call's ttl).
+ */
+export function innerOption(common: Common, name: string, value: Duration | TtlFunction<any> | undefined): Inner {
+  const { strategy } = common;
+  if (typeof value === "function") return (ttl, outcome) => innerTtl(strategy, name, evaluate(strategy, name, value, outcome), ttl);
+  if (common.ttlFn === undefined) return innerTtl(strategy, name, value, common.ttl);
+  const ms = value === undefined ? undefined : innerTtl(strategy, name, value, undefined);
+  return (ttl) => innerTtl(strategy, name, ms, ttl);
+}
+
+/** Calls an adaptive ttl: ms, or undefined for `null`; a throw or a bad value is a CacheConfigError. */
+function evaluate(strategy: string, name: string, fn: TtlFunction, outcome: Outcome): number | undefined {
+  let value: unknown;
+  try {
+    value = fn(outcome.result, ...outcome.args);
+  } catch (error) {
+    throw new CacheConfigError(`${strategy}: the ${name} function threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (value === null) return undefined;
+  const ms = typeof value === "number" || typeof value === "string" ? toMs(value, `${strategy}: the ${name} function returned`) : Number.NaN;
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    throw new CacheConfigError(`${strategy}: the ${name} function must return a Duration > 0 or null, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+  }
+  return ms;
+}
+
+// ------------------------------------------------------------------------------------ timeouts
+
+/**
+ * The `timeout` option of `cache`, `early`, `soft` and `failover`: how long a caller waits for the
+ * function (not for cache reads; hits are never bounded). Past `soft`, a caller with a stale value
+ * at hand (`early` refreshing a due value with `background: false`, `soft`'s soft-expired value,
+ * `failover`'s last stored value) gets it; past `hard`, the caller gets a {@link TimeoutError}, or
+ * the stale value where the strategy serves one on errors. Either way the computation goes on in
+ * the background (handed to the request's `waitUntil` where there is one) and its result is stored
+ * when it completes. `cache` has no stale value: it takes only `hard`.
+ * @example
+ * const getProfile = cache.soft({ ttl: "1h", softTtl: "5m", timeout: { soft: "300ms", hard: "3s" } })(
+ *   async (id: string) => api.profile(id),
+ * );
+ */
+export interface TimeoutOption {
+  /** Past this, a caller with a stale value at hand gets it (not on `cache`). */
+  soft?: Duration;
+  /** Past this, the caller gets a `TimeoutError` (or the stale value where errors are answered with it). */
+  hard?: Duration;
+}
+
+/** The parsed `timeout` (ms). */
+export interface Timeouts {
+  soft: number | undefined;
+  hard: number | undefined;
+}
+
+/** Validates `timeout` (`stale`: the strategy has a stale value to serve past `soft`). */
+export function timeoutOption(strategy: string, value: unknown, stale: boolean): Timeouts | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CacheConfigError(`${strategy}: "timeout" must be an object { soft?, hard? } of Durations, got ${value === null ? "null" : typeof value}`);
+  }
+  checkOptions(`${strategy}: timeout`, value, stale ? ["soft", "hard"] : ["hard"]);
+  const { soft, hard } = value as TimeoutOption;
+  const ms = (name: string, d: Duration | undefined): number | undefined => (d === undefined ? undefined : positiveMs(strategy, `timeout.${name}`, d));
+  const t = { soft: ms("soft", soft), hard: ms("hard", hard) };
+  if (t.soft === undefined && t.hard === undefined) throw new CacheConfigError(`${strategy}: "timeout" needs soft or hard`);
+  if (t.soft !== undefined && t.hard !== undefined && t.soft >= t.hard) {
+    throw new CacheConfigError(`${strategy}: timeout.soft (${t.soft} ms) must be shorter than timeout.hard (${t.hard} ms)`);
+  }
+  return t;
+}
+
+/** Computations already handed to the background by a caller that stopped waiting. */
+const left = /* @__PURE__ */ new WeakSet<Promise<unknown>>();
+
+/**
+ * Waits for `pending` within `t`: past `t.soft`, `stale()` may give a value to return (MISSING:
+ * keep waiting); past `t.hard`, `hard(error)` answers (returns a value or throws). A caller that
+ * stops waiting leaves `pending` to the background (its failure reported as an `error` event).
+ */
+export function bounded(
+  core: CacheCore,
+  strategy: string,
+  pending: Promise<unknown>,
+  t: Timeouts,
+  stale: (() => unknown) | undefined,
+  hard: (error: TimeoutError) => unknown,
+): Promise<unknown> {
+  // The request's waitUntil, read now: the timers may fire outside its context.
+  const waitUntil = currentWaitUntil();
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      for (const timer of timers) clearTimeout(timer);
+      return true;
+    };
+    const leave = (answer: () => unknown): void => {
+      if (!finish()) return;
+      // Once per computation, however many callers joined it and left.
+      if (!left.has(pending)) {
+        left.add(pending);
+        background(core, pending, waitUntil);
+      }
+      new Promise((r) => r(answer())).then(resolve, reject);
+    };
+    pending.then(
+      (value) => finish() && resolve(value),
+      (error: unknown) => finish() && reject(error),
+    );
+    if (t.soft !== undefined && stale !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          if (done) return;
+          new Promise((r) => r(stale())).then(
+            (value) => value !== MISSING && leave(() => value),
+            () => undefined,
+          );
+        }, t.soft),
+      );
+    }
+    if (t.hard !== undefined) {
+      const ms = t.hard;
+      timers.push(setTimeout(() => leave(() => hard(new TimeoutError(`${strategy}: the function took longer than timeout.hard (${ms} ms)`))), ms));
+    }
+  });
 }
 
 // ------------------------------------------------------------------------------------ envelope
@@ -196,10 +358,12 @@ export interface Wrapper {
   /** True when the outcome is to be stored (condition and timeCondition; never what an inner layer served to an `upper` one). */
   storable(outcome: Outcome, key: string): boolean;
   /**
-   * Writes `stored` (the result, an envelope holding it) with the strategy's ttl. A result that
-   * cannot be encoded throws SerializationError; an error that cannot is reported and skipped.
+   * Writes `stored` (the result, or a Raised error) with the strategy's ttl (an adaptive one is
+   * resolved from `outcome` here); with `inner` (early, soft) it is wrapped in the envelope whose
+   * `exp` comes from it. A result that cannot be encoded throws SerializationError; an error that
+   * cannot, and an adaptive ttl that fails, are reported and skipped (false). Written: the ttl used.
    */
-  write(route: Route, key: string, stored: unknown, outcome: Outcome): Promise<boolean>;
+  write(route: Route, key: string, stored: unknown, outcome: Outcome, inner?: Inner): Promise<false | { ttl: number | undefined }>;
   /**
    * Counts a call served from cache and returns its value (a stored error is rethrown); `extra`
    * goes into the detect record. `outer`: the enclosing `upper` layer call, read when the call
@@ -212,7 +376,8 @@ export interface Wrapper {
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
 export function wrapper(core: CacheCore, common: Common, target: Target): Wrapper {
-  const { strategy, condition, slowerThan, ttl, upper } = common;
+  const { strategy, condition, slowerThan, ttl: staticTtl, ttlFn, upper } = common;
+  const ttl = staticTtl;
   const keyOf = callKey(strategy, target, common.key, common.prefix);
   const fn = target.fn;
   const emitter = core.emitter;
@@ -246,7 +411,17 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
         (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
       );
     },
-    async write(route, key, stored, outcome) {
+    async write(route, key, stored, outcome, inner) {
+      let ttl = staticTtl;
+      if (ttlFn !== undefined || typeof inner === "function") {
+        try {
+          if (ttlFn !== undefined) ttl = evaluate(strategy, "ttl", ttlFn, outcome);
+          if (inner !== undefined) stored = { v: stored, exp: Date.now() + (typeof inner === "number" ? inner : inner(ttl, outcome)) };
+        } catch (error) {
+          core.report(error, key, route);
+          return false;
+        }
+      } else if (inner !== undefined) stored = { v: stored, exp: Date.now() + inner };
       try {
         // Tags were checked before the call (a value stored untagged would outlive its tags'
         // deletion); the key's own backend records them too, so it must take them.
@@ -254,7 +429,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
         if (tags !== undefined) route.need("tags", "atomic");
         const ok = await core.write(route, key, stored, ttl, undefined, tags);
         if (ok && tags !== undefined) await core.tagKey(key, tags, ttl);
-        return ok;
+        return ok && { ttl };
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;
         if (!outcome.failed) {

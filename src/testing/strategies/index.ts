@@ -5,6 +5,7 @@
  */
 import { describe } from "vitest";
 import { useTarget, type ConformanceTarget, type TargetHandle } from "../target.js";
+import { adaptiveTests } from "./adaptive.js";
 import { cacheTests } from "./cache.js";
 import { invalidateTests } from "./invalidate.js";
 import { iteratorTests } from "./iterator.js";
@@ -16,7 +17,7 @@ import { valueTests } from "./value.js";
 /**
  * Registers a `describe` block with the strategy tests against `target`: cache, locked and
  * `cache({ lock: true })`, failover, hit, early, soft, rateLimit, slidingRateLimit,
- * circuitBreaker, perf, iterator and invalidate, and nested decorators; a part of {@link conformanceSuite}. Tests of what
+ * circuitBreaker, perf, iterator and invalidate, nested decorators, adaptive ttls and timeouts; a part of {@link conformanceSuite}. Tests of what
  * two processes share skip themselves on a target whose caches share nothing (like `mem://`).
  *
  * @example
@@ -35,6 +36,7 @@ export function strategyTests(target: TargetHandle): void {
   cacheTests(target);
   lockTests(target);
   valueTests(target);
+  adaptiveTests(target);
   nestedTests(target);
   limitTests(target);
   iteratorTests(target);
