@@ -232,6 +232,26 @@ export class CacheCore {
     return MISSING;
   }
 
+  /**
+   * A stored value that failed its schema (already reported): deletes it, unless someone wrote
+   * another value meanwhile. Re-reads the entry and deletes it only if `refused` still refuses it,
+   * by compare-and-delete against what was re-read (unconditionally on a store without it, or when
+   * the client could not hand the stored bytes back, as for a tampered value). Never throws.
+   */
+  async dropInvalid(route: Route, key: string, refused: (value: unknown) => boolean | Promise<boolean>): Promise<typeof MISSING> {
+    try {
+      const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
+      if (raw === MISSING) return MISSING;
+      const value = await this.decoded(route, key, raw);
+      if (value === MISSING || !(await refused(value))) return MISSING;
+      const lossy = (typeof raw === "string" && raw.includes("\uFFFD")) || route.capabilities.locks === false;
+      await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw as string)));
+    } catch (error) {
+      this.report(error, key, route);
+    }
+    return MISSING;
+  }
+
   hitOrMiss(value: unknown, key: string, route: Route): void {
     const hit = value !== MISSING;
     this.stats[hit ? "hits" : "misses"]++;

@@ -11,6 +11,7 @@ import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
+import { parseSchema, SchemaError, schemaMessage, type Invalid, type StandardSchemaV1 } from "../schema.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
 import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
 import { acquireLock, lockWaitMs, type Lock, type LockOptions } from "../core/locks.js";
@@ -586,17 +587,55 @@ export class CoreCache extends Callable {
   /**
    * Returns the cached value, or computes it (a factory is called, a promise awaited), stores it
    * and returns it. Not atomic across processes: use `lock` or the `cache({ lock: true })` strategy for that.
+   * `schema` (any Standard Schema v1 validator): a stored value that fails it is a miss, deleted
+   * and reported (`invalid` event); a computed one that fails it is returned unstored, or with
+   * `strict: true` rejected with `SchemaError`; the schema's output (its transforms) is returned.
    * @example
    * const config = await cache.getOrSet("config", () => loadConfig(), { expire: "5m" });
+   * const user = await cache.getOrSet("user:1", () => db.user("1"), { expire: "1h", schema: z.object({ id: z.string() }) });
    */
-  async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
+  getOrSet<S extends StandardSchemaV1>(
+    key: string,
+    valueOrFactory: unknown,
+    options: { expire?: Duration | null; schema: S; strict?: boolean },
+  ): Promise<StandardSchemaV1.InferOutput<S>>;
+  getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options?: { expire?: Duration | null }): Promise<T>;
+  async getOrSet(key: string, valueOrFactory: unknown, options: { expire?: Duration | null; schema?: StandardSchemaV1; strict?: boolean } = {}): Promise<unknown> {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
-    const cached = await this.#read(key);
-    if (cached !== MISSING) return served(cached) as T;
-    const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
-    await this.set(key, value, { expire: options.expire });
+    const { schema, strict } = options;
+    const check = schema === undefined && strict === undefined ? undefined : parseSchema("getOrSet", schema, strict);
+    let cached = await this.#read(key);
+    if (check === undefined) {
+      if (cached !== MISSING) return served(cached);
+    } else if (cached !== MISSING && !(cached instanceof Raised) && !(cached instanceof TagSet)) {
+      const checked = await check(cached);
+      if (!("issues" in checked)) return checked.value;
+      const core = this.#core;
+      const route = core.route(key);
+      this.#invalid(route, key, "the stored value", checked.issues);
+      cached = await core.dropInvalid(route, key, async (value) => "issues" in (await check(value)));
+    } else if (cached !== MISSING) return served(cached);
+    const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => unknown)() : valueOrFactory);
+    if (check === undefined) {
+      await this.set(key, value, { expire: options.expire });
+      return value;
+    }
+    const checked = await check(value);
+    if (!("issues" in checked)) {
+      await this.set(key, value, { expire: options.expire });
+      return checked.value;
+    }
+    const error = this.#invalid(this.#core.route(key), key, "the computed value", checked.issues);
+    if (strict) throw error;
     return value;
+  }
+
+  /** Reports a value that failed getOrSet's schema. */
+  #invalid(route: Route, key: string, what: string, issues: Invalid["issues"]): SchemaError {
+    const error = new SchemaError(schemaMessage("getOrSet", what, issues), issues);
+    this.#core.emitter.emit({ type: "invalid", key, backend: route.label, error, issues });
+    return error;
   }
 
   /**

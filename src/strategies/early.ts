@@ -21,7 +21,7 @@ import type { Duration } from "../durations.js";
 import { LOCK_PREFIX, type Route } from "../core/route.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { scope, servedHere, type Served } from "../context/scope.js";
-import { envelopeOf, flight, innerTtl, parseCommon, wrapper, type Envelope, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
+import { envelopeOf, flight, innerTtl, MISSING, parseCommon, wrapper, type Envelope, type Outcome, type UpperOption, type ValueOptions } from "./value.js";
 import { CacheConfigError } from "../errors.js";
 import { background } from "../context/background.js";
 
@@ -74,10 +74,17 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     /** Keys this process is refreshing (or trying to lock) right now. */
     const refreshing = new Set<string>();
 
-    const envelope = (outcome: Outcome): Envelope => ({ v: outcome.failed ? new Raised(outcome.result) : outcome.result, exp: Date.now() + earlyTtl });
+    const envelope = (outcome: Outcome): Envelope => ({ v: outcome.failed ? new Raised(outcome.result) : outcome.stored, exp: Date.now() + earlyTtl });
+    const valid = w.valid;
+    /** A stored envelope, validated with a schema (`v` the schema's output; undefined: missing or invalid). */
+    const checked = async (route: Route, key: string, found: Envelope | undefined, thisArg: unknown): Promise<Envelope | undefined> => {
+      if (found === undefined || valid === undefined) return found;
+      const v = await valid(route, key, found.v, thisArg, true);
+      return v === MISSING ? undefined : { v, exp: found.exp };
+    };
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, outer: Served | undefined): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
@@ -94,9 +101,9 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       try {
         // A caller that read the old value may get here after another refresh finished: re-read,
         // and refresh only what is still due (one refresh per expiry, however slow the function).
-        const current = envelopeOf(await core.read(route, key));
+        const current = await checked(route, key, envelopeOf(await core.read(route, key)), thisArg);
         if (current !== undefined && Date.now() < current.exp) return { current };
-        const outcome = await w.call(thisArg, args, outer);
+        const outcome = await w.call(thisArg, args, outer, key);
         if (w.storable(outcome, key)) await w.write(route, key, envelope(outcome), outcome);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
@@ -141,7 +148,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const outer = servedHere();
-      const found = envelopeOf(await core.read(route, key));
+      const found = await checked(route, key, envelopeOf(await core.read(route, key)), thisArg);
       if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
       return flight(inflight, key, () => compute(thisArg, args, key, route, outer));
@@ -160,7 +167,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
           }
         }
         const route = core.route(key);
-        if (route.peekable && scope.live === 0) {
+        if (route.peekable && scope.live === 0 && valid === undefined) {
           const found = envelopeOf(route.backend!.peek!(key));
           if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args, scope.served));
         }

@@ -74,15 +74,16 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
     async function failover(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const outer = servedHere();
       const key = keyOf(thisArg, args);
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       const route = core.route(key);
       if (!outcome.failed) {
-        if (w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
+        if (w.storable(outcome, key)) await w.write(route, key, outcome.stored, outcome);
         w.miss(thisArg, key, route);
         return outcome.result;
       }
       if ((own ?? defaults.get(core) ?? every)(outcome.result)) {
-        const value = await core.read(route, key);
+        let value = await core.read(route, key);
+        if (value !== MISSING && w.valid !== undefined) value = await w.valid(route, key, value, thisArg);
         if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       }
       w.miss(thisArg, key, route);

@@ -112,6 +112,10 @@ const BATCH = 500;
 // biome-ignore lint: any args
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
   const core = stateOf(cache, "iterator");
+  if ((options as { schema?: unknown }).schema !== undefined) {
+    // A chunk that fails a schema half-way through a replay could be neither served nor skipped.
+    throw new CacheConfigError(`iterator: "schema" is not supported (a replay cannot drop one chunk); validate in the generator, or cache the collected array with cache({ schema })`);
+  }
   checkOptions("iterator", options, KNOWN);
   const ttl = requiredTtl("iterator", options.ttl);
   const { condition, key: keyOption } = options;
@@ -121,7 +125,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const upper = upperOption("iterator", options.upper);
-  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper };
+  const common: Common = { strategy: "iterator", ttl, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper, check: undefined, strict: false };
 
   return decorator<A>("iterator", core, (target) => {
     // Keys, counters and hit/miss accounting as every value strategy does them.

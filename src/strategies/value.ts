@@ -16,11 +16,12 @@ import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
 import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
+import { parseSchema, SchemaError, schemaMessage, type Check, type Invalid, type SchemaOption } from "../schema.js";
 
 export { MISSING };
 
 /** Options every value strategy accepts. */
-export interface ValueOptions<A extends any[] = any[]> {
+export interface ValueOptions<A extends any[] = any[]> extends SchemaOption {
   /** How long a stored result lives (required); `null` stores without expiry. */
   ttl: Duration | null;
   /** A template such as `"user:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
@@ -69,7 +70,7 @@ export function upperOption(strategy: string, upper: unknown): boolean {
 /** `exceptions`: an error class or a list of them. */
 export type Exceptions = ErrorClass | readonly ErrorClass[];
 
-const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags"];
+const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags", "schema", "strict"];
 
 /** Wrap-time settings shared by the value strategies. */
 export interface Common {
@@ -85,6 +86,10 @@ export interface Common {
   tags: readonly string[];
   /** Store only what the function computed, not what an inner layer served from cache (`upper`; failover always). */
   upper: boolean;
+  /** The `schema`'s check (undefined: none). */
+  check: Check | undefined;
+  /** `strict`: a computed value that fails the schema rejects the call. */
+  strict: boolean;
 }
 
 /**
@@ -112,6 +117,8 @@ export function parseCommon(strategy: string, options: ValueOptions, extra: read
     slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
     tags,
     upper: upperOption(strategy, (options as UpperOption).upper),
+    check: parseSchema(strategy, options.schema, options.strict),
+    strict: options.strict === true,
   };
 }
 
@@ -172,7 +179,12 @@ export function envelopeOf(stored: unknown): Envelope | undefined {
 
 /** The outcome of one call of the wrapped function. */
 export interface Outcome {
+  /** What the caller gets: the function's result (with a schema, its output), or the error. */
   result: unknown;
+  /** What is stored: the function's own result (the schema's input), or the error. */
+  stored: unknown;
+  /** True when the result failed the schema (never stored; with `strict`, `result` is the {@link SchemaError}). */
+  invalid: boolean;
   failed: boolean;
   /** How long it took (ms), measured only with a timeCondition. */
   took: number;
@@ -190,9 +202,10 @@ export interface Wrapper {
   /**
    * Calls the function; counts its errors. Never rejects. An `upper` layer watches what inner
    * layers serve from cache during it; `outer` is the enclosing layer call (from `servedHere()`,
-   * read when the call started), marked too.
+   * read when the call started), marked too. With a schema the result is validated: `key`
+   * names it in the `invalid` event.
    */
-  call(thisArg: unknown, args: unknown[], outer?: Served): Promise<Outcome>;
+  call(thisArg: unknown, args: unknown[], outer: Served | undefined, key: string): Promise<Outcome>;
   /** True when the outcome is to be stored (condition and timeCondition; never what an inner layer served to an `upper` one). */
   storable(outcome: Outcome, key: string): boolean;
   /**
@@ -208,6 +221,12 @@ export interface Wrapper {
   hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>, outer?: Served): unknown;
   /** Counts a call not served from cache. */
   miss(thisArg: unknown, key: string, route?: Route): void;
+  /**
+   * With a schema: validates a stored value (a stored error passes): its output, or MISSING once
+   * it is reported (`invalid`) and deleted; `envelope`: the value came from an envelope (`early`,
+   * `soft`), which is what the deletion re-checks. Undefined without a schema.
+   */
+  valid: ((route: Route, key: string, value: unknown, thisArg: unknown, envelope?: boolean) => unknown) | undefined;
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
@@ -220,10 +239,23 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   const counters = functionCounters(core, target, common.ownPrefix ? common.prefix : (template ?? common.prefix));
   const tagged = tagsOf(strategy, target, common.tags);
   if (tagged !== undefined) core.needAtWrap(`${strategy}: tags`, "atomic");
+  const { check, strict } = common;
+  /** Reports a value that failed the schema. */
+  const reported = (route: Route, key: string, thisArg: unknown, what: string, issues: Invalid["issues"]): SchemaError => {
+    const label = counters(thisArg).label;
+    const error = new SchemaError(schemaMessage(`${strategy}: ${label}`, what, issues), issues);
+    emitter.emit({ type: "invalid", key, backend: route.label, function: label, error, issues });
+    return error;
+  };
+  /** True when a stored value (an envelope's `v` with `envelope`) fails the schema. */
+  const refused = async (stored: unknown, envelope: boolean | undefined): Promise<boolean> => {
+    const value = envelope ? envelopeOf(stored) : { v: stored };
+    return value !== undefined && !(Raised.created && value.v instanceof Raised) && "issues" in (await check!(value.v));
+  };
   return {
     keyOf,
     counters,
-    async call(thisArg, args, outer) {
+    async call(thisArg, args, outer, key) {
       const started = slowerThan === undefined ? 0 : performance.now();
       // A refused tag is refused before the function runs, not after it.
       if (tagged !== undefined) await core.needTags(tagged(thisArg, args));
@@ -237,11 +269,27 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
         result = error;
         failed = true;
       }
-      return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, served: watch?.hit === true, thisArg, args };
+      const took = slowerThan === undefined ? 0 : performance.now() - started;
+      const stored = result;
+      let invalid = false;
+      if (check !== undefined && !failed) {
+        const checked = await check(result);
+        if ("issues" in checked) {
+          invalid = true;
+          const error = reported(core.route(key), key, thisArg, "the computed value", checked.issues);
+          if (strict) {
+            counters(thisArg).stats.errors++;
+            result = error;
+            failed = true;
+          }
+        } else result = checked.value;
+      }
+      return { result, stored, invalid, failed, took, served: watch?.hit === true, thisArg, args };
     },
-    storable({ result, failed, took, served, args }, key) {
+    storable({ result, failed, took, served, invalid, args }, key) {
       return (
         !served &&
+        !invalid &&
         (slowerThan === undefined || took > slowerThan) &&
         (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
       );
@@ -282,6 +330,19 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       core.miss(stats);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
     },
+    valid:
+      check === undefined
+        ? undefined
+        : (route, key, value, thisArg, envelope) => {
+            if (Raised.created && value instanceof Raised) return value;
+            const settle = (checked: { value: unknown } | Invalid): unknown => {
+              if (!("issues" in checked)) return checked.value;
+              reported(route, key, thisArg, "the stored value", checked.issues);
+              return core.dropInvalid(route, key, (stored) => refused(stored, envelope));
+            };
+            const checked = check(value);
+            return checked instanceof Promise ? checked.then(settle) : settle(checked);
+          },
   };
 }
 
