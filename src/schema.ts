@@ -121,8 +121,14 @@ export interface Invalid {
   readonly issues: ReadonlyArray<StandardSchemaV1.Issue>;
 }
 
+/** What a check gives for a valid value: the schema's output. @internal */
+export interface Valid {
+  readonly value: unknown;
+  readonly issues?: undefined;
+}
+
 /** Validates a value: the schema's output, or {@link Invalid}; synchronous when the schema is. @internal */
-export type Check = (value: unknown) => { value: unknown } | Invalid | Promise<{ value: unknown } | Invalid>;
+export type Check = (value: unknown) => Valid | Invalid | Promise<Valid | Invalid>;
 
 /** Validates the `schema` and `strict` options at wrap time; the check, or undefined without a schema. @internal */
 export function parseSchema(where: string, schema: unknown, strict: unknown): Check | undefined {
@@ -133,29 +139,13 @@ export function parseSchema(where: string, schema: unknown, strict: unknown): Ch
   }
   const props = (typeof schema === "object" || typeof schema === "function") && schema !== null ? (schema as Partial<StandardSchemaV1>)["~standard"] : undefined;
   if (props === undefined || props === null || props.version !== 1 || typeof props.validate !== "function") {
-    throw new CacheConfigError(
-      `${where}: "schema" must be a Standard Schema v1 validator (zod 4, valibot 1, arktype 2, …: an object whose "~standard" has version 1 and validate()), got ${
-        schema === null ? "null" : props === undefined ? typeof schema : `"~standard" with version ${String((props as { version?: unknown } | null)?.version)}`
-      }`,
-    );
+    throw new CacheConfigError(`${where}: "schema" must be a Standard Schema v1 validator (zod 4, valibot 1, arktype 2, …), got ${schema === null ? "null" : typeof schema}`);
   }
-  const validate = props.validate.bind(props);
-  return (value) => {
-    const result = validate(value);
-    return result instanceof Promise ? result.then(outcome) : outcome(result);
-  };
+  return props.validate.bind(props) as Check;
 }
 
-const outcome = (result: StandardSchemaV1.Result<unknown>): { value: unknown } | Invalid => (result.issues ? { issues: result.issues } : { value: result.value });
-
 /** The message of a failed check. @internal */
-export function schemaMessage(where: string, what: string, issues: ReadonlyArray<StandardSchemaV1.Issue>): string {
-  const list = issues
-    .slice(0, 3)
-    .map((issue) => {
-      const path = issue.path?.map((p) => String(typeof p === "object" ? p.key : p)).join(".");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
-  return `${where}: ${what} does not match the schema (${list}${issues.length > 3 ? `; and ${issues.length - 3} more` : ""})`;
+export function schemaMessage(where: string, stored: boolean, issues: ReadonlyArray<StandardSchemaV1.Issue>): string {
+  const list = issues.map((issue) => (issue.path ? `${issue.path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")}: ` : "") + issue.message);
+  return `${where}: the ${stored ? "stored" : "computed"} value does not match the schema (${list.join("; ")})`;
 }

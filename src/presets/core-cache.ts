@@ -11,7 +11,7 @@ import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
-import { parseSchema, SchemaError, schemaMessage, type Invalid, type StandardSchemaV1 } from "../schema.js";
+import { parseSchema, type StandardSchemaV1 } from "../schema.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
 import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
 import { acquireLock, lockWaitMs, type Lock, type LockOptions } from "../core/locks.js";
@@ -605,37 +605,19 @@ export class CoreCache extends Callable {
     toExpiry(options.expire, "getOrSet: expire");
     const { schema, strict } = options;
     const check = schema === undefined && strict === undefined ? undefined : parseSchema("getOrSet", schema, strict);
+    const core = this.#core;
     let cached = await this.#read(key);
-    if (check === undefined) {
-      if (cached !== MISSING) return served(cached);
-    } else if (cached !== MISSING && !(cached instanceof Raised) && !(cached instanceof TagSet)) {
-      const checked = await check(cached);
-      if (!("issues" in checked)) return checked.value;
-      const core = this.#core;
-      const route = core.route(key);
-      this.#invalid(route, key, "the stored value", checked.issues);
-      cached = await core.dropInvalid(route, key, async (value) => "issues" in (await check(value)));
-    } else if (cached !== MISSING) return served(cached);
+    if (check !== undefined && cached !== MISSING && !(cached instanceof TagSet)) cached = await core.checked(core.route(key), key, cached, check, "getOrSet");
+    if (cached !== MISSING) return served(cached);
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => unknown)() : valueOrFactory);
-    if (check === undefined) {
-      await this.set(key, value, { expire: options.expire });
+    const checked = check === undefined ? { value } : await check(value);
+    if (checked.issues) {
+      const error = core.invalid(core.route(key), key, "getOrSet", undefined, false, checked.issues);
+      if (strict) throw error;
       return value;
     }
-    const checked = await check(value);
-    if (!("issues" in checked)) {
-      await this.set(key, value, { expire: options.expire });
-      return checked.value;
-    }
-    const error = this.#invalid(this.#core.route(key), key, "the computed value", checked.issues);
-    if (strict) throw error;
-    return value;
-  }
-
-  /** Reports a value that failed getOrSet's schema. */
-  #invalid(route: Route, key: string, what: string, issues: Invalid["issues"]): SchemaError {
-    const error = new SchemaError(schemaMessage("getOrSet", what, issues), issues);
-    this.#core.emitter.emit({ type: "invalid", key, backend: route.label, error, issues });
-    return error;
+    await this.set(key, value, { expire: options.expire });
+    return checked.value;
   }
 
   /**

@@ -148,7 +148,9 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const outer = servedHere();
-      const found = await checked(route, key, envelopeOf(await core.read(route, key)), thisArg);
+      let found = envelopeOf(await core.read(route, key));
+      // Without a schema, no more work than before.
+      if (valid !== undefined) found = await checked(route, key, found, thisArg);
       if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
       return flight(inflight, key, () => compute(thisArg, args, key, route, outer));

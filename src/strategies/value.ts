@@ -16,7 +16,7 @@ import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, prefixOption, requiredTtl } from "../options.js";
 import { markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
-import { parseSchema, SchemaError, schemaMessage, type Check, type Invalid, type SchemaOption } from "../schema.js";
+import { parseSchema, type Check, type SchemaOption } from "../schema.js";
 
 export { MISSING };
 
@@ -240,18 +240,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   const tagged = tagsOf(strategy, target, common.tags);
   if (tagged !== undefined) core.needAtWrap(`${strategy}: tags`, "atomic");
   const { check, strict } = common;
-  /** Reports a value that failed the schema. */
-  const reported = (route: Route, key: string, thisArg: unknown, what: string, issues: Invalid["issues"]): SchemaError => {
-    const label = counters(thisArg).label;
-    const error = new SchemaError(schemaMessage(`${strategy}: ${label}`, what, issues), issues);
-    emitter.emit({ type: "invalid", key, backend: route.label, function: label, error, issues });
-    return error;
-  };
-  /** True when a stored value (an envelope's `v` with `envelope`) fails the schema. */
-  const refused = async (stored: unknown, envelope: boolean | undefined): Promise<boolean> => {
-    const value = envelope ? envelopeOf(stored) : { v: stored };
-    return value !== undefined && !(Raised.created && value.v instanceof Raised) && "issues" in (await check!(value.v));
-  };
+  const pickV = (stored: unknown): unknown => envelopeOf(stored)?.v;
   return {
     keyOf,
     counters,
@@ -274,9 +263,9 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       let invalid = false;
       if (check !== undefined && !failed) {
         const checked = await check(result);
-        if ("issues" in checked) {
+        if (checked.issues) {
           invalid = true;
-          const error = reported(core.route(key), key, thisArg, "the computed value", checked.issues);
+          const error = core.invalid(core.route(key), key, strategy, counters(thisArg).label, false, checked.issues);
           if (strict) {
             counters(thisArg).stats.errors++;
             result = error;
@@ -330,19 +319,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       core.miss(stats);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
     },
-    valid:
-      check === undefined
-        ? undefined
-        : (route, key, value, thisArg, envelope) => {
-            if (Raised.created && value instanceof Raised) return value;
-            const settle = (checked: { value: unknown } | Invalid): unknown => {
-              if (!("issues" in checked)) return checked.value;
-              reported(route, key, thisArg, "the stored value", checked.issues);
-              return core.dropInvalid(route, key, (stored) => refused(stored, envelope));
-            };
-            const checked = check(value);
-            return checked instanceof Promise ? checked.then(settle) : settle(checked);
-          },
+    valid: check && ((route, key, value, thisArg, envelope) => core.checked(route, key, value, check, strategy, counters(thisArg).label, envelope ? pickV : undefined)),
   };
 }
 
