@@ -134,7 +134,7 @@ export type Check = (value: unknown) => Valid | Invalid | Promise<Valid | Invali
 export function parseSchema(where: string, schema: unknown, strict: unknown): Check | undefined {
   if (strict !== undefined && typeof strict !== "boolean") throw new CacheConfigError(`${where}: "strict" must be a boolean, got ${typeof strict}`);
   if (schema === undefined) {
-    if (strict !== undefined) throw new CacheConfigError(`${where}: "strict" applies only with a schema`);
+    if (strict) throw new CacheConfigError(`${where}: "strict" applies only with a schema`);
     return undefined;
   }
   const props = (typeof schema === "object" || typeof schema === "function") && schema !== null ? (schema as Partial<StandardSchemaV1>)["~standard"] : undefined;

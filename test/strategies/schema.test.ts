@@ -136,6 +136,7 @@ describe("schema: configuration errors at wrap time", () => {
 
   it("strict needs a schema and a boolean", () => {
     expect(() => cache.cache({ ttl: "1m", strict: true })).toThrow(/"strict" applies only with a schema/);
+    expect(() => cache.cache({ ttl: "1m", strict: false })).not.toThrow();
     expect(() => cache.cache({ ttl: "1m", schema: z.string(), strict: "yes" as never })).toThrow(/"strict" must be a boolean/);
   });
 
