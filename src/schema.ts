@@ -85,8 +85,8 @@ export interface SchemaOption {
    * value that fails it is a miss: it is deleted (only if it is still the value read) and reported
    * by an `invalid` event. A computed value that fails it is returned unstored (and reported), or,
    * with `strict: true`, rejected with {@link SchemaError}. The schema's output (its transforms:
-   * defaults, migrations) is what callers get; what is stored is the function's own result, so each
-   * read validates it again. Anything but a Standard Schema v1 object throws CacheConfigError at
+   * defaults, migrations) is what callers get; what is stored (and what `condition` judges) is the
+   * function's own result, so each read validates it again. Anything but a Standard Schema v1 object throws CacheConfigError at
    * wrap time. Without `schema` nothing is validated and a hit costs nothing more.
    */
   schema?: StandardSchemaV1;

@@ -275,12 +275,13 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       }
       return { result, stored, invalid, failed, took, served: watch?.hit === true, thisArg, args };
     },
-    storable({ result, failed, took, served, invalid, args }, key) {
+    storable({ result, stored, failed, took, served, invalid, args }, key) {
       return (
         !served &&
         !invalid &&
         (slowerThan === undefined || took > slowerThan) &&
-        (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
+        // The condition judges what would be stored: the function's own result.
+        (failed ? condition?.errors?.(result) === true : condition === undefined || condition(stored, args, key))
       );
     },
     async write(route, key, stored, outcome) {

@@ -82,11 +82,13 @@ export function schemaTests(target: TargetHandle): void {
       });
     }
 
-    it("cache: the schema's output is returned, the function's own result is stored (migrations)", async () => {
+    it("cache: the schema's output is returned, the function's own result is stored and judged by the condition (migrations)", async () => {
       await cache.set("m:ada", { v: 1, name: "ada" });
       const events = invalidEvents();
       let calls = 0;
-      const fn = cache.cache({ ttl: "1m", key: "m:{id}", schema: userSchema({ migrate: true }) })(async (id: string) => {
+      // The condition judges what is stored: the function's own (v1) result, not the migrated output.
+      const condition = (result: unknown): boolean => (result as { v: number }).v === 1;
+      const fn = cache.cache({ ttl: "1m", key: "m:{id}", schema: userSchema({ migrate: true }), condition })(async (id: string) => {
         calls++;
         return { v: 1, name: id };
       });
