@@ -32,6 +32,7 @@ export { withKeyContext } from "./context/key-context.js";
 export { createContextStore, type ContextStore } from "./context/store.js";
 export { Command, CacheDetect, invalidateFurther, runWithWaitUntil, type DetectInfo, type DetectKeys } from "./context/scope.js";
 export { parseDuration, type Duration } from "./durations.js";
+export { SchemaError, type SchemaOption, type StandardSchemaV1 } from "./schema.js";
 export {
   CacheError,
   CacheConfigError,

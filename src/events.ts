@@ -8,9 +8,12 @@
  * Event types a cache emits: `hit`, `miss` (commands and decorated calls), `set`, `delete`,
  * `error` (backend failures in safe mode, failed background refreshes), `tampered` (a signed
  * value that did not verify) and `stale` (a backend's local tier served its copy of a key past the
- * local ttl, within `grace`, because the remote store failed or timed out: `error` is that failure).
+ * local ttl, within `grace`, because the remote store failed or timed out: `error` is that failure)
+ * and `invalid` (a value failed a strategy's or `getOrSet`'s `schema`: a stored one, which was a
+ * miss and is deleted, or a computed one, which was not stored; `issues` are the schema's and
+ * `error` a `SchemaError` saying which).
  */
-export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered" | "stale";
+export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered" | "stale" | "invalid";
 
 /**
  * What a listener receives.
@@ -27,6 +30,8 @@ export interface CacheEventInfo {
   error?: unknown;
   /** The decorated function's name, for events of decorated calls. */
   function?: string;
+  /** For `invalid`: the schema's issues (`message`, `path`). */
+  issues?: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }>;
 }
 
 /** A listener of {@link CacheEventInfo}s, for `cache.on(type, listener)`. */
@@ -64,7 +69,7 @@ class CashewsEvent extends Event {
 export class Emitter {
   readonly #target = new EventTarget();
   /** Listener count per type: emitting is skipped (no allocation) when nobody listens. */
-  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0, stale: 0 };
+  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0, stale: 0, invalid: 0 };
 
   on(type: CacheEventType, listener: CacheListener): () => void {
     if (!(type in this.counts)) {

@@ -37,6 +37,7 @@ export {
   type DetectKeys,
 } from "./context/scope.js";
 export { parseDuration, type Duration } from "./durations.js";
+export { SchemaError, type SchemaOption, type StandardSchemaV1 } from "./schema.js";
 export {
   CacheError,
   CacheConfigError,

@@ -14,6 +14,8 @@ import type { Capability } from "../backends/capabilities.js";
 import { DISABLED, guarded, scope, type Command, type Scoped } from "../context/scope.js";
 import type { Middleware } from "./middleware.js";
 import { TypeRegistry } from "../codec/types.js";
+import { Raised } from "../codec/raised.js";
+import { SchemaError, schemaMessage, type Check, type Invalid } from "../schema.js";
 
 /**
  * Where a tag's set lives: the key `_tag:<tag>`, routed like any other key (so with prefix
@@ -230,6 +232,38 @@ export class CacheCore {
     const lossy = typeof raw !== "string" || raw.includes("\uFFFD") || route.capabilities.locks === false;
     await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw)));
     return MISSING;
+  }
+
+  /** Reports a value that failed a schema (an `invalid` event; `fn`: the decorated function); returns the error. */
+  invalid(route: Route, key: string, where: string, fn: string | undefined, stored: boolean, issues: Invalid["issues"]): SchemaError {
+    const error = new SchemaError(schemaMessage(where, stored, issues), issues);
+    this.emitter.emit({ type: "invalid", key, backend: route.label, function: fn, error, issues });
+    return error;
+  }
+
+  /**
+   * Validates a stored value (`pick`: the part validated, e.g. an envelope's `v`): the schema's
+   * output, or, once it is reported and deleted, MISSING. A stored error (`Raised`) passes as is.
+   * The deletion re-reads the entry and deletes it only if it still fails, by compare-and-delete
+   * against what was re-read (unconditionally on a store without it, or when the client could not
+   * hand the stored bytes back, as for a tampered value): a value written meanwhile survives.
+   */
+  checked(route: Route, key: string, value: unknown, check: Check, where: string, fn?: string, pick: (stored: unknown) => unknown = (x) => x): unknown {
+    const refused = async (stored: unknown): Promise<boolean> => !(stored instanceof Raised) && !!(await check(pick(stored))).issues;
+    const settle = async (result: Awaited<ReturnType<Check>>): Promise<unknown> => {
+      if (!result.issues) return result.value;
+      this.invalid(route, key, where, fn, true, result.issues);
+      const raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
+      if (raw === MISSING) return MISSING;
+      const again = await this.decoded(route, key, raw);
+      if (again === MISSING || !(await refused(again).catch(() => false))) return MISSING;
+      const lossy = (typeof raw === "string" && raw.includes("\uFFFD")) || route.capabilities.locks === false;
+      await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw as string)));
+      return MISSING;
+    };
+    if (value instanceof Raised) return value;
+    const result = check(value);
+    return result instanceof Promise ? result.then(settle) : result.issues ? settle(result) : result.value;
   }
 
   hitOrMiss(value: unknown, key: string, route: Route): void {

@@ -11,6 +11,7 @@ import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
+import { parseSchema, type StandardSchemaV1 } from "../schema.js";
 import type { CacheEventType, CacheListener, CacheStats } from "../events.js";
 import { CacheCore, readMany, TAG_PREFIX, writeMany } from "../core/state.js";
 import { acquireLock, lockWaitMs, type Lock, type LockOptions } from "../core/locks.js";
@@ -586,17 +587,37 @@ export class CoreCache extends Callable {
   /**
    * Returns the cached value, or computes it (a factory is called, a promise awaited), stores it
    * and returns it. Not atomic across processes: use `lock` or the `cache({ lock: true })` strategy for that.
+   * `schema` (any Standard Schema v1 validator): a stored value that fails it is a miss, deleted
+   * and reported (`invalid` event); a computed one that fails it is returned unstored, or with
+   * `strict: true` rejected with `SchemaError`; the schema's output (its transforms) is returned.
    * @example
    * const config = await cache.getOrSet("config", () => loadConfig(), { expire: "5m" });
+   * const user = await cache.getOrSet("user:1", () => db.user("1"), { expire: "1h", schema: z.object({ id: z.string() }) });
    */
-  async getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options: { expire?: Duration | null } = {}): Promise<T> {
+  getOrSet<S extends StandardSchemaV1>(
+    key: string,
+    valueOrFactory: unknown,
+    options: { expire?: Duration | null; schema: S; strict?: boolean },
+  ): Promise<StandardSchemaV1.InferOutput<S>>;
+  getOrSet<T>(key: string, valueOrFactory: T | Promise<T> | (() => T | Promise<T>), options?: { expire?: Duration | null }): Promise<T>;
+  async getOrSet(key: string, valueOrFactory: unknown, options: { expire?: Duration | null; schema?: StandardSchemaV1; strict?: boolean } = {}): Promise<unknown> {
     checkKey(key);
     toExpiry(options.expire, "getOrSet: expire");
-    const cached = await this.#read(key);
-    if (cached !== MISSING) return served(cached) as T;
-    const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => T | Promise<T>)() : valueOrFactory);
+    const { schema, strict } = options;
+    const check = schema === undefined && strict === undefined ? undefined : parseSchema("getOrSet", schema, strict);
+    const core = this.#core;
+    let cached = await this.#read(key);
+    if (check !== undefined && cached !== MISSING && !(cached instanceof TagSet)) cached = await core.checked(core.route(key), key, cached, check, "getOrSet");
+    if (cached !== MISSING) return served(cached);
+    const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => unknown)() : valueOrFactory);
+    const checked = check === undefined ? { value } : await check(value);
+    if (checked.issues) {
+      const error = core.invalid(core.route(key), key, "getOrSet", undefined, false, checked.issues);
+      if (strict) throw error;
+      return value;
+    }
     await this.set(key, value, { expire: options.expire });
-    return value;
+    return checked.value;
   }
 
   /**

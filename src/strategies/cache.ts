@@ -82,11 +82,12 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
     const { keyOf } = w;
     const inflight = protect ? new Map<string, Promise<unknown>>() : undefined;
     const classes = common.condition?.classes;
+    const valid = w.valid;
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, outer: Served | undefined): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       if (w.storable(outcome, key)) {
-        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome);
+        await w.write(core.route(key), key, outcome.failed ? new Raised(outcome.result) : outcome.stored, outcome);
       }
       if (outcome.failed) throw outcome.result;
       return outcome.result;
@@ -103,7 +104,9 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
       lockTtl === undefined
         ? compute
         : (thisArg: unknown, args: unknown[], key: string, outer: Served | undefined): Promise<unknown> =>
-            singleFlight(core, key, lockTtl, () => compute(thisArg, args, key, outer), (value) => {
+            singleFlight(core, key, lockTtl, () => compute(thisArg, args, key, outer), async (value) => {
+              // With a schema, a value of another shape is recomputed (without the lock).
+              if (valid !== undefined && (value = await valid(core.route(key), key, value, thisArg)) === MISSING) return compute(thisArg, args, key, outer);
               if (outer !== undefined) markServed(outer);
               return served(value);
             });
@@ -112,7 +115,8 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
       const outer = servedHere();
       const route = core.route(key);
       // A live memory route's peek is its read; any other (a clientSide local copy) may miss locally.
-      const value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
+      let value = route.peekable && route.live && scope.live === 0 ? route.backend!.peek!(key) : await core.read(route, key);
+      if (value !== MISSING && valid !== undefined) value = await valid(route, key, value, thisArg);
       if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       w.miss(thisArg, key, route);
       return wait(flight(inflight, key, () => load(thisArg, args, key, outer)));
@@ -134,7 +138,8 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
           }
         }
         const route = core.route(key);
-        if (route.peekable && scope.live === 0) {
+        // With a schema a hit is validated, in lookup: the plain path stays as it is.
+        if (route.peekable && scope.live === 0 && valid === undefined) {
           const value = route.backend!.peek!(key);
           if (value !== MISSING) return Promise.resolve(w.hit(route, key, value, this));
         }

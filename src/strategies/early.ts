@@ -26,6 +26,7 @@ import {
   envelopeOf,
   flight,
   innerOption,
+  MISSING,
   parseCommon,
   timeoutOption,
   wrapper,
@@ -112,11 +113,18 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
     /** Keys this process is refreshing (or trying to lock) right now. */
     const refreshing = new Set<string>();
 
-    /** Stores the outcome in the envelope (its `exp` from earlyTtl). */
-    const store = (route: Route, key: string, outcome: Outcome) => w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome, inner);
+    /** Stores the outcome in the envelope (its `exp` from earlyTtl): the function's own result (not a schema's output). */
+    const store = (route: Route, key: string, outcome: Outcome) => w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.stored, outcome, inner);
+    const valid = w.valid;
+    /** A stored envelope, validated with a schema (`v` the schema's output; undefined: missing or invalid). */
+    const checked = async (route: Route, key: string, found: Envelope | undefined, thisArg: unknown): Promise<Envelope | undefined> => {
+      if (found === undefined || valid === undefined) return found;
+      const v = await valid(route, key, found.v, thisArg, true);
+      return v === MISSING ? undefined : { v, exp: found.exp };
+    };
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, outer: Served | undefined): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       if (w.storable(outcome, key)) await store(route, key, outcome);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
@@ -133,9 +141,9 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       try {
         // A caller that read the old value may get here after another refresh finished: re-read,
         // and refresh only what is still due (one refresh per expiry, however slow the function).
-        const current = envelopeOf(await core.read(route, key));
+        const current = await checked(route, key, envelopeOf(await core.read(route, key)), thisArg);
         if (current !== undefined && Date.now() < current.exp) return { current };
-        const outcome = await w.call(thisArg, args, outer);
+        const outcome = await w.call(thisArg, args, outer, key);
         if (w.storable(outcome, key)) await store(route, key, outcome);
         else if (outcome.failed) throw outcome.result;
         // A result the condition rejects: the lock expires on its own (no retry on every hit).
@@ -181,7 +189,9 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const outer = servedHere();
-      const found = envelopeOf(await core.read(route, key));
+      let found = envelopeOf(await core.read(route, key));
+      // Without a schema, no more work than before.
+      if (valid !== undefined) found = await checked(route, key, found, thisArg);
       if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
       return wait(flight(inflight, key, () => compute(thisArg, args, key, route, outer)));
@@ -200,7 +210,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
           }
         }
         const route = core.route(key);
-        if (route.peekable && scope.live === 0) {
+        if (route.peekable && scope.live === 0 && valid === undefined) {
           const found = envelopeOf(route.backend!.peek!(key));
           if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args, scope.served));
         }

@@ -90,26 +90,28 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
       const route = core.route(key);
       let outcome: Outcome;
       if (timeouts === undefined) {
-        outcome = await w.call(thisArg, args, outer);
-        if (!outcome.failed && w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome);
+        outcome = await w.call(thisArg, args, outer, key);
+        // What is stored is the function's own result (a schema's output is what the caller gets).
+        if (!outcome.failed && w.storable(outcome, key)) await w.write(route, key, outcome.stored, outcome);
       } else {
         // Stored even when the caller stopped waiting (the call goes on in the background); a
         // failure nobody waits for any more is reported.
         let left = false;
-        const run = w.call(thisArg, args, outer).then(async (done) => {
-          if (!done.failed && w.storable(done, key)) await w.write(route, key, done.result, done);
+        const run = w.call(thisArg, args, outer, key).then(async (done) => {
+          if (!done.failed && w.storable(done, key)) await w.write(route, key, done.stored, done);
           else if (done.failed && left) core.report(done.result, key, route);
           return done;
         });
         const stale = async (): Promise<unknown> => {
-          const value = await core.read(route, key);
+          let value = await core.read(route, key);
+          if (value !== MISSING && w.valid !== undefined) value = await w.valid(route, key, value, thisArg);
           if (value === MISSING) return MISSING;
           left = true;
           return { stale: value };
         };
         const got = (await bounded(core, "failover", run, timeouts, stale, (error) => {
           left = true;
-          return { ...TIMED_OUT, result: error, thisArg, args };
+          return { ...TIMED_OUT, result: error, stored: error, thisArg, args };
         })) as Outcome | { stale: unknown };
         if ("stale" in got) return w.hit(route, key, got.stale, thisArg, undefined, outer);
         outcome = got;
@@ -119,7 +121,8 @@ export function failover<A extends any[] = any[]>(cache: CoreCache, options: Fai
         return outcome.result;
       }
       if ((own ?? defaults.get(core) ?? every)(outcome.result)) {
-        const value = await core.read(route, key);
+        let value = await core.read(route, key);
+        if (value !== MISSING && w.valid !== undefined) value = await w.valid(route, key, value, thisArg);
         if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       }
       w.miss(thisArg, key, route);

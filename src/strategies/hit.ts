@@ -112,7 +112,7 @@ function hitStrategy<A extends any[]>(
      */
     const settle = async (key: string, route: Route, outcome: Outcome, foreground: boolean, stale: boolean): Promise<void> => {
       const counter = `${key}:hits`;
-      const stored = w.storable(outcome, key) && (await w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.result, outcome));
+      const stored = w.storable(outcome, key) && (await w.write(route, key, outcome.failed ? new Raised(outcome.result) : outcome.stored, outcome));
       if (!stored && !foreground) return;
       // Value first, counter second: a reader in between may recompute once, never over-serve.
       if (!stored && stale) await core.run(route, key, false, (b) => b.delete(key));
@@ -124,14 +124,14 @@ function hitStrategy<A extends any[]>(
     };
 
     const compute = async (thisArg: unknown, args: unknown[], key: string, route: Route, stale: boolean, outer: Served | undefined): Promise<unknown> => {
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       await settle(key, route, outcome, true, stale);
       if (outcome.failed) throw outcome.result;
       return outcome.result;
     };
 
     const refresh = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<void> => {
-      const outcome = await w.call(thisArg, args);
+      const outcome = await w.call(thisArg, args, undefined, key);
       if (outcome.failed && !w.storable(outcome, key)) {
         // The value stays and keeps counting: it is recomputed in the foreground once exhausted.
         core.report(outcome.result, key, route);
@@ -151,10 +151,11 @@ function hitStrategy<A extends any[]>(
       }
       const route = core.route(key);
       const counter = `${key}:hits`;
-      const [value, count] = await Promise.all([
+      let [value, count] = await Promise.all([
         core.read(route, key),
         core.run(core.route(counter), counter, Number.NaN, (b) => b.incr(counter, 1, ttl)),
       ]);
+      if (value !== MISSING && w.valid !== undefined) value = await w.valid(route, key, value, thisArg);
       if (value !== MISSING && count >= 1 && count <= cacheHits) {
         if (count === updateAfter) background(core, refresh(thisArg, args, key, route));
         return w.hit(route, key, value, thisArg, undefined, outer);

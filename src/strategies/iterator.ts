@@ -112,6 +112,10 @@ const BATCH = 500;
 // biome-ignore lint: any args
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
   const core = stateOf(cache, "iterator");
+  if ((options as { schema?: unknown }).schema !== undefined) {
+    // A chunk that fails a schema half-way through a replay could be neither served nor skipped.
+    throw new CacheConfigError(`iterator: "schema" is not supported (a replay cannot drop one chunk); validate in the generator, or cache the collected array with cache({ schema })`);
+  }
   checkOptions("iterator", options, KNOWN);
   if (typeof options.ttl === "function") {
     // Chunks are stored as they are yielded, before the run's end: a ttl decided at the end cannot
@@ -127,7 +131,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const upper = upperOption("iterator", options.upper);
-  const common: Common = { strategy: "iterator", ttl, ttlFn: undefined, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper };
+  const common: Common = { strategy: "iterator", ttl, ttlFn: undefined, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper, check: undefined, strict: false };
 
   return decorator<A>("iterator", core, (target) => {
     // Keys, counters and hit/miss accounting as every value strategy does them.

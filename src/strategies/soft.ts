@@ -17,6 +17,7 @@ import {
   envelopeOf,
   flight,
   innerOption,
+  MISSING,
   parseCommon,
   parseExceptions,
   timeoutOption,
@@ -89,9 +90,9 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
     const inflight = protect ? new Map<string, Promise<Recomputed>>() : undefined;
 
     const recompute = async (thisArg: unknown, args: unknown[], key: string, route: Route, old: Envelope | undefined, outer: Served | undefined): Promise<Recomputed> => {
-      const outcome = await w.call(thisArg, args, outer);
+      const outcome = await w.call(thisArg, args, outer, key);
       if (!outcome.failed) {
-        if (w.storable(outcome, key)) await w.write(route, key, outcome.result, outcome, inner);
+        if (w.storable(outcome, key)) await w.write(route, key, outcome.stored, outcome, inner);
         return { value: outcome.result, stale: false };
       }
       if (old !== undefined && listed(outcome.result)) return { value: old.v, stale: true };
@@ -127,7 +128,12 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
 
     const lookup = async (thisArg: unknown, args: unknown[], key: string, route: Route): Promise<unknown> => {
       const outer = servedHere();
-      const found = envelopeOf(await core.read(route, key));
+      let found = envelopeOf(await core.read(route, key));
+      // With a schema, a soft-expired value too is validated: it may be served after an error.
+      if (found !== undefined && w.valid !== undefined) {
+        const v = await w.valid(route, key, found.v, thisArg, true);
+        found = v === MISSING ? undefined : { v, exp: found.exp };
+      }
       if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg, undefined, outer);
       const pending = flight(inflight, key, () => recompute(thisArg, args, key, route, found, outer));
       return settled(wait(pending, found), thisArg, key, route, outer);
@@ -143,7 +149,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
           const pending = inflight.get(key);
           if (pending !== undefined) return settled(wait(pending, undefined), thisArg, key, route, servedHere());
         }
-        if (route.peekable && scope.live === 0) {
+        if (route.peekable && scope.live === 0 && w.valid === undefined) {
           const found = envelopeOf(route.backend!.peek!(key));
           if (found !== undefined && Date.now() < found.exp) return Promise.resolve(w.hit(route, key, found.v, thisArg));
         }

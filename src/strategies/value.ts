@@ -17,6 +17,7 @@ import { callKey, functionCounters, type CallKey, type Counters, type KeyOption 
 import { checkOptions, checkTags, positiveMs, prefixOption, requiredTtl } from "../options.js";
 import { background } from "../context/background.js";
 import { currentWaitUntil, markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
+import { parseSchema, type Check, type SchemaOption } from "../schema.js";
 
 export { MISSING };
 
@@ -37,7 +38,7 @@ export type TtlFunction<A extends any[] = any[]> = any[] extends A
   : (result: any, ...args: NoInfer<A>) => Duration | null;
 
 /** Options every value strategy accepts. */
-export interface ValueOptions<A extends any[] = any[]> {
+export interface ValueOptions<A extends any[] = any[]> extends SchemaOption {
   /**
    * How long a stored result lives (required); `null` stores without expiry. A function
    * `(result, ...args) => Duration | null` decides per call, after it (see {@link TtlFunction}).
@@ -89,7 +90,7 @@ export function upperOption(strategy: string, upper: unknown): boolean {
 /** `exceptions`: an error class or a list of them. */
 export type Exceptions = ErrorClass | readonly ErrorClass[];
 
-const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags"];
+const COMMON = ["ttl", "key", "prefix", "condition", "timeCondition", "tags", "schema", "strict"];
 
 /** Wrap-time settings shared by the value strategies. */
 export interface Common {
@@ -108,6 +109,10 @@ export interface Common {
   tags: readonly string[];
   /** Store only what the function computed, not what an inner layer served from cache (`upper`; failover always). */
   upper: boolean;
+  /** The `schema`'s check (undefined: none). */
+  check: Check | undefined;
+  /** `strict`: a computed value that fails the schema rejects the call. */
+  strict: boolean;
 }
 
 /**
@@ -137,6 +142,8 @@ export function parseCommon(strategy: string, options: ValueOptions<any>, extra:
     slowerThan: timeCondition === undefined ? undefined : toMs(timeCondition, `${strategy}: timeCondition`),
     tags,
     upper: upperOption(strategy, (options as UpperOption).upper),
+    check: parseSchema(strategy, options.schema, options.strict),
+    strict: options.strict === true,
   };
 }
 
@@ -334,7 +341,12 @@ export function envelopeOf(stored: unknown): Envelope | undefined {
 
 /** The outcome of one call of the wrapped function. */
 export interface Outcome {
+  /** What the caller gets: the function's result (with a schema, its output), or the error. */
   result: unknown;
+  /** What is stored: the function's own result (the schema's input), or the error. */
+  stored: unknown;
+  /** True when the result failed the schema (never stored; with `strict`, `result` is the {@link SchemaError}). */
+  invalid: boolean;
   failed: boolean;
   /** How long it took (ms), measured only with a timeCondition. */
   took: number;
@@ -352,9 +364,10 @@ export interface Wrapper {
   /**
    * Calls the function; counts its errors. Never rejects. An `upper` layer watches what inner
    * layers serve from cache during it; `outer` is the enclosing layer call (from `servedHere()`,
-   * read when the call started), marked too.
+   * read when the call started), marked too. With a schema the result is validated: `key`
+   * names it in the `invalid` event.
    */
-  call(thisArg: unknown, args: unknown[], outer?: Served): Promise<Outcome>;
+  call(thisArg: unknown, args: unknown[], outer: Served | undefined, key: string): Promise<Outcome>;
   /** True when the outcome is to be stored (condition and timeCondition; never what an inner layer served to an `upper` one). */
   storable(outcome: Outcome, key: string): boolean;
   /**
@@ -372,6 +385,12 @@ export interface Wrapper {
   hit(route: Route, key: string, value: unknown, thisArg: unknown, extra?: Partial<DetectInfo>, outer?: Served): unknown;
   /** Counts a call not served from cache. */
   miss(thisArg: unknown, key: string, route?: Route): void;
+  /**
+   * With a schema: validates a stored value (a stored error passes): its output, or MISSING once
+   * it is reported (`invalid`) and deleted; `envelope`: the value came from an envelope (`early`,
+   * `soft`), which is what the deletion re-checks. Undefined without a schema.
+   */
+  valid: ((route: Route, key: string, value: unknown, thisArg: unknown, envelope?: boolean) => unknown) | undefined;
 }
 
 /** Builds the per-function helpers (key, counters, storing) at wrap time. */
@@ -385,10 +404,12 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
   const counters = functionCounters(core, target, common.ownPrefix ? common.prefix : (template ?? common.prefix));
   const tagged = tagsOf(strategy, target, common.tags);
   if (tagged !== undefined) core.needAtWrap(`${strategy}: tags`, "atomic");
+  const { check, strict } = common;
+  const pickV = (stored: unknown): unknown => envelopeOf(stored)?.v;
   return {
     keyOf,
     counters,
-    async call(thisArg, args, outer) {
+    async call(thisArg, args, outer, key) {
       const started = slowerThan === undefined ? 0 : performance.now();
       // A refused tag is refused before the function runs, not after it.
       if (tagged !== undefined) await core.needTags(tagged(thisArg, args));
@@ -402,13 +423,30 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
         result = error;
         failed = true;
       }
-      return { result, failed, took: slowerThan === undefined ? 0 : performance.now() - started, served: watch?.hit === true, thisArg, args };
+      const took = slowerThan === undefined ? 0 : performance.now() - started;
+      const stored = result;
+      let invalid = false;
+      if (check !== undefined && !failed) {
+        const checked = await check(result);
+        if (checked.issues) {
+          invalid = true;
+          const error = core.invalid(core.route(key), key, strategy, counters(thisArg).label, false, checked.issues);
+          if (strict) {
+            counters(thisArg).stats.errors++;
+            result = error;
+            failed = true;
+          }
+        } else result = checked.value;
+      }
+      return { result, stored, invalid, failed, took, served: watch?.hit === true, thisArg, args };
     },
-    storable({ result, failed, took, served, args }, key) {
+    storable({ result, stored, failed, took, served, invalid, args }, key) {
       return (
         !served &&
+        !invalid &&
         (slowerThan === undefined || took > slowerThan) &&
-        (failed ? condition?.errors?.(result) === true : condition === undefined || condition(result, args, key))
+        // The condition judges what would be stored: the function's own result.
+        (failed ? condition?.errors?.(result) === true : condition === undefined || condition(stored, args, key))
       );
     },
     async write(route, key, stored, outcome, inner) {
@@ -457,6 +495,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       core.miss(stats);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
     },
+    valid: check && ((route, key, value, thisArg, envelope) => core.checked(route, key, value, check, strategy, counters(thisArg).label, envelope ? pickV : undefined)),
   };
 }
 

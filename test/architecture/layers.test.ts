@@ -27,7 +27,7 @@ const STACK: readonly [layer: string, test: (file: string) => boolean][] = [
 /** Beside the stack, used by all: imports only its own kind. */
 const SHARED = (f: string): boolean =>
   ["keys/", "context/", "config/"].some((dir) => f.startsWith(dir)) ||
-  ["durations.ts", "errors.ts", "options.ts", "conditions.ts", "events.ts", "base64.ts"].includes(f);
+  ["durations.ts", "errors.ts", "options.ts", "conditions.ts", "events.ts", "base64.ts", "schema.ts"].includes(f);
 
 function layerOf(file: string): string {
   if (SHARED(file)) return "shared";

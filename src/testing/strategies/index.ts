@@ -12,12 +12,13 @@ import { iteratorTests } from "./iterator.js";
 import { limitTests } from "./limits.js";
 import { lockTests } from "./lock.js";
 import { nestedTests } from "./nested.js";
+import { schemaTests } from "./schema.js";
 import { valueTests } from "./value.js";
 
 /**
  * Registers a `describe` block with the strategy tests against `target`: cache, locked and
  * `cache({ lock: true })`, failover, hit, early, soft, rateLimit, slidingRateLimit,
- * circuitBreaker, perf, iterator and invalidate, nested decorators, adaptive ttls and timeouts; a part of {@link conformanceSuite}. Tests of what
+ * circuitBreaker, perf, iterator and invalidate, nested decorators, adaptive ttls and timeouts, and the `schema` option; a part of {@link conformanceSuite}. Tests of what
  * two processes share skip themselves on a target whose caches share nothing (like `mem://`).
  *
  * @example
@@ -37,6 +38,7 @@ export function strategyTests(target: TargetHandle): void {
   lockTests(target);
   valueTests(target);
   adaptiveTests(target);
+  schemaTests(target);
   nestedTests(target);
   limitTests(target);
   iteratorTests(target);
