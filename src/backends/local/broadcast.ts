@@ -5,21 +5,14 @@
  * platform connects (on Deno Deploy, not every isolate everywhere), so the copy is used from
  * `start` on and its `ttl` stays the bound for what the channel does not carry.
  *
- * Messages are plain objects (structured-cloneable): `{ cashews: 1, from, keys }` or
- * `{ cashews: 1, from, all: true }`, `from` the sending bus's id (two caches of one isolate on one
- * channel hold two objects, and each hears the other).
+ * Batching per tick, the wire format (each bus's id, so two caches of one isolate hear each other)
+ * and reading messages are the channel bus's (channel-bus.ts); a channel is never lost, so there
+ * is no heartbeat and one subscription lasts until `close()`.
  * @internal
  * @module
  */
-import type { Bus, BusListener, Invalidation } from "./bus.js";
-
-/** What crosses the channel. */
-interface Wire {
-  readonly cashews: 1;
-  readonly from: string;
-  readonly keys?: readonly string[];
-  readonly all?: true;
-}
+import type { Bus } from "./bus.js";
+import { ChannelBus } from "./channel-bus.js";
 
 /** The slice of `BroadcastChannel` used (plus Node's and Bun's `unref`). */
 interface Channel {
@@ -71,89 +64,67 @@ function unref(channel: Channel): void {
   }
 }
 
-/** A fresh id for one bus (which of two channels on one name sent a message). */
-function busId(): string {
-  const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  return typeof crypto?.randomUUID === "function" ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-}
+/** The bus on one channel name (see the module comment). */
+class BroadcastBus extends ChannelBus {
+  readonly #name: string;
+  /** Posts (its own object: what is published before close() still goes out after the subscription ends). */
+  #post: Channel | undefined;
 
-/** The invalidation a wire message carries, or `undefined` for anything else (not ours, malformed). */
-function invalidationOf(data: unknown, self: string): Invalidation | undefined {
-  const wire = data as Partial<Wire> | null;
-  if (typeof wire !== "object" || wire === null || wire.cashews !== 1 || typeof wire.from !== "string" || wire.from === self) return undefined;
-  if (wire.all === true) return { all: true };
-  if (Array.isArray(wire.keys) && wire.keys.every((key) => typeof key === "string")) return { keys: wire.keys };
-  return undefined;
+  constructor(name: string) {
+    super({ heartbeatMs: 0 });
+    this.#name = name;
+  }
+
+  protected async send(payload: string): Promise<void> {
+    if (this.#post === undefined) {
+      const Ctor = channelConstructor();
+      if (Ctor === undefined) throw new Error("BroadcastChannel is not available in this runtime");
+      unref((this.#post = new Ctor(this.#name)));
+    }
+    this.#post.postMessage(payload);
+  }
+
+  override async close(): Promise<void> {
+    await super.close(); // sends what is pending first
+    this.#post?.close();
+    this.#post = undefined;
+  }
+
+  protected subscribeOnce(signal: AbortSignal, confirmed: () => void): Promise<void> {
+    const Ctor = channelConstructor();
+    if (Ctor === undefined) return Promise.reject(new Error("BroadcastChannel is not available in this runtime"));
+    const channel = new Ctor(this.#name);
+    channel.onmessage = (event) => {
+      if (typeof event.data === "string") this.receive(event.data);
+    };
+    // A message lost to deserialisation may have been an invalidation: end the subscription, which
+    // reports it lost (the copy is flushed) and opens the channel again.
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        channel.onmessage = channel.onmessageerror = null;
+        channel.close();
+        resolve();
+      };
+      channel.onmessageerror = done;
+      signal.addEventListener("abort", done, { once: true });
+      unref(channel);
+      confirmed();
+    });
+  }
 }
 
 /**
  * A {@link Bus} on a `BroadcastChannel` named `channelName`: every invalidation is posted (the keys
  * of one tick in one message; "all" swallows keys), what other buses on that name post is heard,
  * and the bus says it is connected as soon as it starts (a channel has no confirmation: the local
- * `ttl` bounds what it does not carry). A message that cannot be read flushes everything. The
+ * `ttl` bounds what it does not carry). A message that cannot be read flushes the copy. The
  * channel does not keep the process alive where the runtime lets it go (see `unref`), and
- * `close()` closes it. Throws at `start` where the runtime has no `BroadcastChannel`.
+ * `close()` closes it.
  * @param channelName The channel: one per shared store and key space (two stores never share one).
  * @example
  * const bus = createBroadcastBus(JSON.stringify(["cashews", "deno-kv", "/data/cache.db", "cashews"]));
  * const backend = withLocalTier(remote, { size: 10_000, ttl: 5_000 }, bus);
  */
 export function createBroadcastBus(channelName: string): Bus {
-  const id = busId();
-  let channel: Channel | undefined;
-  let closed = false;
-  /** Keys waiting for this tick's message, or "all". */
-  let pending: Set<string> | "all" | undefined;
-
-  const post = (): void => {
-    const batch = pending;
-    pending = undefined;
-    if (batch === undefined || channel === undefined || (batch !== "all" && batch.size === 0)) return;
-    const message: Wire = batch === "all" ? { cashews: 1, from: id, all: true } : { cashews: 1, from: id, keys: [...batch] };
-    try {
-      channel.postMessage(message);
-    } catch {
-      // a channel closed under us: nothing listens through it any more
-    }
-  };
-
-  return {
-    async start(listener: BusListener): Promise<void> {
-      const Ctor = channelConstructor();
-      if (Ctor === undefined) throw new Error("BroadcastChannel is not available in this runtime");
-      closed = false;
-      const opened = new Ctor(channelName);
-      channel = opened;
-      opened.onmessage = (event) => {
-        const message = invalidationOf(event.data, id);
-        if (message !== undefined && !closed) listener.invalidate(message);
-      };
-      // A message lost to deserialisation may have been an invalidation: drop everything.
-      opened.onmessageerror = () => {
-        if (!closed) listener.invalidate({ all: true });
-      };
-      unref(opened);
-      listener.connected(true);
-    },
-
-    publish(message: Invalidation): void {
-      if (closed || channel === undefined) return;
-      const first = pending === undefined;
-      if ("all" in message) pending = "all";
-      else if (pending !== "all") {
-        pending ??= new Set();
-        for (const key of message.keys) pending.add(key);
-      }
-      if (first) queueMicrotask(post);
-    },
-
-    async close(): Promise<void> {
-      if (closed) return;
-      // What this tick wrote still goes out before the channel closes.
-      post();
-      closed = true;
-      channel?.close();
-      channel = undefined;
-    },
-  };
+  return new BroadcastBus(channelName);
 }

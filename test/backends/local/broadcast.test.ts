@@ -83,7 +83,7 @@ describe("createBroadcastBus on Node's BroadcastChannel", () => {
     expect(elsewhere.heard).toEqual([]);
   });
 
-  it("close() sends what is pending, then nothing is sent or heard; a restart listens again", async () => {
+  it("close() sends what is pending, then nothing is sent or heard", async () => {
     const name = channelName();
     const a = await listening(name);
     const b = await listening(name);
@@ -95,10 +95,6 @@ describe("createBroadcastBus on Node's BroadcastChannel", () => {
     await sleep(50);
     expect(b.heard).toEqual([{ keys: ["last"] }]);
     expect(a.heard).toEqual([]);
-    await a.bus.start({ invalidate: (message) => a.heard.push(message), connected: () => {} });
-    b.bus.publish({ keys: ["again"] });
-    await until(() => a.heard.length > 0);
-    expect(a.heard).toEqual([{ keys: ["again"] }]);
   });
 
   it("ignores messages that are not a bus's (other users of the channel name)", async () => {
@@ -107,8 +103,9 @@ describe("createBroadcastBus on Node's BroadcastChannel", () => {
     const other = new BroadcastChannel(name);
     cleanup.push(() => other.close());
     other.postMessage("hello");
-    other.postMessage({ cashews: 1, from: "x", keys: [1] });
-    other.postMessage({ cashews: 1, from: "x", keys: ["ok"] });
+    other.postMessage({ v: 1, id: "x", keys: ["not-a-string-message"] });
+    other.postMessage(JSON.stringify({ v: 2, id: "x", keys: ["other-version"] }));
+    other.postMessage(JSON.stringify({ v: 1, id: "x", keys: ["ok"] }));
     await until(() => a.heard.length > 0);
     await sleep(50);
     expect(a.heard).toEqual([{ keys: ["ok"] }]);
@@ -154,6 +151,7 @@ describe("deno-kv:// with local on Node (@deno/kv): the BroadcastChannel bus", (
     const behind = new Cache("bc-behind").setup(url.replace(/\?.*/, ""), { namespace: "bc", safe: false });
     cleanup.push(() => Promise.all([a.close(), b.close(), behind.close()]));
     await a.set("k", "one", { expire: "10m" });
+    await sleep(100); // a's invalidation of its own write passes first (it would drop b's copy of "one")
     expect(await b.get("k")).toBe("one"); // b's copy holds it now
     // A writer without local publishes nothing: b's copy still answers (the local tier is in use).
     await behind.set("k", "behind", { expire: "10m" });
