@@ -110,7 +110,8 @@ export function defineBackend(definition: BackendDefinition): Backend {
     listing: has("keys"),
     ...definition.capabilities,
   };
-  const ownsTags = has("tagDelete") && has("incr");
+  // A definition with its own tagDelete keeps the tags itself (no header on its strings).
+  const ownsTags = has("tagDelete");
   const get = async (key: string): Promise<unknown> => {
     const value = await definition.get(key);
     return value === undefined ? MISSING : value;
@@ -154,12 +155,12 @@ export function defineBackend(definition: BackendDefinition): Backend {
     deleteMatch: definition.deleteMatch?.bind(definition) ?? (scan ? async (pattern) => deleteMany(await keysOf(pattern)) : refuse(kind, "deleteMatch")),
     getKeysCount: definition.getKeysCount?.bind(definition) ?? (scan ? async () => (await keysOf("*")).length : refuse(kind, "getKeysCount")),
     clear: definition.clear?.bind(definition) ?? (scan ? async () => void (await deleteMany(await keysOf("*"))) : refuse(kind, "clear")),
-    incr: ownsTags
-      ? definition.incr!.bind(definition)
-      : definition.incr
-        ? (key, by, expireMs, tags) =>
-            tags === undefined || tags.length === 0 ? definition.incr!(key, by, expireMs) : Promise.reject(capabilityError(kind, "atomic", "incr with tags (implement tagDelete to keep tags yourself)"))
-        : refuse(kind, "incr"),
+    incr: !definition.incr
+      ? refuse(kind, "incr")
+      : ownsTags
+        ? definition.incr.bind(definition)
+        : (key, by, expireMs, tags) =>
+            tags === undefined || tags.length === 0 ? definition.incr!(key, by, expireMs) : Promise.reject(capabilityError(kind, "atomic", "incr with tags (implement tagDelete to keep tags yourself)")),
     slidingIncr: definition.slidingIncr?.bind(definition) ?? refuse(kind, "slidingIncr"),
     tagAdd: definition.tagAdd?.bind(definition) ?? refuse(kind, "tagAdd"),
     tagPop: definition.tagPop?.bind(definition) ?? refuse(kind, "tagPop"),

@@ -475,7 +475,7 @@ export class MemoryBackend implements Backend {
   /** Adds members to the set at `key`; `expireMs`: the set's TTL becomes it. Resolves how many were new. */
   async setAdd(key: string, members: readonly string[], expireMs: number | undefined): Promise<number> {
     let entry = this.#setEntry(key);
-    if (entry === undefined) this.#insert(key, new TagSet(), 0), (entry = this.#map.get(key)!);
+    if (entry === undefined) entry = this.#insert(key, new TagSet(), 0);
     else this.#touch(entry);
     if (expireMs !== undefined) this.#setDeadline(entry, deadline(expireMs, Date.now()));
     const set = (entry.value as TagSet).members;

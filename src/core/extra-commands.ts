@@ -9,6 +9,7 @@
 import { capabilityError } from "../backends/capabilities.js";
 import { MISSING, type Backend } from "../backends/types.js";
 import { decode, encode, UNDECODABLE } from "../codec/index.js";
+import type { TypeRegistry } from "../codec/types.js";
 import { isDisabled, type Command } from "../context/scope.js";
 import { SerializationError } from "../errors.js";
 import type { Route } from "./route.js";
@@ -56,13 +57,13 @@ const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of v
  * values (`mem://` without `serialize`), the codec's text of the value, which is what a
  * serialising backend would hold. `undefined` when missing; a set is not text (WRONGTYPE).
  */
-export function rawText(route: Route, raw: unknown): string | undefined {
+export function rawText(route: Route, raw: unknown, types?: TypeRegistry): string | undefined {
   if (raw === MISSING) return undefined;
   if (typeof raw === "string" && !route.live) return raw;
   if (typeof raw === "number") return String(raw);
   if (!route.live) throw new Error(WRONGTYPE);
   try {
-    return encode(raw);
+    return encode(raw, types);
   } catch {
     throw new Error(WRONGTYPE);
   }
@@ -73,11 +74,11 @@ export function rawText(route: Route, raw: unknown): string | undefined {
  * value it encodes, when the codec writes exactly that text for it (anything else could not be
  * read back as written: SerializationError).
  */
-export function rawValue(route: Route, text: unknown): unknown {
+export function rawValue(route: Route, text: unknown, types?: TypeRegistry): unknown {
   if (typeof text !== "string") throw new TypeError(`setRaw: the value must be a string (the text to store), got ${typeof text}`);
   if (!route.live) return text;
-  const value = decode(text);
-  if (value === UNDECODABLE || encode(value) !== text) {
+  const value = decode(text, types);
+  if (value === UNDECODABLE || encode(value, types) !== text) {
     throw new SerializationError(
       `setRaw: ${route.label} stores values, not text, and this text is not one the codec writes; set the backend up with serialize: true to store any text`,
     );

@@ -224,14 +224,20 @@ export class CacheCore {
   /** A value that failed verification: reports it and deletes it; resolves MISSING. */
   async tampered(route: Route, key: string, raw: unknown): Promise<typeof MISSING> {
     this.emitter.emit({ type: "tampered", key, backend: route.label, error: new Error("signature check failed") });
-    // Compare-and-delete: a valid value written meanwhile by someone else survives. A client that
-    // decoded invalid UTF-8 handed us U+FFFD in place of the stored bytes, so that comparison could
-    // never match and the bad entry would stay forever: delete it unconditionally then (at worst a
-    // value written in between is lost to a miss). So too on a store without compare-and-delete
-    // (Workers KV), whose unlock is refused.
-    const lossy = typeof raw !== "string" || raw.includes("\uFFFD") || route.capabilities.locks === false;
-    await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw)));
+    // Compare-and-delete: a valid value written meanwhile by someone else survives.
+    await this.#dropUnchanged(route, key, raw);
     return MISSING;
+  }
+
+  /**
+   * Deletes `key` if it still holds `raw` (compare-and-delete), so a value written meanwhile
+   * survives; outright where that cannot work: a stored text the client decoded lossily (U+FFFD
+   * for invalid UTF-8 never compares equal), or a store without compare-and-delete (Workers KV).
+   * A live route's value compares by identity.
+   */
+  async #dropUnchanged(route: Route, key: string, raw: unknown): Promise<void> {
+    const lossy = (typeof raw === "string" ? raw.includes("\uFFFD") : !route.live) || route.capabilities.locks === false;
+    await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw as string)));
   }
 
   /** Reports a value that failed a schema (an `invalid` event; `fn`: the decorated function); returns the error. */
@@ -257,8 +263,7 @@ export class CacheCore {
       if (raw === MISSING) return MISSING;
       const again = await this.decoded(route, key, raw);
       if (again === MISSING || !(await refused(again).catch(() => false))) return MISSING;
-      const lossy = (typeof raw === "string" && raw.includes("\uFFFD")) || route.capabilities.locks === false;
-      await this.run(route, key, false, (b) => (lossy ? b.delete(key) : b.unlock(key, raw as string)));
+      await this.#dropUnchanged(route, key, raw);
       return MISSING;
     };
     if (value instanceof Raised) return value;

@@ -60,7 +60,7 @@ export class Cache extends CoreCache {
   async setRaw(key: string, text: string, options: { expire?: Duration | null; exist?: boolean } = {}): Promise<boolean> {
     const expire = toExpiry(options.expire, "setRaw: expire");
     const core = stateOf(this, "setRaw");
-    const value = rawValue(core.route(checkKey(key)), text);
+    const value = rawValue(core.route(checkKey(key)), text, core.types);
     return runCommand(core, Command.SET_RAW, key, false, async (b, route) => {
       const ok = await b.set(key, value, expire, options.exist);
       if (ok) core.written(key, route);
@@ -78,7 +78,8 @@ export class Cache extends CoreCache {
    * await cache.getRaw("user:1"); // '{"name":"Ada"}'
    */
   async getRaw(key: string): Promise<string | undefined> {
-    return runCommand(stateOf(this, "getRaw"), Command.GET_RAW, key, undefined as string | undefined, async (b, route) => rawText(route, await b.get(key)));
+    const core = stateOf(this, "getRaw");
+    return runCommand(core, Command.GET_RAW, key, undefined as string | undefined, async (b, route) => rawText(route, await b.get(key), core.types));
   }
 
   /**
@@ -91,8 +92,9 @@ export class Cache extends CoreCache {
    * await cache.getSize("missing");  // -2
    */
   async getSize(key: string): Promise<number> {
-    return runCommand(stateOf(this, "getSize"), Command.GET_SIZE, key, -2, async (b, route) => {
-      const text = rawText(route, await b.get(key));
+    const core = stateOf(this, "getSize");
+    return runCommand(core, Command.GET_SIZE, key, -2, async (b, route) => {
+      const text = rawText(route, await b.get(key), core.types);
       return text === undefined ? -2 : utf8Length(text);
     });
   }

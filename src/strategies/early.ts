@@ -92,7 +92,6 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
   const common = parseCommon("early", options, EXTRA, "early", true);
   const inner = innerOption(common, "earlyTtl", options.earlyTtl);
   const earlyTtl = typeof inner === "number" ? inner : undefined;
-  const timeouts = timeoutOption("early", options.timeout, true);
   const fail = (error: unknown): never => {
     throw error;
   };
@@ -103,6 +102,11 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
   const protect = options.protected ?? true;
   const { background: inBackground = true } = options;
   if (typeof inBackground !== "boolean") throw new CacheConfigError(`early: "background" must be a boolean, got ${typeof inBackground}`);
+  // Only a caller that refreshes in its own call (background: false) has a due value to fall back on.
+  if (inBackground && (options.timeout as { soft?: unknown } | undefined)?.soft !== undefined) {
+    throw new CacheConfigError(`early: timeout.soft applies only with background: false (a background refresh keeps nobody waiting); misses are bounded by timeout.hard`);
+  }
+  const timeouts = timeoutOption("early", options.timeout, !inBackground);
   // The refresh lock outlives a slow refresh (it is released as soon as the refresh ends).
   const lockTtl = Math.max(earlyTtl ?? 0, Math.min(common.ttl ?? 30_000, 30_000));
 

@@ -257,4 +257,20 @@ describe("defineBackend: tags on a store with atomic operations", () => {
     expect(await mem.get("k")).toBe("v");
     expect(await backend.tagDelete("t", ["k", "n"])).toBe(2);
   });
+
+  it("a definition with tagDelete but no incr (atomic declared) still owns its tags: its tagDelete is called, no header is added", async () => {
+    const mem = store();
+    let called = 0;
+    const { incr: _incr, ...noIncr } = definition(mem) as Record<string, unknown>;
+    const backend = defineBackend({
+      ...(noIncr as ReturnType<typeof definition>),
+      capabilities: { atomic: true },
+      set: (key: string, value: unknown, expireMs: number | undefined, exist?: boolean, tags?: readonly string[]) => mem.set(key, value, expireMs, exist, tags),
+      tagDelete: (tag: string, keys: readonly string[]) => (called++, mem.tagDelete(tag, keys)),
+    });
+    await backend.set("k", "v", undefined, undefined, ["t"]);
+    expect(await mem.get("k")).toBe("v");
+    expect(await backend.tagDelete("t", ["k"])).toBe(1);
+    expect(called).toBe(1);
+  });
 });

@@ -162,3 +162,36 @@ describe("Redis clientSide: sets never come from the local copy", () => {
     expect(await cache.getRaw("k")).toBeUndefined();
   });
 });
+
+describe("read-through mends", () => {
+  it("deleteTags is a DELETE_MANY to disable and to middleware", async () => {
+    const cache = new Cache("mends-tags").setup("mem://");
+    await cache.set("k", 1, { tags: ["t"] });
+    const seen: string[] = [];
+    const remove = cache.use(async (command, args, next) => (seen.push(command), next(args)));
+    await cache.disabling(async () => {
+      await cache.deleteTags("t");
+    }, Command.DELETE_MANY);
+    expect(await cache.get("k")).toBe(1);
+    await cache.deleteTags("t");
+    expect(await cache.get("k")).toBeUndefined();
+    expect(seen).toContain("delete_many");
+    remove();
+    await cache.close();
+  });
+
+  it("getRaw, getSize and setRaw on live mem:// know the cache's registered types", async () => {
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    const cache = new Cache("mends-raw").setup("mem://");
+    cache.registerType(Point, { name: "Point", encode: (p) => p.x, decode: (x) => new Point(x as number) });
+    await cache.set("p", new Point(3));
+    const text = await cache.getRaw("p");
+    expect(typeof text).toBe("string");
+    expect(await cache.getSize("p")).toBe(utf8Length(text!));
+    expect(await cache.setRaw("q", text!)).toBe(true);
+    expect(await cache.get("q")).toEqual(new Point(3));
+    await cache.close();
+  });
+});

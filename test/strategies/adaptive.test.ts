@@ -33,7 +33,7 @@ describe("adaptive ttl and timeout: wrap-time validation", () => {
       // @ts-expect-error a Duration is not the object
       ["not an object", () => cache.soft({ ttl: "1m", timeout: "1s" }), /soft: "timeout" must be an object/],
       ["empty", () => cache.failover({ ttl: "1m", timeout: {} }), /failover: "timeout" needs soft or hard/],
-      ["soft >= hard", () => cache.early({ ttl: "1m", timeout: { soft: "2s", hard: "1s" } }), /early: timeout.soft \(2000 ms\) must be shorter than timeout.hard/],
+      ["soft >= hard", () => cache.early({ ttl: "1m", background: false, timeout: { soft: "2s", hard: "1s" } }), /early: timeout.soft \(2000 ms\) must be shorter than timeout.hard/],
       ["zero", () => cache.cache({ ttl: "1m", timeout: { hard: 0 } }), /cache: "timeout.hard" must be greater than 0/],
       ["bad duration", () => cache.soft({ ttl: "1m", timeout: { soft: "soon" } }), /soft: timeout.soft/],
       // @ts-expect-error unknown key
@@ -80,5 +80,14 @@ describe("timeout: the computation a caller left goes to the request's waitUntil
     open();
     await handed[0];
     expect(await cache.get("wu")).toBe("late");
+  });
+});
+
+describe("early timeout.soft", () => {
+  it("is refused with background: true (no caller waits with a due value at hand), accepted with background: false", () => {
+    const cache = new Cache("early-soft").setup("mem://");
+    expect(() => cache.early({ ttl: "1m", timeout: { soft: "100ms" } })).toThrow(/timeout.soft applies only with background: false/);
+    expect(() => cache.early({ ttl: "1m", timeout: { soft: "100ms" }, background: false })).not.toThrow();
+    expect(() => cache.early({ ttl: "1m", timeout: { hard: "1s" } })).not.toThrow();
   });
 });
