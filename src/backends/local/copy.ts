@@ -123,6 +123,17 @@ export class LocalCopy {
     return now < entry.expiresAt + this.#grace && now < entry.keyExpiresAt ? entry.raw : undefined;
   }
 
+  /**
+   * A failed remote read of `key`: the stale text within grace (`onStale` told), else `error`
+   * thrown. Shared by the local tier and Redis clientSide.
+   */
+  graced(key: string, error: unknown, onStale?: (key: string, error: unknown) => void): string {
+    const stale = this.stale(key);
+    if (stale === undefined) throw error;
+    onStale?.(key, error);
+    return stale;
+  }
+
   /** Keeps `value`, decoded from `raw`, if the entry of `key` still holds that text. */
   keep(key: string, raw: unknown, value: unknown): void {
     const entry = this.#entries.get(key);

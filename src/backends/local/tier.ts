@@ -144,10 +144,7 @@ export class LocalTier implements Backend {
 
   /** A failed remote read: the copy within grace (reported as stale), else the failure. */
   #graced(key: string, error: unknown): unknown {
-    const stale = this.local.stale(key);
-    if (stale === undefined) throw error;
-    this.#onStale?.(key, error);
-    return stale;
+    return this.local.graced(key, error, this.#onStale);
   }
 
   async #fetch(key: string): Promise<unknown> {
@@ -334,7 +331,7 @@ export class LocalTier implements Backend {
     return this.#change([key], () => this.remote.incr(key, by, expireMs, tags));
   }
 
-  // Locks, sliding logs and tag sets are never read as values: dropped locally, not published.
+  // Locks, sliding logs and tag sets are never read as values: dropped locally (locks are published too, though a lock text is never kept in a copy).
 
   setLock(key: string, value: string, ttlMs: number): Promise<boolean> {
     return this.#change([key], () => this.remote.setLock(key, value, ttlMs));

@@ -109,12 +109,7 @@ export class RedisBackend implements Backend {
       const localOption = options.local as { size: number; ttl: number; grace: number; onStale?: (key: string, error: unknown) => void } | undefined;
       const clientSide = (this.#clientSide = new ClientSide(this.#ns, settings, localOption));
       const local = (this.#local = clientSide.local);
-      if (localOption?.grace) this.#graced = (key, error) => {
-        const stale = local.stale(key);
-        if (stale === undefined) throw error;
-        localOption.onStale?.(key, error);
-        return stale;
-      };
+      if (localOption?.grace) this.#graced = (key, error) => local.graced(key, error, localOption.onStale);
       this.peek = (key) => local.peek(key);
       this.peekDecoded = true;
       this.keep = (key, raw, value) => local.keep(key, raw, value);

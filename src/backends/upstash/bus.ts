@@ -17,6 +17,7 @@
  * @module
  */
 import { CacheConfigError } from "../../errors.js";
+import { withDeadline } from "../deadlines.js";
 import type { Bus } from "../local/bus.js";
 import { ChannelBus, invalidationChannel, type ChannelBusOptions } from "../local/channel-bus.js";
 
@@ -104,17 +105,7 @@ class UpstashBus extends ChannelBus {
   protected async send(payload: string): Promise<void> {
     const timeoutMs = this.#options.publishTimeoutMs ?? 5000;
     if (this.#options.client) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([
-          this.#options.client.publish(this.#channel, payload),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error("upstash bus: PUBLISH timed out")), timeoutMs);
-          }),
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withDeadline(this.#options.client.publish(this.#channel, payload), timeoutMs, () => new Error("upstash bus: PUBLISH timed out"));
       return;
     }
     const res = await this.#fetch(this.#url, {

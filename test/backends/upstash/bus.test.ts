@@ -177,11 +177,11 @@ describe.skipIf(!redisUrl)("upstash bus", () => {
     });
 
     it("bus.ts runs beyond Node: no node:* imports, no Buffer, no process", () => {
-      const source = ["upstash/bus.ts", "local/channel-bus.ts"].map((file) => readFileSync(fileURLToPath(new URL(`../../../src/backends/${file}`, import.meta.url)), "utf8")).join("\n");
+      const source = ["upstash/bus.ts", "local/channel-bus.ts", "deadlines.ts"].map((file) => readFileSync(fileURLToPath(new URL(`../../../src/backends/${file}`, import.meta.url)), "utf8")).join("\n");
       const code = source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ""); // without comments
       expect(code).not.toMatch(/from\s+["']node:|require\(|\bBuffer\b|\bprocess\./);
       const imports = [...code.matchAll(/from\s+["']([^"']+)["']/g)].map((m) => m[1]);
-      expect(imports.sort()).toEqual(["../../errors.js", "../local/bus.js", "../local/channel-bus.js", "./bus.js"]);
+      expect(imports.sort()).toEqual(["../../errors.js", "../deadlines.js", "../local/bus.js", "../local/channel-bus.js", "./bus.js", "./clock.js"]);
     });
 
     it("a publish reaches the other instance within 200 ms, over many rounds; own messages are ignored", async () => {
