@@ -11,7 +11,7 @@
  * @module
  */
 import type { Backend } from "../backends/types.js";
-import { createContextStore } from "./store.js";
+import { createContextStore, releasableStore } from "./store.js";
 
 /**
  * The cache commands, for `disable`/`enable`/`disabling`/`isDisabled`.
@@ -94,15 +94,13 @@ interface Frame {
   invalidate: boolean;
   detect: Level | undefined;
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
-  /** The `upper` layer call whose function runs here (see {@link watching}). */
-  served?: Served | undefined;
 }
 
 /**
  * `live`: running scopes plus caches with a process-wide disable. Zero means "no scope anywhere":
  * the hit path checks it before anything else in this module. `served`: the `upper` layer call
  * whose function is running synchronously right now (see {@link Served}); `framed`: upper layer
- * calls in flight that also put themselves in a scope's frame (0: no need to look there).
+ * calls in flight in the async context (0: no need to look there).
  * @internal
  */
 export const scope: { live: number; sticky: boolean; served: Served | undefined; framed: number } = { live: 0, sticky: false, served: undefined, framed: 0 };
@@ -114,13 +112,13 @@ export const scope: { live: number; sticky: boolean; served: Served | undefined;
  * a decorated call inside its function was served from cache, so the layer does not store what it
  * returned. A hit marks its layer and every enclosing one (`parent`).
  *
- * No async context is needed, and none is started: an AsyncLocalStorage that is running costs
- * every promise of the process on Node ≤ 22 (a memory hit: ~1.8×). {@link scope}`.served` names
- * the layer whose function is running synchronously; a decorated call reads it when it starts (the
- * synchronous part of every call), so a decorator stacked directly on another and the decorated
- * calls a function makes before its first `await` are seen everywhere. Inside a scope (the async
- * context is running already: `withCache`, the Hono middlewares, `detect`, …) the layer is also
- * kept in the frame, so calls after an `await` are seen too.
+ * {@link scope}`.served` names the layer whose function is running synchronously: a decorator
+ * stacked directly on another, and the calls a function makes before its first `await`, read it
+ * with one field read. Calls after an `await` find the layer in an async context of its own
+ * ({@link upperStore}), kept only while upper layer calls are in flight: on Node ≤ 22 a running
+ * AsyncLocalStorage costs every promise of the process (a memory hit: ~1.8×), so a process pays
+ * it only while its `upper` layers run, and never without them. Where the runtime has no
+ * AsyncLocalStorage, only the synchronous part is seen.
  * @internal
  */
 export interface Served {
@@ -128,9 +126,12 @@ export interface Served {
   parent: Served | undefined;
 }
 
+/** The async context of running `upper` layer calls (separate from the scopes': it is released when idle). */
+const upperStore = releasableStore<Served>();
+
 /** The `upper` layer call the current decorated call runs inside, if any (read it synchronously when the call starts). @internal */
 export function servedHere(): Served | undefined {
-  return scope.served ?? (scope.framed === 0 ? undefined : store.get()?.served);
+  return scope.served ?? (scope.framed === 0 ? undefined : upperStore.get());
 }
 
 /** Marks `served` and every enclosing layer call: a value was served from cache inside them. @internal */
@@ -139,23 +140,19 @@ export function markServed(served: Served | undefined): void {
 }
 
 /**
- * Runs `fn` (the function of an `upper` layer) so that decorated calls it starts mark `served`
- * when they are served from cache. Adds no frame outside a scope. @internal
+ * Runs `fn` (the function of an `upper` layer) so that decorated calls it starts, before or after
+ * an `await`, mark `served` when they are served from cache. @internal
  */
 export function watching<R>(served: Served, fn: () => R): R {
   const previous = scope.served;
   scope.served = served;
   try {
-    const frame = scope.live === 0 || !store.async ? undefined : store.get();
-    if (frame === undefined) return fn();
-    // Shares the parent's disabled map, so a disable() inside acts as it would without this frame.
-    frame.disabled ??= new Map();
-    const framed: Frame = { ...frame, served };
+    if (!upperStore.async) return fn();
     scope.framed++;
     return settled(
-      () => store.run(framed, fn),
+      () => upperStore.run(served, fn),
       () => {
-        scope.framed--;
+        if (--scope.framed === 0) upperStore.release?.();
       },
     );
   } finally {
@@ -176,7 +173,6 @@ function enter<R>(patch: Partial<Frame>, fn: () => R): R {
     invalidate: parent?.invalidate ?? false,
     detect: parent?.detect,
     waitUntil: parent?.waitUntil,
-    served: parent?.served,
     ...patch,
   };
   if (store.async) {
@@ -316,9 +312,7 @@ export function currentWaitUntil(): ((promise: Promise<unknown>) => void) | unde
  * @internal
  */
 export function recordHit(key: string, info: DetectInfo): void {
-  const frame = store.get();
-  markServed(frame?.served);
-  let level = frame?.detect;
+  let level = store.get()?.detect;
   if (level === undefined && !store.async) {
     for (const l of running) (l.keys[key] ??= []).push(info);
     return;

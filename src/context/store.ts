@@ -23,6 +23,7 @@ export interface ContextStore<T> {
 interface AlsLike<T> {
   getStore(): T | undefined;
   run<R>(store: T, fn: () => R): R;
+  disable?(): void;
 }
 type AlsClass = new <T>() => AlsLike<T>;
 
@@ -53,10 +54,20 @@ let Als: AlsClass | undefined | null = null;
  * });
  */
 export function createContextStore<T>(): ContextStore<T> {
+  return releasableStore<T>();
+}
+
+/**
+ * A context store that can also be released when no `run` is in progress: its AsyncLocalStorage
+ * is disabled (on Node that turns its promise hooks off once no other storage runs) until the
+ * next `run`. @internal
+ */
+export function releasableStore<T>(): ContextStore<T> & { release?(): void } {
   if (Als === null) Als = findAsyncLocalStorage();
   if (Als !== undefined) {
     const als = new Als<T>();
-    return { async: true, get: () => als.getStore(), run: (value, fn) => als.run(value, fn) };
+    const disable = typeof als.disable === "function" ? () => als.disable!() : undefined;
+    return { async: true, get: () => als.getStore(), run: (value, fn) => als.run(value, fn), release: disable };
   }
   let current: T | undefined;
   return {

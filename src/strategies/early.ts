@@ -216,7 +216,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
         const route = core.route(key);
         if (route.peekable && scope.live === 0 && valid === undefined) {
           const found = envelopeOf(route.backend!.peek!(key));
-          if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args, scope.served));
+          if (found !== undefined) return Promise.resolve(served(route, key, found, thisArg, args, servedHere()));
         }
         return lookup(thisArg, args, key, route);
       } catch (error) {

@@ -16,7 +16,7 @@ import type { Target } from "../wrap/decorator.js";
 import { callKey, functionCounters, type CallKey, type Counters, type KeyOption } from "../wrap/key.js";
 import { checkOptions, checkTags, positiveMs, prefixOption, requiredTtl } from "../options.js";
 import { background } from "../context/background.js";
-import { currentWaitUntil, markServed, recordHit, scope, watching, type DetectInfo, type Served } from "../context/scope.js";
+import { currentWaitUntil, markServed, recordHit, scope, servedHere, watching, type DetectInfo, type Served } from "../context/scope.js";
 import { parseSchema, type Check, type SchemaOption } from "../schema.js";
 
 export { MISSING };
@@ -74,9 +74,9 @@ export interface UpperOption {
    * cache is returned but not stored (as the original's `upper=True`; `failover` always works so).
    * Without it a layer stores whatever its function returned, so a short-lived layer over a
    * long-lived one fills from it. An inner decorated call is seen when it is stacked directly
-   * (`cache({ upper: true, … })(cache({ … })(fn))`, stacked method decorators) or called before the
-   * function's first `await`; after an `await` only inside a scope (`withCache`, the Hono
-   * middlewares, `detect`, `runWithWaitUntil`), where the async context already runs. Default false.
+   * (`cache({ upper: true, … })(cache({ … })(fn))`, stacked method decorators) or called by the
+   * function, before or after an `await` (after one only where the runtime has AsyncLocalStorage;
+   * on Node 20/22 it slows the process's promises while an upper call is pending). Default false.
    */
   upper?: boolean;
 }
@@ -481,7 +481,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       }
     },
     hit(route, key, value, thisArg, extra, outer) {
-      const served = outer ?? scope.served;
+      const served = outer ?? servedHere();
       if (served !== undefined) markServed(served);
       const { stats, label } = counters(thisArg);
       core.hit(stats);

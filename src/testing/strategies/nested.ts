@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Cache, CacheEventInfo } from "../../index.js";
+import { createContextStore } from "../../context/store.js";
 import { Boom } from "../errors.js";
 import { itNeeds, useCachesPerTest, type TargetHandle } from "../target.js";
 import { sleep, until } from "../wait.js";
@@ -110,6 +111,39 @@ export function nestedTests(target: TargetHandle): void {
       expect(result).toBe("stored");
       expect(Object.keys(keys)).toEqual(["late:1"]);
       expect(await cache.exists("after:1")).toBe(false);
+    });
+
+    // Where the runtime has AsyncLocalStorage (Node, Bun, Deno, Workers with nodejs_compat).
+    const asyncContext = createContextStore<true>().async;
+
+    it.runIf(asyncContext)("outside every scope, an inner call after an await is seen too", async () => {
+      const layer = inner("bare");
+      const outer = cache.failover({ ttl: "1m", key: "bare-out:{id}" })(async (id: number) => {
+        await sleep(1);
+        await Promise.resolve();
+        return layer.fn(id);
+      });
+      await cache.set("bare:1", "stored");
+      expect(await outer(1)).toBe("stored");
+      expect(await cache.exists("fail:bare-out:1")).toBe(false);
+      expect(await outer(2)).toBe("v2-1"); // computed after the await: stored
+      expect(await cache.get("fail:bare-out:2")).toBe("v2-1");
+    });
+
+    it.runIf(asyncContext)("concurrent upper calls never mark each other", async () => {
+      const layer = inner("pair");
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const outer = cache({ ttl: "1m", key: "pair-out:{id}", upper: true })(async (id: number) => {
+        await gate;
+        return layer.fn(id);
+      });
+      await cache.set("pair:1", "stored");
+      const both = Promise.all([outer(1), outer(2)]);
+      release();
+      expect(await both).toEqual(["stored", "v2-1"]);
+      expect(await cache.exists("pair-out:1")).toBe(false);
+      expect(await cache.get("pair-out:2")).toBe("v2-1");
     });
 
     itNeeds(target, ["atomic"], "hit({ upper: true }) does not store what the inner layer served", async () => {
