@@ -21,6 +21,13 @@
  * with the marker and returned on replay; values passed to `next(v)` reach the generator on a miss
  * (a replay ignores them). There is no in-process single-flight: concurrent misses each run the
  * function.
+ *
+ * `ttl` may be a function of the run, `ttl(chunks, ...args)`: the chunks are then held until the
+ * run completes and written with the ttl it returns. `schema` validates each chunk: on a replay
+ * every chunk is checked before the first is yielded, and one that fails makes the call a miss
+ * (reported, and its chunk deleted); on a run, a chunk that fails is yielded as it is and leaves
+ * the run unstored, or with `strict: true` ends it with a `SchemaError`. Transforms apply to what
+ * is yielded; what is stored is what the generator yielded.
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
@@ -32,7 +39,8 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import { decorator } from "../wrap/decorator.js";
 import type { KeyOption } from "../wrap/key.js";
 import { checkOptions, prefixOption, requiredTtl } from "../options.js";
-import { upperOption, wrapper, type Common } from "./value.js";
+import { evaluate, MISSING, upperOption, wrapper, type Common, type TtlFunction } from "./value.js";
+import { parseSchema, type SchemaOption } from "../schema.js";
 import { servedHere, watching, type Served } from "../context/scope.js";
 
 /**
@@ -43,9 +51,14 @@ import { servedHere, watching, type Served } from "../context/scope.js";
  * );
  */
 // biome-ignore lint: any args
-export interface IteratorOptions<A extends any[] = any[]> {
-  /** How long the chunks of a completed run live (required); `null` stores without expiry. */
-  ttl: Duration | null;
+export interface IteratorOptions<A extends any[] = any[]> extends SchemaOption {
+  /**
+   * How long the chunks of a completed run live (required); `null` stores without expiry. A
+   * function `(chunks, ...args) => Duration | null` decides it when the run completes (the chunks
+   * are held until then); a bad return value is a `CacheConfigError` through the `error` event,
+   * and the run is not stored.
+   */
+  ttl: Duration | null | TtlFunction<A>;
   /** A template such as `"feed:{id}"`, or a function of the call's arguments. Default: from the function's name and parameters. */
   key?: KeyOption<A>;
   /** Prepended to the key with a `:` (no default). */
@@ -98,7 +111,7 @@ interface Marker {
   returned: unknown;
 }
 
-const KNOWN = ["ttl", "key", "prefix", "condition", "upper"] as const;
+const KNOWN = ["ttl", "key", "prefix", "condition", "upper", "schema", "strict"] as const;
 /** Chunks read per `getMany` when replaying. */
 const BATCH = 500;
 
@@ -112,18 +125,9 @@ const BATCH = 500;
 // biome-ignore lint: any args
 export function iterator<A extends any[] = any[]>(cache: CoreCache, options: IteratorOptions<A>): IteratorDecorator<A> {
   const core = stateOf(cache, "iterator");
-  if ((options as { schema?: unknown }).schema !== undefined) {
-    // A chunk that fails a schema half-way through a replay could be neither served nor skipped.
-    throw new CacheConfigError(`iterator: "schema" is not supported (a replay cannot drop one chunk); validate in the generator, or cache the collected array with cache({ schema })`);
-  }
   checkOptions("iterator", options, KNOWN);
-  if (typeof options.ttl === "function") {
-    // Chunks are stored as they are yielded, before the run's end: a ttl decided at the end cannot
-    // apply to them (rewriting each chunk's expiry would cost a write per chunk and leave chunks
-    // without one when the run is abandoned), so an adaptive ttl is refused rather than approximated.
-    throw new CacheConfigError("iterator: \"ttl\" cannot be a function (chunks are stored as they are yielded, before the run's result is known); give a Duration or null");
-  }
-  const ttl = requiredTtl("iterator", options.ttl);
+  const ttlFn = typeof options.ttl === "function" ? options.ttl : undefined;
+  const ttl = ttlFn === undefined ? requiredTtl("iterator", options.ttl as Duration | null) : undefined;
   const { condition, key: keyOption } = options;
   if (condition !== undefined && typeof condition !== "function") {
     throw new CacheConfigError(`iterator: "condition" must be a function (chunk, args, key) => boolean, got ${typeof condition}`);
@@ -131,6 +135,8 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
   const prefix = prefixOption("iterator", options.prefix, "");
   // Stored per chunk, with its own rules: no timeCondition, no tags.
   const upper = upperOption("iterator", options.upper);
+  const check = parseSchema("iterator", options.schema, options.strict);
+  const strict = options.strict === true;
   const common: Common = { strategy: "iterator", ttl, ttlFn: undefined, prefix, ownPrefix: prefix !== "", key: keyOption as KeyOption<never[]> | undefined, condition, slowerThan: undefined, tags: [], upper, check: undefined, strict: false };
 
   return decorator<A>("iterator", core, (target) => {
@@ -151,7 +157,11 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       }
       const it = source.call(produced) as AsyncIterator<unknown, unknown, unknown>;
       const run = crypto.randomUUID().slice(0, 13); // tells this run's chunks from a concurrent run's
-      const started = Date.now();
+      let started = Date.now();
+      /** The run's ttl: static, or decided by `ttlFn` once the run completed. */
+      let runTtl = ttl;
+      /** With a ttl function: every chunk of the run, held until it completes (its argument). */
+      const held: unknown[] | undefined = ttlFn === undefined ? undefined : [];
       let storing = true;
       let index = 0;
       // Chunk writes: at most one in flight per run; chunks that come meanwhile are written
@@ -164,7 +174,7 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       const flush = (): Promise<void> => {
         const batch = queued;
         queued = [];
-        return writeMany(core, batch, ttl).then(
+        return writeMany(core, batch, runTtl).then(
           (ok) => {
             if (!ok && failure === undefined) failure = false;
           },
@@ -178,15 +188,31 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
         writing = undefined;
       };
       const store = (value: unknown): void => {
+        if (held !== undefined) {
+          held.push(value);
+          return;
+        }
         queued.push([`${key}:${index++}`, [run, value]]);
         writing ??= drain();
       };
       /** After the run: waits for the chunk writes, then writes the marker; a write error is thrown. */
       const finish = async (returned: unknown): Promise<void> => {
+        if (held !== undefined) {
+          // The ttl is decided now, by the whole run (an error end is passed as it was stored).
+          try {
+            runTtl = evaluate("iterator", "ttl", ttlFn!, { result: held.map((v) => (v instanceof Raised ? v.error : v)), args });
+          } catch (error) {
+            core.report(error, key, core.route(key));
+            return;
+          }
+          started = Date.now();
+          for (const value of held) queued.push([`${key}:${index++}`, [run, value]]);
+          writing = drain();
+        }
         await writing;
         if (failure === false) return; // a chunk was not written (backend down in safe mode)
         if (failure !== undefined) throw cannotStore(failure, counters(thisArg).label);
-        const left = ttl === undefined ? undefined : ttl - (Date.now() - started);
+        const left = runTtl === undefined ? undefined : runTtl - (Date.now() - started);
         if (left !== undefined && left < 1) return;
         const marker: Marker = { run, chunks: index, returned };
         try {
@@ -220,11 +246,23 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
             if (storing) await finish(step.value);
             return step.value;
           }
+          let out = step.value;
+          if (check !== undefined) {
+            const result = await check(step.value);
+            if (result.issues) {
+              storing = false;
+              const error = core.invalid(core.route(key), key, "iterator", counters(thisArg).label, false, result.issues);
+              if (strict) {
+                counters(thisArg).stats.errors++;
+                throw error; // the source is closed below
+              }
+            } else out = result.value;
+          }
           if (storing) {
             if (condition === undefined || condition(step.value, args, key)) store(step.value);
             else storing = false;
           }
-          sent = yield step.value;
+          sent = yield out;
         }
       } finally {
         // Abandoned by the consumer (break, return(), throw()): close the source; no marker.
@@ -246,11 +284,28 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
       return values;
     };
 
+    /**
+     * The schema's outputs of a replay's chunks (a stored error passes), or undefined once a chunk
+     * failed: it is reported and deleted (compare-and-delete), so the run is not replayed again.
+     */
+    const validated = async (key: string, values: unknown[], thisArg: unknown): Promise<unknown[] | undefined> => {
+      const label = counters(thisArg).label;
+      const out: unknown[] = [];
+      for (let i = 0; i < values.length; i++) {
+        const chunk = `${key}:${i}`;
+        const value = await core.checked(core.route(chunk), chunk, values[i], check!, "iterator", label, pickChunk);
+        if (value === MISSING) return undefined;
+        out.push(value);
+      }
+      return out;
+    };
+
     async function* cachedIterator(thisArg: unknown, args: unknown[]): AsyncGenerator<unknown, unknown, unknown> {
       const outer = servedHere(); // the body starts synchronously in the consumer's first next()
       const key = keyOf(thisArg, args);
       const marker = await core.read(core.route(key), key);
-      const values = isMarker(marker) ? await replay(key, marker) : undefined;
+      let values = isMarker(marker) ? await replay(key, marker) : undefined;
+      if (values !== undefined && check !== undefined) values = await validated(key, values, thisArg);
       if (values === undefined) {
         w.miss(thisArg, key);
         return yield* compute(thisArg, args, key, outer);
@@ -266,6 +321,9 @@ export function iterator<A extends any[] = any[]>(cache: CoreCache, options: Ite
     return { call: cachedIterator, keyOf };
   }, { iterable: true }) as unknown as IteratorDecorator<A>;
 }
+
+/** The chunk of a stored `[run, chunk]` pair (what a schema re-check validates). */
+const pickChunk = (stored: unknown): unknown => (Array.isArray(stored) ? stored[1] : stored);
 
 function isMarker(value: unknown): value is Marker {
   if (typeof value !== "object" || value === null) return false;

@@ -201,7 +201,7 @@ export function innerOption(common: Common, name: string, value: Duration | TtlF
 }
 
 /** Calls an adaptive ttl: ms, or undefined for `null`; a throw or a bad value is a CacheConfigError. */
-function evaluate(strategy: string, name: string, fn: TtlFunction, outcome: Outcome): number | undefined {
+export function evaluate(strategy: string, name: string, fn: TtlFunction, outcome: Pick<Outcome, "result" | "args">): number | undefined {
   let value: unknown;
   try {
     value = fn(outcome.result, ...outcome.args);

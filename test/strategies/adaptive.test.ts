@@ -6,15 +6,11 @@ import { Cache, CacheConfigError, TimeoutError, CacheError, runWithWaitUntil, ty
 describe("adaptive ttl and timeout: wrap-time validation", () => {
   const cache = new Cache("adaptive").setup("mem://");
 
-  it("iterator refuses a function ttl (its chunks are stored before the run's end)", () => {
-    expect(() =>
-      // @ts-expect-error iterator's ttl is a Duration or null
-      cache.iterator({ ttl: () => "1m" }),
-    ).toThrow(CacheConfigError);
-    expect(() =>
-      // @ts-expect-error iterator's ttl is a Duration or null
-      cache.iterator({ ttl: () => "1m" }),
-    ).toThrow(/iterator: "ttl" cannot be a function/);
+  it("iterator takes a function ttl of the run's chunks and arguments (typed)", () => {
+    const rows = cache.iterator({ key: "rows:{n}", ttl: (chunks: unknown[], n: number) => (chunks.length > n ? "1h" : null) });
+    expect(typeof rows).toBe("function");
+    // @ts-expect-error the arguments after the chunks are the function's own
+    cache.iterator<[number]>({ ttl: (_chunks: unknown[], n: string) => n });
   });
 
   it("a static earlyTtl/softTtl with a function ttl must still be a Duration > 0", () => {

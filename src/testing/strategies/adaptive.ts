@@ -164,6 +164,58 @@ export function adaptiveTests(target: TargetHandle): void {
         expect(await fn()).toBe(1);
         expect(await fn()).toBe(2); // the budget still counts
       });
+
+      it("iterator: the ttl is decided by the whole run and applies to its chunks and marker", async () => {
+        const seen: unknown[][] = [];
+        let runs = 0;
+        const rows = cache.iterator({
+          key: "rows:{n}",
+          ttl: (chunks: unknown[], n: number) => {
+            seen.push([chunks, n]);
+            return chunks.length > 2 ? "1h" : "2m";
+          },
+        })(async function* (n: number) {
+          runs++;
+          for (let i = 0; i < n; i++) yield i;
+        });
+        const all = async (n: number): Promise<unknown[]> => {
+          const out: unknown[] = [];
+          for await (const row of rows(n)) out.push(row);
+          return out;
+        };
+        expect(await all(3)).toEqual([0, 1, 2]);
+        expect(await all(1)).toEqual([0]);
+        expect(await all(3)).toEqual([0, 1, 2]); // replayed: not evaluated again
+        expect(runs).toBe(2);
+        expect(seen).toEqual([
+          [[0, 1, 2], 3],
+          [[0], 1],
+        ]);
+        for (const key of ["rows:3", "rows:3:0", "rows:3:2"]) expect(await left(key)).toBeGreaterThan(30 * MINUTE);
+        for (const key of ["rows:1", "rows:1:0"]) {
+          const short = await left(key);
+          expect(short).toBeGreaterThan(0);
+          expect(short).toBeLessThanOrEqual(2 * MINUTE);
+        }
+      });
+
+      it("iterator: a bad ttl is a CacheConfigError through the error event; the run is yielded, not stored", async () => {
+        let runs = 0;
+        const rows = cache.iterator({ key: "bad", ttl: () => -5 })(async function* () {
+          runs++;
+          yield "a";
+        });
+        for (let round = 0; round < 2; round++) {
+          const out: unknown[] = [];
+          for await (const row of rows()) out.push(row);
+          expect(out).toEqual(["a"]);
+        }
+        expect(runs).toBe(2);
+        expect(await cache.exists("bad")).toBe(false);
+        expect(await cache.exists("bad:0")).toBe(false);
+        expect(errors.map((e) => e.error)).toEqual([expect.any(CacheConfigError), expect.any(CacheConfigError)]);
+        expect(String(errors[0]!.error)).toMatch(/iterator: the ttl function returned: invalid duration -5/);
+      });
     });
 
     // ------------------------------------------------------------------------------ timeouts

@@ -205,6 +205,69 @@ export function schemaTests(target: TargetHandle): void {
       expect(await cache.get("hit:k")).toEqual({ v: 2, name: "new" });
     });
 
+    it("iterator: every replayed chunk is validated first; one of another shape makes the call a miss, deleted and reported", async () => {
+      const events = invalidEvents();
+      const before = cache.iterator({ ttl: "1m", key: "team" })(async function* () {
+        yield { v: 2, name: "ada" };
+        yield { v: 0, name: "bob" }; // a shape the new schema refuses
+      });
+      for await (const _ of before()) void _;
+      let runs = 0;
+      const after = cache.iterator({ ttl: "1m", key: "team", schema: userSchema({ migrate: true }) })(async function* () {
+        runs++;
+        yield { v: 2, name: "ada" };
+        yield { v: 1, name: "bob" };
+      });
+      const all = async (): Promise<unknown[]> => {
+        const out: unknown[] = [];
+        for await (const row of after()) out.push(row);
+        return out;
+      };
+      // Nothing of the old run is yielded: the whole replay is a miss, and the run is computed.
+      expect(await all()).toEqual([
+        { v: 2, name: "ada" },
+        { v: 2, name: "BOB" }, // the transform applies to what is yielded
+      ]);
+      expect(runs).toBe(1);
+      expect(events.map((e) => [e.type, e.key])).toEqual([["invalid", "team:1"]]);
+      expect(await cache.get("team:1")).toEqual([expect.any(String), { v: 1, name: "bob" }]); // stored as yielded
+      expect(await all()).toEqual([
+        { v: 2, name: "ada" },
+        { v: 2, name: "BOB" },
+      ]); // replayed, migrated again
+      expect(runs).toBe(1);
+    });
+
+    it("iterator: a computed chunk that fails is yielded unstored, or ends the run with SchemaError under strict", async () => {
+      const events = invalidEvents();
+      let runs = 0;
+      const source = async function* (): AsyncGenerator<unknown> {
+        runs++;
+        yield { v: 2, name: "ada" };
+        yield { v: 7, name: "odd" };
+        yield { v: 2, name: "cy" };
+      };
+      const loose = cache.iterator({ ttl: "1m", key: "loose", schema: userSchema({ async: true }) })(source);
+      const out: unknown[] = [];
+      for await (const row of loose()) out.push(row);
+      expect(out).toEqual([{ v: 2, name: "ada" }, { v: 7, name: "odd" }, { v: 2, name: "cy" }]);
+      expect(await cache.exists("loose")).toBe(false); // no marker: never replayed
+      const strict = cache.iterator({ ttl: "1m", key: "strict", schema: userSchema(), strict: true })(source);
+      const got: unknown[] = [];
+      await expect(
+        (async () => {
+          for await (const row of strict()) got.push(row);
+        })(),
+      ).rejects.toBeInstanceOf(SchemaError);
+      expect(got).toEqual([{ v: 2, name: "ada" }]);
+      expect(await cache.exists("strict")).toBe(false);
+      expect(runs).toBe(2);
+      expect(events.map((e) => [e.type, e.key])).toEqual([
+        ["invalid", "loose"],
+        ["invalid", "strict"],
+      ]);
+    });
+
     it("getOrSet: validates what it reads and what it computes; returns the schema's output", async () => {
       const events = invalidEvents();
       await cache.set("g", { v: 0, name: "bad" });
