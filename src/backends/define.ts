@@ -61,6 +61,7 @@ export interface BackendDefinition
 const NEEDS: Readonly<Record<string, Capability>> = {
   incr: "atomic",
   slidingIncr: "atomic",
+  limit: "atomic",
   tagAdd: "atomic",
   tagPop: "atomic",
   tagDelete: "atomic",
@@ -162,6 +163,7 @@ export function defineBackend(definition: BackendDefinition): Backend {
         : (key, by, expireMs, tags) =>
             tags === undefined || tags.length === 0 ? definition.incr!(key, by, expireMs) : Promise.reject(capabilityError(kind, "atomic", "incr with tags (implement tagDelete to keep tags yourself)")),
     slidingIncr: definition.slidingIncr?.bind(definition) ?? refuse(kind, "slidingIncr"),
+    limit: definition.limit?.bind(definition) ?? refuse(kind, "limit"),
     tagAdd: definition.tagAdd?.bind(definition) ?? refuse(kind, "tagAdd"),
     tagPop: definition.tagPop?.bind(definition) ?? refuse(kind, "tagPop"),
     tagDelete: ownsTags

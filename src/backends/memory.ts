@@ -18,7 +18,8 @@ import type { SchemeSpec } from "../config/registry.js";
 import { compileGlob } from "./glob.js";
 import { hitNow, unrefTimer } from "./clock.js";
 import { MISSING } from "./types.js";
-import type { Backend, BackendConfig } from "./types.js";
+import { decide, ruleKey, type RuleData } from "./limits.js";
+import type { Backend, BackendConfig, LimitAnswer, LimitRequest } from "./types.js";
 
 /** Options of {@link MemoryBackend}, as `setup("mem://…")` passes them (already converted). */
 export interface MemoryOptions {
@@ -116,6 +117,11 @@ class SlidingLog {
     if (i === times.length) times.push(at);
     else times.splice(i, 0, at);
   }
+}
+
+/** The value of a {@link MemoryBackend.limit} rule or ban key: never a cached value. @internal */
+export class LimitData {
+  constructor(readonly data: RuleData) {}
 }
 
 /**
@@ -413,6 +419,49 @@ export class MemoryBackend implements Backend {
     }
     const oldest = log.oldest();
     return [count + 1, oldest === undefined ? 0 : oldest + window - now];
+  }
+
+  /**
+   * The limiter's atomic step (see {@link Backend.limit}): each rule's state is an entry under a key
+   * derived from `key`, the ban another; all read and written in this one synchronous step.
+   */
+  async limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    const now = Date.now();
+    const keys = request.rules.map((rule) => ruleKey(key, rule));
+    const ban = `${key}:ban`;
+    if (request.reset) for (const k of [...keys, ban]) this.#delete(k);
+    const data = keys.map((k) => {
+      const entry = this.#live(k);
+      if (entry === undefined) return undefined;
+      if (!(entry.value instanceof LimitData)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+      return entry.value.data;
+    });
+    const banEntry = this.#live(ban);
+    if (banEntry !== undefined && !(banEntry.value instanceof LimitData)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    const bannedMs = banEntry === undefined ? 0 : banEntry.expiresAt - now;
+    const { answer, writes } = decide(request, { bannedMs, data }, now);
+    if (writes !== undefined) {
+      writes.rules.forEach((write, i) => {
+        if (write === undefined) return;
+        if (write.data === undefined || write.ttlMs <= 0) this.#delete(keys[i]!);
+        else this.#put(keys[i]!, new LimitData(write.data), now + write.ttlMs);
+      });
+      if (writes.banMs !== undefined) this.#put(ban, new LimitData([]), now + writes.banMs);
+    }
+    return answer;
+  }
+
+  /** Stores `value` under `key` with the deadline `at`, as a fresh or refreshed entry. */
+  #put(key: string, value: unknown, at: number): void {
+    const entry = this.#map.get(key);
+    if (entry === undefined) {
+      this.#insert(key, value, at);
+      return;
+    }
+    entry.value = value;
+    entry.tags = undefined;
+    this.#setDeadline(entry, at);
+    this.#touch(entry);
   }
 
   /**

@@ -178,6 +178,18 @@ export interface Backend {
    */
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]>;
   /**
+   * The limiter's one atomic step (see {@link LimitRequest} for the algorithms): applies every rule
+   * of `request` to the state kept for `key`, on the store's own clock, and consumes `cost` from
+   * every rule only if every rule admits it (all or nothing). `cost` 0 reads without writing.
+   * Each rule's state lives under a key derived from `key`, the algorithm and the period (all in
+   * one hash slot on Cluster); `request.reset` deletes them instead and answers the fresh state.
+   * Rejects when a derived key holds something else.
+   * @example
+   * const answer = await backend.limit("api:user-1", { rules: [{ algorithm: "sliding", limit: 100, periodMs: 60_000, refill: 100 }], cost: 1 });
+   * if (!answer.success) console.log(`retry in ${Math.max(...answer.states.map((s) => s.retryMs))} ms`);
+   */
+  limit(key: string, request: LimitRequest): Promise<LimitAnswer>;
+  /**
    * Tag set, atomic, touching only `key`: adds `member` (a user key) to the set at `key` (creating
    * it), with the member's expiry: the member leaves the set once `expireMs` has passed (removed by
    * a later `tagAdd` or `tagPop`; `undefined`: never). Adding a member again replaces its expiry.
@@ -274,4 +286,78 @@ export interface BackendConfig {
   url: string;
   /** Scheme-specific options (validated by the scheme's spec), with defaults applied. */
   options: Record<string, unknown>;
+}
+
+/**
+ * One limit a {@link Backend.limit} call applies. All numbers are integers.
+ *
+ * - `"fixed"`: a counter per window; a window starts with the first unit consumed in it and lasts
+ *   `periodMs` (the counter's expiry). Capacity: `limit - counter`.
+ * - `"sliding"`: an exact log of the units consumed, each with its time; capacity: `limit` minus
+ *   the units consumed in the last `periodMs` (an entry consumed at `t` counts while `now < t + periodMs`).
+ * - `"tokenBucket"`: a bucket of at most `limit` tokens (full when new) refilled continuously by
+ *   `refill` tokens per `periodMs`, counted exactly in units of 1/`periodMs` token (so every store
+ *   computes the same integers); capacity: the whole tokens in it.
+ *
+ * @example
+ * const rule: LimitRule = { algorithm: "tokenBucket", limit: 20, periodMs: 1_000, refill: 5 };
+ */
+export interface LimitRule {
+  algorithm: "fixed" | "sliding" | "tokenBucket";
+  /** Units allowed per period (fixed, sliding), or the bucket's size (tokenBucket); >= 1. */
+  limit: number;
+  /** The window (fixed, sliding), or the refill period (tokenBucket), in ms; >= 1. */
+  periodMs: number;
+  /** tokenBucket: tokens added per `periodMs` (>= 1); the others ignore it. */
+  refill: number;
+}
+
+/**
+ * What a {@link Backend.limit} call asks.
+ * @example
+ * const request: LimitRequest = { rules: [{ algorithm: "fixed", limit: 10, periodMs: 1_000, refill: 10 }], cost: 1, banMs: 60_000 };
+ */
+export interface LimitRequest {
+  /** The limits, all applied (at most one per algorithm and period). */
+  rules: readonly LimitRule[];
+  /** Units this call consumes (0 <= cost; 0: read only, nothing is written). */
+  cost: number;
+  /**
+   * A ban: when a call with `cost > 0` is refused and the key is not banned yet, it is banned for
+   * `banMs` (a ban key derived from `key`); while banned, every call is refused and consumes nothing.
+   */
+  banMs?: number;
+  /** Delete the state of every rule (and the ban) first; `cost` is then applied to the fresh state. */
+  reset?: boolean;
+}
+
+/**
+ * What {@link Backend.limit} answers: whether the cost was consumed, and each rule's state after the call.
+ * @example
+ * const { success, states, bannedMs } = await backend.limit(key, request);
+ */
+export interface LimitAnswer {
+  /** True when every rule admitted the cost (and it was consumed), false when nothing was consumed. */
+  success: boolean;
+  /** Per rule, in the order of `request.rules`. */
+  states: LimitRuleState[];
+  /** The ban's remaining ms (0: not banned). While banned `success` is false. */
+  bannedMs: number;
+}
+
+/**
+ * One rule's state after a {@link Backend.limit} call (integers, ms relative to the store's clock).
+ * @example
+ * const { remaining, resetMs, retryMs } = answer.states[0]!;
+ */
+export interface LimitRuleState {
+  /** Units this rule would still admit now (after this call's consumption, if it consumed). */
+  remaining: number;
+  /**
+   * fixed: until the window's counter expires (`periodMs` when there is none); sliding: until the
+   * oldest counted entry leaves the window (0 when none); tokenBucket: until the bucket is full (0 when full).
+   */
+  resetMs: number;
+  /** 0 when this rule admits the call's cost now; else the ms until it would (with nothing else consumed meanwhile). */
+  retryMs: number;
 }

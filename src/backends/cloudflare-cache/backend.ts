@@ -21,7 +21,7 @@ import { withLocalTier } from "../local/tier.js";
 import { CacheBackendError, CacheConfigError, messageOf, type CacheCapabilityError } from "../../errors.js";
 import { withDeadline } from "../deadlines.js";
 import { durationsInMs, toText } from "../remote.js";
-import { MISSING, type Backend, type BackendConfig } from "../types.js";
+import { MISSING, type Backend, type BackendConfig, type LimitAnswer, type LimitRequest } from "../types.js";
 import type { BackendCapabilities } from "../capabilities.js";
 import { CLOUDFLARE_CACHE_CAPABILITIES, refuseCloudflareCache, resolveCloudflareCache, type CacheLike, type CacheStorageLike } from "./spec.js";
 
@@ -420,6 +420,15 @@ export class CloudflareCacheBackend implements Backend {
    */
   async slidingIncr(): Promise<[number, number]> {
     throw refuseCloudflareCache("atomic", "slidingIncr");
+  }
+
+  /**
+   * Refused: a limiter's state needs an atomic read-modify-write (`atomic`).
+   * @example
+   * await backend.limit(); // rejects with CacheCapabilityError
+   */
+  async limit(): Promise<LimitAnswer> {
+    throw refuseCloudflareCache("atomic", "limit (rate limiting)");
   }
 
   /**

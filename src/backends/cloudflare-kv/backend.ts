@@ -23,7 +23,7 @@ import { withDeadline } from "../deadlines.js";
 import { compileGlob, literalPrefix } from "../glob.js";
 import { Namespace } from "../namespace.js";
 import { durationsInMs, toPx, toText } from "../remote.js";
-import { MISSING, type Backend, type BackendConfig } from "../types.js";
+import { MISSING, type Backend, type BackendConfig, type LimitAnswer, type LimitRequest } from "../types.js";
 import type { BackendCapabilities } from "../capabilities.js";
 import { kvRefusal, MIN_CACHE_TTL_MS, resolveKvBinding, type KvNamespaceLike, type KvValueWithMetadata } from "./spec.js";
 
@@ -326,6 +326,11 @@ export class CloudflareKvBackend implements Backend {
   /** Refused: KV has no atomic read-modify-write for a sliding window. */
   async slidingIncr(_key: string, _windowMs: number, _limit: number): Promise<[count: number, resetMs: number]> {
     throw kvRefusal("atomic", "slidingIncr");
+  }
+
+  /** Refused: KV has no atomic read-modify-write for a limiter's state. */
+  async limit(_key: string, _request: LimitRequest): Promise<LimitAnswer> {
+    throw kvRefusal("atomic", "limit (rate limiting)");
   }
 
   /** Refused: KV has no atomic set. */

@@ -20,7 +20,7 @@
  * @module
  */
 import { capabilityError } from "../capabilities.js";
-import { LOCK_PREFIX, type Backend, type TagPopped } from "../types.js";
+import { LOCK_PREFIX, type Backend, type TagPopped, type LimitAnswer, type LimitRequest } from "../types.js";
 import type { Bus, Invalidation } from "./bus.js";
 import { LocalCopy } from "./copy.js";
 
@@ -339,6 +339,11 @@ export class LocalTier implements Backend {
 
   unlock(key: string, value: string): Promise<boolean> {
     return this.#change([key], () => this.remote.unlock(key, value));
+  }
+
+  /** The limiter's state is never a value: straight to the remote store. */
+  limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    return this.remote.limit(key, request);
   }
 
   slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {
