@@ -398,7 +398,7 @@ export const DISABLED: unique symbol = Symbol("cashews.disabled");
  * `peek` reads like `get`, `slidingIncr` counts like `incr`.
  */
 // A tag's deletion is the deletion of many keys (disable, middleware see it as DELETE_MANY).
-export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR, tagDelete: Command.DELETE_MANY };
+export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR, limit: Command.INCR, tagDelete: Command.DELETE_MANY };
 for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {
