@@ -16,7 +16,7 @@ const sliding = (limit: number, periodMs: number): LimitRule => ({ algorithm: "s
 const bucket = (limit: number, periodMs: number, refill = limit): LimitRule => ({ algorithm: "tokenBucket", limit, periodMs, refill });
 
 /** Registers the `Backend.limit` tests on a started target in the calling `describe`. */
-export function limitTests(target: TargetHandle): void {
+export function backendLimitTests(target: TargetHandle): void {
   describe("limit (backend)", () => {
     let cache: Cache;
     useTargetCache(target, target.name, (c) => (cache = c));
