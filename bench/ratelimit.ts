@@ -9,7 +9,7 @@
  * - calls per second, sequential and 100 in flight, on one id and spread over 10,000 ids, every call
  *   admitted (limit 1,000,000 per 60 s; a fresh key prefix per measurement);
  * - backend round trips per call: Upstash: HTTP requests counted by the REST server (and the Redis
- *   commands it ran); Redis: top-level commands and client writes counted by the proxy (not
+ *   commands it ran); Redis: top-level commands (and reads of client data) counted by the proxy (not
  *   `INFO commandstats`, which also counts the commands a Lua script runs inside Redis);
  * - the admitted-count error: 1,000 concurrent calls against a limit of 100 on a fresh id (period
  *   1 h): admitted − 100 (target 0);
@@ -385,7 +385,7 @@ function report(
     "",
     "## Backend round trips per call",
     "",
-    "Upstash: HTTP requests counted by the REST server / Redis commands it ran (a pipeline's items one by one). Redis: client writes / top-level RESP commands, counted by a TCP proxy between the contender and redis-server (bench/lib/resp-proxy.ts; `INFO commandstats` and `total_commands_processed` also count the commands a Lua script runs inside Redis, so they are not used). Counted after a warm-up call (scripts loaded, connections open). Admitted: 200 sequential calls, then 1,000 calls 100 in flight, over 10,000 fresh ids (open limit). Blocked: a limit of 100 per 60 s, 150 sequential calls on one id first, then 1,000 calls 100 in flight on that id; \"ephemeral\" is the in-process cache of blocked ids (cashews `ephemeral: true`, @upstash/ratelimit `ephemeralCache: new Map()`, rate-limiter-flexible `inMemoryBlockOnConsumed: limit + 1`).",
+    "Upstash: HTTP requests counted by the REST server / Redis commands it ran (a pipeline's items one by one). Redis: client data reads at the proxy / top-level RESP commands, counted by a TCP proxy between the contender and redis-server (bench/lib/resp-proxy.ts; `INFO commandstats` and `total_commands_processed` also count the commands a Lua script runs inside Redis, so they are not used); the commands are exact, the reads a lower bound on the client's writes (writes made back to back, e.g. in one tick, can arrive as one read), so on redis:// the second number is the round-trip count to read. Counted after a warm-up call (scripts loaded, connections open). Admitted: 200 sequential calls, then 1,000 calls 100 in flight, over 10,000 fresh ids (open limit). Blocked: a limit of 100 per 60 s, 150 sequential calls on one id first, then 1,000 calls 100 in flight on that id; \"ephemeral\" is the in-process cache of blocked ids (cashews `ephemeral: true`, @upstash/ratelimit `ephemeralCache: new Map()`, rate-limiter-flexible `inMemoryBlockOnConsumed: limit + 1`).",
     "",
     "| backend | algorithm | contender | admitted, sequential | admitted, 100 in flight | blocked id | blocked id, ephemeral | blocked calls/s (100 in flight): plain / ephemeral | notes |",
     "|---|---|---|--:|--:|--:|--:|--:|---|",

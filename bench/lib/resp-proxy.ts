@@ -2,8 +2,9 @@
  * A counting TCP proxy in front of a redis-server (bench/ratelimit.ts): it forwards bytes both ways
  * unchanged and counts, on the client → server side, the top-level RESP commands (`*N` arrays; the
  * commands a Lua script runs inside Redis are not seen here, unlike in `INFO commandstats` or
- * `total_commands_processed`, which count those too) and the writes (socket reads on the proxy's
- * side: one per client flush on loopback, i.e. one per round trip, however many commands it holds).
+ * `total_commands_processed`, which count those too) and the reads of client data on the proxy's
+ * side (a lower bound on the client's writes: writes made back to back, e.g. several in one tick,
+ * can arrive as one read; commands are the exact count).
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
@@ -12,7 +13,7 @@ export interface CountingProxy {
   url: string;
   /** Top-level commands sent by clients since start or the last reset(). */
   readonly commands: number;
-  /** Client writes (chunks received) since start or the last reset(). */
+  /** Reads of client data (chunks received; a lower bound on the client's writes) since start or the last reset(). */
   readonly writes: number;
   /** Top-level commands per command name (upper case). */
   commandCount(name: string): number;
