@@ -45,6 +45,8 @@ const MANY = 10_000;
 const OPEN: Omit<LimiterSpec, "algorithm" | "prefix"> = { limit: 1_000_000, periodMs: 60_000, ephemeral: false };
 const ADMIT_LIMIT = 100;
 const ADMIT_CALLS = 1000;
+/** The admitted-count test is also run split over this many processes (ADMIT_CALLS / PROCS each, started together). */
+const PROCS = 4;
 const BLOCK_LIMIT = 100;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -166,6 +168,8 @@ interface Cell {
   blocked?: { plain: Blocked; ephemeral: Blocked };
   /** admitted − limit per trial. */
   admitErrors: number[];
+  /** The same, the calls split over PROCS processes. */
+  admitErrorsProcs: number[];
   timeouts: number;
 }
 type Mode = "seqOne" | "seqMany" | "flightOne" | "flightMany";
@@ -214,7 +218,7 @@ export async function measureRatelimit(options: RatelimitOptions): Promise<strin
       const child = new RlChild(info.id, options.pin);
       await child.request({ type: "init", contender: info.id, env });
       children.set(info.id, child);
-      for (const a of info.algorithms) cells.set(key(info.id, a), { tp: { seqOne: [], seqMany: [], flightOne: [], flightMany: [] }, tpAdmittedShare: [], admitErrors: [], timeouts: 0 });
+      for (const a of info.algorithms) cells.set(key(info.id, a), { tp: { seqOne: [], seqMany: [], flightOne: [], flightMany: [] }, tpAdmittedShare: [], admitErrors: [], admitErrorsProcs: [], timeouts: 0 });
     }
     const live = (info: ContenderInfo, a: Algorithm) => {
       const cell = cells.get(key(info.id, a))!;
@@ -279,6 +283,33 @@ export async function measureRatelimit(options: RatelimitOptions): Promise<strin
             cell.timeouts += r.timeouts;
           });
         }
+      }
+    }
+    log(`ratelimit tier: admitted-count error, the same over ${PROCS} processes`);
+    for (const info of infos) {
+      if (info.algorithms.every((a) => !live(info, a))) continue;
+      const helpers = Array.from({ length: PROCS }, (_, k) => new RlChild(`${info.id}#${k}`, options.pin));
+      try {
+        await Promise.all(helpers.map((h) => h.request({ type: "init", contender: info.id, env })));
+        for (let t = 0; t < ADMIT_TRIALS; t++) {
+          for (const a of info.algorithms) {
+            await guard(info, a, `admitted count over ${PROCS} processes`, async () => {
+              const cell = cells.get(key(info.id, a))!;
+              const name = `adp-${a}-${t}`;
+              const spec: LimiterSpec = { algorithm: a, limit: ADMIT_LIMIT, periodMs: 3_600_000, ephemeral: false, prefix: prefix(info.id, "adp", a) };
+              for (const h of helpers) {
+                await h.make(name, spec);
+                await h.run(name, 1, { one: "warm-up" }, { calls: 1 });
+              }
+              const each = ADMIT_CALLS / PROCS;
+              const runs = await Promise.all(helpers.map((h) => h.run(name, each, { one: "x" }, { calls: each })));
+              cell.admitErrorsProcs.push(runs.reduce((sum, r) => sum + r.admitted, 0) - ADMIT_LIMIT);
+              cell.timeouts += runs.reduce((sum, r) => sum + r.timeouts, 0);
+            });
+          }
+        }
+      } finally {
+        for (const h of helpers) await h.close().catch(() => h.proc.kill("SIGKILL"));
       }
     }
 
@@ -418,25 +449,27 @@ function report(
     "",
     `## Admitted-count error: ${ADMIT_CALLS.toLocaleString("en")} concurrent calls against a limit of ${ADMIT_LIMIT}`,
     "",
-    `A fresh limiter (limit ${ADMIT_LIMIT}, period 1 h, token bucket: ${ADMIT_LIMIT} tokens refilled per hour) and a fresh id per trial; after one warm-up call on another id, ${ADMIT_CALLS.toLocaleString("en")} calls on the id started together from one process (\`Promise.all\`); admitted − ${ADMIT_LIMIT}, ${ADMIT_TRIALS} trials. Target 0.`,
+    `A fresh limiter (limit ${ADMIT_LIMIT}, period 1 h, token bucket: ${ADMIT_LIMIT} tokens refilled per hour) and a fresh id per trial; after one warm-up call on another id, ${ADMIT_CALLS.toLocaleString("en")} calls on the id started together from one process (\`Promise.all\`), and again split over ${PROCS} processes (${ADMIT_CALLS / PROCS} each, one \`Promise.all\` each, the ${PROCS} runs started by one message each at the same time); admitted − ${ADMIT_LIMIT}, ${ADMIT_TRIALS} trials each. Target 0.`,
     "",
-    "| backend | algorithm | contender | admitted − limit, per trial | worst | target 0 | notes |",
-    "|---|---|---|---|--:|---|---|",
+    `| backend | algorithm | contender | admitted − limit per trial: one process | ${PROCS} processes | worst | target 0 | notes |`,
+    "|---|---|---|---|---|--:|---|---|",
   );
   for (const info of infos) {
     for (const a of info.algorithms) {
       const cell = cellOf(info.id, a)!;
       const head = `| ${info.backend === "upstash" ? "upstash://" : "redis://"} | ${ALGO_TITLE[a]} | ${info.label} |`;
       if (cell.pending) {
-        lines.push(`${head} pending | – | pending | |`);
+        lines.push(`${head} pending | pending | – | pending | |`);
         continue;
       }
-      const worst = cell.admitErrors.length ? cell.admitErrors.reduce((w, e) => (Math.abs(e) > Math.abs(w) ? e : w), 0) : undefined;
+      const all = [...cell.admitErrors, ...cell.admitErrorsProcs];
+      const worst = all.length ? all.reduce((w, e) => (Math.abs(e) > Math.abs(w) ? e : w), 0) : undefined;
+      const signed = (xs: number[]) => xs.map((e) => (e > 0 ? `+${e}` : String(e))).join(", ") || "–";
       const notes: string[] = [];
       if (cell.timeouts) notes.push(`${cell.timeouts} call(s) admitted by @upstash/ratelimit's timeout (answer later than 5 s)`);
       if (cell.failure) notes.push(`**${cell.failure}**`);
       lines.push(
-        `${head} ${cell.admitErrors.map((e) => (e > 0 ? `+${e}` : String(e))).join(", ") || "–"} | ${worst === undefined ? "–" : worst > 0 ? `+${worst}` : worst} | ${worst === undefined ? "–" : verdict(worst === 0)} | ${notes.join("; ")} |`,
+        `${head} ${signed(cell.admitErrors)} | ${signed(cell.admitErrorsProcs)} | ${worst === undefined ? "–" : worst > 0 ? `+${worst}` : worst} | ${worst === undefined ? "–" : verdict(worst === 0)} | ${notes.join("; ")} |`,
       );
     }
   }
