@@ -13,7 +13,7 @@
  *   `INFO commandstats`, which also counts the commands a Lua script runs inside Redis);
  * - the admitted-count error: 1,000 concurrent calls against a limit of 100 on a fresh id (period
  *   1 h): admitted − 100 (target 0);
- * - an already-blocked id (limit 100 per 60 s, 150 calls made first): round trips per call and calls
+ * - an already-blocked id (limit 100 per hour, 150 calls made first): round trips per call and calls
  *   per second without and with the in-process cache of blocked ids (cashews `ephemeral: true`,
  *   @upstash/ratelimit `ephemeralCache`, rate-limiter-flexible `inMemoryBlockOnConsumed`).
  *
@@ -256,7 +256,7 @@ export async function measureRatelimit(options: RatelimitOptions): Promise<strin
           if (s.admitted !== s.calls || f.admitted !== f.calls) throw new Error(`refused calls under an open limit (${s.admitted}/${s.calls}, ${f.admitted}/${f.calls})`);
           const blocked = async (ephemeral: boolean): Promise<Blocked> => {
             const bname = `bl-${a}-${ephemeral}`;
-            await child.make(bname, { algorithm: a, limit: BLOCK_LIMIT, periodMs: 60_000, ephemeral, prefix: prefix(info.id, "bl", a) }, "count");
+            await child.make(bname, { algorithm: a, limit: BLOCK_LIMIT, periodMs: 3_600_000, ephemeral, prefix: prefix(info.id, "bl", a) }, "count");
             await child.run(bname, 1, { one: "warm-up" }, { calls: 1 });
             const first = await child.run(bname, 1, { one: "b" }, { calls: BLOCK_LIMIT + 50 });
             const [r, rc] = await counted(info.backend, () => child.run(bname, WIDTH, { one: "b" }, { calls: 1000 }));
@@ -416,7 +416,7 @@ function report(
     "",
     "## Backend round trips per call",
     "",
-    "Upstash: HTTP requests counted by the REST server / Redis commands it ran (a pipeline's items one by one). Redis: client data reads at the proxy / top-level RESP commands, counted by a TCP proxy between the contender and redis-server (bench/lib/resp-proxy.ts; `INFO commandstats` and `total_commands_processed` also count the commands a Lua script runs inside Redis, so they are not used); the commands are exact, the reads a lower bound on the client's writes (writes made back to back, e.g. in one tick, can arrive as one read), so on redis:// the second number is the round-trip count to read. Counted after a warm-up call (scripts loaded, connections open). Admitted: 200 sequential calls, then 1,000 calls 100 in flight, over 10,000 fresh ids (open limit). Blocked: a limit of 100 per 60 s, 150 sequential calls on one id first, then 1,000 calls 100 in flight on that id; \"ephemeral\" is the in-process cache of blocked ids (cashews `ephemeral: true`, @upstash/ratelimit `ephemeralCache: new Map()`, rate-limiter-flexible `inMemoryBlockOnConsumed: limit + 1`).",
+    "Upstash: HTTP requests counted by the REST server / Redis commands it ran (a pipeline's items one by one). Redis: client data reads at the proxy / top-level RESP commands, counted by a TCP proxy between the contender and redis-server (bench/lib/resp-proxy.ts; `INFO commandstats` and `total_commands_processed` also count the commands a Lua script runs inside Redis, so they are not used); the commands are exact, the reads a lower bound on the client's writes (writes made back to back, e.g. in one tick, can arrive as one read), so on redis:// the second number is the round-trip count to read. Counted after a warm-up call (scripts loaded, connections open). Admitted: 200 sequential calls, then 1,000 calls 100 in flight, over 10,000 fresh ids (open limit). Blocked: a limit of 100 per hour (token bucket: 100 refilled per hour, so no token comes back during the test), 150 sequential calls on one id first, then 1,000 calls 100 in flight on that id; \"ephemeral\" is the in-process cache of blocked ids (cashews `ephemeral: true`, @upstash/ratelimit `ephemeralCache: new Map()`, rate-limiter-flexible `inMemoryBlockOnConsumed: limit + 1`).",
     "",
     "| backend | algorithm | contender | admitted, sequential | admitted, 100 in flight | blocked id | blocked id, ephemeral | blocked calls/s (100 in flight): plain / ephemeral | notes |",
     "|---|---|---|--:|--:|--:|--:|--:|---|",
