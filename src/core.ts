@@ -22,6 +22,7 @@ export { soft, type SoftOptions } from "./strategies/soft.js";
 export { locked, type LockedOptions } from "./strategies/locked.js";
 export { rateLimit, type RateLimitOptions, type RateLimitAction } from "./strategies/rate-limit.js";
 export { slidingRateLimit, type SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
+export { limiter, type Limiter, type LimiterOptions, type LimiterRuleOptions, type LimiterAlgorithm, type LimitResult, type LimitRuleResult } from "./strategies/limiter.js";
 export { circuitBreaker, type CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 export { perf, type PerfOptions } from "./strategies/perf.js";
 export { iterator, type IteratorOptions, type IteratorDecorator, type AsyncIterableFn, type CachedIterableFn } from "./strategies/iterator.js";
@@ -47,7 +48,7 @@ export {
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
-export type { Backend, BackendConfig, TagPopped } from "./backends/types.js";
+export type { Backend, BackendConfig, TagPopped, LimitRule, LimitRequest, LimitAnswer, LimitRuleState } from "./backends/types.js";
 export type { BackendCapabilities } from "./backends/capabilities.js";
 export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";

@@ -83,15 +83,31 @@ export class SerializationError extends CacheError {}
 export class LockedError extends CacheError {}
 
 /**
- * A rate limit was exceeded (`rateLimit`/`slidingRateLimit` without an `action`).
+ * A rate limit was exceeded (`rateLimit`/`slidingRateLimit` without an `action`). `retryAfter` is
+ * the ms until the same call would pass, `remaining` the units the binding limit has left (0),
+ * `reset` the epoch ms when that limit resets; NaN where unknown.
  * @example
  * try {
  *   await sendSms("+15550100", "hi");
  * } catch (error) {
- *   if (error instanceof RateLimitError) console.log("slow down");
+ *   if (error instanceof RateLimitError) console.log(`slow down: retry in ${error.retryAfter} ms`);
  * }
  */
-export class RateLimitError extends CacheError {}
+export class RateLimitError extends CacheError {
+  /** ms until the same call would be admitted (NaN: unknown). */
+  readonly retryAfter: number;
+  /** Units the binding limit still admits (NaN: unknown). */
+  readonly remaining: number;
+  /** Epoch ms when the binding limit resets (NaN: unknown). */
+  readonly reset: number;
+
+  constructor(message: string, options: { cause?: unknown; retryAfter?: number; remaining?: number; reset?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfter = options.retryAfter ?? Number.NaN;
+    this.remaining = options.remaining ?? Number.NaN;
+    this.reset = options.reset ?? Number.NaN;
+  }
+}
 
 /**
  * A circuit breaker is open: the call was not made.

@@ -20,6 +20,8 @@ import type { EarlyOptions } from "./strategies/early.js";
 import type { SoftOptions } from "./strategies/soft.js";
 import type { InvalidateOptions, InvalidateTarget } from "./strategies/invalidate.js";
 import type { LockedOptions } from "./strategies/locked.js";
+import { limiter as limiterOf, type Limiter, type LimiterOptions } from "./strategies/limiter.js";
+import type { CoreCache } from "./presets/core-cache.js";
 import type { Decorator } from "./wrap/decorator.js";
 
 export { Cache } from "./presets/cache.js";
@@ -52,13 +54,14 @@ export {
   CacheCapabilityError,
 } from "./errors.js";
 export { defineBackend, registerBackend, type BackendDefinition, type RegisterBackendOptions } from "./backends/define.js";
-export type { Backend, BackendConfig, TagPopped } from "./backends/types.js";
+export type { Backend, BackendConfig, TagPopped, LimitRule, LimitRequest, LimitAnswer, LimitRuleState } from "./backends/types.js";
 export type { BackendCapabilities } from "./backends/capabilities.js";
 export type { OptionSpec, OptionKind } from "./config/registry.js";
 export type { CacheEventInfo, CacheEventType, CacheListener, CacheStats, FunctionStats } from "./events.js";
 export type { CacheOptions } from "./strategies/cache.js";
 export type { RateLimitOptions, RateLimitAction } from "./strategies/rate-limit.js";
 export type { SlidingRateLimitOptions } from "./strategies/sliding-rate-limit.js";
+export type { Limiter, LimiterOptions, LimiterRuleOptions, LimiterAlgorithm, LimitResult, LimitRuleResult } from "./strategies/limiter.js";
 export type { CircuitBreakerOptions } from "./strategies/circuit-breaker.js";
 export type { PerfOptions } from "./strategies/perf.js";
 export type { FailoverOptions } from "./strategies/failover.js";
@@ -157,6 +160,20 @@ export function rateLimit<A extends any[] = any[]>(options: RateLimitOptions<A>)
  */
 export function slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
   return cache.slidingRateLimit(options);
+}
+
+/**
+ * A rate limiter (see {@link Cache.limiter}): on the default instance with `limiter(options)`, on
+ * another cache with `limiter(cache, options)` (as `cashews/core`'s `limiter`).
+ * @example
+ * import { limiter } from "cashews";
+ * const api = limiter({ algorithm: "tokenBucket", limit: 20, period: "1s", refill: 5 });
+ * const { success, remaining, retryAfter } = await api.limit("user-1", { cost: 2 });
+ */
+export function limiter(options: LimiterOptions): Limiter;
+export function limiter(cache: CoreCache, options: LimiterOptions): Limiter;
+export function limiter(first: CoreCache | LimiterOptions, options?: LimiterOptions): Limiter {
+  return options === undefined ? cache.limiter(first as LimiterOptions) : limiterOf(first as CoreCache, options);
 }
 
 /**

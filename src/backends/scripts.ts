@@ -245,3 +245,153 @@ export const SET_ADD: LuaScript = {
     "return n\n",
   sha1: "805cedd3e96b92442e1d2defcb6707a9c216df39",
 };
+
+/**
+ * The limiter's atomic step (`Backend.limit`, the same integers as `decide` in `backends/limits`),
+ * on the server's clock (`TIME`). `KEYS[1..n]` the rules' keys, `KEYS[n+1]` the ban key (all in
+ * one hash slot: the callers wrap the key in a hash tag); `ARGV[1]` the cost, `ARGV[2]` the ban
+ * in ms (0: none), `ARGV[3]` `1` to delete every key first (reset), then 4 per rule: the
+ * algorithm (`f` fixed, `s` sliding, `t` tokenBucket), limit, period (ms), refill.
+ *
+ * State: fixed, a hash `{c = count, e = window end (epoch ms)}` expiring at the end; sliding, a
+ * sorted set of entries scored by their time, member `<cost>:<time>:<n>` (unique, so several
+ * entries in one ms stay apart), expiring `period` after the newest; tokenBucket, a hash
+ * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
+ * a hash `{u = until}`. A key of another type is a WRONGTYPE error (nothing written). Nothing is
+ * written unless the cost is consumed or a ban set. Returns
+ * `{success (1/0), bannedMs, remaining1, reset1, retry1, …}`.
+ */
+export const LIMIT: LuaScript = {
+  name: "limit",
+  lua:
+    "local n = #KEYS - 1\n" +
+    "local cost = tonumber(ARGV[1])\n" +
+    "local banMs = tonumber(ARGV[2])\n" +
+    "local time = redis.call('TIME')\n" +
+    "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n" +
+    "if ARGV[3] == '1' then redis.call('DEL', unpack(KEYS)) end\n" +
+    "local want = {f = 'hash', s = 'zset', t = 'hash'}\n" +
+    "for i = 1, n + 1 do\n" +
+    "  local kind = redis.call('TYPE', KEYS[i]).ok\n" +
+    "  local expected = 'hash'\n" +
+    "  if i <= n then expected = want[ARGV[4 * i]] end\n" +
+    "  if kind ~= 'none' and kind ~= expected then return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
+    "end\n" +
+    "local function fmt(x) return string.format('%d', x) end\n" +
+    "local bannedMs = 0\n" +
+    "local untilAt = tonumber(redis.call('HGET', KEYS[n + 1], 'u'))\n" +
+    "if untilAt and untilAt > now then bannedMs = untilAt - now end\n" +
+    "local rules = {}\n" +
+    "for i = 1, n do\n" +
+    "  local key, algo = KEYS[i], ARGV[4 * i]\n" +
+    "  local limit, period, refill = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2]), tonumber(ARGV[4 * i + 3])\n" +
+    "  local r = {}\n" +
+    "  if algo == 'f' then\n" +
+    "    local c = tonumber(redis.call('HGET', key, 'c'))\n" +
+    "    local e = tonumber(redis.call('HGET', key, 'e'))\n" +
+    "    local count, last = 0, now + period\n" +
+    "    if c and e and e > now then count, last = c, e end\n" +
+    "    r.capacity = math.max(0, limit - count)\n" +
+    "    r.reset = last - now\n" +
+    "    r.retry = function(k) if r.capacity >= k then return 0 end return last - now end\n" +
+    "    r.consume = function(k)\n" +
+    "      redis.call('HSET', key, 'c', fmt(count + k), 'e', fmt(last))\n" +
+    "      redis.call('PEXPIRE', key, fmt(last - now))\n" +
+    "      return math.max(0, r.capacity - k), last - now\n" +
+    "    end\n" +
+    "  elseif algo == 's' then\n" +
+    "    local raw = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(now - period), '+inf', 'WITHSCORES')\n" +
+    "    local times, costs, used = {}, {}, 0\n" +
+    "    for j = 1, #raw, 2 do\n" +
+    "      local c = tonumber(string.match(raw[j], '^(%d+):'))\n" +
+    "      times[#times + 1] = tonumber(raw[j + 1])\n" +
+    "      costs[#costs + 1] = c\n" +
+    "      used = used + c\n" +
+    "    end\n" +
+    "    r.capacity = math.max(0, limit - used)\n" +
+    "    r.reset = 0\n" +
+    "    if #times > 0 then r.reset = times[1] + period - now end\n" +
+    "    r.retry = function(k)\n" +
+    "      local need = used + k - limit\n" +
+    "      if need <= 0 then return 0 end\n" +
+    "      local freed = 0\n" +
+    "      for j = 1, #times do\n" +
+    "        freed = freed + costs[j]\n" +
+    "        if freed >= need then return times[j] + period - now end\n" +
+    "      end\n" +
+    "      return period\n" +
+    "    end\n" +
+    "    r.consume = function(k)\n" +
+    "      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
+    "      local seq = #times\n" +
+    "      local member = fmt(k) .. ':' .. fmt(now) .. ':' .. fmt(seq)\n" +
+    "      while redis.call('ZSCORE', key, member) do\n" +
+    "        seq = seq + 1\n" +
+    "        member = fmt(k) .. ':' .. fmt(now) .. ':' .. fmt(seq)\n" +
+    "      end\n" +
+    "      redis.call('ZADD', key, fmt(now), member)\n" +
+    "      local first, newest = now, now\n" +
+    "      if #times > 0 then first = math.min(times[1], now); newest = math.max(times[#times], now) end\n" +
+    "      redis.call('PEXPIRE', key, fmt(newest + period - now))\n" +
+    "      return math.max(0, r.capacity - k), first + period - now\n" +
+    "    end\n" +
+    "  else\n" +
+    "    local full = limit * period\n" +
+    "    local level = full\n" +
+    "    local l = tonumber(redis.call('HGET', key, 'l'))\n" +
+    "    local a = tonumber(redis.call('HGET', key, 'a'))\n" +
+    "    if l and a then level = math.min(full, l + math.max(0, now - a) * refill) end\n" +
+    "    local function toFull(x) if x >= full then return 0 end return math.ceil((full - x) / refill) end\n" +
+    "    r.capacity = math.floor(level / period)\n" +
+    "    r.reset = toFull(level)\n" +
+    "    r.retry = function(k) if level >= k * period then return 0 end return math.ceil((k * period - level) / refill) end\n" +
+    "    r.consume = function(k)\n" +
+    "      local after = level - k * period\n" +
+    "      local ttl = toFull(after)\n" +
+    "      if ttl == 0 then redis.call('DEL', key)\n" +
+    "      else\n" +
+    "        redis.call('HSET', key, 'l', fmt(after), 'a', fmt(now))\n" +
+    "        redis.call('PEXPIRE', key, fmt(ttl))\n" +
+    "      end\n" +
+    "      return math.floor(after / period), ttl\n" +
+    "    end\n" +
+    "  end\n" +
+    "  rules[i] = r\n" +
+    "end\n" +
+    "local out = {0, 0}\n" +
+    "if bannedMs > 0 then\n" +
+    "  out[2] = bannedMs\n" +
+    "  for i = 1, n do\n" +
+    "    local r = rules[i]\n" +
+    "    out[#out + 1] = 0; out[#out + 1] = r.reset; out[#out + 1] = math.max(r.retry(math.max(cost, 1)), bannedMs)\n" +
+    "  end\n" +
+    "  return out\n" +
+    "end\n" +
+    "local admitted = true\n" +
+    "for i = 1, n do if rules[i].capacity < cost then admitted = false end end\n" +
+    "if not admitted or cost == 0 then\n" +
+    "  local ban = not admitted and cost > 0 and banMs > 0\n" +
+    "  if admitted then out[1] = 1 end\n" +
+    "  for i = 1, n do\n" +
+    "    local r = rules[i]\n" +
+    "    if ban then\n" +
+    "      out[#out + 1] = 0; out[#out + 1] = r.reset; out[#out + 1] = math.max(r.retry(cost), banMs)\n" +
+    "    else\n" +
+    "      out[#out + 1] = r.capacity; out[#out + 1] = r.reset; out[#out + 1] = r.retry(cost)\n" +
+    "    end\n" +
+    "  end\n" +
+    "  if ban then\n" +
+    "    out[2] = banMs\n" +
+    "    redis.call('HSET', KEYS[n + 1], 'u', fmt(now + banMs))\n" +
+    "    redis.call('PEXPIRE', KEYS[n + 1], fmt(banMs))\n" +
+    "  end\n" +
+    "  return out\n" +
+    "end\n" +
+    "out[1] = 1\n" +
+    "for i = 1, n do\n" +
+    "  local remaining, reset = rules[i].consume(cost)\n" +
+    "  out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
+    "end\n" +
+    "return out\n",
+  sha1: "02a81731171eb82c827752b423845144846c7c2f",
+};

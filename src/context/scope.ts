@@ -395,10 +395,10 @@ export const DISABLED: unique symbol = Symbol("cashews.disabled");
 
 /**
  * The command each backend method runs: its name in camelCase (`getMany` runs `get_many`), and
- * `peek` reads like `get`, `slidingIncr` counts like `incr`.
+ * `peek` reads like `get`, `slidingIncr` and `limit` (the limiter's step) count like `incr`.
  */
 // A tag's deletion is the deletion of many keys (disable, middleware see it as DELETE_MANY).
-export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR, tagDelete: Command.DELETE_MANY };
+export const METHODS: Record<string, Command> = { peek: Command.GET, slidingIncr: Command.INCR, limit: Command.INCR, tagDelete: Command.DELETE_MANY };
 for (const command of ALL) METHODS[command.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())] = command;
 
 const throwDisabled = (): never => {

@@ -4,7 +4,7 @@
  *
  * - {@link cacheResponse}: whole-response HTTP caching with `ETag` / `304`, request
  *   `Cache-Control` and `Vary`.
- * - {@link rateLimit}: fixed or sliding window, `429` with `Retry-After`, `RateLimit-*` headers.
+ * - {@link rateLimit}: the limiter per request (fixed, sliding, token bucket; several limits; a cost), `429` with `Retry-After`, the IETF draft's `RateLimit-Policy`/`RateLimit` fields or the `RateLimit-*` trio.
  * - {@link cacheDetectHeaders}: `X-From-Cache*` headers for decorated calls served from cache.
  * - {@link cacheContext}: background work of decorated calls (early/hit refreshes) goes to
  *   `c.executionCtx.waitUntil`. Every middleware of this module does that for the rest of the
@@ -22,7 +22,7 @@
  * @module
  */
 export { cacheResponse, type CacheResponseOptions } from "./cache-response.js";
-export { rateLimit, type RateLimitMiddlewareOptions } from "./rate-limit.js";
+export { rateLimit, type RateLimitMiddlewareOptions, type RateLimitHeaders } from "./rate-limit.js";
 export { cacheDetectHeaders, type CacheDetectHeadersOptions } from "./detect-headers.js";
 export { cacheContext } from "./context.js";
 export type { ContextKey } from "./options.js";

@@ -16,6 +16,7 @@ import { soft, type SoftOptions } from "../strategies/soft.js";
 import { locked, type LockedOptions } from "../strategies/locked.js";
 import { rateLimit, type RateLimitOptions } from "../strategies/rate-limit.js";
 import { slidingRateLimit, type SlidingRateLimitOptions } from "../strategies/sliding-rate-limit.js";
+import { limiter, type Limiter, type LimiterOptions } from "../strategies/limiter.js";
 import { circuitBreaker, type CircuitBreakerOptions } from "../strategies/circuit-breaker.js";
 import { perf, type PerfOptions } from "../strategies/perf.js";
 import { iterator, type IteratorDecorator, type IteratorOptions } from "../strategies/iterator.js";
@@ -263,6 +264,20 @@ export class Cache extends CoreCache {
    */
   slidingRateLimit<A extends any[] = any[]>(options: SlidingRateLimitOptions<A>): Decorator<A> {
     return slidingRateLimit(this, options);
+  }
+
+  /**
+   * A rate limiter (see {@link limiter}): `limit(id)` consumes from a fixed window, an exact
+   * sliding window or a token bucket (one or several limits at once) in one atomic round trip and
+   * answers `{ success, limit, remaining, reset, retryAfter, limits }`; also `getRemaining`,
+   * `reset` and `blockUntilReady`. See {@link LimiterOptions}.
+   * @example
+   * const api = cache.limiter({ algorithm: "sliding", limit: 100, period: "1m", ephemeral: true });
+   * const { success, retryAfter } = await api.limit(`user:${userId}`);
+   * if (!success) throw new Error(`slow down: retry in ${retryAfter} ms`);
+   */
+  limiter(options: LimiterOptions): Limiter {
+    return limiter(this, options);
   }
 
   /**

@@ -1,15 +1,19 @@
 /**
- * The `rateLimit` strategy: a fixed window per key (per call arguments by default), counted with
- * the backend's atomic `incr`, so the limit holds across every process sharing the backend.
+ * The `rateLimit` strategy: a fixed window per key (per call arguments by default), kept by the
+ * limiter (`Backend.limit`, one atomic step), so the limit holds across every process sharing the
+ * backend. Also the one implementation of the limit strategies (`slidingRateLimit` is the same
+ * with a sliding window).
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
-import { stateOf } from "../core/state.js";
+import type { LimitRule } from "../backends/types.js";
+import { stateOf, type CacheCore } from "../core/state.js";
 import { formatMs, type Duration } from "../durations.js";
 import { RateLimitError } from "../errors.js";
 import { decorator, type Decorator } from "../wrap/decorator.js";
 import { callKey, type KeyOption } from "../wrap/key.js";
 import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
+import { makeLimiter } from "./limiter.js";
 
 /**
  * The `action` of a rate limit: called instead of the function when over the limit. It takes the
@@ -52,9 +56,13 @@ export interface RateLimitOptions<A extends any[] = any[]> {
 const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
 
 /**
- * Fixed window: each call does `incr(key, 1, { expire: period })` (the expiry applies when the
- * window's counter is created); calls `limit + 1` and later are refused until the counter
- * expires. With `ttl`, the first refused call sets the counter's expiry to `ttl` (a ban).
+ * Fixed window: each call consumes one unit of the key's window (`limiter` with
+ * `algorithm: "fixed"`, one atomic `Backend.limit` call); a window starts with the first call
+ * admitted in it and lasts `period`; calls beyond `limit` in it are refused until it ends.
+ * Refused calls are not counted (they consume nothing): a client that keeps calling while refused
+ * gets through as soon as the window ends. With `ttl`, the first refused call bans the key for
+ * `ttl` (every call refused meanwhile); a call refused after the ban, while the window is still
+ * full, starts a new one. {@link RateLimitError} carries `retryAfter`, `remaining` and `reset`.
  * Safe mode: a backend failure counts nothing and the call is allowed (fail open).
  * @example
  * import { CoreCache, rateLimit } from "cashews/core";
@@ -62,54 +70,48 @@ const KNOWN = ["limit", "period", "ttl", "action", "key", "prefix"] as const;
  * const sendSms = rateLimit(cache, { limit: 3, period: "1m", key: "sms:{to}" })(async (to: string, text: string) => api.sms(to, text));
  */
 export function rateLimit<A extends any[] = any[]>(cache: CoreCache, options: RateLimitOptions<A>): Decorator<A> {
-  const core = stateOf(cache, "rateLimit");
-  core.needAtWrap("rateLimit", "atomic", "strongConsistency", "exactExpiry");
   const name = "rateLimit";
+  const core = stateOf(cache, name);
+  core.needAtWrap(name, "atomic", "strongConsistency", "exactExpiry");
   checkOptions(name, options, KNOWN);
+  const ban = options.ttl === undefined ? undefined : positiveMs(name, "ttl", options.ttl);
+  return limitStrategy<A>(core, name, "fixed", options, ban, "rate_limit");
+}
+
+/**
+ * @internal The limit strategies' one implementation: options checked (but for the caller's own),
+ * one limiter per decorated function on the key of each call; over the limit, `action`'s result
+ * or {@link RateLimitError} `"rate limit of 5 per 1s exceeded for "key"; retry in 1.5s"`.
+ */
+export function limitStrategy<A extends any[]>(
+  core: CacheCore,
+  name: string,
+  algorithm: LimitRule["algorithm"],
+  options: { limit: number; period: Duration; action?: unknown; key?: unknown; prefix?: string },
+  ban: number | undefined,
+  defaultPrefix: string,
+): Decorator<A> {
   const limit = positiveInteger(name, "limit", options.limit);
   const period = positiveMs(name, "period", options.period);
-  const ban = options.ttl === undefined ? undefined : positiveMs(name, "ttl", options.ttl);
   const action = optionalFunction(name, "action", options.action) as ((...args: unknown[]) => unknown) | undefined;
-  const prefix = prefixOption(name, options.prefix, "rate_limit");
+  const prefix = prefixOption(name, options.prefix, defaultPrefix);
   const keyOption = options.key;
+  const rules: LimitRule[] = [{ algorithm, limit, periodMs: Math.ceil(period), refill: limit }];
 
   return decorator<A>(name, core, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
+    const limiter = makeLimiter(core, name, rules, "", 0, ban);
 
     return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
       const key = keyOf(thisArg, args);
-      const route = core.route(key);
-      const count = await core.run(route, key, Number.NaN, (b) => b.incr(key, 1, period));
-      route.need(name, "strongConsistency", "exactExpiry");
-      // NaN (backend down, safe mode) is not over the limit: allow.
-      if (!(count > limit)) return fn.apply(thisArg, args);
-      if (ban !== undefined && count === limit + 1) await core.run(route, key, false, (b) => b.expire(key, ban));
-      return refuse(action, thisArg, args, key, limit, period, () =>
-        ban !== undefined && count === limit + 1 ? ban : core.run(route, key, -2, (b) => b.getExpire(key)),
-      );
+      const result = await limiter.limit(key);
+      // Safe mode (backend down) answers success: allow.
+      if (result.success) return fn.apply(thisArg, args);
+      if (action !== undefined) return action.apply(thisArg, args);
+      const { retryAfter, remaining, reset } = result;
+      throw new RateLimitError(`rate limit of ${limit} per ${formatMs(period)} exceeded for ${JSON.stringify(key)}${retryAfter > 0 ? `; retry in ${formatMs(retryAfter)}` : ""}`, { retryAfter, remaining, reset });
     }
   });
-}
-
-// ---- messages shared by the limit strategies ----
-
-/**
- * @internal A call over the limit: `action`'s result, else {@link RateLimitError}
- * `"rate limit of 5 per 1s exceeded for "key"; retry in 1.5s"` (no retry hint when `retryIn()`,
- * in ms, is unknown: <= 0, e.g. -2 from getExpire).
- */
-export async function refuse(
-  action: ((...args: unknown[]) => unknown) | undefined,
-  thisArg: unknown,
-  args: unknown[],
-  key: string,
-  limit: number,
-  period: number,
-  retryIn: () => number | Promise<number>,
-): Promise<unknown> {
-  if (action !== undefined) return action.apply(thisArg, args);
-  const ms = await retryIn();
-  throw new RateLimitError(`rate limit of ${limit} per ${formatMs(period)} exceeded for ${JSON.stringify(key)}${ms > 0 ? `; retry in ${formatMs(ms)}` : ""}`);
 }

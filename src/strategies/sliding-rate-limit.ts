@@ -1,16 +1,16 @@
 /**
  * The `slidingRateLimit` strategy: an exact sliding window per key (per call arguments by
- * default), kept as a log of call times by the backend's atomic `slidingIncr` (a Lua script on a
- * sorted set on Redis and Upstash), so the limit holds across every process sharing the backend.
+ * default), kept by the limiter (`Backend.limit` with a sliding rule, one atomic step), so the
+ * limit holds across every process sharing the backend.
  * @module
  */
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf } from "../core/state.js";
 import type { Duration } from "../durations.js";
-import { decorator, type Decorator } from "../wrap/decorator.js";
-import { callKey, type KeyOption } from "../wrap/key.js";
-import { checkOptions, optionalFunction, positiveInteger, positiveMs, prefixOption } from "../options.js";
-import { refuse, type RateLimitAction } from "./rate-limit.js";
+import type { Decorator } from "../wrap/decorator.js";
+import type { KeyOption } from "../wrap/key.js";
+import { checkOptions } from "../options.js";
+import { limitStrategy, type RateLimitAction } from "./rate-limit.js";
 
 /**
  * Options of the `slidingRateLimit` strategy.
@@ -36,9 +36,11 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
 
 /**
  * Sliding log: a call is allowed when fewer than `limit` calls were allowed in the `period`
- * before it, exactly (every allowed call is one entry, even several in the same millisecond).
+ * before it, exactly (every allowed call is one entry, even several in the same millisecond;
+ * `limiter` with `algorithm: "sliding"`, one atomic `Backend.limit` call).
  * Refused calls are not recorded: a client that keeps retrying while refused gets through again
- * as soon as the oldest allowed call leaves the window. Times come from each process's clock.
+ * as soon as the oldest allowed call leaves the window. Times come from the store's clock.
+ * {@link RateLimitError} carries `retryAfter`, `remaining` and `reset`.
  * Safe mode: a backend failure records nothing and the call is allowed (fail open).
  * @example
  * import { CoreCache, slidingRateLimit } from "cashews/core";
@@ -46,30 +48,9 @@ const KNOWN = ["limit", "period", "action", "key", "prefix"] as const;
  * const callApi = slidingRateLimit(cache, { limit: 100, period: "1h", key: "api:{user}" })(async (user: string, path: string) => api.get(path));
  */
 export function slidingRateLimit<A extends any[] = any[]>(cache: CoreCache, options: SlidingRateLimitOptions<A>): Decorator<A> {
-  const core = stateOf(cache, "slidingRateLimit");
-  core.needAtWrap("slidingRateLimit", "atomic", "strongConsistency", "exactExpiry");
   const name = "slidingRateLimit";
+  const core = stateOf(cache, name);
+  core.needAtWrap(name, "atomic", "strongConsistency", "exactExpiry");
   checkOptions(name, options, KNOWN);
-  const limit = positiveInteger(name, "limit", options.limit);
-  const period = positiveMs(name, "period", options.period);
-  const action = optionalFunction(name, "action", options.action) as ((...args: unknown[]) => unknown) | undefined;
-  const prefix = prefixOption(name, options.prefix, "srl");
-  const keyOption = options.key;
-
-  return decorator<A>(name, core, (target) => {
-    const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
-    const fn = target.fn;
-    const neutral: [number, number] = [Number.NaN, 0];
-
-    return { call: rateLimited, keyOf };
-    async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {
-      const key = keyOf(thisArg, args);
-      const route = core.route(key);
-      const [count, resetMs] = await core.run(route, key, neutral, (b) => b.slidingIncr(key, period, limit));
-      route.need(name, "strongConsistency", "exactExpiry");
-      // NaN (backend down, safe mode) is not over the limit: allow.
-      if (!(count > limit)) return fn.apply(thisArg, args);
-      return refuse(action, thisArg, args, key, limit, period, () => resetMs);
-    }
-  });
+  return limitStrategy<A>(core, name, "sliding", options, undefined, "srl");
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CacheConfigError, LockedError, SerializationError, type Cache } from "../index.js";
 import { slidingTests } from "./sliding.js";
+import { limitTests } from "./limits.js";
 import { tagTests } from "./tags.js";
 import { extraTests } from "./extras.js";
 import { codecTests } from "./codecs.js";
@@ -337,6 +338,7 @@ export function commandTests(target: TargetHandle): void {
     });
   });
   slidingTests(target);
+  limitTests(target);
   tagTests(target);
   extraTests(target);
   codecTests(target);

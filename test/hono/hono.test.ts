@@ -622,9 +622,12 @@ for (const target of targets) {
           const other = await get("b");
           expect(other.status).toBe(200);
           expect(other.headers.get("ratelimit-remaining")).toBe("2");
-          // Counters of their own, apart from the rateLimit/slidingRateLimit strategies' (rate_limit:, srl:).
-          expect(await cache.exists(`${sliding ? "hono_srl" : "hono_rl"}:a`)).toBe(true);
-          expect(await cache.exists(`${sliding ? "srl" : "rate_limit"}:a`)).toBe(false);
+          // State of its own, apart from the rateLimit/slidingRateLimit strategies' (rate_limit:, srl:).
+          const algorithm = sliding ? "sliding" : "fixed";
+          const own = cache.limiter({ algorithm, limit: 3, period: "1m", prefix: sliding ? "hono_srl" : "hono_rl" });
+          const strategies = cache.limiter({ algorithm, limit: 3, period: "1m", prefix: sliding ? "srl" : "rate_limit" });
+          expect((await own.getRemaining("a")).remaining).toBe(0);
+          expect((await strategies.getRemaining("a")).remaining).toBe(3);
         });
       }
 
@@ -636,17 +639,51 @@ for (const target of targets) {
         expect(res.headers.get("ratelimit-remaining")).toBe("1");
       });
 
-      it("a fixed-window counter found without expiry gets one, so the window still ends", async () => {
+      it('headers: "draft" sends RateLimit-Policy and RateLimit for every limit; "both" adds the trio; false none', async () => {
         const app = new Hono();
-        app.get("/stuck", rateLimit({ limit: 1, period: 300, cache, prefix: "t", key: () => "stuck" }), (c) => c.text("ok"));
-        for (let i = 0; i < 5; i++) await cache.incr("t:stuck"); // e.g. left behind without a TTL
-        expect(await cache.getExpire("t:stuck")).toBe(-1);
-        const res = await app.request("/stuck");
-        expect(res.status).toBe(429);
-        expect(Number(res.headers.get("ratelimit-reset"))).toBe(1);
-        expect(await cache.getExpire("t:stuck")).toBeGreaterThan(0);
-        await sleep(400);
-        expect((await app.request("/stuck")).status).toBe(200);
+        const limits = [
+          { limit: 2, period: "1s" },
+          { limit: 5, period: "1h" },
+        ];
+        app.get("/d", rateLimit({ algorithm: "sliding", limits, headers: "draft", cache, key: () => "d" }), (c) => c.text("ok"));
+        app.get("/b", rateLimit({ limit: 4, period: "1m", headers: "both", cache, key: () => "b" }), (c) => c.text("ok"));
+        app.get("/n", rateLimit({ limit: 1, period: "1m", headers: false, cache, key: () => "n" }), (c) => c.text("ok"));
+        const first = await app.request("/d");
+        expect(first.headers.get("ratelimit-policy")).toBe('"2-per-1s";q=2;w=1, "5-per-3600s";q=5;w=3600');
+        expect(first.headers.get("ratelimit")).toMatch(/^"2-per-1s";r=1;t=1, "5-per-3600s";r=4;t=(3600|3599)$/);
+        expect(first.headers.get("ratelimit-limit")).toBeNull();
+        await app.request("/d");
+        const refused = await app.request("/d");
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get("ratelimit")).toMatch(/^"2-per-1s";r=0;t=1, "5-per-3600s";r=3;t=(3600|3599)$/);
+        expect(refused.headers.get("retry-after")).toBe("1");
+        const both = await app.request("/b");
+        expect([both.headers.get("ratelimit-policy"), both.headers.get("ratelimit-limit"), both.headers.get("ratelimit-remaining")]).toEqual(['"default";q=4;w=60', "4", "3"]);
+        expect(both.headers.get("ratelimit")).toMatch(/^"default";r=3;t=(60|59)$/);
+        expect((await app.request("/n")).headers.get("ratelimit-limit")).toBeNull();
+        const over = await app.request("/n");
+        expect([over.status, over.headers.get("retry-after"), over.headers.get("ratelimit-limit")]).toEqual([429, expect.stringMatching(/^(60|59)$/), null]);
+      });
+
+      it("a token bucket with a per-request cost: a burst up to the bucket, then refused with the refill time", async () => {
+        const app = new Hono();
+        app.post("/upload", rateLimit({ algorithm: "tokenBucket", limit: 10, period: "1h", refill: 1, cost: (c) => Number(c.req.header("x-size") ?? "1"), cache, key: () => "u" }), (c) => c.text("ok"));
+        const upload = (size: number): Promise<Response> => Promise.resolve(app.request("/upload", { method: "POST", headers: { "x-size": String(size) } }));
+        expect((await upload(6)).headers.get("ratelimit-remaining")).toBe("4");
+        const big = await upload(5);
+        expect(big.status).toBe(429);
+        // One token per hour: a whole token is back in an hour (minus the few ms since the burst).
+        expect(Number(big.headers.get("retry-after"))).toBeGreaterThan(3500);
+        expect(Number(big.headers.get("retry-after"))).toBeLessThanOrEqual(3600);
+        expect((await upload(4)).status).toBe(200); // a smaller request still fits
+        expect((await upload(1)).status).toBe(429);
+      });
+
+      it("refuses contradicting or bad options at creation", () => {
+        expect(() => rateLimit({ limit: 1, period: "1m", sliding: true, algorithm: "fixed", cache, key: () => "k" })).toThrow(/contradict/);
+        expect(() => rateLimit({ limit: 1, period: "1m", headers: "new" as never, cache, key: () => "k" })).toThrow(/"headers" must be/);
+        expect(() => rateLimit({ limit: 1, period: "1m", cost: 0, cache, key: () => "k" })).toThrow(/"cost" must be/);
+        expect(() => rateLimit({ limit: 1, limits: [{ limit: 1, period: "1s" }], cache, key: () => "k" } as never)).toThrow(/limiter: give either "limits" or "limit"/);
       });
 
       it("does not count nor limit CORS preflights", async () => {

@@ -42,8 +42,17 @@ const NOT_MET: Readonly<Record<string, number>> = {
   // timeout.soft check) added 8 B (core) and 87 B (full): 27,146 and 38,380 B.
   // Upper layers seeing calls after an await (their own released async context) added 4 B (core);
   // iterator's function ttl and schema added 132 B (full): 27,150 and 38,516 B.
-  "CoreCache + mem:// + one cache() wrapper": 27_150,
-  "cache from cashews + cache, early, failover": 38_520,
+  // Issue 18 (the limiter), measured against 766581b (27,150 and 38,516 B):
+  // - the Backend.limit contract (d8f76fa) added 1,035 B (core) and 1,082 B (full): mem://'s
+  //   `limit` and the shared algorithm (src/backends/limits.ts), which every bundle with mem://
+  //   carries; it did not raise these lines itself;
+  // - the limiter layer added 4 B (core: `limit` counted as INCR for middleware and disable; the
+  //   limiter itself stays out of the lean bundle, a standalone function like the other
+  //   strategies) and 1,651 B (full: src/strategies/limiter.ts, which `Cache.limiter` and the
+  //   rateLimit/slidingRateLimit strategies now built on it pull in, and RateLimitError's fields):
+  //   28,189 and 41,249 B.
+  "CoreCache + mem:// + one cache() wrapper": 28_189,
+  "cache from cashews + cache, early, failover": 41_249,
 };
 
 describe("bundle sizes (esbuild, minified, gzip -9)", () => {

@@ -21,6 +21,11 @@
  *   members of an earlier generation (a set that expired and was created again) are never read.
  *   Every `tagAdd` and `tagPop` rewrites the head, so the head's versionstamp orders all changes
  *   to one set.
+ * - `[namespace, key + ":f<period>"]` (`:s`, `:t`: see `ruleKey`) → `"l<e>:<data>"`: the state of a
+ *   limiter rule (`limit`), `<e>` when it expires; fixed `<count>,<end>`, tokenBucket
+ *   `<level>,<at>` (decimal), sliding the entries (the first time in ms, then the gaps to the
+ *   next ones in base 36, each followed by `*<cost>` in base 36 when the cost is not 1), at most
+ *   {@link MAX_SLIDING_CALLS} of them; `[namespace, key + ":ban"]` → `"l<e>:"`: a ban until `<e>`.
  * - A value written with tags carries them in a header in front of its text (`backends/tagged`),
  *   which `tagDelete` checks in the same atomic operation that deletes it.
  *
@@ -41,6 +46,7 @@ import { durationsInMs, optionalMs, toPx, toText } from "../remote.js";
 import { MISSING, type Backend, type BackendConfig, type TagPopped, type LimitAnswer, type LimitRequest } from "../types.js";
 import { addTags, carries, untagged, withTags } from "../tagged.js";
 import { denoRuntime, resolveDenoKvTarget } from "./target.js";
+import { decide, ruleKey, type RuleData } from "../limits.js";
 
 // ------------------------------------------------------------------ the KV API used
 
@@ -125,11 +131,17 @@ interface TagRecord {
   t: string;
   e?: number;
 }
-type Record_ = ValueRecord | LogRecord | TagRecord;
+/** The state of a limiter rule or ban (`limit`): its data, encoded by `encodeLimit`. */
+interface LimitRecord {
+  l: string;
+  e?: number;
+}
+type Record_ = ValueRecord | LogRecord | TagRecord | LimitRecord;
 
 const isValue = (r: unknown): r is ValueRecord => typeof (r as ValueRecord | null)?.v === "string";
 const isLog = (r: unknown): r is LogRecord => Array.isArray((r as LogRecord | null)?.s);
 const isTag = (r: unknown): r is TagRecord => typeof (r as TagRecord | null)?.t === "string";
+const isLimit = (r: unknown): r is LimitRecord => typeof (r as LimitRecord | null)?.l === "string";
 
 /** The expiry of a stored record (epoch ms), or `undefined`. */
 function expiryOf(value: unknown): number | undefined {
@@ -149,6 +161,29 @@ function expireIn(e: number | undefined, now: number): { expireIn: number } | un
   return e === undefined ? undefined : { expireIn: Math.max(1, Math.ceil(e - now)) };
 }
 
+/** A limiter rule's data as a {@link LimitRecord} body (see the layout above). */
+function encodeLimit(sliding: boolean, data: RuleData): string {
+  if (!sliding) return data.join(",");
+  const parts: string[] = [];
+  for (let i = 0; i + 1 < data.length; i += 2) {
+    const time = i === 0 ? String(data[0]) : (data[i]! - data[i - 2]!).toString(36);
+    parts.push(data[i + 1] === 1 ? time : `${time}*${data[i + 1]!.toString(36)}`);
+  }
+  return parts.join(",");
+}
+
+/** A {@link LimitRecord} body back as a rule's data. */
+function decodeLimit(sliding: boolean, body: string): RuleData {
+  if (body === "") return [];
+  if (!sliding) return body.split(",").map(Number);
+  const data: number[] = [];
+  for (const part of body.split(",")) {
+    const [time, cost] = part.split("*");
+    data.push(data.length === 0 ? Number(time) : data[data.length - 2]! + parseInt(time!, 36), cost === undefined ? 1 : parseInt(cost, 36));
+  }
+  return data;
+}
+
 /** A record with expiry `e` (the property left out when there is none). */
 function withExpiry<R extends object>(record: R, e: number | undefined): R & { e?: number } {
   return e === undefined ? record : { ...record, e };
@@ -165,6 +200,7 @@ function encodeRecord(record: Record_): string {
   const e = record.e === undefined ? "" : String(record.e);
   if (isValue(record)) return `v${e}:${record.v}`;
   if (isTag(record)) return `t${e}:${record.t}`;
+  if (isLimit(record)) return `l${e}:${record.l}`;
   const times = (record as LogRecord).s;
   const parts = times.map((t, i) => (i === 0 ? String(t) : (t - times[i - 1]!).toString(36)));
   return `s${e}:${parts.join(",")}`;
@@ -172,12 +208,13 @@ function encodeRecord(record: Record_): string {
 
 /** A stored value back as a record; anything else (not written by this backend) as a record of no known kind. */
 function decodeRecord(value: unknown): Record_ | { foreign: true } {
-  const match = typeof value === "string" ? /^([vst])(\d*):/.exec(value) : null;
+  const match = typeof value === "string" ? /^([vstl])(\d*):/.exec(value) : null;
   if (match === null) return { foreign: true };
   const body = (value as string).slice(match[0].length);
   const e = match[2] === "" ? undefined : Number(match[2]);
   if (match[1] === "v") return withExpiry({ v: body }, e);
   if (match[1] === "t") return withExpiry({ t: body }, e);
+  if (match[1] === "l") return withExpiry({ l: body }, e);
   const times: number[] = [];
   if (body !== "") for (const part of body.split(",")) times.push(times.length === 0 ? Number(part) : times[times.length - 1]! + parseInt(part, 36));
   return withExpiry({ s: times }, e);
@@ -527,9 +564,73 @@ export class DenoKvBackend implements Backend {
     });
   }
 
-  /** The limiter's atomic step: not built yet on this backend (issue 18, under way). */
-  async limit(_key: string, _request: LimitRequest): Promise<LimitAnswer> {
-    throw new Error("limit: not implemented yet on deno-kv://");
+  /**
+   * The limiter's atomic step: the rules' entries and the ban read with one `getMany`, `decide`
+   * (backends/limits) on them at `Date.now()`, the changes written in one atomic operation that
+   * checks every versionstamp read, retried on conflict (like `slidingIncr`). A sliding rule keeps
+   * at most {@link MAX_SLIDING_CALLS} entries: a higher limit is a CacheConfigError.
+   */
+  async limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    const { rules } = request;
+    for (const rule of rules) {
+      if (rule.algorithm === "sliding" && rule.limit > MAX_SLIDING_CALLS) {
+        throw new CacheConfigError(`deno-kv:// keeps at most ${MAX_SLIDING_CALLS} entries per sliding window and key: a limit of ${rule.limit} cannot be kept exactly; lower it, or use redis:// or upstash://`);
+      }
+    }
+    const kv = await this.#open();
+    const keys = [...rules.map((rule) => this.#key(ruleKey(key, rule))), this.#key(`${key}:ban`)];
+    const run = async (): Promise<LimitAnswer> => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        try {
+          const chunks: DenoKvKey[][] = [];
+          for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) chunks.push(keys.slice(i, i + GET_MANY_CHUNK));
+          const entries = (await Promise.all(chunks.map((chunk) => kv.getMany(chunk)))).flat().map(decoded);
+          const now = Date.now();
+          const live = entries.map((entry) => {
+            if (request.reset || !isLive(entry, now)) return undefined;
+            if (!isLimit(entry.value)) throw new CacheBackendError(`deno-kv LIMIT: ${WRONGTYPE}`);
+            return entry.value;
+          });
+          const ban = live[rules.length];
+          const bannedMs = ban === undefined ? 0 : ban.e === undefined ? Number.MAX_SAFE_INTEGER : ban.e - now;
+          const data = rules.map((rule, i) => (live[i] === undefined ? undefined : decodeLimit(rule.algorithm === "sliding", live[i].l)));
+          const { answer, writes } = decide(request, { bannedMs, data }, now);
+          // A reset deletes what it found (in the same operation as the writes).
+          const deletes = request.reset ? entries.map((entry) => entry.versionstamp !== null) : entries.map(() => false);
+          if (writes === undefined && !deletes.includes(true)) return answer;
+          const op = kv.atomic();
+          for (const [i, entry] of entries.entries()) op.check({ key: keys[i]!, versionstamp: entry.versionstamp });
+          for (const [i, write] of (writes?.rules ?? []).entries()) {
+            deletes[i] = false;
+            if (write === undefined) {
+              if (request.reset) deletes[i] = entries[i]!.versionstamp !== null;
+              continue;
+            }
+            if (write.data === undefined || write.ttlMs <= 0) op.delete(keys[i]!);
+            else {
+              const e = now + write.ttlMs;
+              op.set(keys[i]!, encodeRecord({ l: encodeLimit(rules[i]!.algorithm === "sliding", write.data), e }), expireIn(e, now));
+            }
+          }
+          if (writes?.banMs !== undefined) {
+            deletes[rules.length] = false;
+            const e = now + writes.banMs;
+            op.set(keys[rules.length]!, encodeRecord({ l: "", e }), expireIn(e, now));
+          }
+          for (const [i, gone] of deletes.entries()) if (gone) op.delete(keys[i]!);
+          if ((await op.commit()).ok) return answer;
+        } catch (error) {
+          if (!isBusy(error)) throw error;
+        }
+        if (attempt >= 1) await sleep(Math.random() * Math.min(4, attempt));
+      }
+      throw new CacheBackendError(`deno-kv LIMIT: gave up after ${MAX_ATTEMPTS} conflicting attempts on key ${JSON.stringify(key)}`);
+    };
+    try {
+      return await this.#bounded(this.#serial(kv, `${key}\u0000limit`, run));
+    } catch (error) {
+      throw this.#wrap("LIMIT", error, key);
+    }
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {

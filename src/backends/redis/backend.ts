@@ -15,8 +15,8 @@ import { withLocalTier } from "../local/tier.js";
 import { invalidationChannel, RedisBus } from "./bus.js";
 import { messageOf, type CacheBackendError } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { durationsInMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
-import { INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
+import { durationsInMs, limitAnswer, limitArgs, limitKeys, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { INCR_EXPIRE, LIMIT, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import type { TagPopped , LimitAnswer, LimitRequest } from "../types.js";
 import { validateRedisConfig } from "./url.js";
@@ -323,9 +323,14 @@ export class RedisBackend implements Backend {
     return Number(await this.#run("UNLOCK", (c) => evalScript(c, UNLOCK, [k], [value]))) === 1;
   }
 
-  /** The limiter's atomic step: not built yet on this backend (issue 18, under way). */
-  async limit(_key: string, _request: LimitRequest): Promise<LimitAnswer> {
-    throw new Error("limit: not implemented yet on redis://");
+  /**
+   * The limiter's atomic step: one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) on the server's
+   * clock, over the rule keys and the ban key of `<namespace>:{<key>}` (one hash slot on Cluster,
+   * see `limitKeys`).
+   */
+  async limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    const keys = limitKeys(this.#ns.prefix, key, request.rules);
+    return limitAnswer(await this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, limitArgs(request))), request.rules.length);
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {

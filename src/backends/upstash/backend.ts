@@ -29,8 +29,8 @@ import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js"
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
-import { durationsInMs, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
-import { GET_WITH_TTL, INCR_EXPIRE, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
+import { durationsInMs, limitAnswer, limitArgs, limitKeys, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { GET_WITH_TTL, INCR_EXPIRE, LIMIT, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import { MISSING, type Backend, type BackendConfig, type TagPopped, type LimitAnswer, type LimitRequest } from "../types.js";
 import { resolveUpstashEndpoint } from "./spec.js";
@@ -376,9 +376,13 @@ export class UpstashBackend implements Backend {
     return Number(await this.#eval(UNLOCK, this.#ns.key(key), [value])) === 1;
   }
 
-  /** The limiter's atomic step: not built yet on this backend (issue 18, under way). */
-  async limit(_key: string, _request: LimitRequest): Promise<LimitAnswer> {
-    throw new Error("limit: not implemented yet on upstash://");
+  /**
+   * The limiter's atomic step: one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) on the server's
+   * clock, over the rule keys and the ban key of `<namespace>:{<key>}` (see `limitKeys`).
+   */
+  async limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    const keys = limitKeys(this.#ns.prefix, key, request.rules);
+    return limitAnswer(await this.#eval(LIMIT, keys, limitArgs(request)), request.rules.length);
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {

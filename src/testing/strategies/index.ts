@@ -10,6 +10,7 @@ import { cacheTests } from "./cache.js";
 import { invalidateTests } from "./invalidate.js";
 import { iteratorTests } from "./iterator.js";
 import { limitTests } from "./limits.js";
+import { limiterTests } from "./limiter.js";
 import { lockTests } from "./lock.js";
 import { nestedTests } from "./nested.js";
 import { schemaTests } from "./schema.js";
@@ -17,7 +18,7 @@ import { valueTests } from "./value.js";
 
 /**
  * Registers a `describe` block with the strategy tests against `target`: cache, locked and
- * `cache({ lock: true })`, failover, hit, early, soft, rateLimit, slidingRateLimit,
+ * `cache({ lock: true })`, failover, hit, early, soft, the limiter, rateLimit, slidingRateLimit,
  * circuitBreaker, perf, iterator and invalidate, nested decorators, adaptive ttls and timeouts, and the `schema` option; a part of {@link conformanceSuite}. Tests of what
  * two processes share skip themselves on a target whose caches share nothing (like `mem://`).
  *
@@ -41,6 +42,7 @@ export function strategyTests(target: TargetHandle): void {
   schemaTests(target);
   nestedTests(target);
   limitTests(target);
+  limiterTests(target);
   iteratorTests(target);
   invalidateTests(target);
 }

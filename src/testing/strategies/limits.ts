@@ -98,7 +98,10 @@ export function limitTests(target: TargetHandle): void {
         expect(await byArgs("1")).toBe("1");
         expect(await byArgs("2")).toBe("2");
         await expect(byArgs("1")).rejects.toThrow(RateLimitError);
-        expect(await cache.get("rate_limit:fetchUser:id:1")).toBe(2);
+        // The limiter's state under that key (the strategy is the limiter): the refused call was not counted.
+        const state = cache.limiter({ algorithm: "fixed", limit: 1, period: "1m", prefix: "" });
+        expect(await state.getRemaining("rate_limit:fetchUser:id:1")).toMatchObject({ remaining: 0 });
+        expect(await state.getRemaining("rate_limit:fetchUser:id:3")).toMatchObject({ remaining: 1 });
         expect(wrappedInfo(byArgs)?.strategy).toBe("rateLimit");
 
         const perUser = cache.rateLimit({ limit: 2, period: "1m", key: "user:{user.name}" })(async (user: { name: string }, page: number) => page);

@@ -169,15 +169,22 @@ export function valueTests(target: TargetHandle): void {
 
       itWhenShared(target, "updateAfter refreshes once across processes", ["atomic"], async () => {
         let calls = 0;
+        // The refresh waits on a gate the test opens once every call was answered: no call can
+        // see the refreshed value however slowly the other process's reads come (no timing).
+        let gate: Promise<void> = Promise.resolve();
         const body = async (): Promise<number> => {
-          await sleep(30);
-          return ++calls;
+          const n = ++calls;
+          await gate;
+          return n;
         };
         const a = cache.hit({ ttl: "1m", cacheHits: 50, updateAfter: 4, key: "y" })(body);
         const b = other.hit({ ttl: "1m", cacheHits: 50, updateAfter: 4, key: "y" })(body);
         await a();
+        let open!: () => void;
+        gate = new Promise<void>((resolve) => (open = resolve));
         const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a() : b())));
         expect(results).toEqual(Array(10).fill(1));
+        open();
         await until(async () => (await cache.get("hit:y")) === 2);
         await sleep(100);
         expect(calls).toBe(2);

@@ -1,0 +1,149 @@
+// The LIMIT script (redis://, upstash://) computes the same integers as `decide` (src/backends/limits.ts):
+// a seeded random sequence of calls on the shared redis-server; before each call the state is read
+// raw (hashes, sorted set, the ban) together with the server's TIME, after it TIME again, and the
+// answer must be decide's for some `now` between the two, and the state written must be what
+// decide writes. Also: the script's SHA-1, and how the derived keys share a hash slot.
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createRedisBackend, type RedisBackend } from "../../../src/backends/redis/backend.js";
+import { limitKeys } from "../../../src/backends/remote.js";
+import { decide, type RuleData } from "../../../src/backends/limits.js";
+import { LIMIT } from "../../../src/backends/scripts.js";
+import { keySlot } from "../../../src/backends/redis/slots.js";
+import type { LimitRequest, LimitRule } from "../../../src/backends/types.js";
+
+const redisUrl = inject("redisUrl");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("LIMIT script", () => {
+  it("carries the SHA-1 of its source", () => {
+    expect(LIMIT.sha1).toBe(createHash("sha1").update(LIMIT.lua).digest("hex"));
+  });
+
+  it("derived keys share one hash slot, whatever the key", () => {
+    const rules: LimitRule[] = [
+      { algorithm: "fixed", limit: 1, periodMs: 1000, refill: 1 },
+      { algorithm: "sliding", limit: 1, periodMs: 1000, refill: 1 },
+      { algorithm: "tokenBucket", limit: 1, periodMs: 1000, refill: 1 },
+    ];
+    for (const prefix of ["", "ns:", "a{b:"]) {
+      for (const key of ["", "user-1", "}x", "{}", "{}}", "{tag}rest", "a{b", "x}{y}", "ü ✓"]) {
+        const keys = limitKeys(prefix, key, rules);
+        expect(new Set(keys.map(keySlot)).size, `${prefix}|${key}`).toBe(1);
+        expect(new Set(keys).size).toBe(4);
+        for (const k of keys) expect(k.startsWith(prefix)).toBe(true);
+      }
+    }
+    // A key that already holds a hash tag keeps its name (the same derived keys as mem://).
+    expect(limitKeys("ns:", "{u1}", rules)).toEqual(["ns:{u1}:f1000", "ns:{u1}:s1000", "ns:{u1}:t1000", "ns:{u1}:ban"]);
+    expect(limitKeys("ns:", "u1", rules)).toEqual(["ns:{u1}:f1000", "ns:{u1}:s1000", "ns:{u1}:t1000", "ns:{u1}:ban"]);
+    expect(limitKeys("ns:", "", rules)[0]).toBe("ns:{~}:f1000");
+  });
+});
+
+describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
+  let raw: Redis;
+  let backend: RedisBackend;
+  const prefix = "limit-decide:";
+  beforeAll(async () => {
+    raw = new Redis(redisUrl);
+    backend = createRedisBackend(redisUrl, { namespace: "limit-decide" });
+    await backend.init();
+    await backend.clear();
+  });
+  afterAll(async () => {
+    await backend.clear();
+    await backend.close();
+    raw.disconnect();
+  });
+
+  const time = async (): Promise<number> => {
+    const [s, us] = (await raw.time()) as [number | string, number | string];
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  };
+
+  /** The stored state of each rule (RuleData, undefined: none) and the ban's end (0: none). */
+  async function read(key: string, rules: readonly LimitRule[]): Promise<{ data: (RuleData | undefined)[]; banUntil: number }> {
+    const keys = limitKeys(prefix, key, rules);
+    const data: (RuleData | undefined)[] = [];
+    for (const [i, rule] of rules.entries()) {
+      const k = keys[i]!;
+      if ((await raw.exists(k)) === 0) {
+        data.push(undefined);
+      } else if (rule.algorithm === "sliding") {
+        const flat = await raw.zrange(k, "0", "-1", "WITHSCORES");
+        const entries: number[] = [];
+        for (let j = 0; j < flat.length; j += 2) entries.push(Number(flat[j + 1]), Number(flat[j]!.split(":")[0]));
+        data.push(entries);
+      } else {
+        const h = await raw.hgetall(k);
+        data.push(rule.algorithm === "fixed" ? [Number(h.c), Number(h.e)] : [Number(h.l), Number(h.a)]);
+      }
+    }
+    const until = await raw.hget(keys[rules.length]!, "u");
+    return { data, banUntil: until === null ? 0 : Number(until) };
+  }
+
+  /** Sliding data as sorted (time, cost) pairs: the order among equal times is no part of the state. */
+  const pairs = (d: RuleData | undefined): string[] | undefined => {
+    if (d === undefined) return undefined;
+    const out: string[] = [];
+    for (let i = 0; i < d.length; i += 2) out.push(`${d[i]}:${d[i + 1]}`);
+    return out.sort();
+  };
+
+  it("answers and writes what decide does, over a random sequence of calls", async () => {
+    let seed = 0x5eed;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const pool: LimitRule[] = [
+      { algorithm: "fixed", limit: 3, periodMs: 20, refill: 3 },
+      { algorithm: "fixed", limit: 5, periodMs: 60_000, refill: 5 },
+      { algorithm: "sliding", limit: 4, periodMs: 30, refill: 4 },
+      { algorithm: "sliding", limit: 6, periodMs: 60_000, refill: 6 },
+      { algorithm: "tokenBucket", limit: 4, periodMs: 10, refill: 1 },
+      { algorithm: "tokenBucket", limit: 3, periodMs: 60_000, refill: 2 },
+      { algorithm: "tokenBucket", limit: 7, periodMs: 25, refill: 3 },
+      { algorithm: "tokenBucket", limit: 5, periodMs: 1_000, refill: 3 },
+    ];
+    let matched = 0;
+    for (let step = 0; step < 400; step++) {
+      const key = pick(["a", "b", "{c}"]);
+      const rules = pool.filter(() => random() < 0.4);
+      if (rules.length === 0) rules.push(pick(pool));
+      const request: LimitRequest = {
+        rules,
+        cost: pick([0, 1, 1, 1, 2, 3, 5]),
+        ...(random() < 0.1 ? { banMs: pick([15, 40]) } : {}),
+        ...(random() < 0.04 ? { reset: true } : {}),
+      };
+      const t0 = await time();
+      const before = request.reset ? { data: rules.map(() => undefined), banUntil: 0 } : await read(key, rules);
+      const answer = await backend.limit(key, request);
+      const t1 = await time();
+      const after = await read(key, rules);
+      const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+      let found = false;
+      for (let now = t0; now <= t1 && !found; now++) {
+        const expected = decide(request, { bannedMs: before.banUntil > now ? before.banUntil - now : 0, data: before.data }, now);
+        if (!same(expected.answer, answer)) continue;
+        const writes = expected.writes;
+        // The state after: what decide wrote (exactly), else what was there (unless it expired meanwhile).
+        const stateOk = rules.every((rule, i) => {
+          const write = writes?.rules[i];
+          const got = after.data[i];
+          if (write === undefined && got === undefined) return true;
+          const want = write === undefined ? before.data[i] : write.data;
+          return rule.algorithm === "sliding" ? same(pairs(got), pairs(want)) : same(got, want);
+        });
+        const banOk = writes?.banMs === undefined || after.banUntil === now + writes.banMs;
+        found = stateOk && banOk;
+      }
+      expect(found, `step ${step}: ${JSON.stringify({ request, before, answer, t0, t1 })}`).toBe(true);
+      matched++;
+      if (random() < 0.3) await sleep(Math.floor(random() * 12));
+    }
+    expect(matched).toBe(400);
+  }, 60_000);
+});
