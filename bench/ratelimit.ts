@@ -466,7 +466,10 @@ function report(
       const worst = all.length ? all.reduce((w, e) => (Math.abs(e) > Math.abs(w) ? e : w), 0) : undefined;
       const signed = (xs: number[]) => xs.map((e) => (e > 0 ? `+${e}` : String(e))).join(", ") || "–";
       const notes: string[] = [];
-      if (cell.timeouts) notes.push(`${cell.timeouts} call(s) admitted by @upstash/ratelimit's timeout (answer later than 5 s)`);
+      if (cell.timeouts)
+        notes.push(
+          `**${cell.timeouts} call(s) admitted without the store's answer** (${info.cashews ? "safe mode: a backend error or command timeout fails open, remaining NaN" : "its timeout: answer later than 5 s"}; over this table's and the throughput runs)`,
+        );
       if (cell.failure) notes.push(`**${cell.failure}**`);
       lines.push(
         `${head} ${signed(cell.admitErrors)} | ${signed(cell.admitErrorsProcs)} | ${worst === undefined ? "–" : worst > 0 ? `+${worst}` : worst} | ${worst === undefined ? "–" : verdict(worst === 0)} | ${notes.join("; ")} |`,

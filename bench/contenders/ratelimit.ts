@@ -69,7 +69,14 @@ function cashews(backend: "upstash" | "redis"): () => RatelimitContender {
         const cache = await cacheFor(env);
         if (typeof cache.limiter !== "function") throw new PendingError("pending: cache.limiter is not on this branch yet");
         const limiter = cache.limiter({ algorithm: spec.algorithm, limit: spec.limit, period: spec.periodMs, prefix: spec.prefix, ephemeral: spec.ephemeral });
-        return { limit: async (id: string) => (await limiter.limit(id)).success as boolean };
+        return {
+          async limit(id: string) {
+            const result = await limiter.limit(id);
+            // Safe mode (a backend error or timeout) fails open with remaining NaN: counted, so it can't hide.
+            if (Number.isNaN(result.remaining)) timeouts.count++;
+            return result.success as boolean;
+          },
+        };
       },
       async close() {
         for (const cache of caches.values()) await cache.close();
@@ -173,5 +180,5 @@ function withoutKeyLocking<T extends object>(client: T): T {
   });
 }
 
-/** Calls @upstash/ratelimit admitted because its answer came later than its `timeout` (5 s by default). */
+/** Calls admitted without the store's answer: @upstash/ratelimit's `timeout` (5 s by default), cashews' safe mode (fail open, remaining NaN). */
 export const timeouts = { count: 0 };
