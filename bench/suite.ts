@@ -9,7 +9,11 @@
  * workerd instance per contender, driven from this process), which time their hits inside the isolate
  * (bench/edge-worker.ts).
  *
- * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash|edge (comma-separated; a
+ * The ratelimit tier is another exception: bench/ratelimit.ts runs it (its own child processes,
+ * counters and report) on this run's redis-server; its report goes to bench/results/ratelimit.md
+ * after a full run, to BENCH_OUT when it is the only tier, else after the hits' table.
+ *
+ * Env: BENCH_ONLY (contender ids to run, besides each tier's floor), BENCH_ROUNDS (default 21), BENCH_TIER=memory|redis|signed|clientside|upstash|edge|ratelimit (comma-separated; a
  * partial run only prints, unless BENCH_OUT=<file>), BENCH_MS (target ms per measurement; default
  * 150 for memory, 400 for the network and edge tiers), BENCH_PROCESSES (default: one per round, 3 for
  * the edge tier; the rounds are split into that many blocks, each with fresh child processes or
@@ -28,6 +32,7 @@ import { startRedis, type RedisServer } from "../test/support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
 import { CHUNKS, KEYS, WIDTH, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
 import { KINDS as INV_KINDS, WRITES as INV_WRITES, invalidationTable, measureInvalidation, type InvalidationResult } from "./invalidation.js";
+import { measureRatelimit } from "./ratelimit.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BENCH = join(ROOT, "bench");
@@ -56,7 +61,7 @@ const PROCESSES = ((raw = process.env.BENCH_PROCESSES): number => {
  */
 const EDGE_PROCESSES = 3;
 const processesOf = (tier: TierId): number => (tier === "edge" && process.env.BENCH_PROCESSES === undefined ? Math.min(ROUNDS, EDGE_PROCESSES) : PROCESSES);
-const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash", "edge"] as const;
+const ALL_TIERS = ["memory", "redis", "signed", "clientside", "upstash", "edge", "ratelimit"] as const;
 type TierId = (typeof ALL_TIERS)[number];
 const TIERS = (process.env.BENCH_TIER ?? ALL_TIERS.join(",")).split(",").map((t) => t.trim()).filter(Boolean) as TierId[];
 for (const tier of TIERS) if (!ALL_TIERS.includes(tier)) throw new Error(`BENCH_TIER: unknown tier "${tier}" (${ALL_TIERS.join(", ")})`);
@@ -617,6 +622,7 @@ const results: Row[][] = [];
 const invalidation: InvalidationResult[] = [];
 const invalidationFailures: string[] = [];
 let redisVersion = "";
+let ratelimitDoc: string | undefined;
 try {
   if (network) {
     redis = await startRedis();
@@ -656,6 +662,21 @@ try {
       upstash = undefined;
     }
   }
+  if (TIERS.includes("ratelimit")) {
+    // Issue 18, item 4: bench/ratelimit.ts on this run's redis-server (its own REST server and counting proxy).
+    log("ratelimit tier");
+    const admin = new Redis(redis!.url);
+    await admin.flushall();
+    admin.disconnect();
+    ratelimitDoc = await measureRatelimit({
+      redisUrl: redis!.url,
+      pin: (pid) => pin(pid, PIN?.clients),
+      placement: PIN
+        ? `CPU placement: redis-server pinned to CPU ${PIN.server}, every contender's process to CPU ${PIN.clients} (\`taskset\`); the REST server and the proxy (the suite's process) not pinned.`
+        : "CPU placement: not pinned.",
+      redisVersion,
+    });
+  }
 } finally {
   await upstash?.stop();
   await redis?.stop();
@@ -693,7 +714,7 @@ const header = [
         `- Edge tier: every contender is bench/edge-worker.ts (bundled with esbuild like the Worker tests) in its own workerd instance: miniflare ${v("miniflare")} (workerd ${v("workerd")}), compatibility date ${COMPATIBILITY_DATE}, flags ${EDGE_FLAGS.join(", ")}, in-memory KV namespace and Cache API (miniflare's simulators, inside the same workerd process), workerd ${PIN ? `pinned to CPU ${PIN.clients}` : "not pinned"}. The Worker times the hits itself, in the isolate; this process only sends \`/init\` and \`/measure\`. workerd's clock advances only when I/O completes, and every hit awaits a binding call, so each chunk is timed from one I/O completion to another (1 ms resolution, chunks of ~40 ms).`,
       ]
     : []),
-  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash|edge`, `BENCH_ROUNDS`, `BENCH_MS`, `BENCH_PROCESSES`). Wall time of this run: " +
+  "- Run: `npm run bench` (`BENCH_TIER=memory|redis|signed|clientside|upstash|edge|ratelimit`, `BENCH_ROUNDS`, `BENCH_MS`, `BENCH_PROCESSES`). Wall time of this run: " +
     `${Math.round((Date.now() - started) / 1000)} s.`,
   "",
 ].join("\n");
@@ -711,16 +732,25 @@ const notes = [
   "- The machine is shared (other work may run during the benchmark): treat differences under ~10 % as noise.",
 ].join("\n");
 
+const ratelimitOnly = TIERS.every((t) => t === "ratelimit");
 const body =
   table(results) +
   (invalidation.length || invalidationFailures.length
     ? `\n\n${invalidation.length ? invalidationTable(invalidation) : ""}${invalidationFailures.map((f) => `\n\n**invalidation latency failed: ${f}**`).join("")}`
     : "");
-console.log(`\n${header}\n${body}\n${notes}\n`);
-const out = process.env.BENCH_OUT ?? (TIERS.length === ALL_TIERS.length ? join(BENCH, "results", "latest.md") : undefined);
+const full = TIERS.length === ALL_TIERS.length;
+const doc = ratelimitOnly ? `${ratelimitDoc}\n` : `${header}\n${body}\n${notes}\n${ratelimitDoc !== undefined && !full ? `\n${ratelimitDoc}\n` : ""}`;
+console.log(`\n${doc}${full && ratelimitDoc !== undefined ? `\n${ratelimitDoc}\n` : ""}`);
+const out = process.env.BENCH_OUT ?? (full ? join(BENCH, "results", "latest.md") : undefined);
 if (out) {
-  writeFileSync(out, `${header}\n${body}\n${notes}\n`);
+  writeFileSync(out, doc);
   log(`written to ${out}`);
+}
+if (full && ratelimitDoc !== undefined) {
+  // A full run: the rate-limit tier's report in its own file.
+  const file = join(BENCH, "results", "ratelimit.md");
+  writeFileSync(file, `${ratelimitDoc}\n`);
+  log(`written to ${file}`);
 }
 const invalid = results.flat().filter((r) => r.timedLoads > 0 || (r.burstLoads ?? 0) > 0);
 if (invalid.length) {
