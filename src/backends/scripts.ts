@@ -254,8 +254,8 @@ export const SET_ADD: LuaScript = {
  * algorithm (`f` fixed, `s` sliding, `t` tokenBucket), limit, period (ms), refill.
  *
  * State: fixed, a hash `{c = count, e = window end (epoch ms)}` expiring at the end; sliding, a
- * sorted set of entries scored by their time, member `<cost>:<time>:<n>` (unique, so several
- * entries in one ms stay apart), expiring `period` after the newest; tokenBucket, a hash
+ * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (unique,
+ * so several units in one ms stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
  * a hash `{u = until}`. A key of another type is a WRONGTYPE error (nothing written). Nothing is
  * written unless the cost is consumed or a ban set. Returns
@@ -300,39 +300,42 @@ export const LIMIT: LuaScript = {
     "      return math.max(0, r.capacity - k), last - now\n" +
     "    end\n" +
     "  elseif algo == 's' then\n" +
-    "    local raw = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(now - period), '+inf', 'WITHSCORES')\n" +
-    "    local times, costs, used = {}, {}, 0\n" +
-    "    for j = 1, #raw, 2 do\n" +
-    "      local c = tonumber(string.match(raw[j], '^(%d+):'))\n" +
-    "      times[#times + 1] = tonumber(raw[j + 1])\n" +
-    "      costs[#costs + 1] = c\n" +
-    "      used = used + c\n" +
+    // One member per unit (a call of cost k adds k), so every count is a ZCOUNT and every time a
+    // ranked lookup: O(log n) per call, however many units the window holds.
+    "    local after = '(' .. fmt(now - period)\n" +
+    "    local used = redis.call('ZCOUNT', key, after, '+inf')\n" +
+    "    local function nth(j)\n" +
+    "      local e = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', j, 1)\n" +
+    "      if #e == 0 then return nil end\n" +
+    "      return tonumber(e[2])\n" +
     "    end\n" +
     "    r.capacity = math.max(0, limit - used)\n" +
+    "    local oldest = nth(0)\n" +
     "    r.reset = 0\n" +
-    "    if #times > 0 then r.reset = times[1] + period - now end\n" +
+    "    if oldest then r.reset = oldest + period - now end\n" +
     "    r.retry = function(k)\n" +
     "      local need = used + k - limit\n" +
     "      if need <= 0 then return 0 end\n" +
-    "      local freed = 0\n" +
-    "      for j = 1, #times do\n" +
-    "        freed = freed + costs[j]\n" +
-    "        if freed >= need then return times[j] + period - now end\n" +
-    "      end\n" +
+    "      local t = nth(need - 1)\n" +
+    "      if t then return t + period - now end\n" +
     "      return period\n" +
     "    end\n" +
     "    r.consume = function(k)\n" +
     "      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
-    "      local seq = #times\n" +
-    "      local member = fmt(k) .. ':' .. fmt(now) .. ':' .. fmt(seq)\n" +
-    "      while redis.call('ZSCORE', key, member) do\n" +
+    "      local seq = used\n" +
+    "      for _ = 1, k do\n" +
+    "        local member = fmt(now) .. ':' .. fmt(seq)\n" +
+    "        while redis.call('ZSCORE', key, member) do\n" +
+    "          seq = seq + 1\n" +
+    "          member = fmt(now) .. ':' .. fmt(seq)\n" +
+    "        end\n" +
+    "        redis.call('ZADD', key, fmt(now), member)\n" +
     "        seq = seq + 1\n" +
-    "        member = fmt(k) .. ':' .. fmt(now) .. ':' .. fmt(seq)\n" +
     "      end\n" +
-    "      redis.call('ZADD', key, fmt(now), member)\n" +
-    "      local first, newest = now, now\n" +
-    "      if #times > 0 then first = math.min(times[1], now); newest = math.max(times[#times], now) end\n" +
-    "      redis.call('PEXPIRE', key, fmt(newest + period - now))\n" +
+    "      local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
+    "      redis.call('PEXPIRE', key, fmt(math.max(newest, now) + period - now))\n" +
+    "      local first = now\n" +
+    "      if oldest then first = math.min(oldest, now) end\n" +
     "      return math.max(0, r.capacity - k), first + period - now\n" +
     "    end\n" +
     "  else\n" +
@@ -393,5 +396,5 @@ export const LIMIT: LuaScript = {
     "  out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
     "end\n" +
     "return out\n",
-  sha1: "02a81731171eb82c827752b423845144846c7c2f",
+  sha1: "1842062bedfbe658a59069a05b3d7ea4787565f5",
 };

@@ -74,7 +74,8 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
       } else if (rule.algorithm === "sliding") {
         const flat = await raw.zrange(k, "0", "-1", "WITHSCORES");
         const entries: number[] = [];
-        for (let j = 0; j < flat.length; j += 2) entries.push(Number(flat[j + 1]), Number(flat[j]!.split(":")[0]));
+        // One member per unit, scored by its time.
+        for (let j = 0; j < flat.length; j += 2) entries.push(Number(flat[j + 1]), 1);
         data.push(entries);
       } else {
         const h = await raw.hgetall(k);
@@ -85,11 +86,11 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
     return { data, banUntil: until === null ? 0 : Number(until) };
   }
 
-  /** Sliding data as sorted (time, cost) pairs: the order among equal times is no part of the state. */
+  /** Sliding data as sorted unit times (an entry of cost k is k units): the order among equal times is no part of the state. */
   const pairs = (d: RuleData | undefined): string[] | undefined => {
     if (d === undefined) return undefined;
     const out: string[] = [];
-    for (let i = 0; i < d.length; i += 2) out.push(`${d[i]}:${d[i + 1]}`);
+    for (let i = 0; i < d.length; i += 2) for (let k = 0; k < d[i + 1]!; k++) out.push(String(d[i]));
     return out.sort();
   };
 
