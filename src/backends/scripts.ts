@@ -257,7 +257,8 @@ export const SET_ADD: LuaScript = {
  * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (unique,
  * so several units in one ms stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
- * a hash `{u = until}`. A key of another type is a WRONGTYPE error (nothing written). Nothing is
+ * a hash `{u = until}`. A key of another type is a WRONGTYPE error (every key is read before
+ * anything is written, so nothing is). Nothing is
  * written unless the cost is consumed or a ban set. Returns
  * `{success (1/0), bannedMs, remaining1, reset1, retry1, …}`.
  */
@@ -270,13 +271,8 @@ export const LIMIT: LuaScript = {
     "local time = redis.call('TIME')\n" +
     "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n" +
     "if ARGV[3] == '1' then redis.call('DEL', unpack(KEYS)) end\n" +
-    "local want = {f = 'hash', s = 'zset', t = 'hash'}\n" +
-    "for i = 1, n + 1 do\n" +
-    "  local kind = redis.call('TYPE', KEYS[i]).ok\n" +
-    "  local expected = 'hash'\n" +
-    "  if i <= n then expected = want[ARGV[4 * i]] end\n" +
-    "  if kind ~= 'none' and kind ~= expected then return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
-    "end\n" +
+    // Every key is read (HGET, HMGET, ZCOUNT) before anything is written: a key of another type
+    // fails its read with WRONGTYPE, and the script stops with nothing written.
     "local function fmt(x) return string.format('%d', x) end\n" +
     "local bannedMs = 0\n" +
     "local untilAt = tonumber(redis.call('HGET', KEYS[n + 1], 'u'))\n" +
@@ -287,8 +283,8 @@ export const LIMIT: LuaScript = {
     "  local limit, period, refill = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2]), tonumber(ARGV[4 * i + 3])\n" +
     "  local r = {}\n" +
     "  if algo == 'f' then\n" +
-    "    local c = tonumber(redis.call('HGET', key, 'c'))\n" +
-    "    local e = tonumber(redis.call('HGET', key, 'e'))\n" +
+    "    local ce = redis.call('HMGET', key, 'c', 'e')\n" +
+    "    local c, e = tonumber(ce[1]), tonumber(ce[2])\n" +
     "    local count, last = 0, now + period\n" +
     "    if c and e and e > now then count, last = c, e end\n" +
     "    r.capacity = math.max(0, limit - count)\n" +
@@ -341,8 +337,8 @@ export const LIMIT: LuaScript = {
     "  else\n" +
     "    local full = limit * period\n" +
     "    local level = full\n" +
-    "    local l = tonumber(redis.call('HGET', key, 'l'))\n" +
-    "    local a = tonumber(redis.call('HGET', key, 'a'))\n" +
+    "    local la = redis.call('HMGET', key, 'l', 'a')\n" +
+    "    local l, a = tonumber(la[1]), tonumber(la[2])\n" +
     "    if l and a then level = math.min(full, l + math.max(0, now - a) * refill) end\n" +
     "    local function toFull(x) if x >= full then return 0 end return math.ceil((full - x) / refill) end\n" +
     "    r.capacity = math.floor(level / period)\n" +
@@ -396,5 +392,5 @@ export const LIMIT: LuaScript = {
     "  out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
     "end\n" +
     "return out\n",
-  sha1: "1842062bedfbe658a59069a05b3d7ea4787565f5",
+  sha1: "040a4954dbc0b4fe701d83e144efb94cd0f3e7fd",
 };
