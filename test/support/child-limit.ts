@@ -9,6 +9,7 @@
  */
 import { createInterface } from "node:readline";
 import { Cache } from "../../src/index.js";
+import "../../src/deno-kv.js"; // registers deno-kv:// (@deno/kv on Node)
 import type { LimitRule } from "../../src/backends/types.js";
 
 const cache = new Cache("child-limit").setup(process.env.CACHE_URL!, JSON.parse(process.env.CACHE_OPTIONS ?? "{}") as Record<string, unknown>);

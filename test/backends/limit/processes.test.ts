@@ -1,14 +1,18 @@
 // Backend.limit across processes: child processes (test/support/child-limit.ts), each with its own
 // cache on the same store, hammer one id at once; in total exactly the limit is admitted, on
-// redis://, redis+cluster:// and upstash:// (the REST server in front of the shared redis-server,
-// the real @upstash/redis client).
+// redis://, redis+cluster://, upstash:// (the REST server in front of the shared redis-server,
+// the real @upstash/redis client) and deno-kv:// (one database file, @deno/kv in each process).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { startUpstashServer, type UpstashServer } from "../../support/upstash-server.js";
 import type { LimitRule } from "../../../src/backends/types.js";
 import { Cache } from "../../../src/index.js";
+import "../../../src/deno-kv.js";
 
 const redisUrl = inject("redisUrl");
 const redisClusterUrl = inject("redisClusterUrl");
@@ -112,3 +116,8 @@ describe.skipIf(!redisUrl)("upstash REST server", () => {
   afterAll(() => upstash?.stop());
   suite("upstash://", redisUrl, () => upstash!.url.replace(/^http:/, "upstash+http:"), () => ({ namespace: "limit-procs", token: upstash!.token }));
 });
+
+// Deno KV: each process opens the same database file; their atomic checks meet in SQLite.
+const denoDir = mkdtempSync(join(tmpdir(), "cashews-limit-procs-"));
+afterAll(() => rmSync(denoDir, { recursive: true, force: true }));
+suite("deno-kv://", "yes", () => `deno-kv://${join(denoDir, "limits.db")}`, () => ({ namespace: "limit-procs" }));
