@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
 import { ALGORITHMS, type Algorithm, type ContenderId, type LimiterSpec } from "./contenders/ratelimit.js";
-import { median } from "./lib/common.js";
+import { closeChild, gitState, median } from "./lib/common.js";
 import type { FromRl, Ids, RlEnv, ToRl } from "./lib/ratelimit-child.js";
 import { startCountingProxy, type CountingProxy } from "./lib/resp-proxy.js";
 
@@ -134,11 +134,7 @@ class RlChild {
 
   async close(): Promise<void> {
     if (this.#exited) return;
-    const exited = new Promise<void>((resolve) => this.proc.once("exit", () => resolve()));
-    this.proc.send({ type: "close" } satisfies ToRl);
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await closeChild(this.proc, { type: "close" } satisfies ToRl);
   }
 }
 
@@ -489,15 +485,6 @@ function report(
   return lines.join("\n");
 }
 
-function gitState(): string {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8" }).trim();
-    return `cashews from src/ at ${head}${dirty ? ` plus uncommitted changes to ${dirty.split("\n").length} file(s) under src/` : ""}`;
-  } catch {
-    return "cashews from src/";
-  }
-}
 
 // Alone: its own redis-server (pinned like the suite's, unless BENCH_PIN=0).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -30,7 +30,7 @@ import { bundleWorker, type WorkerBundle } from "../runtimes/workers/build.js";
 import { COMPATIBILITY_DATE } from "../test/support/workerd.js";
 import { startRedis, type RedisServer } from "../test/support/redis-server.js";
 import { startUpstashServer, type UpstashServer } from "../test/support/upstash-server.js";
-import { CHUNKS, KEYS, WIDTH, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
+import { CHUNKS, KEYS, WIDTH, closeChild, gitState, median, type Env, type FromChild, type ToChild } from "./lib/common.js";
 import { KINDS as INV_KINDS, WRITES as INV_WRITES, invalidationTable, measureInvalidation, type InvalidationResult } from "./invalidation.js";
 import { measureRatelimit } from "./ratelimit.js";
 
@@ -301,11 +301,7 @@ class Child {
 
   async close(): Promise<void> {
     if (this.#exited) return;
-    const exited = new Promise<void>((resolve) => this.proc.once("exit", () => resolve()));
-    this.proc.send({ type: "close" } satisfies ToChild);
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await closeChild(this.proc, { type: "close" } satisfies ToChild);
   }
 }
 
@@ -682,15 +678,6 @@ try {
   await redis?.stop();
 }
 
-function gitState(): string {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8" }).trim();
-    return `cashews from src/ at ${head}${dirty ? ` plus uncommitted changes to ${dirty.split("\n").length} file(s) under src/` : ""}`;
-  } catch {
-    return "cashews from src/";
-  }
-}
 
 const cpu = cpus();
 const memory = tiers.find((t) => t.id === "memory")!.targetMs;

@@ -2,6 +2,7 @@
  * What every contender of the peer suite shares: the keys, the value shape, the memoised function
  * (it counts its calls: the "loads"), the timing loops and the parent↔child messages.
  */
+import { execFileSync } from "node:child_process";
 
 export const KEYS = 1000;
 /** In-flight width: calls started together and awaited with Promise.all. */
@@ -115,3 +116,24 @@ export type FromChild =
   | { type: "measured"; seq: number; flight: number; loads: number }
   | { type: "burst-done"; loads: number }
   | { type: "error"; message: string };
+
+/** Asks a bench child to close (`message`) and waits for it to exit; killed after 10 s. */
+export async function closeChild(proc: import("node:child_process").ChildProcess, message: unknown): Promise<void> {
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  proc.send(message as import("node:child_process").Serializable);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Which cashews a results file measured: the commit, and whether src/ had uncommitted changes. */
+export function gitState(): string {
+  const root = new URL("../..", import.meta.url);
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: root, encoding: "utf8" }).trim();
+    return `cashews from src/ at ${head}${dirty ? ` plus uncommitted changes to ${dirty.split("\n").length} file(s) under src/` : ""}`;
+  } catch {
+    return "cashews from src/";
+  }
+}
