@@ -253,9 +253,11 @@ export const SET_ADD: LuaScript = {
  * in ms (0: none), `ARGV[3]` `1` to delete every key first (reset), then 4 per rule: the
  * algorithm (`f` fixed, `s` sliding, `t` tokenBucket), limit, period (ms), refill.
  *
- * State: fixed, a hash `{c = count, e = window end (epoch ms)}` expiring at the end; sliding, a
- * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (unique,
- * so several units in one ms stay apart), expiring `period` after the newest; tokenBucket, a hash
+ * State: fixed, the count (a string) expiring at the window's end, so a lone fixed window needs
+ * neither the clock nor a hash (`TIME` is read only when a rule needs it; a lone fixed window
+ * without a ban takes a short path of four commands); sliding, a
+ * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (n
+ * counts the units of that ms, so several stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
  * a hash `{u = until}`. A key of another type is a WRONGTYPE error (every key is read before
  * anything is written, so nothing is). Nothing is
@@ -266,131 +268,163 @@ export const LIMIT: LuaScript = {
   name: "limit",
   lua:
     "local n = #KEYS - 1\n" +
+    "if n == 1 and ARGV[4] == 'f' and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 0 then\n" +
+    "  local cost, limit, period = tonumber(ARGV[1]), tonumber(ARGV[5]), tonumber(ARGV[6])\n" +
+    "  local c = redis.call('GET', KEYS[1])\n" +
+    "  local count, left = 0, period\n" +
+    "  if c then\n" +
+    "    count = tonumber(c)\n" +
+    "    if not count then return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
+    "    left = redis.call('PTTL', KEYS[1])\n" +
+    "    if left <= 0 then count, left = 0, period end\n" +
+    "  end\n" +
+    "  local cap = limit - count\n" +
+    "  if cap < 0 then cap = 0 end\n" +
+    "  if cost == 0 then return {1, 0, cap, left, 0} end\n" +
+    "  if cap >= cost then\n" +
+    "    if count > 0 then redis.call('INCRBY', KEYS[1], cost) else redis.call('SET', KEYS[1], cost, 'PX', period) end\n" +
+    "    return {1, 0, cap - cost, left, 0}\n" +
+    "  end\n" +
+    "  if ARGV[2] == '0' then return {0, 0, cap, left, left} end\n" +
+    "end\n" +
     "local cost = tonumber(ARGV[1])\n" +
     "local banMs = tonumber(ARGV[2])\n" +
-    "local time = redis.call('TIME')\n" +
-    "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n" +
     "if ARGV[3] == '1' then redis.call('DEL', unpack(KEYS)) end\n" +
-    // Every key is read (HGET, HMGET, ZCOUNT) before anything is written: a key of another type
-    // fails its read with WRONGTYPE, and the script stops with nothing written.
+    "local now\n" +
+    "local function clock()\n" +
+    "  if not now then\n" +
+    "    local t = redis.call('TIME')\n" +
+    "    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" +
+    "  end\n" +
+    "  return now\n" +
+    "end\n" +
     "local function fmt(x) return string.format('%d', x) end\n" +
+    "local function wrongtype() return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
+    "local banKey = KEYS[n + 1]\n" +
     "local bannedMs = 0\n" +
-    "local untilAt = tonumber(redis.call('HGET', KEYS[n + 1], 'u'))\n" +
-    "if untilAt and untilAt > now then bannedMs = untilAt - now end\n" +
-    "local rules = {}\n" +
+    "if redis.call('EXISTS', banKey) == 1 then\n" +
+    "  local u = tonumber(redis.call('HGET', banKey, 'u'))\n" +
+    "  if u and u > clock() then bannedMs = u - now end\n" +
+    "end\n" +
+    "local algos, limits, periods, refills = {}, {}, {}, {}\n" +
+    "local cap, rst, aux, aux2 = {}, {}, {}, {}\n" +
+    "local admitted = true\n" +
     "for i = 1, n do\n" +
-    "  local key, algo = KEYS[i], ARGV[4 * i]\n" +
-    "  local limit, period, refill = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2]), tonumber(ARGV[4 * i + 3])\n" +
-    "  local r = {}\n" +
+    "  local key, j = KEYS[i], 4 * i\n" +
+    "  local algo, limit, period = ARGV[j], tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])\n" +
+    "  algos[i], limits[i], periods[i] = algo, limit, period\n" +
     "  if algo == 'f' then\n" +
-    "    local ce = redis.call('HMGET', key, 'c', 'e')\n" +
-    "    local c, e = tonumber(ce[1]), tonumber(ce[2])\n" +
-    "    local count, last = 0, now + period\n" +
-    "    if c and e and e > now then count, last = c, e end\n" +
-    "    r.capacity = math.max(0, limit - count)\n" +
-    "    r.reset = last - now\n" +
-    "    r.retry = function(k) if r.capacity >= k then return 0 end return last - now end\n" +
-    "    r.consume = function(k)\n" +
-    "      redis.call('HSET', key, 'c', fmt(count + k), 'e', fmt(last))\n" +
-    "      redis.call('PEXPIRE', key, fmt(last - now))\n" +
-    "      return math.max(0, r.capacity - k), last - now\n" +
+    "    local c = redis.call('GET', key)\n" +
+    "    local count, left = 0, period\n" +
+    "    if c then\n" +
+    "      count = tonumber(c)\n" +
+    "      if not count then return wrongtype() end\n" +
+    "      left = redis.call('PTTL', key)\n" +
+    "      if left <= 0 then count, left = 0, period end\n" +
     "    end\n" +
+    "    cap[i], rst[i], aux[i] = math.max(0, limit - count), left, count\n" +
     "  elseif algo == 's' then\n" +
-    // One member per unit (a call of cost k adds k), so every count is a ZCOUNT and every time a
-    // ranked lookup: O(log n) per call, however many units the window holds.
-    "    local after = '(' .. fmt(now - period)\n" +
+    "    local after = '(' .. fmt(clock() - period)\n" +
     "    local used = redis.call('ZCOUNT', key, after, '+inf')\n" +
-    "    local function nth(j)\n" +
-    "      local e = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', j, 1)\n" +
-    "      if #e == 0 then return nil end\n" +
-    "      return tonumber(e[2])\n" +
-    "    end\n" +
-    "    r.capacity = math.max(0, limit - used)\n" +
-    "    local oldest = nth(0)\n" +
-    "    r.reset = 0\n" +
-    "    if oldest then r.reset = oldest + period - now end\n" +
-    "    r.retry = function(k)\n" +
-    "      local need = used + k - limit\n" +
-    "      if need <= 0 then return 0 end\n" +
-    "      local t = nth(need - 1)\n" +
-    "      if t then return t + period - now end\n" +
-    "      return period\n" +
-    "    end\n" +
-    "    r.consume = function(k)\n" +
-    "      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
-    "      local seq = used\n" +
-    "      for _ = 1, k do\n" +
-    "        local member = fmt(now) .. ':' .. fmt(seq)\n" +
-    "        while redis.call('ZSCORE', key, member) do\n" +
-    "          seq = seq + 1\n" +
-    "          member = fmt(now) .. ':' .. fmt(seq)\n" +
-    "        end\n" +
-    "        redis.call('ZADD', key, fmt(now), member)\n" +
-    "        seq = seq + 1\n" +
-    "      end\n" +
-    "      local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
-    "      redis.call('PEXPIRE', key, fmt(math.max(newest, now) + period - now))\n" +
-    "      local first = now\n" +
-    "      if oldest then first = math.min(oldest, now) end\n" +
-    "      return math.max(0, r.capacity - k), first + period - now\n" +
-    "    end\n" +
+    "    local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
+    "    local oldest = nil\n" +
+    "    if #first > 0 then oldest = tonumber(first[2]) end\n" +
+    "    cap[i], aux[i], aux2[i] = math.max(0, limit - used), used, oldest\n" +
+    "    rst[i] = 0\n" +
+    "    if oldest then rst[i] = oldest + period - now end\n" +
     "  else\n" +
+    "    local refill = tonumber(ARGV[j + 3])\n" +
+    "    refills[i] = refill\n" +
     "    local full = limit * period\n" +
     "    local level = full\n" +
     "    local la = redis.call('HMGET', key, 'l', 'a')\n" +
     "    local l, a = tonumber(la[1]), tonumber(la[2])\n" +
-    "    if l and a then level = math.min(full, l + math.max(0, now - a) * refill) end\n" +
-    "    local function toFull(x) if x >= full then return 0 end return math.ceil((full - x) / refill) end\n" +
-    "    r.capacity = math.floor(level / period)\n" +
-    "    r.reset = toFull(level)\n" +
-    "    r.retry = function(k) if level >= k * period then return 0 end return math.ceil((k * period - level) / refill) end\n" +
-    "    r.consume = function(k)\n" +
-    "      local after = level - k * period\n" +
-    "      local ttl = toFull(after)\n" +
-    "      if ttl == 0 then redis.call('DEL', key)\n" +
-    "      else\n" +
-    "        redis.call('HSET', key, 'l', fmt(after), 'a', fmt(now))\n" +
-    "        redis.call('PEXPIRE', key, fmt(ttl))\n" +
-    "      end\n" +
-    "      return math.floor(after / period), ttl\n" +
-    "    end\n" +
+    "    local at = clock()\n" +
+    "    if l and a then level = math.min(full, l + math.max(0, at - a) * refill) end\n" +
+    "    cap[i], aux[i] = math.floor(level / period), level\n" +
+    "    rst[i] = 0\n" +
+    "    if level < full then rst[i] = math.ceil((full - level) / refill) end\n" +
     "  end\n" +
-    "  rules[i] = r\n" +
+    "  if cap[i] < cost then admitted = false end\n" +
+    "end\n" +
+    "local function retry(i, k)\n" +
+    "  if cap[i] >= k then return 0 end\n" +
+    "  local algo, period = algos[i], periods[i]\n" +
+    "  if algo == 'f' then return rst[i] end\n" +
+    "  if algo == 's' then\n" +
+    "    local need = aux[i] + k - limits[i]\n" +
+    "    local e = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. fmt(now - period), '+inf', 'WITHSCORES', 'LIMIT', need - 1, 1)\n" +
+    "    if #e == 0 then return period end\n" +
+    "    return tonumber(e[2]) + period - now\n" +
+    "  end\n" +
+    "  return math.ceil((k * period - aux[i]) / refills[i])\n" +
     "end\n" +
     "local out = {0, 0}\n" +
     "if bannedMs > 0 then\n" +
     "  out[2] = bannedMs\n" +
     "  for i = 1, n do\n" +
-    "    local r = rules[i]\n" +
-    "    out[#out + 1] = 0; out[#out + 1] = r.reset; out[#out + 1] = math.max(r.retry(math.max(cost, 1)), bannedMs)\n" +
+    "    out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, math.max(cost, 1)), bannedMs)\n" +
     "  end\n" +
     "  return out\n" +
     "end\n" +
-    "local admitted = true\n" +
-    "for i = 1, n do if rules[i].capacity < cost then admitted = false end end\n" +
     "if not admitted or cost == 0 then\n" +
     "  local ban = not admitted and cost > 0 and banMs > 0\n" +
     "  if admitted then out[1] = 1 end\n" +
     "  for i = 1, n do\n" +
-    "    local r = rules[i]\n" +
     "    if ban then\n" +
-    "      out[#out + 1] = 0; out[#out + 1] = r.reset; out[#out + 1] = math.max(r.retry(cost), banMs)\n" +
+    "      out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, cost), banMs)\n" +
     "    else\n" +
-    "      out[#out + 1] = r.capacity; out[#out + 1] = r.reset; out[#out + 1] = r.retry(cost)\n" +
+    "      out[#out + 1] = cap[i]; out[#out + 1] = rst[i]; out[#out + 1] = retry(i, cost)\n" +
     "    end\n" +
     "  end\n" +
     "  if ban then\n" +
     "    out[2] = banMs\n" +
-    "    redis.call('HSET', KEYS[n + 1], 'u', fmt(now + banMs))\n" +
-    "    redis.call('PEXPIRE', KEYS[n + 1], fmt(banMs))\n" +
+    "    redis.call('HSET', banKey, 'u', fmt(clock() + banMs))\n" +
+    "    redis.call('PEXPIRE', banKey, banMs)\n" +
     "  end\n" +
     "  return out\n" +
     "end\n" +
     "out[1] = 1\n" +
     "for i = 1, n do\n" +
-    "  local remaining, reset = rules[i].consume(cost)\n" +
+    "  local key, algo, period = KEYS[i], algos[i], periods[i]\n" +
+    "  local remaining, reset = cap[i] - cost, rst[i]\n" +
+    "  if algo == 'f' then\n" +
+    "    if aux[i] > 0 then redis.call('INCRBY', key, cost)\n" +
+    "    else redis.call('SET', key, cost, 'PX', period) end\n" +
+    "  elseif algo == 's' then\n" +
+    "    redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
+    // The units of this ms are `<now>:0` … `<now>:<c-1>` (only older ones are ever removed), so
+    // the next names follow their count; ZADD in batches (unpack has a stack limit).
+    "    local at = fmt(now)\n" +
+    "    local seq = redis.call('ZCOUNT', key, now, now)\n" +
+    "    local added = 0\n" +
+    "    while added < cost do\n" +
+    "      local batch = {}\n" +
+    "      for _ = 1, math.min(cost - added, 1000) do\n" +
+    "        batch[#batch + 1] = now\n" +
+    "        batch[#batch + 1] = at .. ':' .. fmt(seq + added)\n" +
+    "        added = added + 1\n" +
+    "      end\n" +
+    "      redis.call('ZADD', key, unpack(batch))\n" +
+    "    end\n" +
+    "    local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
+    "    redis.call('PEXPIRE', key, math.max(newest, now) + period - now)\n" +
+    "    local oldest = aux2[i]\n" +
+    "    if oldest then reset = math.min(oldest, now) + period - now else reset = period end\n" +
+    "  else\n" +
+    "    local full = limits[i] * period\n" +
+    "    local after = aux[i] - cost * period\n" +
+    "    reset = 0\n" +
+    "    if after < full then reset = math.ceil((full - after) / refills[i]) end\n" +
+    "    if reset == 0 then redis.call('DEL', key)\n" +
+    "    else\n" +
+    "      redis.call('HSET', key, 'l', fmt(after), 'a', fmt(now))\n" +
+    "      redis.call('PEXPIRE', key, reset)\n" +
+    "    end\n" +
+    "    remaining = math.floor(after / period)\n" +
+    "  end\n" +
     "  out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
     "end\n" +
     "return out\n",
-  sha1: "040a4954dbc0b4fe701d83e144efb94cd0f3e7fd",
+  sha1: "fdd4d12a44554851b7a48aff9f4e06e2dc7aaf9d",
 };
