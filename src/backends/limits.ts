@@ -115,20 +115,19 @@ export interface LimitWrites {
 export function decide(request: LimitRequest, read: LimitStore, now: number): { answer: LimitAnswer; writes: LimitWrites | undefined } {
   const { rules, cost } = request;
   const evaluated = rules.map((rule, i) => evaluate(rule, read.data[i], now));
-  const peek = (): LimitRuleState[] => evaluated.map((e) => ({ remaining: e.capacity, resetMs: e.resetMs, retryMs: e.retry(Math.max(cost, 1)) }));
-  if (read.bannedMs > 0) {
-    const states = peek().map((s) => ({ ...s, remaining: 0, retryMs: Math.max(s.retryMs, read.bannedMs) }));
-    return { answer: { success: false, states, bannedMs: read.bannedMs }, writes: undefined };
-  }
+  const states = (k: number): LimitRuleState[] => evaluated.map((e) => ({ remaining: e.capacity, resetMs: e.resetMs, retryMs: e.retry(k) }));
+  /** Refused under a ban of `ms`: nothing is left, and no retry comes before the ban ends. */
+  const banned = (ms: number, k: number): LimitAnswer => ({
+    success: false,
+    states: states(k).map((s) => ({ ...s, remaining: 0, retryMs: Math.max(s.retryMs, ms) })),
+    bannedMs: ms,
+  });
+  if (read.bannedMs > 0) return { answer: banned(read.bannedMs, Math.max(cost, 1)), writes: undefined };
   const admitted = evaluated.every((e) => e.capacity >= cost);
-  if (!admitted || cost === 0) {
-    const states = evaluated.map((e) => ({ remaining: e.capacity, resetMs: e.resetMs, retryMs: e.retry(cost) }));
-    if (!admitted && cost > 0 && request.banMs !== undefined && request.banMs > 0) {
-      const banned = states.map((s) => ({ ...s, remaining: 0, retryMs: Math.max(s.retryMs, request.banMs!) }));
-      return { answer: { success: false, states: banned, bannedMs: request.banMs }, writes: { rules: rules.map(() => undefined), banMs: request.banMs } };
-    }
-    return { answer: { success: admitted, states, bannedMs: 0 }, writes: undefined };
+  if (!admitted && cost > 0 && request.banMs !== undefined && request.banMs > 0) {
+    return { answer: banned(request.banMs, cost), writes: { rules: rules.map(() => undefined), banMs: request.banMs } };
   }
+  if (!admitted || cost === 0) return { answer: { success: admitted, states: states(cost), bannedMs: 0 }, writes: undefined };
   const consumed = evaluated.map((e) => e.consume(cost));
   return {
     answer: { success: true, states: consumed.map((c) => c.state), bannedMs: 0 },

@@ -430,38 +430,19 @@ export class MemoryBackend implements Backend {
     const keys = request.rules.map((rule) => ruleKey(key, rule));
     const ban = `${key}:ban`;
     if (request.reset) for (const k of [...keys, ban]) this.#delete(k);
-    const data = keys.map((k) => {
-      const entry = this.#live(k);
-      if (entry === undefined) return undefined;
-      if (!(entry.value instanceof LimitData)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
-      return entry.value.data;
-    });
-    const banEntry = this.#live(ban);
-    if (banEntry !== undefined && !(banEntry.value instanceof LimitData)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    const data = keys.map((k) => (this.#liveOf(k, LimitData)?.value as LimitData | undefined)?.data);
+    const banEntry = this.#liveOf(ban, LimitData);
     const bannedMs = banEntry === undefined ? 0 : banEntry.expiresAt - now;
     const { answer, writes } = decide(request, { bannedMs, data }, now);
     if (writes !== undefined) {
       writes.rules.forEach((write, i) => {
         if (write === undefined) return;
         if (write.data === undefined || write.ttlMs <= 0) this.#delete(keys[i]!);
-        else this.#put(keys[i]!, new LimitData(write.data), now + write.ttlMs);
+        else this.#set(keys[i]!, new LimitData(write.data), write.ttlMs);
       });
-      if (writes.banMs !== undefined) this.#put(ban, new LimitData([]), now + writes.banMs);
+      if (writes.banMs !== undefined) this.#set(ban, new LimitData([]), writes.banMs);
     }
     return answer;
-  }
-
-  /** Stores `value` under `key` with the deadline `at`, as a fresh or refreshed entry. */
-  #put(key: string, value: unknown, at: number): void {
-    const entry = this.#map.get(key);
-    if (entry === undefined) {
-      this.#insert(key, value, at);
-      return;
-    }
-    entry.value = value;
-    entry.tags = undefined;
-    this.#setDeadline(entry, at);
-    this.#touch(entry);
   }
 
   /**
@@ -554,8 +535,13 @@ export class MemoryBackend implements Backend {
 
   /** The live entry of the set at `key`; rejects (WRONGTYPE) when it holds something else. */
   #setEntry(key: string): Entry | undefined {
+    return this.#liveOf(key, TagSet);
+  }
+
+  /** The live entry at `key`, which must hold a `kind` (rejects WRONGTYPE otherwise); undefined when absent. */
+  #liveOf(key: string, kind: abstract new (...args: never[]) => unknown): Entry | undefined {
     const entry = this.#live(key);
-    if (entry !== undefined && !(entry.value instanceof TagSet)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    if (entry !== undefined && !(entry.value instanceof kind)) throw new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
     return entry;
   }
 
