@@ -83,8 +83,14 @@ class Entry {
   }
 }
 
+/**
+ * A structure `mem://` keeps for a command (a sliding log, a set, a limiter's state): never a
+ * cached value, so reads of its key answer as a miss above the backend. @internal
+ */
+export abstract class Structure {}
+
 /** The value of a {@link MemoryBackend.slidingIncr} key: timestamps in ascending order. */
-class SlidingLog {
+class SlidingLog extends Structure {
   #times: number[] = [];
   /** Index of the oldest live timestamp (the ones before it were pruned; compacted lazily). */
   #head = 0;
@@ -120,8 +126,10 @@ class SlidingLog {
 }
 
 /** The value of a {@link MemoryBackend.limit} rule or ban key: never a cached value. @internal */
-export class LimitData {
-  constructor(readonly data: RuleData) {}
+export class LimitData extends Structure {
+  constructor(readonly data: RuleData) {
+    super();
+  }
 }
 
 /**
@@ -129,7 +137,7 @@ export class LimitData {
  * (0: none; a plain set's members have none, the set's own TTL bounds them). Never a value: `get`
  * of it is a miss. @internal
  */
-export class TagSet {
+export class TagSet extends Structure {
   readonly members = new Map<string, number>();
 
   /** Forgets the members whose deadline passed. */

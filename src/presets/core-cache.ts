@@ -6,7 +6,7 @@
  * @module
  */
 import { MISSING, type Backend, type TagPopped } from "../backends/types.js";
-import { memorySpec, TagSet } from "../backends/memory.js";
+import { memorySpec, Structure } from "../backends/memory.js";
 import { parseSetup } from "../config/parse.js";
 import { registerScheme } from "../config/registry.js";
 import { sleep, toExpiry, toMs, type Duration } from "../durations.js";
@@ -607,7 +607,7 @@ export class CoreCache extends Callable {
     const check = schema === undefined && strict === undefined ? undefined : parseSchema("getOrSet", schema, strict);
     const core = this.#core;
     let cached = await this.#read(key);
-    if (check !== undefined && cached !== MISSING && !(cached instanceof TagSet)) cached = await core.checked(core.route(key), key, cached, check, "getOrSet");
+    if (check !== undefined && cached !== MISSING && !(cached instanceof Structure)) cached = await core.checked(core.route(key), key, cached, check, "getOrSet");
     if (cached !== MISSING) return served(cached);
     const value = await (typeof valueOrFactory === "function" ? (valueOrFactory as () => unknown)() : valueOrFactory);
     const checked = check === undefined ? { value } : await check(value);
@@ -839,11 +839,11 @@ export interface CoreCache {
 }
 
 /**
- * A read's answer: `fallback` for MISSING and for a set (live `mem://` holds sets as objects: a set
- * is never a value); an error stored by a strategy (withExceptions) reads back as the error itself.
+ * A read's answer: `fallback` for MISSING and for a structure (live `mem://` holds sets, sliding
+ * logs and limiter states as objects: never a value); an error stored by a strategy (withExceptions) reads back as the error itself.
  */
 function served<T>(value: unknown, fallback?: T): T {
-  return (value === MISSING || value instanceof TagSet ? fallback : value instanceof Raised ? value.error : value) as T;
+  return (value === MISSING || value instanceof Structure ? fallback : value instanceof Raised ? value.error : value) as T;
 }
 
 function checkKey(key: unknown, what = "key"): asserts key is string {

@@ -93,6 +93,17 @@ describe("limiter: options at creation", () => {
     await expect(api.blockUntilReady("a", "soon")).rejects.toThrow(CacheConfigError);
   });
 
+  it("on live mem://, a limiter's state is never read as a value (nor a sliding log, nor a set)", async () => {
+    const live = new Cache("limiter-structures").setup("mem://");
+    await live.limiter({ algorithm: "sliding", limits: [{ limit: 5, period: "1m" }, { limit: 5, period: "1m", algorithm: "fixed" }], prefix: "" }).limit("u");
+    await live.slidingIncr("log", "1m");
+    await live.setAdd("set", "a");
+    for (const key of ["u:s60000", "u:f60000", "log", "set"]) {
+      expect(await live.exists(key), key).toBe(true);
+      expect(await live.get(key), key).toBeUndefined();
+    }
+  });
+
   it("refuses a cache whose backends lack atomic operations, at creation", () => {
     const kv = new Cache("limiter-kv").setup("cloudflare-kv://KV", { binding: { get: async () => null, getWithMetadata: async () => ({ value: null, metadata: null }), put: async () => {}, delete: async () => {}, list: async () => ({ keys: [], list_complete: true }) } });
     expect(() => kv.limiter({ algorithm: "fixed", limit: 1, period: "1s" })).toThrow(CacheCapabilityError);
