@@ -4,10 +4,11 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { toMs, type Duration } from "../durations.js";
+import type { Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
-import { checkOptions, prefixOption } from "../options.js";
-import { limiter, type LimitResult, type LimiterAlgorithm, type LimiterRuleOptions } from "../strategies/limiter.js";
+import { checkOptions, positiveInteger, prefixOption } from "../options.js";
+import { limiter, rulesOf, type LimitResult, type LimiterAlgorithm, type LimiterRuleOptions } from "../strategies/limiter.js";
+import type { LimitRule } from "../backends/types.js";
 import { proceed } from "./context.js";
 import { seconds } from "./headers.js";
 import { cacheOption, keyOf, keyOption, type ContextKey } from "./options.js";
@@ -89,23 +90,16 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
   const algorithm: LimiterAlgorithm = options.algorithm ?? (sliding ? "sliding" : "fixed");
   const headers = options.headers ?? "legacy";
   if (!HEADERS.includes(headers)) throw new CacheConfigError(`${name}: "headers" must be "legacy", "draft", "both" or false, got ${JSON.stringify(headers)}`);
-  const cost = options.cost ?? 1;
-  if (typeof cost !== "function" && !(Number.isSafeInteger(cost) && cost >= 1)) {
-    throw new CacheConfigError(`${name}: "cost" must be an integer >= 1 or a function (c) => number, got ${String(cost)}`);
-  }
+  const cost = typeof options.cost === "function" ? options.cost : positiveInteger(name, "cost", options.cost ?? 1);
   const cache = cacheOption(name, options.cache);
   const prefix = prefixOption(name, options.prefix, algorithm === "sliding" ? "hono_srl" : "hono_rl");
-  const limits = limiter(cache, {
-    algorithm,
-    ...defined({ limit: options.limit, period: options.period, refill: options.refill, limits: options.limits }),
-    prefix,
-    ...(options.ephemeral === undefined ? {} : { ephemeral: options.ephemeral }),
-  });
-  // Checked by limiter() above.
-  const rules = (options.limits ?? [{ limit: options.limit!, period: options.period!, refill: options.refill }]).map((r) => {
-    const limit = r.limit;
-    return { algorithm: r.algorithm ?? algorithm, limit, period: toMs(r.period, "period"), refill: r.refill ?? limit };
-  });
+  const { limit, period, refill, limits: several, ephemeral } = options;
+  const limits = limiter(cache, { algorithm, limit, period, refill, limits: several, prefix, ephemeral });
+  // The limits as the limiter checked them (it threw above if they were bad).
+  const rules = rulesOf(name, { algorithm, limit, period, refill, limits: several });
+  for (const rule of rules) {
+    if (typeof cost === "number" && cost > rule.limit) throw new CacheConfigError(`${name}: a cost of ${cost} exceeds the limit of ${rule.limit}: no request could pass`);
+  }
   const policy = policyOf(rules);
 
   return async function rateLimitMiddleware(c, next) {
@@ -123,11 +117,6 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
   };
 }
 
-/** `options` without its undefined entries (the limiter refuses options that are there). */
-function defined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
 /** Each limit's policy name and its `RateLimit-Policy` member. */
 interface Policy {
   names: string[];
@@ -139,10 +128,12 @@ interface Policy {
  * (`"10-per-1s"`, with the algorithm when two would share a name). `w` is the window in seconds
  * (tokenBucket: the time to refill the whole bucket).
  */
-function policyOf(rules: readonly { algorithm: LimiterAlgorithm; limit: number; period: number; refill: number }[]): Policy {
-  const windows = rules.map((r) => Math.max(1, seconds(r.algorithm === "tokenBucket" ? (r.limit * r.period) / r.refill : r.period)));
+function policyOf(rules: readonly LimitRule[]): Policy {
+  const windows = rules.map((r) => Math.max(1, seconds(r.algorithm === "tokenBucket" ? (r.limit * r.periodMs) / r.refill : r.periodMs)));
   let names = rules.map((r, i) => (rules.length === 1 ? "default" : `${r.limit}-per-${windows[i]}s`));
   if (new Set(names).size < names.length) names = names.map((n, i) => `${n}-${rules[i]!.algorithm}`);
+  // Windows that round to the same second can still clash: then by position.
+  if (new Set(names).size < names.length) names = names.map((n, i) => `${n}-${i + 1}`);
   return { names, header: rules.map((r, i) => `"${names[i]}";q=${r.limit};w=${windows[i]}`).join(", ") };
 }
 

@@ -153,7 +153,8 @@ export interface Limiter {
   reset(id: string): Promise<void>;
   /**
    * `limit(id, options)` until admitted, waiting `retryAfter` between tries, for at most `timeout`:
-   * resolves the last result (`success: false` when the timeout ran out); never waits past it.
+   * resolves the last result, `success: false` as soon as its `retryAfter` reaches past the
+   * timeout (the earliest the call could pass); never waits past it.
    * @example
    * const { success } = await api.blockUntilReady("user-1", "10s");
    * if (success) await callApi();
@@ -180,6 +181,26 @@ export function limiter(cache: CoreCache, options: LimiterOptions): Limiter {
   const name = "limiter";
   const core = stateOf(cache, name);
   checkOptions(name, options, KNOWN);
+  const rules = rulesOf(name, options);
+  const prefix = prefixOption(name, options.prefix, "limiter");
+  const ephemeral = options.ephemeral;
+  let size = 0;
+  if (ephemeral === true) size = 10_000;
+  else if (typeof ephemeral === "object" && ephemeral !== null) {
+    checkOptions(`${name}: ephemeral`, ephemeral, ["size"]);
+    size = ephemeral.size === undefined ? 10_000 : positiveInteger(name, "ephemeral.size", ephemeral.size);
+  } else if (ephemeral !== undefined && ephemeral !== false) {
+    throw new CacheConfigError(`${name}: "ephemeral" must be a boolean or { size }, got ${typeof ephemeral}`);
+  }
+  core.needAtWrap(name, "atomic", "strongConsistency", "exactExpiry");
+  return makeLimiter(core, name, rules, prefix, size, undefined);
+}
+
+/**
+ * The limits of `options`, checked (see {@link LimiterOptions}): for {@link limiter}, and for
+ * what the Hono middleware says of them (its `RateLimit-Policy`). @internal
+ */
+export function rulesOf(name: string, options: Pick<LimiterOptions, "algorithm" | "limit" | "period" | "refill" | "limits">): LimitRule[] {
   const algorithm = algorithmOf(name, "algorithm", options.algorithm);
   let rules: LimitRule[];
   if (options.limits !== undefined) {
@@ -201,18 +222,7 @@ export function limiter(cache: CoreCache, options: LimiterOptions): Limiter {
       throw new CacheConfigError(`${name}: two ${rule.algorithm} limits with the same period (${formatMs(rule.periodMs)}): they would share one state; keep the smaller limit`);
     }
   }
-  const prefix = prefixOption(name, options.prefix, "limiter");
-  const ephemeral = options.ephemeral;
-  let size = 0;
-  if (ephemeral === true) size = 10_000;
-  else if (typeof ephemeral === "object" && ephemeral !== null) {
-    checkOptions(`${name}: ephemeral`, ephemeral, ["size"]);
-    size = ephemeral.size === undefined ? 10_000 : positiveInteger(name, "ephemeral.size", ephemeral.size);
-  } else if (ephemeral !== undefined && ephemeral !== false) {
-    throw new CacheConfigError(`${name}: "ephemeral" must be a boolean or { size }, got ${typeof ephemeral}`);
-  }
-  core.needAtWrap(name, "atomic", "strongConsistency", "exactExpiry");
-  return makeLimiter(core, name, rules, prefix, size, undefined);
+  return rules;
 }
 
 /** A `algorithm` option, checked. */
@@ -297,7 +307,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
         const now = Date.now();
         if (known.until <= now) blocked.delete(id);
         else if (cost >= known.cost) {
-          return result(false, known.limits.map((l) => ({ ...l, remaining: 0 })), known.binding, known.until - now);
+          return result(false, known.limits, known.binding, known.until - now);
         }
       }
     }
@@ -306,14 +316,11 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     const limits = results(answer, now);
     if (answer === undefined) return result(true, limits, 0, 0);
     const { states } = answer;
-    if (answer.success) return result(true, limits, loosest(limits), 0);
-    let retryAfter = answer.bannedMs;
-    let binding = -1;
-    for (const [i, state] of states.entries()) {
-      retryAfter = Math.max(retryAfter, state.retryMs);
-      if (state.retryMs > 0 && (binding < 0 || state.retryMs > states[binding]!.retryMs)) binding = i;
-    }
-    if (binding < 0) binding = loosest(limits);
+    if (answer.success) return result(true, limits, tightest(limits), 0);
+    // Refused: the limit that frees last binds (under a ban every retry is at least the ban's).
+    let binding = 0;
+    for (const [i, state] of states.entries()) if (state.retryMs > states[binding]!.retryMs) binding = i;
+    const retryAfter = states[binding]!.retryMs;
     if (size > 0 && retryAfter > 0) {
       blocked.delete(id);
       blocked.set(id, { until: now + retryAfter, cost, limits, binding });
@@ -328,7 +335,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
       const key = keyOf(id);
       const answer = await call(key, { rules, cost: 0 });
       const limits = results(answer, Date.now());
-      const binding = limits[answer === undefined ? 0 : loosest(limits)]!;
+      const binding = limits[answer === undefined ? 0 : tightest(limits)]!;
       return { remaining: binding.remaining, reset: binding.reset };
     },
     async reset(id) {
@@ -338,19 +345,18 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     },
     async blockUntilReady(id, timeout, options) {
       const deadline = Date.now() + toMs(timeout, `${name}: blockUntilReady timeout`);
-      costOf(options);
       for (;;) {
         const last = await limit(id, options);
-        const left = deadline - Date.now();
-        if (last.success || left <= 0) return last;
-        await sleep(Math.max(1, Math.min(last.retryAfter, left)));
+        // retryAfter is the earliest the call could pass: past the deadline, waiting is for nothing.
+        if (last.success || last.retryAfter > deadline - Date.now()) return last;
+        await sleep(Math.max(1, last.retryAfter));
       }
     },
   };
 }
 
 /** The binding limit of an admitted call: the fewest units left (ties: the later reset). */
-function loosest(limits: readonly LimitRuleResult[]): number {
+function tightest(limits: readonly LimitRuleResult[]): number {
   let binding = 0;
   for (let i = 1; i < limits.length; i++) {
     const [a, b] = [limits[i]!, limits[binding]!];

@@ -97,11 +97,12 @@ export function limitStrategy<A extends any[]>(
   const prefix = prefixOption(name, options.prefix, defaultPrefix);
   const keyOption = options.key;
   const rules: LimitRule[] = [{ algorithm, limit, periodMs: Math.ceil(period), refill: limit }];
+  // One limiter for every decorated function: it keeps no state of its own (no ephemeral cache).
+  const limiter = makeLimiter(core, name, rules, "", 0, ban);
 
   return decorator<A>(name, core, (target) => {
     const keyOf = callKey(name, target, keyOption as KeyOption<never[]> | undefined, prefix);
     const fn = target.fn;
-    const limiter = makeLimiter(core, name, rules, "", 0, ban);
 
     return { call: rateLimited, keyOf };
     async function rateLimited(thisArg: unknown, args: unknown[]): Promise<unknown> {

@@ -214,12 +214,11 @@ export function limiterTests(target: TargetHandle): void {
       const slow = cache.limiter({ algorithm: "sliding", limit: 1, period: "1m" });
       await slow.limit("w");
       started = performance.now();
+      // The slot frees in a minute, past the 300 ms timeout: it gives up without waiting for nothing.
       const gaveUp = await slow.blockUntilReady("w", 300);
-      const took = performance.now() - started;
       expect(gaveUp.success).toBe(false);
-      expect(gaveUp.retryAfter).toBeGreaterThan(0);
-      expect(took).toBeGreaterThan(200);
-      expect(took).toBeLessThan(300 + SLACK);
+      expect(gaveUp.retryAfter).toBeGreaterThan(300);
+      expect(performance.now() - started).toBeLessThan(300 + SLACK);
       // A zero timeout is one try.
       expect((await slow.blockUntilReady("w", 0)).success).toBe(false);
       expect((await slow.blockUntilReady("fresh", 0, { cost: 1 })).success).toBe(true);
@@ -237,10 +236,11 @@ export function limiterTests(target: TargetHandle): void {
       const refused = await api.limit("u", { cost: 2 });
       expect(refused.success).toBe(false);
       expect(commands).toHaveLength(2);
-      // The same cost again: answered here, same shape.
+      // The same cost again: answered here, as the backend answered (1 unit left, 2 asked).
       const local = await api.limit("u", { cost: 2 });
       expect(commands).toHaveLength(2);
-      expect(local).toMatchObject({ success: false, limit: 2, remaining: 0 });
+      expect(local).toMatchObject({ success: false, limit: 2, remaining: 1 });
+      expect(local.limits).toEqual(refused.limits);
       expect(local.retryAfter).toBeGreaterThan(0);
       expect(local.retryAfter).toBeLessThanOrEqual(refused.retryAfter);
       expect(local.limits).toHaveLength(1);
