@@ -64,21 +64,22 @@ function child(url: string, options: Record<string, unknown>, key: string, rules
 }
 
 /** `processes` children of `calls` calls each on one id: the admitted total, every answer accounted for. */
-async function hammer(url: string, options: Record<string, unknown>, rules: LimitRule[], processes: number, calls: number, cost = 1): Promise<number> {
+async function hammer(url: string, options: Record<string, unknown>, rules: LimitRule[], processes: number, calls: number, cost = 1): Promise<{ admitted: number; remaining: number[] }> {
   const key = `limit-procs:${randomUUID()}`;
   const kids = Array.from({ length: processes }, () => child(url, options, key, rules, calls, cost));
   await Promise.all(kids.map((k) => k.ready));
   for (const k of kids) k.go();
   const results = await Promise.all(kids.map((k) => k.result()));
-  // Leaves nothing behind on the shared server (the namespace is this file's own).
+  // What each limit has left (a read: cost 0); then nothing is left behind on the shared server.
   const cleanup = new Cache("limit-procs cleanup").setup(url, options);
+  const remaining = (await (await cleanup.route(key).start()).limit(key, { rules, cost: 0 })).states.map((s) => s.remaining);
   await cleanup.clear();
   await cleanup.close();
   for (const r of results) {
     expect(r.errors).toEqual([]);
     expect(r.admitted + r.refused).toBe(calls);
   }
-  return results.reduce((sum, r) => sum + r.admitted, 0);
+  return { admitted: results.reduce((sum, r) => sum + r.admitted, 0), remaining };
 }
 
 const rulesOf = (limit: number): Record<string, LimitRule[]> => ({
@@ -96,11 +97,14 @@ function suite(name: string, enabled: string, url: () => string, options: () => 
   describe.skipIf(!enabled)(`Backend.limit across processes on ${name}`, () => {
     for (const [algorithm, rules] of Object.entries(rulesOf(75))) {
       it(`${algorithm}: 3 processes × 100 concurrent calls against a limit of 75 admit exactly 75`, async () => {
-        expect(await hammer(url(), options(), rules, 3, 100)).toBe(75);
+        const { admitted, remaining } = await hammer(url(), options(), rules, 3, 100);
+        expect(admitted).toBe(75);
+        // All or nothing: every limit consumed 75, not one unit more (refused calls took nothing).
+        expect(remaining).toEqual(rules.map((rule) => rule.limit - 75));
       }, 60_000);
     }
     it("cost 4: 3 processes × 40 calls against a sliding limit of 90 admit exactly 22 (88 units)", async () => {
-      expect(await hammer(url(), options(), rulesOf(90).sliding!, 3, 40, 4)).toBe(22);
+      expect((await hammer(url(), options(), rulesOf(90).sliding!, 3, 40, 4)).admitted).toBe(22);
     }, 60_000);
   });
 }

@@ -100,12 +100,15 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
     return out.sort();
   };
 
+  /** How far redis-server's cached clock may lag TIME, in ms (see `near`). */
+  const LAG = 10;
+
   it("answers and writes what decide does, over a random sequence of calls", async () => {
     let seed = 0x5eed;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const pool: LimitRule[] = [
-      { algorithm: "fixed", limit: 3, periodMs: 20, refill: 3 },
+      { algorithm: "fixed", limit: 3, periodMs: 1_000, refill: 3 },
       { algorithm: "fixed", limit: 5, periodMs: 60_000, refill: 5 },
       { algorithm: "sliding", limit: 4, periodMs: 30, refill: 4 },
       { algorithm: "sliding", limit: 6, periodMs: 60_000, refill: 6 },
@@ -114,7 +117,6 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
       { algorithm: "tokenBucket", limit: 7, periodMs: 25, refill: 3 },
       { algorithm: "tokenBucket", limit: 5, periodMs: 1_000, refill: 3 },
     ];
-    let matched = 0;
     for (let step = 0; step < 400; step++) {
       const key = pick(["a", "b", "{c}"]);
       const rules = pool.filter(() => random() < 0.4);
@@ -132,9 +134,11 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
       const after = await read(key, rules);
       const readBy = await time();
       const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-      // A fixed window's end is its key's expiry, which the server keeps to the ms against a clock
-      // read once per script, while TIME moves on: its times may differ from decide's by 1 ms.
-      const near = (a: number, b: number, fixed: boolean): boolean => a === b || (fixed && Math.abs(a - b) <= 1);
+      // A fixed window's end is its key's expiry, which redis-server judges against its cached
+      // clock (it can lag TIME by a few ms when commands queue up): its times may differ from
+      // decide's by that much. (So the short fixed window is 1 s: a call within those few ms of
+      // its end could see it live where decide sees it over.)
+      const near = (a: number, b: number, fixed: boolean): boolean => a === b || (fixed && Math.abs(a - b) <= LAG);
       const answers = (want: LimitAnswer, got: LimitAnswer): boolean =>
         want.success === got.success &&
         want.bannedMs === got.bannedMs &&
@@ -144,7 +148,7 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
           return w.remaining === g.remaining && near(w.resetMs, g.resetMs, fixed) && near(w.retryMs, g.retryMs, fixed);
         });
       const fixedState = (a: RuleData | undefined, b: RuleData | undefined): boolean =>
-        a === undefined || b === undefined ? a === b : a[0] === b[0] && Math.abs(a[1]! - b[1]!) <= 1;
+        a === undefined || b === undefined ? a === b : a[0] === b[0] && Math.abs(a[1]! - b[1]!) <= LAG;
       let found = false;
       for (let now = t0; now <= t1 && !found; now++) {
         const expected = decide(request, { bannedMs: before.banUntil > now ? before.banUntil - now : 0, data: before.data }, now);
@@ -165,9 +169,7 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
         found = stateOk && banOk;
       }
       expect(found, `step ${step}: ${JSON.stringify({ request, before, answer, t0, t1 })}`).toBe(true);
-      matched++;
       if (random() < 0.3) await sleep(Math.floor(random() * 12));
     }
-    expect(matched).toBe(400);
   }, 60_000);
 });
