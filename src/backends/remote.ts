@@ -96,18 +96,142 @@ function hasHashTag(key: string): boolean {
   return close > open + 1;
 }
 
-/** `LIMIT`'s arguments: the cost, the ban, reset, then algorithm, limit, period and refill per rule. */
-export function limitArgs(request: LimitRequest): string[] {
-  const args = [String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0"];
-  for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
-  return args;
+/**
+ * How many limit calls one `LIMIT` script runs at most: a tick's calls go out as several scripts
+ * sent together, so the server and this process work at the same time (the first scripts' callers
+ * go on while the server runs the next), where one script of 100 calls would leave each idle in
+ * turn (measured on redis://, 100 calls in flight: 32 per script ~1.7× the calls per second of 128).
+ */
+const MAX_LIMIT_CALLS = 32;
+/** How many microtask hops a tick's limit calls wait for more (callers reach us a few awaits deep). */
+const MAX_LIMIT_HOPS = 8;
+
+/** A limit call waiting for its tick's script. */
+interface PendingLimit {
+  keys: readonly string[];
+  request: LimitRequest;
+  resolve(answer: LimitAnswer): void;
+  reject(error: unknown): void;
 }
 
-/** `LIMIT`'s reply as a {@link LimitAnswer}. */
-export function limitAnswer(reply: unknown, rules: number): LimitAnswer {
-  if (!Array.isArray(reply) || reply.length !== 2 + 3 * rules) throw new Error(`unexpected LIMIT reply: ${String(reply)}`);
-  const n = reply.map(Number);
-  const states: LimitRuleState[] = [];
-  for (let i = 0; i < rules; i++) states.push({ remaining: n[2 + 3 * i]!, resetMs: n[3 + 3 * i]!, retryMs: n[4 + 3 * i]! });
-  return { success: n[0] === 1, states, bannedMs: n[1]! };
+/**
+ * The limit calls of a network backend (`Backend.limit`): those of one tick run as one `LIMIT`
+ * script (backends/scripts), in issue order, each exactly as if it ran alone: 4 commands for 100
+ * concurrent calls instead of 100 (what a store that bills per command charges, and what the
+ * server and the connection carry). A call alone in its tick is a script of one call, a few
+ * microtask hops later. A call that fails in the script (a key of another type) fails alone;
+ * a failed command fails every call it carried.
+ * @internal
+ */
+export class LimitBatcher {
+  readonly #run: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #failure: (message: string) => Error;
+  readonly #slotOf: () => ((key: string) => number) | undefined;
+  #queue: PendingLimit[] = [];
+  #seen = 0;
+  #hops = 0;
+
+  /**
+   * @param run sends one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) and resolves its raw reply.
+   * @param failure the error of one call the script failed (its message is the server's).
+   * @param slotOf on Redis Cluster, the hash slot of a key: a script carries the calls of one slot.
+   */
+  constructor(run: (keys: string[], args: string[]) => Promise<unknown>, failure: (message: string) => Error, slotOf: () => ((key: string) => number) | undefined = () => undefined) {
+    this.#run = run;
+    this.#failure = failure;
+    this.#slotOf = slotOf;
+  }
+
+  /** Queues one call (its keys from `limitKeys`) for this tick's script. */
+  limit(keys: readonly string[], request: LimitRequest): Promise<LimitAnswer> {
+    return new Promise((resolve, reject) => {
+      if (this.#queue.push({ keys, request, resolve, reject }) === 1) {
+        this.#seen = 0;
+        this.#hops = 0;
+        queueMicrotask(this.#settle);
+      }
+    });
+  }
+
+  /** Waits microtask hops while calls keep arriving, then sends them. */
+  readonly #settle = (): void => {
+    if (this.#queue.length !== this.#seen && this.#hops < MAX_LIMIT_HOPS) {
+      this.#seen = this.#queue.length;
+      this.#hops++;
+      queueMicrotask(this.#settle);
+      return;
+    }
+    const calls = this.#queue;
+    this.#queue = [];
+    const slotOf = this.#slotOf();
+    if (slotOf === undefined || calls.length === 1) {
+      for (let i = 0; i < calls.length; i += MAX_LIMIT_CALLS) this.#send(calls.slice(i, i + MAX_LIMIT_CALLS));
+      return;
+    }
+    const bySlot = new Map<number, PendingLimit[]>();
+    for (const call of calls) {
+      const slot = slotOf(call.keys[0]!);
+      const group = bySlot.get(slot);
+      if (group === undefined) bySlot.set(slot, [call]);
+      else group.push(call);
+    }
+    for (const group of bySlot.values()) {
+      for (let i = 0; i < group.length; i += MAX_LIMIT_CALLS) this.#send(group.slice(i, i + MAX_LIMIT_CALLS));
+    }
+  };
+
+  /** One script for `calls`; settles each from its part of the reply. */
+  #send(calls: PendingLimit[]): void {
+    const keys: string[] = [];
+    const args = [String(calls.length)];
+    for (const { keys: own, request } of calls) {
+      keys.push(...own);
+      args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(request.rules.length));
+      for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
+    }
+    let reply: Promise<unknown>;
+    try {
+      reply = this.#run(keys, args);
+    } catch (error) {
+      for (const call of calls) call.reject(error);
+      return;
+    }
+    reply.then(
+      (reply) => {
+        let expected = 0;
+        for (const call of calls) expected += 2 + 3 * call.request.rules.length;
+        if (!Array.isArray(reply) || reply.length !== expected) {
+          const error = this.#failure(`unexpected LIMIT reply: ${String(reply)}`);
+          for (const call of calls) call.reject(error);
+          return;
+        }
+        let at = 0;
+        for (const call of calls) {
+          const rules = call.request.rules.length;
+          const head = reply[at];
+          if (typeof head === "string" && head !== "0" && head !== "1") call.reject(this.#failure(head));
+          else {
+            const states: LimitRuleState[] = [];
+            for (let i = 0; i < rules; i++) {
+              const base = at + 2 + 3 * i;
+              states.push({ remaining: Number(reply[base]), resetMs: Number(reply[base + 1]), retryMs: Number(reply[base + 2]) });
+            }
+            call.resolve({ success: Number(head) === 1, states, bannedMs: Number(reply[at + 1]) });
+          }
+          at += 2 + 3 * rules;
+        }
+      },
+      (error: unknown) => {
+        for (const call of calls) call.reject(error);
+      },
+    );
+  }
+
+  /** Fails the calls waiting for their tick (`close()`). */
+  close(): void {
+    const calls = this.#queue;
+    this.#queue = [];
+    const error = this.#failure("the backend was closed");
+    for (const call of calls) call.reject(error);
+  }
 }

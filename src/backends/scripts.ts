@@ -248,10 +248,13 @@ export const SET_ADD: LuaScript = {
 
 /**
  * The limiter's atomic step (`Backend.limit`, the same integers as `decide` in `backends/limits`),
- * on the server's clock (`TIME`). `KEYS[1..n]` the rules' keys, `KEYS[n+1]` the ban key (all in
- * one hash slot: the callers wrap the key in a hash tag); `ARGV[1]` the cost, `ARGV[2]` the ban
- * in ms (0: none), `ARGV[3]` `1` to delete every key first (reset), then 4 per rule: the
- * algorithm (`f` fixed, `s` sliding, `t` tokenBucket), limit, period (ms), refill.
+ * on the server's clock (`TIME`, read once per script), for one or more calls in turn: the limit
+ * calls of one tick run as one script (see `LimitBatcher` in backends/remote), each exactly as if
+ * it ran alone, in issue order. `ARGV[1]` the number of calls; per call, its keys in order (the
+ * rules' keys, then the ban key: all in one hash slot, the callers wrap the key in a hash tag) and
+ * its arguments in order: the cost, the ban in ms (0: none), `1` to delete every key first
+ * (reset), the number of rules n, then 4 per rule: the algorithm (`f` fixed, `s` sliding, `t`
+ * tokenBucket), limit, period (ms), refill.
  *
  * State: fixed, the count (a string) expiring at the window's end, so a lone fixed window needs
  * neither the clock nor a hash (`TIME` is read only when a rule needs it; a lone fixed window
@@ -259,37 +262,14 @@ export const SET_ADD: LuaScript = {
  * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (n
  * counts the units of that ms, so several stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
- * a hash `{u = until}`. A key of another type is a WRONGTYPE error (every key is read before
- * anything is written, so nothing is). Nothing is
- * written unless the cost is consumed or a ban set. Returns
- * `{success (1/0), bannedMs, remaining1, reset1, retry1, …}`.
+ * a hash `{u = until}`. A key of another type fails its call alone (every key of a call is read
+ * before anything is written, so nothing is). Nothing is written unless the cost is consumed or
+ * a ban set. Returns, per call, `{success (1/0), bannedMs, remaining1, reset1, retry1, …}`; a
+ * failed call's first item is the error message (then zeros).
  */
 export const LIMIT: LuaScript = {
   name: "limit",
   lua:
-    "local n = #KEYS - 1\n" +
-    "if n == 1 and ARGV[4] == 'f' and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 0 then\n" +
-    "  local cost, limit, period = tonumber(ARGV[1]), tonumber(ARGV[5]), tonumber(ARGV[6])\n" +
-    "  local c = redis.call('GET', KEYS[1])\n" +
-    "  local count, left = 0, period\n" +
-    "  if c then\n" +
-    "    count = tonumber(c)\n" +
-    "    if not count then return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
-    "    left = redis.call('PTTL', KEYS[1])\n" +
-    "    if left <= 0 then count, left = 0, period end\n" +
-    "  end\n" +
-    "  local cap = limit - count\n" +
-    "  if cap < 0 then cap = 0 end\n" +
-    "  if cost == 0 then return {1, 0, cap, left, 0} end\n" +
-    "  if cap >= cost then\n" +
-    "    if count > 0 then redis.call('INCRBY', KEYS[1], cost) else redis.call('SET', KEYS[1], cost, 'PX', period) end\n" +
-    "    return {1, 0, cap - cost, left, 0}\n" +
-    "  end\n" +
-    "  if ARGV[2] == '0' then return {0, 0, cap, left, left} end\n" +
-    "end\n" +
-    "local cost = tonumber(ARGV[1])\n" +
-    "local banMs = tonumber(ARGV[2])\n" +
-    "if ARGV[3] == '1' then redis.call('DEL', unpack(KEYS)) end\n" +
     "local now\n" +
     "local function clock()\n" +
     "  if not now then\n" +
@@ -299,132 +279,178 @@ export const LIMIT: LuaScript = {
     "  return now\n" +
     "end\n" +
     "local function fmt(x) return string.format('%d', x) end\n" +
-    "local function wrongtype() return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value') end\n" +
-    "local banKey = KEYS[n + 1]\n" +
-    "local bannedMs = 0\n" +
-    "if redis.call('EXISTS', banKey) == 1 then\n" +
-    "  local u = tonumber(redis.call('HGET', banKey, 'u'))\n" +
-    "  if u and u > clock() then bannedMs = u - now end\n" +
+    "local function bad(v) return type(v) == 'table' and v.err ~= nil end\n" +
+    "local WRONG = 'WRONGTYPE Operation against a key holding the wrong kind of value'\n" +
+    "local function fail(n, message)\n" +
+    "  local out = {message, 0}\n" +
+    "  for _ = 1, 3 * n do out[#out + 1] = 0 end\n" +
+    "  return out\n" +
     "end\n" +
-    "local algos, limits, periods, refills = {}, {}, {}, {}\n" +
-    "local cap, rst, aux, aux2 = {}, {}, {}, {}\n" +
-    "local admitted = true\n" +
-    "for i = 1, n do\n" +
-    "  local key, j = KEYS[i], 4 * i\n" +
-    "  local algo, limit, period = ARGV[j], tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])\n" +
-    "  algos[i], limits[i], periods[i] = algo, limit, period\n" +
-    "  if algo == 'f' then\n" +
-    "    local c = redis.call('GET', key)\n" +
+    // One call: its keys are KEYS[k+1..k+n+1], its arguments ARGV[a+1..a+4+4n].
+    "local function one(k, a)\n" +
+    "  local cost, banMs, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])\n" +
+    "  local banKey = KEYS[k + n + 1]\n" +
+    "  if n == 1 and ARGV[a + 5] == 'f' and ARGV[a + 3] ~= '1' and redis.call('EXISTS', banKey) == 0 then\n" +
+    "    local key, limit, period = KEYS[k + 1], tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
+    "    local c = redis.pcall('GET', key)\n" +
+    "    if bad(c) then return fail(1, c.err) end\n" +
     "    local count, left = 0, period\n" +
     "    if c then\n" +
     "      count = tonumber(c)\n" +
-    "      if not count then return wrongtype() end\n" +
+    "      if not count then return fail(1, WRONG) end\n" +
     "      left = redis.call('PTTL', key)\n" +
     "      if left <= 0 then count, left = 0, period end\n" +
     "    end\n" +
-    "    cap[i], rst[i], aux[i] = math.max(0, limit - count), left, count\n" +
-    "  elseif algo == 's' then\n" +
-    "    local after = '(' .. fmt(clock() - period)\n" +
-    "    local used = redis.call('ZCOUNT', key, after, '+inf')\n" +
-    "    local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
-    "    local oldest = nil\n" +
-    "    if #first > 0 then oldest = tonumber(first[2]) end\n" +
-    "    cap[i], aux[i], aux2[i] = math.max(0, limit - used), used, oldest\n" +
-    "    rst[i] = 0\n" +
-    "    if oldest then rst[i] = oldest + period - now end\n" +
-    "  else\n" +
-    "    local refill = tonumber(ARGV[j + 3])\n" +
-    "    refills[i] = refill\n" +
-    "    local full = limit * period\n" +
-    "    local level = full\n" +
-    "    local la = redis.call('HMGET', key, 'l', 'a')\n" +
-    "    local l, a = tonumber(la[1]), tonumber(la[2])\n" +
-    "    local at = clock()\n" +
-    "    if l and a then level = math.min(full, l + math.max(0, at - a) * refill) end\n" +
-    "    cap[i], aux[i] = math.floor(level / period), level\n" +
-    "    rst[i] = 0\n" +
-    "    if level < full then rst[i] = math.ceil((full - level) / refill) end\n" +
-    "  end\n" +
-    "  if cap[i] < cost then admitted = false end\n" +
-    "end\n" +
-    "local function retry(i, k)\n" +
-    "  if cap[i] >= k then return 0 end\n" +
-    "  local algo, period = algos[i], periods[i]\n" +
-    "  if algo == 'f' then return rst[i] end\n" +
-    "  if algo == 's' then\n" +
-    "    local need = aux[i] + k - limits[i]\n" +
-    "    local e = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. fmt(now - period), '+inf', 'WITHSCORES', 'LIMIT', need - 1, 1)\n" +
-    "    if #e == 0 then return period end\n" +
-    "    return tonumber(e[2]) + period - now\n" +
-    "  end\n" +
-    "  return math.ceil((k * period - aux[i]) / refills[i])\n" +
-    "end\n" +
-    "local out = {0, 0}\n" +
-    "if bannedMs > 0 then\n" +
-    "  out[2] = bannedMs\n" +
-    "  for i = 1, n do\n" +
-    "    out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, math.max(cost, 1)), bannedMs)\n" +
-    "  end\n" +
-    "  return out\n" +
-    "end\n" +
-    "if not admitted or cost == 0 then\n" +
-    "  local ban = not admitted and cost > 0 and banMs > 0\n" +
-    "  if admitted then out[1] = 1 end\n" +
-    "  for i = 1, n do\n" +
-    "    if ban then\n" +
-    "      out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, cost), banMs)\n" +
-    "    else\n" +
-    "      out[#out + 1] = cap[i]; out[#out + 1] = rst[i]; out[#out + 1] = retry(i, cost)\n" +
+    "    local cap = limit - count\n" +
+    "    if cap < 0 then cap = 0 end\n" +
+    "    if cost == 0 then return {1, 0, cap, left, 0} end\n" +
+    "    if cap >= cost then\n" +
+    "      if count > 0 then redis.call('INCRBY', key, cost) else redis.call('SET', key, cost, 'PX', period) end\n" +
+    "      return {1, 0, cap - cost, left, 0}\n" +
     "    end\n" +
+    "    if banMs == 0 then return {0, 0, cap, left, left} end\n" +
     "  end\n" +
-    "  if ban then\n" +
-    "    out[2] = banMs\n" +
-    "    redis.call('HSET', banKey, 'u', fmt(clock() + banMs))\n" +
-    "    redis.call('PEXPIRE', banKey, banMs)\n" +
+    "  if ARGV[a + 3] == '1' then\n" +
+    "    for i = 1, n + 1 do redis.call('DEL', KEYS[k + i]) end\n" +
     "  end\n" +
-    "  return out\n" +
-    "end\n" +
-    "out[1] = 1\n" +
-    "for i = 1, n do\n" +
-    "  local key, algo, period = KEYS[i], algos[i], periods[i]\n" +
-    "  local remaining, reset = cap[i] - cost, rst[i]\n" +
-    "  if algo == 'f' then\n" +
-    "    if aux[i] > 0 then redis.call('INCRBY', key, cost)\n" +
-    "    else redis.call('SET', key, cost, 'PX', period) end\n" +
-    "  elseif algo == 's' then\n" +
-    "    redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
+    "  local bannedMs = 0\n" +
+    "  if redis.call('EXISTS', banKey) == 1 then\n" +
+    "    local u = redis.pcall('HGET', banKey, 'u')\n" +
+    "    if bad(u) then return fail(n, u.err) end\n" +
+    "    u = tonumber(u)\n" +
+    "    if u and u > clock() then bannedMs = u - now end\n" +
+    "  end\n" +
+    "  local algos, limits, periods, refills = {}, {}, {}, {}\n" +
+    "  local cap, rst, aux, aux2 = {}, {}, {}, {}\n" +
+    "  local admitted = true\n" +
+    "  for i = 1, n do\n" +
+    "    local key, j = KEYS[k + i], a + 4 * i\n" +
+    "    local algo, limit, period = ARGV[j + 1], tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3])\n" +
+    "    algos[i], limits[i], periods[i] = algo, limit, period\n" +
+    "    if algo == 'f' then\n" +
+    "      local c = redis.pcall('GET', key)\n" +
+    "      if bad(c) then return fail(n, c.err) end\n" +
+    "      local count, left = 0, period\n" +
+    "      if c then\n" +
+    "        count = tonumber(c)\n" +
+    "        if not count then return fail(n, WRONG) end\n" +
+    "        left = redis.call('PTTL', key)\n" +
+    "        if left <= 0 then count, left = 0, period end\n" +
+    "      end\n" +
+    "      cap[i], rst[i], aux[i] = math.max(0, limit - count), left, count\n" +
+    "    elseif algo == 's' then\n" +
+    "      local after = '(' .. fmt(clock() - period)\n" +
+    "      local used = redis.pcall('ZCOUNT', key, after, '+inf')\n" +
+    "      if bad(used) then return fail(n, used.err) end\n" +
+    "      local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
+    "      local oldest = nil\n" +
+    "      if #first > 0 then oldest = tonumber(first[2]) end\n" +
+    "      cap[i], aux[i], aux2[i] = math.max(0, limit - used), used, oldest\n" +
+    "      rst[i] = 0\n" +
+    "      if oldest then rst[i] = oldest + period - now end\n" +
+    "    else\n" +
+    "      local refill = tonumber(ARGV[j + 4])\n" +
+    "      refills[i] = refill\n" +
+    "      local full = limit * period\n" +
+    "      local level = full\n" +
+    "      local la = redis.pcall('HMGET', key, 'l', 'a')\n" +
+    "      if bad(la) then return fail(n, la.err) end\n" +
+    "      local l, at, t = tonumber(la[1]), tonumber(la[2]), clock()\n" +
+    "      if l and at then level = math.min(full, l + math.max(0, t - at) * refill) end\n" +
+    "      cap[i], aux[i] = math.floor(level / period), level\n" +
+    "      rst[i] = 0\n" +
+    "      if level < full then rst[i] = math.ceil((full - level) / refill) end\n" +
+    "    end\n" +
+    "    if cap[i] < cost then admitted = false end\n" +
+    "  end\n" +
+    "  local function retry(i, c)\n" +
+    "    if cap[i] >= c then return 0 end\n" +
+    "    local algo, period = algos[i], periods[i]\n" +
+    "    if algo == 'f' then return rst[i] end\n" +
+    "    if algo == 's' then\n" +
+    "      local need = aux[i] + c - limits[i]\n" +
+    "      local e = redis.call('ZRANGEBYSCORE', KEYS[k + i], '(' .. fmt(now - period), '+inf', 'WITHSCORES', 'LIMIT', need - 1, 1)\n" +
+    "      if #e == 0 then return period end\n" +
+    "      return tonumber(e[2]) + period - now\n" +
+    "    end\n" +
+    "    return math.ceil((c * period - aux[i]) / refills[i])\n" +
+    "  end\n" +
+    "  local out = {0, 0}\n" +
+    "  if bannedMs > 0 then\n" +
+    "    out[2] = bannedMs\n" +
+    "    for i = 1, n do\n" +
+    "      out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, math.max(cost, 1)), bannedMs)\n" +
+    "    end\n" +
+    "    return out\n" +
+    "  end\n" +
+    "  if not admitted or cost == 0 then\n" +
+    "    local ban = not admitted and cost > 0 and banMs > 0\n" +
+    "    if admitted then out[1] = 1 end\n" +
+    "    for i = 1, n do\n" +
+    "      if ban then\n" +
+    "        out[#out + 1] = 0; out[#out + 1] = rst[i]; out[#out + 1] = math.max(retry(i, cost), banMs)\n" +
+    "      else\n" +
+    "        out[#out + 1] = cap[i]; out[#out + 1] = rst[i]; out[#out + 1] = retry(i, cost)\n" +
+    "      end\n" +
+    "    end\n" +
+    "    if ban then\n" +
+    "      out[2] = banMs\n" +
+    "      redis.call('HSET', banKey, 'u', fmt(clock() + banMs))\n" +
+    "      redis.call('PEXPIRE', banKey, banMs)\n" +
+    "    end\n" +
+    "    return out\n" +
+    "  end\n" +
+    "  out[1] = 1\n" +
+    "  for i = 1, n do\n" +
+    "    local key, algo, period = KEYS[k + i], algos[i], periods[i]\n" +
+    "    local remaining, reset = cap[i] - cost, rst[i]\n" +
+    "    if algo == 'f' then\n" +
+    "      if aux[i] > 0 then redis.call('INCRBY', key, cost)\n" +
+    "      else redis.call('SET', key, cost, 'PX', period) end\n" +
+    "    elseif algo == 's' then\n" +
+    "      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))\n" +
     // The units of this ms are `<now>:0` … `<now>:<c-1>` (only older ones are ever removed), so
     // the next names follow their count; ZADD in batches (unpack has a stack limit).
-    "    local at = fmt(now)\n" +
-    "    local seq = redis.call('ZCOUNT', key, now, now)\n" +
-    "    local added = 0\n" +
-    "    while added < cost do\n" +
-    "      local batch = {}\n" +
-    "      for _ = 1, math.min(cost - added, 1000) do\n" +
-    "        batch[#batch + 1] = now\n" +
-    "        batch[#batch + 1] = at .. ':' .. fmt(seq + added)\n" +
-    "        added = added + 1\n" +
+    "      local at = fmt(now)\n" +
+    "      local seq = redis.call('ZCOUNT', key, now, now)\n" +
+    "      local added = 0\n" +
+    "      while added < cost do\n" +
+    "        local batch = {}\n" +
+    "        for _ = 1, math.min(cost - added, 1000) do\n" +
+    "          batch[#batch + 1] = now\n" +
+    "          batch[#batch + 1] = at .. ':' .. fmt(seq + added)\n" +
+    "          added = added + 1\n" +
+    "        end\n" +
+    "        redis.call('ZADD', key, unpack(batch))\n" +
     "      end\n" +
-    "      redis.call('ZADD', key, unpack(batch))\n" +
-    "    end\n" +
-    "    local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
-    "    redis.call('PEXPIRE', key, math.max(newest, now) + period - now)\n" +
-    "    local oldest = aux2[i]\n" +
-    "    if oldest then reset = math.min(oldest, now) + period - now else reset = period end\n" +
-    "  else\n" +
-    "    local full = limits[i] * period\n" +
-    "    local after = aux[i] - cost * period\n" +
-    "    reset = 0\n" +
-    "    if after < full then reset = math.ceil((full - after) / refills[i]) end\n" +
-    "    if reset == 0 then redis.call('DEL', key)\n" +
+    "      local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
+    "      redis.call('PEXPIRE', key, math.max(newest, now) + period - now)\n" +
+    "      local oldest = aux2[i]\n" +
+    "      if oldest then reset = math.min(oldest, now) + period - now else reset = period end\n" +
     "    else\n" +
-    "      redis.call('HSET', key, 'l', fmt(after), 'a', fmt(now))\n" +
-    "      redis.call('PEXPIRE', key, reset)\n" +
+    "      local full = limits[i] * period\n" +
+    "      local after = aux[i] - cost * period\n" +
+    "      reset = 0\n" +
+    "      if after < full then reset = math.ceil((full - after) / refills[i]) end\n" +
+    "      if reset == 0 then redis.call('DEL', key)\n" +
+    "      else\n" +
+    "        redis.call('HSET', key, 'l', fmt(after), 'a', fmt(now))\n" +
+    "        redis.call('PEXPIRE', key, reset)\n" +
+    "      end\n" +
+    "      remaining = math.floor(after / period)\n" +
     "    end\n" +
-    "    remaining = math.floor(after / period)\n" +
+    "    out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
     "  end\n" +
-    "  out[#out + 1] = remaining; out[#out + 1] = reset; out[#out + 1] = 0\n" +
+    "  return out\n" +
     "end\n" +
-    "return out\n",
-  sha1: "fdd4d12a44554851b7a48aff9f4e06e2dc7aaf9d",
+    "local res = {}\n" +
+    "local k, a = 0, 1\n" +
+    "for _ = 1, tonumber(ARGV[1]) do\n" +
+    "  local n = tonumber(ARGV[a + 4])\n" +
+    "  local out = one(k, a)\n" +
+    "  for i = 1, #out do res[#res + 1] = out[i] end\n" +
+    "  k, a = k + n + 1, a + 4 + 4 * n\n" +
+    "end\n" +
+    "return res\n",
+  sha1: "28b707200839bc1e037dec628c9bae74a432bf4b",
 };

@@ -13,14 +13,15 @@ import type { BackendModule, LocalTierSettings } from "../../config/registry.js"
 import type { Bus } from "../local/bus.js";
 import { withLocalTier } from "../local/tier.js";
 import { invalidationChannel, RedisBus } from "./bus.js";
-import { messageOf, type CacheBackendError } from "../../errors.js";
+import { CacheBackendError, messageOf } from "../../errors.js";
 import { Namespace } from "../namespace.js";
-import { durationsInMs, limitAnswer, limitArgs, limitKeys, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { durationsInMs, LimitBatcher, limitKeys, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
 import { INCR_EXPIRE, LIMIT, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import type { TagPopped , LimitAnswer, LimitRequest } from "../types.js";
 import { validateRedisConfig } from "./url.js";
-import { evalScript, exec, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
+import { evalScript, exec, isCluster, masters, mget, setAll, unlink, type RedisClient } from "./cluster.js";
+import { keySlot } from "./slots.js";
 import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
 import { GetBatcher } from "./batching.js";
@@ -82,6 +83,8 @@ export class RedisBackend implements Backend {
   readonly #connection: Connection;
   /** GETs sent per tick as one GET or MGET, or alone at once (see `get` and batching.ts). */
   readonly #reads: GetBatcher;
+  /** The limit calls of a tick, run as one LIMIT script (one per hash slot on Cluster; see remote.ts). */
+  readonly #limits: LimitBatcher;
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;
   /** clientSide: the local copy's invalidation connection and fills (see client-side-wiring.ts). */
@@ -116,6 +119,11 @@ export class RedisBackend implements Backend {
     }
     this.#connection = new Connection(settings, this.#clientSide);
     this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
+    this.#limits = new LimitBatcher(
+      (keys, args) => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
+      (message) => new CacheBackendError(`redis LIMIT: ${message}`),
+      () => (isCluster(this.#connection.client) ? keySlot : undefined),
+    );
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -167,6 +175,7 @@ export class RedisBackend implements Backend {
   /** Disconnects (a supplied `client` is left open) and drops every listener and timer. */
   close(): Promise<void> {
     this.#reads.close();
+    this.#limits.close();
     return this.#connection.close();
   }
 
@@ -324,13 +333,12 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * The limiter's atomic step: one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) on the server's
+   * The limiter's atomic step: the `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) on the server's
    * clock, over the rule keys and the ban key of `<namespace>:{<key>}` (one hash slot on Cluster,
-   * see `limitKeys`).
+   * see `limitKeys`); the calls of one tick share one script (one per slot on Cluster).
    */
-  async limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
-    const keys = limitKeys(this.#ns.prefix, key, request.rules);
-    return limitAnswer(await this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, limitArgs(request))), request.rules.length);
+  limit(key: string, request: LimitRequest): Promise<LimitAnswer> {
+    return this.#limits.limit(limitKeys(this.#ns.prefix, key, request.rules), request);
   }
 
   async slidingIncr(key: string, windowMs: number, limit: number): Promise<[count: number, resetMs: number]> {

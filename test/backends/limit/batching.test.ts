@@ -1,0 +1,141 @@
+// The limit calls of one tick run as one LIMIT script (LimitBatcher, src/backends/remote.ts), on
+// redis://, redis+cluster:// (one script per hash slot) and upstash:// (one command in the tick's
+// request): counted on the wire (a counting ioredis client; the REST server's command counts).
+// Within a script the calls run in issue order, each as if alone; a call that fails there (a key
+// of another type) fails alone.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createRedisBackend } from "../../../src/backends/redis/backend.js";
+import { createUpstashBackend } from "../../../src/backends/upstash/backend.js";
+import type { Backend, LimitAnswer, LimitRequest } from "../../../src/backends/types.js";
+import { countingClient } from "../../support/counting-client.js";
+import { startUpstashServer, type UpstashServer } from "../../support/upstash-server.js";
+
+const redisUrl = inject("redisUrl");
+const clusterUrl = inject("redisClusterUrl");
+
+const fixed = (limit: number): LimitRequest => ({ rules: [{ algorithm: "fixed", limit, periodMs: 60_000, refill: limit }], cost: 1 });
+const all = (limit: number): LimitRequest => ({
+  rules: [
+    { algorithm: "fixed", limit, periodMs: 60_000, refill: limit },
+    { algorithm: "sliding", limit, periodMs: 60_000, refill: limit },
+    { algorithm: "tokenBucket", limit, periodMs: 60_000, refill: limit },
+  ],
+  cost: 1,
+});
+
+/** What every backend must show, `scripts()` counting the LIMIT scripts sent since the last call. */
+function batchingTests(name: string, make: () => Promise<{ backend: Backend; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>): void {
+  describe(name, () => {
+    let t: Awaited<ReturnType<typeof make>>;
+    const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    beforeAll(async () => {
+      t = await make();
+      await t.backend.limit(`${run}-warm`, fixed(1)); // the script is loaded
+      t.scripts();
+    });
+    afterAll(() => t.close());
+
+    it("100 concurrent calls on 100 ids are 4 scripts (32 calls each at most); a lone call is one script", async () => {
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => t.backend.limit(`${run}-ids-${i}`, all(3))));
+      expect(answers.every((a) => a.success && a.states.every((s) => s.remaining === 2))).toBe(true);
+      expect(t.scripts()).toBe(4);
+      expect((await t.backend.limit(`${run}-ids-0`, all(3))).states.map((s) => s.remaining)).toEqual([1, 1, 1]);
+      expect(t.scripts()).toBe(1);
+    });
+
+    it("calls on one id run in issue order, each as if alone: the first `limit` are admitted", async () => {
+      const answers: LimitAnswer[] = await Promise.all(Array.from({ length: 120 }, () => t.backend.limit(`${run}-order`, all(50))));
+      expect(answers.map((a) => a.success)).toEqual(Array.from({ length: 120 }, (_, i) => i < 50));
+      expect(answers.slice(0, 50).map((a) => a.states[0]!.remaining)).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
+      // 120 calls: 4 scripts (at most 32 calls each), run in turn.
+      expect(t.scripts()).toBe(4);
+    });
+
+    it("a call on a key of another type fails alone; the others of its script are answered", async () => {
+      await t.setRaw(`{${run}-bad}:f60000`);
+      const settled = await Promise.allSettled([
+        t.backend.limit(`${run}-ok1`, fixed(1)),
+        t.backend.limit(`{${run}-bad}`, fixed(1)),
+        t.backend.limit(`${run}-ok2`, all(1)),
+      ]);
+      expect(t.scripts()).toBe(1);
+      expect(settled[0]).toMatchObject({ status: "fulfilled", value: { success: true } });
+      expect(settled[1]).toMatchObject({ status: "rejected", reason: { name: "CacheBackendError" } });
+      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toMatch(/LIMIT: WRONGTYPE/);
+      expect(settled[2]).toMatchObject({ status: "fulfilled", value: { success: true } });
+      // Nothing was written for the failed call, and the others' calls counted.
+      expect((await t.backend.limit(`${run}-ok1`, fixed(1))).success).toBe(false);
+    });
+  });
+}
+
+describe.skipIf(!redisUrl)("limit batching", () => {
+  batchingTests("redis://", async () => {
+    const { client, commands } = await countingClient(redisUrl);
+    const backend = createRedisBackend(redisUrl, { namespace: "limit-batch", client });
+    await backend.init();
+    let seen = 0;
+    const total = (): number => (commands.evalsha ?? 0) + (commands.eval ?? 0);
+    return {
+      backend,
+      scripts: () => {
+        const sent = total() - seen;
+        seen = total();
+        return sent;
+      },
+      setRaw: async (key) => void (await client.set(`limit-batch:${key}`, "value")),
+      close: async () => {
+        await backend.clear();
+        await backend.close();
+        client.disconnect();
+      },
+    };
+  });
+
+  batchingTests("upstash://", async () => {
+    const server: UpstashServer = await startUpstashServer({ redisUrl });
+    const backend = createUpstashBackend(server.url.replace(/^http:/, "upstash+http:"), { token: server.token, namespace: "limit-batch-up" });
+    await backend.init();
+    let seen = 0;
+    const total = (): number => server.commandCount("EVALSHA") + server.commandCount("EVAL");
+    return {
+      backend,
+      scripts: () => {
+        const sent = total() - seen;
+        seen = total();
+        return sent;
+      },
+      setRaw: async (key) => void (await backend.set(key, "value", undefined)),
+      close: async () => {
+        await backend.clear();
+        await backend.close();
+        await server.stop();
+      },
+    };
+  });
+});
+
+describe.skipIf(!clusterUrl)("limit batching on Redis Cluster", () => {
+  it("one script per hash slot, sent together; every call answered", async () => {
+    const { client, commands } = await countingClient(clusterUrl);
+    const backend = createRedisBackend(clusterUrl, { namespace: "limit-batch-cl", client });
+    try {
+      await backend.init();
+      // 30 ids in one slot (one hash tag: one script), 40 spread over the slots.
+      const ids = [...Array.from({ length: 30 }, (_, i) => `{same}-${i}`), ...Array.from({ length: 40 }, (_, i) => `spread-${i}`)];
+      // The first round loads the script on every master (NOSCRIPT, then EVAL), the second is counted.
+      expect((await Promise.all(ids.map((id) => backend.limit(id, all(2))))).every((a) => a.success)).toBe(true);
+      const before = (commands.evalsha ?? 0) + (commands.eval ?? 0);
+      expect((await Promise.all(ids.map((id) => backend.limit(id, all(2))))).every((a) => a.success && a.states[0]!.remaining === 0)).toBe(true);
+      const scripts = (commands.evalsha ?? 0) + (commands.eval ?? 0) - before;
+      // The 30 ids of one tag share a script; the others take one each (unless two share a slot).
+      expect(scripts).toBeGreaterThan(1);
+      expect(scripts).toBeLessThanOrEqual(41);
+      expect((await backend.limit("{same}-0", all(2))).success).toBe(false);
+    } finally {
+      await backend.clear();
+      await backend.close();
+      client.disconnect();
+    }
+  });
+});
