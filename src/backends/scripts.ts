@@ -258,7 +258,8 @@ export const SET_ADD: LuaScript = {
  *
  * State: fixed, the count (a string) expiring at the window's end, so a lone fixed window needs
  * neither the clock nor a hash (`TIME` is read only when a rule needs it; a lone fixed window
- * without a ban takes a short path of four commands); sliding, a
+ * without a ban takes a short path: EXISTS of the ban, INCRBY, PTTL, then SET for a new window or
+ * DECRBY to undo a refused call); sliding, a
  * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (n
  * counts the units of that ms, so several stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
@@ -270,6 +271,32 @@ export const SET_ADD: LuaScript = {
 export const LIMIT: LuaScript = {
   name: "limit",
   lua:
+    "local WRONG = 'WRONGTYPE Operation against a key holding the wrong kind of value'\n" +
+    // The short path of a call with one fixed window, no ban in force or to set, no reset, a cost:
+    // INCRBY first (undone when refused, so nothing is written), PTTL for the window's end; a
+    // new key (or one without expiry) starts a window. nil: the general path decides.
+    "local function fast(k, a)\n" +
+    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 'f' or ARGV[a + 3] == '1' or ARGV[a + 1] == '0' or redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
+    "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
+    "  local v = redis.pcall('INCRBY', key, cost)\n" +
+    "  if type(v) == 'table' then return redis.error_reply(WRONG) end\n" +
+    "  local left = redis.call('PTTL', key)\n" +
+    "  if left <= 0 then\n" +
+    "    redis.call('SET', key, cost, 'PX', period)\n" +
+    "    return {1, 0, limit - cost, period, 0}\n" +
+    "  end\n" +
+    "  if v <= limit then return {1, 0, limit - v, left, 0} end\n" +
+    "  redis.call('DECRBY', key, cost)\n" +
+    "  if ARGV[a + 2] ~= '0' then return nil end\n" +
+    "  local cap = limit - (v - cost)\n" +
+    "  if cap < 0 then cap = 0 end\n" +
+    "  return {0, 0, cap, left, left}\n" +
+    "end\n" +
+    "local calls = tonumber(ARGV[1])\n" +
+    "if calls == 1 then\n" +
+    "  local r = fast(0, 1)\n" +
+    "  if r then return r end\n" +
+    "end\n" +
     "local now\n" +
     "local function clock()\n" +
     "  if not now then\n" +
@@ -280,35 +307,21 @@ export const LIMIT: LuaScript = {
     "end\n" +
     "local function fmt(x) return string.format('%d', x) end\n" +
     "local function bad(v) return type(v) == 'table' and v.err ~= nil end\n" +
-    "local WRONG = 'WRONGTYPE Operation against a key holding the wrong kind of value'\n" +
     "local function fail(n, message)\n" +
     "  local out = {message, 0}\n" +
     "  for _ = 1, 3 * n do out[#out + 1] = 0 end\n" +
     "  return out\n" +
     "end\n" +
-    // One call: its keys are KEYS[k+1..k+n+1], its arguments ARGV[a+1..a+4+4n].
-    "local function one(k, a)\n" +
+    // One call: its keys are KEYS[k+1..k+n+1], its arguments ARGV[a+1..a+4+4n]; `tried`: fast() said nil.
+    "local function one(k, a, tried)\n" +
     "  local cost, banMs, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])\n" +
     "  local banKey = KEYS[k + n + 1]\n" +
-    "  if n == 1 and ARGV[a + 5] == 'f' and ARGV[a + 3] ~= '1' and redis.call('EXISTS', banKey) == 0 then\n" +
-    "    local key, limit, period = KEYS[k + 1], tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
-    "    local c = redis.pcall('GET', key)\n" +
-    "    if bad(c) then return fail(1, c.err) end\n" +
-    "    local count, left = 0, period\n" +
-    "    if c then\n" +
-    "      count = tonumber(c)\n" +
-    "      if not count then return fail(1, WRONG) end\n" +
-    "      left = redis.call('PTTL', key)\n" +
-    "      if left <= 0 then count, left = 0, period end\n" +
+    "  if not tried then\n" +
+    "    local r = fast(k, a)\n" +
+    "    if r then\n" +
+    "      if r.err then return fail(n, r.err) end\n" +
+    "      return r\n" +
     "    end\n" +
-    "    local cap = limit - count\n" +
-    "    if cap < 0 then cap = 0 end\n" +
-    "    if cost == 0 then return {1, 0, cap, left, 0} end\n" +
-    "    if cap >= cost then\n" +
-    "      if count > 0 then redis.call('INCRBY', key, cost) else redis.call('SET', key, cost, 'PX', period) end\n" +
-    "      return {1, 0, cap - cost, left, 0}\n" +
-    "    end\n" +
-    "    if banMs == 0 then return {0, 0, cap, left, left} end\n" +
     "  end\n" +
     "  if ARGV[a + 3] == '1' then\n" +
     "    for i = 1, n + 1 do redis.call('DEL', KEYS[k + i]) end\n" +
@@ -445,12 +458,12 @@ export const LIMIT: LuaScript = {
     "end\n" +
     "local res = {}\n" +
     "local k, a = 0, 1\n" +
-    "for _ = 1, tonumber(ARGV[1]) do\n" +
+    "for _ = 1, calls do\n" +
     "  local n = tonumber(ARGV[a + 4])\n" +
-    "  local out = one(k, a)\n" +
+    "  local out = one(k, a, calls == 1)\n" +
     "  for i = 1, #out do res[#res + 1] = out[i] end\n" +
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "28b707200839bc1e037dec628c9bae74a432bf4b",
+  sha1: "e64314254990b4c483e2ff92e8dacac7b4824f04",
 };
