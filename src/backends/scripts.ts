@@ -258,8 +258,8 @@ export const SET_ADD: LuaScript = {
  *
  * State: fixed, the count (a string) expiring at the window's end, so a lone fixed window needs
  * neither the clock nor a hash (`TIME` is read only when a rule needs it; a lone fixed window
- * without a ban takes a short path: EXISTS of the ban, INCRBY, PTTL, then SET for a new window or
- * DECRBY to undo a refused call); sliding, a
+ * without a ban takes a short path: EXISTS of the ban, INCRBY, then PEXPIRE for a new window or
+ * PTTL, and DECRBY to undo a refused call); sliding, a
  * sorted set of units scored by their time (a call of cost k adds k), member `<time>:<n>` (n
  * counts the units of that ms, so several stay apart), expiring `period` after the newest; tokenBucket, a hash
  * `{l = level in 1/period tokens, a = its time}` expiring when full (deleted when full); the ban,
@@ -272,14 +272,27 @@ export const LIMIT: LuaScript = {
   name: "limit",
   lua:
     "local WRONG = 'WRONGTYPE Operation against a key holding the wrong kind of value'\n" +
+    "local now\n" +
+    "local function clock()\n" +
+    "  if not now then\n" +
+    "    local t = redis.call('TIME')\n" +
+    "    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" +
+    "  end\n" +
+    "  return now\n" +
+    "end\n" +
     // The short path of a call with one fixed window, no ban in force or to set, no reset, a cost:
     // INCRBY first (undone when refused, so nothing is written), PTTL for the window's end; a
-    // new key (or one without expiry) starts a window. nil: the general path decides.
+    // new key (the count is the cost: a stored count is never 0) or one without expiry starts a
+    // window. nil: the general path decides.
     "local function fast(k, a)\n" +
     "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 'f' or ARGV[a + 3] == '1' or ARGV[a + 1] == '0' or redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
     "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
     "  local v = redis.pcall('INCRBY', key, cost)\n" +
     "  if type(v) == 'table' then return redis.error_reply(WRONG) end\n" +
+    "  if v == cost then\n" +
+    "    redis.call('PEXPIRE', key, period)\n" +
+    "    return {1, 0, limit - cost, period, 0}\n" +
+    "  end\n" +
     "  local left = redis.call('PTTL', key)\n" +
     "  if left <= 0 then\n" +
     "    redis.call('SET', key, cost, 'PX', period)\n" +
@@ -292,18 +305,49 @@ export const LIMIT: LuaScript = {
     "  if cap < 0 then cap = 0 end\n" +
     "  return {0, 0, cap, left, left}\n" +
     "end\n" +
+    // The short path of a call with one sliding window, no ban in force, no reset, admitted or
+    // refused without a ban to set: what the general path answers and writes, without its tables.
+    "local function slide(k, a)\n" +
+    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 's' or ARGV[a + 3] == '1' or redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
+    "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
+    "  local t = clock()\n" +
+    "  local after = '(' .. string.format('%d', t - period)\n" +
+    "  local used = redis.pcall('ZCOUNT', key, after, '+inf')\n" +
+    "  if type(used) == 'table' then return used end\n" +
+    "  local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
+    "  local oldest = nil\n" +
+    "  if #first > 0 then oldest = tonumber(first[2]) end\n" +
+    "  local cap = limit - used\n" +
+    "  if cap < 0 then cap = 0 end\n" +
+    "  if cap < cost then\n" +
+    "    if ARGV[a + 2] ~= '0' then return nil end\n" +
+    "    local e = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', used + cost - limit - 1, 1)\n" +
+    "    local retry = period\n" +
+    "    if #e > 0 then retry = tonumber(e[2]) + period - t end\n" +
+    "    return {0, 0, cap, oldest and (oldest + period - t) or 0, retry}\n" +
+    "  end\n" +
+    "  if cost == 0 then return {1, 0, cap, oldest and (oldest + period - t) or 0, 0} end\n" +
+    "  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', t - period))\n" +
+    "  local at = string.format('%d', t)\n" +
+    "  local seq = redis.call('ZCOUNT', key, t, t)\n" +
+    "  local added = 0\n" +
+    "  while added < cost do\n" +
+    "    local batch = {}\n" +
+    "    for _ = 1, math.min(cost - added, 1000) do\n" +
+    "      batch[#batch + 1] = t\n" +
+    "      batch[#batch + 1] = at .. ':' .. string.format('%d', seq + added)\n" +
+    "      added = added + 1\n" +
+    "    end\n" +
+    "    redis.call('ZADD', key, unpack(batch))\n" +
+    "  end\n" +
+    "  local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
+    "  redis.call('PEXPIRE', key, math.max(newest, t) + period - t)\n" +
+    "  return {1, 0, cap - cost, oldest and (math.min(oldest, t) + period - t) or period, 0}\n" +
+    "end\n" +
     "local calls = tonumber(ARGV[1])\n" +
     "if calls == 1 then\n" +
-    "  local r = fast(0, 1)\n" +
+    "  local r = fast(0, 1) or slide(0, 1)\n" +
     "  if r then return r end\n" +
-    "end\n" +
-    "local now\n" +
-    "local function clock()\n" +
-    "  if not now then\n" +
-    "    local t = redis.call('TIME')\n" +
-    "    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" +
-    "  end\n" +
-    "  return now\n" +
     "end\n" +
     "local function fmt(x) return string.format('%d', x) end\n" +
     "local function bad(v) return type(v) == 'table' and v.err ~= nil end\n" +
@@ -317,7 +361,7 @@ export const LIMIT: LuaScript = {
     "  local cost, banMs, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])\n" +
     "  local banKey = KEYS[k + n + 1]\n" +
     "  if not tried then\n" +
-    "    local r = fast(k, a)\n" +
+    "    local r = fast(k, a) or slide(k, a)\n" +
     "    if r then\n" +
     "      if r.err then return fail(n, r.err) end\n" +
     "      return r\n" +
@@ -465,5 +509,5 @@ export const LIMIT: LuaScript = {
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "e64314254990b4c483e2ff92e8dacac7b4824f04",
+  sha1: "f31347d7e02fd2e2f9cd72ad4f6ed61892e9349a",
 };

@@ -12,7 +12,8 @@
  *   raw (base64-decoded) strings, never JSON-parsed, whatever the client's `automaticDeserialization`.
  *   On Node, our own client's requests go through `node:http(s)` with a keep-alive agent instead of
  *   `fetch`, the same requests and replies at about half the CPU time (node-requester.ts).
- * - the limit calls of one tick are one `LIMIT` script per 32 calls (`LimitBatcher`, remote.ts).
+ * - the limit calls of one tick are one `LIMIT` script per 32 calls (`LimitBatcher`, remote.ts),
+ *   each in a request of its own (sent together, outside the tick's pipeline).
  * - every request is bounded by `timeout` (default 500 ms): an `AbortSignal.timeout` per request
  *   (function form, so an abort is an error and not a fake `"Aborted"` result) plus a deadline on
  *   the caller's side; network failures are retried `retries` times (default 1), 50 ms apart,
@@ -157,7 +158,9 @@ export class UpstashBackend implements Backend {
   #queue: Op[] = [];
   /** The limit calls of a tick, run as one LIMIT script (see remote.ts). */
   readonly #limits = new LimitBatcher(
-    (keys, args) => this.#eval(LIMIT, keys, args),
+    // Each script in a request of its own, sent together: the server starts on the first while
+    // the others are on the way, and this process works on each reply as it comes.
+    (keys, args) => this.#eval(LIMIT, keys, args, true),
     (message) => this.#commandError("LIMIT", message),
   );
   #scheduled = false;
@@ -462,19 +465,26 @@ export class UpstashBackend implements Backend {
   }
 
   /** `EVALSHA`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
-  async #eval(script: LuaScript, key: string | readonly string[], args: string[]): Promise<unknown> {
+  async #eval(script: LuaScript, key: string | readonly string[], args: string[], alone = false): Promise<unknown> {
     const keys = typeof key === "string" ? [key] : key;
     try {
-      return await this.#call(["EVALSHA", script.sha1, String(keys.length), ...keys, ...args]);
+      return await this.#call(["EVALSHA", script.sha1, String(keys.length), ...keys, ...args], undefined, alone);
     } catch (error) {
       if (!messageOf(error).includes("NOSCRIPT")) throw error;
-      return this.#call(["EVAL", script.lua, String(keys.length), ...keys, ...args]);
+      return this.#call(["EVAL", script.lua, String(keys.length), ...keys, ...args], undefined, alone);
     }
   }
 
-  /** Queues one command for this tick's request; resolves its raw reply or rejects with {@link CacheBackendError}. */
-  #call(command: string[], get?: string): Promise<unknown> {
+  /**
+   * Queues one command for this tick's request (`alone`: sends it now, in a request of its own);
+   * resolves its raw reply or rejects with {@link CacheBackendError}.
+   */
+  #call(command: string[], get?: string, alone = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (alone) {
+        this.#send([{ command, resolve, reject }]);
+        return;
+      }
       this.#queue.push({ command, get, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -501,6 +511,11 @@ export class UpstashBackend implements Backend {
     const ops = this.#queue;
     this.#queue = [];
     this.#scheduled = false;
+    this.#send(ops);
+  }
+
+  /** Sends `ops` as one pipeline request. */
+  #send(ops: Op[]): void {
     if (ops.length === 0) return;
     if (this.#health.down) {
       const reason = this.#health.refuse();
