@@ -97,6 +97,27 @@ function hasHashTag(key: string): boolean {
 }
 
 /**
+ * Calls `flush` at the end of the callers' tick: after microtask hops while `size()` keeps growing
+ * (callers of one tick reach a backend a few awaits deep), at most `maxHops` of them.
+ * @internal
+ */
+export function atTickEnd(size: () => number, flush: () => void, maxHops: number): void {
+  let seen = 0;
+  let hops = 0;
+  const settle = (): void => {
+    const now = size();
+    if (now !== seen && hops < maxHops) {
+      seen = now;
+      hops++;
+      queueMicrotask(settle);
+      return;
+    }
+    flush();
+  };
+  queueMicrotask(settle);
+}
+
+/**
  * How many limit calls one `LIMIT` script runs at most: a tick's calls go out as several scripts
  * sent together, so the server and this process work at the same time (the first scripts' callers
  * go on while the server runs the next), where one script of 100 calls would leave each idle in
@@ -128,8 +149,6 @@ export class LimitBatcher {
   readonly #failure: (message: string) => Error;
   readonly #slotOf: () => ((key: string) => number) | undefined;
   #queue: PendingLimit[] = [];
-  #seen = 0;
-  #hops = 0;
 
   /**
    * @param run sends one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) and resolves its raw reply.
@@ -145,22 +164,14 @@ export class LimitBatcher {
   /** Queues one call (its keys from `limitKeys`) for this tick's script. */
   limit(keys: readonly string[], request: LimitRequest): Promise<LimitAnswer> {
     return new Promise((resolve, reject) => {
-      if (this.#queue.push({ keys, request, resolve, reject }) === 1) {
-        this.#seen = 0;
-        this.#hops = 0;
-        queueMicrotask(this.#settle);
-      }
+      if (this.#queue.push({ keys, request, resolve, reject }) === 1) atTickEnd(this.#size, this.#flush, MAX_LIMIT_HOPS);
     });
   }
 
-  /** Waits microtask hops while calls keep arriving, then sends them. */
-  readonly #settle = (): void => {
-    if (this.#queue.length !== this.#seen && this.#hops < MAX_LIMIT_HOPS) {
-      this.#seen = this.#queue.length;
-      this.#hops++;
-      queueMicrotask(this.#settle);
-      return;
-    }
+  readonly #size = (): number => this.#queue.length;
+
+  /** Sends the calls of the tick. */
+  readonly #flush = (): void => {
     const calls = this.#queue;
     this.#queue = [];
     const slotOf = this.#slotOf();

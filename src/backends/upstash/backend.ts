@@ -34,7 +34,7 @@ import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js"
 import { Responsiveness, withDeadline } from "../deadlines.js";
 import { Namespace } from "../namespace.js";
 import { createUpstashBusFor } from "./bus.js";
-import { durationsInMs, LimitBatcher, limitKeys, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
+import { atTickEnd, durationsInMs, LimitBatcher, limitKeys, optionalMs, poppedTags, slidingArgs, toPx, toText } from "../remote.js";
 import { GET_WITH_TTL, INCR_EXPIRE, LIMIT, SET_ADD, SLIDING_INCR, TAG_ADD, TAG_DELETE, TAG_INCR, TAG_POP, UNLOCK, type LuaScript } from "../scripts.js";
 import { escapeTag, tagNeedle, withTags } from "../tagged.js";
 import { MISSING, type Backend, type BackendConfig, type TagPopped, type LimitAnswer, type LimitRequest } from "../types.js";
@@ -163,9 +163,6 @@ export class UpstashBackend implements Backend {
     (keys, args) => this.#eval(LIMIT, keys, args, true),
     (message) => this.#commandError("LIMIT", message),
   );
-  #scheduled = false;
-  #seen = 0;
-  #hops = 0;
 
   constructor(config: BackendConfig) {
     const options = config.options;
@@ -485,34 +482,18 @@ export class UpstashBackend implements Backend {
         this.#send([{ command, resolve, reject }]);
         return;
       }
-      this.#queue.push({ command, get, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        this.#seen = 0;
-        this.#hops = 0;
-        queueMicrotask(this.#settle);
-      }
+      if (this.#queue.push({ command, get, resolve, reject }) === 1) atTickEnd(this.#size, this.#flush, MAX_SETTLE_HOPS);
     });
   }
 
-  /** Waits microtask hops while commands keep arriving (callers of one tick reach us a few awaits deep), then flushes. */
-  readonly #settle = (): void => {
-    if (this.#queue.length !== this.#seen && this.#hops < MAX_SETTLE_HOPS) {
-      this.#seen = this.#queue.length;
-      this.#hops++;
-      queueMicrotask(this.#settle);
-      return;
-    }
-    this.#flush();
-  };
+  readonly #size = (): number => this.#queue.length;
 
-  /** Sends the queued commands as one pipeline request, adjacent GETs merged into one MGET. */
-  #flush(): void {
+  /** Sends the tick's commands as one pipeline request, adjacent GETs merged into one MGET. */
+  readonly #flush = (): void => {
     const ops = this.#queue;
     this.#queue = [];
-    this.#scheduled = false;
     this.#send(ops);
-  }
+  };
 
   /** Sends `ops` as one pipeline request. */
   #send(ops: Op[]): void {

@@ -23,6 +23,16 @@ const all = (limit: number): LimitRequest => ({
   cost: 1,
 });
 
+/** How much `total()` grew since the last call. */
+function sinceLast(total: () => number): () => number {
+  let seen = 0;
+  return () => {
+    const grown = total() - seen;
+    seen += grown;
+    return grown;
+  };
+}
+
 /** What every backend must show, `scripts()` counting the LIMIT scripts sent since the last call. */
 function batchingTests(name: string, make: () => Promise<{ backend: Backend; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>): void {
   describe(name, () => {
@@ -74,15 +84,9 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     const { client, commands } = await countingClient(redisUrl);
     const backend = createRedisBackend(redisUrl, { namespace: "limit-batch", client });
     await backend.init();
-    let seen = 0;
-    const total = (): number => (commands.evalsha ?? 0) + (commands.eval ?? 0);
     return {
       backend,
-      scripts: () => {
-        const sent = total() - seen;
-        seen = total();
-        return sent;
-      },
+      scripts: sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0)),
       setRaw: async (key) => void (await client.set(`limit-batch:${key}`, "value")),
       close: async () => {
         await backend.clear();
@@ -96,15 +100,9 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     const server: UpstashServer = await startUpstashServer({ redisUrl });
     const backend = createUpstashBackend(server.url.replace(/^http:/, "upstash+http:"), { token: server.token, namespace: "limit-batch-up" });
     await backend.init();
-    let seen = 0;
-    const total = (): number => server.commandCount("EVALSHA") + server.commandCount("EVAL");
     return {
       backend,
-      scripts: () => {
-        const sent = total() - seen;
-        seen = total();
-        return sent;
-      },
+      scripts: sinceLast(() => server.commandCount("EVALSHA") + server.commandCount("EVAL")),
       setRaw: async (key) => void (await backend.set(key, "value", undefined)),
       close: async () => {
         await backend.clear();
