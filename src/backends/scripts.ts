@@ -289,20 +289,19 @@ export const LIMIT: LuaScript = {
     "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
     "  local v = redis.pcall('INCRBY', key, cost)\n" +
     "  if type(v) == 'table' then return redis.error_reply(WRONG) end\n" +
-    "  if v == cost then\n" +
-    "    redis.call('PEXPIRE', key, period)\n" +
-    "    return {1, 0, limit - cost, period, 0}\n" +
-    "  end\n" +
-    "  local left = redis.call('PTTL', key)\n" +
-    "  if left <= 0 then\n" +
-    "    redis.call('SET', key, cost, 'PX', period)\n" +
-    "    return {1, 0, limit - cost, period, 0}\n" +
-    "  end\n" +
-    "  if v <= limit then return {1, 0, limit - v, left, 0} end\n" +
-    "  redis.call('DECRBY', key, cost)\n" +
-    "  if ARGV[a + 2] ~= '0' then return nil end\n" +
-    "  local cap = limit - (v - cost)\n" +
+    "  local count, left = v - cost, -1\n" +
+    "  if count ~= 0 then left = redis.call('PTTL', key) end\n" +
+    "  local fresh = left <= 0\n" +
+    "  if fresh then count, left = 0, period end\n" +
+    "  local cap = limit - count\n" +
     "  if cap < 0 then cap = 0 end\n" +
+    "  if cap >= cost then\n" +
+    "    if v == cost then redis.call('PEXPIRE', key, period)\n" +
+    "    elseif fresh then redis.call('SET', key, cost, 'PX', period) end\n" +
+    "    return {1, 0, cap - cost, left, 0}\n" +
+    "  end\n" +
+    "  if v == cost then redis.call('DEL', key) else redis.call('DECRBY', key, cost) end\n" +
+    "  if ARGV[a + 2] ~= '0' then return nil end\n" +
     "  return {0, 0, cap, left, left}\n" +
     "end\n" +
     // The short path of a call with one sliding window, no ban in force, no reset, admitted or
@@ -509,5 +508,5 @@ export const LIMIT: LuaScript = {
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "f31347d7e02fd2e2f9cd72ad4f6ed61892e9349a",
+  sha1: "d8bd47faa0995987aadbcee530126b27f0e07cbc",
 };
