@@ -12,8 +12,31 @@
  * and `invalid` (a value failed a strategy's or `getOrSet`'s `schema`: a stored one, which was a
  * miss and is deleted, or a computed one, which was not stored; `issues` are the schema's and
  * `error` a `SchemaError` saying which).
+ *
+ * Outages (safe mode, per backend, i.e. per `backend` label): `backend-down` is emitted once, at
+ * the first failed command of a backend that was answering (`error` is that failure, emitted just
+ * before its own `error` event), and `backend-up` once, when a command issued after
+ * `backend-down` succeeds, with `failedOpen`: the calls that failed open meanwhile (every failed
+ * command from `backend-down` on, the first included). A command issued before `backend-down`
+ * that succeeds later does not end the outage, and one issued during it that fails after
+ * `backend-up` does not start another (it is an ordinary `error`). What counts as the backend not
+ * answering: any failure of a command but a configuration one (`CacheConfigError`,
+ * `CacheCapabilityError`) or another `CacheError` (a `SerializationError`, a `SchemaError`): a
+ * `CacheBackendError`, or what a custom backend or its client threw. That includes a reply-shaped failure
+ * such as Redis's WRONGTYPE: the client cannot tell it from a transport one on every backend, so
+ * a lone one on a healthy backend gives a `backend-down` and, at the next success, a `backend-up`
+ * with `failedOpen: 1`.
+ *
+ * Rate limit of `error` while a backend is down: the failure that starts the outage is always
+ * emitted, then at most one `error` event per backend per second (a failure is emitted when 1 s
+ * or more passed since the last one emitted for that outage); the others are only counted, in
+ * `cache.stats().errors` (which counts every failure) and in `backend-up`'s `failedOpen`. Outside
+ * an outage every error is emitted.
+ * @example
+ * cache.on("backend-down", ({ backend, error }) => console.error(`${backend} is down`, error));
+ * cache.on("backend-up", ({ backend, failedOpen }) => console.info(`${backend} is back; ${failedOpen} calls failed open`));
  */
-export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered" | "stale" | "invalid";
+export type CacheEventType = "hit" | "miss" | "set" | "delete" | "error" | "tampered" | "stale" | "invalid" | "backend-down" | "backend-up";
 
 /**
  * What a listener receives.
@@ -32,6 +55,13 @@ export interface CacheEventInfo {
   function?: string;
   /** For `invalid`: the schema's issues (`message`, `path`). */
   issues?: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }>;
+  /**
+   * For `backend-up`: how many calls failed open (their command failed and safe mode answered a
+   * miss or a no-op) while the backend was down, from the one that emitted `backend-down` on.
+   * @example
+   * cache.on("backend-up", ({ backend, failedOpen }) => metrics.count(`cache.${backend}.failed_open`, failedOpen ?? 0));
+   */
+  failedOpen?: number;
 }
 
 /** A listener of {@link CacheEventInfo}s, for `cache.on(type, listener)`. */
@@ -69,7 +99,7 @@ class CashewsEvent extends Event {
 export class Emitter {
   readonly #target = new EventTarget();
   /** Listener count per type: emitting is skipped (no allocation) when nobody listens. */
-  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0, stale: 0, invalid: 0 };
+  readonly counts: Record<CacheEventType, number> = { hit: 0, miss: 0, set: 0, delete: 0, error: 0, tampered: 0, stale: 0, invalid: 0, "backend-down": 0, "backend-up": 0 };
 
   on(type: CacheEventType, listener: CacheListener): () => void {
     if (!(type in this.counts)) {

@@ -38,14 +38,17 @@ export async function runCommand<T>(
     route.need(sets, "atomic");
   }
   if (!route.enabled || isDisabled(core, command, core.prefixes.get(route.prefix))) return neutral;
+  const epoch = route.epoch;
   try {
     const backend = route.backend ?? (await route.start());
     if (sets !== undefined && typeof backend[sets] !== "function") {
       throw capabilityError(route.scheme, "atomic", sets, "this backend has no set commands");
     }
-    return await fn(backend, route);
+    const result = await fn(backend, route);
+    if (route.down !== undefined) core.answered(route, epoch);
+    return result;
   } catch (error) {
-    core.failed(error, key, route);
+    core.failed(error, key, route, epoch);
     return neutral;
   }
 }

@@ -66,13 +66,15 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
   };
   const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
   for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
+    const epoch = route.epoch;
     try {
       if (!route.enabled || isDisabled(core, Command.SET_LOCK, core.prefixes.get(route.prefix))) return lock();
       acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
     } catch (error) {
-      core.failed(error, key, route);
+      core.failed(error, key, route, epoch);
       return lock();
     }
+    if (route.down !== undefined) core.answered(route, epoch);
     if (acquired) return lock();
     const left = deadline - Date.now();
     if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);

@@ -21,6 +21,15 @@ import { canCompress, compress, decompress, isCompressed, type CompressFormat } 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
 export const TAMPERED: unique symbol = Symbol("cashews.tampered");
 
+/**
+ * An outage of a route's backend, from `backend-down` to `backend-up` (see `CacheCore.failed`):
+ * the calls that failed open meanwhile, and when the last `error` event of it was emitted.
+ */
+export interface Outage {
+  failedOpen: number;
+  /** `Date.now()` of the last `error` event emitted during the outage. */
+  emitted: number;
+}
 
 export class Route {
   readonly prefix: string;
@@ -50,6 +59,14 @@ export class Route {
   /** True when the backend keeps what the route decoded (a clientSide local copy). */
   keeps = false;
   #starting: Promise<Backend> | undefined;
+  /**
+   * Bumped at each `backend-down` and `backend-up`: a command reads it when it starts, so that
+   * only a command issued during an outage ends it, and only one issued while the backend was
+   * answering starts one (a reply or a failure from before the change proves nothing about now).
+   */
+  epoch = 0;
+  /** Set while the backend is down (safe mode), from `backend-down` to `backend-up`. */
+  down: Outage | undefined;
   /** Bumped by close(): a start that was loading the module when closed creates nothing. */
   #generation = 0;
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { MISSING, type Backend } from "../backends/types.js";
-import { CacheBackendError, CacheConfigError, messageOf, NotConfiguredError } from "../errors.js";
+import { CacheBackendError, CacheConfigError, CacheError, messageOf, NotConfiguredError } from "../errors.js";
 import { Emitter, type CacheStats, type FunctionStats } from "../events.js";
 import { Route, TAMPERED } from "./route.js";
 import type { Capability } from "../backends/capabilities.js";
@@ -25,6 +25,9 @@ import { SchemaError, schemaMessage, type Check, type Invalid } from "../schema.
 export const TAG_PREFIX = "_tag:";
 
 const states = new WeakMap<object, CacheCore>();
+
+/** While a backend is down, at most one `error` event per this many ms (see `CacheEventType`). */
+const ERROR_INTERVAL_MS = 1000;
 
 /**
  * The state behind a cache instance, for the strategies (which take the cache as their first
@@ -113,26 +116,70 @@ export class CacheCore {
 
   /**
    * Safe-mode handling of a failed command: rethrows a configuration error, or (`safe: false`) the
-   * failure as a {@link CacheBackendError}; in safe mode reports it and returns.
+   * failure as a {@link CacheBackendError}; in safe mode reports it and returns. `epoch`: the
+   * route's `epoch` when the command was issued (default: now).
    */
-  failed(error: unknown, key: string | undefined, route: Route): void {
+  failed(error: unknown, key: string | undefined, route: Route, epoch: number = route.epoch): void {
     if (error instanceof CacheConfigError) throw error;
     if (!route.safe) {
       throw error instanceof CacheBackendError ? error : new CacheBackendError(`${route.label} backend failed: ${messageOf(error)}`, { cause: error });
     }
-    this.report(error, key, route);
+    // Another CacheError (serialization, schema) says nothing about the backend answering.
+    if (error instanceof CacheError && !(error instanceof CacheBackendError)) this.report(error, key, route);
+    else this.#unanswered(error, key, route, epoch);
+  }
+
+  /**
+   * A command the backend did not answer (safe mode): counted; starts an outage (`backend-down`)
+   * if the backend was answering when it was issued; during one, its `error` event is emitted at
+   * most once per second (see `CacheEventType`).
+   */
+  #unanswered(error: unknown, key: string | undefined, route: Route, epoch: number): void {
+    this.stats.errors++;
+    const down = route.down;
+    if (down === undefined) {
+      // Issued during the last outage, failed after backend-up: an ordinary error, not a new outage.
+      if (epoch === route.epoch) {
+        route.down = { failedOpen: 1, emitted: Date.now() };
+        route.epoch++;
+        this.emitter.emit({ type: "backend-down", key, backend: route.label, error });
+      }
+      this.emitter.emit({ type: "error", key, backend: route.label, error });
+      return;
+    }
+    down.failedOpen++;
+    if (this.emitter.counts.error === 0) return;
+    const now = Date.now();
+    if (now - down.emitted < ERROR_INTERVAL_MS) return;
+    down.emitted = now;
+    this.emitter.emit({ type: "error", key, backend: route.label, error });
+  }
+
+  /**
+   * A command on `route` succeeded: ends its outage (`backend-up`) if it was issued during it
+   * (`epoch`: the route's `epoch` then). Called only while `route.down` is set.
+   */
+  answered(route: Route, epoch: number): void {
+    const down = route.down;
+    if (down === undefined || epoch !== route.epoch) return;
+    route.down = undefined;
+    route.epoch++;
+    this.emitter.emit({ type: "backend-up", backend: route.label, failedOpen: down.failedOpen });
   }
 
   /** Runs one backend command with safe-mode handling. */
   async run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
     if (!route.enabled) return neutral;
+    const epoch = route.epoch;
     try {
       const backend = route.backend ?? (await route.start());
       // Scopes (disable, invalidateFurther) see the backend through a guard; never on the plain path.
-      return await command(scope.live === 0 ? backend : guarded(this, backend, MISSING, this.prefixes.get(route.prefix)));
+      const result = await command(scope.live === 0 ? backend : guarded(this, backend, MISSING, this.prefixes.get(route.prefix)));
+      if (route.down !== undefined) this.answered(route, epoch);
+      return result;
     } catch (error) {
       if (error === DISABLED) return neutral;
-      this.failed(error, key, route);
+      this.failed(error, key, route, epoch);
       return neutral;
     }
   }
@@ -204,12 +251,14 @@ export class CacheCore {
         if (value !== MISSING) return value;
       }
       // The plain path of `run`, inlined: one async frame and one await for a hit.
+      const epoch = route.epoch;
       try {
         raw = await backend.get(key);
       } catch (error) {
-        this.failed(error, key, route);
+        this.failed(error, key, route, epoch);
         return MISSING;
       }
+      if (route.down !== undefined) this.answered(route, epoch);
     } else raw = await this.run(route, key, MISSING as unknown, (b) => b.get(key));
     return raw === MISSING ? MISSING : this.decoded(route, key, raw);
   }

@@ -55,12 +55,14 @@ export async function singleFlight(
   let delay = FIRST_DELAY;
   for (;;) {
     let acquired: boolean;
+    const epoch = route.epoch;
     try {
       acquired = await (route.backend ?? (await route.start())).setLock(lockKey, token, lockTtl);
     } catch (error) {
-      core.failed(error, lockKey, route); // rethrows unless safe
+      core.failed(error, lockKey, route, epoch); // rethrows unless safe
       return compute();
     }
+    if (route.down !== undefined) core.answered(route, epoch);
     if (acquired) {
       try {
         const value = await core.read(route, key);
@@ -74,12 +76,14 @@ export async function singleFlight(
       await sleep(Math.min(delay * (1 - JITTER + 2 * JITTER * Math.random()), lockTtl));
       delay = Math.min(delay * GROWTH, MAX_DELAY);
       let raw: unknown[];
+      const epoch = route.epoch;
       try {
         raw = await (route.backend ?? (await route.start())).getMany([key, lockKey]);
       } catch (error) {
-        core.failed(error, key, route);
+        core.failed(error, key, route, epoch);
         return compute();
       }
+      if (route.down !== undefined) core.answered(route, epoch);
       const [stored, held] = raw;
       if (stored !== MISSING) {
         const value = await core.decoded(route, key, stored);
