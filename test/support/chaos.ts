@@ -6,7 +6,7 @@
  * (so that call durations can be judged on their own time on a busy machine), polling helpers.
  */
 import { expect } from "vitest";
-import type { Cache } from "../../src/index.js";
+import type { Cache, CacheEventInfo } from "../../src/index.js";
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -218,6 +218,10 @@ export interface ChaosRun {
   summary: string;
   /** `error` events the cache emitted. */
   errors: { error?: unknown }[];
+  /** `error`, `backend-down` and `backend-up` events in the order emitted, each with its time (performance.now()). */
+  outage: (CacheEventInfo & { at: number })[];
+  /** Failures counted by `cache.stats().errors` during the run. */
+  statsErrors: number;
   unhandled: unknown[];
   loop: LoopWatch;
   origin: number;
@@ -250,9 +254,15 @@ export async function underLoad(cache: Cache, options: UnderLoadOptions): Promis
   const unhandled = watchUnhandledRejections();
   const loop = watchEventLoopLag();
   const errors: { error?: unknown }[] = [];
-  const off = cache.on("error", (e) => errors.push(e));
+  const outage: (CacheEventInfo & { at: number })[] = [];
+  const offs = [
+    cache.on("error", (e) => errors.push(e)),
+    ...(["error", "backend-down", "backend-up"] as const).map((type) => cache.on(type, (e) => outage.push({ ...e, at: performance.now() }))),
+  ];
+  const off = (): void => offs.forEach((f) => f());
   try {
     await cache.init();
+    const errorsBefore = cache.stats().errors;
     const strategies = strategyLoad(cache);
     const origin = performance.now();
     const load = runLoad(options.workers, strategies.next);
@@ -273,19 +283,63 @@ export async function underLoad(cache: Cache, options: UnderLoadOptions): Promis
     await sleep(300);
     const records = await load.stop();
     loop.stop();
+    const statsErrors = cache.stats().errors - errorsBefore;
     const summary = summarize(records, origin);
     console.log(
       `[chaos ${options.label}] ${summary}; fault at +${(faultAt - origin).toFixed(0)} ms, healed at +${(healedAt - origin).toFixed(0)} ms, ` +
-        `caching back ${backAfter.toFixed(0)} ms later; ${errors.length} error events; worst event-loop stall ${loop.worst().toFixed(0)} ms`,
+        `caching back ${backAfter.toFixed(0)} ms later; ${errors.length} error events for ${statsErrors} failures; ` +
+        `${outageLine(outage, origin)}; worst event-loop stall ${loop.worst().toFixed(0)} ms`,
     );
     const during = records.filter((r) => r.start < healedAt && r.start + r.ms > faultAt + 100);
     if (process.env.CHAOS_DEBUG) console.log(`[chaos ${options.label}] during the fault: ${summarize(during, origin)}`);
-    return { records, summary, errors, unhandled: unhandled.reasons, loop, origin, faultAt, healedAt, backAfter, names: strategies.names, during };
+    return { records, summary, errors, outage, statsErrors, unhandled: unhandled.reasons, loop, origin, faultAt, healedAt, backAfter, names: strategies.names, during };
   } finally {
     off();
     unhandled.stop();
     loop.stop();
   }
+}
+
+/** The outage events of a run as a line: when each backend-down and backend-up came, failedOpen, error events meanwhile. */
+function outageLine(events: (CacheEventInfo & { at: number })[], origin: number): string {
+  const parts: string[] = [];
+  let errors = 0;
+  for (const e of events) {
+    if (e.type === "error") errors++;
+    else {
+      parts.push(`${errors} error events, ${e.type} at +${(e.at - origin).toFixed(0)} ms${e.type === "backend-up" ? ` (failedOpen ${e.failedOpen})` : ""}`);
+      errors = 0;
+    }
+  }
+  parts.push(`${errors} error events`);
+  return parts.join(", ");
+}
+
+/**
+ * The quiet-outage promise (issue 19, item 3) for one fault: exactly one `backend-down` then one
+ * `backend-up` (on `backend`), `failedOpen` equal to the failures counted by stats but the late
+ * ones (commands issued during the outage that failed after backend-up, each emitted as an
+ * ordinary `error`), and during the outage at most the first failure's `error` event and one per
+ * second after it: a handful in all, instead of one per failed command.
+ */
+export function expectQuietOutage(run: ChaosRun, backend: string): void {
+  const line = outageLine(run.outage, run.origin);
+  const downs = run.outage.filter((e) => e.type === "backend-down");
+  const ups = run.outage.filter((e) => e.type === "backend-up");
+  expect(downs.length, `one backend-down per outage: ${line}`).toBe(1);
+  expect(ups.length, `one backend-up per outage: ${line}`).toBe(1);
+  const [down, up] = [downs[0]!, ups[0]!];
+  expect(down.backend).toBe(backend);
+  expect(up.backend).toBe(backend);
+  expect(run.outage.indexOf(up), line).toBeGreaterThan(run.outage.indexOf(down));
+  // Nothing failed before backend-down (its failure is the first).
+  expect(run.outage[0], line).toBe(down);
+  const during = run.outage.filter((e) => e.type === "error" && e.at >= down.at && e.at <= up.at).length;
+  const late = run.outage.filter((e) => e.type === "error" && run.outage.indexOf(e) > run.outage.indexOf(up)).length;
+  expect(during, `error events during the outage: the first, then at most one per second (${line})`).toBeLessThanOrEqual(1 + Math.floor((up.at - down.at) / 1000));
+  expect(up.failedOpen, line).toBeGreaterThan(0);
+  expect(up.failedOpen, `failedOpen is every failure counted in stats (${run.statsErrors}) but the ${late} late ones emitted after backend-up; ${line}`).toBe(run.statsErrors - late);
+  expect(run.errors.length, `error events: ${line}`).toBe(during + late);
 }
 
 /** Caching must work again this soon after the backend heals (the issue's bound). */

@@ -3,13 +3,15 @@
 // calls stay in flight through decorated functions (cache, early, soft, failover, hit, locked,
 // rateLimit). Safe mode promises: each call is bounded by `timeout` (+250 ms allowance), the
 // functions' results are still returned, nothing escapes as an unhandled rejection, and caching
-// works again once the endpoint is healthy.
+// works again once the endpoint is healthy. Quiet outages (issue 19, item 3): one backend-down and one
+// backend-up per fault (failedOpen: the failures counted by stats but the late ones), and at most
+// one error event per second of outage instead of one per failed command.
 //
 // Durations: each call's bound is checked on its own time, i.e. without the moments the event
 // loop could not run at all (the REST server shares this process, other test files the CPUs).
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Cache } from "../../../src/index.js";
-import { expectFailOpen, RECOVERY_MS, slowerThan, underLoad, type ChaosRun } from "../../support/chaos.js";
+import { expectFailOpen, expectQuietOutage, RECOVERY_MS, slowerThan, underLoad, type ChaosRun } from "../../support/chaos.js";
 import { startUpstashServer, type UpstashServer } from "../../support/upstash-server.js";
 
 // "" = no redis-server binary; global-setup already failed the run if CI=true.
@@ -58,6 +60,7 @@ describe.skipIf(!redisUrl)("chaos: Upstash endpoint down, then slow (upstash://)
       heal: () => server.restart(),
     });
     expectFailOpen(run);
+    expectQuietOutage(run, "upstash+http");
     expect(slowerThan(fromFault(run), BOUND, run.loop, run.origin), run.summary).toEqual([]);
   }, 20_000);
 
@@ -73,6 +76,7 @@ describe.skipIf(!redisUrl)("chaos: Upstash endpoint down, then slow (upstash://)
       heal: () => server.setDelay(0),
     });
     expectFailOpen(slow);
+    expectQuietOutage(slow, "upstash+http");
     expect(slow.errors.some((e) => /timed out after 400 ms/.test(String((e.error as Error | undefined)?.message)))).toBe(true);
     // No hang: however many round trips a strategy makes (4 at most: hit), each is bounded by the timeout.
     expect(slowerThan(fromFault(slow), 4 * TIMEOUT + 250, slow.loop, slow.origin), slow.summary).toEqual([]);
