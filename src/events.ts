@@ -22,10 +22,11 @@
  * `backend-up` does not start another (it is an ordinary `error`). What counts as the backend not
  * answering: any failure of a command but a configuration one (`CacheConfigError`,
  * `CacheCapabilityError`) or another `CacheError` (a `SerializationError`, a `SchemaError`): a
- * `CacheBackendError`, or what a custom backend or its client threw. That includes a reply-shaped failure
- * such as Redis's WRONGTYPE: the client cannot tell it from a transport one on every backend, so
- * a lone one on a healthy backend gives a `backend-down` and, at the next success, a `backend-up`
- * with `failedOpen: 1`.
+ * `CacheBackendError`, or what a custom backend or its client threw, except the store's replies
+ * about the data, which prove it answered: a message with Redis's `WRONGTYPE`, `ERR value is not
+ * an integer` or `increment or decrement would overflow` (the wording of redis://, upstash://,
+ * mem:// and deno-kv://; a custom backend that wants the same uses it). Those, like the
+ * configuration and other errors, are emitted as they come and neither start nor end an outage.
  *
  * Rate limit of `error` while a backend is down: the failure that starts the outage is always
  * emitted, then at most one `error` event per backend per second (a failure is emitted when 1 s

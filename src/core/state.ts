@@ -28,6 +28,11 @@ const states = new WeakMap<object, CacheCore>();
 
 /** While a backend is down, at most one `error` event per this many ms (see `CacheEventType`). */
 const ERROR_INTERVAL_MS = 1000;
+/**
+ * A failure that is the store's reply about the data, in the Redis wording every backend uses
+ * (Redis, Upstash, mem://, deno-kv://): the store answered, so it is no outage.
+ */
+const DATA_REPLY = /WRONGTYPE|ERR value is not an integer|increment or decrement would overflow/;
 
 /**
  * The state behind a cache instance, for the strategies (which take the cache as their first
@@ -124,8 +129,9 @@ export class CacheCore {
     if (!route.safe) {
       throw error instanceof CacheBackendError ? error : new CacheBackendError(`${route.label} backend failed: ${messageOf(error)}`, { cause: error });
     }
-    // Another CacheError (serialization, schema) says nothing about the backend answering.
-    if (error instanceof CacheError && !(error instanceof CacheBackendError)) this.report(error, key, route);
+    // Another CacheError (serialization, schema) says nothing about the backend being down, and a
+    // reply about the data (WRONGTYPE, not an integer) proves it answered: reported as they come.
+    if ((error instanceof CacheError && !(error instanceof CacheBackendError)) || DATA_REPLY.test(messageOf(error))) this.report(error, key, route);
     else this.#unanswered(error, key, route, epoch);
   }
 

@@ -182,6 +182,18 @@ describe("quiet outages: backend-down, backend-up and rate-limited error events"
     await cache.close();
   });
 
+  it("a reply about the data (WRONGTYPE on mem://) proves the store answered: every one emitted, no outage", async () => {
+    const cache = new Cache(`outages-data-${++n}`).setup("mem://");
+    const events: CacheEventInfo[] = [];
+    for (const type of ["error", "backend-down", "backend-up"] as const) cache.on(type, (e) => events.push(e));
+    await cache.set("val", "text");
+    for (let i = 0; i < 3; i++) expect(await cache.setAdd("val", ["a"])).toBe(0);
+    expect(events.map((e) => e.type)).toEqual(["error", "error", "error"]);
+    expect(String((events[0]!.error as Error).message)).toMatch(/WRONGTYPE/);
+    expect(cache.stats().errors).toBe(3);
+    await cache.close();
+  });
+
   it("safe: false rejects with CacheBackendError and emits no outage events", async () => {
     const store = flaky();
     const scheme = `flaky${++n}`;
