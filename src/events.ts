@@ -25,7 +25,8 @@
  * `CacheBackendError`, or what a custom backend or its client threw, except the store's replies
  * about the data, which prove it answered: a message with Redis's `WRONGTYPE`, `ERR value is not
  * an integer` or `increment or decrement would overflow` (the wording of redis://, upstash://,
- * mem:// and deno-kv://; a custom backend that wants the same uses it). Those, like the
+ * mem:// and deno-kv://; a custom backend that wants the same uses it), or a Workers KV refusal
+ * with a 4xx status (`KV GET failed: 414 …`, a key over 512 bytes). Those, like the
  * configuration and other errors, are emitted as they come and neither start nor end an outage.
  *
  * Rate limit of `error` while a backend is down: the failure that starts the outage is always

@@ -29,10 +29,11 @@ const states = new WeakMap<object, CacheCore>();
 /** While a backend is down, at most one `error` event per this many ms (see `CacheEventType`). */
 const ERROR_INTERVAL_MS = 1000;
 /**
- * A failure that is the store's reply about the data, in the Redis wording every backend uses
- * (Redis, Upstash, mem://, deno-kv://): the store answered, so it is no outage.
+ * A failure that is the store's reply about the data or the request, in the Redis wording every
+ * backend uses (Redis, Upstash, mem://, deno-kv://), or a Workers KV refusal with a 4xx status (a
+ * key over 512 bytes): the store answered, so it is no outage.
  */
-const DATA_REPLY = /WRONGTYPE|ERR value is not an integer|increment or decrement would overflow/;
+const DATA_REPLY = /WRONGTYPE|ERR value is not an integer|increment or decrement would overflow|KV [A-Z]+ failed: 4\d\d/;
 
 /**
  * The state behind a cache instance, for the strategies (which take the cache as their first

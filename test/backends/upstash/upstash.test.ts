@@ -378,7 +378,9 @@ describe.skipIf(!redisUrl)("upstash:// backend", () => {
         expect(value, name).toEqual(NEUTRAL[name]);
         expect(ms, name).toBeLessThan(BOUND_MS);
       }
-      expect(errors.length).toBeGreaterThanOrEqual(Object.keys(NEUTRAL).length - 1);
+      // Every failure is counted; while the endpoint is down its error events are rate-limited (see CacheEventType).
+      expect(errors.length).toBeGreaterThanOrEqual(1);
+      expect(cache.stats().errors).toBeGreaterThanOrEqual(Object.keys(NEUTRAL).length - 1);
       expect(errors.every((error) => error instanceof CacheBackendError)).toBe(true);
       const [result, ms] = await timed(load(1));
       expect(result).toBe(2);
