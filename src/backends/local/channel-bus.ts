@@ -287,6 +287,16 @@ export abstract class ChannelBus implements Bus {
     return setTimeout(tick, this.#heartbeatMs);
   }
 
+  /**
+   * Ends the current subscription as if it were lost (`connected(false)`: the local copy is
+   * flushed and bypassed) and subscribes again at once: for when what the copy holds may no longer
+   * be what the store holds although no invalidation says so (a Redis Cluster failover). Nothing to
+   * do while not subscribed: the copy is already bypassed.
+   */
+  protected resubscribe(): void {
+    this.#abort?.abort();
+  }
+
   /** A payload heard on the channel (while subscribed). */
   protected receive(payload: string): void {
     let wire: Wire;

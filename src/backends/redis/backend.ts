@@ -167,6 +167,7 @@ export class RedisBackend implements Backend {
       // Our own connection's credentials and TLS, or those of a supplied Cluster.
       redisOptions: pick(settings.redisOptions ?? (settings.userClient as { options?: { redisOptions?: RedisOptions } } | undefined)?.options?.redisOptions),
       timeout: Math.max(settings.timeout ?? 0, 1000),
+      onMasterLost: (listener) => connection.onMasterLost(listener),
       heartbeatMs: 2_500,
       onError: (error) => settings.report(error instanceof Error ? error : new Error(String(error))),
     });

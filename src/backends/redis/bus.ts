@@ -4,7 +4,8 @@
  * namespace's channel through the backend's own cluster connection, and one subscriber connection
  * (RESP2) to a node of the cluster. Redis Cluster forwards every PUBLISH to every node, so one
  * node hears them all; when its connection closes, or the heartbeat's ping does not come back, the
- * bus reports the loss and subscribes on the next node. Batching, retries, back-off and the
+ * bus reports the loss and subscribes on the next node; so it does when the backend's cluster
+ * connection loses a master (a failover: what the copy holds may be gone from the new master). Batching, retries, back-off and the
  * heartbeat are the channel bus's (local/channel-bus.ts).
  * @internal
  * @module
@@ -26,6 +27,12 @@ export interface RedisBusOptions extends ChannelBusOptions {
   redisOptions: RedisOptions;
   /** Bound (ms) on connecting and subscribing. */
   timeout: number;
+  /**
+   * Registers a listener told when the cluster connection loses a master (a failover may follow,
+   * and the new master may lack the old one's last writes): the bus then resubscribes, which
+   * flushes the local copy.
+   */
+  onMasterLost?(listener: () => void): void;
 }
 
 /** The bus over Redis pub/sub (see the module comment). */
@@ -37,6 +44,7 @@ export class RedisBus extends ChannelBus {
   constructor(options: RedisBusOptions) {
     super(options);
     this.#options = options;
+    options.onMasterLost?.(() => this.resubscribe());
   }
 
   protected async send(payload: string): Promise<void> {

@@ -71,6 +71,8 @@ export class Connection {
   readonly #health: Responsiveness;
   /** clientSide: the invalidation connection follows this one (see client-side-wiring.ts). */
   readonly #clientSide: ClientSide | undefined;
+  /** Told when a Cluster loses the connection to a master (see {@link onMasterLost}). */
+  readonly #masterLost = new Set<() => void>();
 
   constructor(settings: RedisSettings, clientSide: ClientSide | undefined) {
     this.#clientSide = clientSide;
@@ -113,6 +115,15 @@ export class Connection {
   /** Down after a timeout: commands fail fast until a probe answers (never down without a timeout). */
   get health(): Responsiveness {
     return this.#health;
+  }
+
+  /**
+   * Calls `listener` whenever a Cluster drops its connection to a master (the node died, or left
+   * the slot map): a failover may follow, and writes the old master acknowledged may be missing on
+   * the promoted replica (replication is asynchronous), so a local copy must not outlive it.
+   */
+  onMasterLost(listener: () => void): void {
+    this.#masterLost.add(listener);
   }
 
   /** Connects (once; concurrent calls share the attempt): see `RedisBackend.init`. */
@@ -304,7 +315,14 @@ export class Connection {
     client.on("close", onClose);
     client.on("end", onClose);
     client.on("node error", onError); // a Cluster's errors on one node
+    // A Cluster removed a node from its pool (its connection ended): tell the listeners if it was a master.
+    const onNodeRemoved = (node: { options?: { readOnly?: boolean } } | undefined): void => {
+      if (node?.options?.readOnly === true) return;
+      for (const listener of this.#masterLost) listener();
+    };
+    client.on("-node", onNodeRemoved);
     this.#detach = () => {
+      client.off("-node", onNodeRemoved);
       client.off("node error", onError);
       client.off("error", onError);
       client.off("ready", onReady);
