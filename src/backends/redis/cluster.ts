@@ -64,6 +64,10 @@ export function createCluster(nodes: ReadonlyArray<{ host: string; port: number 
       clusterRetryStrategy: (attempt) => settings.reconnectDelay(attempt),
       // A command whose connection closed may have been applied: never send it again.
       retryDelayOnFailover: 0,
+      // CLUSTERDOWN (a master failed, no replica promoted yet): fail at once, in safe mode a miss,
+      // rather than resend every 100 ms until `timeout`, which would take the backend for
+      // unresponsive (every slot refused until a probe answers) beyond the promotion.
+      retryDelayOnClusterDown: 0,
       ...(settings.connectTimeout ? { slotsRefreshTimeout: settings.connectTimeout } : {}),
       redisOptions,
     },
