@@ -8,6 +8,7 @@
 import { parseDuration, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { ruleKey } from "./limits.js";
+import { hashTag } from "./redis/slots.js";
 import type { LimitAnswer, LimitRequest, LimitRule, LimitRuleState } from "./types.js";
 
 /**
@@ -84,17 +85,10 @@ export function poppedTags(reply: unknown): { members: string[]; unchecked: stri
  */
 export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): string[] {
   let base = prefix + key;
-  if (!hasHashTag(base)) base = key === "" || key.startsWith("}") ? `${prefix}{~${key}}` : `${prefix}{${key}}`;
+  if (hashTag(base) === undefined) base = key === "" || key.startsWith("}") ? `${prefix}{~${key}}` : `${prefix}{${key}}`;
   return [...rules.map((rule) => ruleKey(base, rule)), `${base}:ban`];
 }
 
-/** Whether Redis Cluster hashes `key` by a non-empty `{…}` inside it. */
-function hasHashTag(key: string): boolean {
-  const open = key.indexOf("{");
-  if (open < 0) return false;
-  const close = key.indexOf("}", open + 1);
-  return close > open + 1;
-}
 
 /**
  * Calls `flush` at the end of the callers' tick: after microtask hops while `size()` keeps growing

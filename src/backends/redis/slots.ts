@@ -37,13 +37,22 @@ function crc16(bytes: Uint8Array): number {
  * keySlot("a{}b");                 // an empty tag: the whole key is hashed
  */
 export function keySlot(key: string): number {
-  const open = key.indexOf("{");
-  if (open !== -1) {
-    const close = key.indexOf("}", open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
   // `{` and `}` are ASCII, so looking for them in the string or in its UTF-8 bytes is the same.
-  return crc16(encoder.encode(key)) % SLOT_COUNT;
+  return crc16(encoder.encode(hashTag(key) ?? key)) % SLOT_COUNT;
+}
+
+/**
+ * The hash tag of `key` Redis Cluster hashes instead of the whole key: the text between the
+ * first `{` and the next `}`, when not empty; `undefined` otherwise.
+ * @example
+ * hashTag("{user:1}:profile"); // "user:1"
+ * hashTag("a{}b");             // undefined
+ */
+export function hashTag(key: string): string | undefined {
+  const open = key.indexOf("{");
+  if (open === -1) return undefined;
+  const close = key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }
 
 /**
