@@ -8,7 +8,6 @@
 import { parseDuration, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { ruleKey } from "./limits.js";
-import { hashTag } from "./redis/slots.js";
 import type { LimitAnswer, LimitRequest, LimitRule, LimitRuleState } from "./types.js";
 
 /**
@@ -239,4 +238,18 @@ export class LimitBatcher {
     const error = this.#failure("the backend was closed");
     for (const call of calls) call.reject(error);
   }
+}
+
+/**
+ * The hash tag of `key` Redis Cluster hashes instead of the whole key: the text between the
+ * first `{` and the next `}`, when not empty; `undefined` otherwise.
+ * @example
+ * hashTag("{user:1}:profile"); // "user:1"
+ * hashTag("a{}b");             // undefined
+ */
+export function hashTag(key: string): string | undefined {
+  const open = key.indexOf("{");
+  if (open === -1) return undefined;
+  const close = key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }

@@ -3,6 +3,7 @@
  * ioredis, no `node:*`), so that multi-key commands can be split into one command per slot.
  * @module
  */
+import { hashTag } from "../remote.js";
 
 /** Number of hash slots of a Redis Cluster. */
 export const SLOT_COUNT = 16384;
@@ -41,19 +42,6 @@ export function keySlot(key: string): number {
   return crc16(encoder.encode(hashTag(key) ?? key)) % SLOT_COUNT;
 }
 
-/**
- * The hash tag of `key` Redis Cluster hashes instead of the whole key: the text between the
- * first `{` and the next `}`, when not empty; `undefined` otherwise.
- * @example
- * hashTag("{user:1}:profile"); // "user:1"
- * hashTag("a{}b");             // undefined
- */
-export function hashTag(key: string): string | undefined {
-  const open = key.indexOf("{");
-  if (open === -1) return undefined;
-  const close = key.indexOf("}", open + 1);
-  return close > open + 1 ? key.slice(open + 1, close) : undefined;
-}
 
 /**
  * Groups the positions of `keys` by hash slot: one array of indices per slot, slots in order of
