@@ -7,6 +7,7 @@
  * @internal
  * @module
  */
+import type { Probe } from "./probe.js";
 
 /**
  * One label of the catalog: its OpenTelemetry attribute name and its Prometheus label name.
@@ -170,3 +171,43 @@ const SYSTEMS: Readonly<Record<string, string>> = {
   "cloudflare-cache": "cloudflare.cache",
   "deno-kv": "deno.kv",
 };
+
+/**
+ * The label names of `style` for label values: `{ backend: "redis" }` → `{ "cashews.backend": "redis" }`
+ * (otel) or `{ backend: "redis" }` (prometheus).
+ * @internal
+ */
+export function labelsOf(style: "otel" | "prometheus", values: Partial<Record<Label, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [label, value] of Object.entries(values) as [Label, string][]) out[LABELS[label][style]] = value;
+  return out;
+}
+
+/**
+ * Where {@link metricsProbe} records: `add` a counter's 1, `observe` a histogram's seconds; the
+ * label values are keyed by catalog label (map them with {@link labelsOf}).
+ * @internal
+ */
+export interface MetricSink {
+  add(metric: MetricName, labels: Partial<Record<Label, string>>): void;
+  observe(metric: MetricName, seconds: number, labels: Partial<Record<Label, string>>): void;
+}
+
+/**
+ * The probe hooks that feed the catalog's metrics into `sink`: the one mapping from probe records
+ * to metric values, so that every integration records the same metrics with the same labels.
+ * @internal
+ */
+export function metricsProbe(sink: MetricSink): Required<Omit<Probe, "call">> {
+  const strategy = (s: string | undefined): string => s ?? NO_STRATEGY;
+  return {
+    outcome: (r) => sink.add(r.hit ? "hits" : "misses", { backend: r.backend, strategy: strategy(r.strategy) }),
+    set: (r) => sink.add("sets", { backend: r.backend, strategy: strategy(r.strategy) }),
+    error: (r) => sink.add("errors", { backend: r.backend, strategy: strategy(r.strategy) }),
+    command: (r) =>
+      sink.observe("commandDuration", r.seconds, { backend: r.backend, system: dbSystem(r.scheme), command: r.command, outcome: r.error === undefined ? "ok" : "error" }),
+    wait: (r) => sink.observe("stampedeWait", r.seconds, { backend: r.backend, strategy: strategy(r.strategy), kind: r.kind }),
+    limit: (r) => sink.add("rateLimit", { backend: r.backend, limiter: r.limiter, decision: r.allowed ? "allowed" : "refused" }),
+    localHit: (r) => sink.add("localHits", { backend: r.backend }),
+  };
+}
