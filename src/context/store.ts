@@ -66,7 +66,15 @@ export function releasableStore<T>(): ContextStore<T> & { release?(): void } {
   if (Als === null) Als = findAsyncLocalStorage();
   if (Als !== undefined) {
     const als = new Als<T>();
-    const disable = typeof als.disable === "function" ? () => als.disable!() : undefined;
+    // workerd has disable() but throws "not implemented": releasing is then a no-op.
+    const disable =
+      typeof als.disable === "function"
+        ? () => {
+            try {
+              als.disable!();
+            } catch {}
+          }
+        : undefined;
     return { async: true, get: () => als.getStore(), run: (value, fn) => als.run(value, fn), release: disable };
   }
   let current: T | undefined;

@@ -64,7 +64,12 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
     released = true;
     return core.run(route, key, false, (b) => b.unlock(key, LOCK_PREFIX + value));
   };
-  const lock = (): Lock => ({ key, value, acquired, release, [asyncDispose]: async () => void (await release()) });
+  // A wait (reported to the probe) starts at the first back-off.
+  let waited: number | undefined;
+  const lock = (): Lock => {
+    core.probe?.wait("lock", route, key, waited, true);
+    return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
+  };
   for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
     const epoch = route.epoch;
     try {
@@ -77,7 +82,11 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
     if (route.down !== undefined) core.answered(route, epoch);
     if (acquired) return lock();
     const left = deadline - Date.now();
-    if (left <= 0) throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
+    if (left <= 0) {
+      core.probe?.wait("lock", route, key, waited, false);
+      throw new LockedError(`key ${JSON.stringify(key)} is locked by another owner`);
+    }
+    waited ??= performance.now();
     // Back-off with jitter, bounded by the wait left and the lock's own TTL: never a hot loop.
     await sleep(Math.min(delay + Math.random() * delay, left, ms));
   }

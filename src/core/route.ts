@@ -16,6 +16,7 @@ import { CacheConfigError, SerializationError } from "../errors.js";
 import type { Emitter } from "../events.js";
 import { throughMiddleware, type Middleware } from "./middleware.js";
 import type { TypeRegistry } from "../codec/types.js";
+import type { ProbeHub } from "./probe.js";
 import { canCompress, compress, decompress, isCompressed, type CompressFormat } from "../codec/compress.js";
 
 /** A read that failed verification: the caller deletes the key and reports `tampered`. */
@@ -176,15 +177,26 @@ export class Route {
     this.#expose();
   }
 
+  /** The cache's observability probe (src/core/probe.ts), while one is attached. */
+  #probe: ProbeHub | undefined;
+
+  /** Reports every command of the backend to `probe` (undefined: stops). */
+  probe(probe: ProbeHub | undefined): void {
+    this.#probe = probe;
+    this.#expose();
+  }
+
   /**
    * Publishes the backend: itself, or with middleware its view through them; the synchronous
-   * `peek` fast paths are used only without middleware (every read then runs through them).
+   * `peek` fast paths are used only without middleware (every read then runs through them). A
+   * probe sees the backend first (it keeps `peek`), the middleware see the probed backend.
    */
   #expose(): void {
     const raw = this.#raw;
     if (raw === undefined) return;
     const chain = this.#middleware;
-    this.backend = chain.length === 0 ? raw : throughMiddleware(raw, chain, this.label);
+    const probed = this.#probe === undefined ? raw : this.#probe.view(raw, this);
+    this.backend = chain.length === 0 ? probed : throughMiddleware(probed, chain, this.label);
     this.peekable = chain.length === 0 && (this.live || raw.peekDecoded === true) && this.enabled && typeof raw.peek === "function";
   }
 

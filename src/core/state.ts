@@ -13,6 +13,7 @@ import { Route, TAMPERED } from "./route.js";
 import type { Capability } from "../backends/capabilities.js";
 import { DISABLED, guarded, scope, type Command, type Scoped } from "../context/scope.js";
 import type { Middleware } from "./middleware.js";
+import type { ProbeHub } from "./probe.js";
 import { TypeRegistry } from "../codec/types.js";
 import { Raised } from "../codec/raised.js";
 import { SchemaError, schemaMessage, type Check, type Invalid } from "../schema.js";
@@ -71,7 +72,7 @@ export class CacheCore {
   }
 
   /** The disable state of each route prefix (`cache.disable({ prefix })`), created on first use. */
-  readonly prefixes = new Map<string, Scoped>();
+  readonly prefixes: Map<string, Scoped> = new Map();
 
   /** Command middleware (`cache.use`), in registration order. */
   middleware: readonly Middleware[] = [];
@@ -89,9 +90,17 @@ export class CacheCore {
     };
   }
 
+  /**
+   * The observability probe (src/core/probe.ts), set (on the routes too) by `attachProbe` while an
+   * integration is attached: every report site reads this one field and does nothing more when it
+   * is undefined.
+   */
+  probe: ProbeHub | undefined;
+
   /** Adds (or replaces, by prefix) a route; returns the replaced one. */
   addRoute(route: Route): Route | undefined {
     if (this.middleware.length > 0) route.use(this.middleware);
+    if (this.probe) route.probe(this.probe);
     const previous = this.routes.find((r) => r.prefix === route.prefix);
     this.routes = [...this.routes.filter((r) => r !== previous), route];
     this.sorted = [...this.routes].sort((a, b) => b.prefix.length - a.prefix.length);
@@ -117,6 +126,7 @@ export class CacheCore {
   /** Reports a backend failure (safe mode). */
   report(error: unknown, key: string | undefined, route: Route): void {
     this.stats.errors++;
+    this.probe?.error(route.label, key, error);
     this.emitter.emit({ type: "error", key, backend: route.label, error });
   }
 
@@ -143,6 +153,7 @@ export class CacheCore {
    */
   #unanswered(error: unknown, key: string | undefined, route: Route, epoch: number): void {
     this.stats.errors++;
+    this.probe?.error(route.label, key, error);
     const down = route.down;
     if (down === undefined) {
       // Issued during the last outage, failed after backend-up: an ordinary error, not a new outage.
@@ -330,6 +341,7 @@ export class CacheCore {
   hitOrMiss(value: unknown, key: string, route: Route): void {
     const hit = value !== MISSING;
     this.stats[hit ? "hits" : "misses"]++;
+    this.probe?.outcome(hit, undefined, undefined, undefined, route.label, key);
     this.emitter.emit({ type: hit ? "hit" : "miss", key, backend: route.label });
   }
 
@@ -358,6 +370,7 @@ export class CacheCore {
   /** Counts a written key. */
   written(key: string, route: Route): void {
     this.stats.sets++;
+    this.probe?.set(route.label, key);
     this.emitter.emit({ type: "set", key, backend: route.label });
   }
 

@@ -12,7 +12,7 @@ import { decorator, type Decorator } from "../wrap/decorator.js";
 import { lockTtlMs } from "../options.js";
 import { Raised } from "../codec/raised.js";
 import { singleFlight } from "./single-flight.js";
-import { bounded, flight, parseCommon, timeoutOption, wrapper, type TimeoutOption, type UpperOption, type ValueOptions } from "./value.js";
+import { bounded, flight, joined, parseCommon, timeoutOption, wrapper, type TimeoutOption, type UpperOption, type ValueOptions } from "./value.js";
 import { markServed, scope, servedHere, type Served } from "../context/scope.js";
 
 /**
@@ -119,7 +119,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
       if (value !== MISSING && valid !== undefined) value = await valid(route, key, value, thisArg);
       if (value !== MISSING) return w.hit(route, key, value, thisArg, undefined, outer);
       w.miss(thisArg, key, route);
-      return wait(flight(inflight, key, () => load(thisArg, args, key, outer)));
+      return wait(flight(core, inflight, key, () => load(thisArg, args, key, outer)));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.
@@ -134,7 +134,7 @@ export function cache<A extends any[] = any[]>(cache: CoreCache, options: CacheO
           if (pending !== undefined) {
             // Joins the computation already under way for its key (counted as a miss).
             w.miss(this, key);
-            return wait(pending);
+            return wait(joined(core, key, pending));
           }
         }
         const route = core.route(key);

@@ -198,7 +198,7 @@ export function early<A extends any[] = any[]>(cache: CoreCache, options: EarlyO
       if (valid !== undefined) found = await checked(route, key, found, thisArg);
       if (found !== undefined) return served(route, key, found, thisArg, args, outer);
       w.miss(thisArg, key, route);
-      return wait(flight(inflight, key, () => compute(thisArg, args, key, route, outer)));
+      return wait(flight(core, inflight, key, () => compute(thisArg, args, key, route, outer)));
     };
 
     // Not an async function: a memory hit resolves with one promise and no async frame.

@@ -162,7 +162,7 @@ function hitStrategy<A extends any[]>(
       }
       w.miss(thisArg, key, route);
       const stale = value !== MISSING;
-      return flight(inflight, key, () => compute(thisArg, args, key, route, stale, outer));
+      return flight(core, inflight, key, () => compute(thisArg, args, key, route, stale, outer));
     }
   });
 }

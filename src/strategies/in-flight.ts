@@ -57,7 +57,7 @@ export function singleFlight<A extends any[] = any[]>(cache: CoreCache, options:
     const run = async (thisArg: unknown, args: unknown[]): Promise<unknown> => fn.apply(thisArg, args);
     const singleFlight = (thisArg: unknown, args: unknown[]): Promise<unknown> => {
       try {
-        return flight(inflight, keyOf(thisArg, args), () => run(thisArg, args));
+        return flight(core, inflight, keyOf(thisArg, args), () => run(thisArg, args));
       } catch (error) {
         return Promise.reject(error);
       }

@@ -298,7 +298,15 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     return { success, limit: rule.limit, remaining: rule.remaining, reset: rule.reset, retryAfter, limits };
   };
 
+  /** One decision, reported to the cache's probe. */
   async function limit(id: string, options?: { cost?: number }): Promise<LimitResult> {
+    const decided = await decide(id, options);
+    const key = keyOf(id);
+    core.probe?.limit(name, decided.success, core.route(key), key);
+    return decided;
+  }
+
+  async function decide(id: string, options?: { cost?: number }): Promise<LimitResult> {
     const key = keyOf(id);
     const cost = costOf(options);
     if (size > 0) {

@@ -71,7 +71,12 @@ export async function singleFlight(
         await core.run(route, lockKey, false, (b) => b.unlock(lockKey, token));
       }
     }
-    // Held by someone else: wait for their value, or for the lock to go.
+    // Held by someone else: wait for their value, or for the lock to go (a stampede wait for the probe).
+    const waited = performance.now();
+    const done = <T>(ok: boolean, result: T): T => {
+      core.probe?.wait("single-flight", route, key, waited, ok);
+      return result;
+    };
     for (;;) {
       await sleep(Math.min(delay * (1 - JITTER + 2 * JITTER * Math.random()), lockTtl));
       delay = Math.min(delay * GROWTH, MAX_DELAY);
@@ -81,18 +86,21 @@ export async function singleFlight(
         raw = await (route.backend ?? (await route.start())).getMany([key, lockKey]);
       } catch (error) {
         core.failed(error, key, route, epoch);
-        return compute();
+        return done(false, compute());
       }
       if (route.down !== undefined) core.answered(route, epoch);
       const [stored, held] = raw;
       if (stored !== MISSING) {
         const value = await core.decoded(route, key, stored);
-        if (value !== MISSING) return found(value);
+        if (value !== MISSING) return found(done(true, value));
       }
-      if (held === MISSING) break; // gone without a value: take over
+      if (held === MISSING) {
+        done(false, undefined);
+        break; // gone without a value: take over
+      }
       // Something that is not a lock sits under the lock's name (a user value, say): it would
       // block the lock until it expires, so compute without the lock rather than wait for it.
-      if (typeof held !== "string" || !held.startsWith(LOCK_PREFIX)) return compute();
+      if (typeof held !== "string" || !held.startsWith(LOCK_PREFIX)) return done(false, compute());
     }
   }
 }

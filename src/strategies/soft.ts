@@ -135,7 +135,7 @@ export function soft<A extends any[] = any[]>(cache: CoreCache, options: SoftOpt
         found = v === MISSING ? undefined : { v, exp: found.exp };
       }
       if (found !== undefined && Date.now() < found.exp) return w.hit(route, key, found.v, thisArg, undefined, outer);
-      const pending = flight(inflight, key, () => recompute(thisArg, args, key, route, found, outer));
+      const pending = flight(core, inflight, key, () => recompute(thisArg, args, key, route, found, outer));
       return settled(wait(pending, found), thisArg, key, route, outer);
     };
 

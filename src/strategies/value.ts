@@ -485,6 +485,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       if (served !== undefined) markServed(served);
       const { stats, label } = counters(thisArg);
       core.hit(stats);
+      core.probe?.outcome(true, strategy, label, template, route.label, key);
       if (emitter.counts.hit > 0) emitter.emit({ type: "hit", key, backend: route.label, function: label });
       if (scope.live !== 0) recordHit(key, { name: strategy, ttl, backend: route.label, template, function: label, ...extra });
       if (Raised.created && value instanceof Raised) throw restoreErrorClass(value.error, condition?.classes);
@@ -493,6 +494,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
     miss(thisArg, key, route) {
       const { stats, label } = counters(thisArg);
       core.miss(stats);
+      core.probe?.outcome(false, strategy, label, template, (route ??= core.route(key)).label, key);
       if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
     },
     valid: check && ((route, key, value, thisArg, envelope) => core.checked(route, key, value, check, strategy, counters(thisArg).label, envelope ? pickV : undefined)),
@@ -501,15 +503,22 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
 
 /**
  * In-process single-flight: joins the promise under way for `key`, or starts one. Without
- * `inflight` (a strategy's `protected: false`) every call starts its own.
+ * `inflight` (a strategy's `protected: false`) every call starts its own. A join is a stampede
+ * wait for the cache's probe.
  */
-export function flight<T>(inflight: Map<string, Promise<T>> | undefined, key: string, start: () => Promise<T>): Promise<T> {
+export function flight<T>(core: CacheCore, inflight: Map<string, Promise<T>> | undefined, key: string, start: () => Promise<T>): Promise<T> {
   if (inflight === undefined) return start();
   let pending = inflight.get(key);
   if (pending === undefined) {
     pending = start().finally(() => inflight.delete(key));
     inflight.set(key, pending);
+    return pending;
   }
-  return pending;
+  return joined(core, key, pending);
+}
+
+/** A caller joining the computation under way for `key` (`pending`): reported to the probe as a stampede wait. */
+export function joined<T>(core: CacheCore, key: string, pending: Promise<T>): Promise<T> {
+  return core.probe?.joined(core, key, pending) ?? pending;
 }
 

@@ -96,15 +96,32 @@ export function decorator<A extends any[] = any[]>(
         ? { fn: fn as Target["fn"], name: fn.name, method: false }
         : { fn: fn as Target["fn"], name: String(context.name), method: true, static: context.static };
     const original = target.fn;
+    const plain = options.iterable
+      ? (thisArg: unknown, args: unknown[]): unknown => original.apply(thisArg, args)
+      : async (thisArg: unknown, args: unknown[]): Promise<unknown> => original.apply(thisArg, args);
+    // With a probe (src/core/probe.ts) attached, the guard is "off" for every call: `direct` runs
+    // the call through the probe, which calls the decorated function again with `through` set for
+    // its first guard check (made synchronously, first thing). Without one: one field check.
+    let through = false;
+    const disabled = (): boolean => scope.live !== 0 && isFullyDisabled(core);
     const guard: Guard = {
-      off: () => scope.live !== 0 && isFullyDisabled(core),
-      direct: options.iterable
-        ? (thisArg: unknown, args: unknown[]): unknown => original.apply(thisArg, args)
-        : async (thisArg: unknown, args: unknown[]): Promise<unknown> => original.apply(thisArg, args),
+      off: () => {
+        if (core.probe) {
+          if (!through) return true;
+          through = false;
+        }
+        return disabled();
+      },
+      direct: (thisArg, args) => {
+        const probe = core.probe;
+        if (!probe || disabled()) return plain(thisArg, args);
+        const run = (): unknown => ((through = true), decorated.apply(thisArg, args));
+        return options.iterable ? run() : probe.call(strategy, target.name, run);
+      },
     };
     const wrapping = wrap(target, guard);
     const call = wrapping.call;
-    const decorated =
+    const decorated: (this: unknown, ...args: unknown[]) => unknown =
       call === undefined
         ? wrapping.entry
         : function (this: unknown, ...args: unknown[]): unknown {

@@ -23,7 +23,7 @@ describe("dist/", () => {
   it("is built (npm test runs the build first)", () => {
     expect(existsSync(`${root}dist/index.js`), "run `npm run build`").toBe(true);
     expect(existsSync(`${root}dist/index.d.ts`)).toBe(true);
-    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing"]) {
+    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "otel"]) {
       expect(existsSync(`${root}dist/${entry}.js`), `dist/${entry}.js`).toBe(true);
       expect(existsSync(`${root}dist/${entry}.d.ts`), `dist/${entry}.d.ts`).toBe(true);
     }
@@ -165,5 +165,29 @@ describe.skipIf(!redisUrl)("dist/: cashews/upstash against the local Upstash-com
       `,
     );
     expect(out).toEqual({ exported: true, value: [1, "two"], err: "CacheBackendError" });
+  });
+
+  it("traces through `import { instrument } from \"cashews/otel\"`, sharing the core's classes", async () => {
+    const out = await runScript(
+      "dist-otel",
+      `
+      import { Cache, CacheConfigError } from "cashews";
+      import { instrument } from "cashews/otel";
+      import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      const cache = new Cache("dist-otel").setup("mem://");
+      const off = instrument(cache, { tracer: provider.getTracer("t"), meter: false });
+      let twice = "";
+      try { instrument(cache); } catch (e) { twice = e instanceof CacheConfigError ? "CacheConfigError" : "wrong class"; }
+      const get = cache({ ttl: "1m", key: "u:{id}" })(async function getUser(id) { return { id }; });
+      await get(1); await get(1);
+      off();
+      await cache.close();
+      const spans = exporter.getFinishedSpans().filter((s) => s.name.startsWith("cashews "));
+      console.log(JSON.stringify({ outcomes: spans.map((s) => s.attributes["cashews.outcome"]), twice }));
+      `,
+    );
+    expect(out).toEqual({ outcomes: ["miss", "hit"], twice: "CacheConfigError" });
   });
 });

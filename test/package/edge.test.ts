@@ -60,6 +60,20 @@ describe("edge-safe core", () => {
     expectEdgeSafe({ ...out, code });
   });
 
+  // Observability stays out of the core: only cashews/otel imports @opentelemetry/api, and the
+  // probe and the metric catalog are reached only from the integrations.
+  it.each(["src/index.ts", "src/core.ts"])("bundles %s without @opentelemetry, the probe or the metric catalog", async (entry) => {
+    const out = await bundle({ entryPoints: [entry] });
+    expect(out.inputs.filter((file) => /@opentelemetry|src\/core\/(probe|catalog)\.ts|src\/otel\.ts/.test(file))).toEqual([]);
+  });
+
+  it("bundles src/otel.ts for Workers (neutral, workerd conditions) with @opentelemetry/api and no Node built-in", async () => {
+    const out = await bundle({ entryPoints: ["src/otel.ts"], conditions: ["workerd", "worker", "browser"] });
+    expect(out.inputs.some((file) => file.includes("node_modules/@opentelemetry/api/"))).toBe(true);
+    expect(out.inputs.filter((file) => /node_modules\/(ioredis|@upstash\/redis)\//.test(file) || file.includes("src/backends/redis/"))).toEqual([]);
+    expectEdgeSafe(out);
+  });
+
   // The platforms' stores: each entry bundles for Workers without a Node built-in or a client
   // library (deno-kv loads @deno/kv only off Deno, by a specifier bundlers do not follow).
   it.each(["src/cloudflare-kv.ts", "src/cloudflare-cache.ts", "src/deno-kv.ts"])("bundles %s for Workers (neutral, workerd conditions) without any Node built-in", async (entry) => {
