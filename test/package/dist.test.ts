@@ -23,7 +23,7 @@ describe("dist/", () => {
   it("is built (npm test runs the build first)", () => {
     expect(existsSync(`${root}dist/index.js`), "run `npm run build`").toBe(true);
     expect(existsSync(`${root}dist/index.d.ts`)).toBe(true);
-    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing"]) {
+    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "prometheus"]) {
       expect(existsSync(`${root}dist/${entry}.js`), `dist/${entry}.js`).toBe(true);
       expect(existsSync(`${root}dist/${entry}.d.ts`), `dist/${entry}.d.ts`).toBe(true);
     }
