@@ -2,10 +2,10 @@
 // as a plain fetch handler: the registry's text with its content type.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { Registry, register } from "prom-client";
+import { Registry, register, type OpenMetricsContentType } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cache } from "../../src/index.js";
-import { instrument, metricsHandler } from "../../src/prometheus/index.js";
+import { instrument, metricsHandler, type AnyRegistry } from "../../src/prometheus/index.js";
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 /** A mem:// cache instrumented on `registry`, after one decorated miss and two hits. */
-async function warmed(name: string, registry: Registry): Promise<Cache> {
+async function warmed(name: string, registry: AnyRegistry): Promise<Cache> {
   const cache = new Cache(name).setup("mem://");
   cleanup.push(() => cache.close());
   cleanup.push(instrument(cache, { registry }));
@@ -46,7 +46,8 @@ describe("metricsHandler", () => {
   });
 
   it("follows the registry's content type (OpenMetrics), over HTTP with @hono/node-server", async () => {
-    const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     await warmed("prom-openmetrics", registry);
     const app = new Hono();
     app.get("/metrics", metricsHandler({ registry }));
