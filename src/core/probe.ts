@@ -34,7 +34,7 @@
  * @module
  */
 import { MISSING, type Backend } from "../backends/types.js";
-import { releasableStore } from "../context/store.js";
+import { releasableStore, type ContextStore } from "../context/store.js";
 import { CacheConfigError } from "../errors.js";
 import type { Command } from "../context/scope.js";
 import { throughMiddleware } from "./middleware.js";
@@ -198,7 +198,7 @@ function setProbe(core: CacheCore, hub: ProbeHub | undefined): void {
 export class ProbeHub {
   probes: readonly { id: string; probe: Probe }[] = [];
   /** The decorated call under way in the async context. */
-  readonly store = releasableStore<CallRecord>();
+  readonly store: ContextStore<CallRecord> & { release?(): void } = releasableStore<CallRecord>();
 
   /** Runs one decorated call (`run`: the call itself, which returns a promise) through every probe's `call`. */
   call(strategy: string, name: string, run: () => unknown): unknown {
