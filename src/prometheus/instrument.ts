@@ -3,15 +3,14 @@
  * registry, fed by the cache's probe (src/core/probe.ts).
  * @module
  */
-import { Counter, Histogram, register, type Registry } from "prom-client";
+import { Counter, Histogram, register, type Registry, type RegistryContentType } from "prom-client";
 import { CacheConfigError } from "../errors.js";
 import { LABELS, METRICS, NO_STRATEGY, dbSystem, type MetricName, type MetricSpec } from "../core/catalog.js";
 import { attachProbe, probeOf, type Probe } from "../core/probe.js";
 import { stateOf } from "../core/state.js";
 
 /** A prom-client registry, whatever its content type (Prometheus text or OpenMetrics). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the content type parameter is irrelevant here
-export type AnyRegistry = Registry<any>;
+export type AnyRegistry = Registry<RegistryContentType>;
 
 /**
  * Options of {@link instrument}.

@@ -9,6 +9,7 @@ import { CoreCache } from "../../src/core.js";
 import "../../src/redis.js";
 import { instrument } from "../../src/prometheus/index.js";
 import { METRICS } from "../../src/core/catalog.js";
+import { attachProbe, probeOf, type OutcomeRecord } from "../../src/core/probe.js";
 
 const redisUrl = inject("redisUrl");
 const RUN = randomUUID().slice(0, 8);
@@ -216,6 +217,31 @@ describe("instrument on mem://", () => {
     instrumented(lean, { registry: one });
     await lean.get("y");
     expect(await series(one, "cashews_misses_total")).toEqual({ "backend=mem,strategy=none": 3 });
+  });
+
+  it("coexists with another integration's probe on the same cache (cashews/otel attaches one too)", async () => {
+    const registry = new Registry();
+    const cache = memCache("prom-coexist");
+    const seen: OutcomeRecord[] = [];
+    const detachOther = attachProbe(cache, "otel", { outcome: (r) => seen.push(r) });
+    cleanup.push(detachOther);
+    const stop = instrumented(cache, { registry });
+    const fn = cache.cache({ ttl: "1m", key: "both" })(async () => 1);
+    await fn();
+    await fn();
+    expect(seen.map((r) => r.hit)).toEqual([false, true]);
+    expect(await series(registry, "cashews_hits_total")).toEqual({ "backend=mem,strategy=cache": 1 });
+    expect(probeOf(cache)!.probes.map((p) => p.id)).toEqual(["otel", expect.stringMatching(/^prometheus#\d+$/)]);
+    // Either one detached, the other goes on.
+    stop();
+    await fn();
+    expect(seen).toHaveLength(3);
+    expect(await series(registry, "cashews_hits_total")).toEqual({ "backend=mem,strategy=cache": 1 });
+    instrumented(cache, { registry });
+    detachOther();
+    await fn();
+    expect(seen).toHaveLength(3);
+    expect(await series(registry, "cashews_hits_total")).toEqual({ "backend=mem,strategy=cache": 2 });
   });
 
   it("refuses a foreign metric of the same name, a bad prefix and bad or reserved label names", () => {
