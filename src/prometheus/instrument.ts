@@ -58,7 +58,9 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * | `cashews_rate_limit_decisions_total` | counter | backend, limiter, decision |
  * | `cashews_local_hits_total` | counter | backend |
  *
- * `strategy` is `"none"` for commands outside a decorated call (`cache.get`, `cache.set`).
+ * `strategy` is `"none"` for commands outside a decorated call (`cache.get`, `cache.set`);
+ * `limiter` is `"limiter"` for `cache.limiter` (and the Hono middleware), else the strategy
+ * (`"rateLimit"`, `"slidingRateLimit"`).
  *
  * Several caches may report to one registry: they share the metric objects (one series per label
  * set; tell caches apart by `backend`, a route's label, or by `labels`). A metric of the same name

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { Counter, Gauge, Registry, register } from "prom-client";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { Cache, CacheConfigError } from "../../src/index.js";
+import { Cache, CacheConfigError, RateLimitError } from "../../src/index.js";
 import { CoreCache } from "../../src/core.js";
 import "../../src/redis.js";
 import { instrument } from "../../src/prometheus/index.js";
@@ -137,6 +137,17 @@ describe("instrument on mem://", () => {
     expect(await series(registry, "cashews_rate_limit_decisions_total")).toEqual({
       "backend=mem,decision=allowed,limiter=limiter": 2,
       "backend=mem,decision=refused,limiter=limiter": 3,
+    });
+    // The strategies report under their own name.
+    const sms = cache.rateLimit({ limit: 1, period: "1m", key: "sms:{to}" })(async (to: string) => to);
+    await sms("a");
+    await expect(sms("a")).rejects.toBeInstanceOf(RateLimitError);
+    await sms("b");
+    expect(nonZero(await series(registry, "cashews_rate_limit_decisions_total"))).toEqual({
+      "backend=mem,decision=allowed,limiter=limiter": 2,
+      "backend=mem,decision=refused,limiter=limiter": 3,
+      "backend=mem,decision=allowed,limiter=rateLimit": 2,
+      "backend=mem,decision=refused,limiter=rateLimit": 1,
     });
   });
 
