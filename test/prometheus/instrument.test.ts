@@ -230,6 +230,25 @@ describe("instrument on mem://", () => {
     expect(await series(one, "cashews_misses_total")).toEqual({ "backend=mem,strategy=none": 3 });
   });
 
+  it("instruments a cache before its setup: the routes set up later report too", async () => {
+    const registry = new Registry();
+    const cache = new Cache("prom-early");
+    cleanup.push(() => cache.close());
+    instrumented(cache, { registry });
+    cache.setup("mem://");
+    cache.setup("mem://", { prefix: "user:" });
+    await cache.get("a");
+    await cache.get("user:1");
+    await cache.set("user:1", 1);
+    expect(await series(registry, "cashews_misses_total")).toEqual({ "backend=mem,strategy=none": 1, "backend=mem@user:,strategy=none": 1 });
+    // Each route's first read ran as a command (its backend starting); the write is a command.
+    expect(nonZero(await series(registry, "cashews_command_duration_seconds_count"))).toEqual({
+      "backend=mem,command=get,outcome=ok,system=cashews.memory": 1,
+      "backend=mem@user:,command=get,outcome=ok,system=cashews.memory": 1,
+      "backend=mem@user:,command=set,outcome=ok,system=cashews.memory": 1,
+    });
+  });
+
   it("coexists with another integration's probe on the same cache (cashews/otel attaches one too)", async () => {
     const registry = new Registry();
     const cache = memCache("prom-coexist");
