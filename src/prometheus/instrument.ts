@@ -112,28 +112,32 @@ function check(prefix: string, constant: Record<string, string>): void {
   }
 }
 
-/** The catalog's metrics on `registry`: those already there (registered by another cache) or new ones. */
+/**
+ * The catalog's metrics on `registry`: those already there (registered by another cache) or new
+ * ones. All are checked before any is registered, so a refusal leaves the registry as it was.
+ */
 function instruments(registry: AnyRegistry, prefix: string, extra: readonly string[]): Instruments {
-  const out: Partial<Record<MetricName, Counter | Histogram>> = {};
-  for (const [key, spec] of Object.entries(METRICS) as [MetricName, MetricSpec][]) {
+  const specs = (Object.entries(METRICS) as [MetricName, MetricSpec][]).map(([key, spec]) => {
     const name = prefix + spec.prometheus;
     const labelNames = [...spec.labels.map((l) => LABELS[l].prometheus), ...extra];
-    const Type = spec.kind === "counter" ? Counter : Histogram;
     const existing = registry.getSingleMetric(name);
     if (existing !== undefined) {
       const names = (existing as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
-      if (!(existing instanceof Type) || [...names].sort().join() !== [...labelNames].sort().join()) {
+      if (!(existing instanceof (spec.kind === "counter" ? Counter : Histogram)) || [...names].sort().join() !== [...labelNames].sort().join()) {
         throw new CacheConfigError(
           `instrument: the registry already has a metric ${name} that is not the ${spec.kind} cashews reports, with labels ${labelNames.join(", ")} (another cache instrumented with other \`labels\`, or another library's metric): use the same labels, another prefix or another registry`,
         );
       }
-      out[key] = existing;
-      continue;
     }
+    return { key, spec, name, labelNames, existing };
+  });
+  const out: Partial<Record<MetricName, Counter | Histogram>> = {};
+  for (const { key, spec, name, labelNames, existing } of specs) {
     out[key] =
-      spec.kind === "counter"
+      (existing as Counter | Histogram | undefined) ??
+      (spec.kind === "counter"
         ? new Counter({ name, help: spec.description, labelNames, registers: [registry] })
-        : new Histogram({ name, help: spec.description, labelNames, buckets: [...(spec.buckets ?? [])], registers: [registry] });
+        : new Histogram({ name, help: spec.description, labelNames, buckets: [...(spec.buckets ?? [])], registers: [registry] }));
   }
   return out as Instruments;
 }

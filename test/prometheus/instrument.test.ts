@@ -282,6 +282,8 @@ describe("instrument on mem://", () => {
     const clean = new Registry();
     new Counter({ name: "cashews_sets_total", help: "ours, other labels", labelNames: ["backend"], registers: [clean] });
     expect(() => instrument(cache, { registry: clean })).toThrow(CacheConfigError);
+    // Refused before anything was registered: only the foreign metric is there.
+    expect(clean.getMetricsAsArray().map((m) => m.name)).toEqual(["cashews_sets_total"]);
     const fresh = new Registry();
     expect(() => instrument(cache, { registry: fresh, prefix: "1bad-" })).toThrow(/prefix "1bad-"/);
     expect(() => instrument(cache, { registry: fresh, labels: { "bad-name": "x" } })).toThrow(/"bad-name" is not a valid/);
