@@ -2,7 +2,7 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   // One entry per package export (package.json `exports`, deno.json `exports`).
-  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", "cloudflare-kv": "src/cloudflare-kv.ts", "cloudflare-cache": "src/cloudflare-cache.ts", "deno-kv": "src/deno-kv.ts", hono: "src/hono/index.ts", workers: "src/workers.ts", testing: "src/testing/index.ts", otel: "src/otel.ts" },
+  entry: { index: "src/index.ts", core: "src/core.ts", redis: "src/redis.ts", upstash: "src/upstash.ts", "cloudflare-kv": "src/cloudflare-kv.ts", "cloudflare-cache": "src/cloudflare-cache.ts", "deno-kv": "src/deno-kv.ts", hono: "src/hono/index.ts", workers: "src/workers.ts", testing: "src/testing/index.ts", otel: "src/otel.ts", prometheus: "src/prometheus/index.ts" },
   format: ["esm"],
   target: "es2022",
   platform: "neutral",
@@ -15,6 +15,6 @@ export default defineConfig({
   clean: true,
   treeshake: true,
   // Optional peer dependencies: never bundled, imported only by their backend entry (vitest: by
-  // cashews/testing, the conformance suite; @opentelemetry/api: by cashews/otel).
-  external: ["ioredis", "@upstash/redis", "@deno/kv", "hono", /^hono\//, "vitest", "@opentelemetry/api"],
+  // cashews/testing, the conformance suite; @opentelemetry/api: by cashews/otel; prom-client: by cashews/prometheus).
+  external: ["ioredis", "@upstash/redis", "@deno/kv", "hono", /^hono\//, "vitest", "@opentelemetry/api", "prom-client"],
 });

@@ -72,7 +72,7 @@ export class CacheCore {
   }
 
   /** The disable state of each route prefix (`cache.disable({ prefix })`), created on first use. */
-  readonly prefixes: Map<string, Scoped> = new Map();
+  readonly prefixes: Map<string, Scoped> = new Map<string, Scoped>();
 
   /** Command middleware (`cache.use`), in registration order. */
   middleware: readonly Middleware[] = [];

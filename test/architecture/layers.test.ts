@@ -17,7 +17,7 @@ const STACK: readonly [layer: string, test: (file: string) => boolean][] = [
   ["decorator", (f) => f.startsWith("wrap/")],
   ["strategies", (f) => f.startsWith("strategies/")],
   ["presets", (f) => f.startsWith("presets/")],
-  ["integrations", (f) => f.startsWith("hono/") || f === "workers.ts" || f === "otel.ts"],
+  ["integrations", (f) => f.startsWith("hono/") || f.startsWith("prometheus/") || f === "workers.ts" || f === "otel.ts"],
   ["entries", (f) => ["index.ts", "core.ts", "redis.ts", "upstash.ts", "cloudflare-kv.ts", "cloudflare-cache.ts", "deno-kv.ts"].includes(f)],
   // The conformance suite (cashews/testing), on top: mostly through the `cashews` entry, as a user's
   // test would; a few checks read internals (wrap/registry's wrappedInfo, core/state's TAG_PREFIX).

@@ -23,7 +23,7 @@ describe("dist/", () => {
   it("is built (npm test runs the build first)", () => {
     expect(existsSync(`${root}dist/index.js`), "run `npm run build`").toBe(true);
     expect(existsSync(`${root}dist/index.d.ts`)).toBe(true);
-    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "otel"]) {
+    for (const entry of ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "otel", "prometheus"]) {
       expect(existsSync(`${root}dist/${entry}.js`), `dist/${entry}.js`).toBe(true);
       expect(existsSync(`${root}dist/${entry}.d.ts`), `dist/${entry}.d.ts`).toBe(true);
     }
@@ -66,6 +66,30 @@ describe("dist/", () => {
       `,
     );
     expect(out).toEqual({ calls: 1, served: 1.08, shared: true, sameErrors: true });
+  });
+
+  it("instruments a cache of \"cashews\" through `import { instrument, metricsHandler } from \"cashews/prometheus\"` (prom-client external)", async () => {
+    const out = await runScript(
+      "dist-prometheus",
+      `
+      import { Cache, CacheConfigError } from "cashews";
+      import { instrument, metricsHandler } from "cashews/prometheus";
+      import { Registry } from "prom-client";
+      const cache = new Cache().setup("mem://");
+      const registry = new Registry();
+      const stop = instrument(cache, { registry });
+      const get = cache({ ttl: "1m", key: "u:{id}" })(async (id) => ({ id }));
+      await get(1); await get(1);
+      let twice = "";
+      try { instrument(cache, { registry }); } catch (e) { twice = e instanceof CacheConfigError ? "CacheConfigError" : String(e); }
+      const res = await metricsHandler({ registry })();
+      const text = await res.text();
+      stop();
+      await cache.close();
+      console.log(JSON.stringify({ type: res.headers.get("content-type"), hit: text.includes('cashews_hits_total{backend="mem",strategy="cache"} 1'), twice }));
+      `,
+    );
+    expect(out).toEqual({ type: "text/plain; version=0.0.4; charset=utf-8", hit: true, twice: "CacheConfigError" });
   });
 
   it.skipIf(!redisUrl)("loads the redis:// backend lazily after importing only \"cashews\"", async () => {

@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const dist = join(root, "dist");
 
 /** The package entries (package.json `exports`), by their dist/ declaration file. */
-const ENTRIES = ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "otel"] as const;
+const ENTRIES = ["index", "core", "redis", "upstash", "cloudflare-kv", "cloudflare-cache", "deno-kv", "hono", "workers", "testing", "otel", "prometheus"] as const;
 
 // ------------------------------------------------------------------------------------ TSDoc in dist
 

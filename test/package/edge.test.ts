@@ -40,6 +40,14 @@ describe("edge-safe core", () => {
     expectEdgeSafe(out);
   });
 
+  // The observability integrations are entries of their own: the core bundles neither prom-client
+  // nor the probe (src/core/probe.ts, the catalog), which only the integrations import.
+  it.each(["src/index.ts", "src/core.ts"])("bundles %s without prom-client, src/prometheus or the probe", async (entry) => {
+    const out = await bundle({ entryPoints: [entry] });
+    expect(out.inputs.filter((file) => /node_modules\/prom-client\/|^src\/prometheus\/|^src\/core\/(probe|catalog)\.ts$/.test(file))).toEqual([]);
+    expect(out.imports.filter((path) => /prom-client/.test(path))).toEqual([]);
+  });
+
   // What a user's bundler sees: the built files, reached through the package's `exports` (esbuild
   // resolves "cashews" here by package self-reference). `npm test` builds dist/ first.
   it('bundles the built `import { cache } from "cashews"` for platform neutral the same way', async () => {

@@ -75,7 +75,7 @@ describe.concurrent("package metadata and types", () => {
   it("are-the-types-wrong is clean for an ESM-only package (--profile esm-only)", async () => {
     const attw = await run(bin("attw"), [tarball, "--profile", "esm-only", "--format", "ascii", "--no-color", "--no-emoji"]);
     expect(attw.code, `${attw.stdout}\n${attw.stderr}`).toBe(0);
-    for (const entry of ["cashews", "cashews/redis", "cashews/upstash", "cashews/testing"]) {
+    for (const entry of ["cashews", "cashews/redis", "cashews/upstash", "cashews/testing", "cashews/prometheus"]) {
       expect(attw.stdout).toContain(`"${entry}"`);
     }
   });
