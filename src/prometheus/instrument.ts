@@ -5,7 +5,7 @@
  */
 import { Counter, Histogram, register, type Registry, type RegistryContentType } from "prom-client";
 import { CacheConfigError } from "../errors.js";
-import { LABELS, METRICS, NO_STRATEGY, dbSystem, type MetricName, type MetricSpec } from "../core/catalog.js";
+import { LABELS, METRICS, labelsOf, metricsProbe, type Label, type MetricName, type MetricSpec } from "../core/catalog.js";
 import { attachProbe, probeOf, type Probe } from "../core/probe.js";
 import { stateOf } from "../core/state.js";
 
@@ -142,19 +142,14 @@ function instruments(registry: AnyRegistry, prefix: string, extra: readonly stri
   return out as Instruments;
 }
 
-/** The probe that feeds `metrics`, every series with the `constant` labels. */
+/**
+ * The probe that feeds `metrics`, every series with the `constant` labels: the catalog's one
+ * mapping from probe records to metric values (the same as cashews/otel's), on prom-client.
+ */
 function probe(metrics: Instruments, constant: Record<string, string>): Probe {
-  return {
-    outcome: (r) => (r.hit ? metrics.hits : metrics.misses).inc({ ...constant, backend: r.backend, strategy: r.strategy ?? NO_STRATEGY }),
-    set: (r) => metrics.sets.inc({ ...constant, backend: r.backend, strategy: r.strategy ?? NO_STRATEGY }),
-    error: (r) => metrics.errors.inc({ ...constant, backend: r.backend, strategy: r.strategy ?? NO_STRATEGY }),
-    command: (r) =>
-      metrics.commandDuration.observe(
-        { ...constant, backend: r.backend, system: dbSystem(r.scheme), command: r.command, outcome: r.error === undefined ? "ok" : "error" },
-        r.seconds,
-      ),
-    wait: (r) => metrics.stampedeWait.observe({ ...constant, backend: r.backend, strategy: r.strategy ?? NO_STRATEGY, kind: r.kind }, r.seconds),
-    limit: (r) => metrics.rateLimit.inc({ ...constant, backend: r.backend, limiter: r.limiter, decision: r.allowed ? "allowed" : "refused" }),
-    localHit: (r) => metrics.localHits.inc({ ...constant, backend: r.backend }),
-  };
+  const labels = (values: Partial<Record<Label, string>>): Record<string, string> => ({ ...constant, ...labelsOf("prometheus", values) });
+  return metricsProbe({
+    add: (metric, values) => (metrics[metric] as Counter).inc(labels(values)),
+    observe: (metric, seconds, values) => (metrics[metric] as Histogram).observe(labels(values), seconds),
+  });
 }
