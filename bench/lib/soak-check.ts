@@ -254,6 +254,7 @@ export function checkFixedWindow(
 ): FixedWindowCheck {
   const { limit, periodMs, maxLatencyMs } = options;
   const exhaustive = options.exhaustive ?? true;
+  if (!(maxLatencyMs <= periodMs / 2)) throw new RangeError(`checkFixedWindow: maxLatencyMs (${maxLatencyMs}) must be at most half the period (${periodMs})`);
   const sorted = [...decisions].sort((a, b) => a.reset - b.reset);
   const groups: LimitDecision[][] = [];
   for (const decision of sorted) {
