@@ -34,6 +34,8 @@ export interface SoakOptions {
   redisUrl?: string;
   /** Staleness bound of shared keys (ms): a read starting later than this after a write must see it. Default 2000. */
   boundMs?: number;
+  /** Delete owned keys behind the model's back in one actor per process, so wrong answers must be reported (tests the checks end to end). */
+  sabotage?: boolean;
   /** Progress lines (e.g. `console.error`); default: none. */
   log?: (line: string) => void;
 }
@@ -74,6 +76,7 @@ export interface SoakReport {
 
 const LIMITER = { limit: 40, periodMs: 1000 };
 const LOCK_TTL_MS = 30_000;
+const HEAP_ROWS = 13;
 
 class Worker {
   readonly proc: number;
@@ -196,7 +199,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     workers.push(new Worker(0, onMessage), new Worker(1, onMessage));
     const ready = workers.map((w) => w.next("ready", 60_000));
     workers.forEach((w) => {
-      const config: SoakWorkerConfig = { proc: w.proc, run, backends, durationMs: options.durationMs, sampleMs, boundMs, limiter: LIMITER, lockTtlMs: LOCK_TTL_MS };
+      const config: SoakWorkerConfig = { proc: w.proc, run, backends, durationMs: options.durationMs, sampleMs, boundMs, limiter: LIMITER, lockTtlMs: LOCK_TTL_MS, sabotage: options.sabotage ?? false };
       w.send({ type: "start", config });
     });
     await Promise.all(ready);
@@ -306,11 +309,13 @@ export function formatSoakReport(report: SoakReport): string {
   out.push(`soak: ${(report.durationMs / 1000).toFixed(0)} s on ${report.backends.join(", ")}, two processes (all backends at once in each)`);
   out.push("");
   out.push(`heap used (MB, after gc${report.processes.every((p) => p.gcExposed) ? "" : " — NOT exposed, raw"}) over time:`);
-  const times = report.processes[0]?.heap.map((s) => s.t) ?? [];
+  // At most HEAP_ROWS rows, evenly spread (the growth verdict uses every sample).
+  const count = Math.max(...report.processes.map((p) => p.heap.length), 0);
+  const rows = count <= HEAP_ROWS ? [...Array(count).keys()] : [...new Set(Array.from({ length: HEAP_ROWS }, (_, k) => Math.round((k * (count - 1)) / (HEAP_ROWS - 1))))];
   out.push(
     table(
       ["t (s)", ...report.processes.map((p) => `p${p.proc}`)],
-      times.map((t, i) => [(t / 1000).toFixed(1), ...report.processes.map((p) => (p.heap[i] ? mb(p.heap[i]!.heapUsed) : "-"))]),
+      rows.map((i) => [((report.processes[0]?.heap[i]?.t ?? Number.NaN) / 1000).toFixed(1), ...report.processes.map((p) => (p.heap[i] ? mb(p.heap[i]!.heapUsed) : "-"))]),
     ),
   );
   out.push("");
@@ -324,13 +329,13 @@ export function formatSoakReport(report: SoakReport): string {
   out.push(table(["process", "p50", "p99", "max"], report.processes.map((p) => [`p${p.proc}`, ms(p.loopDelay.p50), ms(p.loopDelay.p99), ms(p.loopDelay.max)])));
   out.push("");
   out.push("operations (both processes; latency in ms, ~4 % buckets):");
-  const rows: string[][] = [];
+  const opRows: string[][] = [];
   for (const name of report.backends) {
     for (const [op, o] of Object.entries(report.ops[name] ?? {})) {
-      rows.push([`${name} ${op}`, String(o.count), o.perSecond.toFixed(0), ms(o.p50), ms(o.p99), String(o.errors)]);
+      opRows.push([`${name} ${op}`, String(o.count), o.perSecond.toFixed(0), ms(o.p50), ms(o.p99), String(o.errors)]);
     }
   }
-  out.push(table(["backend op", "count", "ops/s", "p50", "p99", "errors"], rows));
+  out.push(table(["backend op", "count", "ops/s", "p50", "p99", "errors"], opRows));
   out.push("");
   out.push(`cross-process checks (shared-key bound ${report.boundMs} ms; limiter fixed ${report.limiter.limit} per ${report.limiter.periodMs} ms):`);
   out.push(

@@ -48,6 +48,8 @@ export interface SoakWorkerConfig {
   boundMs: number;
   limiter: { limit: number; periodMs: number };
   lockTtlMs: number;
+  /** Delete owned keys behind the model's back (to prove the checks fire); never in a real run. */
+  sabotage?: boolean;
 }
 
 export type ToWorker =
@@ -295,6 +297,12 @@ function ownerActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: nu
       });
     }],
   ];
+  if (config.sabotage && actor === 0) {
+    steps.push([3, async () => {
+      const key = kvKey(pick(OWN_KEYS));
+      if (model.has(key)) await cache.delete(key); // the model still expects the value
+    }]);
+  }
   const total = steps.reduce((sum, [w]) => sum + w, 0);
   return loop(deadline, !backend.shared, () => {
     let r = pick(total);
