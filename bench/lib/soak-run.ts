@@ -315,7 +315,7 @@ export function formatSoakReport(report: SoakReport): string {
   out.push(
     table(
       ["t (s)", ...report.processes.map((p) => `p${p.proc}`)],
-      rows.map((i) => [((report.processes[0]?.heap[i]?.t ?? Number.NaN) / 1000).toFixed(1), ...report.processes.map((p) => (p.heap[i] ? mb(p.heap[i]!.heapUsed) : "-"))]),
+      rows.map((i) => [((report.processes[0]?.heap[i]?.t ?? Number.NaN) / 1000).toFixed(1) + (report.processes[0]?.heap[i]?.idle ? " (idle)" : ""), ...report.processes.map((p) => (p.heap[i] ? mb(p.heap[i]!.heapUsed) : "-"))]),
     ),
   );
   out.push("");

@@ -62,6 +62,8 @@ export class Histogram {
 export interface HeapSample {
   t: number;
   heapUsed: number;
+  /** Taken after the load stopped (shown, but not part of the growth rule). */
+  idle?: boolean;
 }
 
 /** The heap rule's inputs and verdict for one process. */
@@ -80,14 +82,16 @@ export const HEAP_RULE = { factor: 1.5, slackBytes: 8 * 1024 * 1024, minSamples:
 
 /**
  * Heap growth of one process over the run: the median of the last third of its samples against
- * the median of the first third ({@link HEAP_RULE}). Noise (GC timing, JIT code) moves single
+ * the median of the first third ({@link HEAP_RULE}); samples taken after the load stopped are left
+ * out. Noise (GC timing, JIT code) moves single
  * samples; a leak moves the medians.
  *
  * @example
  * const growth = heapGrowth(samples);
  * if (growth.ok === false) process.exitCode = 1;
  */
-export function heapGrowth(samples: readonly HeapSample[]): HeapGrowth {
+export function heapGrowth(all: readonly HeapSample[]): HeapGrowth {
+  const samples = all.filter((s) => !s.idle);
   const third = Math.floor(samples.length / 3);
   const median = (xs: readonly HeapSample[]): number => {
     const sorted = xs.map((s) => s.heapUsed).sort((a, b) => a - b);

@@ -415,11 +415,11 @@ async function run(): Promise<void> {
   loopDelay.enable();
   const start = now();
   const deadline = start + config.durationMs;
-  const sample = (): void => {
+  const sample = (idle = false): void => {
     gc?.();
-    flush({ t: now() - start, heapUsed: process.memoryUsage().heapUsed });
+    flush({ t: now() - start, heapUsed: process.memoryUsage().heapUsed, ...(idle ? { idle } : {}) });
   };
-  const sampler = setInterval(sample, config.sampleMs);
+  const sampler = setInterval(() => sample(), config.sampleMs);
   const recorders = new Map<string, Recorder>();
   const actors: Promise<void>[] = [];
   for (const backend of config.backends) {
@@ -433,7 +433,7 @@ async function run(): Promise<void> {
   }
   await Promise.all(actors);
   clearInterval(sampler);
-  sample();
+  sample(true);
   loopDelay.disable();
   const report: WorkerReport = {
     proc: config.proc,

@@ -165,5 +165,7 @@ describe("soak numbers", () => {
     const leak = Array.from({ length: 12 }, (_, i) => ({ t: i * 5000, heapUsed: (20 + i * 4) * MB }));
     expect(heapGrowth(leak)).toMatchObject({ first: 24 * MB, last: 56 * MB, ok: false });
     expect(heapGrowth(flat.slice(0, 5)).ok).toBeUndefined();
+    // A sample taken after the load stopped (lower: the load's garbage is gone) is not judged.
+    expect(heapGrowth([...leak, { t: 60_000, heapUsed: 10 * MB, idle: true }]).last).toBe(56 * MB);
   });
 });
