@@ -31,7 +31,11 @@ export interface OwnedValue {
   at: Date;
 }
 
-/** Whether `got` is the same owned value (or counter) as `expected`; `undefined` = a miss on both sides. */
+/**
+ * Whether `got` is the same owned value (or counter) as `expected`; `undefined` = a miss on both sides.
+ * @example
+ * sameValue({ seq: 1, owner: "p0.a0", at: new Date(5) }, await cache.get("k")); // false for an older seq
+ */
 export function sameValue(expected: unknown, got: unknown): boolean {
   if (expected === undefined || got === undefined || expected === null || got === null) return expected === got;
   if (typeof expected === "number") return got === expected;

@@ -103,13 +103,25 @@ export function heapGrowth(all: readonly HeapSample[]): HeapGrowth {
   return { first, last, allowed, ok: samples.length < HEAP_RULE.minSamples ? undefined : last <= allowed };
 }
 
-/** Megabytes with one decimal. */
+/**
+ * Megabytes with one decimal.
+ * @example
+ * mb(16_777_216); // "16.0"
+ */
 export const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
-/** Milliseconds for a table: 3 significant digits. */
+/**
+ * Milliseconds for a table: about 3 significant digits, `-` for NaN.
+ * @example
+ * ms(0.0123); // "0.012"
+ */
 export const ms = (value: number): string => (Number.isNaN(value) ? "-" : value < 1 ? value.toFixed(3) : value < 100 ? value.toFixed(2) : value.toFixed(0));
 
-/** A plain-text table with aligned columns (first column left, the rest right). */
+/**
+ * A plain-text table with aligned columns (first column left, the rest right).
+ * @example
+ * console.log(table(["op", "p50"], [["get", "0.12"]]));
+ */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string =>

@@ -52,6 +52,7 @@ export interface SoakWorkerConfig {
   sabotage?: boolean;
 }
 
+/** Messages from the parent (bench/lib/soak-run.ts) to a worker. */
 export type ToWorker =
   | { type: "start"; config: SoakWorkerConfig }
   | { type: "go" }
@@ -75,6 +76,7 @@ export interface WorkerReport {
   gcExposed: boolean;
 }
 
+/** Messages from a worker to the parent. */
 export type FromWorker =
   | { type: "ready" }
   | { type: "wrote"; backend: string; key: string; version: number; at: number }
