@@ -105,9 +105,10 @@ export class KeyModel {
 
 /**
  * Bounded staleness of keys written by someone else (another actor, or another process told over
- * IPC): once a write of version `v` resolved at `at`, a read that starts after `at + boundMs` must
- * return `v` or newer. Times are one clock for every process of the machine (e.g.
- * `process.hrtime` in ms, CLOCK_MONOTONIC). Only the newest requirement per key is kept once it
+ * IPC): once a write of version `v` was known at `at` (resolved, or announced to this reader), a
+ * read that starts after `at + boundMs` must return `v` or newer. `at` must not decrease per key.
+ * Times are one clock for every process of the machine (e.g. `process.hrtime` in ms,
+ * CLOCK_MONOTONIC). Only the newest requirement per key is kept once it
  * applies, so memory stays bounded over long runs.
  *
  * @example
@@ -130,7 +131,7 @@ export class SharedVersions {
     this.#boundMs = boundMs;
   }
 
-  /** A write of `version` to `key` resolved at `at` (ms). Versions of one key must be written in order. */
+  /** A write of `version` to `key` known at `at` (ms). Versions of one key must come in order, `at` not decreasing. */
   wrote(key: string, version: number, at: number): void {
     let list = this.#writes.get(key);
     if (!list) this.#writes.set(key, (list = []));

@@ -34,7 +34,7 @@ export interface SoakOptions {
   redisUrl?: string;
   /** Staleness bound of shared keys (ms): a read starting later than this after a write must see it. Default 2000. */
   boundMs?: number;
-  /** Delete owned keys behind the model's back in one actor per process, so wrong answers must be reported (tests the checks end to end). */
+  /** Every owner actor deletes some of its keys behind its model's back, so wrong answers must be reported (tests the checks end to end). */
   sabotage?: boolean;
   /** Progress lines (e.g. `console.error`); default: none. */
   log?: (line: string) => void;

@@ -9,7 +9,8 @@
  *   tag: computed iff a miss), delete of its key, and deleteTags followed by a read of every key
  *   that carried the tag (all misses).
  * - one shared writer: versioned writes to `<run>:shared:p<proc>:<j>`, each announced to this
- *   process's {@link SharedVersions} and, through the parent, to the other process's;
+ *   process's {@link SharedVersions} and, through the parent, to the other process's (whose
+ *   bound runs from when it receives the announcement);
  * - one shared reader: reads every process's shared keys (on `redis://` with `clientSide`, mostly
  *   from its local copy) against {@link SharedVersions};
  * - `LOCK_ACTORS` lock actors on two lock keys: inside the lock, set an owner marker, wait 0–3 ms,
@@ -48,7 +49,7 @@ export interface SoakWorkerConfig {
   boundMs: number;
   limiter: { limit: number; periodMs: number };
   lockTtlMs: number;
-  /** Delete owned keys behind the model's back (to prove the checks fire); never in a real run. */
+  /** Delete owned keys behind the models' back (to prove the checks fire); never in a real run. */
   sabotage?: boolean;
 }
 
@@ -299,10 +300,13 @@ function ownerActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: nu
       });
     }],
   ];
-  if (config.sabotage && actor === 0) {
-    steps.push([3, async () => {
-      const key = kvKey(pick(OWN_KEYS));
-      if (model.has(key)) await cache.delete(key); // the model still expects the value
+  if (config.sabotage) {
+    steps.push([5, async () => {
+      const start = pick(OWN_KEYS);
+      for (let i = 0; i < OWN_KEYS; i++) {
+        const key = kvKey((start + i) % OWN_KEYS);
+        if (model.has(key) && !unknown.has(key)) return void (await cache.delete(key)); // the model still expects the value
+      }
     }]);
   }
   const total = steps.reduce((sum, [w]) => sum + w, 0);
@@ -455,7 +459,9 @@ process.on("message", (message: ToWorker) => {
     config = message.config;
     run().catch((error: unknown) => send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
   } else if (message.type === "go") goResolve();
-  else if (message.type === "wrote") sharedByBackend.get(message.backend)?.wrote(message.key, message.version, message.at);
+  // The bound runs from when this process was told (never before the write resolved): a process
+  // whose loop was stalled past the bound has not yet had the chance to handle the invalidation.
+  else if (message.type === "wrote") sharedByBackend.get(message.backend)?.wrote(message.key, message.version, Math.max(message.at, now()));
   else if (message.type === "close") {
     void (async () => {
       for (const cache of caches.values()) {

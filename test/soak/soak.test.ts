@@ -3,7 +3,7 @@
 // @upstash/redis client against our REST server, started by the soak) for 12 s. Every read is
 // checked against the model: no wrong answer, every operation kind exercised on every backend,
 // both processes reported with heap samples. Latency, heap growth and loop delay are printed,
-// never asserted (12 s is too short to judge growth). A second, 3 s run deletes keys behind the
+// never asserted (12 s is too short to judge growth). A second, 4 s run deletes keys behind the
 // model's back and must report wrong answers on every backend (the checks fire end to end).
 import { describe, expect, inject, it } from "vitest";
 import { formatSoakReport, runSoak, SOAK_BACKENDS, type SoakBackendName } from "../../bench/lib/soak-run.js";
@@ -45,7 +45,7 @@ describe("soak (short run)", () => {
 
   it("the same run reports wrong answers when keys are deleted behind the model's back (--sabotage)", { timeout: 120_000 }, async () => {
     const backends: SoakBackendName[] = redisUrl ? [...SOAK_BACKENDS] : ["mem"];
-    const report = await runSoak({ durationMs: 3000, sampleMs: 1000, backends, sabotage: true, ...(redisUrl ? { redisUrl } : {}) });
+    const report = await runSoak({ durationMs: 4000, sampleMs: 1000, backends, sabotage: true, ...(redisUrl ? { redisUrl } : {}) });
     expect(report.ok).toBe(false);
     for (const name of backends) expect(report.coverage[name]!.wrong, name).toBeGreaterThan(0);
     expect(report.wrong.first.some((w) => w.detail.includes("got (miss)") || w.check === "delete")).toBe(true);
