@@ -51,7 +51,10 @@ try {
   console.error(`${(error as Error).message}\n${USAGE}`);
   process.exit(2);
 }
-const report = await runSoak(args);
+const report = await runSoak(args).catch((error: unknown) => {
+  console.error(`soak failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
 if (args.json) console.log(JSON.stringify(report, null, 2));
 else console.log(formatSoakReport(report));
 process.exitCode = report.ok ? 0 : 1;

@@ -96,7 +96,7 @@ const SHARED_KEYS = 8;
 const LOCK_ACTORS = 2;
 const LOCK_KEYS = 2;
 const LIMIT_BURST = 4;
-const LIMIT_PAUSE_MS = 25;
+const LIMIT_PAUSE_MS = 50;
 const FIRST_KEPT = 5;
 /** monitorEventLoopDelay records whole sampling intervals: the delay is what exceeds this. */
 const LOOP_RESOLUTION_MS = 10;
