@@ -13,7 +13,7 @@
 import { parseDuration } from "../src/durations.js";
 import { formatSoakReport, runSoak, SOAK_BACKENDS, type SoakBackendName, type SoakOptions } from "./lib/soak-run.js";
 
-const USAGE = `usage: npm run soak -- [--duration 2m] [--backends ${SOAK_BACKENDS.join(",")}] [--sample 5s] [--bound 2s] [--redis-url redis://…] [--json] [--sabotage]`;
+const USAGE = `usage: npm run soak -- [--duration 2m] [--backends ${SOAK_BACKENDS.join(",")}] [--sample 5s] [--bound 2s] [--redis-url redis://…] [--mem-pause 0] [--json] [--sabotage]`;
 
 function parseArgs(argv: readonly string[]): SoakOptions & { json: boolean } {
   const options: SoakOptions & { json: boolean } = { durationMs: parseDuration("2m"), json: false, log: (line) => console.error(line) };
@@ -30,6 +30,7 @@ function parseArgs(argv: readonly string[]): SoakOptions & { json: boolean } {
     else if (flag === "--redis-url") options.redisUrl = value();
     else if (flag === "--json") options.json = true;
     else if (flag === "--sabotage") options.sabotage = true;
+    else if (flag === "--mem-pause") options.memPauseMs = parseDuration(value());
     else if (flag === "--backends") {
       const names = value().split(",").map((s) => s.trim()).filter(Boolean);
       const bad = names.filter((n) => !(SOAK_BACKENDS as readonly string[]).includes(n));

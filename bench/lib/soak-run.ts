@@ -34,6 +34,12 @@ export interface SoakOptions {
   redisUrl?: string;
   /** Staleness bound of shared keys (ms): a read starting later than this after a write must see it. Default 2000. */
   boundMs?: number;
+  /**
+   * mem:// owner actors wait this long (ms) between operations. Default 0: they only yield to the
+   * event loop and run as fast as the CPU lets them (the network backends pace themselves by I/O);
+   * a short run inside a test suite passes 1 to leave CPU to the tests beside it.
+   */
+  memPauseMs?: number;
   /** Every owner actor deletes some of its keys behind its model's back, so wrong answers must be reported (tests the checks end to end). */
   sabotage?: boolean;
   /** Progress lines (e.g. `console.error`); default: none. */
@@ -199,7 +205,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     workers.push(new Worker(0, onMessage), new Worker(1, onMessage));
     const ready = workers.map((w) => w.next("ready", 60_000));
     workers.forEach((w) => {
-      const config: SoakWorkerConfig = { proc: w.proc, run, backends, durationMs: options.durationMs, sampleMs, boundMs, limiter: LIMITER, lockTtlMs: LOCK_TTL_MS, sabotage: options.sabotage ?? false };
+      const config: SoakWorkerConfig = { proc: w.proc, run, backends, durationMs: options.durationMs, sampleMs, boundMs, limiter: LIMITER, lockTtlMs: LOCK_TTL_MS, memPauseMs: options.memPauseMs ?? 0, sabotage: options.sabotage ?? false };
       w.send({ type: "start", config });
     });
     await Promise.all(ready);

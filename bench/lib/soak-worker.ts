@@ -49,6 +49,8 @@ export interface SoakWorkerConfig {
   boundMs: number;
   limiter: { limit: number; periodMs: number };
   lockTtlMs: number;
+  /** mem:// owner actors wait this long between operations (0: only yield to the event loop). */
+  memPauseMs: number;
   /** Delete owned keys behind the models' back (to prove the checks fire); never in a real run. */
   sabotage?: boolean;
 }
@@ -158,15 +160,15 @@ class Recorder {
 }
 
 /** Runs `step` until the deadline; a failed step is counted by the recorder and the loop goes on. */
-async function loop(deadline: number, yieldEach: boolean, step: () => Promise<void>): Promise<void> {
+async function loop(deadline: number, inMemory: boolean, step: () => Promise<void>): Promise<void> {
   while (now() < deadline) {
     try {
       await step();
     } catch {
       // counted (errors) by Recorder.time; the key involved was set aside by the step
     }
-    // mem:// answers in microtasks: let timers, IPC and the other backends run.
-    if (yieldEach) await yieldToLoop();
+    // mem:// answers in microtasks: let timers, IPC and the other backends run (or pause).
+    if (inMemory) await (config.memPauseMs > 0 ? sleep(config.memPauseMs) : yieldToLoop());
   }
 }
 

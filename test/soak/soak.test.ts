@@ -4,7 +4,8 @@
 // checked against the model: no wrong answer, every operation kind exercised on every backend,
 // both processes reported with heap samples. Latency, heap growth and loop delay are printed,
 // never asserted (12 s is too short to judge growth). A second, 4 s run deletes keys behind the
-// model's back and must report wrong answers on every backend (the checks fire end to end).
+// model's back and must report wrong answers on every backend (the checks fire end to end). mem://
+// actors pause 1 ms between operations here, so the soak leaves CPU to the test files beside it.
 import { describe, expect, inject, it } from "vitest";
 import { formatSoakReport, runSoak, SOAK_BACKENDS, type SoakBackendName } from "../../bench/lib/soak-run.js";
 
@@ -21,7 +22,7 @@ describe("soak (short run)", () => {
   it("mixed load from two processes: 0 wrong answers, every operation on every backend", { timeout: 180_000 }, async () => {
     if (!redisUrl && process.env.CI === "true") throw new Error("redis-server is missing on CI: the soak cannot skip redis:// and upstash://");
     const backends: SoakBackendName[] = redisUrl ? [...SOAK_BACKENDS] : ["mem"];
-    const report = await runSoak({ durationMs: 12_000, sampleMs: 1000, backends, ...(redisUrl ? { redisUrl } : {}) });
+    const report = await runSoak({ durationMs: 12_000, sampleMs: 1000, memPauseMs: 1, backends, ...(redisUrl ? { redisUrl } : {}) });
     console.log(formatSoakReport(report));
 
     expect(report.wrong).toEqual({ count: 0, first: [] });
@@ -45,7 +46,7 @@ describe("soak (short run)", () => {
 
   it("the same run reports wrong answers when keys are deleted behind the model's back (--sabotage)", { timeout: 120_000 }, async () => {
     const backends: SoakBackendName[] = redisUrl ? [...SOAK_BACKENDS] : ["mem"];
-    const report = await runSoak({ durationMs: 4000, sampleMs: 1000, backends, sabotage: true, ...(redisUrl ? { redisUrl } : {}) });
+    const report = await runSoak({ durationMs: 4000, sampleMs: 1000, memPauseMs: 1, backends, sabotage: true, ...(redisUrl ? { redisUrl } : {}) });
     expect(report.ok).toBe(false);
     for (const name of backends) expect(report.coverage[name]!.wrong, name).toBeGreaterThan(0);
     expect(report.wrong.first.some((w) => w.detail.includes("got (miss)") || w.check === "delete")).toBe(true);
