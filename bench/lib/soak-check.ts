@@ -6,8 +6,8 @@
  * - {@link KeyModel}: exact read-your-writes on keys one actor owns alone (value, tags, counters).
  * - {@link SharedVersions}: a versioned key another actor (or process) writes; a read that starts
  *   later than `boundMs` after a write resolved must see that version or a newer one.
- * - {@link checkLocks}: no two recorded critical sections of one lock overlap.
- * - {@link checkFixedWindow}: a fixed-window limiter shared by every caller of a scope admits at
+ * - {@link LockChecker}: no two recorded critical sections of one lock overlap.
+ * - {@link FixedWindowChecker}: a fixed-window limiter shared by every caller of a scope admits at
  *   most `limit` per window, each admitted call gets its own `remaining`, and nothing is refused in
  *   a window that admitted fewer than `limit`.
  *
@@ -175,45 +175,99 @@ export interface LockInterval {
   released: number;
 }
 
+/** What {@link LockChecker} found. */
+export interface LockCheck {
+  /** The first wrong answers (up to 100). */
+  wrong: WrongAnswer[];
+  /** All wrong answers. */
+  wrongCount: number;
+  /** Sections checked. */
+  checked: number;
+  /** Sections left out: longer than the lock's ttl (the lock could have expired). */
+  skipped: number;
+}
+
 /**
  * Mutual exclusion: the recorded sections of each lock key must not overlap. A section is recorded
  * inside the real one (after acquisition resolved, before release was asked), so any overlap of
  * two recorded sections is a real one. Sections longer than `ttlMs` (the lock could expire) are
- * left out (counted in `skipped`).
+ * left out. Incremental, so a long run keeps only recent sections: `settle(watermark)` checks
+ * every section acquired before `watermark`, which the caller promises no later section precedes
+ * (e.g. the oldest section still in progress when the logs were sent).
+ *
+ * @example
+ * const locks = new LockChecker("redis", 30_000);
+ * locks.add(intervals);
+ * locks.settle(oldestInProgress);
+ * const { wrong } = locks.finish();
+ */
+export class LockChecker {
+  readonly #where: string;
+  readonly #ttlMs: number;
+  #pending: LockInterval[] = [];
+  /** Per key, the checked section released last. */
+  readonly #last = new Map<string, LockInterval>();
+  readonly #result: LockCheck = { wrong: [], wrongCount: 0, checked: 0, skipped: 0 };
+
+  constructor(where: string, ttlMs: number) {
+    this.#where = where;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Adds recorded sections (any order). */
+  add(intervals: readonly LockInterval[]): void {
+    for (const interval of intervals) {
+      if (interval.released - interval.acquired >= this.#ttlMs) this.#result.skipped++;
+      else this.#pending.push(interval);
+    }
+  }
+
+  /** Checks the sections acquired before `watermark` (no section still to come was acquired earlier). */
+  settle(watermark: number): void {
+    this.#pending.sort((a, b) => a.acquired - b.acquired);
+    let n = 0;
+    while (n < this.#pending.length && this.#pending[n]!.acquired < watermark) n++;
+    for (const interval of this.#pending.slice(0, n)) this.#check(interval);
+    this.#pending = this.#pending.slice(n);
+  }
+
+  /** Checks everything left; the result so far. */
+  finish(): LockCheck {
+    this.settle(Number.POSITIVE_INFINITY);
+    return this.#result;
+  }
+
+  #check(interval: LockInterval): void {
+    this.#result.checked++;
+    const last = this.#last.get(interval.key);
+    if (last && interval.acquired < last.released) {
+      this.#result.wrongCount++;
+      push(this.#result.wrong, {
+        check: "lock-overlap",
+        where: this.#where,
+        detail: `${interval.key}: ${interval.holder} acquired ${(last.released - interval.acquired).toFixed(2)} ms before ${last.holder} released it`,
+      });
+    }
+    if (!last || interval.released > last.released) this.#last.set(interval.key, interval);
+  }
+}
+
+/**
+ * {@link LockChecker} over a whole recording at once.
  *
  * @example
  * const { wrong } = checkLocks("redis", intervals, 30_000);
  */
-export function checkLocks(where: string, intervals: readonly LockInterval[], ttlMs: number): { wrong: WrongAnswer[]; checked: number; skipped: number } {
-  const wrong: WrongAnswer[] = [];
-  const byKey = new Map<string, LockInterval[]>();
-  let skipped = 0;
-  for (const interval of intervals) {
-    if (interval.released - interval.acquired >= ttlMs) {
-      skipped++;
-      continue;
-    }
-    let list = byKey.get(interval.key);
-    if (!list) byKey.set(interval.key, (list = []));
-    list.push(interval);
-  }
-  let checked = 0;
-  for (const list of byKey.values()) {
-    list.sort((a, b) => a.acquired - b.acquired);
-    let last: LockInterval | undefined;
-    for (const interval of list) {
-      checked++;
-      if (last && interval.acquired < last.released) {
-        wrong.push({
-          check: "lock-overlap",
-          where,
-          detail: `${interval.key}: ${interval.holder} acquired ${(last.released - interval.acquired).toFixed(2)} ms before ${last.holder} released it`,
-        });
-      }
-      if (!last || interval.released > last.released) last = interval;
-    }
-  }
-  return { wrong, checked, skipped };
+export function checkLocks(where: string, intervals: readonly LockInterval[], ttlMs: number): LockCheck {
+  const checker = new LockChecker(where, ttlMs);
+  checker.add(intervals);
+  return checker.finish();
+}
+
+/** Wrong answers kept per checker (the rest only counted by the caller's totals). */
+const KEPT = 100;
+function push(list: WrongAnswer[], wrong: WrongAnswer): void {
+  if (list.length < KEPT) list.push(wrong);
 }
 
 /** One limiter decision as the caller saw it: Date.now() before the call and after it, and the answer. */
@@ -228,76 +282,167 @@ export interface LimitDecision {
   reset: number;
 }
 
-/** What {@link checkFixedWindow} found: wrong answers, and how many windows it could and could not decide. */
+/** What {@link FixedWindowChecker} found: wrong answers, and how many windows it could and could not decide. */
 export interface FixedWindowCheck {
+  /** The first wrong answers (up to 100). */
   wrong: WrongAnswer[];
+  /** All wrong answers. */
+  wrongCount: number;
   windows: number;
   /** Windows left out because a call in them took `maxLatencyMs` or longer (its window cannot be told apart). */
   undecided: number;
   admitted: number;
   refused: number;
+  /** Decisions that came after their window was settled (the caller's watermark was wrong): not judged. */
+  late: number;
+}
+
+/** Options of {@link FixedWindowChecker}. */
+export interface FixedWindowOptions {
+  limit: number;
+  periodMs: number;
+  /** A window with a call this slow or slower is not judged; at most `periodMs / 2`. */
+  maxLatencyMs: number;
 }
 
 /**
- * A fixed-window limiter shared by every caller in `decisions` (both processes on a shared store;
- * one process on `mem://`). A call's window end is `reset` minus up to its own latency (`reset` =
- * the caller's clock when the answer arrived + the store's time left), and successive windows end
- * at least `periodMs` apart; so when every call of a window took under `maxLatencyMs` (≤ period / 2),
- * sorting by `reset` and cutting at gaps over `periodMs / 2` groups exactly the calls of one window.
- * A window (group) is wrong when it admitted more than `limit`, when two admitted calls were told
- * the same `remaining`, or when it refused a call although it admitted fewer than `limit` in all
- * (the count was below the limit the whole window). The last rule assumes every call is in
- * `decisions`: pass `exhaustive: false` when some call failed (its outcome is unknown).
+ * A fixed-window limiter shared by every caller whose decisions are added (both processes on a
+ * shared store; one process on `mem://`). A call's window end is `reset` minus up to its own
+ * latency (`reset` = the caller's clock when the answer arrived + the store's time left), and
+ * successive windows end at least `periodMs` apart; so when every call of a window took under
+ * `maxLatencyMs` (≤ period / 2), sorting by `reset` and cutting at gaps over `periodMs / 2` groups
+ * exactly the calls of one window. A window (group) is wrong when it admitted more than `limit`,
+ * when two admitted calls were told the same `remaining`, or when it refused a call although it
+ * admitted fewer than `limit` in all (the count was below the limit the whole window). A group with
+ * a slow call is not judged, nor is the last rule for the groups next to it (a slow call can take
+ * part of a window). The last rule assumes every call was added: `finish(false)` drops it when
+ * some call failed (its outcome is unknown).
+ *
+ * Incremental: `settle(watermark)` judges the windows that can no longer change, given that every
+ * decision still to come has `reset >= watermark` (`reset` is never before the call started, so
+ * the start of the oldest call still in flight, or the time the logs were sent, will do).
  *
  * @example
- * const result = checkFixedWindow("redis", decisions, { limit: 100, periodMs: 2000, maxLatencyMs: 500 });
+ * const limiter = new FixedWindowChecker("redis", { limit: 100, periodMs: 2000, maxLatencyMs: 500 });
+ * limiter.add(decisions);
+ * limiter.settle(oldestCallInFlight);
+ * const { wrong, windows } = limiter.finish(noLimiterCallFailed);
  */
-export function checkFixedWindow(
-  where: string,
-  decisions: readonly LimitDecision[],
-  options: { limit: number; periodMs: number; maxLatencyMs: number; exhaustive?: boolean },
-): FixedWindowCheck {
-  const { limit, periodMs, maxLatencyMs } = options;
-  const exhaustive = options.exhaustive ?? true;
-  if (!(maxLatencyMs <= periodMs / 2)) throw new RangeError(`checkFixedWindow: maxLatencyMs (${maxLatencyMs}) must be at most half the period (${periodMs})`);
-  const sorted = [...decisions].sort((a, b) => a.reset - b.reset);
-  const groups: LimitDecision[][] = [];
-  for (const decision of sorted) {
-    const group = groups[groups.length - 1];
-    if (group && decision.reset - group[0]!.reset <= periodMs / 2) group.push(decision);
-    else groups.push([decision]);
+export class FixedWindowChecker {
+  readonly #where: string;
+  readonly #options: FixedWindowOptions;
+  #pending: LimitDecision[] = [];
+  /** Whether the last judged group had a slow call (for the next one's under-admission rule). */
+  #previousSlow = false;
+  /** Every decision from now on must have a reset at or after this. */
+  #settledUpTo = Number.NEGATIVE_INFINITY;
+  readonly #wrong: WrongAnswer[] = [];
+  readonly #underAdmissions: WrongAnswer[] = [];
+  readonly #counts = { windows: 0, undecided: 0, admitted: 0, refused: 0, late: 0 };
+  #wrongCount = 0;
+  #underCount = 0;
+
+  constructor(where: string, options: FixedWindowOptions) {
+    if (!(options.maxLatencyMs <= options.periodMs / 2)) {
+      throw new RangeError(`FixedWindowChecker: maxLatencyMs (${options.maxLatencyMs}) must be at most half the period (${options.periodMs})`);
+    }
+    this.#where = where;
+    this.#options = options;
   }
-  const wrong: WrongAnswer[] = [];
-  // A group with a slow call cannot be told apart from its neighbours: it is left out, and so is
-  // the under-admission rule of the groups next to it (a slow call can take part of a window).
-  const slow = groups.map((group) => group.some((d) => d.end - d.start >= maxLatencyMs));
-  let undecided = 0;
-  let admitted = 0;
-  let refused = 0;
-  groups.forEach((group, i) => {
+
+  /** Adds decisions (any order). */
+  add(decisions: readonly LimitDecision[]): void {
+    for (const d of decisions) {
+      if (d.reset < this.#settledUpTo) this.#counts.late++;
+      else this.#pending.push(d);
+    }
+  }
+
+  /** Judges the windows no decision still to come can join (every one of them has `reset >= watermark`). */
+  settle(watermark: number): void {
+    const groups = this.#groups();
+    const half = this.#options.periodMs / 2;
+    // Closed: no later reset (>= watermark) is within half a period of its first. The last closed
+    // group stays pending, so each judged group knows whether the next one is slow.
+    let closed = 0;
+    while (closed < groups.length && groups[closed]![0]!.reset + half < watermark) closed++;
+    for (let i = 0; i + 1 < closed; i++) this.#judge(groups[i]!, groups[i + 1]!);
+    if (closed > 1) {
+      this.#pending = groups.slice(closed - 1).flat();
+      this.#settledUpTo = Math.max(this.#settledUpTo, groups[closed - 1]![0]!.reset);
+    }
+  }
+
+  /** Judges every window left. `exhaustive`: every call was added (none failed), so the under-admission rule applies. */
+  finish(exhaustive = true): FixedWindowCheck {
+    const groups = this.#groups();
+    groups.forEach((group, i) => this.#judge(group, groups[i + 1]));
+    this.#pending = [];
+    this.#settledUpTo = Number.POSITIVE_INFINITY;
+    const wrong = [...this.#wrong, ...(exhaustive ? this.#underAdmissions : [])].slice(0, KEPT);
+    return { wrong, wrongCount: this.#wrongCount + (exhaustive ? this.#underCount : 0), ...this.#counts };
+  }
+
+  #groups(): LimitDecision[][] {
+    this.#pending.sort((a, b) => a.reset - b.reset);
+    const groups: LimitDecision[][] = [];
+    for (const decision of this.#pending) {
+      const group = groups[groups.length - 1];
+      if (group && decision.reset - group[0]!.reset <= this.#options.periodMs / 2) group.push(decision);
+      else groups.push([decision]);
+    }
+    return groups;
+  }
+
+  #slow(group: readonly LimitDecision[] | undefined): boolean {
+    return group !== undefined && group.some((d) => d.end - d.start >= this.#options.maxLatencyMs);
+  }
+
+  #judge(group: readonly LimitDecision[], next: readonly LimitDecision[] | undefined): void {
+    const { limit } = this.#options;
+    const where = this.#where;
     const ok = group.filter((d) => d.success);
-    admitted += ok.length;
-    refused += group.length - ok.length;
-    if (slow[i]) {
-      undecided++;
+    this.#counts.admitted += ok.length;
+    this.#counts.refused += group.length - ok.length;
+    const slow = this.#slow(group);
+    const previousSlow = this.#previousSlow;
+    this.#previousSlow = slow;
+    if (slow) {
+      this.#counts.undecided++;
       return;
     }
+    this.#counts.windows++;
     const window = `window ending ~${new Date(group[0]!.reset).toISOString()}`;
     if (ok.length > limit) {
-      wrong.push({ check: "over-admission", where, detail: `${window}: ${ok.length} admitted, limit ${limit} (${callers(ok)})` });
+      this.#wrongCount++;
+      push(this.#wrong, { check: "over-admission", where, detail: `${window}: ${ok.length} admitted, limit ${limit} (${callers(ok)})` });
     }
     const seen = new Map<number, LimitDecision>();
     for (const d of ok) {
       const twin = seen.get(d.remaining);
-      if (twin) wrong.push({ check: "same-remaining", where, detail: `${window}: ${twin.caller} and ${d.caller} were both admitted with remaining ${d.remaining}` });
-      else seen.set(d.remaining, d);
+      if (twin) {
+        this.#wrongCount++;
+        push(this.#wrong, { check: "same-remaining", where, detail: `${window}: ${twin.caller} and ${d.caller} were both admitted with remaining ${d.remaining}` });
+      } else seen.set(d.remaining, d);
     }
     const no = group.find((d) => !d.success);
-    if (exhaustive && no && ok.length < limit && !slow[i - 1] && !slow[i + 1]) {
-      wrong.push({ check: "under-admission", where, detail: `${window}: ${no.caller} refused while the window admitted only ${ok.length} of ${limit}` });
+    if (no && ok.length < limit && !previousSlow && !this.#slow(next)) {
+      this.#underCount++;
+      push(this.#underAdmissions, { check: "under-admission", where, detail: `${window}: ${no.caller} refused while the window admitted only ${ok.length} of ${limit}` });
     }
-  });
-  return { wrong, windows: groups.length - undecided, undecided, admitted, refused };
+  }
+}
+
+/**
+ * {@link FixedWindowChecker} over a whole recording at once.
+ *
+ * @example
+ * const result = checkFixedWindow("redis", decisions, { limit: 100, periodMs: 2000, maxLatencyMs: 500 });
+ */
+export function checkFixedWindow(where: string, decisions: readonly LimitDecision[], options: FixedWindowOptions & { exhaustive?: boolean }): FixedWindowCheck {
+  const checker = new FixedWindowChecker(where, options);
+  checker.add(decisions);
+  return checker.finish(options.exhaustive ?? true);
 }
 
 function callers(decisions: readonly LimitDecision[]): string {

@@ -3,14 +3,14 @@
  * what the backends need (a redis-server on a free port unless one is given, the Upstash-compatible
  * REST server of test/support/upstash-server.ts in this process), forks two workers
  * (bench/lib/soak-worker.ts), starts them together, relays the shared writers' announcements
- * between them, collects heap samples, lock sections and limiter decisions, checks the
- * cross-process invariants ({@link checkLocks}, {@link checkFixedWindow}) and builds the report.
+ * between them, collects heap samples, checks lock sections and limiter decisions as they arrive
+ * ({@link LockChecker}, {@link FixedWindowChecker}: cross-process invariants) and builds the report.
  *
  * @module
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { checkFixedWindow, checkLocks, type LimitDecision, type LockInterval, type WrongAnswer } from "./soak-check.js";
+import { FixedWindowChecker, LockChecker, type WrongAnswer } from "./soak-check.js";
 import { HEAP_RULE, Histogram, heapGrowth, mb, ms, table, type HeapGrowth, type HeapSample } from "./soak-stats.js";
 import type { FromWorker, SoakBackend, SoakWorkerConfig, ToWorker, WorkerReport } from "./soak-worker.js";
 
@@ -89,6 +89,8 @@ class Worker {
   readonly child: ChildProcess;
   readonly heap: HeapSample[] = [];
   report: WorkerReport | undefined;
+  /** From the worker's last log: what it logs from then on is at or after these (see FromWorker). */
+  watermarks: { limits: number; locks: number } | undefined;
   #waiters = new Map<string, (message: FromWorker) => void>();
   #failed: ((error: Error) => void)[] = [];
 
@@ -184,21 +186,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         backends.push({ name, url: server.url.replace(/^http:/, "upstash+http:"), options: { token: server.token, namespace: `${run}-upstash`, timeout: "10s" }, shared: true });
       }
     }
-    const limits = new Map<string, LimitDecision[]>();
-    const locks = new Map<string, LockInterval[]>();
+    // Limiter decisions and lock sections of a shared store are checked across both processes; on
+    // mem://, per process. Checked as the logs arrive, up to the watermarks the workers send.
+    const scopes = new Map<string, Scope>();
+    for (const backend of backends) {
+      for (const procs of backend.shared ? [[0, 1]] : [[0], [1]]) {
+        const key = backend.shared ? backend.name : `${backend.name}:p${procs[0]}`;
+        scopes.set(key, {
+          backend: backend.name,
+          procs,
+          limiter: new FixedWindowChecker(key, { ...LIMITER, maxLatencyMs: LIMITER.periodMs / 2 }),
+          locks: new LockChecker(key, LOCK_TTL_MS),
+        });
+      }
+    }
     const onMessage = (from: Worker, message: FromWorker): void => {
       if (message.type === "wrote") workers[1 - from.proc]?.send(message);
       else if (message.type === "log") {
         if (message.heap) from.heap.push(message.heap);
-        for (const [name, list] of Object.entries(message.limits)) {
-          const key = scope(backends, name, from.proc);
-          if (!limits.has(key)) limits.set(key, []);
-          limits.get(key)!.push(...list);
-        }
-        for (const [name, list] of Object.entries(message.locks)) {
-          const key = scope(backends, name, from.proc);
-          if (!locks.has(key)) locks.set(key, []);
-          locks.get(key)!.push(...list);
+        from.watermarks = message.watermarks;
+        for (const [name, list] of Object.entries(message.limits)) scopeOf(scopes, name, from.proc).limiter.add(list);
+        for (const [name, list] of Object.entries(message.locks)) scopeOf(scopes, name, from.proc).locks.add(list);
+        for (const s of scopes.values()) {
+          if (!s.procs.includes(from.proc)) continue;
+          const marks = s.procs.map((proc) => workers[proc]?.watermarks);
+          if (marks.some((m) => m === undefined)) continue;
+          s.limiter.settle(Math.min(...marks.map((m) => m!.limits)));
+          s.locks.settle(Math.min(...marks.map((m) => m!.locks)));
         }
       } else if (message.type === "done") from.report = message.report;
     };
@@ -214,16 +228,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const w of workers) w.send({ type: "go" });
     await Promise.all(done);
     await Promise.all(workers.map((w, i) => w.close(i === 0)));
-    return buildReport(options.durationMs, names, boundMs, workers, limits, locks);
+    return buildReport(options.durationMs, names, boundMs, workers, scopes);
   } finally {
     await Promise.allSettled(workers.map((w) => w.close(false)));
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
 }
 
-/** Limiter decisions and lock sections of a shared store are checked across both processes; on `mem://`, per process. */
-function scope(backends: readonly SoakBackend[], name: string, proc: number): string {
-  return backends.find((b) => b.name === name)?.shared ? name : `${name}:p${proc}`;
+/** The limiter and lock checkers of one store: a shared one (both processes) or one process's `mem://`. */
+interface Scope {
+  backend: string;
+  procs: number[];
+  limiter: FixedWindowChecker;
+  locks: LockChecker;
+}
+
+function scopeOf(scopes: Map<string, Scope>, name: string, proc: number): Scope {
+  return scopes.get(name) ?? scopes.get(`${name}:p${proc}`)!;
 }
 
 function buildReport(
@@ -231,8 +252,7 @@ function buildReport(
   names: SoakBackendName[],
   boundMs: number,
   workers: Worker[],
-  limits: Map<string, LimitDecision[]>,
-  locks: Map<string, LockInterval[]>,
+  scopes: Map<string, Scope>,
 ): SoakReport {
   const wrong: WrongAnswer[] = [];
   let wrongCount = 0;
@@ -264,22 +284,19 @@ function buildReport(
     );
     const limiterErrors = (ops[name]!["limit"]?.errors ?? 0) > 0;
     const cov = { wrong: 0, sharedReadsChecked, lockSections: 0, limiterWindows: 0, limiterUndecided: 0, admitted: 0, refused: 0 };
-    for (const [key, intervals] of locks) {
-      if (key !== name && !key.startsWith(`${name}:`)) continue;
-      const result = checkLocks(key, intervals, LOCK_TTL_MS);
-      cov.lockSections += result.checked;
-      cov.wrong += result.wrong.length;
-      wrong.push(...result.wrong.slice(0, 3));
-    }
-    for (const [key, decisions] of limits) {
-      if (key !== name && !key.startsWith(`${name}:`)) continue;
-      const result = checkFixedWindow(key, decisions, { ...LIMITER, maxLatencyMs: LIMITER.periodMs / 2, exhaustive: !limiterErrors });
-      cov.limiterWindows += result.windows;
-      cov.limiterUndecided += result.undecided;
-      cov.admitted += result.admitted;
-      cov.refused += result.refused;
-      cov.wrong += result.wrong.length;
-      wrong.push(...result.wrong.slice(0, 3));
+    for (const s of scopes.values()) {
+      if (s.backend !== name) continue;
+      const locks = s.locks.finish();
+      cov.lockSections += locks.checked;
+      cov.wrong += locks.wrongCount;
+      wrong.push(...locks.wrong.slice(0, 3));
+      const limiter = s.limiter.finish(!limiterErrors);
+      cov.limiterWindows += limiter.windows;
+      cov.limiterUndecided += limiter.undecided + limiter.late;
+      cov.admitted += limiter.admitted;
+      cov.refused += limiter.refused;
+      cov.wrong += limiter.wrongCount;
+      wrong.push(...limiter.wrong.slice(0, 3));
     }
     cov.wrong += backendWrong;
     wrongCount += cov.wrong;

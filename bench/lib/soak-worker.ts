@@ -83,7 +83,14 @@ export interface WorkerReport {
 export type FromWorker =
   | { type: "ready" }
   | { type: "wrote"; backend: string; key: string; version: number; at: number }
-  | { type: "log"; heap?: HeapSample; limits: Record<string, LimitDecision[]>; locks: Record<string, LockInterval[]> }
+  | {
+      type: "log";
+      heap?: HeapSample;
+      limits: Record<string, LimitDecision[]>;
+      locks: Record<string, LockInterval[]>;
+      /** Every decision logged later has `reset >=` limits; every section logged later was acquired at or after locks. */
+      watermarks: { limits: number; locks: number };
+    }
   | { type: "done"; report: WorkerReport }
   | { type: "closed" }
   | { type: "error"; message: string };
@@ -114,6 +121,9 @@ let config: SoakWorkerConfig;
 const sharedByBackend = new Map<string, SharedVersions>();
 const pendingLimits: Record<string, LimitDecision[]> = {};
 const pendingLocks: Record<string, LockInterval[]> = {};
+/** Limiter calls in flight (their start, Date.now()) and lock sections in progress (acquired, hrtime ms): the watermarks. */
+const limitsInFlight = new Set<{ start: number }>();
+const locksHeld = new Set<{ acquired: number }>();
 const caches = new Map<string, Cache>();
 let goResolve: () => void;
 const go = new Promise<void>((resolve) => (goResolve = resolve));
@@ -373,6 +383,8 @@ function lockActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: num
       throw error;
     }
     const acquired = now();
+    const held = { acquired };
+    locksHeld.add(held);
     try {
       await rec.time("lock-marker", () => cache.set(`${key}:owner`, token));
       await sleep(pick(4));
@@ -381,6 +393,7 @@ function lockActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: num
     } finally {
       const released = now();
       (pendingLocks[backend.name] ??= []).push({ key, holder, acquired, released });
+      locksHeld.delete(held);
       await rec.time("unlock", () => lock.release());
     }
     await sleep(pick(3));
@@ -393,9 +406,14 @@ function limiterActor(cache: Cache, backend: SoakBackend, rec: Recorder, deadlin
   return loop(deadline, false, async () => {
     await Promise.all(
       Array.from({ length: LIMIT_BURST }, async () => {
-        const start = Date.now();
-        const answer = await rec.time("limit", () => limiter.limit("shared"), (a) => (a.success ? "limit-admitted" : "limit-refused"));
-        (pendingLimits[backend.name] ??= []).push({ caller, start, end: Date.now(), success: answer.success, remaining: answer.remaining, reset: answer.reset });
+        const call = { start: Date.now() };
+        limitsInFlight.add(call);
+        try {
+          const answer = await rec.time("limit", () => limiter.limit("shared"), (a) => (a.success ? "limit-admitted" : "limit-refused"));
+          (pendingLimits[backend.name] ??= []).push({ caller, start: call.start, end: Date.now(), success: answer.success, remaining: answer.remaining, reset: answer.reset });
+        } finally {
+          limitsInFlight.delete(call);
+        }
       }),
     );
     await sleep(LIMIT_PAUSE_MS);
@@ -407,7 +425,13 @@ function flush(heap?: HeapSample): void {
   const locks: Record<string, LockInterval[]> = {};
   for (const name of Object.keys(pendingLimits)) limits[name] = pendingLimits[name]!.splice(0);
   for (const name of Object.keys(pendingLocks)) locks[name] = pendingLocks[name]!.splice(0);
-  send({ type: "log", ...(heap ? { heap } : {}), limits, locks });
+  // Everything logged from now on: a limiter decision has reset >= its start (>= the oldest start
+  // in flight, or now), a lock section was acquired after the oldest one still held (or now).
+  let limitsWatermark = Date.now();
+  for (const call of limitsInFlight) limitsWatermark = Math.min(limitsWatermark, call.start);
+  let locksWatermark = now();
+  for (const held of locksHeld) locksWatermark = Math.min(locksWatermark, held.acquired);
+  send({ type: "log", ...(heap ? { heap } : {}), limits, locks, watermarks: { limits: limitsWatermark, locks: locksWatermark } });
 }
 
 async function run(): Promise<void> {

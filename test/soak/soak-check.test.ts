@@ -3,7 +3,7 @@
 // sections, an over-admitting or under-admitting fixed window) are fed in and must come out as
 // wrong answers; the correct recordings next to them must not.
 import { describe, expect, it } from "vitest";
-import { checkFixedWindow, checkLocks, KeyModel, sameValue, SharedVersions, type LimitDecision } from "../../bench/lib/soak-check.js";
+import { checkFixedWindow, checkLocks, FixedWindowChecker, KeyModel, LockChecker, sameValue, SharedVersions, type LimitDecision } from "../../bench/lib/soak-check.js";
 import { heapGrowth, Histogram } from "../../bench/lib/soak-stats.js";
 
 const value = (seq: number, owner = "p0.a0") => ({ seq, owner, at: new Date(1_700_000_000_000 + seq) });
@@ -84,13 +84,14 @@ describe("checkLocks: mutual exclusion", () => {
       { key: "L", holder: "p1.l0", acquired: 10, released: 20 },
       { key: "M", holder: "p1.l1", acquired: 5, released: 15 }, // another lock: no conflict
     ], 30_000);
-    expect(ok).toEqual({ wrong: [], checked: 3, skipped: 0 });
+    expect(ok).toEqual({ wrong: [], wrongCount: 0, checked: 3, skipped: 0 });
     const bad = checkLocks("redis", [
       { key: "L", holder: "p0.l0", acquired: 0, released: 100 },
       { key: "L", holder: "p1.l1", acquired: 99.5, released: 120 },
       { key: "L", holder: "p1.l0", acquired: 50, released: 60 }, // inside the first one
     ], 30_000);
     expect(bad.wrong.map((w) => w.check)).toEqual(["lock-overlap", "lock-overlap"]);
+    expect(bad.wrongCount).toBe(2);
     expect(bad.wrong[0]!.detail).toBe("L: p1.l0 acquired 50.00 ms before p0.l0 released it");
     expect(bad.wrong[1]!.detail).toBe("L: p1.l1 acquired 0.50 ms before p0.l0 released it");
   });
@@ -100,7 +101,16 @@ describe("checkLocks: mutual exclusion", () => {
       { key: "L", holder: "p0.l0", acquired: 0, released: 40_000 },
       { key: "L", holder: "p0.l1", acquired: 35_000, released: 35_010 },
     ], 30_000);
-    expect(result).toEqual({ wrong: [], checked: 1, skipped: 1 });
+    expect(result).toEqual({ wrong: [], wrongCount: 0, checked: 1, skipped: 1 });
+  });
+
+  it("incrementally: settled sections are still compared with the ones that come later", () => {
+    const locks = new LockChecker("redis", 30_000);
+    locks.add([{ key: "L", holder: "p0.l0", acquired: 0, released: 100 }]);
+    locks.settle(50); // p0.l0 is checked and kept as the key's last section
+    locks.add([{ key: "L", holder: "p1.l0", acquired: 60, released: 70 }]);
+    locks.settle(1000);
+    expect(locks.finish()).toMatchObject({ wrongCount: 1, checked: 2, wrong: [{ detail: "L: p1.l0 acquired 40.00 ms before p0.l0 released it" }] });
   });
 });
 
@@ -115,7 +125,7 @@ describe("checkFixedWindow: a limiter shared by two processes", () => {
       ...window(10_000, [["p0", true, 2], ["p1", true, 1], ["p0", true, 0], ["p1", false, 0]]),
       ...window(11_000, [["p1", true, 2], ["p0", true, 1], ["p0", true, 0], ["p0", false, 0], ["p1", false, 0]]),
     ];
-    expect(checkFixedWindow("redis", decisions, options)).toEqual({ wrong: [], windows: 2, undecided: 0, admitted: 6, refused: 3 });
+    expect(checkFixedWindow("redis", decisions, options)).toEqual({ wrong: [], wrongCount: 0, windows: 2, undecided: 0, admitted: 6, refused: 3, late: 0 });
   });
 
   it("flags an over-admission (both processes told they got the last unit)", () => {
@@ -141,6 +151,38 @@ describe("checkFixedWindow: a limiter shared by two processes", () => {
     const result = checkFixedWindow("redis", [...slow, ...next], options);
     expect(result).toMatchObject({ wrong: [], windows: 1, undecided: 1 });
     expect(() => checkFixedWindow("redis", slow, { ...options, maxLatencyMs: 600 })).toThrow(RangeError);
+  });
+
+  it("incrementally (settled as logs arrive) finds what the whole recording finds", () => {
+    const decisions = [
+      ...window(10_000, [["p0", true, 2], ["p1", true, 1], ["p0", true, 0], ["p1", false, 0]]),
+      ...window(11_000, [["p1", true, 2], ["p0", true, 1], ["p1", true, 1], ["p0", true, 0]]), // same remaining twice
+      ...window(12_000, [["p0", true, 2], ["p1", false, 0]]), // under-admission
+      ...window(13_000, [["p0", true, 2], ["p1", true, 1], ["p0", true, 0]]),
+    ];
+    const whole = checkFixedWindow("redis", decisions, options);
+    expect(whole.wrong.map((w) => w.check).sort()).toEqual(["over-admission", "same-remaining", "under-admission"]);
+    const checker = new FixedWindowChecker("redis", options);
+    // Logs in arrival order (by end), each batch settled with the watermark "every later reset >= the next call's start".
+    const byEnd = [...decisions].sort((a, b) => a.end - b.end);
+    for (let i = 0; i < byEnd.length; i += 3) {
+      checker.add(byEnd.slice(i, i + 3));
+      const next = byEnd.slice(i + 3);
+      checker.settle(next.length ? Math.min(...next.map((d) => d.start)) : Number.POSITIVE_INFINITY);
+    }
+    const incremental = checker.finish();
+    expect({ ...incremental, wrong: incremental.wrong.map((w) => w.detail).sort() }).toEqual({ ...whole, wrong: whole.wrong.map((w) => w.detail).sort() });
+    expect(incremental).toMatchObject({ wrongCount: 3, windows: 4, late: 0 });
+  });
+
+  it("a decision arriving after its window was settled is counted late, not judged", () => {
+    const checker = new FixedWindowChecker("redis", options);
+    checker.add(window(10_000, [["p0", true, 2], ["p1", true, 1], ["p0", true, 0]]));
+    checker.add(window(11_000, [["p0", true, 2]]));
+    checker.add(window(12_000, [["p0", true, 2]]));
+    checker.settle(20_000); // judges the 10 000 window (the 11 000 one stays as the next's neighbour)
+    checker.add(window(10_000, [["p1", true, 0]])); // would make 4 admitted in the judged window
+    expect(checker.finish(false)).toMatchObject({ wrongCount: 0, late: 1, windows: 3 });
   });
 });
 
