@@ -383,6 +383,7 @@ function lockActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: num
       throw error;
     }
     const acquired = now();
+    if (!lock.acquired) rec.flag({ check: "lock", where: `${backend.name}:${holder}`, detail: `${key}: lock() resolved a lock not acquired (safe: false)` });
     const held = { acquired };
     locksHeld.add(held);
     try {
@@ -394,7 +395,10 @@ function lockActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: num
       const released = now();
       (pendingLocks[backend.name] ??= []).push({ key, holder, acquired, released });
       locksHeld.delete(held);
-      await rec.time("unlock", () => lock.release());
+      const freed = await rec.time("unlock", () => lock.release());
+      if (!freed && now() - acquired < config.lockTtlMs) {
+        rec.flag({ check: "unlock", where: `${backend.name}:${holder}`, detail: `${key}: release() answered false within the lock's ttl (someone else held or removed it)` });
+      }
     }
     await sleep(pick(3));
   });
