@@ -332,13 +332,20 @@ export function formatSoakReport(report: SoakReport): string {
   out.push(`soak: ${(report.durationMs / 1000).toFixed(0)} s on ${report.backends.join(", ")}, two processes (all backends at once in each)`);
   out.push("");
   out.push(`heap used (MB, after gc${report.processes.every((p) => p.gcExposed) ? "" : " — NOT exposed, raw"}) over time:`);
-  // At most HEAP_ROWS rows, evenly spread (the growth verdict uses every sample).
-  const count = Math.max(...report.processes.map((p) => p.heap.length), 0);
+  // The samples under load by index (at most HEAP_ROWS rows, evenly spread; the growth rule uses
+  // them all), then the one taken after the load stopped.
+  const loaded = report.processes.map((p) => p.heap.filter((h) => !h.idle));
+  const count = Math.max(0, ...loaded.map((l) => l.length));
   const rows = count <= HEAP_ROWS ? [...Array(count).keys()] : [...new Set(Array.from({ length: HEAP_ROWS }, (_, k) => Math.round((k * (count - 1)) / (HEAP_ROWS - 1))))];
+  const at = (i: number): string => ((loaded.find((l) => l[i])?.[i]?.t ?? Number.NaN) / 1000).toFixed(1);
+  const idle = report.processes.map((p) => p.heap.find((h) => h.idle));
   out.push(
     table(
       ["t (s)", ...report.processes.map((p) => `p${p.proc}`)],
-      rows.map((i) => [((report.processes[0]?.heap[i]?.t ?? Number.NaN) / 1000).toFixed(1) + (report.processes[0]?.heap[i]?.idle ? " (idle)" : ""), ...report.processes.map((p) => (p.heap[i] ? mb(p.heap[i]!.heapUsed) : "-"))]),
+      [
+        ...rows.map((i) => [at(i), ...loaded.map((l) => (l[i] ? mb(l[i]!.heapUsed) : "-"))]),
+        ...(idle.some(Boolean) ? [["after load", ...idle.map((h) => (h ? mb(h.heapUsed) : "-"))]] : []),
+      ],
     ),
   );
   out.push("");
