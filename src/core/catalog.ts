@@ -28,7 +28,7 @@ export interface LabelSpec {
  * - `system`: {@link dbSystem} of the route's scheme (`"redis"`, `"cashews.memory"`…).
  * - `command`: the {@link Command} that ran (`"get"`, `"set"`, `"set_lock"`, `"get_many"`…).
  * - `outcome`: `"ok"` or `"error"` (a command); `kind`: `"lock"` | `"single-flight"` | `"in-flight"` (a wait);
- * - `limiter`: the limiter's name; `decision`: `"allowed"` or `"refused"`.
+ * - `limiter`: the limiter's key prefix (`limiter()`, hono's `rateLimit`), else the strategy's name; `decision`: `"allowed"` or `"refused"`.
  * @internal
  */
 export const LABELS = {

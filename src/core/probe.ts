@@ -124,6 +124,7 @@ export interface WaitRecord extends KeyRecord {
 
 /** A rate-limit decision (`limiter(...).limit`, `rateLimit`, `slidingRateLimit`, hono's `rateLimit`). @internal */
 export interface LimitRecord extends KeyRecord {
+  /** The limiter: its key prefix (`limiter()`: `"limiter"` by default; hono's `rateLimit`: `"hono_rl"`), else the strategy (`"rateLimit"`). */
   limiter: string;
   allowed: boolean;
 }

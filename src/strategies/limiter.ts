@@ -298,12 +298,21 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     return { success, limit: rule.limit, remaining: rule.remaining, reset: rule.reset, retryAfter, limits };
   };
 
-  /** One decision, reported to the cache's probe. */
-  async function limit(id: string, options?: { cost?: number }): Promise<LimitResult> {
-    const decided = await decide(id, options);
-    const key = keyOf(id);
-    core.probe?.limit(name, decided.success, core.route(key), key);
-    return decided;
+  /**
+   * The label of this limiter's decisions for the cache's probe (metrics): its key prefix, which
+   * tells limiters apart (`limiter()` and hono's `rateLimit` have one: `"limiter"`, `"hono_rl"`
+   * by default), else the strategy's name (`rateLimit`, `slidingRateLimit`).
+   */
+  const label = prefix === "" ? name : prefix;
+
+  /** One decision, reported to the cache's probe when one is attached (without: `decide` itself). */
+  function limit(id: string, options?: { cost?: number }): Promise<LimitResult> {
+    if (core.probe === undefined) return decide(id, options);
+    return decide(id, options).then((decided) => {
+      const key = keyOf(id);
+      core.probe?.limit(label, decided.success, core.route(key), key);
+      return decided;
+    });
   }
 
   async function decide(id: string, options?: { cost?: number }): Promise<LimitResult> {

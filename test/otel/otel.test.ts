@@ -142,7 +142,7 @@ describe("cashews/otel on mem://", () => {
 
     const api = cache.limiter({ algorithm: "fixed", limit: 2, period: "1m", prefix: "api" });
     for (let i = 0; i < 5; i++) await api.limit("u");
-    expect(await rig.count(M.rateLimit.otel, { "cashews.decision": "allowed", "cashews.backend": "mem" })).toBe(2);
+    expect(await rig.count(M.rateLimit.otel, { "cashews.decision": "allowed", "cashews.backend": "mem", "cashews.limiter": "api" })).toBe(2);
     expect(await rig.count(M.rateLimit.otel, { "cashews.decision": "refused" })).toBe(3);
   });
 

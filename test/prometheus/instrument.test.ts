@@ -135,8 +135,8 @@ describe("instrument on mem://", () => {
     const api = cache.limiter({ algorithm: "fixed", limit: 2, period: "1m", prefix: "api" });
     for (let i = 0; i < 5; i++) await api.limit("u1");
     expect(await series(registry, "cashews_rate_limit_decisions_total")).toEqual({
-      "backend=mem,decision=allowed,limiter=limiter": 2,
-      "backend=mem,decision=refused,limiter=limiter": 3,
+      "backend=mem,decision=allowed,limiter=api": 2,
+      "backend=mem,decision=refused,limiter=api": 3,
     });
     // The strategies report under their own name.
     const sms = cache.rateLimit({ limit: 1, period: "1m", key: "sms:{to}" })(async (to: string) => to);
@@ -144,8 +144,8 @@ describe("instrument on mem://", () => {
     await expect(sms("a")).rejects.toBeInstanceOf(RateLimitError);
     await sms("b");
     expect(nonZero(await series(registry, "cashews_rate_limit_decisions_total"))).toEqual({
-      "backend=mem,decision=allowed,limiter=limiter": 2,
-      "backend=mem,decision=refused,limiter=limiter": 3,
+      "backend=mem,decision=allowed,limiter=api": 2,
+      "backend=mem,decision=refused,limiter=api": 3,
       "backend=mem,decision=allowed,limiter=rateLimit": 2,
       "backend=mem,decision=refused,limiter=rateLimit": 1,
     });
@@ -373,8 +373,8 @@ describe.skipIf(!redisUrl)("instrument on redis://", () => {
     await api.limit("u");
     await api.limit("u");
     expect(await series(registry, "cashews_rate_limit_decisions_total")).toEqual({
-      "backend=redis,decision=allowed,limiter=limiter": 1,
-      "backend=redis,decision=refused,limiter=limiter": 1,
+      "backend=redis,decision=allowed,limiter=api": 1,
+      "backend=redis,decision=refused,limiter=api": 1,
     });
   });
 
