@@ -40,12 +40,8 @@ import { attachProbe, type CallRecord, type CommandRecord, type Probe } from "./
 import { stateOf } from "./core/state.js";
 import type { CoreCache } from "./presets/core-cache.js";
 
-/**
- * The instrumentation scope's version: the version of cashews.
- * @example
- * trace.getTracer("cashews", OTEL_SCOPE_VERSION);
- */
-export const OTEL_SCOPE_VERSION = "0.1.0";
+/** The instrumentation scope's version: the version of cashews (a test holds it to package.json's). */
+const OTEL_SCOPE_VERSION = "0.1.0";
 
 /**
  * Options of {@link instrument}.
