@@ -67,7 +67,7 @@ export interface InstrumentOptions {
  * calls under way finish unreported). Decorated functions wrapped before or after `instrument`
  * are traced alike.
  *
- * Throws {@link CacheConfigError} when `cache` is not a cache of this copy of cashews, or is
+ * Throws `CacheConfigError` when `cache` is not a cache of this copy of cashews, or is
  * already instrumented by this function (remove the first instrumentation before instrumenting
  * again). `cashews/prometheus` may instrument the same cache too.
  * @example

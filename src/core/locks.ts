@@ -67,7 +67,7 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
   // A wait (reported to the probe) starts at the first back-off.
   let waited: number | undefined;
   const lock = (): Lock => {
-    core.probe?.wait("lock", route, key, waited, true);
+    core.probe?.wait("lock", route, key, waited, acquired);
     return { key, value, acquired, release, [asyncDispose]: async () => void (await release()) };
   };
   for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
@@ -76,7 +76,13 @@ export async function acquireLock(core: CacheCore, key: string, ms: number, wait
       if (!route.enabled || isDisabled(core, Command.SET_LOCK, core.prefixes.get(route.prefix))) return lock();
       acquired = await (route.backend ?? (await route.start())).setLock(key, LOCK_PREFIX + value, ms);
     } catch (error) {
-      core.failed(error, key, route, epoch);
+      try {
+        core.failed(error, key, route, epoch);
+      } catch (failure) {
+        // Not safe mode (or a configuration error): the wait ends with the failure.
+        core.probe?.wait("lock", route, key, waited, false);
+        throw failure;
+      }
       return lock();
     }
     if (route.down !== undefined) core.answered(route, epoch);

@@ -48,7 +48,15 @@ export function throughMiddleware(backend: Backend, chain: readonly Middleware[]
   const methods = new Map<PropertyKey, unknown>();
   const run = (command: Command, method: string, args: readonly unknown[]): Promise<unknown> => {
     const call = (index: number, current: readonly unknown[]): Promise<unknown> => {
-      if (index < 0) return (backend as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...current);
+      if (index < 0) {
+        // Always a promise for the middleware (scan returns an async iterable, not a promise; a
+        // backend may also throw synchronously).
+        try {
+          return Promise.resolve((backend as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...current));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       return Promise.resolve(chain[index]!(command, current, (next) => call(index - 1, next ?? current), label));
     };
     return call(chain.length - 1, args);

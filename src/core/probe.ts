@@ -62,10 +62,10 @@ export interface CallRecord {
   backend: string | undefined;
 }
 
-/** A hit or a miss: a decorated call's read (`strategy` set), or a `get`/`getMany` outside one. @internal */
+/** A hit or a miss: a decorated call's read (`function` set), or a direct `get`/`getMany`. @internal */
 export interface OutcomeRecord {
   hit: boolean;
-  /** The decorated call's strategy; undefined for a direct read (`cache.get`). */
+  /** The decorated call's strategy (also for a direct read made inside it); undefined for a direct read outside every decorated call. */
   strategy: string | undefined;
   /** The decorated function's label (undefined for a direct read). */
   function: string | undefined;
@@ -211,7 +211,16 @@ export class ProbeHub {
       const probe = probes[i]!.probe;
       if (probe.call === undefined) continue;
       const inner = next;
-      next = () => probe.call!(record, inner);
+      // A probe never breaks the call: a hook that throws before running the call is skipped.
+      next = () => {
+        let ran = false;
+        try {
+          return probe.call!(record, () => ((ran = true), inner()));
+        } catch (error) {
+          if (ran) throw error;
+          return inner();
+        }
+      };
     }
     return next();
   }
@@ -228,7 +237,9 @@ export class ProbeHub {
         call.backend = backend;
       }
     }
-    this.#emit("outcome", { hit, strategy, function: fn, template, backend, key });
+    // A direct read (cache.get) inside a decorated call is labelled with that call's strategy, as
+    // its writes, errors and waits are.
+    this.#emit("outcome", { hit, strategy: strategy ?? this.store.get()?.strategy, function: fn, template, backend, key });
   }
 
   set(backend: string, key: string | undefined): void {

@@ -168,6 +168,11 @@ export class Route {
 
   /** The backend as created (`backend` is it, or its view through the cache's middleware). */
   #raw: Backend | undefined;
+
+  /** The backend as created, once started (not its view through middleware or a probe). */
+  get created(): Backend | undefined {
+    return this.#raw;
+  }
   /** The cache's command middleware (`cache.use`), in registration order. */
   #middleware: readonly Middleware[] = [];
 

@@ -2,8 +2,7 @@
  * `metricsHandler()`: a fetch-style handler (a Hono handler) that serves a registry's metrics.
  * @module
  */
-import { register } from "prom-client";
-import type { AnyRegistry } from "./instrument.js";
+import { register, type Registry, type RegistryContentType } from "prom-client";
 
 /**
  * Options of {@link metricsHandler}.
@@ -13,7 +12,7 @@ import type { AnyRegistry } from "./instrument.js";
  */
 export interface MetricsHandlerOptions {
   /** The registry served (default: prom-client's global `register`). */
-  registry?: AnyRegistry;
+  registry?: Registry<RegistryContentType>;
 }
 
 /**

@@ -21,5 +21,5 @@
  * app.get("/metrics", metricsHandler());
  * @module
  */
-export { instrument, type PrometheusOptions, type AnyRegistry } from "./instrument.js";
+export { instrument, type PrometheusOptions } from "./instrument.js";
 export { metricsHandler, type MetricsHandlerOptions } from "./handler.js";

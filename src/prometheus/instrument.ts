@@ -8,8 +8,9 @@ import { CacheConfigError } from "../errors.js";
 import { LABELS, METRICS, labelsOf, metricsProbe, type Label, type MetricName, type MetricSpec } from "../core/catalog.js";
 import { attachProbe, probeOf, type Probe } from "../core/probe.js";
 import { stateOf } from "../core/state.js";
+import type { CoreCache } from "../presets/core-cache.js";
 
-/** A prom-client registry, whatever its content type (Prometheus text or OpenMetrics). */
+/** A prom-client registry, whatever its content type (Prometheus text or OpenMetrics). @internal */
 export type AnyRegistry = Registry<RegistryContentType>;
 
 /**
@@ -19,8 +20,8 @@ export type AnyRegistry = Registry<RegistryContentType>;
  * const options: PrometheusOptions = { registry: new Registry(), prefix: "shop_", labels: { cache: "users" } };
  */
 export interface PrometheusOptions {
-  /** The registry the metrics are registered on (default: prom-client's global `register`). */
-  registry?: AnyRegistry;
+  /** The registry the metrics are registered on (default: prom-client's global `register`; Prometheus text or OpenMetrics). */
+  registry?: Registry<RegistryContentType>;
   /**
    * Prepended to every metric name (`"shop_"` → `shop_cashews_hits_total`). Default: none. The
    * example Grafana dashboard (examples/grafana) expects no prefix.
@@ -58,9 +59,9 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * | `cashews_rate_limit_decisions_total` | counter | backend, limiter, decision |
  * | `cashews_local_hits_total` | counter | backend |
  *
- * `strategy` is `"none"` for commands outside a decorated call (`cache.get`, `cache.set`);
- * `limiter` is `"limiter"` for `cache.limiter` (and the Hono middleware), else the strategy
- * (`"rateLimit"`, `"slidingRateLimit"`).
+ * `strategy` is `"none"` for commands outside every decorated call (`cache.get`, `cache.set`);
+ * `limiter` is the limiter's key prefix for `cache.limiter` and the Hono middleware (`"limiter"`,
+ * `"hono_rl"` by default), else the strategy (`"rateLimit"`, `"slidingRateLimit"`).
  *
  * Several caches may report to one registry: they share the metric objects (one series per label
  * set; tell caches apart by `backend`, a route's label, or by `labels`). A metric of the same name
@@ -85,7 +86,7 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * console.log(await registry.metrics());
  * stop();
  */
-export function instrument(cache: object, options: PrometheusOptions = {}): () => void {
+export function instrument(cache: CoreCache, options: PrometheusOptions = {}): () => void {
   stateOf(cache, "instrument");
   const registry = options.registry ?? register;
   const prefix = options.prefix ?? "";

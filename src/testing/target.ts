@@ -247,9 +247,15 @@ export function itWhenShared(
   });
 }
 
-/** The backend behind `key`'s route (the default route for ""): for counting calls and writing raw values. */
+/**
+ * The backend behind `key`'s route (the default route for ""), as created: not its view through
+ * the cache's middleware or an observability probe (a spy set on a view would land on the backend
+ * and call the view again). For counting calls and writing raw values.
+ */
 export async function backendOf(cache: Cache, key = ""): Promise<Backend> {
-  return cache.route(key).start();
+  const route = cache.route(key);
+  await route.start();
+  return route.created ?? route.start();
 }
 
 /**

@@ -140,6 +140,20 @@ describe("middleware across routes", () => {
     expect(seen).toEqual([Command.SET]);
   });
 
+  it("next() is a promise for every command, scan included (a middleware may chain .then on it)", async () => {
+    const cache = open("mw-then").setup("mem://", { safe: false });
+    const settled: string[] = [];
+    cache.use((command, _args, next) => next().then((result) => (settled.push(command), result)));
+    await cache.set("a:1", 1);
+    const keys: string[] = [];
+    for await (const key of cache.scan("a:*")) keys.push(key);
+    expect(keys).toEqual(["a:1"]);
+    const matched: unknown[] = [];
+    for await (const entry of cache.getMatch("a:*")) matched.push(entry);
+    expect(matched).toEqual([["a:1", 1]]);
+    expect(settled).toContain(Command.SCAN);
+  });
+
   it("safe: false surfaces a middleware's error as the command's error", async () => {
     const cache = open("mw-unsafe").setup("mem://", { safe: false });
     cache.use(async () => {

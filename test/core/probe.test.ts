@@ -1,9 +1,9 @@
 // The internal probe (src/core/probe.ts) on real backends: what the core reports to an attached
 // probe, and that detaching stops it. The integrations (otel, prometheus) build on this contract.
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { Cache, CacheConfigError, LockedError } from "../../src/index.js";
+import { Cache, CacheConfigError, Command, LockedError } from "../../src/index.js";
 import "../../src/redis.js";
-import { attachProbe, type CallRecord, type Probe } from "../../src/core/probe.js";
+import { attachProbe, probeOf, type CallRecord, type Probe } from "../../src/core/probe.js";
 
 const redisUrl = inject("redisUrl");
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -139,6 +139,53 @@ describe("probe on mem://", () => {
     expect(seen.waits.at(-1)).toMatchObject({ kind: "lock", key: "busy", ok: false, strategy: undefined });
   });
 
+  it("a lock wait that ends unacquired because the backend failed (safe mode) is not ok", async () => {
+    const cache = memCache("probe-mem-wait-failed");
+    const { seen, probe } = recorder();
+    attachProbe(cache, "test", probe);
+    const held = await cache.lock("k", "10s");
+    let failing = false;
+    cache.use(async (command, _args, next) => {
+      if (failing && command === Command.SET_LOCK) throw new Error("backend gone");
+      return next();
+    });
+    setTimeout(() => (failing = true), 40);
+    const lock = await cache.lock("k", "10s", { wait: "5s" });
+    expect(lock.acquired).toBe(false);
+    expect(seen.waits.at(-1)).toMatchObject({ kind: "lock", key: "k", ok: false });
+    await held.release();
+  });
+
+  it("a direct read inside a decorated call carries the call's strategy, as its writes do", async () => {
+    const cache = memCache("probe-mem-direct");
+    const { seen, probe } = recorder();
+    attachProbe(cache, "test", probe);
+    const fn = cache.cache({ ttl: "1m", key: "outer" })(async () => {
+      await cache.get("side-read");
+      await cache.set("side-write", 1);
+      return 1;
+    });
+    await fn();
+    expect(seen.outcomes.find((o) => o.key === "side-read")).toMatchObject({ hit: false, strategy: "cache", function: undefined });
+    expect(seen.sets.find((s) => s.key === "side-write")).toMatchObject({ strategy: "cache" });
+    // The call's own record keeps its own read.
+    expect(seen.calls[0]!.record).toMatchObject({ key: "outer", outcome: "miss" });
+    await cache.get("outside");
+    expect(seen.outcomes.at(-1)).toMatchObject({ key: "outside", strategy: undefined });
+  });
+
+  it("a probe whose call hook throws before running the call does not break the call", async () => {
+    const cache = memCache("probe-mem-throwing");
+    attachProbe(cache, "bad", {
+      call: () => {
+        throw new Error("probe bug");
+      },
+    });
+    const fn = cache.cache({ ttl: "1m", key: "t" })(async () => 7);
+    expect(await fn()).toBe(7);
+    expect(await fn()).toBe(7);
+  });
+
   it("reports rate-limit decisions", async () => {
     const cache = memCache("probe-mem-limit");
     const { seen, probe } = recorder();
@@ -168,6 +215,10 @@ describe("probe on mem://", () => {
     await cache.set("x", 1);
     await cache.get("x");
     expect(JSON.stringify(seen)).toBe(before);
+    // The route publishes the backend itself again, with its synchronous read path.
+    expect(probeOf(cache)).toBeUndefined();
+    expect(cache.route("d").backend).toBe(cache.route("d").created);
+    expect(cache.route("d").peekable).toBe(true);
     // Attached again (a detached id may come back).
     attachProbe(cache, "test", probe);
     await fn();

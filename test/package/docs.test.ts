@@ -219,7 +219,14 @@ function checkBlocks(): Map<number, string[]> {
     types: ["node"],
     baseUrl: root,
     // The package as a user imports it (Deno: from npm or JSR), mapped to the sources.
+    // Entries that are folders (cashews/hono, cashews/prometheus, cashews/testing) are mapped by name:
+    // the wildcard would miss them and resolve them to dist/, whose classes are other declarations.
     paths: {
+      ...Object.fromEntries(
+        ["hono", "prometheus", "testing"].flatMap((entry) =>
+          ["cashews", "npm:cashews", "@cashews/cashews"].map((name) => [`${name}/${entry}`, [join(src, entry, "index.ts")]]),
+        ),
+      ),
       cashews: [join(src, "index.ts")],
       "cashews/*": [join(src, "*.ts")],
       "npm:cashews": [join(src, "index.ts")],

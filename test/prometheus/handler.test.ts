@@ -5,7 +5,8 @@ import { Hono } from "hono";
 import { Registry, register, type OpenMetricsContentType } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cache } from "../../src/index.js";
-import { instrument, metricsHandler, type AnyRegistry } from "../../src/prometheus/index.js";
+import { instrument, metricsHandler } from "../../src/prometheus/index.js";
+import type { AnyRegistry } from "../../src/prometheus/instrument.js";
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

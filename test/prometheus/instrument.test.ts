@@ -26,7 +26,7 @@ function memCache(name: string, prefix?: string): Cache {
 }
 
 /** Instruments with a dispose run after the test. */
-function instrumented(cache: object, options: Parameters<typeof instrument>[1] = {}): () => void {
+function instrumented(cache: Parameters<typeof instrument>[0], options: Parameters<typeof instrument>[1] = {}): () => void {
   const stop = instrument(cache, options);
   cleanup.push(stop);
   return stop;
@@ -219,9 +219,9 @@ describe("instrument on mem://", () => {
     expect(await series(two, "cashews_misses_total")).toEqual({ "backend=mem,strategy=none": 1 });
 
     for (const notACache of [{}, null, () => undefined, "cache"]) {
-      expect(() => instrument(notACache as object, { registry: one }), String(notACache)).toThrow(CacheConfigError);
+      expect(() => instrument(notACache as never, { registry: one }), String(notACache)).toThrow(CacheConfigError);
     }
-    expect(() => instrument({}, { registry: one })).toThrow(/instrument: the first argument must be a cache/);
+    expect(() => instrument({} as never, { registry: one })).toThrow(/instrument: the first argument must be a cache/);
     // A CoreCache is a cache too.
     const lean = new CoreCache("prom-lean").setup("mem://");
     cleanup.push(() => lean.close());
