@@ -306,41 +306,69 @@ export const LIMIT: LuaScript = {
     "end\n" +
     // The short path of a call with one sliding window, no ban in force, no reset, admitted or
     // refused without a ban to set: what the general path answers and writes, without its tables.
+    // Calls of one script on the same sliding key in a row (100 in flight on one id) read the set
+    // once: `memo` keeps what the last one learnt (the live count, the oldest unit, the next
+    // member number, whether the expiry is set) while nothing else ran, since the clock is the
+    // script's and nothing else writes meanwhile; each further call is then its ZADD alone.
+    "local memo\n" +
     "local function slide(k, a)\n" +
-    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 's' or ARGV[a + 3] == '1' or redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
+    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 's' or ARGV[a + 3] == '1' then return nil end\n" +
     "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
     "  local t = clock()\n" +
-    "  local after = '(' .. string.format('%d', t - period)\n" +
-    "  local used = redis.pcall('ZCOUNT', key, after, '+inf')\n" +
-    "  if type(used) == 'table' then return used end\n" +
-    "  local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
-    "  local oldest = nil\n" +
-    "  if #first > 0 then oldest = tonumber(first[2]) end\n" +
+    "  local m = memo\n" +
+    "  memo = nil\n" +
+    "  if not m or m.key ~= key then\n" +
+    "    if redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
+    "    local after = '(' .. string.format('%d', t - period)\n" +
+    "    local used = redis.pcall('ZCOUNT', key, after, '+inf')\n" +
+    "    if type(used) == 'table' then return used end\n" +
+    "    local first = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" +
+    "    local oldest = nil\n" +
+    "    if #first > 0 then oldest = tonumber(first[2]) end\n" +
+    "    m = {key = key, after = after, used = used, oldest = oldest}\n" +
+    "  end\n" +
+    "  local used, oldest = m.used, m.oldest\n" +
     "  local cap = limit - used\n" +
     "  if cap < 0 then cap = 0 end\n" +
     "  if cap < cost then\n" +
     "    if ARGV[a + 2] ~= '0' then return nil end\n" +
-    "    local e = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', used + cost - limit - 1, 1)\n" +
+    "    local e = redis.call('ZRANGEBYSCORE', key, m.after, '+inf', 'WITHSCORES', 'LIMIT', used + cost - limit - 1, 1)\n" +
     "    local retry = period\n" +
     "    if #e > 0 then retry = tonumber(e[2]) + period - t end\n" +
+    "    memo = m\n" +
     "    return {0, 0, cap, oldest and (oldest + period - t) or 0, retry}\n" +
     "  end\n" +
-    "  if cost == 0 then return {1, 0, cap, oldest and (oldest + period - t) or 0, 0} end\n" +
-    "  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', t - period))\n" +
+    "  if cost == 0 then\n" +
+    "    memo = m\n" +
+    "    return {1, 0, cap, oldest and (oldest + period - t) or 0, 0}\n" +
+    "  end\n" +
     "  local at = string.format('%d', t)\n" +
-    "  local seq = redis.call('ZCOUNT', key, t, t)\n" +
+    "  if not m.seq then\n" +
+    "    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', t - period))\n" +
+    "    m.seq = redis.call('ZCOUNT', key, t, t)\n" +
+    // The expiry follows the newest unit, which is this ms's unless the clock stepped back.
+    "    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')\n" +
+    "    local newest = t\n" +
+    "    if #last > 0 then newest = math.max(tonumber(last[2]), t) end\n" +
+    "    m.ttl = newest + period - t\n" +
+    "  end\n" +
     "  local added = 0\n" +
     "  while added < cost do\n" +
     "    local batch = {}\n" +
     "    for _ = 1, math.min(cost - added, 1000) do\n" +
     "      batch[#batch + 1] = t\n" +
-    "      batch[#batch + 1] = at .. ':' .. string.format('%d', seq + added)\n" +
+    "      batch[#batch + 1] = at .. ':' .. string.format('%d', m.seq + added)\n" +
     "      added = added + 1\n" +
     "    end\n" +
     "    redis.call('ZADD', key, unpack(batch))\n" +
     "  end\n" +
-    "  local newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])\n" +
-    "  redis.call('PEXPIRE', key, math.max(newest, t) + period - t)\n" +
+    "  if m.ttl then\n" +
+    "    redis.call('PEXPIRE', key, m.ttl)\n" +
+    "    m.ttl = nil\n" +
+    "  end\n" +
+    "  m.seq, m.used = m.seq + cost, used + cost\n" +
+    "  if not oldest then m.oldest = t end\n" +
+    "  memo = m\n" +
     "  return {1, 0, cap - cost, oldest and (math.min(oldest, t) + period - t) or period, 0}\n" +
     "end\n" +
     "local calls = tonumber(ARGV[1])\n" +
@@ -366,6 +394,8 @@ export const LIMIT: LuaScript = {
     "      return r\n" +
     "    end\n" +
     "  end\n" +
+    // The general path may write any key, the last sliding call's among them.
+    "  memo = nil\n" +
     "  if ARGV[a + 3] == '1' then\n" +
     "    for i = 1, n + 1 do redis.call('DEL', KEYS[k + i]) end\n" +
     "  end\n" +
@@ -508,5 +538,5 @@ export const LIMIT: LuaScript = {
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "d8bd47faa0995987aadbcee530126b27f0e07cbc",
+  sha1: "e0e3742ec0f7732c753952c0b6797f41494977e7",
 };
