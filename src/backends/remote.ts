@@ -82,7 +82,19 @@ export function poppedTags(reply: unknown): { members: string[]; unchecked: stri
  * Upstash (a database moves between them), always under the namespace (so `clear` and
  * `deleteMatch` see the limiter's keys). A namespace holding `{}` leaves the slot to Redis.
  */
-export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): string[] {
+export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): readonly string[] {
+  // The last key of each rules list (a limiter passes the same list every call): one id called
+  // again and again derives its keys once.
+  const last = lastKeys.get(rules);
+  if (last !== undefined && last.key === key && last.prefix === prefix) return last.keys;
+  const keys = deriveKeys(prefix, key, rules);
+  lastKeys.set(rules, { prefix, key, keys });
+  return keys;
+}
+
+const lastKeys = new WeakMap<readonly LimitRule[], { prefix: string; key: string; keys: readonly string[] }>();
+
+function deriveKeys(prefix: string, key: string, rules: readonly LimitRule[]): readonly string[] {
   let base = prefix + key;
   if (hashTag(base) === undefined) base = key === "" || key.startsWith("}") ? `${prefix}{~${key}}` : `${prefix}{${key}}`;
   return [...rules.map((rule) => ruleKey(base, rule)), `${base}:ban`];
@@ -120,6 +132,27 @@ const MAX_LIMIT_CALLS = 32;
 /** How many microtask hops a tick's limit calls wait for more (callers reach us a few awaits deep). */
 const MAX_LIMIT_HOPS = 8;
 
+/** The `LIMIT` script's arguments of each rules list (a limiter passes the same list every call). */
+const encodedRules = new WeakMap<readonly LimitRule[], readonly string[]>();
+
+/** The `LIMIT` script's keys and arguments for `calls` (see the script). */
+function encode(calls: readonly PendingLimit[]): [keys: string[], args: string[]] {
+  const keys: string[] = [];
+  const args = [String(calls.length)];
+  for (const { keys: own, request } of calls) {
+    const { rules } = request;
+    keys.push(...own);
+    args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(rules.length));
+    let encoded = encodedRules.get(rules);
+    if (encoded === undefined) {
+      encoded = rules.flatMap((rule) => [rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill)]);
+      encodedRules.set(rules, encoded);
+    }
+    args.push(...encoded);
+  }
+  return [keys, args];
+}
+
 /** A limit call waiting for its tick's script. */
 interface PendingLimit {
   keys: readonly string[];
@@ -141,21 +174,57 @@ export class LimitBatcher {
   readonly #run: (keys: string[], args: string[]) => Promise<unknown>;
   readonly #failure: (message: string) => Error;
   readonly #slotOf: () => ((key: string) => number) | undefined;
+  readonly #now: ((keys: string[], args: string[]) => Promise<unknown> | undefined) | undefined;
   #queue: PendingLimit[] = [];
+  /** A call was sent alone at once in the current tick (reset by a microtask; see `limit`). */
+  #soloTick = false;
+  /** The last tick that sent a call alone saw more: batch from the first call until a batch holds only one. */
+  #batchFirst = false;
+  readonly #endSoloTick = (): void => {
+    this.#soloTick = false;
+  };
 
   /**
    * @param run sends one `LIMIT` script (EVALSHA, EVAL on NOSCRIPT) and resolves its raw reply.
    * @param failure the error of one call the script failed (its message is the server's).
    * @param slotOf on Redis Cluster, the hash slot of a key: a script carries the calls of one slot.
+   * @param now sends one script at once when the connection is ready (undefined when it is not:
+   *   the call then waits for its tick like the others). With it, the first call of a tick is
+   *   written at once, as the solo GET is (redis/batching.ts): calls made one after another pay
+   *   no tick-end wait and no queue; a tick that turns out to hold more makes the next ticks
+   *   batch from their first call, until a batch holds one call again.
    */
-  constructor(run: (keys: string[], args: string[]) => Promise<unknown>, failure: (message: string) => Error, slotOf: () => ((key: string) => number) | undefined = () => undefined) {
+  constructor(
+    run: (keys: string[], args: string[]) => Promise<unknown>,
+    failure: (message: string) => Error,
+    slotOf: () => ((key: string) => number) | undefined = () => undefined,
+    now?: (keys: string[], args: string[]) => Promise<unknown> | undefined,
+  ) {
     this.#run = run;
     this.#failure = failure;
     this.#slotOf = slotOf;
+    this.#now = now;
   }
 
-  /** Queues one call (its keys from `limitKeys`) for this tick's script. */
+  /** Sends one call (its keys from `limitKeys`) at once, or queues it for this tick's script. */
   limit(keys: readonly string[], request: LimitRequest): Promise<LimitAnswer> {
+    if (this.#now !== undefined && this.#queue.length === 0) {
+      if (this.#soloTick) this.#batchFirst = true;
+      else if (!this.#batchFirst) {
+        const calls: PendingLimit[] = [{ keys, request, resolve: undefined!, reject: undefined! }];
+        const [allKeys, args] = encode(calls);
+        const reply = this.#now(allKeys, args);
+        if (reply !== undefined) {
+          this.#soloTick = true;
+          queueMicrotask(this.#endSoloTick);
+          return new Promise((resolve, reject) => {
+            calls[0]!.resolve = resolve;
+            calls[0]!.reject = reject;
+            this.#settle(calls, reply);
+          });
+        }
+      }
+    }
     return new Promise((resolve, reject) => {
       if (this.#queue.push({ keys, request, resolve, reject }) === 1) atTickEnd(this.#size, this.#flush, MAX_LIMIT_HOPS);
     });
@@ -167,6 +236,7 @@ export class LimitBatcher {
   readonly #flush = (): void => {
     const calls = this.#queue;
     this.#queue = [];
+    if (calls.length === 1) this.#batchFirst = false;
     const slotOf = this.#slotOf();
     if (slotOf === undefined || calls.length === 1) {
       for (let i = 0; i < calls.length; i += MAX_LIMIT_CALLS) this.#send(calls.slice(i, i + MAX_LIMIT_CALLS));
@@ -186,13 +256,7 @@ export class LimitBatcher {
 
   /** One script for `calls`; settles each from its part of the reply. */
   #send(calls: PendingLimit[]): void {
-    const keys: string[] = [];
-    const args = [String(calls.length)];
-    for (const { keys: own, request } of calls) {
-      keys.push(...own);
-      args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(request.rules.length));
-      for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
-    }
+    const [keys, args] = encode(calls);
     let reply: Promise<unknown>;
     try {
       reply = this.#run(keys, args);
@@ -200,6 +264,11 @@ export class LimitBatcher {
       for (const call of calls) call.reject(error);
       return;
     }
+    this.#settle(calls, reply);
+  }
+
+  /** Settles each of `calls` from its part of the script's `reply`. */
+  #settle(calls: PendingLimit[], reply: Promise<unknown>): void {
     reply.then(
       (reply) => {
         let expected = 0;

@@ -9,6 +9,7 @@
 import type { Backend, LimitAnswer, LimitRequest, LimitRule } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf, type CacheCore } from "../core/state.js";
+import type { Route } from "../core/route.js";
 import { formatMs, sleep, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { checkOptions, positiveInteger, prefixOption } from "../options.js";
@@ -275,12 +276,18 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     }
     return cost;
   };
+  /** The route whose capabilities were checked once it had started (a route's are final then). */
+  let checked: Route | undefined;
   /** One backend.limit call through the cache's route (safe mode, middleware, disable); undefined: failed open. */
-  const call = async (key: string, request: LimitRequest): Promise<LimitAnswer | undefined> => {
+  const call = (key: string, request: LimitRequest): Promise<LimitAnswer | undefined> => {
     const route = core.route(key);
-    const answer = await core.run(route, key, undefined as LimitAnswer | undefined, (b: Backend) => b.limit(key, request));
-    route.need(name, "atomic", "strongConsistency", "exactExpiry");
-    return answer;
+    return core.run(route, key, undefined as LimitAnswer | undefined, (b: Backend) => b.limit(key, request)).then((answer) => {
+      if (route !== checked) {
+        route.need(name, "atomic", "strongConsistency", "exactExpiry");
+        if (route.backend !== undefined) checked = route;
+      }
+      return answer;
+    });
   };
   const results = (answer: LimitAnswer | undefined, now: number): LimitRuleResult[] =>
     rules.map((rule, i) => {
@@ -315,20 +322,31 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     });
   }
 
-  async function decide(id: string, options?: { cost?: number }): Promise<LimitResult> {
-    const key = keyOf(id);
-    const cost = costOf(options);
+  /** A decision (no async frame of its own: a bad id or cost rejects, as the whole call does). */
+  function decide(id: string, options?: { cost?: number }): Promise<LimitResult> {
+    let key: string;
+    let cost: number;
+    try {
+      key = keyOf(id);
+      cost = costOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (size > 0) {
       const known = blocked.get(id);
       if (known !== undefined) {
         const now = Date.now();
         if (known.until <= now) blocked.delete(id);
         else if (cost >= known.cost) {
-          return result(false, known.limits, known.binding, known.until - now);
+          return Promise.resolve(result(false, known.limits, known.binding, known.until - now));
         }
       }
     }
-    const answer = await call(key, banMs === undefined ? { rules, cost } : { rules, cost, banMs });
+    return call(key, banMs === undefined ? { rules, cost } : { rules, cost, banMs }).then((answer) => decided(id, cost, answer));
+  }
+
+  /** The result of a decision from the backend's `answer` (undefined: failed open). */
+  function decided(id: string, cost: number, answer: LimitAnswer | undefined): LimitResult {
     const now = Date.now();
     const limits = results(answer, now);
     if (answer === undefined) return result(true, limits, 0, 0);

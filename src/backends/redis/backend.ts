@@ -25,7 +25,7 @@ import { keySlot } from "./slots.js";
 import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
 import { GetBatcher } from "./batching.js";
-import { Connection } from "./connection.js";
+import { backendError, Connection } from "./connection.js";
 import type { RedisOptions } from "ioredis";
 import { readSettings, type RedisBackendOptions, type RedisSettings } from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -119,10 +119,24 @@ export class RedisBackend implements Backend {
     }
     this.#connection = new Connection(settings, this.#clientSide);
     this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
+    const runLimit = (keys: string[], args: string[]): Promise<unknown> => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args));
     this.#limits = new LimitBatcher(
-      (keys, args) => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
+      runLimit,
       (message) => new CacheBackendError(`redis LIMIT: ${message}`),
       () => (isCluster(this.#connection.client) ? keySlot : undefined),
+      // A lone call written at once on a ready connection, under the shared deadline (no async
+      // frame of its own); NOSCRIPT (a restarted or flushed server) takes the general way, EVAL.
+      (keys, args) => {
+        const connection = this.#connection;
+        const client = connection.client;
+        if (client === undefined || client.status !== "ready" || connection.health.down) return undefined;
+        const sent = client.evalsha(LIMIT.sha1, keys.length, ...keys, ...args);
+        const deadlines = connection.deadlines;
+        return (deadlines === undefined ? sent : deadlines.bound(sent)).catch((error: unknown) => {
+          if (messageOf(error).startsWith("NOSCRIPT")) return runLimit(keys, args);
+          throw backendError("LIMIT", error);
+        });
+      },
     );
   }
 

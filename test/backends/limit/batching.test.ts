@@ -33,11 +33,20 @@ function sinceLast(total: () => number): () => number {
   };
 }
 
-/** What every backend must show, `scripts()` counting the LIMIT scripts sent since the last call. */
-function batchingTests(name: string, make: () => Promise<{ backend: Backend; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>): void {
+/**
+ * What every backend must show, `scripts()` counting the LIMIT scripts sent since the last call.
+ * `solo`: the backend writes the first call of a tick at once (redis://, like its solo GET): a
+ * tick of n calls after a lone one is then that call's script and the others' (see `settled`).
+ */
+function batchingTests(name: string, make: () => Promise<{ backend: Backend; solo: boolean; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>): void {
   describe(name, () => {
     let t: Awaited<ReturnType<typeof make>>;
     const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    /** A lone call, awaited: the next tick starts as after any lone call (its first call solo, where the backend does that). */
+    const settled = async (): Promise<void> => {
+      await t.backend.limit(`${run}-settle`, fixed(1_000_000));
+      t.scripts();
+    };
     beforeAll(async () => {
       t = await make();
       await t.backend.limit(`${run}-warm`, fixed(1)); // the script is loaded
@@ -45,34 +54,42 @@ function batchingTests(name: string, make: () => Promise<{ backend: Backend; scr
     });
     afterAll(() => t.close());
 
-    it("100 concurrent calls on 100 ids are 4 scripts (32 calls each at most); a lone call is one script", async () => {
+    it("100 concurrent calls on 100 ids are 4 scripts (32 calls each at most), after a solo first; a lone call is one script", async () => {
+      await settled();
       const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => t.backend.limit(`${run}-ids-${i}`, all(3))));
       expect(answers.every((a) => a.success && a.states.every((s) => s.remaining === 2))).toBe(true);
+      // Solo: the first call was written at once, the 99 others are 4 scripts.
+      expect(t.scripts()).toBe(t.solo ? 5 : 4);
+      // The tick after one that held more batches from its first call: 100 calls, 4 scripts.
+      const again = await Promise.all(Array.from({ length: 100 }, (_, i) => t.backend.limit(`${run}-ids-${i}`, all(3))));
+      expect(again.every((a) => a.success && a.states.every((s) => s.remaining === 1))).toBe(true);
       expect(t.scripts()).toBe(4);
-      expect((await t.backend.limit(`${run}-ids-0`, all(3))).states.map((s) => s.remaining)).toEqual([1, 1, 1]);
+      expect((await t.backend.limit(`${run}-ids-0`, all(3))).states.map((s) => s.remaining)).toEqual([0, 0, 0]);
       expect(t.scripts()).toBe(1);
     });
 
     it("calls on one id run in issue order, each as if alone: the first `limit` are admitted", async () => {
+      await settled();
       const answers: LimitAnswer[] = await Promise.all(Array.from({ length: 120 }, () => t.backend.limit(`${run}-order`, all(50))));
       expect(answers.map((a) => a.success)).toEqual(Array.from({ length: 120 }, (_, i) => i < 50));
       expect(answers.slice(0, 50).map((a) => a.states[0]!.remaining)).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
-      // 120 calls: 4 scripts (at most 32 calls each), run in turn.
-      expect(t.scripts()).toBe(4);
+      // 120 calls: 4 scripts (at most 32 calls each), run in turn (solo: the first alone, then 4).
+      expect(t.scripts()).toBe(t.solo ? 5 : 4);
     });
 
     it("a call on a key of another type fails alone; the others of its script are answered", async () => {
       await t.setRaw(`{${run}-bad}:f60000`);
-      const settled = await Promise.allSettled([
+      await settled();
+      const answered = await Promise.allSettled([
         t.backend.limit(`${run}-ok1`, fixed(1)),
         t.backend.limit(`{${run}-bad}`, fixed(1)),
         t.backend.limit(`${run}-ok2`, all(1)),
       ]);
-      expect(t.scripts()).toBe(1);
-      expect(settled[0]).toMatchObject({ status: "fulfilled", value: { success: true } });
-      expect(settled[1]).toMatchObject({ status: "rejected", reason: { name: "CacheBackendError" } });
-      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toMatch(/LIMIT: WRONGTYPE/);
-      expect(settled[2]).toMatchObject({ status: "fulfilled", value: { success: true } });
+      expect(t.scripts()).toBe(t.solo ? 2 : 1);
+      expect(answered[0]).toMatchObject({ status: "fulfilled", value: { success: true } });
+      expect(answered[1]).toMatchObject({ status: "rejected", reason: { name: "CacheBackendError" } });
+      expect(String((answered[1] as PromiseRejectedResult).reason.message)).toMatch(/LIMIT: WRONGTYPE/);
+      expect(answered[2]).toMatchObject({ status: "fulfilled", value: { success: true } });
       // Nothing was written for the failed call, and the others' calls counted.
       expect((await t.backend.limit(`${run}-ok1`, fixed(1))).success).toBe(false);
     });
@@ -86,6 +103,7 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     await backend.init();
     return {
       backend,
+      solo: true,
       scripts: sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0)),
       setRaw: async (key) => void (await client.set(`limit-batch:${key}`, "value")),
       close: async () => {
@@ -102,6 +120,7 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     await backend.init();
     return {
       backend,
+      solo: false,
       scripts: sinceLast(() => server.commandCount("EVALSHA") + server.commandCount("EVAL")),
       setRaw: async (key) => void (await backend.set(key, "value", undefined)),
       close: async () => {
@@ -110,6 +129,26 @@ describe.skipIf(!redisUrl)("limit batching", () => {
         await server.stop();
       },
     };
+  });
+});
+
+describe.skipIf(!redisUrl)("limit: a solo call on redis://", () => {
+  it("is answered after SCRIPT FLUSH (NOSCRIPT, then EVAL), and its timeout or failure is a CacheBackendError", async () => {
+    const { client } = await countingClient(redisUrl);
+    const backend = createRedisBackend(redisUrl, { namespace: "limit-solo", client });
+    try {
+      await backend.init();
+      const id = `solo-${Date.now().toString(36)}`;
+      expect((await backend.limit(id, fixed(3))).states[0]!.remaining).toBe(2);
+      await client.script("FLUSH");
+      expect((await backend.limit(id, fixed(3))).states[0]!.remaining).toBe(1);
+      await client.set(`limit-solo:{${id}-bad}:f60000`, "text");
+      await expect(backend.limit(`{${id}-bad}`, fixed(3))).rejects.toMatchObject({ name: "CacheBackendError", message: expect.stringMatching(/LIMIT: WRONGTYPE/) });
+    } finally {
+      await backend.clear();
+      await backend.close();
+      client.disconnect();
+    }
   });
 });
 
