@@ -82,24 +82,11 @@ export function poppedTags(reply: unknown): { members: string[]; unchecked: stri
  * Upstash (a database moves between them), always under the namespace (so `clear` and
  * `deleteMatch` see the limiter's keys). A namespace holding `{}` leaves the slot to Redis.
  */
-export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): readonly string[] {
-  // The last key of each rules list (a limiter passes the same list every call): one id called
-  // again and again derives its keys once.
-  const last = lastKeys.get(rules);
-  if (last !== undefined && last.key === key && last.prefix === prefix) return last.keys;
-  const keys = deriveKeys(prefix, key, rules);
-  lastKeys.set(rules, { prefix, key, keys });
-  return keys;
-}
-
-const lastKeys = new WeakMap<readonly LimitRule[], { prefix: string; key: string; keys: readonly string[] }>();
-
-function deriveKeys(prefix: string, key: string, rules: readonly LimitRule[]): readonly string[] {
+export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): string[] {
   let base = prefix + key;
   if (hashTag(base) === undefined) base = key === "" || key.startsWith("}") ? `${prefix}{~${key}}` : `${prefix}{${key}}`;
   return [...rules.map((rule) => ruleKey(base, rule)), `${base}:ban`];
 }
-
 
 /**
  * Calls `flush` at the end of the callers' tick: after microtask hops while `size()` keeps growing
@@ -132,23 +119,14 @@ const MAX_LIMIT_CALLS = 32;
 /** How many microtask hops a tick's limit calls wait for more (callers reach us a few awaits deep). */
 const MAX_LIMIT_HOPS = 8;
 
-/** The `LIMIT` script's arguments of each rules list (a limiter passes the same list every call). */
-const encodedRules = new WeakMap<readonly LimitRule[], readonly string[]>();
-
 /** The `LIMIT` script's keys and arguments for `calls` (see the script). */
 function encode(calls: readonly PendingLimit[]): [keys: string[], args: string[]] {
   const keys: string[] = [];
   const args = [String(calls.length)];
   for (const { keys: own, request } of calls) {
-    const { rules } = request;
     keys.push(...own);
-    args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(rules.length));
-    let encoded = encodedRules.get(rules);
-    if (encoded === undefined) {
-      encoded = rules.flatMap((rule) => [rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill)]);
-      encodedRules.set(rules, encoded);
-    }
-    args.push(...encoded);
+    args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(request.rules.length));
+    for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
   }
   return [keys, args];
 }

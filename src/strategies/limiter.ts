@@ -9,7 +9,6 @@
 import type { Backend, LimitAnswer, LimitRequest, LimitRule } from "../backends/types.js";
 import type { CoreCache } from "../presets/core-cache.js";
 import { stateOf, type CacheCore } from "../core/state.js";
-import type { Route } from "../core/route.js";
 import { formatMs, sleep, toMs, type Duration } from "../durations.js";
 import { CacheConfigError } from "../errors.js";
 import { checkOptions, positiveInteger, prefixOption } from "../options.js";
@@ -276,16 +275,11 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     }
     return cost;
   };
-  /** The route whose capabilities were checked once it had started (a route's are final then). */
-  let checked: Route | undefined;
   /** One backend.limit call through the cache's route (safe mode, middleware, disable); undefined: failed open. */
   const call = (key: string, request: LimitRequest): Promise<LimitAnswer | undefined> => {
     const route = core.route(key);
     return core.run(route, key, undefined as LimitAnswer | undefined, (b: Backend) => b.limit(key, request)).then((answer) => {
-      if (route !== checked) {
-        route.need(name, "atomic", "strongConsistency", "exactExpiry");
-        if (route.backend !== undefined) checked = route;
-      }
+      route.need(name, "atomic", "strongConsistency", "exactExpiry");
       return answer;
     });
   };

@@ -70,9 +70,9 @@ const NOT_MET: Readonly<Record<string, number>> = {
   // so, the route's `created` backend (the conformance suite spies on it, not on a probed view),
   // limit() is decide() itself without a probe: 28,809 and 41,947 B.
   // Issue 18, a limit call's own cost (sequential calls on one id): the limiter's decision without
-  // an async frame of its own and its route's capabilities checked once, +36 B (full): 41,983 B.
+  // an async frame of its own, +20 B (full): 41,967 B.
   "CoreCache + mem:// + one cache() wrapper": 28_809,
-  "cache from cashews + cache, early, failover": 41_983,
+  "cache from cashews + cache, early, failover": 41_967,
 };
 
 describe("bundle sizes (esbuild, minified, gzip -9)", () => {

@@ -25,7 +25,7 @@ import { keySlot } from "./slots.js";
 import type { LocalCopy } from "./client-side.js";
 import { ClientSide } from "./client-side-wiring.js";
 import { GetBatcher } from "./batching.js";
-import { backendError, Connection } from "./connection.js";
+import { Connection } from "./connection.js";
 import type { RedisOptions } from "ioredis";
 import { readSettings, type RedisBackendOptions, type RedisSettings } from "./options.js";
 import { MISSING, type Backend, type BackendConfig } from "../types.js";
@@ -119,24 +119,12 @@ export class RedisBackend implements Backend {
     }
     this.#connection = new Connection(settings, this.#clientSide);
     this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
-    const runLimit = (keys: string[], args: string[]): Promise<unknown> => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args));
     this.#limits = new LimitBatcher(
-      runLimit,
+      (keys, args) => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
       (message) => new CacheBackendError(`redis LIMIT: ${message}`),
       () => (isCluster(this.#connection.client) ? keySlot : undefined),
-      // A lone call written at once on a ready connection, under the shared deadline (no async
-      // frame of its own); NOSCRIPT (a restarted or flushed server) takes the general way, EVAL.
-      (keys, args) => {
-        const connection = this.#connection;
-        const client = connection.client;
-        if (client === undefined || client.status !== "ready" || connection.health.down) return undefined;
-        const sent = client.evalsha(LIMIT.sha1, keys.length, ...keys, ...args);
-        const deadlines = connection.deadlines;
-        return (deadlines === undefined ? sent : deadlines.bound(sent)).catch((error: unknown) => {
-          if (messageOf(error).startsWith("NOSCRIPT")) return runLimit(keys, args);
-          throw backendError("LIMIT", error);
-        });
-      },
+      // A lone call, written at once when the connection is ready (see LimitBatcher).
+      (keys, args) => this.#connection.now("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
     );
   }
 

@@ -128,14 +128,15 @@ export async function exec(multi: ChainableCommander): Promise<[error: Error | n
   return results;
 }
 
-/** `EVALSHA` of `script` over `keys`, falling back to `EVAL` (which also caches the script) when the server answers `NOSCRIPT`. */
-export async function evalScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[] = []): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, keys.length, ...keys, ...args);
-  } catch (error) {
+/**
+ * `EVALSHA` of `script` over `keys`, falling back to `EVAL` (which also caches the script) when the
+ * server answers `NOSCRIPT`. No async frame of its own: a limit call sent alone pays only the round trip.
+ */
+export function evalScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[] = []): Promise<unknown> {
+  return client.evalsha(script.sha1, keys.length, ...keys, ...args).catch((error: unknown) => {
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, keys.length, ...keys, ...args);
-  }
+  });
 }
 
 /** The nodes that hold the keys: the client itself, or every master of a cluster. */

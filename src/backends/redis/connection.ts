@@ -173,6 +173,20 @@ export class Connection {
     if (client.status !== "end") client.disconnect();
   }
 
+  /**
+   * Runs one round trip at once on a ready connection that answers, under the shared deadline, or
+   * answers undefined (not connected yet, reconnecting, unresponsive): the caller then takes the
+   * general way ({@link send}). For calls sent alone (a lone limit call) with no frame of ours.
+   */
+  now<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> | undefined {
+    const client = this.#client;
+    if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
+    const sent = fn(client);
+    return (this.#deadlines === undefined ? sent : this.#deadlines.bound(sent)).catch((error: unknown) => {
+      throw backendError(command, error);
+    });
+  }
+
   /** Runs one round trip, or fails at once while the server is unresponsive. */
   send<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.#health.down) return Promise.reject(this.refused(command));

@@ -42,7 +42,6 @@ export function keySlot(key: string): number {
   return crc16(encoder.encode(hashTag(key) ?? key)) % SLOT_COUNT;
 }
 
-
 /**
  * Groups the positions of `keys` by hash slot: one array of indices per slot, slots in order of
  * first appearance, indices ascending within a slot.
