@@ -214,6 +214,14 @@ function ownerActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: nu
       throw error;
     }
   };
+  /** Deletes one owned key: the answer is whether the model holds it. */
+  const remove = (key: string): Promise<void> =>
+    guard([key], async () => {
+      const had = model.has(key);
+      const ok = await rec.time("delete", () => cache.delete(key));
+      if (ok !== had) rec.flag({ check: "delete", where: `${backend.name}:${who}`, detail: `${key}: delete answered ${String(ok)}, the key ${had ? "existed" : "was missing"}` });
+      model.deleted(key);
+    });
   const steps: [weight: number, step: () => Promise<void>][] = [
     [30, () => {
       const key = kvKey(pick(OWN_KEYS));
@@ -241,15 +249,7 @@ function ownerActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: nu
         model.wrote(key, value, tags);
       });
     }],
-    [5, () => {
-      const key = Math.random() < 0.5 ? kvKey(pick(OWN_KEYS)) : fnKey(pick(FN_ARGS));
-      return guard([key], async () => {
-        const had = model.has(key);
-        const ok = await rec.time("delete", () => cache.delete(key));
-        if (ok !== had) rec.flag({ check: "delete", where: `${backend.name}:${who}`, detail: `${key}: delete answered ${String(ok)}, the key ${had ? "existed" : "was missing"}` });
-        model.deleted(key);
-      });
-    }],
+    [5, () => remove(Math.random() < 0.5 ? kvKey(pick(OWN_KEYS)) : fnKey(pick(FN_ARGS)))],
     [10, () => {
       const key = gosKey(pick(GOS_KEYS));
       return guard([key], async () => {
@@ -264,15 +264,7 @@ function ownerActor(cache: Cache, backend: SoakBackend, rec: Recorder, actor: nu
         rec.flag(model.check("getOrSet", key, got));
       });
     }],
-    [2, () => {
-      const key = gosKey(pick(GOS_KEYS));
-      return guard([key], async () => {
-        const had = model.has(key);
-        const ok = await rec.time("delete", () => cache.delete(key));
-        if (ok !== had) rec.flag({ check: "delete", where: `${backend.name}:${who}`, detail: `${key}: delete answered ${String(ok)}, the key ${had ? "existed" : "was missing"}` });
-        model.deleted(key);
-      });
-    }],
+    [2, () => remove(gosKey(pick(GOS_KEYS)))],
     [5, () => {
       const key = counterKey(pick(COUNTERS));
       return guard([key], async () => {

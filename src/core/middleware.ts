@@ -42,9 +42,10 @@ const COMMANDS: Readonly<Record<string, Command>> = { ...METHODS, tagAdd: "set_a
 
 /**
  * `backend` seen through `chain` (registration order; the last registered runs outermost).
- * `peek` is absent from the view: synchronous reads cannot run through a middleware.
+ * `peek` is absent from the view (synchronous reads cannot run through a middleware), unless given:
+ * the probe (core/probe.ts) keeps the local copy's synchronous reads, and reports them itself.
  */
-export function throughMiddleware(backend: Backend, chain: readonly Middleware[], label: string): Backend {
+export function throughMiddleware(backend: Backend, chain: readonly Middleware[], label: string, peek?: Backend["peek"]): Backend {
   const methods = new Map<PropertyKey, unknown>();
   const run = (command: Command, method: string, args: readonly unknown[]): Promise<unknown> => {
     const call = (index: number, current: readonly unknown[]): Promise<unknown> => {
@@ -63,7 +64,7 @@ export function throughMiddleware(backend: Backend, chain: readonly Middleware[]
   };
   return new Proxy(backend, {
     get(target, prop) {
-      if (prop === "peek") return undefined;
+      if (prop === "peek") return peek;
       const command = typeof prop === "string" ? COMMANDS[prop] : undefined;
       // Read on the backend itself: its getters may use private fields.
       const value: unknown = Reflect.get(target, prop);

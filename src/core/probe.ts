@@ -37,7 +37,7 @@ import { MISSING, type Backend } from "../backends/types.js";
 import { releasableStore, type ContextStore } from "../context/store.js";
 import { CacheConfigError } from "../errors.js";
 import type { Command } from "../context/scope.js";
-import { throughMiddleware } from "./middleware.js";
+import { throughMiddleware, type Middleware } from "./middleware.js";
 import type { Route } from "./route.js";
 import { stateOf, type CacheCore } from "./state.js";
 
@@ -176,7 +176,7 @@ export function attachProbe(cache: object, id: string, probe: Probe): () => void
   return () => {
     if (!attached) return;
     attached = false;
-    hub.probes = hub.probes.filter((p) => p.probe !== probe);
+    hub.probes = hub.probes.filter((p) => p.id !== id);
     if (hub.probes.length === 0 && core.probe === hub) {
       setProbe(core, undefined);
       hub.store.release?.();
@@ -261,7 +261,12 @@ export class ProbeHub {
    * key (`singleFlight` needs none).
    */
   joined<T>(core: CacheCore, key: string, pending: Promise<T>): Promise<T> {
-    const backend = core.sorted.find((r) => key.startsWith(r.prefix))?.label ?? "none";
+    let backend = "none";
+    try {
+      backend = core.route(key).label;
+    } catch {
+      // No route serves the key (a cache not set up, for singleFlight).
+    }
     const started = performance.now();
     const strategy = this.store.get()?.strategy;
     const done = (ok: boolean) => () => this.#emit("wait", { kind: "in-flight", backend, strategy, key, seconds: (performance.now() - started) / 1000, ok });
@@ -280,26 +285,6 @@ export class ProbeHub {
    */
   view(raw: Backend, route: Route): Backend {
     const hub = this;
-    const through = throughMiddleware(
-      raw,
-      [
-        (command, args, next) => {
-          const start = performance.timeOrigin + performance.now();
-          const strategy = hub.store.get()?.strategy;
-          const key = typeof args[0] === "string" ? args[0] : Array.isArray(args[0]) && typeof args[0][0] === "string" ? (args[0][0] as string) : undefined;
-          const report = (error: unknown): void =>
-            hub.#emit("command", { backend: route.label, scheme: route.scheme, command, key, strategy, start, seconds: (performance.timeOrigin + performance.now() - start) / 1000, error });
-          return next().then(
-            (result) => (report(undefined), result),
-            (error: unknown) => {
-              report(error ?? new Error("rejected"));
-              throw error;
-            },
-          );
-        },
-      ],
-      route.label,
-    );
     const peek =
       typeof raw.peek === "function"
         ? (key: string): unknown => {
@@ -308,7 +293,21 @@ export class ProbeHub {
             return value;
           }
         : undefined;
-    return new Proxy(through, { get: (target, prop) => (prop === "peek" ? peek : Reflect.get(target, prop)) });
+    const measure: Middleware = (command, args, next) => {
+      const start = performance.timeOrigin + performance.now();
+      const strategy = hub.store.get()?.strategy;
+      const key = typeof args[0] === "string" ? args[0] : Array.isArray(args[0]) && typeof args[0][0] === "string" ? (args[0][0] as string) : undefined;
+      const report = (error: unknown): void =>
+        hub.#emit("command", { backend: route.label, scheme: route.scheme, command, key, strategy, start, seconds: (performance.timeOrigin + performance.now() - start) / 1000, error });
+      return next().then(
+        (result) => (report(undefined), result),
+        (error: unknown) => {
+          report(error ?? new Error("rejected"));
+          throw error;
+        },
+      );
+    };
+    return throughMiddleware(raw, [measure], route.label, peek);
   }
 
   #emit<H extends Hook>(hook: H, record: Parameters<NonNullable<Probe[H]>>[0]): void {

@@ -495,7 +495,7 @@ export function wrapper(core: CacheCore, common: Common, target: Target): Wrappe
       const { stats, label } = counters(thisArg);
       core.miss(stats);
       core.probe?.outcome(false, strategy, label, template, (route ??= core.route(key)).label, key);
-      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ?? core.route(key)).label, function: label });
+      if (emitter.counts.miss > 0) emitter.emit({ type: "miss", key, backend: (route ??= core.route(key)).label, function: label });
     },
     valid: check && ((route, key, value, thisArg, envelope) => core.checked(route, key, value, check, strategy, counters(thisArg).label, envelope ? pickV : undefined)),
   };

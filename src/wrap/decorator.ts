@@ -101,12 +101,14 @@ export function decorator<A extends any[] = any[]>(
       : async (thisArg: unknown, args: unknown[]): Promise<unknown> => original.apply(thisArg, args);
     // With a probe (src/core/probe.ts) attached, the guard is "off" for every call: `direct` runs
     // the call through the probe, which calls the decorated function again with `through` set for
-    // its first guard check (made synchronously, first thing). Without one: one field check.
+    // its first guard check (made synchronously, first thing). Without one: one field check. The
+    // iterator strategy's calls return iterables, not promises: they are not wrapped.
     let through = false;
     const disabled = (): boolean => scope.live !== 0 && isFullyDisabled(core);
+    const probed = !options.iterable;
     const guard: Guard = {
       off: () => {
-        if (core.probe) {
+        if (probed && core.probe) {
           if (!through) return true;
           through = false;
         }
@@ -115,8 +117,7 @@ export function decorator<A extends any[] = any[]>(
       direct: (thisArg, args) => {
         const probe = core.probe;
         if (!probe || disabled()) return plain(thisArg, args);
-        const run = (): unknown => ((through = true), decorated.apply(thisArg, args));
-        return options.iterable ? run() : probe.call(strategy, target.name, run);
+        return probe.call(strategy, target.name, () => ((through = true), decorated.apply(thisArg, args)));
       },
     };
     const wrapping = wrap(target, guard);

@@ -225,6 +225,17 @@ describe("probe on mem://", () => {
     expect(seen.calls).toHaveLength(2);
   });
 
+  it("detaching one id leaves the others, even one attached with the same probe object", async () => {
+    const cache = memCache("probe-mem-ids");
+    const { seen, probe } = recorder();
+    const detachA = attachProbe(cache, "a", probe);
+    attachProbe(cache, "b", probe);
+    detachA();
+    await cache.set("k", 1);
+    expect(seen.sets).toHaveLength(1);
+    expect(probeOf(cache)?.probes.map((p) => p.id)).toEqual(["b"]);
+  });
+
   it("refuses a second probe of the same id, and a first argument that is not a cache", () => {
     const cache = memCache("probe-mem-twice");
     attachProbe(cache, "test", {});

@@ -100,6 +100,15 @@ function drift(exprs: readonly { where: string; expr: string }[], samples: Map<s
   return problems;
 }
 
+/** The samples a registry exposes once a fresh mem:// cache named `name` is instrumented on it. */
+async function instrumentedSamples(name: string): Promise<Awaited<ReturnType<typeof exposed>>> {
+  const registry = new Registry();
+  const cache = new Cache(name).setup("mem://");
+  cleanup.push(() => cache.close());
+  cleanup.push(instrument(cache, { registry }));
+  return exposed(registry);
+}
+
 describe("examples/grafana/cashews-dashboard.json", () => {
   it("is a Grafana dashboard with a Prometheus datasource variable that every panel and target uses", () => {
     expect(dashboard.title).toBe("cashews cache");
@@ -119,11 +128,7 @@ describe("examples/grafana/cashews-dashboard.json", () => {
   });
 
   it("uses only samples and labels an instrumented registry exposes, and has a panel for every metric", async () => {
-    const registry = new Registry();
-    const cache = new Cache("dashboard").setup("mem://");
-    cleanup.push(() => cache.close());
-    cleanup.push(instrument(cache, { registry }));
-    const samples = await exposed(registry);
+    const samples = await instrumentedSamples("dashboard");
     expect(samples.size).toBe(Object.values(METRICS).reduce((n, m) => n + (m.kind === "histogram" ? 3 : 1), 0));
 
     const problems = drift(expressions, samples);
@@ -140,11 +145,7 @@ describe("examples/grafana/cashews-dashboard.json", () => {
   });
 
   it("the checks catch drift: a renamed metric, a missing suffix or a foreign label would be reported", async () => {
-    const registry = new Registry();
-    const cache = new Cache("dashboard-drift").setup("mem://");
-    cleanup.push(() => cache.close());
-    cleanup.push(instrument(cache, { registry }));
-    const samples = await exposed(registry);
+    const samples = await instrumentedSamples("dashboard-drift");
     const drifted = [
       { where: "renamed", expr: "sum(rate(cashews_hit_total[5m]))" },
       { where: "no suffix", expr: "histogram_quantile(0.5, sum by (le) (rate(cashews_command_duration_seconds[5m])))" },

@@ -100,13 +100,34 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
     return out.sort();
   };
 
-  /** How far redis-server's cached clock may lag TIME, in ms (see `near`). */
+  /**
+   * How far redis-server's cached clock may lag TIME, in ms. A fixed window's end is its key's
+   * expiry, which redis-server judges against that clock (it lags when commands queue up): a fixed
+   * window's times may differ from decide's by that much.
+   */
   const LAG = 10;
+  const near = (a: number, b: number, fixed: boolean): boolean => a === b || (fixed && Math.abs(a - b) <= LAG);
+  /** The script's answer is decide's (a fixed window's times within LAG). */
+  const sameAnswer = (want: LimitAnswer, got: LimitAnswer, rules: readonly LimitRule[]): boolean =>
+    want.success === got.success &&
+    want.bannedMs === got.bannedMs &&
+    want.states.every((w, i) => {
+      const g = got.states[i]!;
+      const fixed = rules[i]!.algorithm === "fixed";
+      return w.remaining === g.remaining && near(w.resetMs, g.resetMs, fixed) && near(w.retryMs, g.retryMs, fixed);
+    });
+  /** A fixed window's stored state is decide's: the count, and its end within LAG. */
+  const fixedState = (a: RuleData | undefined, b: RuleData | undefined): boolean =>
+    a === undefined || b === undefined ? a === b : a[0] === b[0] && Math.abs(a[1]! - b[1]!) <= LAG;
+  /** A seeded random sequence (the same calls on every run). */
+  const seeded = (start: number) => {
+    let seed = start;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    return { random, pick: <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]! };
+  };
 
   it("answers and writes what decide does, over a random sequence of calls", async () => {
-    let seed = 0x5eed;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const { random, pick } = seeded(0x5eed);
     const pool: LimitRule[] = [
       { algorithm: "fixed", limit: 3, periodMs: 1_000, refill: 3 },
       { algorithm: "fixed", limit: 5, periodMs: 60_000, refill: 5 },
@@ -134,20 +155,6 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
       const after = await read(key, rules);
       const readBy = await time();
       const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-      // A fixed window's end is its key's expiry, which redis-server judges against its cached
-      // clock (it can lag TIME by a few ms when commands queue up): its times may differ from
-      // decide's by that much.
-      const near = (a: number, b: number, fixed: boolean): boolean => a === b || (fixed && Math.abs(a - b) <= LAG);
-      const answers = (want: LimitAnswer, got: LimitAnswer): boolean =>
-        want.success === got.success &&
-        want.bannedMs === got.bannedMs &&
-        want.states.every((w, i) => {
-          const g = got.states[i]!;
-          const fixed = rules[i]!.algorithm === "fixed";
-          return w.remaining === g.remaining && near(w.resetMs, g.resetMs, fixed) && near(w.retryMs, g.retryMs, fixed);
-        });
-      const fixedState = (a: RuleData | undefined, b: RuleData | undefined): boolean =>
-        a === undefined || b === undefined ? a === b : a[0] === b[0] && Math.abs(a[1]! - b[1]!) <= LAG;
       // The same lag keeps a fixed window's key alive up to LAG ms past the end read from TIME +
       // PTTL: the script then counts in the window that decide (at the same `now`) sees over. So
       // each fixed window's end is also tried up to LAG ms later.
@@ -156,7 +163,7 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
       let found = false;
       for (let shift = 0; shift <= LAG && !found; shift++) for (let now = t0; now <= t1 && !found; now++) {
         const expected = decide(request, { bannedMs: before.banUntil > now ? before.banUntil - now : 0, data: shifted(shift) }, now);
-        if (!answers(expected.answer, answer)) continue;
+        if (!sameAnswer(expected.answer, answer, rules)) continue;
         const writes = expected.writes;
         // The state after: what decide wrote (exactly), else what was there (unless it expired meanwhile).
         const stateOk = rules.every((rule, i) => {
@@ -182,12 +189,10 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
     // The calls of a tick share a script, so they share the script's clock: replayed through
     // decide in issue order at one `now`, each on the state the previous left, they must give the
     // same answers and leave the same state. (The first may have been written alone, at once, as
-    // a solo call: its own script, at its own `now`, no later than the others'.) Runs of calls on one sliding key take the script's
-    // memo (the set read once): this is where it is checked. Fixed windows are 60 s long here, so
-    // redis-server's lagging clock never meets a window's end.
-    let seed = 0xba7c4;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    // a solo call: its own script, at its own `now`, no later than the others'.) Runs of calls on
+    // one sliding key take the script's memo (the set read once): this is where it is checked.
+    // Fixed windows are 60 s long here, so redis-server's lagging clock never meets a window's end.
+    const { random, pick } = seeded(0xba7c4);
     const slidingPool: LimitRule[] = [
       { algorithm: "sliding", limit: 5, periodMs: 30, refill: 5 },
       { algorithm: "sliding", limit: 8, periodMs: 60_000, refill: 8 },
@@ -263,18 +268,7 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
           }
           const until = banned.get(id) ?? 0;
           const expected = decide(request, { bannedMs: until > now ? until - now : 0, data: keys.slice(0, -1).map((k) => model.get(k)?.data) }, now);
-          // A fixed window's end is TIME + PTTL as read, which redis-server's cached clock makes a
-          // few ms off (see the test above): its times are compared within LAG.
-          const got = answers[c]!;
-          const fine =
-            expected.answer.success === got.success &&
-            expected.answer.bannedMs === got.bannedMs &&
-            expected.answer.states.every((w, i) => {
-              const g = got.states[i]!;
-              const tolerance = request.rules[i]!.algorithm === "fixed" ? LAG : 0;
-              return w.remaining === g.remaining && Math.abs(w.resetMs - g.resetMs) <= tolerance && Math.abs(w.retryMs - g.retryMs) <= tolerance;
-            });
-          if (!fine) {
+          if (!sameAnswer(expected.answer, answers[c]!, request.rules)) {
             miss(c, `call ${c} at ${now} (t0 ${t0}, t1 ${t1}): want ${JSON.stringify(expected.answer)}, got ${JSON.stringify(answers[c])}`);
             break;
           }
@@ -288,7 +282,7 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
         for (const [k, got] of after) {
           const want = model.get(k)!;
           const expired = got === undefined && want.data !== undefined && readBy >= want.at + want.ttlMs - 1;
-          const same = k.includes(":s") ? JSON.stringify(pairs(got)) === JSON.stringify(pairs(want.data)) : JSON.stringify(got?.slice(0, 1)) === JSON.stringify(want.data?.slice(0, 1)) && (k.includes(":f") ? Math.abs((got?.[1] ?? 0) - (want.data?.[1] ?? 0)) <= LAG : JSON.stringify(got) === JSON.stringify(want.data));
+          const same = k.includes(":s") ? JSON.stringify(pairs(got)) === JSON.stringify(pairs(want.data)) : k.includes(":f") ? fixedState(got, want.data) : JSON.stringify(got) === JSON.stringify(want.data);
           if (!same && !expired) {
             miss(batch.length, `state of ${k} at ${first}/${rest}: want ${JSON.stringify(want.data)}, got ${JSON.stringify(got)}`);
             break;
