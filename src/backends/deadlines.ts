@@ -71,18 +71,20 @@ export class Deadlines {
 
   /**
    * `promise`, or a rejection with the timeout error once the timeout has passed (the
-   * operation itself is not cancelled; its late outcome is ignored).
+   * operation itself is not cancelled; its late outcome is ignored). `wrap`, when given, maps
+   * either rejection (the operation's error or the timeout's) to the one to reject with.
    */
-  bound<T>(promise: Promise<T>): Promise<T> {
+  bound<T>(promise: Promise<T>, wrap?: (error: unknown) => unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const op: Bounded = { at: 0, settled: false, next: undefined, expire: reject };
+      const fail = wrap === undefined ? reject : (error: unknown) => reject(wrap(error));
+      const op: Bounded = { at: 0, settled: false, next: undefined, expire: fail };
       this.add(op);
       promise.then(
         (value) => {
           if (this.settle(op)) resolve(value);
         },
         (error: unknown) => {
-          if (this.settle(op)) reject(error);
+          if (this.settle(op)) fail(error);
         },
       );
     });

@@ -85,7 +85,21 @@ export function poppedTags(reply: unknown): { members: string[]; unchecked: stri
 export function limitKeys(prefix: string, key: string, rules: readonly LimitRule[]): string[] {
   let base = prefix + key;
   if (hashTag(base) === undefined) base = key === "" || key.startsWith("}") ? `${prefix}{~${key}}` : `${prefix}{${key}}`;
-  return [...rules.map((rule) => ruleKey(base, rule)), `${base}:ban`];
+  const keys: string[] = [];
+  for (const rule of rules) keys.push(ruleKey(base, rule));
+  keys.push(`${base}:ban`);
+  return keys;
+}
+
+const resolved = Promise.resolve();
+
+/**
+ * Runs `fn` as a microtask: a `then` on a settled promise, which costs less than `queueMicrotask`
+ * (Node wraps each of those in an async resource) on paths taken once per call.
+ * @internal
+ */
+export function soon(fn: () => void): void {
+  void resolved.then(fn);
 }
 
 /**
@@ -101,18 +115,19 @@ export function atTickEnd(size: () => number, flush: () => void, maxHops: number
     if (now !== seen && hops < maxHops) {
       seen = now;
       hops++;
-      queueMicrotask(settle);
+      soon(settle);
       return;
     }
     flush();
   };
-  queueMicrotask(settle);
+  soon(settle);
 }
 
 /**
- * How many limit calls one `LIMIT` script runs at most: a tick's calls go out as several scripts
- * sent together, so the server and this process work at the same time (the first scripts' callers
- * go on while the server runs the next), where one script of 100 calls would leave each idle in
+ * How many limit calls one `LIMIT` script runs at most, by default: a tick's calls go out as
+ * several scripts, each sent as soon as it is full, so the server and this process work at the
+ * same time (the server runs the first scripts while this tick makes the next calls, and their
+ * callers go on while it runs the last), where one script of 100 calls would leave each idle in
  * turn (measured on redis://, 100 calls in flight: 32 per script ~1.7× the calls per second of 128).
  */
 const MAX_LIMIT_CALLS = 32;
@@ -120,15 +135,35 @@ const MAX_LIMIT_CALLS = 32;
 const MAX_LIMIT_HOPS = 8;
 
 /** The `LIMIT` script's keys and arguments for `calls` (see the script). */
-function encode(calls: readonly PendingLimit[]): [keys: string[], args: string[]] {
+function encode(calls: readonly PendingLimit[]): [keys: readonly string[], args: string[]] {
+  if (calls.length === 1) return [calls[0]!.keys, argsOfOne(calls[0]!.request)];
   const keys: string[] = [];
   const args = [String(calls.length)];
   for (const { keys: own, request } of calls) {
     keys.push(...own);
-    args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(request.rules.length));
-    for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
+    encodeCall(args, request);
   }
   return [keys, args];
+}
+
+/**
+ * The `LIMIT` script's arguments for a script of one call: the short form of a lone fixed window
+ * (no ban to set, no reset, a cost), else the general one.
+ */
+function argsOfOne(request: LimitRequest): string[] {
+  const rule = request.rules[0]!;
+  if (request.rules.length === 1 && rule.algorithm === "fixed" && request.cost > 0 && !request.reset && (request.banMs ?? 0) <= 0) {
+    return ["F", String(request.cost), String(rule.limit), String(rule.periodMs)];
+  }
+  const args = ["1"];
+  encodeCall(args, request);
+  return args;
+}
+
+/** Appends the `LIMIT` script's arguments of one call to `args`. */
+function encodeCall(args: string[], request: LimitRequest): void {
+  args.push(String(request.cost), String(request.banMs !== undefined && request.banMs > 0 ? Math.ceil(request.banMs) : 0), request.reset ? "1" : "0", String(request.rules.length));
+  for (const rule of request.rules) args.push(rule.algorithm === "fixed" ? "f" : rule.algorithm === "sliding" ? "s" : "t", String(rule.limit), String(rule.periodMs), String(rule.refill));
 }
 
 /** A limit call waiting for its tick's script. */
@@ -149,11 +184,16 @@ interface PendingLimit {
  * @internal
  */
 export class LimitBatcher {
-  readonly #run: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #run: (keys: readonly string[], args: string[]) => Promise<unknown>;
   readonly #failure: (message: string) => Error;
   readonly #slotOf: () => ((key: string) => number) | undefined;
-  readonly #now: ((keys: string[], args: string[]) => Promise<unknown> | undefined) | undefined;
+  readonly #now: ((keys: readonly string[], args: string[]) => Promise<unknown> | undefined) | undefined;
+  readonly #max: number;
   #queue: PendingLimit[] = [];
+  /** The tick's script is due at its end (`atTickEnd`): calls join the queue. */
+  #scheduled = false;
+  /** The calls queued in this tick, the full scripts already sent among them. */
+  #tickCalls = 0;
   /** A call was sent alone at once in the current tick (reset by a microtask; see `limit`). */
   #soloTick = false;
   /** The last tick that sent a call alone saw more: batch from the first call until a batch holds only one. */
@@ -171,53 +211,61 @@ export class LimitBatcher {
    *   written at once, as the solo GET is (redis/batching.ts): calls made one after another pay
    *   no tick-end wait and no queue; a tick that turns out to hold more makes the next ticks
    *   batch from their first call, until a batch holds one call again.
+   * @param maxCalls the most calls in one script (fewer: more commands, more overlap).
    */
   constructor(
-    run: (keys: string[], args: string[]) => Promise<unknown>,
+    run: (keys: readonly string[], args: string[]) => Promise<unknown>,
     failure: (message: string) => Error,
     slotOf: () => ((key: string) => number) | undefined = () => undefined,
-    now?: (keys: string[], args: string[]) => Promise<unknown> | undefined,
+    now?: (keys: readonly string[], args: string[]) => Promise<unknown> | undefined,
+    maxCalls = MAX_LIMIT_CALLS,
   ) {
     this.#run = run;
     this.#failure = failure;
     this.#slotOf = slotOf;
     this.#now = now;
+    this.#max = maxCalls;
   }
 
   /** Sends one call (its keys from `limitKeys`) at once, or queues it for this tick's script. */
   limit(keys: readonly string[], request: LimitRequest): Promise<LimitAnswer> {
-    if (this.#now !== undefined && this.#queue.length === 0) {
+    if (this.#now !== undefined && !this.#scheduled) {
       if (this.#soloTick) this.#batchFirst = true;
       else if (!this.#batchFirst) {
-        const calls: PendingLimit[] = [{ keys, request, resolve: undefined!, reject: undefined! }];
-        const [allKeys, args] = encode(calls);
-        const reply = this.#now(allKeys, args);
+        const reply = this.#now(keys, argsOfOne(request));
         if (reply !== undefined) {
           this.#soloTick = true;
-          queueMicrotask(this.#endSoloTick);
-          return new Promise((resolve, reject) => {
-            calls[0]!.resolve = resolve;
-            calls[0]!.reject = reject;
-            this.#settle(calls, reply);
+          soon(this.#endSoloTick);
+          return reply.then((reply) => {
+            const answer = this.#answer(reply, request, 0, true);
+            if (answer instanceof Error) throw answer;
+            return answer;
           });
         }
       }
     }
     return new Promise((resolve, reject) => {
-      if (this.#queue.push({ keys, request, resolve, reject }) === 1) atTickEnd(this.#size, this.#flush, MAX_LIMIT_HOPS);
+      const queued = this.#queue.push({ keys, request, resolve, reject });
+      this.#tickCalls++;
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        atTickEnd(this.#size, this.#flush, MAX_LIMIT_HOPS);
+      }
     });
   }
 
   readonly #size = (): number => this.#queue.length;
 
-  /** Sends the calls of the tick. */
+  /** Sends the calls of the tick (those not sent already in full scripts). */
   readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#tickCalls === 1) this.#batchFirst = false;
+    this.#tickCalls = 0;
     const calls = this.#queue;
     this.#queue = [];
-    if (calls.length === 1) this.#batchFirst = false;
     const slotOf = this.#slotOf();
     if (slotOf === undefined || calls.length === 1) {
-      for (let i = 0; i < calls.length; i += MAX_LIMIT_CALLS) this.#send(calls.slice(i, i + MAX_LIMIT_CALLS));
+      for (let i = 0; i < calls.length; i += this.#max) this.#send(calls.slice(i, i + this.#max));
       return;
     }
     const bySlot = new Map<number, PendingLimit[]>();
@@ -228,7 +276,7 @@ export class LimitBatcher {
       else group.push(call);
     }
     for (const group of bySlot.values()) {
-      for (let i = 0; i < group.length; i += MAX_LIMIT_CALLS) this.#send(group.slice(i, i + MAX_LIMIT_CALLS));
+      for (let i = 0; i < group.length; i += this.#max) this.#send(group.slice(i, i + this.#max));
     }
   };
 
@@ -258,24 +306,34 @@ export class LimitBatcher {
         }
         let at = 0;
         for (const call of calls) {
-          const rules = call.request.rules.length;
-          const head = reply[at];
-          if (typeof head === "string" && head !== "0" && head !== "1") call.reject(this.#failure(head));
-          else {
-            const states: LimitRuleState[] = [];
-            for (let i = 0; i < rules; i++) {
-              const base = at + 2 + 3 * i;
-              states.push({ remaining: Number(reply[base]), resetMs: Number(reply[base + 1]), retryMs: Number(reply[base + 2]) });
-            }
-            call.resolve({ success: Number(head) === 1, states, bannedMs: Number(reply[at + 1]) });
-          }
-          at += 2 + 3 * rules;
+          const answer = this.#answer(reply, call.request, at, false);
+          if (answer instanceof Error) call.reject(answer);
+          else call.resolve(answer);
+          at += 2 + 3 * call.request.rules.length;
         }
       },
       (error: unknown) => {
         for (const call of calls) call.reject(error);
       },
     );
+  }
+
+  /**
+   * The answer of the call whose part of the script's `reply` starts at `at`, or the error it
+   * failed with; `whole`: the reply is that call's alone, and is checked for its length here.
+   */
+  #answer(reply: unknown, request: LimitRequest, at: number, whole: boolean): LimitAnswer | Error {
+    const rules = request.rules.length;
+    if (whole && (!Array.isArray(reply) || reply.length !== 2 + 3 * rules)) return this.#failure(`unexpected LIMIT reply: ${String(reply)}`);
+    const items = reply as unknown[];
+    const head = items[at];
+    if (typeof head === "string" && head !== "0" && head !== "1") return this.#failure(head);
+    const states: LimitRuleState[] = [];
+    for (let i = 0; i < rules; i++) {
+      const base = at + 2 + 3 * i;
+      states.push({ remaining: Number(items[base]), resetMs: Number(items[base + 1]), retryMs: Number(items[base + 2]) });
+    }
+    return { success: Number(head) === 1, states, bannedMs: Number(items[at + 1]) };
   }
 
   /** Fails the calls waiting for their tick (`close()`). */

@@ -254,7 +254,9 @@ export const SET_ADD: LuaScript = {
  * rules' keys, then the ban key: all in one hash slot, the callers wrap the key in a hash tag) and
  * its arguments in order: the cost, the ban in ms (0: none), `1` to delete every key first
  * (reset), the number of rules n, then 4 per rule: the algorithm (`f` fixed, `s` sliding, `t`
- * tokenBucket), limit, period (ms), refill.
+ * tokenBucket), limit, period (ms), refill. One call with one fixed window, no ban to set and no
+ * reset, has a short form: `ARGV = {"F", cost, limit, period}`, its keys the window's and the ban
+ * key (answered at the top of the script, before anything else is read or defined).
  *
  * State: fixed, the count (a string) expiring at the window's end, so a lone fixed window needs
  * neither the clock nor a hash (`TIME` is read only when a rule needs it; a lone fixed window
@@ -272,21 +274,12 @@ export const LIMIT: LuaScript = {
   name: "limit",
   lua:
     "local WRONG = 'WRONGTYPE Operation against a key holding the wrong kind of value'\n" +
-    "local now\n" +
-    "local function clock()\n" +
-    "  if not now then\n" +
-    "    local t = redis.call('TIME')\n" +
-    "    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" +
-    "  end\n" +
-    "  return now\n" +
-    "end\n" +
-    // The short path of a call with one fixed window, no ban in force or to set, no reset, a cost:
-    // INCRBY first (undone when refused, so nothing is written), PTTL for the window's end; a
-    // new key (the count is the cost: a stored count is never 0) or one without expiry starts a
-    // window. nil: the general path decides.
-    "local function fast(k, a)\n" +
-    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 'f' or ARGV[a + 3] == '1' or ARGV[a + 1] == '0' or redis.call('EXISTS', KEYS[k + 2]) == 1 then return nil end\n" +
-    "  local key, cost, limit, period = KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n" +
+    // The short path of a call with one fixed window, no ban in force, no reset, a cost: INCRBY
+    // first (undone when refused, so nothing is written), PTTL for the window's end; a new key
+    // (the count is the cost: a stored count is never 0) or one without expiry starts a window.
+    // nil: the general path decides (a ban in force, or a refused call that sets one).
+    "local function fixed(key, banKey, cost, limit, period, banMs)\n" +
+    "  if cost == 0 or redis.call('EXISTS', banKey) == 1 then return nil end\n" +
     "  local v = redis.pcall('INCRBY', key, cost)\n" +
     "  if type(v) == 'table' then return redis.error_reply(WRONG) end\n" +
     "  local count, left = v - cost, -1\n" +
@@ -301,8 +294,30 @@ export const LIMIT: LuaScript = {
     "    return {1, 0, cap - cost, left, 0}\n" +
     "  end\n" +
     "  if v == cost then redis.call('DEL', key) else redis.call('DECRBY', key, cost) end\n" +
-    "  if ARGV[a + 2] ~= '0' then return nil end\n" +
+    "  if banMs ~= 0 then return nil end\n" +
     "  return {0, 0, cap, left, left}\n" +
+    "end\n" +
+    // The short form (a lone call made one after another): answered here, or (a ban in force)
+    // rewritten to the general form of the same call for the general path.
+    "local tried = false\n" +
+    "if ARGV[1] == 'F' then\n" +
+    "  local r = fixed(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), 0)\n" +
+    "  if r then return r end\n" +
+    "  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9] = '1', ARGV[2], '0', '0', '1', 'f', ARGV[3], ARGV[4], '0'\n" +
+    "  tried = true\n" +
+    "end\n" +
+    "local now\n" +
+    "local function clock()\n" +
+    "  if not now then\n" +
+    "    local t = redis.call('TIME')\n" +
+    "    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" +
+    "  end\n" +
+    "  return now\n" +
+    "end\n" +
+    // `fixed` for the call whose keys start after KEYS[k] and arguments after ARGV[a].
+    "local function fast(k, a)\n" +
+    "  if ARGV[a + 4] ~= '1' or ARGV[a + 5] ~= 'f' or ARGV[a + 3] == '1' then return nil end\n" +
+    "  return fixed(KEYS[k + 1], KEYS[k + 2], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 2]))\n" +
     "end\n" +
     // The short path of a call with one sliding window, no ban in force, no reset, admitted or
     // refused without a ban to set: what the general path answers and writes, without its tables.
@@ -372,7 +387,7 @@ export const LIMIT: LuaScript = {
     "  return {1, 0, cap - cost, oldest and (math.min(oldest, t) + period - t) or period, 0}\n" +
     "end\n" +
     "local calls = tonumber(ARGV[1])\n" +
-    "if calls == 1 then\n" +
+    "if calls == 1 and not tried then\n" +
     "  local r = fast(0, 1) or slide(0, 1)\n" +
     "  if r then return r end\n" +
     "end\n" +
@@ -538,5 +553,5 @@ export const LIMIT: LuaScript = {
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "e0e3742ec0f7732c753952c0b6797f41494977e7",
+  sha1: "b90bd6ffac2d0abc9da2ac97cba914c107590464",
 };

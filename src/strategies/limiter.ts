@@ -268,21 +268,26 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     return prefix === "" ? id : `${prefix}:${id}`;
   };
   const costOf = (options: { cost?: number } | undefined): number => {
-    const cost = options?.cost ?? 1;
+    const cost = options?.cost;
+    if (cost === undefined) return 1; // never above a limit (each is >= 1)
     if (typeof cost !== "number" || !Number.isSafeInteger(cost) || cost < 1) throw new CacheConfigError(`${name}: "cost" must be an integer >= 1, got ${String(cost)}`);
     for (const rule of rules) {
       if (cost > rule.limit) throw new CacheConfigError(`${name}: a cost of ${cost} exceeds the ${rule.algorithm} limit of ${rule.limit} per ${formatMs(rule.periodMs)}: it could never pass`);
     }
     return cost;
   };
-  /** One backend.limit call through the cache's route (safe mode, middleware, disable); undefined: failed open. */
-  const call = (key: string, request: LimitRequest): Promise<LimitAnswer | undefined> => {
+  /**
+   * One backend.limit call through the cache's route (safe mode, middleware, disable), its answer
+   * (undefined: failed open) given to `done` in the same hop.
+   */
+  const call = <R>(key: string, request: LimitRequest, done: (answer: LimitAnswer | undefined) => R): Promise<R> => {
     const route = core.route(key);
     return core.run(route, key, undefined as LimitAnswer | undefined, (b: Backend) => b.limit(key, request)).then((answer) => {
       route.need(name, "atomic", "strongConsistency", "exactExpiry");
-      return answer;
+      return done(answer);
     });
   };
+  const answered = (answer: LimitAnswer | undefined): LimitAnswer | undefined => answer;
   const results = (answer: LimitAnswer | undefined, now: number): LimitRuleResult[] =>
     rules.map((rule, i) => {
       const state = answer?.states[i];
@@ -336,7 +341,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
         }
       }
     }
-    return call(key, banMs === undefined ? { rules, cost } : { rules, cost, banMs }).then((answer) => decided(id, cost, answer));
+    return call(key, banMs === undefined ? { rules, cost } : { rules, cost, banMs }, (answer) => decided(id, cost, answer));
   }
 
   /** The result of a decision from the backend's `answer` (undefined: failed open). */
@@ -362,7 +367,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     limit,
     async getRemaining(id) {
       const key = keyOf(id);
-      const answer = await call(key, { rules, cost: 0 });
+      const answer = await call(key, { rules, cost: 0 }, answered);
       const limits = results(answer, Date.now());
       const binding = limits[answer === undefined ? 0 : tightest(limits)]!;
       return { remaining: binding.remaining, reset: binding.reset };
@@ -370,7 +375,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
     async reset(id) {
       const key = keyOf(id);
       blocked.delete(id);
-      await call(key, { rules, cost: 0, reset: true });
+      await call(key, { rules, cost: 0, reset: true }, answered);
     },
     async blockUntilReady(id, timeout, options) {
       const deadline = Date.now() + toMs(timeout, `${name}: blockUntilReady timeout`);

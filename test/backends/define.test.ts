@@ -49,6 +49,31 @@ describe("defineBackend", () => {
     expect((error as Error).message).toMatch(/incr needs atomic operations, which map:\/\/ does not have: .*redis:\/\//);
   });
 
+  it("a definition's methods may answer plain values: the cache's commands still get them", async () => {
+    // exists and ping are taken from the definition as they are (bound), so their answers reach
+    // the core unwrapped: a plain boolean or string, not a promise.
+    const base = mapBackend({ namespace: fresh() });
+    const store = new Map<string, unknown>();
+    registerBackend("plainmap", () =>
+      defineBackend({
+        ...base,
+        kind: "plainmap",
+        get: async (key: string) => store.get(key),
+        set: async (key: string, value: unknown) => {
+          store.set(key, value);
+          return true;
+        },
+        exists: ((key: string) => store.has(key)) as never,
+        ping: ((message?: string) => message ?? "PONG") as never,
+      }),
+    );
+    const cache = new Cache("plain").setup("plainmap://", { safe: false });
+    await cache.set("k", 1);
+    expect(await cache.exists("k")).toBe(true);
+    expect(await cache.exists("other")).toBe(false);
+    expect(await cache.ping("hi")).toBe("hi");
+  });
+
   it("matches glob patterns for a backend that only lists keys by prefix (Redis semantics)", async () => {
     const cache = new Cache("glob").setup("map://", { namespace: fresh() });
     await cache.setMany({ "user:1": 1, "user:2": 2, "user:10": 3, "userx:1": 4, "item:1": 5 });

@@ -11,6 +11,7 @@
 import type { CacheBackendError } from "../../errors.js";
 import type { Bounded, Deadlines, Responsiveness } from "../deadlines.js";
 import type { Namespace } from "../namespace.js";
+import { soon } from "../remote.js";
 import { MISSING } from "../types.js";
 import { mget, type RedisClient } from "./cluster.js";
 import type { LocalCopy, Ticket } from "./client-side.js";
@@ -145,7 +146,7 @@ export class GetBatcher {
         const client = this.#connection.client;
         if (client !== undefined && client.status === "ready" && !this.#health.down) {
           this.#soloTick = true;
-          queueMicrotask(this.#endSoloTick);
+          soon(this.#endSoloTick);
           return this.#getNow(client, this.#ns.key(key));
         }
       }
@@ -155,7 +156,7 @@ export class GetBatcher {
       if (batch === undefined) {
         batch = this.#gets = new GetBatch();
         batch.afterSolo = this.#soloTick;
-        queueMicrotask(this.#flushAtTickEnd);
+        soon(this.#flushAtTickEnd);
       }
       batch.keys.push(this.#ns.key(key));
       batch.resolves.push(resolve);

@@ -133,9 +133,11 @@ export async function exec(multi: ChainableCommander): Promise<[error: Error | n
  * server answers `NOSCRIPT`. No async frame of its own: a limit call sent alone pays only the round trip.
  */
 export function evalScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[] = []): Promise<unknown> {
-  return client.evalsha(script.sha1, keys.length, ...keys, ...args).catch((error: unknown) => {
+  // ioredis flattens an array argument: one array, no spread into the call's arguments.
+  const items = (keys as string[]).concat(args as string[]);
+  return client.evalsha(script.sha1, keys.length, items).catch((error: unknown) => {
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
-    return client.eval(script.lua, keys.length, ...keys, ...args);
+    return client.eval(script.lua, keys.length, items);
   });
 }
 

@@ -182,9 +182,9 @@ export class Connection {
     const client = this.#client;
     if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
     const sent = fn(client);
-    return (this.#deadlines === undefined ? sent : this.#deadlines.bound(sent)).catch((error: unknown) => {
-      throw backendError(command, error);
-    });
+    const wrap = (error: unknown): unknown => backendError(command, error);
+    // One hop: the deadline and the error's wrapping share it.
+    return this.#deadlines === undefined ? sent.catch((error: unknown) => Promise.reject(wrap(error))) : this.#deadlines.bound(sent, wrap);
   }
 
   /** Runs one round trip, or fails at once while the server is unresponsive. */

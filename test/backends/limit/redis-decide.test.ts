@@ -126,6 +126,48 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
     return { random, pick: <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]! };
   };
 
+  /**
+   * Makes one call alone on `key` and checks it against decide: its answer is decide's for some
+   * `now` between the server's TIME before and after it, and the state it left is what decide writes.
+   */
+  async function callAndCheck(label: string, key: string, request: LimitRequest): Promise<LimitAnswer> {
+    const { rules } = request;
+    const t0 = await time();
+    const before = request.reset ? { data: rules.map(() => undefined), banUntil: 0 } : await read(key, rules);
+    const answer = await backend.limit(key, request);
+    const t1 = await time();
+    const after = await read(key, rules);
+    const readBy = await time();
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    // The same lag keeps a fixed window's key alive up to LAG ms past the end read from TIME +
+    // PTTL: the script then counts in the window that decide (at the same `now`) sees over. So
+    // each fixed window's end is also tried up to LAG ms later.
+    const shifted = (shift: number): (RuleData | undefined)[] =>
+      before.data.map((d, i) => (d === undefined || rules[i]!.algorithm !== "fixed" ? d : [d[0]!, d[1]! + shift]));
+    let found = false;
+    for (let shift = 0; shift <= LAG && !found; shift++) for (let now = t0; now <= t1 && !found; now++) {
+      const expected = decide(request, { bannedMs: before.banUntil > now ? before.banUntil - now : 0, data: shifted(shift) }, now);
+      if (!sameAnswer(expected.answer, answer, rules)) continue;
+      const writes = expected.writes;
+      // The state after: what decide wrote (exactly), else what was there (unless it expired meanwhile).
+      const stateOk = rules.every((rule, i) => {
+        const write = writes?.rules[i];
+        const got = after.data[i];
+        if (write === undefined && got === undefined) return true;
+        // Written, and expired before it was read back (periods of a few ms under load).
+        if (got === undefined && write?.data !== undefined && readBy >= now + write.ttlMs - 1) return true;
+        const want = write === undefined ? before.data[i] : write.data;
+        if (rule.algorithm === "fixed") return fixedState(got, want);
+        return rule.algorithm === "sliding" ? same(pairs(got), pairs(want)) : same(got, want);
+      });
+      // The ban as written, or expired before it was read back (bans of 15 ms under load).
+      const banOk = writes?.banMs === undefined || after.banUntil === now + writes.banMs || (after.banUntil === 0 && readBy >= now + writes.banMs - 1);
+      found = stateOk && banOk;
+    }
+    expect(found, `${label}: ${JSON.stringify({ request, before, answer, t0, t1 })}`).toBe(true);
+    return answer;
+  }
+
   it("answers and writes what decide does, over a random sequence of calls", async () => {
     const { random, pick } = seeded(0x5eed);
     const pool: LimitRule[] = [
@@ -148,42 +190,61 @@ describe.skipIf(!redisUrl)("LIMIT script = decide", () => {
         ...(random() < 0.1 ? { banMs: pick([15, 40]) } : {}),
         ...(random() < 0.04 ? { reset: true } : {}),
       };
-      const t0 = await time();
-      const before = request.reset ? { data: rules.map(() => undefined), banUntil: 0 } : await read(key, rules);
-      const answer = await backend.limit(key, request);
-      const t1 = await time();
-      const after = await read(key, rules);
-      const readBy = await time();
-      const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-      // The same lag keeps a fixed window's key alive up to LAG ms past the end read from TIME +
-      // PTTL: the script then counts in the window that decide (at the same `now`) sees over. So
-      // each fixed window's end is also tried up to LAG ms later.
-      const shifted = (shift: number): (RuleData | undefined)[] =>
-        before.data.map((d, i) => (d === undefined || rules[i]!.algorithm !== "fixed" ? d : [d[0]!, d[1]! + shift]));
-      let found = false;
-      for (let shift = 0; shift <= LAG && !found; shift++) for (let now = t0; now <= t1 && !found; now++) {
-        const expected = decide(request, { bannedMs: before.banUntil > now ? before.banUntil - now : 0, data: shifted(shift) }, now);
-        if (!sameAnswer(expected.answer, answer, rules)) continue;
-        const writes = expected.writes;
-        // The state after: what decide wrote (exactly), else what was there (unless it expired meanwhile).
-        const stateOk = rules.every((rule, i) => {
-          const write = writes?.rules[i];
-          const got = after.data[i];
-          if (write === undefined && got === undefined) return true;
-          // Written, and expired before it was read back (periods of a few ms under load).
-          if (got === undefined && write?.data !== undefined && readBy >= now + write.ttlMs - 1) return true;
-          const want = write === undefined ? before.data[i] : write.data;
-          if (rule.algorithm === "fixed") return fixedState(got, want);
-          return rule.algorithm === "sliding" ? same(pairs(got), pairs(want)) : same(got, want);
-        });
-        // The ban as written, or expired before it was read back (bans of 15 ms under load).
-        const banOk = writes?.banMs === undefined || after.banUntil === now + writes.banMs || (after.banUntil === 0 && readBy >= now + writes.banMs - 1);
-        found = stateOk && banOk;
-      }
-      expect(found, `step ${step}: ${JSON.stringify({ request, before, answer, t0, t1 })}`).toBe(true);
+      await callAndCheck(`step ${step}`, key, request);
       if (random() < 0.3) await sleep(Math.floor(random() * 12));
     }
   }, 60_000);
+
+  it("a lone fixed window's short form answers and writes what decide does, a ban in force included", async () => {
+    // A call with one fixed window, no ban to set and no reset, sent alone, goes as the script's
+    // short form (ARGV "F", cost, limit, period): answered at the top of the script, or, with a
+    // ban in force (set here by calls with a ban), passed on to the general path.
+    const { random, pick } = seeded(0xf1fed);
+    const fixed: LimitRule[] = [
+      { algorithm: "fixed", limit: 3, periodMs: 1_000, refill: 3 },
+      { algorithm: "fixed", limit: 4, periodMs: 60_000, refill: 4 },
+    ];
+    let short = 0;
+    let banned = 0;
+    for (let step = 0; step < 150; step++) {
+      const key = pick(["f1", "{f2}"]);
+      const rule = pick(fixed);
+      const withBan = random() < 0.2;
+      const request: LimitRequest = { rules: [rule], cost: pick([1, 1, 2, 3]), ...(withBan ? { banMs: pick([30, 80]) } : {}) };
+      const answer = await callAndCheck(`step ${step}`, key, request);
+      if (!withBan) {
+        short++;
+        if (answer.bannedMs > 0) banned++;
+      }
+      if (random() < 0.3) await sleep(Math.floor(random() * 12));
+    }
+    // Both ways of the short form were taken.
+    expect(short).toBeGreaterThan(50);
+    expect(banned).toBeGreaterThan(3);
+  }, 60_000);
+
+  it("sends a lone fixed window's call as the short form, and any other call as the general one", async () => {
+    const monitor = await raw.monitor();
+    const sent: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (/^evalsha$/i.test(args[0]!)) sent.push(args.slice(2));
+    });
+    try {
+      const fixed: LimitRule = { algorithm: "fixed", limit: 5, periodMs: 60_000, refill: 5 };
+      await backend.limit("wire", { rules: [fixed], cost: 2 });
+      await backend.limit("wire", { rules: [fixed], cost: 1, banMs: 100 });
+      await backend.limit("wire", { rules: [fixed, { ...fixed, periodMs: 1_000 }], cost: 1 });
+      await sleep(50);
+    } finally {
+      monitor.disconnect();
+    }
+    const keys = limitKeys("limit-decide:", "wire", [{ algorithm: "fixed", limit: 5, periodMs: 60_000, refill: 5 }]);
+    expect(sent).toEqual([
+      ["2", ...keys, "F", "2", "5", "60000"],
+      ["2", ...keys, "1", "1", "100", "0", "1", "f", "5", "60000", "5"],
+      ["3", keys[0]!, keys[0]!.replace(":f60000", ":f1000"), keys[1]!, "1", "1", "0", "0", "2", "f", "5", "60000", "5", "f", "5", "1000", "5"],
+    ]);
+  });
 
   it("a tick's calls, run as one script, answer and write what decide does, call after call at one now", async () => {
     // The calls of a tick share a script, so they share the script's clock: replayed through
