@@ -250,6 +250,12 @@ export class LimitBatcher {
       if (!this.#scheduled) {
         this.#scheduled = true;
         atTickEnd(this.#size, this.#flush, MAX_LIMIT_HOPS);
+      } else if (queued === this.#max && this.#slotOf() === undefined) {
+        // A full script goes at once: the server runs it while this tick makes the next calls
+        // (on Cluster the tick's calls are grouped by slot at its end instead).
+        const calls = this.#queue;
+        this.#queue = [];
+        this.#send(calls);
       }
     });
   }

@@ -32,6 +32,8 @@ import { MISSING, type Backend, type BackendConfig } from "../types.js";
 
 /** SCAN `COUNT` hint for `deleteMatch`, `clear` and `getKeysCount`. */
 const SCAN_COUNT = 500;
+/** The most limit calls in one `LIMIT` script (see `LimitBatcher`). */
+const LIMIT_CALLS_PER_SCRIPT = 16;
 
 /**
  * Creates a Redis backend without any I/O; it connects on `init()` or on its first command.
@@ -125,6 +127,9 @@ export class RedisBackend implements Backend {
       () => (isCluster(this.#connection.client) ? keySlot : undefined),
       // A lone call, written at once when the connection is ready (see LimitBatcher).
       (keys, args) => this.#connection.now("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
+      // 16 calls per script, not 32: more overlap with the server (100 calls issued together:
+      // ~1.2× the calls per second); a command costs nothing here, where Upstash bills each.
+      LIMIT_CALLS_PER_SCRIPT,
     );
   }
 

@@ -38,7 +38,10 @@ function sinceLast(total: () => number): () => number {
  * `solo`: the backend writes the first call of a tick at once (redis://, like its solo GET): a
  * tick of n calls after a lone one is then that call's script and the others' (see `settled`).
  */
-function batchingTests(name: string, make: () => Promise<{ backend: Backend; solo: boolean; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>): void {
+function batchingTests(
+  name: string,
+  make: () => Promise<{ backend: Backend; solo: boolean; perScript: number; scripts: () => number; setRaw: (key: string) => Promise<void>; close: () => Promise<void> }>,
+): void {
   describe(name, () => {
     let t: Awaited<ReturnType<typeof make>>;
     const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -54,16 +57,17 @@ function batchingTests(name: string, make: () => Promise<{ backend: Backend; sol
     });
     afterAll(() => t.close());
 
-    it("100 concurrent calls on 100 ids are 4 scripts (32 calls each at most), after a solo first; a lone call is one script", async () => {
+    it("100 concurrent calls on 100 ids are scripts of perScript calls at most, after a solo first; a lone call is one script", async () => {
+      const scriptsOf = (calls: number): number => Math.ceil(calls / t.perScript);
       await settled();
       const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => t.backend.limit(`${run}-ids-${i}`, all(3))));
       expect(answers.every((a) => a.success && a.states.every((s) => s.remaining === 2))).toBe(true);
-      // Solo: the first call was written at once, the 99 others are 4 scripts.
-      expect(t.scripts()).toBe(t.solo ? 5 : 4);
-      // The tick after one that held more batches from its first call: 100 calls, 4 scripts.
+      // Solo: the first call was written at once, the 99 others are full scripts and the rest.
+      expect(t.scripts()).toBe(t.solo ? 1 + scriptsOf(99) : scriptsOf(100));
+      // The tick after one that held more batches from its first call.
       const again = await Promise.all(Array.from({ length: 100 }, (_, i) => t.backend.limit(`${run}-ids-${i}`, all(3))));
       expect(again.every((a) => a.success && a.states.every((s) => s.remaining === 1))).toBe(true);
-      expect(t.scripts()).toBe(4);
+      expect(t.scripts()).toBe(scriptsOf(100));
       expect((await t.backend.limit(`${run}-ids-0`, all(3))).states.map((s) => s.remaining)).toEqual([0, 0, 0]);
       expect(t.scripts()).toBe(1);
     });
@@ -73,8 +77,8 @@ function batchingTests(name: string, make: () => Promise<{ backend: Backend; sol
       const answers: LimitAnswer[] = await Promise.all(Array.from({ length: 120 }, () => t.backend.limit(`${run}-order`, all(50))));
       expect(answers.map((a) => a.success)).toEqual(Array.from({ length: 120 }, (_, i) => i < 50));
       expect(answers.slice(0, 50).map((a) => a.states[0]!.remaining)).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
-      // 120 calls: 4 scripts (at most 32 calls each), run in turn (solo: the first alone, then 4).
-      expect(t.scripts()).toBe(t.solo ? 5 : 4);
+      // 120 calls: scripts of perScript calls at most, run in turn (solo: the first alone, then the others).
+      expect(t.scripts()).toBe(t.solo ? 1 + Math.ceil(119 / t.perScript) : Math.ceil(120 / t.perScript));
     });
 
     it("a call on a key of another type fails alone; the others of its script are answered", async () => {
@@ -104,6 +108,7 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     return {
       backend,
       solo: true,
+      perScript: 16,
       scripts: sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0)),
       setRaw: async (key) => void (await client.set(`limit-batch:${key}`, "value")),
       close: async () => {
@@ -121,6 +126,7 @@ describe.skipIf(!redisUrl)("limit batching", () => {
     return {
       backend,
       solo: false,
+      perScript: 32,
       scripts: sinceLast(() => server.commandCount("EVALSHA") + server.commandCount("EVAL")),
       setRaw: async (key) => void (await backend.set(key, "value", undefined)),
       close: async () => {
@@ -152,6 +158,36 @@ describe.skipIf(!redisUrl)("limit: a solo call on redis://", () => {
   });
 });
 
+describe.skipIf(!redisUrl)("limit: a full script on redis://", () => {
+  it("goes out as soon as it is full, before the tick that makes the calls ends", async () => {
+    const { client, commands } = await countingClient(redisUrl);
+    const backend = createRedisBackend(redisUrl, { namespace: "limit-full", client });
+    const sent = sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0));
+    try {
+      await backend.init();
+      const id = `full-${Date.now().toString(36)}`;
+      // A tick of several calls (one solo, then a batch): the next ticks batch from their first call.
+      await Promise.all(Array.from({ length: 5 }, (_, i) => backend.limit(`${id}-warm-${i}`, fixed(100))));
+      sent();
+      const calls: Promise<LimitAnswer>[] = [];
+      for (let i = 0; i < 15; i++) calls.push(backend.limit(`${id}-${i}`, fixed(100)));
+      expect(sent()).toBe(0);
+      calls.push(backend.limit(`${id}-15`, fixed(100)));
+      // The 16th call filled a script: written at once, in this tick.
+      expect(sent()).toBe(1);
+      for (let i = 16; i < 20; i++) calls.push(backend.limit(`${id}-${i}`, fixed(100)));
+      expect(sent()).toBe(0);
+      expect((await Promise.all(calls)).every((a) => a.success && a.states[0]!.remaining === 99)).toBe(true);
+      // The other 4 at the tick's end.
+      expect(sent()).toBe(1);
+    } finally {
+      await backend.clear();
+      await backend.close();
+      client.disconnect();
+    }
+  });
+});
+
 describe.skipIf(!clusterUrl)("limit batching on Redis Cluster", () => {
   it("one script per hash slot, sent together; every call answered", async () => {
     const { client, commands } = await countingClient(clusterUrl);
@@ -165,9 +201,10 @@ describe.skipIf(!clusterUrl)("limit batching on Redis Cluster", () => {
       const before = (commands.evalsha ?? 0) + (commands.eval ?? 0);
       expect((await Promise.all(ids.map((id) => backend.limit(id, all(2))))).every((a) => a.success && a.states[0]!.remaining === 0)).toBe(true);
       const scripts = (commands.evalsha ?? 0) + (commands.eval ?? 0) - before;
-      // The 30 ids of one tag share a script; the others take one each (unless two share a slot).
-      expect(scripts).toBeGreaterThan(1);
-      expect(scripts).toBeLessThanOrEqual(41);
+      // The 30 ids of one tag share scripts (16 calls each at most: 2); the others take one each
+      // (unless two share a slot).
+      expect(scripts).toBeGreaterThan(2);
+      expect(scripts).toBeLessThanOrEqual(42);
       expect((await backend.limit("{same}-0", all(2))).success).toBe(false);
     } finally {
       await backend.clear();
