@@ -133,8 +133,8 @@ export async function exec(multi: ChainableCommander): Promise<[error: Error | n
  * server answers `NOSCRIPT`. No async frame of its own: a limit call sent alone pays only the round trip.
  */
 export function evalScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[] = []): Promise<unknown> {
-  // ioredis flattens an array argument: one array, no spread into the call's arguments.
-  const items = (keys as string[]).concat(args as string[]);
+  // ioredis flattens an array argument: one array (spread: `concat` looks up isConcatSpreadable).
+  const items = [...keys, ...args] as string[];
   return client.evalsha(script.sha1, keys.length, items).catch((error: unknown) => {
     if (!messageOf(error).startsWith("NOSCRIPT")) throw error;
     return client.eval(script.lua, keys.length, items);
