@@ -182,9 +182,9 @@ export class Connection {
     const client = this.#client;
     if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
     const sent = fn(client);
-    const wrap = (error: unknown): unknown => backendError(command, error);
     // One hop: the deadline and the error's wrapping share it.
-    return this.#deadlines === undefined ? sent.catch((error: unknown) => Promise.reject(wrap(error))) : this.#deadlines.bound(sent, wrap);
+    if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(backendError(command, error)));
+    return this.#deadlines.bound(sent, (error) => backendError(command, error));
   }
 
   /** Runs one round trip, or fails at once while the server is unresponsive. */
