@@ -177,9 +177,9 @@ interface PendingLimit {
 /**
  * The limit calls of a network backend (`Backend.limit`): those of one tick run as `LIMIT`
  * scripts (backends/scripts) of `maxCalls` calls at most, each sent as soon as it is full, in issue
- * order, each call exactly as if it ran alone: 4 commands for 100 concurrent calls instead of 100
- * at 32 per script (what a store that bills per command charges, and what the server and the
- * connection carry). A call alone in its tick is a script of one call, a few microtask hops later
+ * order, each call exactly as if it ran alone: 100 concurrent calls are 4 commands instead of 100
+ * at 32 per script, 7 at 16 (what a store that bills per command charges, and what the server and
+ * the connection carry). A call alone in its tick is a script of one call, a few microtask hops later
  * (or at once: see `now`). A call that fails in the script (a key of another type) fails alone;
  * a failed command fails every call it carried.
  * @internal
@@ -261,7 +261,8 @@ export class LimitBatcher {
     });
   }
 
-  readonly #size = (): number => this.#queue.length;
+  /** How many calls this tick made (not the queue's length, which a full script sent empties). */
+  readonly #size = (): number => this.#tickCalls;
 
   /** Sends the calls of the tick (those not sent already in full scripts). */
   readonly #flush = (): void => {

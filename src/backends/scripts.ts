@@ -249,7 +249,7 @@ export const SET_ADD: LuaScript = {
 /**
  * The limiter's atomic step (`Backend.limit`, the same integers as `decide` in `backends/limits`),
  * on the server's clock (`TIME`, read once per script), for one or more calls in turn: the limit
- * calls of one tick run as one script (see `LimitBatcher` in backends/remote), each exactly as if
+ * calls of one tick share scripts (see `LimitBatcher` in backends/remote), each call exactly as if
  * it ran alone, in issue order. `ARGV[1]` the number of calls; per call, its keys in order (the
  * rules' keys, then the ban key: all in one hash slot, the callers wrap the key in a hash tag) and
  * its arguments in order: the cost, the ban in ms (0: none), `1` to delete every key first

@@ -269,7 +269,7 @@ export function makeLimiter(core: CacheCore, name: string, rules: readonly Limit
   };
   const costOf = (options: { cost?: number } | undefined): number => {
     const cost = options?.cost;
-    if (cost === undefined) return 1; // never above a limit (each is >= 1)
+    if (cost === undefined || cost === null) return 1; // never above a limit (each is >= 1)
     if (typeof cost !== "number" || !Number.isSafeInteger(cost) || cost < 1) throw new CacheConfigError(`${name}: "cost" must be an integer >= 1, got ${String(cost)}`);
     for (const rule of rules) {
       if (cost > rule.limit) throw new CacheConfigError(`${name}: a cost of ${cost} exceeds the ${rule.algorithm} limit of ${rule.limit} per ${formatMs(rule.periodMs)}: it could never pass`);

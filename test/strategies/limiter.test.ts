@@ -91,6 +91,9 @@ describe("limiter: options at creation", () => {
     await expect(api.limit("a", { cost: 4 })).rejects.toThrow(/a cost of 4 exceeds the fixed limit of 3 per 1s: it could never pass/);
     await expect(api.blockUntilReady("a", "1s", { cost: 4 })).rejects.toThrow(CacheConfigError);
     await expect(api.blockUntilReady("a", "soon")).rejects.toThrow(CacheConfigError);
+    // No cost (undefined, or null from untyped callers) is a cost of 1.
+    expect((await api.limit("a", { cost: undefined })).remaining).toBe(2);
+    expect((await api.limit("a", { cost: null as never })).remaining).toBe(1);
   });
 
   it("on live mem://, a limiter's state is never read as a value (nor a sliding log, nor a set)", async () => {

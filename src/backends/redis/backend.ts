@@ -85,7 +85,7 @@ export class RedisBackend implements Backend {
   readonly #connection: Connection;
   /** GETs sent per tick as one GET or MGET, or alone at once (see `get` and batching.ts). */
   readonly #reads: GetBatcher;
-  /** The limit calls of a tick, run as one LIMIT script (one per hash slot on Cluster; see remote.ts). */
+  /** The limit calls of a tick, run as LIMIT scripts of 16 calls at most (per hash slot on Cluster; see remote.ts). */
   readonly #limits: LimitBatcher;
   /** clientSide: the local copy of what this process read (see client-side.ts). */
   readonly #local: LocalCopy | undefined;

@@ -156,7 +156,7 @@ export class UpstashBackend implements Backend {
 
   /** Commands of the current tick, sent together by `#flush`. */
   #queue: Op[] = [];
-  /** The limit calls of a tick, run as one LIMIT script (see remote.ts). */
+  /** The limit calls of a tick, run as LIMIT scripts of 32 calls at most (see remote.ts). */
   readonly #limits = new LimitBatcher(
     // Each script in a request of its own, sent together: the server starts on the first while
     // the others are on the way, and this process works on each reply as it comes.

@@ -180,6 +180,17 @@ describe.skipIf(!redisUrl)("limit: a full script on redis://", () => {
       expect((await Promise.all(calls)).every((a) => a.success && a.states[0]!.remaining === 99)).toBe(true);
       // The other 4 at the tick's end.
       expect(sent()).toBe(1);
+      // A tick whose queue a full script emptied still ends when its calls stop coming, not at the
+      // first hop that finds the queue as long as before: a call one hop later joins it, and the
+      // tick counts as one of 17 calls (the next tick batches from its first call).
+      const more: Promise<LimitAnswer>[] = [];
+      for (let i = 0; i < 16; i++) more.push(backend.limit(`${id}-m${i}`, fixed(100)));
+      await Promise.resolve();
+      more.push(backend.limit(`${id}-m16`, fixed(100)));
+      await Promise.all(more);
+      expect(sent()).toBe(2);
+      await Promise.all([0, 1, 2].map((i) => backend.limit(`${id}-n${i}`, fixed(100))));
+      expect(sent()).toBe(1);
     } finally {
       await backend.clear();
       await backend.close();
