@@ -186,24 +186,18 @@ export class CacheCore {
   }
 
   /**
-   * Runs one backend command with safe-mode handling. No async frame of its own on a started
-   * route: the command's promise and one `then` (a limit call made one after another pays each
-   * hop on a cold cache, see bench/results/ratelimit.md).
+   * Runs one backend command with safe-mode handling. No async frame of its own: the command's
+   * promise and one `then` (a limit call made one after another pays each hop on a cold cache,
+   * see bench/results/ratelimit.md).
    */
   run<T>(route: Route, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>): Promise<T> {
     if (!route.enabled) return Promise.resolve(neutral);
     const epoch = route.epoch;
     const backend = route.backend;
-    if (backend === undefined) return route.start().then((started) => this.#issue(route, started, key, neutral, command, epoch), (error: unknown) => this.#settled(error, key, route, epoch, neutral));
-    return this.#issue(route, backend, key, neutral, command, epoch);
-  }
-
-  #issue<T>(route: Route, backend: Backend, key: string | undefined, neutral: T, command: (backend: Backend) => Promise<T>, epoch: number): Promise<T> {
     let pending: Promise<T>;
     try {
-      // Scopes (disable, invalidateFurther) see the backend through a guard; never on the plain path.
       // Promise.resolve: a custom backend's or middleware's plain value (a promise is kept as is).
-      pending = Promise.resolve(command(scope.live === 0 ? backend : guarded(this, backend, MISSING, this.prefixes.get(route.prefix))));
+      pending = backend === undefined ? route.start().then((started) => this.#scoped(route, started, command)) : Promise.resolve(this.#scoped(route, backend, command));
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -212,14 +206,16 @@ export class CacheCore {
         if (route.down !== undefined) this.answered(route, epoch);
         return result;
       },
-      (error: unknown) => this.#settled(error, key, route, epoch, neutral),
+      (error: unknown) => {
+        if (error !== DISABLED) this.failed(error, key, route, epoch);
+        return neutral;
+      },
     );
   }
 
-  /** A command of `run` failed (or a scope disabled it): safe mode answers `neutral`. */
-  #settled<T>(error: unknown, key: string | undefined, route: Route, epoch: number, neutral: T): T {
-    if (error !== DISABLED) this.failed(error, key, route, epoch);
-    return neutral;
+  /** `command` on `backend`: scopes (disable, invalidateFurther) see it through a guard; never on the plain path. */
+  #scoped<T>(route: Route, backend: Backend, command: (backend: Backend) => Promise<T>): Promise<T> {
+    return command(scope.live === 0 ? backend : guarded(this, backend, MISSING, this.prefixes.get(route.prefix)));
   }
 
   /**
