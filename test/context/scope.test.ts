@@ -63,10 +63,14 @@ describe.each(targets)("scopes on $name", (target) => {
     const cache = make();
     await cache.set("k", "v");
     const seen: unknown[] = [];
+    // a disables GET first, and reads only once b has read (not after a fixed sleep: b's read is a
+    // round trip, which may take longer than any margin under load).
+    let bRead!: () => void;
+    const bHasRead = new Promise<void>((resolve) => (bRead = resolve));
     await Promise.all([
       cache.disabling(async () => {
         cache.disable(Command.GET);
-        await sleep(20);
+        await bHasRead;
         seen.push(["a", await cache.get("k")]);
         cache.enable(Command.GET);
         seen.push(["a2", await cache.get("k")]);
@@ -74,6 +78,7 @@ describe.each(targets)("scopes on $name", (target) => {
       cache.disabling(async () => {
         await sleep(10);
         seen.push(["b", await cache.get("k")]);
+        bRead();
       }, Command.PING),
     ]);
     expect(seen).toEqual([["b", "v"], ["a", undefined], ["a2", "v"]]);
