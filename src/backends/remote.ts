@@ -238,7 +238,7 @@ export class LimitBatcher {
           this.#soloTick = true;
           soon(this.#endSoloTick);
           return reply.then((reply) => {
-            const answer = this.#answer(reply, request, 0, true);
+            const answer = this.#shaped(reply, 2 + 3 * request.rules.length) ?? this.#answer(reply as unknown[], request, 0);
             if (answer instanceof Error) throw answer;
             return answer;
           });
@@ -298,23 +298,18 @@ export class LimitBatcher {
       for (const call of calls) call.reject(error);
       return;
     }
-    this.#settle(calls, reply);
-  }
-
-  /** Settles each of `calls` from its part of the script's `reply`. */
-  #settle(calls: PendingLimit[], reply: Promise<unknown>): void {
     reply.then(
       (reply) => {
         let expected = 0;
         for (const call of calls) expected += 2 + 3 * call.request.rules.length;
-        if (!Array.isArray(reply) || reply.length !== expected) {
-          const error = this.#failure(`unexpected LIMIT reply: ${String(reply)}`);
+        const error = this.#shaped(reply, expected);
+        if (error !== undefined) {
           for (const call of calls) call.reject(error);
           return;
         }
         let at = 0;
         for (const call of calls) {
-          const answer = this.#answer(reply, call.request, at, false);
+          const answer = this.#answer(reply as unknown[], call.request, at);
           if (answer instanceof Error) call.reject(answer);
           else call.resolve(answer);
           at += 2 + 3 * call.request.rules.length;
@@ -326,14 +321,14 @@ export class LimitBatcher {
     );
   }
 
-  /**
-   * The answer of the call whose part of the script's `reply` starts at `at`, or the error it
-   * failed with; `whole`: the reply is that call's alone, and is checked for its length here.
-   */
-  #answer(reply: unknown, request: LimitRequest, at: number, whole: boolean): LimitAnswer | Error {
+  /** The error of a script's reply that is not an array of `length` items (undefined: it is). */
+  #shaped(reply: unknown, length: number): Error | undefined {
+    return Array.isArray(reply) && reply.length === length ? undefined : this.#failure(`unexpected LIMIT reply: ${String(reply)}`);
+  }
+
+  /** The answer of the call whose part of the script's reply `items` starts at `at`, or the error it failed with. */
+  #answer(items: readonly unknown[], request: LimitRequest, at: number): LimitAnswer | Error {
     const rules = request.rules.length;
-    if (whole && (!Array.isArray(reply) || reply.length !== 2 + 3 * rules)) return this.#failure(`unexpected LIMIT reply: ${String(reply)}`);
-    const items = reply as unknown[];
     const head = items[at];
     if (typeof head === "string" && head !== "0" && head !== "1") return this.#failure(head);
     const states: LimitRuleState[] = [];

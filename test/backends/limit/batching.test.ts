@@ -4,7 +4,7 @@
 // Within a script the calls run in issue order, each as if alone; a call that fails there (a key
 // of another type) fails alone.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createRedisBackend } from "../../../src/backends/redis/backend.js";
+import { createRedisBackend, type RedisBackend } from "../../../src/backends/redis/backend.js";
 import { createUpstashBackend } from "../../../src/backends/upstash/backend.js";
 import type { Backend, LimitAnswer, LimitRequest } from "../../../src/backends/types.js";
 import { countingClient } from "../../support/counting-client.js";
@@ -31,6 +31,27 @@ function sinceLast(total: () => number): () => number {
     seen += grown;
     return grown;
   };
+}
+
+/**
+ * A redis backend (namespace `namespace`) on a counting client of `url` for `body`, with the LIMIT
+ * scripts sent since the last `scripts()`; cleared and closed after.
+ */
+async function withCountedBackend(
+  url: string,
+  namespace: string,
+  body: (t: { backend: RedisBackend; client: Awaited<ReturnType<typeof countingClient>>["client"]; scripts: () => number }) => Promise<void>,
+): Promise<void> {
+  const { client, commands } = await countingClient(url);
+  const backend = createRedisBackend(url, { namespace, client });
+  try {
+    await backend.init();
+    await body({ backend, client, scripts: sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0)) });
+  } finally {
+    await backend.clear();
+    await backend.close();
+    client.disconnect();
+  }
 }
 
 /**
@@ -139,32 +160,20 @@ describe.skipIf(!redisUrl)("limit batching", () => {
 });
 
 describe.skipIf(!redisUrl)("limit: a solo call on redis://", () => {
-  it("is answered after SCRIPT FLUSH (NOSCRIPT, then EVAL), and its timeout or failure is a CacheBackendError", async () => {
-    const { client } = await countingClient(redisUrl);
-    const backend = createRedisBackend(redisUrl, { namespace: "limit-solo", client });
-    try {
-      await backend.init();
+  it("is answered after SCRIPT FLUSH (NOSCRIPT, then EVAL), and its timeout or failure is a CacheBackendError", () =>
+    withCountedBackend(redisUrl, "limit-solo", async ({ backend, client }) => {
       const id = `solo-${Date.now().toString(36)}`;
       expect((await backend.limit(id, fixed(3))).states[0]!.remaining).toBe(2);
       await client.script("FLUSH");
       expect((await backend.limit(id, fixed(3))).states[0]!.remaining).toBe(1);
       await client.set(`limit-solo:{${id}-bad}:f60000`, "text");
       await expect(backend.limit(`{${id}-bad}`, fixed(3))).rejects.toMatchObject({ name: "CacheBackendError", message: expect.stringMatching(/LIMIT: WRONGTYPE/) });
-    } finally {
-      await backend.clear();
-      await backend.close();
-      client.disconnect();
-    }
-  });
+    }));
 });
 
 describe.skipIf(!redisUrl)("limit: a full script on redis://", () => {
-  it("goes out as soon as it is full, before the tick that makes the calls ends", async () => {
-    const { client, commands } = await countingClient(redisUrl);
-    const backend = createRedisBackend(redisUrl, { namespace: "limit-full", client });
-    const sent = sinceLast(() => (commands.evalsha ?? 0) + (commands.eval ?? 0));
-    try {
-      await backend.init();
+  it("goes out as soon as it is full, before the tick that makes the calls ends", () =>
+    withCountedBackend(redisUrl, "limit-full", async ({ backend, scripts: sent }) => {
       const id = `full-${Date.now().toString(36)}`;
       // A tick of several calls (one solo, then a batch): the next ticks batch from their first call.
       await Promise.all(Array.from({ length: 5 }, (_, i) => backend.limit(`${id}-warm-${i}`, fixed(100))));
@@ -191,36 +200,23 @@ describe.skipIf(!redisUrl)("limit: a full script on redis://", () => {
       expect(sent()).toBe(2);
       await Promise.all([0, 1, 2].map((i) => backend.limit(`${id}-n${i}`, fixed(100))));
       expect(sent()).toBe(1);
-    } finally {
-      await backend.clear();
-      await backend.close();
-      client.disconnect();
-    }
-  });
+    }));
 });
 
 describe.skipIf(!clusterUrl)("limit batching on Redis Cluster", () => {
-  it("one script per hash slot, sent together; every call answered", async () => {
-    const { client, commands } = await countingClient(clusterUrl);
-    const backend = createRedisBackend(clusterUrl, { namespace: "limit-batch-cl", client });
-    try {
-      await backend.init();
+  it("one script per hash slot, sent together; every call answered", () =>
+    withCountedBackend(clusterUrl, "limit-batch-cl", async ({ backend, scripts }) => {
       // 30 ids in one slot (one hash tag: one script), 40 spread over the slots.
       const ids = [...Array.from({ length: 30 }, (_, i) => `{same}-${i}`), ...Array.from({ length: 40 }, (_, i) => `spread-${i}`)];
       // The first round loads the script on every master (NOSCRIPT, then EVAL), the second is counted.
       expect((await Promise.all(ids.map((id) => backend.limit(id, all(2))))).every((a) => a.success)).toBe(true);
-      const before = (commands.evalsha ?? 0) + (commands.eval ?? 0);
+      scripts();
       expect((await Promise.all(ids.map((id) => backend.limit(id, all(2))))).every((a) => a.success && a.states[0]!.remaining === 0)).toBe(true);
-      const scripts = (commands.evalsha ?? 0) + (commands.eval ?? 0) - before;
+      const sent = scripts();
       // The 30 ids of one tag share scripts (16 calls each at most: 2); the others take one each
       // (unless two share a slot).
-      expect(scripts).toBeGreaterThan(2);
-      expect(scripts).toBeLessThanOrEqual(42);
+      expect(sent).toBeGreaterThan(2);
+      expect(sent).toBeLessThanOrEqual(42);
       expect((await backend.limit("{same}-0", all(2))).success).toBe(false);
-    } finally {
-      await backend.clear();
-      await backend.close();
-      client.disconnect();
-    }
-  });
+    }));
 });
