@@ -11,7 +11,7 @@ export const RUNTIME_TESTS = 3;
  * top-level `describe` blocks. Keep `it` directly inside top-level `describe`s: Deno reports them
  * as steps, and would count a nested `describe` as a step too.
  */
-export const SMOKE_TESTS_PER_BACKEND = 10;
+export const SMOKE_TESTS_PER_BACKEND = 11;
 
 /** Tests each backend registers in the Hono block (hono-smoke.ts). */
 export const HONO_TESTS_PER_BACKEND = 3;

@@ -209,6 +209,18 @@ function backendSmoke(target: Target): void {
       assert.equal(await cache.exists("short"), false);
     });
 
+    it("limiter: calls one after another, then 20 at once, each counted once (redis://: on its limit lane, node:net)", async () => {
+      const api = cache.limiter({ algorithm: "fixed", limit: 100, period: "1m", prefix: "smoke-limiter" });
+      const remaining: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        remaining.push((await api.limit("id")).remaining);
+        await sleep(5); // the lane opens in the background after the first call
+      }
+      const burst = await Promise.all(Array.from({ length: 20 }, () => api.limit("id")));
+      remaining.push(...burst.map((result) => result.remaining));
+      assert.deepEqual(remaining, Array.from({ length: 50 }, (_, i) => 99 - i));
+    });
+
     it("getMany/setMany keep input order; incr is atomic; deleteMatch uses Redis globs", async () => {
       await cache.setMany({ a: 1, b: "two", c: [3] });
       assert.deepEqual(await cache.getMany(["c", "missing", "a", "b"], null), [[3], null, 1, "two"]);

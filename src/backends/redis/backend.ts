@@ -122,11 +122,13 @@ export class RedisBackend implements Backend {
     this.#connection = new Connection(settings, this.#clientSide);
     this.#reads = new GetBatcher(this.#connection, this.#ns, this.#clientSide);
     this.#limits = new LimitBatcher(
-      (keys, args) => this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
+      // On the limit lane when it is ready (see lane.ts): a tick's scripts and the lone calls
+      // before and after them on one connection, in issue order.
+      (keys, args) => this.#connection.nowScript("LIMIT", LIMIT, keys, args) ?? this.#run("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
       (message) => new CacheBackendError(`redis LIMIT: ${message}`),
       () => (isCluster(this.#connection.client) ? keySlot : undefined),
       // A lone call, written at once when the connection is ready (see LimitBatcher).
-      (keys, args) => this.#connection.now("LIMIT", (c) => evalScript(c, LIMIT, keys, args)),
+      (keys, args) => this.#connection.nowScript("LIMIT", LIMIT, keys, args),
       // 16 calls per script, not 32: more overlap with the server (100 calls issued together:
       // ~1.2× the calls per second); a command costs nothing here, where Upstash bills each.
       LIMIT_CALLS_PER_SCRIPT,

@@ -1,6 +1,6 @@
 /**
  * The Redis backend's connection: the lifecycle of its ioredis client, and the bounds and health
- * of the commands sent on it.
+ * of the commands sent on it (and on its limit lane, see lane.ts, which follows that client).
  *
  * "Safe" by construction:
  * - the ioredis client is created in `init()` or on the first command (setup does no I/O), with
@@ -21,7 +21,9 @@ import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js";
 import { Deadlines, Responsiveness, withDeadline } from "../deadlines.js";
-import { createCluster, masters, type RedisClient } from "./cluster.js";
+import type { LuaScript } from "../scripts.js";
+import { createCluster, evalScript, masters, type RedisClient } from "./cluster.js";
+import { Lane } from "./lane.js";
 import type { ClientSide } from "./client-side-wiring.js";
 import {
   DEFAULT_TIMEOUT_MS,
@@ -73,6 +75,8 @@ export class Connection {
   readonly #clientSide: ClientSide | undefined;
   /** Told when a Cluster loses the connection to a master (see {@link onMasterLost}). */
   readonly #masterLost = new Set<() => void>();
+  /** The lean connection of lone limit calls (see lane.ts): our own single-node, plain-TCP connection only. */
+  readonly #lane: Lane | undefined;
 
   constructor(settings: RedisSettings, clientSide: ClientSide | undefined) {
     this.#clientSide = clientSide;
@@ -83,6 +87,17 @@ export class Connection {
     this.#redisOptions = settings.redisOptions;
     this.#seeds = settings.seeds;
     this.#description = settings.description;
+    const own = settings.redisOptions;
+    if (own !== undefined && settings.seeds === undefined && own.tls === undefined) {
+      this.#lane = new Lane({
+        host: own.host ?? "127.0.0.1",
+        port: own.port ?? 6379,
+        db: own.db ?? 0,
+        username: own.username,
+        password: own.password,
+        connectTimeout: settings.connectTimeout,
+      });
+    }
     const timeout = this.#timeout;
     this.#deadlines =
       timeout === undefined
@@ -148,6 +163,7 @@ export class Connection {
   /** Disconnects (a supplied client is left open) and drops every listener and timer: see `RedisBackend.close`. */
   async close(): Promise<void> {
     const client = this.#client;
+    this.#lane?.close();
     if (!client) return;
     this.#client = undefined;
     this.#clientSide?.stop();
@@ -174,14 +190,16 @@ export class Connection {
   }
 
   /**
-   * Runs one round trip at once on a ready connection that answers, under the shared deadline, or
+   * Runs one script at once on a ready connection that answers, under the shared deadline, or
    * answers undefined (not connected yet, reconnecting, unresponsive): the caller then takes the
-   * general way ({@link send}). For calls sent alone (a lone limit call) with no frame of ours.
+   * general way ({@link send}). For calls sent alone (a lone limit call) with no frame of ours: on
+   * the limit lane once it is ready (see lane.ts), else on the client.
    */
-  now<T>(command: string, fn: (client: RedisClient) => Promise<T>): Promise<T> | undefined {
+  nowScript(command: string, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> | undefined {
     const client = this.#client;
     if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
-    const sent = fn(client);
+    const lane = this.#lane;
+    const sent = lane !== undefined && lane.usable() ? lane.script(script, keys, args) : evalScript(client, script, keys, args);
     // One hop: the deadline and the error's wrapping share it.
     if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(backendError(command, error)));
     return this.#deadlines.bound(sent, (error) => backendError(command, error));

@@ -1,5 +1,6 @@
 // close() leaves nothing that keeps a process alive: a child process that sets up the Redis
-// backend, uses it and closes it exits on its own, also when Redis went away in between.
+// backend, uses it (its limit lane included) and closes it exits on its own, also when Redis went
+// away in between.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { startRedis } from "../../support/redis-server.js";
 const url = inject("redisUrl");
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const entry = pathToFileURL(join(root, "src/redis.ts")).href;
+const ioredis = pathToFileURL(join(root, "node_modules/ioredis/built/index.js")).href;
 const dir = mkdtempSync(join(tmpdir(), "cashews-exit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,6 +25,17 @@ if ((await backend.get("k")) !== "v") process.exit(3);
 await backend.incr("n", 1, 60_000);
 await backend.unlock("lock", "x");
 for await (const _ of backend.scan("*", 10)) {}
+// Lone limit calls a few ms apart: the limit lane (a second connection) opens and carries them.
+const rule = { algorithm: "fixed", limit: 1000, periodMs: 60_000, refill: 1000 };
+for (let i = 0; i < 20; i++) {
+  await backend.limit("lim", { rules: [rule], cost: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+}
+const { Redis } = await import(${JSON.stringify(ioredis)});
+const admin = new Redis(process.env.REDIS_URL);
+const clients = await admin.client("LIST");
+admin.disconnect();
+if (!clients.includes(" name=cashews-limits ")) process.exit(4);
 if (process.env.REDIS_GOES_AWAY) {
   // Redis goes away: the client is now between reconnect attempts (a pending timer).
   process.stdout.write("ready\\n");
