@@ -281,7 +281,12 @@ export const LIMIT: LuaScript = {
     "local function fixed(key, banKey, cost, limit, period, banMs)\n" +
     "  if cost == 0 or redis.call('EXISTS', banKey) == 1 then return nil end\n" +
     "  local v = redis.pcall('INCRBY', key, cost)\n" +
-    "  if type(v) == 'table' then return redis.error_reply(WRONG) end\n" +
+    // Not a counter (a string that is no integer, another type): WRONGTYPE, as the general path
+    // says it; any other error (READONLY on a demoted master, OOM) as the server said it.
+    "  if type(v) == 'table' then\n" +
+    "    if string.sub(v.err, 1, 4) == 'ERR ' or string.sub(v.err, 1, 9) == 'WRONGTYPE' then return redis.error_reply(WRONG) end\n" +
+    "    return v\n" +
+    "  end\n" +
     "  local count, left = v - cost, -1\n" +
     "  if count ~= 0 then left = redis.call('PTTL', key) end\n" +
     "  local fresh = left <= 0\n" +
@@ -553,5 +558,5 @@ export const LIMIT: LuaScript = {
     "  k, a = k + n + 1, a + 4 + 4 * n\n" +
     "end\n" +
     "return res\n",
-  sha1: "b90bd6ffac2d0abc9da2ac97cba914c107590464",
+  sha1: "ecedadab5002dfec9ea5d489bc52be6bf2d67a7a",
 };

@@ -23,7 +23,7 @@ import { CacheBackendError, CacheConfigError, messageOf } from "../../errors.js"
 import { Deadlines, Responsiveness, withDeadline } from "../deadlines.js";
 import type { LuaScript } from "../scripts.js";
 import { createCluster, evalScript, masters, type RedisClient } from "./cluster.js";
-import { Lane } from "./lane.js";
+import { isReplyError, Lane } from "./lane.js";
 import type { ClientSide } from "./client-side-wiring.js";
 import {
   DEFAULT_TIMEOUT_MS,
@@ -75,7 +75,7 @@ export class Connection {
   readonly #clientSide: ClientSide | undefined;
   /** Told when a Cluster loses the connection to a master (see {@link onMasterLost}). */
   readonly #masterLost = new Set<() => void>();
-  /** The lean connection of lone limit calls (see lane.ts): our own single-node, plain-TCP connection only. */
+  /** The lean connection of the LIMIT scripts (see lane.ts): our own single-node, plain-TCP connection only. */
   readonly #lane: Lane | undefined;
 
   constructor(settings: RedisSettings, clientSide: ClientSide | undefined) {
@@ -90,12 +90,18 @@ export class Connection {
     const own = settings.redisOptions;
     if (own !== undefined && settings.seeds === undefined && own.tls === undefined) {
       this.#lane = new Lane({
-        host: own.host ?? "127.0.0.1",
-        port: own.port ?? 6379,
+        // The address our client's socket is connected to: the lane follows it (a name that
+        // resolves to several hosts, a failover behind one name).
+        where: () => {
+          const stream = (this.#client as Redis | undefined)?.stream;
+          if (stream?.remoteAddress === undefined || stream.remotePort === undefined) return undefined;
+          return { host: stream.remoteAddress, port: stream.remotePort };
+        },
         db: own.db ?? 0,
         username: own.username,
         password: own.password,
         connectTimeout: settings.connectTimeout,
+        onRefused: (error) => this.#reportError(error),
       });
     }
     const timeout = this.#timeout;
@@ -163,7 +169,7 @@ export class Connection {
   /** Disconnects (a supplied client is left open) and drops every listener and timer: see `RedisBackend.close`. */
   async close(): Promise<void> {
     const client = this.#client;
-    this.#lane?.close();
+    const lane = this.#lane?.close();
     if (!client) return;
     this.#client = undefined;
     this.#clientSide?.stop();
@@ -178,6 +184,7 @@ export class Connection {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(new Error("the backend was closed"));
+    await lane; // its calls in flight answered (or given up), like those QUIT lets finish below
     if (client === this.#userClient) return;
     client.on("error", noop); // late socket errors while closing must not be reported as unhandled
     // A server that does not answer would not answer QUIT either: just drop the socket.
@@ -192,17 +199,28 @@ export class Connection {
   /**
    * Runs one script at once on a ready connection that answers, under the shared deadline, or
    * answers undefined (not connected yet, reconnecting, unresponsive): the caller then takes the
-   * general way ({@link send}). For calls sent alone (a lone limit call) with no frame of ours: on
-   * the limit lane once it is ready (see lane.ts), else on the client.
+   * general way ({@link send}). With no frame of ours: the LIMIT scripts, lone calls' and a
+   * tick's, on the limit lane once it is ready (see lane.ts), else on the client.
    */
   nowScript(command: string, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> | undefined {
     const client = this.#client;
     if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
     const lane = this.#lane;
-    const sent = lane !== undefined && lane.usable() ? lane.script(script, keys, args) : evalScript(client, script, keys, args);
+    if (lane !== undefined && lane.usable()) {
+      const sent = lane.script(script, keys, args);
+      if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(this.#laneFailed(lane, command, error)));
+      return this.#deadlines.bound(sent, (error) => this.#laneFailed(lane, command, error));
+    }
+    const sent = evalScript(client, script, keys, args);
     // One hop: the deadline and the error's wrapping share it.
     if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(backendError(command, error)));
     return this.#deadlines.bound(sent, (error) => backendError(command, error));
+  }
+
+  /** The error of a call on the lane; a lane that did not answer (a timeout, a loss) is dropped: the next calls go through ioredis. */
+  #laneFailed(lane: Lane, command: string, error: unknown): unknown {
+    if (!isReplyError(error)) lane.drop(`given up: ${messageOf(error)}`);
+    return backendError(command, error);
   }
 
   /** Runs one round trip, or fails at once while the server is unresponsive. */
@@ -339,6 +357,7 @@ export class Connection {
       if (++readies > 1) this.#clientSide?.reconnect();
     };
     const onClose = (): void => {
+      this.#lane?.drop("the backend's connection was lost"); // made again to where the client reconnects
       this.#clientSide?.local.expireAll(); // what was read on a lost connection is not trusted any more (grace aside)
       this.#settle(this.#lastError ?? new Error("connection closed"));
     };

@@ -47,13 +47,16 @@ async function lanes(client: Redis): Promise<Record<string, string>[]> {
     .map((line) => Object.fromEntries(line.split(" ").map((field) => [field.slice(0, field.indexOf("=")), field.slice(field.indexOf("=") + 1)])));
 }
 
-/** Lone limit calls on `id` (one every 10 ms) until the server lists a lane other than `not`; the lane and the remainders answered. */
+/**
+ * Lone limit calls on `id` (one every 10 ms) until the server lists a lane other than `not` that
+ * carried one of them (its last command a script); the lane and the remainders answered.
+ */
 async function callUntilLane(backend: RedisBackend, client: Redis, id: string, limit: number, not?: string): Promise<{ lane: Record<string, string>; remaining: number[] }> {
   const remaining: number[] = [];
   const deadline = Date.now() + 10_000 + LANE_RETRY_MS;
   for (;;) {
     remaining.push((await backend.limit(id, fixed(limit))).states[0]!.remaining);
-    const lane = (await lanes(client)).find((one) => one.id !== not);
+    const lane = (await lanes(client)).find((one) => one.id !== not && one.cmd?.startsWith("eval"));
     if (lane !== undefined) return { lane, remaining };
     if (Date.now() > deadline) throw new Error("no lane within 10 s");
     await sleep(10);
@@ -140,13 +143,14 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     const redis = await server();
     const client = admin(redis.url);
     const backend = backendOn(redis.url);
-    const { remaining } = await callUntilLane(backend, client, "n", 100);
+    const { lane, remaining } = await callUntilLane(backend, client, "n", 100);
     await client.script("FLUSH");
     const seen = await monitored(redis.url, async () => {
       expect((await backend.limit("n", fixed(100))).states[0]!.remaining).toBe(99 - remaining.length);
       expect((await backend.limit("n", fixed(100))).states[0]!.remaining).toBe(98 - remaining.length);
     });
-    expect(seen.map((line) => line.name).filter((name) => name.startsWith("eval"))).toEqual(["evalsha", "eval", "evalsha"]);
+    const scripts = seen.filter((line) => line.name.startsWith("eval"));
+    expect(scripts).toEqual(["evalsha", "eval", "evalsha"].map((name) => ({ name, source: lane.addr })));
   });
 
   it("a lane lost between calls: the next calls go on ioredis, then on a new lane; each call counted once", async () => {
@@ -168,9 +172,13 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     const { lane, remaining } = await callUntilLane(backend, client, "f", 1000);
     await client.client("PAUSE", "5000", "WRITE"); // scripts wait; CLIENT KILL does not
     const inFlight = backend.limit("f", fixed(1000));
+    const outcome = inFlight.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await sleep(50);
     await client.client("KILL", "ID", lane.id!);
-    await expect(inFlight).rejects.toMatchObject({ name: "CacheBackendError", message: expect.stringMatching(/redis LIMIT: .*lost/) });
+    expect(await outcome).toMatchObject({ name: "CacheBackendError", message: expect.stringMatching(/redis LIMIT: .*lost/) });
     await client.client("UNPAUSE");
     await sleep(LANE_RETRY_MS / 2);
     expect(await client.get("lane:{f}:f60000")).toBe(String(remaining.length));
@@ -180,7 +188,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
   it("reads replies split across many reads", async () => {
     const redis = await server();
     const client = admin(redis.url);
-    const proxy = await splittingProxy(redis.port);
+    const proxy = await tcpProxy(redis.port, { split: true });
     const backend = backendOn(`redis://127.0.0.1:${proxy.port}`, { timeout: 10_000 });
     const { remaining } = await callUntilLane(backend, client, "s", 1000);
     const n = remaining.length;
@@ -191,6 +199,90 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     await client.set("lane:{bad}:f60000", "text");
     await expect(backend.limit("bad", fixed(3))).rejects.toMatchObject({ message: expect.stringMatching(/LIMIT: WRONGTYPE/) });
     expect(proxy.chunks()).toBeGreaterThan(200);
+  });
+
+  it("a lane that does not answer is given up after its call's timeout: the next calls go through ioredis, then on a new lane", async () => {
+    const redis = await server();
+    const client = admin(redis.url);
+    const proxy = await tcpProxy(redis.port);
+    const backend = backendOn(`redis://127.0.0.1:${proxy.port}`, { timeout: 300 });
+    const first = await callUntilLane(backend, client, "h", 1000);
+    expect(proxy.connections).toHaveLength(2); // ioredis, then the lane
+    proxy.connections[1]!.freeze(); // silent from now on, both ways (a dead peer, a dropped NAT entry)
+    await expect(backend.limit("h", fixed(1000))).rejects.toMatchObject({ name: "CacheBackendError", message: expect.stringMatching(/timed out/) });
+    // Unresponsive until a probe (PING, on ioredis) answers; then every call answers again.
+    const until = Date.now() + 5_000;
+    let answered = 0;
+    while (answered === 0) {
+      if (Date.now() > until) throw new Error("no answer within 5 s");
+      answered += await backend.limit("h", fixed(1000)).then(() => 1, () => 0);
+      await sleep(20);
+    }
+    for (let i = 0; i < 10; i++) await backend.limit("h", fixed(1000));
+    const second = await callUntilLane(backend, client, "h", 1000, first.lane.id);
+    expect(proxy.connections).toHaveLength(3);
+    // The call the silent lane took was never applied: each answered call counted once.
+    const answeredCalls = first.remaining.length + 1 + 10 + second.remaining.length;
+    expect(await client.get("lane:{h}:f60000")).toBe(String(answeredCalls));
+  });
+
+  it("follows a failover: a lane answered READONLY is dropped, and made again where ioredis reconnects", async () => {
+    const [a, b] = [await server(), await server()];
+    const [onA, onB] = [admin(a.url), admin(b.url)];
+    const proxy = await tcpProxy(a.port);
+    const backend = backendOn(`redis://127.0.0.1:${proxy.port}`);
+    await callUntilLane(backend, onA, "r", 1000);
+    // B takes over behind the same address; A is now its replica (its clients stay connected).
+    proxy.retarget(b.port);
+    await onA.replicaof("127.0.0.1", String(b.port));
+    const until = Date.now() + 10_000;
+    let refused = 0;
+    for (;;) {
+      if (Date.now() > until) throw new Error("still refused after 10 s");
+      const ok = await backend.limit("r", fixed(1000)).then(
+        () => true,
+        (error: Error) => {
+          expect(error.message).toMatch(/READONLY|no longer the master|unreachable|lost/);
+          refused++;
+          return false;
+        },
+      );
+      if (ok && (await lanes(onB)).some((lane) => lane.cmd?.startsWith("eval"))) break;
+      await sleep(20);
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(await lanes(onA)).toEqual([]);
+    expect((await backend.limit("r", fixed(1000))).success).toBe(true);
+  });
+
+  it("a handshake the server refuses is reported once, and the calls stay on ioredis", async () => {
+    const redis = await server();
+    const client = admin(redis.url);
+    await client.acl("SETUSER", "noping", "on", ">pw", "~*", "+@all", "-ping");
+    const errors: Error[] = [];
+    const backend = backendOn(`redis://noping:pw@127.0.0.1:${redis.port}`, { onError: (error: Error) => errors.push(error) });
+    const remaining: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      remaining.push((await backend.limit("x", fixed(100))).states[0]!.remaining);
+      await sleep(40); // 2 s: past LANE_RETRY_MS, short of LANE_REFUSED_RETRY_MS
+    }
+    expect(remaining).toEqual(countUp(99, 50));
+    expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/refused the limit lane's handshake \(NOPERM/)]);
+    expect(await lanes(client)).toEqual([]);
+  });
+
+  it("close() waits for the calls in flight on the lane", async () => {
+    const redis = await server();
+    const client = admin(redis.url);
+    const backend = backendOn(redis.url);
+    const { remaining } = await callUntilLane(backend, client, "c", 1000);
+    const lone = backend.limit("c", fixed(1000)); // written at once
+    const tick = Promise.all(Array.from({ length: 20 }, () => backend.limit("c", fixed(1000))));
+    await new Promise((resolve) => setImmediate(resolve)); // the tick's scripts written too
+    await backend.close();
+    const answers = [await lone, ...(await tick)];
+    expect(answers.map((answer) => answer.states[0]!.remaining)).toEqual(countUp(999 - remaining.length, 21));
+    expect(await lanes(client)).toEqual([]);
   });
 
   it("is not made for a supplied client", async () => {
@@ -205,18 +297,37 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
   });
 });
 
-/** A TCP proxy to `port` that hands the server's bytes on 1 to 3 at a time, a timer apart. */
-async function splittingProxy(port: number): Promise<{ port: number; chunks: () => number }> {
+interface ProxyConnection {
+  /** Forwards nothing more, either way (the sockets stay open). */
+  freeze(): void;
+}
+
+/**
+ * A TCP proxy to `port` on 127.0.0.1 (`retarget`: new connections go to another port).
+ * `split`: the server's bytes are handed on 1 to 3 at a time, a timer apart.
+ */
+async function tcpProxy(port: number, { split = false } = {}): Promise<{ port: number; connections: ProxyConnection[]; retarget(port: number): void; chunks: () => number }> {
+  let target = port;
   let chunks = 0;
   const sockets = new Set<Socket>();
+  const connections: ProxyConnection[] = [];
   const proxy: Server = createServer((downstream) => {
-    const upstream = netConnect({ port, host: "127.0.0.1" });
+    const upstream = netConnect({ port: target, host: "127.0.0.1" });
     sockets.add(downstream).add(upstream);
-    downstream.pipe(upstream);
+    let frozen = false;
+    connections.push({ freeze: () => (frozen = true) });
+    downstream.on("data", (data: Buffer) => {
+      if (!frozen) upstream.write(data);
+    });
     let queue = Promise.resolve();
     upstream.on("data", (data: Buffer) => {
+      if (frozen) return;
+      if (!split) {
+        downstream.write(data);
+        return;
+      }
       queue = queue.then(async () => {
-        for (let at = 0; at < data.length; ) {
+        for (let at = 0; at < data.length && !frozen; ) {
           const size = 1 + (at % 3);
           downstream.write(data.subarray(at, at + size));
           chunks++;
@@ -241,5 +352,10 @@ async function splittingProxy(port: number): Promise<{ port: number; chunks: () 
       }),
   );
   const address = proxy.address();
-  return { port: typeof address === "object" && address ? address.port : 0, chunks: () => chunks };
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    connections,
+    retarget: (to) => (target = to),
+    chunks: () => chunks,
+  };
 }
