@@ -1,10 +1,12 @@
 /**
  * Where a sequential limit call's time goes on redis:// (issue 18, the sequential columns of the
- * rate-limit tier): cashews' limiter, layer by layer, against rate-limiter-flexible and against a
- * bare ioredis EVALSHA of the LIMIT script (no library code at all, the floor of any limiter with
- * these semantics on ioredis). Every variant runs in this one process, in interleaved blocks of
- * sequential calls on one id (the order reversed every other round), so the machine's drift
- * cancels out of the ratios; each variant on its own connection.
+ * rate-limit tier): cashews' limiter, layer by layer (the limiter, the backend's limit() alone,
+ * the limit lane's script call alone: see src/backends/redis/lane.ts), against
+ * rate-limiter-flexible and against a bare ioredis EVALSHA of the LIMIT script (no library code
+ * at all: the floor of any limiter with these semantics on ioredis). Every variant runs in this
+ * one process, in interleaved blocks of sequential calls on one id (the order reversed every
+ * other round), so the machine's drift cancels out of the ratios; each variant on its own
+ * connection.
  *
  * Run: `node --import tsx bench/ratelimit-floor.ts` (its own redis-server, pinned to the last CPU
  * and this process to the first with `taskset` when there is one). Env: FLOOR_ROUNDS (default 60),
@@ -18,6 +20,7 @@ import { Redis } from "ioredis";
 import { Cache } from "../src/index.js";
 import "../src/redis.js";
 import { createRedisBackend } from "../src/backends/redis/backend.js";
+import { Lane } from "../src/backends/redis/lane.js";
 import { limitKeys } from "../src/backends/remote.js";
 import { LIMIT } from "../src/backends/scripts.js";
 import type { LimitRule } from "../src/backends/types.js";
@@ -49,6 +52,9 @@ const limiter = cache.limiter({ algorithm: "fixed", limit: LIMIT_PER_MINUTE, per
 const backend = createRedisBackend(server.url, { namespace: "floor-backend" });
 await backend.init();
 const bare = new Redis(server.url);
+const { port } = new URL(server.url);
+const lane = new Lane({ where: () => ({ host: "127.0.0.1", port: Number(port) }), db: 0, connectTimeout: 2000, onRefused: (error) => console.error(error) });
+while (!lane.usable()) await new Promise((resolve) => setTimeout(resolve, 10));
 const [windowKey, banKey] = limitKeys("floor-bare:", `bare${run}`, [rule]);
 await bare.script("LOAD", LIMIT.lua);
 const peerClient = new Redis(server.url);
@@ -62,12 +68,13 @@ interface Variant {
 const variants: Variant[] = [
   { name: "cashews `cache.limiter`", call: () => limiter.limit("id"), blocks: [] },
   { name: "cashews' redis backend `limit()` alone (no limiter, no core)", call: () => backend.limit(`be${run}`, { rules: [rule], cost: 1 }), blocks: [] },
+  { name: "the limit lane's script call alone (the short form; no backend, no limiter)", call: () => lane.script(LIMIT, [windowKey!, banKey!], ["F", "1", String(LIMIT_PER_MINUTE), "60000"]), blocks: [] },
   {
     name: "bare ioredis EVALSHA of LIMIT, the general form",
     call: () => bare.evalsha(LIMIT.sha1, 2, windowKey!, banKey!, "1", "1", "0", "0", "1", "f", String(LIMIT_PER_MINUTE), "60000", "0"),
     blocks: [],
   },
-  { name: "bare ioredis EVALSHA of LIMIT, the short form (the floor)", call: () => bare.evalsha(LIMIT.sha1, 2, windowKey!, banKey!, "F", "1", String(LIMIT_PER_MINUTE), "60000"), blocks: [] },
+  { name: "bare ioredis EVALSHA of LIMIT, the short form (the floor on ioredis)", call: () => bare.evalsha(LIMIT.sha1, 2, windowKey!, banKey!, "F", "1", String(LIMIT_PER_MINUTE), "60000"), blocks: [] },
   { name: "rate-limiter-flexible `consume`", call: () => peer.consume("id"), blocks: [] },
 ];
 
@@ -90,6 +97,7 @@ try {
   await cache.close();
   await backend.close();
   bare.disconnect();
+  await lane.close();
   peerClient.disconnect();
   await server.stop();
 }
