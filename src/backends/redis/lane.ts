@@ -21,6 +21,11 @@
  *   idempotent) and is made again, lazily, at most once per {@link LANE_RETRY_MS} (a handshake
  *   the server refuses: once per {@link LANE_REFUSED_RETRY_MS}, and reported once).
  *
+ * Order: the scripts on the lane keep their issue order, as they did on ioredis. Only when the
+ * lane opens or is dropped can a script on one connection overtake one in flight on the other
+ * (calls of different ticks, each still decided atomically). The lane does not wait for the GETs
+ * of the tick queued before it (batching.ts): they touch none of its keys.
+ *
  * Only for our own single-node, plain-TCP connection (`redis://`): not for `rediss://`, a Cluster
  * or a supplied client, whose connection options are not ours to copy.
  * @internal

@@ -210,6 +210,16 @@ describe.skipIf(!clusterUrl)("commands across the masters of the shared cluster"
     await cache.clear();
   });
 
+  it("limit calls one after another stay on the cluster's connections: no limit lane (lane.ts is for a single node)", async () => {
+    const api = cache.limiter({ algorithm: "fixed", limit: 100, period: "1m", prefix: `lane-${RUN}` });
+    for (let i = 0; i < 20; i++) {
+      expect((await api.limit(`id-${i % 4}`)).remaining).toBe(99 - Math.floor(i / 4));
+      await new Promise((resolve) => setTimeout(resolve, 10)); // time enough for a lane to open, were one made
+    }
+    for (const node of nodes) expect(String(await node.client("LIST"))).not.toContain(" name=cashews-limits ");
+    await cache.clear();
+  });
+
   it("a supplied ioredis Cluster is used as is, and left open on close", async () => {
     const client = new Cluster(parseRedisUrl(clusterUrl).nodes, { lazyConnect: true });
     await client.connect();
