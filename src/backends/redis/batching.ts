@@ -143,8 +143,8 @@ export class GetBatcher {
     } else if (this.#gets === undefined) {
       if (this.#soloTick) this.#batchFirst = true;
       else if (!this.#batchFirst) {
-        const client = this.#connection.client;
-        if (client !== undefined && client.status === "ready" && !this.#health.down) {
+        const client = this.#connection.writable;
+        if (client !== undefined) {
           this.#soloTick = true;
           soon(this.#endSoloTick);
           return this.#getNow(client, this.#ns.key(key));

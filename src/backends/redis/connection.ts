@@ -197,29 +197,36 @@ export class Connection {
   }
 
   /**
-   * Runs one script at once on a ready connection that answers, under the shared deadline, or
-   * answers undefined (not connected yet, reconnecting, unresponsive): the caller then takes the
-   * general way ({@link send}). With no frame of ours: the LIMIT scripts, lone calls' and a
-   * tick's, on the limit lane once it is ready (see lane.ts), else on the client.
+   * The client when a command can be written at once (connected, and the server answers), else
+   * undefined: the caller then takes the general way ({@link send}). What the solo GET
+   * (batching.ts) and {@link nowScript} ask before writing without a frame of ours.
    */
-  nowScript(command: string, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> | undefined {
+  get writable(): RedisClient | undefined {
     const client = this.#client;
-    if (client === undefined || client.status !== "ready" || this.#health.down) return undefined;
-    const lane = this.#lane;
-    if (lane !== undefined && lane.usable()) {
-      const sent = lane.script(script, keys, args);
-      if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(this.#laneFailed(lane, command, error)));
-      return this.#deadlines.bound(sent, (error) => this.#laneFailed(lane, command, error));
-    }
-    const sent = evalScript(client, script, keys, args);
-    // One hop: the deadline and the error's wrapping share it.
-    if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(backendError(command, error)));
-    return this.#deadlines.bound(sent, (error) => backendError(command, error));
+    return client !== undefined && client.status === "ready" && !this.#health.down ? client : undefined;
   }
 
-  /** The error of a call on the lane; a lane that did not answer (a timeout, a loss) is dropped: the next calls go through ioredis. */
-  #laneFailed(lane: Lane, command: string, error: unknown): unknown {
-    if (!isReplyError(error)) lane.drop(`given up: ${messageOf(error)}`);
+  /**
+   * Runs one script at once when the connection is {@link writable}, under the shared deadline,
+   * else answers undefined. With no frame of ours: the LIMIT scripts, lone calls' and a tick's, on
+   * the limit lane once it is ready (see lane.ts), else on the client.
+   */
+  nowScript(command: string, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> | undefined {
+    const client = this.writable;
+    if (client === undefined) return undefined;
+    const lane = this.#lane !== undefined && this.#lane.usable() ? this.#lane : undefined;
+    const sent = lane !== undefined ? lane.script(script, keys, args) : evalScript(client, script, keys, args);
+    // One hop: the deadline and the error's wrapping share it.
+    if (this.#deadlines === undefined) return sent.catch((error: unknown) => Promise.reject(this.#failed(lane, command, error)));
+    return this.#deadlines.bound(sent, (error) => this.#failed(lane, command, error));
+  }
+
+  /**
+   * The error of a script sent by {@link nowScript}; a lane that did not answer (a timeout, a
+   * loss) is dropped: the next calls go through ioredis.
+   */
+  #failed(lane: Lane | undefined, command: string, error: unknown): unknown {
+    if (lane !== undefined && !isReplyError(error)) lane.drop(`given up: ${messageOf(error)}`);
     return backendError(command, error);
   }
 

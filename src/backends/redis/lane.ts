@@ -62,8 +62,8 @@ export interface LaneOptions {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
-  script: LuaScript | undefined;
-  items: readonly string[] | undefined;
+  script?: LuaScript;
+  items?: readonly string[];
 }
 
 /** A reply that is not complete in the bytes read so far. */
@@ -164,7 +164,7 @@ export class Lane {
     const handshake: Promise<unknown>[] = [];
     const ask = (name: string, args: string[], optional = false): void => {
       socket.write(encode(name, args[0], args.slice(1)));
-      handshake.push(new Promise((resolve, reject) => this.#pending.push({ resolve, reject: optional ? resolve : reject, script: undefined, items: undefined })));
+      handshake.push(new Promise((resolve, reject) => this.#pending.push({ resolve, reject: optional ? resolve : reject })));
     };
     try {
       socket.setNoDelay(true);
@@ -241,7 +241,7 @@ export class Lane {
       else if (call.script !== undefined && reply.message.startsWith("NOSCRIPT")) {
         // The script is not loaded (SCRIPT FLUSH): its EVAL, once, at the back of the line.
         this.#socket!.write(encode("EVAL", call.script.lua, call.items!));
-        this.#pending.push({ ...call, script: undefined });
+        this.#pending.push({ resolve: call.resolve, reject: call.reject });
       } else {
         call.reject(reply);
         // No longer the master (a failover): the lane follows ioredis to the new one.

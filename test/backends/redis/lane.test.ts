@@ -79,7 +79,7 @@ async function monitored(url: string, run: () => Promise<void>): Promise<{ name:
   }
 }
 
-const countUp = (from: number, n: number) => Array.from({ length: n }, (_, i) => from - i);
+const countDown = (from: number, n: number) => Array.from({ length: n }, (_, i) => from - i);
 
 describe.skipIf(!hasRedis)("the limit lane", () => {
   it("carries the LIMIT scripts once it is ready, lone calls and a tick's scripts, on the backend's database, with the answers of ioredis", async () => {
@@ -90,7 +90,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     await backend.set("k", "v", 60_000);
     expect(await lanes(client)).toEqual([]); // none before a limit call
     const { lane, remaining } = await callUntilLane(backend, client, "a", 1000);
-    expect(remaining).toEqual(countUp(999, remaining.length));
+    expect(remaining).toEqual(countDown(999, remaining.length));
     expect(lane.db).toBe("2");
 
     // The backend's ioredis connection: neither this test's nor the lane.
@@ -105,7 +105,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
       for (let i = 0; i < 5; i++) expect((await backend.limit("a", fixed(1000))).states[0]!.remaining).toBe(999 - before - i);
       // A tick of 40 calls: 3 scripts (16 calls each at most), decided in issue order.
       const tick = await Promise.all(Array.from({ length: 40 }, () => backend.limit("a", fixed(1000))));
-      expect(tick.map((answer) => answer.states[0]!.remaining)).toEqual(countUp(999 - before - 5, 40));
+      expect(tick.map((answer) => answer.states[0]!.remaining)).toEqual(countDown(999 - before - 5, 40));
       await backend.get("k");
     });
     const scripts = seen.filter((line) => line.name === "evalsha");
@@ -135,8 +135,8 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     const second = await callUntilLane(asUser, client, "u", 100, first.lane.id);
     expect([first.lane.user, first.lane.db]).toEqual(["default", "1"]);
     expect([second.lane.user, second.lane.db]).toEqual(["limiter", "3"]);
-    expect(first.remaining).toEqual(countUp(99, first.remaining.length));
-    expect(second.remaining).toEqual(countUp(99, second.remaining.length));
+    expect(first.remaining).toEqual(countDown(99, first.remaining.length));
+    expect(second.remaining).toEqual(countDown(99, second.remaining.length));
   });
 
   it("sends the script again as EVAL when the server lost it (NOSCRIPT), once", async () => {
@@ -162,7 +162,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     await sleep(50); // the lane reads the server's close (as one an idle timeout closed would be read long before the next call)
     const second = await callUntilLane(backend, client, "k", 1000, first.lane.id);
     expect(second.lane.id).not.toBe(first.lane.id);
-    expect([...first.remaining, ...second.remaining]).toEqual(countUp(999, first.remaining.length + second.remaining.length));
+    expect([...first.remaining, ...second.remaining]).toEqual(countDown(999, first.remaining.length + second.remaining.length));
   });
 
   it("a call in flight on a lane that is lost fails, and is not sent again", async () => {
@@ -192,10 +192,10 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     const backend = backendOn(`redis://127.0.0.1:${proxy.port}`, { timeout: 10_000 });
     const { remaining } = await callUntilLane(backend, client, "s", 1000);
     const n = remaining.length;
-    expect(remaining).toEqual(countUp(999, n));
+    expect(remaining).toEqual(countDown(999, n));
     for (let i = 0; i < 3; i++) expect((await backend.limit("s", fixed(1000))).states[0]!.remaining).toBe(999 - n - i);
     const tick = await Promise.all(Array.from({ length: 20 }, () => backend.limit("s", fixed(1000))));
-    expect(tick.map((answer) => answer.states[0]!.remaining)).toEqual(countUp(996 - n, 20));
+    expect(tick.map((answer) => answer.states[0]!.remaining)).toEqual(countDown(996 - n, 20));
     await client.set("lane:{bad}:f60000", "text");
     await expect(backend.limit("bad", fixed(3))).rejects.toMatchObject({ message: expect.stringMatching(/LIMIT: WRONGTYPE/) });
     expect(proxy.chunks()).toBeGreaterThan(200);
@@ -266,7 +266,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
       remaining.push((await backend.limit("x", fixed(100))).states[0]!.remaining);
       await sleep(40); // 2 s: past LANE_RETRY_MS, short of LANE_REFUSED_RETRY_MS
     }
-    expect(remaining).toEqual(countUp(99, 50));
+    expect(remaining).toEqual(countDown(99, 50));
     expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/refused the limit lane's handshake \(NOPERM/)]);
     expect(await lanes(client)).toEqual([]);
   });
@@ -281,7 +281,7 @@ describe.skipIf(!hasRedis)("the limit lane", () => {
     await new Promise((resolve) => setImmediate(resolve)); // the tick's scripts written too
     await backend.close();
     const answers = [await lone, ...(await tick)];
-    expect(answers.map((answer) => answer.states[0]!.remaining)).toEqual(countUp(999 - remaining.length, 21));
+    expect(answers.map((answer) => answer.states[0]!.remaining)).toEqual(countDown(999 - remaining.length, 21));
     expect(await lanes(client)).toEqual([]);
   });
 

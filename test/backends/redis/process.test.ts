@@ -18,7 +18,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SCRIPT = `
 import { createRedisBackend } from ${JSON.stringify(entry)};
-const backend = createRedisBackend(process.env.REDIS_URL, { namespace: "exit-test", timeout: 300 });
+// db 11: no other test uses it, so the lane CLIENT LIST shows there is this process's.
+const backend = createRedisBackend(process.env.REDIS_URL, { namespace: "exit-test", timeout: 300, db: 11 });
 await backend.init();
 await backend.set("k", "v", 60_000);
 if ((await backend.get("k")) !== "v") process.exit(3);
@@ -35,7 +36,7 @@ const { Redis } = await import(${JSON.stringify(ioredis)});
 const admin = new Redis(process.env.REDIS_URL);
 const clients = await admin.client("LIST");
 admin.disconnect();
-if (!clients.includes(" name=cashews-limits ")) process.exit(4);
+if (!clients.split("\\n").some((line) => line.includes(" name=cashews-limits ") && line.includes(" db=11 "))) process.exit(4);
 if (process.env.REDIS_GOES_AWAY) {
   // Redis goes away: the client is now between reconnect attempts (a pending timer).
   process.stdout.write("ready\\n");
